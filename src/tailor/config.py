@@ -1,0 +1,100 @@
+"""One settings object: defaults, then ``tailor.toml``, then ``TAILOR_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+#: setting name -> environment variable
+ENV_NAMES = {
+    "database_url": "TAILOR_DATABASE_URL",
+    "templates": "TAILOR_TEMPLATES",
+    "rules": "TAILOR_RULES",
+    "secret": "TAILOR_SECRET",
+    "write_keys": "TAILOR_WRITE_KEYS",
+    "api_tokens": "TAILOR_API_TOKENS",
+    "recs_url": "TAILOR_RECS_URL",
+    "budget_ms": "TAILOR_BUDGET_MS",
+    "inliner": "TAILOR_INLINER",
+    "artifacts": "TAILOR_ARTIFACTS",
+}
+
+_LIST_SETTINGS = {"secret", "write_keys", "api_tokens"}
+
+
+class ConfigError(ValueError):
+    """A setting has a value tailor cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob tailor has, each with a default that works for the embedded mode."""
+
+    database_url: str = "sqlite:///tailor.db"
+    templates: Path = Path("templates")
+    rules: Path = Path("rules")
+    #: several secrets are accepted at once so they can be rotated
+    secret: tuple[str, ...] = ()
+    write_keys: tuple[str, ...] = ()
+    api_tokens: tuple[str, ...] = ()
+    recs_url: str | None = None
+    budget_ms: int = 250
+    #: ``css-inline`` (default, fast, maintained) or ``premailer``
+    inliner: str = "css-inline"
+    #: where trained recommendation artifacts are written
+    artifacts: Path = Path(".tailor/artifacts")
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(
+        cls,
+        toml_path: str | os.PathLike[str] | None = "tailor.toml",
+        environ: Mapping[str, str] | None = None,
+    ) -> "Settings":
+        """Read ``tailor.toml`` (if present) and then the environment."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        if toml_path is not None and Path(toml_path).is_file():
+            try:
+                with open(toml_path, "rb") as fh:
+                    data = tomllib.load(fh)
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{toml_path}: {exc}") from None
+            table = data.get("tailor", data)
+            known = {f.name for f in fields(cls)} - {"extra"}
+            for key, value in table.items():
+                if key not in known:
+                    raise ConfigError(f"{toml_path}: unknown setting {key!r}")
+                values[key] = value
+        for name, env in ENV_NAMES.items():
+            if env in environ and environ[env] != "":
+                values[name] = environ[env]
+        return cls().with_values(**values)
+
+    def with_values(self, **values: Any) -> "Settings":
+        """A copy with ``values`` applied and coerced to each setting's type."""
+        coerced: dict[str, Any] = {}
+        for key, value in values.items():
+            if key in _LIST_SETTINGS:
+                if isinstance(value, str):
+                    value = [v.strip() for v in value.split(",") if v.strip()]
+                coerced[key] = tuple(value or ())
+            elif key in ("templates", "rules", "artifacts"):
+                coerced[key] = Path(value)
+            elif key == "budget_ms":
+                try:
+                    coerced[key] = int(value)
+                except (TypeError, ValueError):
+                    raise ConfigError(f"budget_ms must be an integer, got {value!r}") from None
+                if coerced[key] <= 0:
+                    raise ConfigError("budget_ms must be positive")
+            elif key == "inliner":
+                if value not in ("css-inline", "premailer"):
+                    raise ConfigError(f"inliner must be 'css-inline' or 'premailer', got {value!r}")
+                coerced[key] = value
+            else:
+                coerced[key] = value
+        return replace(self, **coerced)
