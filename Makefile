@@ -1,0 +1,45 @@
+# The two commands: `make run` and `make test`. Everything else is a helper of those.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DB ?= sqlite:///tailor.db
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test venv oracle fixtures preview check bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(BIN)/.installed
+
+# Official MJML (npm), the oracle of the rendering-fidelity tests.
+oracle/node_modules/.installed: oracle/package.json oracle/package-lock.json
+	cd oracle && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+oracle: oracle/node_modules/.installed
+
+## make run: set up, load the example shop into the embedded SQLite store, and serve it
+run: venv
+	TAILOR_DATABASE_URL=$(DB) $(BIN)/tailor ingest fixtures/catalog.csv fixtures/profiles.csv fixtures/events.jsonl
+	TAILOR_DATABASE_URL=$(DB) $(BIN)/tailor demo --out out
+
+## make test: set up (Python dev extras, official MJML) and run the whole suite
+test: venv oracle
+	$(BIN)/python -m pytest
+
+fixtures: venv
+	$(BIN)/python scripts/generate_fixtures.py --out fixtures
+
+check: venv
+	$(BIN)/tailor check
+
+bench: venv oracle
+	$(BIN)/python benchmarks/render.py
+
+clean:
+	rm -rf $(VENV) oracle/node_modules out tailor.db tailor.db-wal tailor.db-shm

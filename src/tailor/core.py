@@ -1,0 +1,290 @@
+"""``Tailor``: the public API. One render flows request → profile → decisions → content → HTML."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping
+
+from tailor.config import Settings
+from tailor.email import Email, InvalidInput, RenderAborted, RenderFailed, TemplateBroken, TemplateNotFound
+from tailor.problems import Problem, ProblemError
+from tailor.profile import consent, template_profile, validate_profile
+from tailor.rendering.compiler import CompiledTemplate, Compiler, UnknownTemplate
+from tailor.rendering.environment import OutputTooLarge
+from tailor.rendering.fallbacks import collecting_fallbacks, record_fallback
+from tailor.rendering.filters import resolve_locale, resolve_timezone
+
+
+def parse_at(value: str | datetime | None) -> datetime:
+    """Send time as an aware UTC datetime (now when not given)."""
+    if value is None:
+        return datetime.now(timezone.utc)
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidInput(f"not an ISO 8601 time: {value!r}", "/at") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+class Tailor:
+    """Send-time personalization over a templates folder, a rules folder and a store.
+
+    >>> t = Tailor(templates="templates", rules="rules")          # doctest: +SKIP
+    >>> email = t.render("welcome", profile={"id": "u1", "traits": {"first_name": "Ann"}})  # doctest: +SKIP
+    >>> email.subject                                            # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        templates: str | Path = "templates",
+        rules: str | Path = "rules",
+        database_url: str | None = None,
+        *,
+        settings: Settings | None = None,
+        recommender: Any = None,
+    ):
+        base = settings or Settings()
+        self.settings = base.with_values(templates=templates, rules=rules, database_url=database_url or base.database_url)
+        self.database_url = database_url
+        self.templates_dir = Path(templates)
+        self.rules_dir = Path(rules)
+        self._rulebook: Any = None
+        self._rulebook_stamp: tuple | None = None
+        self.compiler = Compiler(self.templates_dir, inliner=self.settings.inliner, slot_resolver=self._slot_blocks)
+        self._store: Any = None
+        self._recommender = recommender
+
+    @classmethod
+    def from_config(cls, toml_path: str | Path | None = "tailor.toml", environ: Mapping[str, str] | None = None) -> "Tailor":
+        """Build from ``tailor.toml`` and ``TAILOR_*`` environment variables."""
+        settings = Settings.load(toml_path, environ)
+        return cls(settings.templates, settings.rules, settings.database_url, settings=settings)
+
+    # -- collaborators, loaded lazily so a render-only use needs no database --------
+
+    @property
+    def rulebook(self) -> Any:
+        """The rules, reloaded when a file in the rules folder changes."""
+        from tailor.rules import RuleBook
+
+        stamp = _folder_stamp(self.rules_dir)
+        if self._rulebook is None or stamp != self._rulebook_stamp:
+            try:
+                self._rulebook = RuleBook.load(self.rules_dir, self.templates_dir)
+            except ProblemError:
+                if self._rulebook is None:
+                    raise
+                # keep serving the last good rules; `tailor check` and /healthz report the error
+            self._rulebook_stamp = stamp
+        return self._rulebook
+
+    @property
+    def store(self) -> Any:
+        if self._store is None and self.database_url:
+            from tailor.store import Store
+
+            self._store = Store(self.database_url)
+        return self._store
+
+    @property
+    def recommender(self) -> Any:
+        if self._recommender is None:
+            from tailor.recommendations import RecommendationService
+
+            catalog = self.store.catalog() if self.store is not None else []
+            self._recommender = RecommendationService.from_store(self.store, catalog, settings=self.settings) if hasattr(RecommendationService, "from_store") else RecommendationService(catalog, recs_url=self.settings.recs_url, budget_ms=self.settings.budget_ms)
+        return self._recommender
+
+    def _slot_blocks(self, slot: str) -> tuple[list[str], str | None]:
+        book = self.rulebook
+        if slot not in getattr(book, "slots", {}):
+            return [], None
+        return list(book.blocks_for(slot)), book.default_for(slot)
+
+    # -- the public operations ----------------------------------------------------
+
+    def template_names(self) -> list[str]:
+        return self.compiler.names()
+
+    def compile(self, template: str) -> CompiledTemplate:
+        """The compiled current version of a template (raises on unknown or broken)."""
+        try:
+            return self.compiler.get(template)
+        except UnknownTemplate as exc:
+            raise TemplateNotFound(str(exc)) from None
+        except ProblemError as exc:
+            raise TemplateBroken(template, exc.problems) from None
+
+    def check(self) -> list[Problem]:
+        """Every problem in the templates and rules folders."""
+        from tailor.rules import RuleBook
+
+        problems = list(RuleBook.check(self.rules_dir, self.templates_dir))
+        if any(p.severity == "error" for p in problems):
+            # without valid rules the slot candidates are unknown; report templates anyway
+            self._rulebook = _EmptyBook()
+            self._rulebook_stamp = _folder_stamp(self.rules_dir)
+        for name in self.compiler.names():
+            problems += self.compiler.check(name)
+        return sorted(set(problems))
+
+    def load_profile(self, recipient: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The stored profile for a recipient reference (id, email, user_id or anonymous_id)."""
+        if self.store is None:
+            return None
+        keys = {k: recipient.get(k) for k in ("id", "email", "user_id", "anonymous_id") if recipient.get(k)}
+        if not keys:
+            return None
+        return self.store.load_profile(**keys)
+
+    def render(
+        self,
+        template: str,
+        *,
+        profile: Mapping[str, Any] | None = None,
+        recipient: Mapping[str, Any] | None = None,
+        at: str | datetime | None = None,
+        context: Mapping[str, Any] | None = None,
+        send_id: str | None = None,
+    ) -> Email:
+        """Render ``template`` for one recipient.
+
+        Give either ``profile`` (a profile document) or ``recipient`` (``{"id"|"email"|
+        "user_id": ..., "traits": {...}}``, looked up in the store; traits override the
+        stored ones for this render only).
+        """
+        started = time.monotonic()
+        deadline = started + self.settings.budget_ms / 1000.0
+        moment = parse_at(at)
+        if context is not None and not isinstance(context, Mapping):
+            raise InvalidInput("must be an object", "/context")
+        compiled = self.compile(template)
+        with collecting_fallbacks() as fallbacks:
+            doc = self._resolve_profile(profile, recipient)
+            return self._render(compiled, doc, moment, dict(context or {}), deadline, fallbacks, send_id)
+
+    # -- one render, step by step ------------------------------------------------
+
+    def _resolve_profile(self, profile: Mapping[str, Any] | None, recipient: Mapping[str, Any] | None) -> dict[str, Any]:
+        if profile is not None:
+            return validate_profile(profile)
+        if recipient is None:
+            record_fallback("anonymous", "no recipient given; rendered the non-personalized defaults")
+            return validate_profile({})
+        if not isinstance(recipient, Mapping):
+            raise InvalidInput("must be an object", "/recipient")
+        overrides = recipient.get("traits") or {}
+        if not isinstance(overrides, Mapping):
+            raise InvalidInput("must be an object", "/recipient/traits")
+        stored = self.load_profile(recipient)
+        if stored is None:
+            record_fallback("unknown-recipient", "recipient not found in the store; rendered the non-personalized defaults")
+            stored = {k: recipient.get(k) for k in ("id", "email") if recipient.get(k) is not None}
+            stored.setdefault("id", recipient.get("user_id"))
+        doc = validate_profile(stored)
+        doc["traits"] = {**doc["traits"], **overrides}
+        return doc
+
+    def _render(self, compiled: CompiledTemplate, doc: dict[str, Any], at: datetime, esp_context: dict[str, Any],
+                deadline: float, fallbacks: list[dict], send_id: str | None) -> Email:
+        from tailor.features import compute_features
+        from tailor.triggers import evaluate_triggers
+
+        book = self.rulebook
+        personalized = consent(doc, "personalization")
+        events = doc["events"] if personalized else []
+        if not personalized:
+            record_fallback("no-consent", "no personalization consent: behavioural rules, triggers and history-based recommendations are off")
+        catalog_index = self._catalog_index()
+        features = compute_features(events, at, catalog=catalog_index) if personalized else {}
+        profile = template_profile(doc, features)
+        tz = resolve_timezone(profile.get("timezone"))
+        triggers = evaluate_triggers(book.triggers, events, at, catalog=catalog_index) if personalized else {}
+        context: dict[str, Any] = {
+            "profile": profile,
+            "triggers": {name: state.as_dict() for name, state in triggers.items()},
+            "context": esp_context,
+            "now": at.astimezone(tz),
+            "segments": [],
+            "recs": [],
+        }
+        context["segments"] = list(book.segments_for(context)) if personalized else []
+        recs_info: dict[str, Any] = {}
+        if _uses_recs(compiled):
+            result = self._recommend(doc, compiled, features, deadline, personalized)
+            context["recs"] = result.products
+            recs_info = {"provider": result.provider, "attempts": result.attempts, "count": len(result.products)}
+            for attempt in result.attempts:
+                if attempt.get("outcome") not in ("ok", "skipped"):
+                    record_fallback(f"recs-{attempt.get('outcome')}", f"{attempt.get('provider')}: {attempt.get('reason', '')}".strip())
+            if not result.products:
+                record_fallback("recs-hidden", "no provider returned products; the recommendations block is hidden")
+        decision = book.decide(compiled.slot_names, context, personalized=personalized)
+        if decision.abort:
+            raise RenderAborted(decision.abort, decisions=list(decision.trace))
+        context.update(decision.variables)
+        context.update({
+            "__locale": resolve_locale(profile.get("locale")),
+            "__tz": tz,
+            "__currency": esp_context.get("currency") or "USD",
+        })
+        try:
+            parts = compiled.render(context, decision.blocks)
+        except OutputTooLarge as exc:
+            raise RenderFailed(f"template {compiled.name!r}: {exc}") from None
+        except Exception as exc:  # data the page itself (outside slots) could not handle
+            raise RenderFailed(f"template {compiled.name!r} failed outside any slot: {type(exc).__name__}: {exc}") from None
+        return Email(
+            template=compiled.name,
+            template_version=compiled.version,
+            subject=parts.subject,
+            preheader=parts.preheader,
+            html=parts.html,
+            text=parts.text,
+            decisions=list(decision.trace),
+            fallbacks=list(fallbacks),
+            blocks=parts.blocks,
+            triggers=context["triggers"],
+            recommendations=recs_info,
+        )
+
+    def _recommend(self, doc: dict[str, Any], compiled: CompiledTemplate, features: dict[str, Any], deadline: float, personalized: bool) -> Any:
+        settings = compiled.settings.get("recs") or {}
+        n = int(settings.get("n", 6)) if isinstance(settings, Mapping) else 6
+        return self.recommender.recommend(doc, n, deadline=deadline, personalized=personalized, features=features)
+
+    def _catalog_index(self) -> dict[str, dict[str, Any]]:
+        recommender = self._recommender
+        catalog = getattr(recommender, "catalog_index", None)
+        if catalog is not None:
+            return catalog
+        if self.store is None:
+            return {}
+        if not hasattr(self, "_catalog_cache"):
+            self._catalog_cache = {p["id"]: p for p in self.store.catalog()}
+        return self._catalog_cache
+
+
+def _uses_recs(compiled: CompiledTemplate) -> bool:
+    if compiled.settings.get("recs") is not None:
+        return compiled.settings.get("recs") is not False
+    return "recs" in compiled.html_source or any("recs" in str(b) for b in compiled.slots)
+
+
+class _EmptyBook:
+    slots: dict = {}
+    triggers: dict = {}
+
+
+def _folder_stamp(folder: Path) -> tuple:
+    """A cheap change detector: names, sizes and mtimes of every file."""
+    if not folder.is_dir():
+        return ()
+    return tuple(sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*") if p.is_file()))

@@ -1,0 +1,86 @@
+"""The result of one render, and the errors a render can end with."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Email:
+    """A personalized email for one recipient, with the reasons behind it."""
+
+    template: str
+    template_version: str
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    #: the decision trace: per slot, every rule considered and why it matched or not
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    #: every default taken because data or a service was missing, with its reason
+    fallbacks: list[dict[str, Any]] = field(default_factory=list)
+    experiments: dict[str, Any] = field(default_factory=dict)
+    #: slot -> block that filled it
+    blocks: dict[str, str] = field(default_factory=dict)
+    triggers: dict[str, Any] = field(default_factory=dict)
+    recommendations: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class TailorError(Exception):
+    """Base of every error a render reports to its caller (never a stack trace)."""
+
+    status = 500
+    kind = "internal"
+
+
+class InvalidInput(TailorError):
+    """The request or profile document is malformed; ``pointer`` names the bad field."""
+
+    status = 400
+    kind = "invalid-input"
+
+    def __init__(self, message: str, pointer: str = ""):
+        self.pointer = pointer
+        super().__init__(f"{pointer}: {message}" if pointer else message)
+
+
+class TemplateNotFound(TailorError):
+    status = 404
+    kind = "unknown-template"
+
+
+class TemplateBroken(TailorError):
+    """The template does not compile; ``problems`` are the ``path:line:col`` findings."""
+
+    status = 422
+    kind = "broken-template"
+
+    def __init__(self, template: str, problems: list[Any]):
+        self.problems = problems
+        first = str(problems[0]) if problems else "unknown problem"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"template {template!r} does not compile: {first}{more}")
+
+
+class RenderAborted(TailorError):
+    """An ``abort`` rule (or a missing consent / suppression) says: skip this recipient."""
+
+    status = 422
+    kind = "aborted"
+
+    def __init__(self, reason: str, rule: str | None = None, decisions: list[dict[str, Any]] | None = None):
+        self.reason = reason
+        self.rule = rule
+        self.decisions = decisions or []
+        super().__init__(reason)
+
+
+class RenderFailed(TailorError):
+    """The template raised for this recipient outside any slot (no fallback possible)."""
+
+    status = 422
+    kind = "render-failed"

@@ -1,0 +1,72 @@
+"""The profile document (SPEC.md) — validation, and the ``profile`` object templates see."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Mapping
+
+from tailor.email import InvalidInput
+
+CONSENT_PURPOSES = ("personalization", "tracking", "recommendations", "email_marketing")
+_PROFILE_KEYS = {"id", "email", "user_id", "anonymous_id", "traits", "consents", "events", "identities", "schema"}
+
+
+def validate_profile(doc: Any, pointer: str = "") -> dict[str, Any]:
+    """Check the shape of a profile document and return a normalized copy.
+
+    Raises :class:`InvalidInput` naming the bad field as a JSON pointer.
+    """
+    if not isinstance(doc, Mapping):
+        raise InvalidInput(f"a profile must be a JSON object, got {type(doc).__name__}", pointer or "/")
+    for key in ("id", "email", "user_id"):
+        if doc.get(key) is not None and not isinstance(doc[key], (str, int)):
+            raise InvalidInput(f"must be a string, got {type(doc[key]).__name__}", f"{pointer}/{key}")
+    traits = doc.get("traits") or {}
+    if not isinstance(traits, Mapping):
+        raise InvalidInput(f"must be an object, got {type(traits).__name__}", f"{pointer}/traits")
+    consents = doc.get("consents") or {}
+    if not isinstance(consents, Mapping):
+        raise InvalidInput(f"must be an object, got {type(consents).__name__}", f"{pointer}/consents")
+    for purpose, value in consents.items():
+        if not isinstance(value, bool) and value is not None:
+            raise InvalidInput(f"must be true or false, got {value!r}", f"{pointer}/consents/{purpose}")
+    events = doc.get("events") or []
+    if not isinstance(events, list):
+        raise InvalidInput(f"must be an array, got {type(events).__name__}", f"{pointer}/events")
+    for i, event in enumerate(events):
+        if not isinstance(event, Mapping):
+            raise InvalidInput("must be an object", f"{pointer}/events/{i}")
+        stamp = event.get("timestamp")
+        if not isinstance(stamp, str):
+            raise InvalidInput("must be an ISO 8601 string", f"{pointer}/events/{i}/timestamp")
+        try:
+            datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidInput(f"not an ISO 8601 time: {stamp!r}", f"{pointer}/events/{i}/timestamp") from None
+        if event.get("properties") is not None and not isinstance(event["properties"], Mapping):
+            raise InvalidInput("must be an object", f"{pointer}/events/{i}/properties")
+    normalized = dict(doc)
+    normalized["traits"] = dict(traits)
+    normalized["consents"] = dict(consents)
+    normalized["events"] = list(events)
+    if normalized.get("id") is not None:
+        normalized["id"] = str(normalized["id"])
+    return normalized
+
+
+def consent(doc: Mapping[str, Any], purpose: str) -> bool:
+    """Consent for ``purpose``; absent means granted (an explicit ``false`` withdraws it)."""
+    value = (doc.get("consents") or {}).get(purpose)
+    return value is not False
+
+
+def template_profile(doc: Mapping[str, Any], features: Mapping[str, Any]) -> dict[str, Any]:
+    """What templates and conditions see as ``profile``: traits, computed features, id, email, consents."""
+    profile: dict[str, Any] = {}
+    profile.update(features)
+    profile.update(doc.get("traits") or {})
+    profile["id"] = doc.get("id")
+    if doc.get("email") is not None:
+        profile["email"] = doc.get("email")
+    profile["consents"] = {p: consent(doc, p) for p in CONSENT_PURPOSES}
+    return profile

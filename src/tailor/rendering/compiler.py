@@ -1,0 +1,379 @@
+"""Compile once per template version; render per recipient with Jinja only.
+
+A template version is the content hash of the template, every file it pulls in and the
+blocks its slots may choose. Compiling a version runs, once:
+
+    expand includes/slots → lint → MJML → CSS inline → tag links → cut slot blocks out
+    → HTML→text → compile every piece as a sandboxed Jinja template
+
+so a render is a handful of Jinja renders of finished HTML.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from jinja2 import TemplateSyntaxError
+from markupsafe import Markup
+
+from tailor.problems import Problem, ProblemError
+from tailor.rendering.environment import make_environment, render_capped
+from tailor.rendering.fallbacks import record_fallback
+from tailor.rendering.filters import tag_url
+from tailor.rendering.inline import inline_css
+from tailor.rendering.mjml import MJMLError, compile_mjml, fix_for_mrml, lint
+from tailor.rendering.source import (
+    BLOCK_CLOSE,
+    BLOCK_OPEN,
+    SLOT_CLOSE,
+    SLOT_OPEN,
+    Expanded,
+    Expander,
+    SlotResolver,
+    TemplateFile,
+    discover,
+    read_template,
+)
+from tailor.rendering.text import html_template_to_text_template
+from tailor.rendering.tokens import JINJA_TOKEN, TokenVault
+
+COMPILER_VERSION = "1"
+
+_TITLE = re.compile(r"<mj-title>(.*?)</mj-title>", re.S)
+_PREVIEW = re.compile(r"<mj-preview>(.*?)</mj-preview>", re.S)
+_HREF = re.compile(r"(?P<pre>\shref=)(?P<q>[\"'])(?P<url>.*?)(?P=q)", re.S)
+
+
+class UnknownTemplate(LookupError):
+    """No template of that name in the templates directory."""
+
+
+@dataclass
+class SlotBlocks:
+    """The compiled alternatives of one slot."""
+
+    default: str
+    html: dict[str, Any] = field(default_factory=dict)
+    text: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RenderedParts:
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    blocks: dict[str, str]
+
+
+@dataclass
+class CompiledTemplate:
+    """One template version, ready to render per recipient."""
+
+    name: str
+    version: str
+    settings: dict[str, Any]
+    html: Any
+    text: Any
+    subject: Any
+    preheader: Any
+    slots: dict[str, SlotBlocks]
+    html_source: str
+    text_source: str
+    files: list[str]
+
+    @property
+    def slot_names(self) -> list[str]:
+        return list(self.slots)
+
+    def render(self, context: Mapping[str, Any], blocks: Mapping[str, str] | None = None) -> RenderedParts:
+        """Render every part for one recipient; ``blocks`` is the block chosen per slot."""
+        ctx = dict(context)
+        ctx.setdefault("__utm", self.utm_params(ctx))
+        subject = _one_line(render_capped(self.subject, ctx)) if self.subject else ""
+        preheader = _one_line(render_capped(self.preheader, ctx)) if self.preheader else ""
+        ctx["__subject"], ctx["__preheader"] = subject, preheader
+        chosen = dict(blocks or {})
+        slot_html: dict[str, Markup] = {}
+        slot_text: dict[str, str] = {}
+        used: dict[str, str] = {}
+        for slot, alternatives in self.slots.items():
+            wanted = chosen.get(slot) or alternatives.default
+            if wanted not in alternatives.html:
+                record_fallback("unknown-block", f"slot {slot!r}: block {wanted!r} is not compiled into this template; used the default", slot=slot)
+                wanted = alternatives.default
+            for attempt in dict.fromkeys([wanted, alternatives.default]):
+                try:
+                    html_part = render_capped(alternatives.html[attempt], ctx)
+                    text_part = render_capped(alternatives.text[attempt], ctx)
+                except Exception as exc:  # a broken block must not break the send
+                    record_fallback("block-failed", f"slot {slot!r}: block {attempt!r} failed ({type(exc).__name__}: {exc}); used the default", slot=slot, block=attempt)
+                    continue
+                slot_html[slot], slot_text[slot], used[slot] = Markup(html_part), text_part, attempt
+                break
+            else:
+                record_fallback("slot-hidden", f"slot {slot!r}: no block could render; the slot is empty", slot=slot)
+                slot_html[slot], slot_text[slot], used[slot] = Markup(""), "", ""
+        ctx["__slot_html"], ctx["__slot_text"] = slot_html, slot_text
+        html = render_capped(self.html, ctx)
+        text = _tidy_text(render_capped(self.text, ctx))
+        return RenderedParts(subject, preheader, html, text, used)
+
+    def utm_params(self, ctx: Mapping[str, Any]) -> dict[str, str]:
+        utm = self.settings.get("utm", True)
+        if utm is False:
+            return {}
+        params = {"utm_source": "tailor", "utm_medium": "email", "utm_campaign": self.name}
+        if isinstance(utm, dict):
+            params.update({k: str(v) for k, v in utm.items() if v is not None})
+        return params
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _tidy_text(text: str) -> str:
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip() + "\n"
+
+
+class Compiler:
+    """Compiles templates from a directory and caches them by version."""
+
+    def __init__(self, templates_dir: Path, *, inliner: str = "css-inline", slot_resolver: SlotResolver | None = None):
+        self.templates_dir = Path(templates_dir)
+        self.inliner = inliner
+        self.slot_resolver = slot_resolver
+        self.html_env = make_environment(self.templates_dir, autoescape=True)
+        self.text_env = make_environment(self.templates_dir, autoescape=False)
+        self._cache: dict[tuple[str, str], CompiledTemplate] = {}
+        self._lock = threading.Lock()
+
+    def names(self) -> list[str]:
+        return sorted(discover(self.templates_dir))
+
+    def path_of(self, name: str) -> Path:
+        found = discover(self.templates_dir)
+        if name not in found:
+            known = ", ".join(sorted(found)) or "none"
+            raise UnknownTemplate(f"unknown template {name!r} in {self.templates_dir} (known: {known})")
+        return found[name]
+
+    def get(self, name: str) -> CompiledTemplate:
+        """The compiled current version of ``name`` (compiled on first use, then cached)."""
+        template, expanded = self._expand(name)
+        version = expanded.version(COMPILER_VERSION, self.inliner, repr(sorted(template.settings.items(), key=str)))
+        key = (name, version)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = self._compile(template, expanded, version)
+            return self._cache[key]
+
+    def check(self, name: str) -> list[Problem]:
+        """Every problem that would stop ``name`` from compiling (empty when it compiles)."""
+        try:
+            self.get(name)
+        except ProblemError as exc:
+            return exc.problems
+        return []
+
+    # -- compile steps -------------------------------------------------------------
+
+    def _expand(self, name: str) -> tuple[TemplateFile, Expanded]:
+        path = self.path_of(name)
+        template, problems = read_template(path, name)
+        if template is None:
+            raise ProblemError(problems)
+        expander = Expander(self.templates_dir, self.slot_resolver, mjml=template.kind == "mjml")
+        expanded = expander.expand(template)
+        problems += expander.problems
+        if problems:
+            raise ProblemError(problems)
+        return template, expanded
+
+    def _compile(self, template: TemplateFile, expanded: Expanded, version: str) -> CompiledTemplate:
+        source = expanded.source
+        settings = dict(template.settings)
+        subject_src = settings.get("subject")
+        preheader_src = settings.get("preheader")
+        problems = self._jinja_syntax(expanded, template)
+        if problems:
+            raise ProblemError(problems)
+        if template.kind == "mjml":
+            problems = lint(expanded)
+            if problems:
+                raise ProblemError(problems)
+            title = _TITLE.search(source)
+            preview = _PREVIEW.search(source)
+            if subject_src is None and title:
+                subject_src = title.group(1).strip()
+            if preheader_src is None and preview:
+                preheader_src = preview.group(1).strip()
+            source = self._head_with(source, subject_src is not None and not title, preheader_src is not None and not preview)
+            html = self._mjml_to_html(source, template)
+        else:
+            html = source
+            if subject_src is None:
+                match = re.search(r"<title>(.*?)</title>", source, re.S)
+                subject_src = match.group(1).strip() if match else None
+        if subject_src is None:
+            raise ProblemError([Problem(str(template.path), 1, 1, "no subject: add `subject:` front matter or an <mj-title>")])
+        html = self._inline(html, template)
+        if settings.get("utm", True) is not False:
+            html = _tag_links(html, self._static_utm(template))
+        html, slot_html = _cut_slots(html, list(expanded.slots))
+        text_source = html_template_to_text_template(html).replace("__slot_html[", "__slot_text[")
+        slots: dict[str, SlotBlocks] = {}
+        for slot, blocks in slot_html.items():
+            compiled = SlotBlocks(default=expanded.defaults[slot])
+            for block, block_html in blocks.items():
+                compiled.html[block] = self._jinja(self.html_env, block_html, template, f"block {block}")
+                compiled.text[block] = self._jinja(self.text_env, html_template_to_text_template(block_html), template, f"block {block} (text)")
+            slots[slot] = compiled
+        return CompiledTemplate(
+            name=template.name,
+            version=version,
+            settings=settings,
+            html=self._jinja(self.html_env, html, template, "html"),
+            text=self._jinja(self.text_env, text_source, template, "text"),
+            subject=self._jinja(self.text_env, str(subject_src), template, "subject"),
+            preheader=self._jinja(self.text_env, str(preheader_src), template, "preheader") if preheader_src else None,
+            slots=slots,
+            html_source=html,
+            text_source=text_source,
+            files=[str(p) for p in expanded.files],
+        )
+
+    def _jinja_syntax(self, expanded: Expanded, template: TemplateFile) -> list[Problem]:
+        """Jinja syntax errors in the marketer's files, located in the file that has them."""
+        problems: list[Problem] = []
+        checks = [(expanded.source, None)]
+        for key in ("subject", "preheader"):
+            if isinstance(template.settings.get(key), str):
+                checks.append((template.settings[key], key))
+        for source, setting in checks:
+            try:
+                self.html_env.parse(source)
+            except TemplateSyntaxError as exc:
+                if setting is not None:
+                    problems.append(Problem(str(template.path), 1, 1, f"Jinja syntax error in {setting}: {exc.message}"))
+                    continue
+                lines = source.split("\n")
+                lineno = min(max(exc.lineno or 1, 1), len(lines))
+                offset = sum(len(line) + 1 for line in lines[: lineno - 1])
+                brace = lines[lineno - 1].find("{")
+                path, line, col = expanded.locate(offset + max(brace, 0))
+                problems.append(Problem(path, line, col, f"Jinja syntax error: {exc.message}"))
+        return problems
+
+    @staticmethod
+    def _head_with(source: str, add_title: bool, add_preview: bool) -> str:
+        extra = ("<mj-title>{{ __subject }}</mj-title>" if add_title else "") + (
+            "<mj-preview>{{ __preheader }}</mj-preview>" if add_preview else ""
+        )
+        if not extra:
+            return source
+        if "<mj-head>" in source:
+            return source.replace("<mj-head>", "<mj-head>" + extra, 1)
+        return re.sub(r"(<mjml[^>]*>)", lambda m: m.group(1) + f"<mj-head>{extra}</mj-head>", source, count=1)
+
+    def _mjml_to_html(self, source: str, template: TemplateFile) -> str:
+        vault = TokenVault()
+        protected = fix_for_mrml(vault.protect(source))
+        try:
+            html = compile_mjml(protected)
+        except MJMLError as exc:
+            raise ProblemError([Problem(str(template.path), 1, 1, f"MJML: {exc}")]) from None
+        lost = vault.missing(html)
+        if lost:
+            raise ProblemError([Problem(str(template.path), 1, 1, f"MJML dropped Jinja {lost[0]!r}: move it inside an mj-text, or between sections")])
+        return vault.restore(html)
+
+    def _inline(self, html: str, template: TemplateFile) -> str:
+        vault = TokenVault()
+        inlined = inline_css(vault.protect(html, html_aware=True), self.inliner)
+        lost = vault.missing(inlined)
+        if lost:
+            raise ProblemError([Problem(str(template.path), 1, 1, f"CSS inlining dropped Jinja {lost[0]!r}")])
+        return vault.restore(inlined)
+
+    def _static_utm(self, template: TemplateFile) -> dict[str, str]:
+        return CompiledTemplate.utm_params(_SettingsOnly(template.name, template.settings), {})
+
+    def _jinja(self, env: Any, source: str, template: TemplateFile, part: str) -> Any:
+        try:
+            return env.from_string(source)
+        except TemplateSyntaxError as exc:
+            raise ProblemError([_locate_syntax_error(exc, source, template, part)]) from None
+
+
+@dataclass
+class _SettingsOnly:
+    name: str
+    settings: dict[str, Any]
+
+
+def _locate_syntax_error(exc: TemplateSyntaxError, compiled: str, template: TemplateFile, part: str) -> Problem:
+    """Map a Jinja syntax error in compiled output back to the marketer's file."""
+    lines = compiled.splitlines()
+    bad_line = lines[exc.lineno - 1] if exc.lineno and exc.lineno <= len(lines) else ""
+    for token in JINJA_TOKEN.findall(bad_line) or [bad_line.strip()[:40]]:
+        for path in [template.path]:
+            text = template.text
+            index = text.find(token) if token else -1
+            if index >= 0:
+                from tailor.rendering.source import line_col
+
+                line, col = line_col(text, index)
+                return Problem(str(path), line, col, f"Jinja syntax error: {exc.message}")
+    return Problem(str(template.path), 1, 1, f"Jinja syntax error in {part}: {exc.message}")
+
+
+def _tag_links(html: str, static_params: dict[str, str]) -> str:
+    """UTM-tag every http(s) link: static URLs now, URLs with Jinja at render time."""
+
+    def tag(match: re.Match[str]) -> str:
+        url = match.group("url")
+        if "{{" in url or "{%" in url:
+            return f'{match.group("pre")}{match.group("q")}{{% filter tag_link %}}{url}{{% endfilter %}}{match.group("q")}'
+        if url.startswith(("http://", "https://")) and "fonts.googleapis.com" not in url:
+            return f'{match.group("pre")}{match.group("q")}{_escape_amp(tag_url(_unescape_amp(url), static_params))}{match.group("q")}'
+        return match.group(0)
+
+    head_end = html.find("</head>")
+    head, body = (html[:head_end], html[head_end:]) if head_end >= 0 else ("", html)
+    return head + _HREF.sub(tag, body)
+
+
+def _unescape_amp(url: str) -> str:
+    return url.replace("&amp;", "&")
+
+
+def _escape_amp(url: str) -> str:
+    return url.replace("&", "&amp;")
+
+
+def _cut_slots(html: str, slots: list[str]) -> tuple[str, dict[str, dict[str, str]]]:
+    """Cut each slot's block alternatives out of the page; the page keeps a placeholder."""
+    found: dict[str, dict[str, str]] = {}
+    for slot in slots:
+        start_marker, end_marker = SLOT_OPEN.format(slot), SLOT_CLOSE.format(slot)
+        start, end = html.find(start_marker), html.find(end_marker)
+        if start < 0 or end < 0:
+            raise ProblemError([Problem("<compiled>", 1, 1, f"slot {slot!r} was lost in compilation: put the slot between sections or inside a column")])
+        region = html[start + len(start_marker) : end]
+        blocks: dict[str, str] = {}
+        for m in re.finditer(r"<!--tailor:block (?P<name>[\w/-]+)-->(?P<body>.*?)<!--/tailor:block-->", region, re.S):
+            blocks[m.group("name")] = m.group("body")
+        found[slot] = blocks
+        html = html[:start] + "{{ __slot_html['" + slot + "'] }}" + html[end + len(end_marker) :]
+    return html, found

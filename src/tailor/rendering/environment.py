@@ -1,0 +1,78 @@
+"""The Jinja environments templates render in: the capped sandbox, plus filters and undefined handling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChainableUndefined, FileSystemLoader
+
+from tailor.rendering.fallbacks import record_fallback
+from tailor.rendering.filters import FILTERS
+from tailor.sandbox import CappedSandbox
+
+#: Largest rendered output accepted (Braze Connected Content takes at most 1 MB).
+MAX_OUTPUT_CHARS = 1_000_000
+
+
+class RecordingUndefined(ChainableUndefined):
+    """Missing data renders as nothing and is recorded as a fallback.
+
+    ``profile.first_name | default('there')`` never records: ``default`` sees the
+    undefined and replaces it, which is the marketer's declared fallback. Printing or
+    looping over missing data records it, so QA can see which names were missing.
+    """
+
+    __slots__ = ()
+
+    def _record(self) -> None:
+        record_fallback("undefined-variable", f"{self._undefined_name or 'a value'} is not defined; rendered empty",
+                        variable=self._undefined_name)
+
+    def __str__(self) -> str:
+        self._record()
+        return ""
+
+    def __html__(self) -> str:
+        self._record()
+        return ""
+
+    def __iter__(self):  # type: ignore[override]
+        self._record()
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def make_environment(templates_dir: Path | None, *, autoescape: bool) -> CappedSandbox:
+    """A sandboxed environment; ``templates_dir`` backs runtime ``import`` of macro files."""
+    env = CappedSandbox(
+        loader=FileSystemLoader(str(templates_dir)) if templates_dir else None,
+        autoescape=autoescape,
+        undefined=RecordingUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        auto_reload=False,
+    )
+    env.filters.update(FILTERS)
+    env.globals.pop("cycler", None)
+    env.globals.pop("joiner", None)
+    return env
+
+
+class OutputTooLarge(Exception):
+    """A render produced more than :data:`MAX_OUTPUT_CHARS`."""
+
+
+def render_capped(template: Any, context: dict[str, Any], limit: int = MAX_OUTPUT_CHARS) -> str:
+    """Render ``template`` but stop as soon as the output passes ``limit`` characters."""
+    parts: list[str] = []
+    size = 0
+    for chunk in template.generate(context):
+        size += len(chunk)
+        if size > limit:
+            raise OutputTooLarge(f"output exceeds {limit:,} characters")
+        parts.append(chunk)
+    return "".join(parts)

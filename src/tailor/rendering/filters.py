@@ -1,0 +1,192 @@
+"""Filters marketers expect: money, numbers and dates by the recipient's locale and time zone,
+pluralization, and link tagging.
+
+Filters never raise on bad data: a send must not fail because a price was missing.
+They return the value unchanged (or an empty string) and record a fallback instead.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, Mapping
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+from babel import Locale, UnknownLocaleError
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
+from jinja2 import Undefined, pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup, escape
+
+from tailor.rendering.fallbacks import record_fallback
+
+DEFAULT_LOCALE = "en_US"
+DEFAULT_CURRENCY = "USD"
+DEFAULT_TIMEZONE = "UTC"
+
+
+def resolve_locale(value: Any) -> str:
+    """A Babel locale identifier for ``value`` (``fr-FR``, ``fr_FR``, ``fr``), or the default."""
+    if isinstance(value, str) and value:
+        try:
+            return str(Locale.parse(value.replace("-", "_")))
+        except (ValueError, UnknownLocaleError):
+            record_fallback("bad-locale", f"unknown locale {value!r}, used {DEFAULT_LOCALE}")
+    return DEFAULT_LOCALE
+
+
+def resolve_timezone(value: Any) -> ZoneInfo:
+    """The recipient's time zone, or UTC when missing or unknown."""
+    if isinstance(value, str) and value:
+        try:
+            return ZoneInfo(value)
+        except (ValueError, KeyError, OSError):
+            record_fallback("bad-timezone", f"unknown time zone {value!r}, used UTC")
+    return ZoneInfo(DEFAULT_TIMEZONE)
+
+
+def _decimal(value: Any, what: str) -> Decimal | None:
+    if isinstance(value, Undefined) or value is None or isinstance(value, bool):
+        record_fallback("missing-number", f"{what} had no value")
+        return None
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        record_fallback("bad-number", f"{what} got a non-number")
+        return None
+
+
+@pass_context
+def money(ctx: Context, value: Any, currency: str | None = None, format_type: str = "standard") -> str:
+    """``{{ product.price | money }}`` → ``$49.00`` / ``49,00 €`` in the recipient's locale."""
+    amount = _decimal(value, "money")
+    if amount is None:
+        return ""
+    code = currency or ctx.get("__currency") or DEFAULT_CURRENCY
+    try:
+        return babel_numbers.format_currency(amount, str(code), locale=ctx.get("__locale", DEFAULT_LOCALE), format_type=format_type)
+    except (ValueError, babel_numbers.UnknownCurrencyError):
+        record_fallback("bad-currency", f"unknown currency {code!r}")
+        return babel_numbers.format_decimal(amount, locale=ctx.get("__locale", DEFAULT_LOCALE))
+
+
+@pass_context
+def number(ctx: Context, value: Any, digits: int | None = None) -> str:
+    """``{{ 12345.6 | number }}`` → ``12,345.6`` (en) / ``12 345,6`` (fr)."""
+    amount = _decimal(value, "number")
+    if amount is None:
+        return ""
+    locale = ctx.get("__locale", DEFAULT_LOCALE)
+    if digits is not None:
+        pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
+        return babel_numbers.format_decimal(amount, format=pattern, locale=locale)
+    return babel_numbers.format_decimal(amount, locale=locale)
+
+
+@pass_context
+def percent(ctx: Context, value: Any) -> str:
+    """``{{ 0.15 | percent }}`` → ``15%``."""
+    amount = _decimal(value, "percent")
+    if amount is None:
+        return ""
+    return babel_numbers.format_percent(amount, locale=ctx.get("__locale", DEFAULT_LOCALE))
+
+
+def _as_datetime(value: Any) -> datetime | date | None:
+    if isinstance(value, (datetime, date)):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+    record_fallback("bad-date", "a date filter got no usable date")
+    return None
+
+
+@pass_context
+def format_date(ctx: Context, value: Any, fmt: str = "medium") -> str:
+    """``{{ now | date }}`` → the date in the recipient's time zone and locale."""
+    moment = _as_datetime(value)
+    if moment is None:
+        return ""
+    if isinstance(moment, datetime):
+        moment = _localize(ctx, moment).date()
+    return babel_dates.format_date(moment, format=fmt, locale=ctx.get("__locale", DEFAULT_LOCALE))
+
+
+@pass_context
+def format_datetime(ctx: Context, value: Any, fmt: str = "medium") -> str:
+    """``{{ order.created_at | datetime('short') }}`` in the recipient's time zone."""
+    moment = _as_datetime(value)
+    if moment is None:
+        return ""
+    if not isinstance(moment, datetime):
+        moment = datetime(moment.year, moment.month, moment.day)
+    return babel_dates.format_datetime(
+        _localize(ctx, moment), format=fmt, tzinfo=ctx.get("__tz"), locale=ctx.get("__locale", DEFAULT_LOCALE)
+    )
+
+
+def _localize(ctx: Context, moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    tz = ctx.get("__tz") or ZoneInfo(DEFAULT_TIMEZONE)
+    return moment.astimezone(tz)
+
+
+def pluralize(count: Any, singular: str | None = None, plural: str | None = None) -> str:
+    """``item{{ n | pluralize }}``, ``{{ n | pluralize('y,ies') }}``, ``{{ n | pluralize('item', 'items') }}``."""
+    try:
+        one = abs(float(count)) == 1
+    except (TypeError, ValueError):
+        one = False
+    if singular is not None and plural is not None:
+        return singular if one else plural
+    if singular is not None and "," in singular:
+        single_suffix, plural_suffix = singular.split(",", 1)
+        return single_suffix if one else plural_suffix
+    return "" if one else (singular if singular is not None else "s")
+
+
+def tag_url(url: str, params: Mapping[str, Any]) -> str:
+    """Add UTM (or any) query parameters to an http(s) URL, keeping ones already set."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not params:
+        return url
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    present = {key for key, _ in query}
+    query += [(key, str(value)) for key, value in params.items() if key not in present and value is not None]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+@pass_context
+def utm(ctx: Context, url: Any, **params: Any) -> str:
+    """``{{ url | utm(utm_content='hero') }}``: the template's UTM parameters plus these."""
+    merged = {**(ctx.get("__utm") or {}), **params}
+    return tag_url(str(url), merged)
+
+
+@pass_context
+def tag_link(ctx: Context, rendered: Any) -> Markup | str:
+    """Applied by the compiler to every ``href`` that contains Jinja (filter block)."""
+    params = ctx.get("__utm") or {}
+    if not params:
+        return rendered
+    if isinstance(rendered, Markup):
+        return escape(tag_url(rendered.unescape(), params))
+    return tag_url(str(rendered), params)
+
+
+FILTERS = {
+    "money": money,
+    "number": number,
+    "percent": percent,
+    "date": format_date,
+    "datetime": format_datetime,
+    "pluralize": pluralize,
+    "utm": utm,
+    "tag_link": tag_link,
+}

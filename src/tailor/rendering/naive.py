@@ -1,0 +1,55 @@
+"""The per-recipient pipeline (Jinja → MJML → inline, every time).
+
+tailor never renders this way in production; it exists as the reference that the
+compile-once output is tested against, and as the baseline of ``benchmarks/render.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from tailor.rendering.compiler import Compiler, _tag_links
+from tailor.rendering.environment import render_capped
+from tailor.rendering.inline import inline_css
+from tailor.rendering.mjml import compile_mjml, fix_for_mrml
+from tailor.rendering.source import Expander, read_template
+
+
+def expand_for(compiler: Compiler, name: str, blocks: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
+    """The template's source with includes resolved and each slot holding only its chosen block."""
+    template, problems = read_template(compiler.path_of(name), name)
+    if template is None:
+        raise ValueError(problems)
+
+    def resolver(slot: str) -> tuple[list[str], str | None]:
+        if slot in blocks:
+            return [], blocks[slot]
+        return compiler.slot_resolver(slot) if compiler.slot_resolver else ([], None)
+
+    expander = Expander(compiler.templates_dir, lambda slot: ([], resolver(slot)[1]), mjml=template.kind == "mjml")
+    expanded = expander.expand(template)
+    return expanded.source, template.settings
+
+
+def render_naive(
+    compiler: Compiler,
+    name: str,
+    context: Mapping[str, Any],
+    blocks: Mapping[str, str],
+    *,
+    mjml: Callable[[str], str] | None = None,
+    inliner: str = "premailer",
+    utm: Mapping[str, str] | None = None,
+) -> str:
+    """Jinja-render the MJML source for one recipient, then compile and inline it.
+
+    ``mjml`` defaults to mjml-python with tailor's fidelity fixes; pass
+    ``compile_mjml`` for the plain hand-written pipeline, or the official MJML oracle.
+    """
+    source, settings = expand_for(compiler, name, blocks)
+    ctx = dict(context)
+    ctx.setdefault("__utm", utm or {})
+    mjml_source = render_capped(compiler.html_env.from_string(source), ctx)
+    compile_fn = mjml or (lambda src: compile_mjml(fix_for_mrml(src)))
+    html = inline_css(compile_fn(mjml_source), inliner)
+    return _tag_links(html, dict(utm or {})) if utm else html

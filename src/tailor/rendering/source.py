@@ -1,0 +1,253 @@
+"""Template sources: discovery, front matter, and compile-time expansion of includes and slots.
+
+``{% include "partials/x.mjml" %}`` is resolved here, before the MJML compile, so that
+MRML sees every tag (the same job ``mj-include`` does). ``{% slot "hero" %}`` expands
+to every block the rules may choose, each between sentinels the compiler cuts out
+after the MJML compile so each block renders (and fails) on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from tailor.problems import Problem
+
+TEMPLATE_SUFFIXES = (".mjml", ".html")
+RESERVED_DIRS = ("partials", "blocks")
+
+INCLUDE_TAG = re.compile(r"\{%-?\s*include\s+(?P<target>[^%]*?)\s*-?%\}", re.S)
+SLOT_TAG = re.compile(r"\{%-?\s*slot\s+(?P<args>[^%]*?)\s*-?%\}", re.S)
+_LITERAL = re.compile(r"""^(["'])(?P<path>[^"']+)\1(?P<rest>(\s+ignore\s+missing)?(\s+with(out)?\s+context)?)$""")
+_SLOT_ARGS = re.compile(r"""^(?P<q>["'])(?P<name>[\w-]+)(?P=q)(\s+default\s*=\s*(?P<dq>["'])(?P<default>[\w/-]+)(?P=dq))?$""")
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(?P<yaml>.*?)^---[ \t]*\r?\n", re.S | re.M)
+
+SLOT_OPEN = "<!--tailor:slot {}-->"
+SLOT_CLOSE = "<!--/tailor:slot {}-->"
+BLOCK_OPEN = "<!--tailor:block {}-->"
+BLOCK_CLOSE = "<!--/tailor:block-->"
+
+
+def block_file(templates_dir: Path, block: str) -> Path:
+    """Where block ``hero/generic`` lives: ``templates/blocks/hero/generic.mjml`` (or ``.html``)."""
+    base = templates_dir / "blocks" / block
+    html = base.with_name(base.name + ".html")
+    return html if html.is_file() else base.with_name(base.name + ".mjml")
+
+
+def line_col(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of ``offset`` in ``text``."""
+    line = text.count("\n", 0, offset) + 1
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return line, col
+
+
+@dataclass
+class TemplateFile:
+    """One template as the marketer wrote it: body, settings, and where each came from."""
+
+    name: str
+    path: Path
+    body: str
+    body_offset: int
+    settings: dict[str, Any]
+    kind: str  # "mjml" or "html"
+    text: str = ""
+
+    def position(self, offset_in_body: int) -> tuple[int, int]:
+        return line_col(self.text, self.body_offset + offset_in_body)
+
+
+def discover(templates_dir: Path) -> dict[str, Path]:
+    """Template name → file, for every ``*.mjml``/``*.html`` at the top of ``templates_dir``."""
+    found: dict[str, Path] = {}
+    if not templates_dir.is_dir():
+        return found
+    for path in sorted(templates_dir.iterdir()):
+        if path.is_file() and path.suffix in TEMPLATE_SUFFIXES and not path.name.startswith("."):
+            found.setdefault(path.stem, path)
+    return found
+
+
+def read_template(path: Path, name: str | None = None) -> tuple[TemplateFile | None, list[Problem]]:
+    """Read a template file, its front matter and sibling ``<name>.yaml``."""
+    problems: list[Problem] = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        return None, [Problem(str(path), 1, 1, f"not UTF-8 text: {exc.reason}")]
+    settings: dict[str, Any] = {}
+    body, offset = text, 0
+    match = _FRONT_MATTER.match(text)
+    if match:
+        loaded, problem = _load_yaml(match.group("yaml"), str(path), line_offset=1)
+        if problem:
+            problems.append(problem)
+        settings.update(loaded)
+        body, offset = text[match.end() :], match.end()
+    sibling = path.with_suffix(".yaml")
+    if sibling.is_file():
+        loaded, problem = _load_yaml(sibling.read_text(encoding="utf-8"), str(sibling))
+        if problem:
+            problems.append(problem)
+        settings.update(loaded)
+    for key in settings:
+        if key not in TEMPLATE_SETTINGS:
+            problems.append(Problem(str(path), 1, 1, f"unknown template setting {key!r} (known: {', '.join(sorted(TEMPLATE_SETTINGS))})"))
+    kind = "mjml" if path.suffix == ".mjml" or body.lstrip().startswith("<mjml") else "html"
+    return TemplateFile(name or path.stem, path, body, offset, settings, kind, text), problems
+
+
+TEMPLATE_SETTINGS = {"subject", "preheader", "utm", "recs", "description", "rules", "slots", "experiment"}
+
+
+def _load_yaml(text: str, path: str, line_offset: int = 0) -> tuple[dict[str, Any], Problem | None]:
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = (mark.line + 1 + line_offset) if mark else 1
+        col = (mark.column + 1) if mark else 1
+        return {}, Problem(path, line, col, f"YAML error: {getattr(exc, 'problem', exc)}")
+    if not isinstance(data, dict):
+        return {}, Problem(path, 1 + line_offset, 1, "front matter must be a mapping of settings")
+    return data, None
+
+
+@dataclass
+class Segment:
+    """A piece of expanded source and the file offset it came from (None: synthetic)."""
+
+    text: str
+    path: Path | None
+    offset: int
+
+
+@dataclass
+class Expanded:
+    """A template with every include and slot spelled out, plus an origin map for errors."""
+
+    segments: list[Segment] = field(default_factory=list)
+    files: dict[Path, str] = field(default_factory=dict)
+    slots: dict[str, list[str]] = field(default_factory=dict)
+    defaults: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        return "".join(s.text for s in self.segments)
+
+    def locate(self, offset: int) -> tuple[str, int, int]:
+        """``(path, line, col)`` of a character offset in :attr:`source`."""
+        pos = 0
+        last: Segment | None = None
+        for seg in self.segments:
+            if pos + len(seg.text) > offset and seg.path is not None:
+                line, col = line_col(self.files[seg.path], seg.offset + (offset - pos))
+                return str(seg.path), line, col
+            if seg.path is not None:
+                last = seg
+            pos += len(seg.text)
+        if last is not None and last.path is not None:
+            line, col = line_col(self.files[last.path], last.offset + len(last.text))
+            return str(last.path), line, col
+        return "<template>", 1, 1
+
+    def version(self, *extra: str) -> str:
+        """Content hash of the template and everything it pulls in."""
+        digest = hashlib.sha256()
+        for path in sorted(self.files, key=str):
+            digest.update(str(path).encode())
+            digest.update(self.files[path].encode())
+        digest.update(self.source.encode())
+        for item in extra:
+            digest.update(item.encode())
+        return digest.hexdigest()[:16]
+
+
+#: slot name -> candidate blocks, default first (from the rules)
+SlotResolver = Callable[[str], tuple[list[str], str | None]]
+
+
+class Expander:
+    """Spells out includes and slots of one template, collecting problems with positions."""
+
+    max_depth = 20
+
+    def __init__(self, templates_dir: Path, slot_resolver: SlotResolver | None = None, *, mjml: bool = True):
+        self.templates_dir = templates_dir
+        # sentinels must be mj-raw inside MJML so MRML keeps them where they are
+        self._wrap = "<mj-raw>{}</mj-raw>" if mjml else "{}"
+        self.slot_resolver = slot_resolver or (lambda slot: ([], None))
+        self.problems: list[Problem] = []
+
+    def expand(self, template: TemplateFile) -> Expanded:
+        result = Expanded()
+        result.files[template.path] = template.text
+        self._expand_text(template.body, template.path, template.body_offset, result, depth=0, stack=(template.path,))
+        return result
+
+    def _expand_text(self, text: str, path: Path, base: int, out: Expanded, *, depth: int, stack: tuple[Path, ...], in_block: bool = False) -> None:
+        pattern = re.compile(f"{INCLUDE_TAG.pattern}|{SLOT_TAG.pattern}", re.S)
+        last = 0
+        for match in pattern.finditer(text):
+            out.segments.append(Segment(text[last : match.start()], path, base + last))
+            last = match.end()
+            where = line_col(out.files[path], base + match.start())
+            if match.group("target") is not None:
+                self._include(match.group("target"), path, where, out, depth=depth, stack=stack, in_block=in_block)
+            else:
+                if in_block:
+                    self.problems.append(Problem(str(path), *where, "a block cannot contain another slot"))
+                    continue
+                self._slot(match.group("args"), path, base + match.start(), where, out, depth=depth, stack=stack)
+        out.segments.append(Segment(text[last:], path, base + last))
+
+    def _include(self, target: str, path: Path, where: tuple[int, int], out: Expanded, *, depth: int, stack: tuple[Path, ...], in_block: bool) -> None:
+        literal = _LITERAL.match(target.strip())
+        if not literal:
+            self.problems.append(Problem(str(path), *where, f"include needs a quoted file name (got {target.strip()!r}): includes are resolved when the template compiles"))
+            return
+        included = self.templates_dir / literal.group("path")
+        optional = "ignore missing" in (literal.group("rest") or "")
+        if not included.is_file():
+            if not optional:
+                self.problems.append(Problem(str(path), *where, f"included file {literal.group('path')!r} not found in {self.templates_dir}"))
+            return
+        if included in stack or depth >= self.max_depth:
+            self.problems.append(Problem(str(path), *where, f"include cycle: {' -> '.join(p.name for p in (*stack, included))}"))
+            return
+        content = included.read_text(encoding="utf-8")
+        out.files[included] = content
+        self._expand_text(content, included, 0, out, depth=depth + 1, stack=(*stack, included), in_block=in_block)
+
+    def _slot(self, args: str, path: Path, offset: int, where: tuple[int, int], out: Expanded, *, depth: int, stack: tuple[Path, ...]) -> None:
+        parsed = _SLOT_ARGS.match(args.strip())
+        if not parsed:
+            self.problems.append(Problem(str(path), *where, f"slot needs a quoted name, e.g. {{% slot \"hero\" default=\"hero/generic\" %}} (got {args.strip()!r})"))
+            return
+        name = parsed.group("name")
+        candidates, default = self.slot_resolver(name)
+        default = default or parsed.group("default")
+        if default is None:
+            self.problems.append(Problem(str(path), *where, f"slot {name!r} has no default block: add default=\"{name}/...\" or a rules file with `slot: {name}` and `default:`"))
+            return
+        blocks = [default] + [b for b in candidates if b != default]
+        out.slots[name] = blocks
+        out.defaults[name] = default
+        out.segments.append(Segment(self._wrap.format(SLOT_OPEN.format(name)), None, offset))
+        for block in blocks:
+            block_path = block_file(self.templates_dir, block)
+            if not block_path.is_file():
+                self.problems.append(Problem(str(path), *where, f"slot {name!r}: block {block!r} not found (expected {block_path})"))
+                continue
+            content = block_path.read_text(encoding="utf-8")
+            out.files[block_path] = content
+            out.segments.append(Segment(self._wrap.format(BLOCK_OPEN.format(block)), None, offset))
+            self._expand_text(content, block_path, 0, out, depth=depth + 1, stack=(*stack, block_path), in_block=True)
+            out.segments.append(Segment(self._wrap.format(BLOCK_CLOSE), None, offset))
+        out.segments.append(Segment(self._wrap.format(SLOT_CLOSE.format(name)), None, offset))
