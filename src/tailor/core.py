@@ -57,7 +57,7 @@ class Tailor:
         self.rules_dir = Path(rules)
         self._rulebook: Any = None
         self._rulebook_stamp: tuple | None = None
-        self.compiler = Compiler(self.templates_dir, inliner=self.settings.inliner, slot_resolver=self._slot_blocks)
+        self.compiler = Compiler(self.templates_dir, inliner=self.settings.inliner, slot_resolver=self._slot_blocks, watch=(self.rules_dir,))
         self._store: Any = None
         self._recommender = recommender
 

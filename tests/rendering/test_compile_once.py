@@ -94,7 +94,8 @@ def test_compile_once_equals_per_recipient_pipeline(compiler, ctx, blocks):
     assert a.images == b.images
 
 
-def test_compiles_once_per_version(compiler, write_templates):
+def test_compiles_once_per_version(compiler):
+    compiler.recheck_seconds = 0
     first = compiler.get("weekly")
     assert compiler.get("weekly") is first
     (compiler.templates_dir / "blocks/hero/generic.mjml").write_text(
@@ -208,3 +209,17 @@ def test_broken_template_is_a_compile_error_not_a_send_error(write_templates):
     with pytest.raises(ProblemError) as err:
         compiler.get("t")
     assert "t.mjml:1:" in str(err.value) and "syntax" in str(err.value).lower()
+
+
+def test_broken_edit_keeps_last_good_version_serving(compiler):
+    compiler.recheck_seconds = 0
+    good = compiler.get("weekly")
+    block = compiler.templates_dir / "blocks/hero/generic.mjml"
+    block.write_text("<mj-section><mj-column><mj-text>{{ broken(</mj-text></mj-column></mj-section>")
+    assert compiler.get("weekly") is good
+    assert "generic.mjml:1:" in str(compiler.errors["weekly"][0])
+    assert compiler.check("weekly"), "check() still reports the broken file"
+    block.write_text("<mj-section><mj-column><mj-text>Fixed</mj-text></mj-column></mj-section>")
+    fixed = compiler.get("weekly")
+    assert fixed is not good and "weekly" not in compiler.errors
+    assert "Fixed" in fixed.render(_ctx(CONTEXTS[1][0]), {}).html

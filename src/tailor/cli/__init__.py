@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 from tailor.cli.check import check
+from tailor.cli.preview import preview
 from tailor.cli.render import render
+from tailor.cli.serve import serve
 
 
 @click.group()
@@ -16,3 +18,5 @@ def main() -> None:
 
 main.add_command(render)
 main.add_command(check)
+main.add_command(preview)
+main.add_command(serve)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -146,14 +147,23 @@ def _tidy_text(text: str) -> str:
 class Compiler:
     """Compiles templates from a directory and caches them by version."""
 
-    def __init__(self, templates_dir: Path, *, inliner: str = "css-inline", slot_resolver: SlotResolver | None = None):
+    #: how often (seconds) a render looks at the files for edits
+    recheck_seconds = 1.0
+
+    def __init__(self, templates_dir: Path, *, inliner: str = "css-inline", slot_resolver: SlotResolver | None = None,
+                 watch: tuple[Path, ...] = ()):
         self.templates_dir = Path(templates_dir)
+        #: other folders whose edits change what compiles (the rules choose slot blocks)
+        self.watch = tuple(Path(p) for p in watch)
         self.inliner = inliner
         self.slot_resolver = slot_resolver
         self.html_env = make_environment(self.templates_dir, autoescape=True)
         self.text_env = make_environment(self.templates_dir, autoescape=False)
         self._cache: dict[tuple[str, str], CompiledTemplate] = {}
+        self._current: dict[str, tuple[float, tuple, CompiledTemplate]] = {}
         self._lock = threading.Lock()
+        #: template -> problems of a broken edit while an earlier version keeps serving
+        self.errors: dict[str, list[Problem]] = {}
 
     def names(self) -> list[str]:
         return sorted(discover(self.templates_dir))
@@ -166,7 +176,34 @@ class Compiler:
         return found[name]
 
     def get(self, name: str) -> CompiledTemplate:
-        """The compiled current version of ``name`` (compiled on first use, then cached)."""
+        """The compiled current version of ``name``.
+
+        Files are looked at no more than every :attr:`recheck_seconds`; when they
+        changed, the new version compiles. If the new version is broken and an earlier
+        one compiled, the earlier one keeps serving and :attr:`errors` says why.
+        """
+        now = time.monotonic()
+        current = self._current.get(name)
+        if current is not None and now - current[0] < self.recheck_seconds:
+            return current[2]
+        stamp = tuple(_folder_stamp(folder) for folder in (self.templates_dir, *self.watch))
+        if current is not None and stamp == current[1]:
+            self._current[name] = (now, stamp, current[2])
+            return current[2]
+        try:
+            compiled = self.compile_fresh(name)
+        except ProblemError as exc:
+            if current is None:
+                raise
+            self.errors[name] = exc.problems
+            self._current[name] = (now, stamp, current[2])
+            return current[2]
+        self.errors.pop(name, None)
+        self._current[name] = (now, stamp, compiled)
+        return compiled
+
+    def compile_fresh(self, name: str) -> CompiledTemplate:
+        """Compile ``name`` from the files as they are now (cached by content version)."""
         template, expanded = self._expand(name)
         version = expanded.version(COMPILER_VERSION, self.inliner, repr(sorted(template.settings.items(), key=str)))
         key = (name, version)
@@ -179,9 +216,9 @@ class Compiler:
             return self._cache[key]
 
     def check(self, name: str) -> list[Problem]:
-        """Every problem that would stop ``name`` from compiling (empty when it compiles)."""
+        """Every problem that would stop ``name`` from compiling now (empty when it compiles)."""
         try:
-            self.get(name)
+            self.compile_fresh(name)
         except ProblemError as exc:
             return exc.problems
         return []
@@ -377,3 +414,15 @@ def _cut_slots(html: str, slots: list[str]) -> tuple[str, dict[str, dict[str, st
         found[slot] = blocks
         html = html[:start] + "{{ __slot_html['" + slot + "'] }}" + html[end + len(end_marker) :]
     return html, found
+
+
+def _folder_stamp(folder: Path) -> tuple:
+    """A cheap change detector: path, size and modification time of every file."""
+    if not folder.is_dir():
+        return ()
+    entries = []
+    for path in folder.rglob("*"):
+        if path.is_file():
+            stat = path.stat()
+            entries.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(sorted(entries))

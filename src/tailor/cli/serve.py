@@ -1,0 +1,49 @@
+"""``tailor serve``: the HTTP service (Werkzeug for one worker, gunicorn for several)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from tailor.cli.common import fail, settings_from
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="More than 1 runs gunicorn.")
+@click.option("--warm/--no-warm", default=True, show_default=True, help="Compile every template before serving.")
+def serve(host: str, port: int, workers: int, warm: bool) -> None:
+    """Serve the webhook API and the preview UI."""
+    settings = settings_from({})
+    if workers > 1:
+        env = dict(os.environ, TAILOR_BIND_HOST=host)
+        args = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"{host}:{port}",
+                "--access-logfile", "-", "--access-logformat", '{"gunicorn": "%(m)s %(U)s %(s)s %(M)sms"}',
+                "tailor.web.wsgi:application"]
+        os.execvpe(args[0], args, env)
+    from tailor.web.app import create_app
+
+    app = create_app(settings, bind_host=host)
+    if warm:
+        tailor = app.extensions["tailor"]
+        for name in tailor.template_names():
+            try:
+                tailor.compile(name)
+            except Exception as exc:  # keep serving the other templates; /healthz shows it
+                click.echo(f"warning: {name}: {exc}", err=True)
+    base = f"http://{host}:{port}"
+    click.echo(f"tailor is serving on {base}")
+    click.echo(f"  render API:   POST {base}/v1/render")
+    click.echo(f"  preview UI:   {base}/preview/")
+    click.echo(f"  health:       {base}/healthz    metrics: {base}/metrics    OpenAPI: {base}/openapi.json")
+    click.echo("  try it:")
+    click.echo(f"""    curl -s {base}/v1/render -H 'Content-Type: application/json' -d '{{"template": "newsletter", "recipient": {{"id": "u-0001"}}}}' | python3 -m json.tool | head -20""")
+    try:
+        from werkzeug.serving import run_simple
+
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror}")

@@ -1,0 +1,1 @@
+"""QA previews: every template × every persona, with the reasons behind each block."""

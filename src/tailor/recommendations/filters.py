@@ -1,0 +1,422 @@
+"""Business filters: rules every recommended product list obeys, declared in YAML.
+
+File: ``rules/recs.yaml`` (top-level key ``recs:``); format in docs/recommendations.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..problems import Problem, ProblemError
+from .interactions import canonical_event, event_product_ids
+
+FILE_NAME = "recs.yaml"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "": 86400}
+
+
+def parse_duration(value: Any) -> timedelta | None:
+    """``90d``, ``12h``, ``2w``, a number of days, or ``false``/``null`` (no window)."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return timedelta.max
+    if isinstance(value, (int, float)):
+        return timedelta(days=float(value))
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 90d, 12h, 2w)")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+@dataclass(frozen=True)
+class FilterRules:
+    """The filters for one slot. Matching of categories and brands is case-insensitive."""
+
+    in_stock: bool = True
+    #: purchases within this window are not recommended again (None = keep them)
+    exclude_purchased: timedelta | None = timedelta(days=365)
+    exclude_categories: frozenset[str] = frozenset()
+    exclude_brands: frozenset[str] = frozenset()
+    exclude_products: frozenset[str] = frozenset()
+    min_price: float | None = None
+    max_price: float | None = None
+    max_per_category: int | None = None
+    max_per_brand: int | None = None
+    #: shown first, in this order, whenever a provider answers (if they pass the filters)
+    pinned: tuple[str, ...] = ()
+    #: score multipliers
+    boost_products: Mapping[str, float] = field(default_factory=dict)
+    boost_brands: Mapping[str, float] = field(default_factory=dict)
+    boost_categories: Mapping[str, float] = field(default_factory=dict)
+    #: 0..1: each already chosen product of the same category multiplies a score by (1 - diversity)
+    diversity: float = 0.0
+    #: a provider answers only with at least this many products left after filtering
+    min_results: int = 1
+
+
+def _lower_set(value: Any, key: str) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValueError(f"{key} must be a list")
+    return frozenset(str(v).strip().lower() for v in value)
+
+
+def _factors(value: Any, key: str, lower: bool) -> dict[str, float]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{key} must be a mapping of name: factor")
+    out = {}
+    for name, factor in value.items():
+        if not isinstance(factor, (int, float)) or factor < 0:
+            raise ValueError(f"{key}.{name} must be a non-negative number")
+        out[str(name).strip().lower() if lower else str(name)] = float(factor)
+    return out
+
+
+def _count(value: Any, key: str) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{key} must be a positive integer")
+    return value
+
+
+_KEYS = {
+    "in_stock", "exclude_purchased", "exclude_categories", "exclude_brands", "exclude_products",
+    "price", "max_per_category", "max_per_brand", "pinned", "boost", "diversity", "min_results",
+}
+
+
+def rules_from_mapping(data: Mapping[str, Any], base: FilterRules | None = None) -> FilterRules:
+    """Build :class:`FilterRules` from the YAML mapping; keys not given keep ``base``'s value."""
+    rules = base or FilterRules()
+    if not isinstance(data, Mapping):
+        raise ValueError("filters must be a mapping")
+    unknown = set(data) - _KEYS
+    if unknown:
+        raise ValueError(f"unknown filter key(s): {', '.join(sorted(map(str, unknown)))}")
+    changes: dict[str, Any] = {}
+    if "in_stock" in data:
+        if not isinstance(data["in_stock"], bool):
+            raise ValueError("in_stock must be true or false")
+        changes["in_stock"] = data["in_stock"]
+    if "exclude_purchased" in data:
+        changes["exclude_purchased"] = parse_duration(data["exclude_purchased"])
+    for key in ("exclude_categories", "exclude_brands"):
+        if key in data:
+            changes[key] = _lower_set(data[key], key)
+    if "exclude_products" in data:
+        _lower_set(data["exclude_products"], "exclude_products")  # validates it is a list
+        changes["exclude_products"] = frozenset(str(v) for v in data["exclude_products"] or ())
+    if "price" in data:
+        price = data["price"] or {}
+        if not isinstance(price, Mapping) or set(price) - {"min", "max"}:
+            raise ValueError("price must be a mapping with min and/or max")
+        for bound in ("min", "max"):
+            if price.get(bound) is not None and not isinstance(price[bound], (int, float)):
+                raise ValueError(f"price.{bound} must be a number")
+        changes["min_price"] = None if price.get("min") is None else float(price["min"])
+        changes["max_price"] = None if price.get("max") is None else float(price["max"])
+    for key in ("max_per_category", "max_per_brand"):
+        if key in data:
+            changes[key] = _count(data[key], key)
+    if "min_results" in data:
+        changes["min_results"] = _count(data["min_results"], "min_results") or 1
+    if "pinned" in data:
+        pinned = data["pinned"] or []
+        if isinstance(pinned, str) or not isinstance(pinned, Sequence):
+            raise ValueError("pinned must be a list of product ids")
+        changes["pinned"] = tuple(str(p) for p in pinned)
+    if "boost" in data:
+        boost = data["boost"] or {}
+        if not isinstance(boost, Mapping) or set(boost) - {"products", "brands", "categories"}:
+            raise ValueError("boost takes products, brands and/or categories")
+        changes["boost_products"] = _factors(boost.get("products"), "boost.products", lower=False)
+        changes["boost_brands"] = _factors(boost.get("brands"), "boost.brands", lower=True)
+        changes["boost_categories"] = _factors(boost.get("categories"), "boost.categories", lower=True)
+    if "diversity" in data:
+        div = data["diversity"]
+        if not isinstance(div, (int, float)) or isinstance(div, bool) or not 0 <= div <= 1:
+            raise ValueError("diversity must be a number between 0 and 1")
+        changes["diversity"] = float(div)
+    return replace(rules, **changes)
+
+
+def _norm(value: Any) -> str:
+    return str(value).strip().lower() if value is not None else ""
+
+
+def _price(product: Mapping[str, Any]) -> float | None:
+    try:
+        return float(product.get("price"))
+    except (TypeError, ValueError):
+        return None
+
+
+def in_stock(product: Mapping[str, Any]) -> bool:
+    """Stock unknown counts as in stock; ``stock <= 0`` or ``in_stock: false`` does not."""
+    if product.get("in_stock") is False:
+        return False
+    stock = product.get("stock")
+    if stock in (None, ""):
+        return True
+    try:
+        return float(stock) > 0
+    except (TypeError, ValueError):
+        return True
+
+
+def purchased_products(
+    events: Iterable[Mapping[str, Any]] | None,
+    window: timedelta | None,
+    now: datetime | None = None,
+) -> set[str]:
+    """Product ids in ``Order Completed`` (purchase) events within ``window`` before ``now``."""
+    if window is None:
+        return set()
+    now = now or datetime.now(timezone.utc)
+    out: set[str] = set()
+    for event in events or ():
+        if not isinstance(event, Mapping) or canonical_event(event.get("event", "")) != "purchase":
+            continue
+        if window != timedelta.max:
+            ts = _timestamp(event.get("timestamp"))
+            if ts is not None and now - ts > window:
+                continue
+        out.update(event_product_ids(event))
+    return out
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if not isinstance(value, str):
+        return None
+    try:
+        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+
+
+@dataclass
+class FilterOutcome:
+    """The kept product ids (best first) and how many candidates each filter dropped."""
+
+    products: list[str]
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+class BusinessFilters:
+    """Default :class:`FilterRules` plus per-slot overrides."""
+
+    def __init__(self, default: FilterRules | None = None, slots: Mapping[str, FilterRules] | None = None):
+        self.default = default or FilterRules()
+        self.slots = dict(slots or {})
+
+    def for_slot(self, slot: str) -> FilterRules:
+        return self.slots.get(slot, self.default)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None) -> "BusinessFilters":
+        """From the mapping under ``recs:`` (keys ``filters`` and ``slots``)."""
+        data = data or {}
+        if not isinstance(data, Mapping) or set(data) - {"filters", "slots"}:
+            raise ValueError("recs takes 'filters' and 'slots'")
+        default = rules_from_mapping(data.get("filters") or {})
+        slots_data = data.get("slots") or {}
+        if not isinstance(slots_data, Mapping):
+            raise ValueError("slots must be a mapping of slot name: filters")
+        slots = {}
+        for name, overrides in slots_data.items():
+            try:
+                slots[str(name)] = rules_from_mapping(overrides or {}, base=default)
+            except ValueError as exc:
+                raise ValueError(f"slots.{name}: {exc}") from None
+        return cls(default, slots)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "BusinessFilters":
+        """Read a ``recs.yaml``; raises :class:`ProblemError` with file:line on bad input."""
+        path = Path(path)
+        problems = check_file(path)
+        if problems:
+            raise ProblemError(problems)
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return cls.from_mapping(data.get("recs"))
+
+    @classmethod
+    def from_rules_dir(cls, rules_dir: str | Path) -> "BusinessFilters":
+        """``<rules_dir>/recs.yaml`` if present, else the defaults."""
+        path = Path(rules_dir) / FILE_NAME
+        return cls.load(path) if path.is_file() else cls()
+
+    def apply(
+        self,
+        candidates: Sequence[tuple[str, float]],
+        catalog: Mapping[str, Mapping[str, Any]],
+        n: int,
+        *,
+        slot: str = "recs",
+        purchased: Iterable[str] = (),
+        exclude: Iterable[str] = (),
+    ) -> FilterOutcome:
+        """Filter, boost, pin, diversify and cap ``candidates``; keep at most ``n``."""
+        rules = self.for_slot(slot)
+        dropped: dict[str, int] = {}
+        purchased_set = set(purchased)
+        banned = purchased_set | {str(e) for e in exclude}
+
+        def reject(pid: str, seen: set[str]) -> str | None:
+            product = catalog.get(pid)
+            if product is None:
+                return "unknown"
+            if pid in seen:
+                return "duplicate"
+            if pid in banned:
+                return "purchased" if pid in purchased_set else "excluded"
+            if pid in rules.exclude_products:
+                return "excluded"
+            if rules.in_stock and not in_stock(product):
+                return "out_of_stock"
+            if _norm(product.get("category")) in rules.exclude_categories:
+                return "category"
+            if _norm(product.get("brand")) in rules.exclude_brands:
+                return "brand"
+            price = _price(product)
+            if rules.min_price is not None and (price is None or price < rules.min_price):
+                return "price"
+            if rules.max_price is not None and (price is None or price > rules.max_price):
+                return "price"
+            return None
+
+        seen: set[str] = set()
+        pool: list[tuple[str, float]] = []
+        for pid, score in candidates:
+            pid = str(pid)
+            why = reject(pid, seen)
+            if why:
+                dropped[why] = dropped.get(why, 0) + 1
+                continue
+            seen.add(pid)
+            product = catalog[pid]
+            factor = (
+                rules.boost_products.get(pid, 1.0)
+                * rules.boost_brands.get(_norm(product.get("brand")), 1.0)
+                * rules.boost_categories.get(_norm(product.get("category")), 1.0)
+            )
+            pool.append((pid, float(score) * factor))
+        # boosts may reorder; the stable sort keeps the provider's order among equals
+        pool.sort(key=lambda item: -item[1])
+
+        chosen: list[str] = []
+        per_category: dict[str, int] = {}
+        per_brand: dict[str, int] = {}
+
+        def take(pid: str) -> bool:
+            product = catalog[pid]
+            cat, brand = _norm(product.get("category")), _norm(product.get("brand"))
+            if rules.max_per_category and per_category.get(cat, 0) >= rules.max_per_category:
+                dropped["max_per_category"] = dropped.get("max_per_category", 0) + 1
+                return False
+            if rules.max_per_brand and per_brand.get(brand, 0) >= rules.max_per_brand:
+                dropped["max_per_brand"] = dropped.get("max_per_brand", 0) + 1
+                return False
+            chosen.append(pid)
+            per_category[cat] = per_category.get(cat, 0) + 1
+            per_brand[brand] = per_brand.get(brand, 0) + 1
+            return True
+
+        if pool:
+            # pins ride along only when the provider had something to say
+            pin_seen: set[str] = set()
+            for pid in rules.pinned:
+                if len(chosen) < n and reject(pid, pin_seen) is None and pid not in chosen:
+                    pin_seen.add(pid)
+                    take(pid)
+        remaining = [(pid, s) for pid, s in pool if pid not in chosen]
+        while remaining and len(chosen) < n:
+            if rules.diversity > 0:
+                keep = 1.0 - rules.diversity
+                best = max(
+                    range(len(remaining)),
+                    key=lambda i: (
+                        remaining[i][1] * keep ** per_category.get(_norm(catalog[remaining[i][0]].get("category")), 0),
+                        -i,
+                    ),
+                )
+            else:
+                best = 0
+            pid, _ = remaining.pop(best)
+            take(pid)
+        return FilterOutcome(products=chosen, dropped=dropped)
+
+
+def _node_line(node: yaml.Node | None, path: Sequence[str]) -> tuple[int, int]:
+    """1-based line/col of the value at ``path`` in a composed YAML tree (best effort)."""
+    best = (node.start_mark.line + 1, node.start_mark.column + 1) if node is not None else (0, 0)
+    for key in path:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        for k, v in node.value:
+            if k.value == key:
+                best = (k.start_mark.line + 1, k.start_mark.column + 1)
+                node = v
+                break
+        else:
+            break
+    return best
+
+
+def check_file(path: str | Path) -> list[Problem]:
+    """Problems in a ``recs.yaml`` (for ``tailor check``); empty when it is valid."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        return [Problem(str(path), line, col, f"YAML syntax error: {getattr(exc, 'problem', exc)}")]
+    if not isinstance(data, Mapping) or "recs" not in data:
+        return [Problem(str(path), 1, 1, "expected a top-level 'recs:' mapping")]
+    recs = data["recs"] or {}
+    if not isinstance(recs, Mapping):
+        return [Problem(str(path), *_node_line(root, ["recs"]), "recs must be a mapping")]
+    problems: list[Problem] = []
+    for key in set(recs) - {"filters", "slots"}:
+        problems.append(Problem(str(path), *_node_line(root, ["recs", key]), f"unknown key recs.{key}"))
+    sections: list[tuple[list[str], Any]] = [(["recs", "filters"], recs.get("filters") or {})]
+    slots = recs.get("slots") or {}
+    if isinstance(slots, Mapping):
+        sections += [(["recs", "slots", str(name)], body or {}) for name, body in slots.items()]
+    else:
+        problems.append(Problem(str(path), *_node_line(root, ["recs", "slots"]), "slots must be a mapping"))
+    for where, body in sections:
+        if not isinstance(body, Mapping):
+            problems.append(Problem(str(path), *_node_line(root, where), f"{'.'.join(where)} must be a mapping"))
+            continue
+        for key, value in body.items():
+            try:
+                rules_from_mapping({key: value})
+            except ValueError as exc:
+                problems.append(Problem(str(path), *_node_line(root, [*where, str(key)]), str(exc)))
+    return problems
+
+
+__all__ = [
+    "BusinessFilters", "FILE_NAME", "FilterOutcome", "FilterRules", "check_file", "in_stock",
+    "parse_duration", "purchased_products", "rules_from_mapping",
+]

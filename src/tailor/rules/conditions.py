@@ -1,0 +1,217 @@
+"""Rule conditions: Jinja expressions compiled once in the capped sandbox.
+
+A condition that reads missing data does not match and does not raise. When a
+condition does not match, :meth:`Condition.evaluate` explains why: the first
+failing operand of the top-level ``and`` chain, the values it read, or the name
+that was missing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jinja2 import ChainableUndefined, Undefined, nodes
+from jinja2.environment import TemplateExpression
+from jinja2.exceptions import TemplateSyntaxError
+from jinja2.parser import Parser
+
+from tailor.features import FEATURE_NAMES
+from tailor.rules.expressions import dotted, escapes, flatten, names, paths, unparse
+from tailor.rules.jsonable import jsonable
+from tailor.sandbox import CappedSandbox
+
+#: Names a condition may read (SPEC.md, "The profile document and the template context").
+CONTEXT_NAMES = ("profile", "triggers", "segments", "recs", "context", "now")
+#: Names whose use makes a rule behavioural (skipped without personalization consent).
+BEHAVIOURAL_NAMES = frozenset({"triggers", "segments", "recs"})
+
+
+class MissingValue(ChainableUndefined):
+    """Missing data: falsy, chainable (``a.b.c``), never printed into a trace."""
+
+    __slots__ = ()
+
+
+class ConditionError(Exception):
+    """A condition that cannot be compiled; ``lineno`` is relative to the condition."""
+
+    def __init__(self, message: str, lineno: int = 1):
+        super().__init__(message)
+        self.lineno = lineno
+
+
+_local = threading.local()
+
+
+def environment() -> CappedSandbox:
+    """The sandbox conditions run in (one per thread: compiled code is shared anyway)."""
+    env = getattr(_local, "env", None)
+    if env is None:
+        env = _local.env = CappedSandbox(undefined=MissingValue)
+    return env
+
+
+@dataclass
+class Outcome:
+    """Whether a condition matched and, if not, why."""
+
+    matched: bool
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class Condition:
+    """A compiled condition; ``Condition(True)`` always matches."""
+
+    def __init__(self, source: str | bool | None):
+        self.source = source
+        self.always = source is None or source is True or (
+            isinstance(source, str) and source.strip() in ("true", "True"))
+        self.never = source is False
+        self.ast: nodes.Expr | None = None
+        self._parts: dict[int, TemplateExpression] = {}
+        if self.always or self.never:
+            self._expr = None
+            return
+        self.ast = _parse(source)
+        bad = escapes(self.ast)
+        if bad:
+            # Reported by ``tailor check`` and never compiled into runnable code.
+            raise ConditionError(f"not allowed in the sandbox: {', '.join(sorted(set(bad)))}")
+        self._expr = self._compile(self.ast)
+
+    def __repr__(self) -> str:
+        return f"Condition({self.source!r})"
+
+    @property
+    def text(self) -> str:
+        if self.always:
+            return "always"
+        return "never" if self.never else str(self.source).strip()
+
+    @property
+    def names(self) -> set[str]:
+        return names(self.ast) if self.ast is not None else set()
+
+    @property
+    def paths(self) -> list[str]:
+        return [path for path, _ in paths(self.ast)] if self.ast is not None else []
+
+    @property
+    def behavioural(self) -> bool:
+        """Reads triggers, segments, recs or a computed profile feature."""
+        if self.names & BEHAVIOURAL_NAMES:
+            return True
+        return any(p.split(".")[1:2] and p.split(".")[1] in FEATURE_NAMES
+                   for p in self.paths if p.startswith("profile."))
+
+    def evaluate(self, context: Mapping[str, Any]) -> Outcome:
+        """Evaluate against ``context``; never raises for missing or odd data."""
+        if self.always:
+            return Outcome(True)
+        if self.never:
+            return Outcome(False, {"failed": "false"})
+        ok, error = _truth(self._expr, context)
+        if error:
+            # One operand failing (``None <= 30``) must not sink a whole ``or``:
+            # re-evaluate with the failing operands as "unknown" (SQL-style).
+            ok = self._tristate(self.ast, context) is True
+        if ok:
+            return Outcome(True)
+        detail = self._explain(self.ast, context)
+        if error and "error" not in detail:
+            detail["error"] = error
+        return Outcome(False, detail)
+
+    def _compile(self, node: nodes.Expr) -> TemplateExpression:
+        env = environment()
+        body = [nodes.Assign(nodes.Name("result", "store"), node, lineno=1)]
+        try:
+            template = env.from_string(nodes.Template(body, lineno=1))
+        except TemplateSyntaxError as exc:
+            raise ConditionError(exc.message or str(exc), exc.lineno or 1) from None
+        return TemplateExpression(template, undefined_to_none=False)
+
+    def _part(self, node: nodes.Expr) -> TemplateExpression:
+        # Sub-expressions are compiled only when a trace needs them, then cached.
+        expr = self._parts.get(id(node))
+        if expr is None:
+            expr = self._parts[id(node)] = self._compile(node)
+        return expr
+
+    def _tristate(self, node: nodes.Expr, context: Mapping[str, Any]) -> bool | None:
+        """True/False, or None when an operand raised (unknown never matches)."""
+        if isinstance(node, (nodes.And, nodes.Or)):
+            decisive = isinstance(node, nodes.Or)  # the value that short-circuits
+            unknown = False
+            for part in flatten(node, type(node)):
+                value = self._tristate(part, context)
+                if value is decisive:
+                    return decisive
+                unknown = unknown or value is None
+            return None if unknown else not decisive
+        if isinstance(node, nodes.Not):
+            value = self._tristate(node.node, context)
+            return None if value is None else not value
+        ok, error = _truth(self._part(node), context)
+        return None if error else ok
+
+    def _explain(self, node: nodes.Expr, context: Mapping[str, Any]) -> dict[str, Any]:
+        if isinstance(node, nodes.And):
+            for part in flatten(node, nodes.And):
+                if self._tristate(part, context) is not True:
+                    return self._explain(part, context)
+        detail: dict[str, Any] = {"failed": unparse(node)}
+        values: dict[str, Any] = {}
+        for path, path_node in paths(node):
+            value = resolve(path_node, context)
+            if isinstance(value, Undefined):
+                detail.setdefault("missing", path)
+            elif path not in values:
+                values[path] = jsonable(value)
+        detail["values"] = values
+        _, error = _truth(self._part(node), context)
+        if error:
+            detail["error"] = error
+        return detail
+
+
+def _parse(source: str) -> nodes.Expr:
+    env = environment()
+    try:
+        parser = Parser(env, source, state="variable")
+        expr = parser.parse_expression()
+        if not parser.stream.eos:
+            token = parser.stream.current
+            raise TemplateSyntaxError(f"unexpected {token.value!r} after the expression",
+                                      token.lineno, None, None)
+    except TemplateSyntaxError as exc:
+        raise ConditionError(exc.message or str(exc), exc.lineno or 1) from None
+    expr.set_environment(env)
+    return expr
+
+
+def _truth(expr: TemplateExpression, context: Mapping[str, Any]) -> tuple[bool, str | None]:
+    """``(matched, error)``: comparing missing data raises inside Jinja; that is a non-match."""
+    try:
+        return bool(expr(context)), None
+    except Exception as exc:  # noqa: BLE001 - any failure of marketer data is a non-match
+        return False, f"{type(exc).__name__}: {exc}"
+
+
+def resolve(node: nodes.Node, context: Mapping[str, Any]) -> Any:
+    """The value of a dotted path node, looked up the way the sandbox does."""
+    env = environment()
+    if isinstance(node, nodes.Name):
+        return context[node.name] if node.name in context else env.undefined(name=node.name)
+    base = resolve(node.node, context)
+    if isinstance(base, Undefined):
+        return base
+    try:
+        if isinstance(node, nodes.Getattr):
+            return env.getattr(base, node.attr)
+        return env.getitem(base, node.arg.value)
+    except Exception:  # noqa: BLE001 - the trace shows it as missing
+        return env.undefined(name=dotted(node))

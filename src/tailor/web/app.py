@@ -1,0 +1,300 @@
+"""The Flask app factory: send-time webhooks, health, metrics and the OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Any, Mapping
+
+from flask import Flask, Response, g, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from werkzeug.exceptions import HTTPException
+
+from tailor.config import Settings
+from tailor.core import Tailor
+from tailor.email import Email, InvalidInput, RenderAborted, TailorError, TemplateBroken
+from tailor.web.auth import authenticate
+from tailor.web.logs import log
+from tailor.web.metrics import Metrics
+from tailor.web.problem import problem
+from tailor.web.sends import SendCache
+
+#: largest request body accepted by the send-time endpoints (Braze sends at most 1 MB)
+MAX_BODY_BYTES = 1024 * 1024
+_RENDER_FIELDS = {"template", "recipient", "profile", "context", "at", "send_id"}
+
+
+def create_app(settings: Settings | None = None, *, tailor: Tailor | None = None, bind_host: str = "127.0.0.1") -> Flask:
+    """Build the service for ``settings`` (default: ``tailor.toml`` + environment)."""
+    settings = settings or Settings.load()
+    tailor = tailor or Tailor(settings.templates, settings.rules, settings.database_url, settings=settings)
+    app = Flask("tailor")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.extensions["tailor"] = tailor
+    metrics = Metrics()
+    app.extensions["tailor.metrics"] = metrics
+    sends = SendCache()
+    if not settings.secret and not settings.api_tokens:
+        log(logging.WARNING, "no TAILOR_SECRET or TAILOR_API_TOKENS: unauthenticated send-time calls are accepted on loopback only", bind=bind_host)
+
+    @app.before_request
+    def _start() -> None:
+        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        latency_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        metrics.requests.labels(endpoint, str(response.status_code)).inc()
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        if endpoint not in ("/metrics", "/healthz"):
+            # the route pattern, never the path: paths and queries can carry emails
+            log(logging.INFO, "request", request_id=g.get("request_id"), method=request.method, endpoint=endpoint,
+                status=response.status_code, latency_ms=round(latency_ms, 2), template=g.get("template"),
+                outcome=g.get("outcome"))
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        kinds = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large", 400: "bad-request"}
+        detail = exc.description or ""
+        if exc.code == 413:
+            detail = f"request body is larger than {MAX_BODY_BYTES:,} bytes"
+        return problem(exc.code or 500, kinds.get(exc.code or 500, "http-error"), detail=detail)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log(logging.ERROR, "unhandled error", request_id=g.get("request_id"), error=type(exc).__name__)
+        if _is_store_error(exc):
+            return problem(503, "store-unavailable", detail="the profile store is not reachable")
+        return problem(500, "internal", detail=f"unexpected {type(exc).__name__}; see the server log for request {g.get('request_id')}")
+
+    def _auth() -> Response | None:
+        result = authenticate(request, settings, bind_host=bind_host)
+        if not result.ok:
+            return problem(401, "unauthorized", detail=result.reason)
+        return None
+
+    def _tailor_error(exc: TailorError) -> Response:
+        g.outcome = exc.kind
+        extra: dict[str, Any] = {}
+        if isinstance(exc, InvalidInput):
+            extra["pointer"] = exc.pointer
+        if isinstance(exc, TemplateBroken):
+            extra["problems"] = [str(p) for p in exc.problems]
+        if isinstance(exc, RenderAborted):
+            extra["reason"] = exc.reason
+            extra["decisions"] = exc.decisions
+        return problem(exc.status, exc.kind, detail=str(exc), **extra)
+
+    def _record(email: Email, seconds: float) -> None:
+        metrics.render_seconds.labels(email.template, "ok").observe(seconds)
+        for fallback in email.fallbacks:
+            metrics.fallbacks.labels(fallback.get("reason", "unknown")).inc()
+        for slot, rule in _winning_rules(email).items():
+            metrics.rule_hits.labels(slot, rule).inc()
+        recs = email.recommendations or {}
+        if recs:
+            metrics.recs.labels(str(recs.get("provider")), "ok" if recs.get("provider") else "hidden").inc()
+
+    @app.post("/v1/render")
+    def render() -> Response:
+        denied = _auth()
+        if denied:
+            return denied
+        body = _json_object()
+        if isinstance(body, Response):
+            return body
+        try:
+            args = _render_args(body)
+        except InvalidInput as exc:
+            return _tailor_error(exc)
+        g.template = args["template"]
+        key = ("render", args.get("send_id"), args["template"], _recipient_key(args))
+        if args.get("send_id"):
+            cached = sends.get(key)
+            if cached is not None:
+                g.outcome = "repeat"
+                return _json(cached)
+        started = time.perf_counter()
+        try:
+            email = tailor.render(args["template"], profile=args.get("profile"), recipient=args.get("recipient"),
+                                  at=args.get("at"), context=args.get("context"), send_id=args.get("send_id"))
+        except TailorError as exc:
+            metrics.render_seconds.labels(args["template"], exc.kind).observe(time.perf_counter() - started)
+            return _tailor_error(exc)
+        _record(email, time.perf_counter() - started)
+        payload = {
+            "subject": email.subject, "preheader": email.preheader, "html": email.html, "text": email.text,
+            "template_version": email.template_version, "decisions": email.decisions, "fallbacks": email.fallbacks,
+            "experiments": email.experiments, "blocks": email.blocks,
+        }
+        if args.get("send_id"):
+            sends.put(key, payload)
+        g.outcome = "ok" if not email.fallbacks else "ok-with-fallbacks"
+        return _json(payload)
+
+    @app.get("/v1/content/<template>/<slot>")
+    def content(template: str, slot: str) -> Response:
+        denied = _auth()
+        if denied:
+            return denied
+        g.template = template
+        ref = request.args.get("recipient")
+        if not ref:
+            return problem(400, "invalid-input", detail="query parameter `recipient` (profile id, user id or email) is required", pointer="?recipient")
+        recipient = {"email": ref} if "@" in ref else {"id": ref}
+        extra = {k: v for k, v in request.args.items() if k not in ("recipient", "send_id", "at")}
+        send_id = request.args.get("send_id")
+        key = ("content", send_id, template, slot, ref)
+        if send_id:
+            cached = sends.get(key)
+            if cached is not None:
+                g.outcome = "repeat"
+                return _json(cached)
+        started = time.perf_counter()
+        try:
+            compiled = tailor.compile(template)
+            if slot not in compiled.slots:
+                return problem(404, "unknown-slot", detail=f"template {template!r} has no slot {slot!r} (slots: {', '.join(compiled.slots) or 'none'})")
+            email = tailor.render(template, recipient=recipient, at=request.args.get("at"), context=extra, send_id=send_id)
+        except TailorError as exc:
+            return _tailor_error(exc)
+        _record(email, time.perf_counter() - started)
+        payload = slot_payload(tailor, email, template, slot)
+        if send_id:
+            sends.put(key, payload)
+        g.outcome = "ok"
+        return _json(payload)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        report: dict[str, Any] = {"status": "ok", "templates": {}, "rules": "ok"}
+        status = 200
+        try:
+            book = tailor.rulebook
+            report["rules"] = "ok" if book is not None else "missing"
+        except Exception as exc:  # broken rules: report, keep serving what was loaded
+            report["rules"] = f"error: {exc}"
+            report["status"] = "degraded"
+        for name in tailor.template_names():
+            problems = tailor.compiler.check(name)
+            report["templates"][name] = "ok" if not problems else str(problems[0])
+            if problems:
+                report["status"] = "degraded"
+        if tailor.store is not None:
+            try:
+                ok = bool(tailor.store.health())
+            except Exception:
+                ok = False
+            report["store"] = "ok" if ok else "unreachable"
+            if not ok:
+                report["status"], status = "unavailable", 503
+        return _json(report, status)
+
+    @app.get("/metrics")
+    def metrics_endpoint() -> Response:
+        return Response(generate_latest(metrics.registry), mimetype=CONTENT_TYPE_LATEST)
+
+    @app.get("/openapi.json")
+    def openapi() -> Response:
+        from tailor.web.openapi import openapi_document
+
+        return _json(openapi_document())
+
+    _register_optional_blueprints(app, tailor, settings, metrics, bind_host)
+    return app
+
+
+def slot_payload(tailor: Tailor, email: Email, template: str, slot: str) -> dict[str, Any]:
+    """The connected-content answer for one slot: its block, variables and products."""
+    block = email.blocks.get(slot, "")
+    trace = [d for d in email.decisions if d.get("slot") == slot]
+    return {
+        "template": template,
+        "slot": slot,
+        "block": block,
+        "template_version": email.template_version,
+        "variables": (trace[0].get("set") if trace and isinstance(trace[0].get("set"), dict) else {}) if trace else {},
+        "products": (email.recommendations or {}).get("products", []),
+        "decisions": trace,
+        "fallbacks": email.fallbacks,
+    }
+
+
+def _winning_rules(email: Email) -> dict[str, str]:
+    winners: dict[str, str] = {}
+    for decision in email.decisions:
+        slot, rule = decision.get("slot"), decision.get("rule") or decision.get("chosen_rule")
+        if slot and rule:
+            winners[str(slot)] = str(rule)
+    return winners
+
+
+def _recipient_key(args: Mapping[str, Any]) -> str:
+    ref = args.get("recipient") or args.get("profile") or {}
+    return json.dumps({k: ref.get(k) for k in ("id", "email", "user_id")}, sort_keys=True) if isinstance(ref, Mapping) else ""
+
+
+def _render_args(body: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(body) - _RENDER_FIELDS)
+    if unknown:
+        raise InvalidInput(f"unknown field (known: {', '.join(sorted(_RENDER_FIELDS))})", f"/{unknown[0]}")
+    template = body.get("template")
+    if not isinstance(template, str) or not template:
+        raise InvalidInput("required, a template name string", "/template")
+    for key in ("recipient", "profile", "context"):
+        if body.get(key) is not None and not isinstance(body[key], dict):
+            raise InvalidInput(f"must be an object, got {type(body[key]).__name__}", f"/{key}")
+    for key in ("at", "send_id"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            raise InvalidInput(f"must be a string, got {type(body[key]).__name__}", f"/{key}")
+    recipient = body.get("recipient")
+    if recipient is not None:
+        for key in ("id", "email", "user_id"):
+            if recipient.get(key) is not None and not isinstance(recipient[key], str):
+                raise InvalidInput(f"must be a string, got {type(recipient[key]).__name__}", f"/recipient/{key}")
+        if recipient.get("traits") is not None and not isinstance(recipient["traits"], dict):
+            raise InvalidInput("must be an object", "/recipient/traits")
+    if recipient is None and body.get("profile") is None:
+        raise InvalidInput("give `recipient` ({\"id\"|\"email\"|\"user_id\": ...}) or a `profile` document", "/recipient")
+    return body
+
+
+def _json_object() -> dict[str, Any] | Response:
+    if not request.is_json:
+        return problem(415, "unsupported-media-type", detail="send Content-Type: application/json")
+    raw = request.get_data(cache=True)
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        return problem(400, "malformed-json", detail=f"request body is not valid JSON{where}: {getattr(exc, 'msg', exc)}")
+    if not isinstance(body, dict):
+        return problem(400, "invalid-input", detail=f"request body must be a JSON object, got {type(body).__name__}", pointer="/")
+    return body
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    return Response(json.dumps(payload, default=str, ensure_ascii=False), status=status, mimetype="application/json")
+
+
+def _is_store_error(exc: Exception) -> bool:
+    try:
+        from sqlalchemy.exc import OperationalError, InterfaceError
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(exc, (OperationalError, InterfaceError))
+
+
+def _register_optional_blueprints(app: Flask, tailor: Tailor, settings: Settings, metrics: Metrics, bind_host: str) -> None:
+    """Ingestion, ESP webhooks and the preview UI register themselves when their packages are present."""
+    try:
+        from tailor.web.ingest import create_ingest_blueprint
+    except ImportError:
+        return
+    if tailor.store is not None:
+        app.register_blueprint(create_ingest_blueprint(tailor.store, settings))

@@ -1,0 +1,109 @@
+"""The sandbox holds against hostile templates; filters format for the recipient."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from jinja2.sandbox import SecurityError
+
+from tailor.rendering.environment import OutputTooLarge, make_environment, render_capped
+from tailor.rendering.fallbacks import collecting_fallbacks
+from tailor.sandbox import ResourceLimitError
+
+
+@pytest.fixture
+def env():
+    return make_environment(None, autoescape=True)
+
+
+def render(env, source, **ctx):
+    return render_capped(env.from_string(source), ctx)
+
+
+@pytest.mark.parametrize("source", ["{{ 'x' * 10**7 }}", "{{ [1] * 10**7 }}", "{{ 2 ** 100000 }}"])
+def test_resource_caps(env, source):
+    with pytest.raises(ResourceLimitError):
+        render(env, source)
+
+
+def test_small_operations_still_work(env):
+    assert render(env, "{{ 'ab' * 3 }} {{ 2 ** 10 }} {{ 'a' ~ 'b' }} {{ 1 + 2 }}") == "ababab 1024 ab 3"
+
+
+@pytest.mark.parametrize("source", [
+    "{{ ''.__class__.__mro__ }}",
+    "{{ profile.__init__.__globals__ }}",
+    "{{ cycler.__init__.__globals__.os }}",
+    "{% set x = profile.update({'a': 1}) %}",
+])
+def test_sandbox_escapes_are_refused(env, source):
+    """Unsafe attributes read as undefined (render nothing) or raise SecurityError."""
+    try:
+        out = render(env, source, profile={"a": 0})
+    except SecurityError:
+        return
+    assert out == ""
+
+
+def test_mutation_is_refused(env):
+    with pytest.raises(SecurityError):
+        render(env, "{{ items.append(1) }}", items=[])
+
+
+def test_output_size_cap(env):
+    with pytest.raises(OutputTooLarge):
+        render_capped(env.from_string("{% for i in range(3000) %}{{ 'y' * 1000 }}{% endfor %}"), {}, limit=1_000_000)
+
+
+def ctx(locale="en_US", tz="UTC", currency="USD", **more):
+    return {"__locale": locale, "__tz": ZoneInfo(tz), "__currency": currency, **more}
+
+
+@pytest.mark.parametrize("locale,currency,expected", [
+    ("en_US", "USD", "$1,234.50"),
+    ("fr_FR", "EUR", "1\u202f234,50\xa0€"),
+    ("de_DE", "EUR", "1.234,50\xa0€"),
+])
+def test_money_by_locale(env, locale, currency, expected):
+    assert render(env, "{{ 1234.5 | money }}", **ctx(locale, currency=currency)) == expected
+
+
+def test_money_with_missing_value_records_fallback(env):
+    with collecting_fallbacks() as fallbacks:
+        assert render(env, "[{{ product.price | money }}]", product={}, **ctx()) == "[]"
+    assert fallbacks[0]["reason"] == "missing-number"
+
+
+def test_number_and_percent(env):
+    assert render(env, "{{ 12345.678 | number(1) }} {{ 0.15 | percent }}", **ctx("fr_FR")) == "12\u202f345,7 15\xa0%"
+
+
+def test_dates_in_recipient_time_zone(env):
+    late = datetime(2026, 11, 23, 23, 30, tzinfo=timezone.utc)
+    assert render(env, "{{ t | date('yyyy-MM-dd') }}", t=late, **ctx(tz="Europe/Paris")) == "2026-11-24"
+    assert render(env, "{{ t | date('yyyy-MM-dd') }}", t=late, **ctx(tz="America/New_York")) == "2026-11-23"
+    assert render(env, "{{ t | datetime('HH:mm') }}", t="2026-11-23T23:30:00Z", **ctx(tz="Asia/Tokyo")) == "08:30"
+    assert render(env, "{{ t | date('long') }}", t=late, **ctx("fr_FR", tz="Europe/Paris")) == "24 novembre 2026"
+
+
+@pytest.mark.parametrize("source,expected", [
+    ("{{ n }} item{{ n | pluralize }}", {1: "1 item", 2: "2 items", 0: "0 items"}),
+    ("{{ n }} cherr{{ n | pluralize('y,ies') }}", {1: "1 cherry", 3: "3 cherries"}),
+    ("{{ n }} {{ n | pluralize('person', 'people') }}", {1: "1 person", 5: "5 people"}),
+])
+def test_pluralize(env, source, expected):
+    for n, text in expected.items():
+        assert render(env, source, n=n) == text
+
+
+def test_truncate_title_default(env):
+    out = render(env, "{{ 'a very long product name here' | truncate(15) }}|{{ 'wool coat' | title }}|{{ missing | default('there') }}")
+    assert out == "a very long...|Wool Coat|there"
+
+
+def test_utm_filter_merges_template_params(env):
+    out = render(env, "{{ 'https://x.example/p?a=1' | utm(utm_content='hero') }}", __utm={"utm_source": "tailor", "utm_medium": "email"})
+    assert out == "https://x.example/p?a=1&amp;utm_source=tailor&amp;utm_medium=email&amp;utm_content=hero"
+    assert render(env, "{{ 'mailto:a@example.com' | utm }}", __utm={"utm_source": "t"}) == "mailto:a@example.com"
