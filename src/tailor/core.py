@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
@@ -49,6 +50,7 @@ class Tailor:
         *,
         settings: Settings | None = None,
         recommender: Any = None,
+        create_store: bool = False,
     ):
         base = settings or Settings()
         self.settings = base.with_values(templates=templates, rules=rules, database_url=database_url or base.database_url)
@@ -60,6 +62,8 @@ class Tailor:
         self.compiler = Compiler(self.templates_dir, inliner=self.settings.inliner, slot_resolver=self._slot_blocks, watch=(self.rules_dir,))
         self._store: Any = None
         self._recommender = recommender
+        #: a render-only Tailor does not create an empty SQLite file just to find it empty
+        self.create_store = create_store
 
     @classmethod
     def from_config(cls, toml_path: str | Path | None = "tailor.toml", environ: Mapping[str, str] | None = None) -> "Tailor":
@@ -90,6 +94,8 @@ class Tailor:
         if self._store is None and self.database_url:
             from tailor.store import Store
 
+            if not self.create_store and _missing_sqlite_file(self.database_url):
+                return None
             self._store = Store(self.database_url)
         return self._store
 
@@ -126,7 +132,12 @@ class Tailor:
         """Every problem in the templates and rules folders."""
         from tailor.rules import RuleBook
 
+        from tailor.recommendations.filters import check_file as check_recs_file
+
         problems = list(RuleBook.check(self.rules_dir, self.templates_dir))
+        for path in sorted(self.rules_dir.glob("*.y*ml")) if self.rules_dir.is_dir() else []:
+            if _has_top_level_key(path, "recs"):
+                problems += check_recs_file(path)
         if any(p.severity == "error" for p in problems):
             # without valid rules the slot candidates are unknown; report templates anyway
             self._rulebook = _EmptyBook()
@@ -160,15 +171,51 @@ class Tailor:
         "user_id": ..., "traits": {...}}``, looked up in the store; traits override the
         stored ones for this render only).
         """
+        with collecting_fallbacks() as fallbacks:
+            prepared = self.prepare(template, profile=profile, recipient=recipient, at=at, context=context)
+            compiled = prepared.compiled
+            try:
+                parts = compiled.render(prepared.context, prepared.blocks)
+            except OutputTooLarge as exc:
+                raise RenderFailed(f"template {compiled.name!r}: {exc}") from None
+            except Exception as exc:  # data the page itself (outside slots) could not handle
+                raise RenderFailed(f"template {compiled.name!r} failed outside any slot: {type(exc).__name__}: {exc}") from None
+            return Email(
+                template=compiled.name,
+                template_version=compiled.version,
+                subject=parts.subject,
+                preheader=parts.preheader,
+                html=parts.html,
+                text=parts.text,
+                decisions=prepared.decisions,
+                fallbacks=list(fallbacks),
+                blocks=parts.blocks,
+                triggers=prepared.context["triggers"],
+                recommendations=prepared.recommendations,
+            )
+
+    def prepare(
+        self,
+        template: str,
+        *,
+        profile: Mapping[str, Any] | None = None,
+        recipient: Mapping[str, Any] | None = None,
+        at: str | datetime | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> "Prepared":
+        """Everything up to the content: profile → features → triggers → recs → decisions.
+
+        The returned context is exactly what the template renders with (QA tools and the
+        fidelity tests use it to render the same recipient another way).
+        """
         started = time.monotonic()
         deadline = started + self.settings.budget_ms / 1000.0
         moment = parse_at(at)
         if context is not None and not isinstance(context, Mapping):
             raise InvalidInput("must be an object", "/context")
         compiled = self.compile(template)
-        with collecting_fallbacks() as fallbacks:
-            doc = self._resolve_profile(profile, recipient)
-            return self._render(compiled, doc, moment, dict(context or {}), deadline, fallbacks, send_id)
+        doc = self._resolve_profile(profile, recipient)
+        return self._prepare(compiled, doc, moment, dict(context or {}), deadline)
 
     # -- one render, step by step ------------------------------------------------
 
@@ -192,8 +239,8 @@ class Tailor:
         doc["traits"] = {**doc["traits"], **overrides}
         return doc
 
-    def _render(self, compiled: CompiledTemplate, doc: dict[str, Any], at: datetime, esp_context: dict[str, Any],
-                deadline: float, fallbacks: list[dict], send_id: str | None) -> Email:
+    def _prepare(self, compiled: CompiledTemplate, doc: dict[str, Any], at: datetime, esp_context: dict[str, Any],
+                 deadline: float) -> "Prepared":
         from tailor.features import compute_features
         from tailor.triggers import evaluate_triggers
 
@@ -203,7 +250,7 @@ class Tailor:
         if not personalized:
             record_fallback("no-consent", "no personalization consent: behavioural rules, triggers and history-based recommendations are off")
         catalog_index = self._catalog_index()
-        features = compute_features(events, at, catalog=catalog_index) if personalized else {}
+        features = compute_features(events, at, catalog=catalog_index, traits=doc["traits"]) if personalized else {}
         profile = template_profile(doc, features)
         tz = resolve_timezone(profile.get("timezone"))
         triggers = evaluate_triggers(book.triggers, events, at, catalog=catalog_index) if personalized else {}
@@ -215,12 +262,13 @@ class Tailor:
             "segments": [],
             "recs": [],
         }
-        context["segments"] = list(book.segments_for(context)) if personalized else []
+        context["segments"] = list(book.segments_for(context, personalized=personalized))
         recs_info: dict[str, Any] = {}
         if _uses_recs(compiled):
             result = self._recommend(doc, compiled, features, deadline, personalized)
             context["recs"] = result.products
-            recs_info = {"provider": result.provider, "attempts": result.attempts, "count": len(result.products)}
+            recs_info = {"provider": result.provider, "attempts": result.attempts, "count": len(result.products),
+                         "products": [p.get("id") for p in result.products]}
             for attempt in result.attempts:
                 if attempt.get("outcome") not in ("ok", "skipped"):
                     record_fallback(f"recs-{attempt.get('outcome')}", f"{attempt.get('provider')}: {attempt.get('reason', '')}".strip())
@@ -235,25 +283,7 @@ class Tailor:
             "__tz": tz,
             "__currency": esp_context.get("currency") or "USD",
         })
-        try:
-            parts = compiled.render(context, decision.blocks)
-        except OutputTooLarge as exc:
-            raise RenderFailed(f"template {compiled.name!r}: {exc}") from None
-        except Exception as exc:  # data the page itself (outside slots) could not handle
-            raise RenderFailed(f"template {compiled.name!r} failed outside any slot: {type(exc).__name__}: {exc}") from None
-        return Email(
-            template=compiled.name,
-            template_version=compiled.version,
-            subject=parts.subject,
-            preheader=parts.preheader,
-            html=parts.html,
-            text=parts.text,
-            decisions=list(decision.trace),
-            fallbacks=list(fallbacks),
-            blocks=parts.blocks,
-            triggers=context["triggers"],
-            recommendations=recs_info,
-        )
+        return Prepared(compiled, context, dict(decision.blocks), list(decision.trace), recs_info)
 
     def _recommend(self, doc: dict[str, Any], compiled: CompiledTemplate, features: dict[str, Any], deadline: float, personalized: bool) -> Any:
         settings = compiled.settings.get("recs") or {}
@@ -272,10 +302,21 @@ class Tailor:
         return self._catalog_cache
 
 
+@dataclass
+class Prepared:
+    """A recipient ready to render: the compiled template, the context and the chosen blocks."""
+
+    compiled: CompiledTemplate
+    context: dict[str, Any]
+    blocks: dict[str, str]
+    decisions: list[dict[str, Any]]
+    recommendations: dict[str, Any]
+
+
 def _uses_recs(compiled: CompiledTemplate) -> bool:
     if compiled.settings.get("recs") is not None:
         return compiled.settings.get("recs") is not False
-    return "recs" in compiled.html_source or any("recs" in str(b) for b in compiled.slots)
+    return compiled.mentions("recs")
 
 
 class _EmptyBook:
@@ -288,3 +329,20 @@ def _folder_stamp(folder: Path) -> tuple:
     if not folder.is_dir():
         return ()
     return tuple(sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*") if p.is_file()))
+
+
+def _missing_sqlite_file(url: str) -> bool:
+    """True for ``sqlite:///path`` URLs whose file does not exist (``:memory:`` excluded)."""
+    if not url.startswith("sqlite:///"):
+        return False
+    path = url[len("sqlite:///"):].split("?", 1)[0]
+    return bool(path) and path != ":memory:" and not Path(path).exists()
+
+
+def _has_top_level_key(path: Path, key: str) -> bool:
+    import re as _re
+
+    try:
+        return bool(_re.search(rf"^{_re.escape(key)}\s*:", path.read_text(encoding="utf-8"), _re.M))
+    except (OSError, UnicodeDecodeError):
+        return False

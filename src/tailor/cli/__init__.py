@@ -6,6 +6,7 @@ import click
 
 from tailor.cli.check import check
 from tailor.cli.preview import preview
+from tailor.cli.recs import recs
 from tailor.cli.render import render
 from tailor.cli.serve import serve
 
@@ -20,3 +21,4 @@ main.add_command(render)
 main.add_command(check)
 main.add_command(preview)
 main.add_command(serve)
+main.add_command(recs)

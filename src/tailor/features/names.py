@@ -2,6 +2,8 @@
 
 FEATURE_NAMES: tuple[str, ...] = (
     "days_since_purchase",
+    "days_since_first_seen",
+    "days_since_signup",
     "orders_total",
     "orders_90d",
     "lifetime_value",

@@ -9,7 +9,6 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .base import Recommender
-from .interactions import build_matrix
 
 
 class EASE(Recommender):
@@ -23,7 +22,7 @@ class EASE(Recommender):
 
     def __init__(
         self,
-        l2: float = 500.0,
+        l2: float = 100.0,
         max_items: int = 10_000,
         event_weights: Mapping[str, float] | None = None,
         transform: str = "log1p",

@@ -151,17 +151,18 @@ def parse_response(body: bytes) -> tuple[list[tuple[str, float]], str | None]:
     items: list[tuple[str, float]] = []
     count = len(data["items"])
     for rank, entry in enumerate(data["items"]):
-        # scores are optional: rank order stands in for them
-        default_score = float(count - rank)
+        # the list order is the ranking; scores are optional and only checked, so a
+        # service's own score scale never fights with its order
         if isinstance(entry, (str, int)) and not isinstance(entry, bool):
-            items.append((str(entry), default_score))
+            pid = str(entry)
         elif isinstance(entry, Mapping) and entry.get("product_id") not in (None, ""):
-            score = entry.get("score", default_score)
+            score = entry.get("score", 0.0)
             if not isinstance(score, (int, float)) or isinstance(score, bool):
                 raise ValueError("score must be a number")
-            items.append((str(entry["product_id"]), float(score)))
+            pid = str(entry["product_id"])
         else:
             raise ValueError("each item must be a product id or an object with product_id")
+        items.append((pid, float(count - rank)))
     model = data.get("model")
     return items, None if model is None else str(model)
 

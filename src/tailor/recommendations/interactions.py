@@ -199,3 +199,19 @@ def catalog_frame(catalog: pd.DataFrame | Sequence[Mapping[str, Any]] | None) ->
             raise ValueError("catalog needs an 'id' column")
     frame["id"] = frame["id"].astype(str)
     return frame.drop_duplicates("id").reset_index(drop=True)
+
+
+def events_to_interactions(events: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Segment track events -> ``user_id, product_id, event, timestamp`` rows (one per product)."""
+    rows = []
+    for event in events:
+        if not isinstance(event, Mapping) or event.get("type", "track") != "track":
+            continue
+        user = event.get("userId") or event.get("user_id") or event.get("anonymousId")
+        if not user:
+            continue
+        for pid in event_product_ids(event):
+            rows.append((str(user), pid, event.get("event", "view"), event.get("timestamp")))
+    frame = pd.DataFrame(rows, columns=["user_id", "product_id", "event", "timestamp"])
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True, errors="coerce", format="mixed")
+    return frame

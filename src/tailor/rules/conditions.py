@@ -8,7 +8,7 @@ that was missing.
 
 from __future__ import annotations
 
-import threading
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,15 +43,10 @@ class ConditionError(Exception):
         self.lineno = lineno
 
 
-_local = threading.local()
-
-
+@functools.cache
 def environment() -> CappedSandbox:
-    """The sandbox conditions run in (one per thread: compiled code is shared anyway)."""
-    env = getattr(_local, "env", None)
-    if env is None:
-        env = _local.env = CappedSandbox(undefined=MissingValue)
-    return env
+    """The one sandbox conditions compile in (never mutated after creation: thread-safe)."""
+    return CappedSandbox(undefined=MissingValue)
 
 
 @dataclass

@@ -93,6 +93,7 @@ RULE_FILE = {
         "segments": {"type": "object", "propertyNames": {"pattern": RULE_ID},
                      "additionalProperties": SEGMENT},
         "abort": {"type": "array", "items": ABORT},
+        "recs": {"type": "object", "description": "recommendation business filters (docs/recommendations.md)"},
     },
 }
 

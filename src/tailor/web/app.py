@@ -29,7 +29,7 @@ _RENDER_FIELDS = {"template", "recipient", "profile", "context", "at", "send_id"
 def create_app(settings: Settings | None = None, *, tailor: Tailor | None = None, bind_host: str = "127.0.0.1") -> Flask:
     """Build the service for ``settings`` (default: ``tailor.toml`` + environment)."""
     settings = settings or Settings.load()
-    tailor = tailor or Tailor(settings.templates, settings.rules, settings.database_url, settings=settings)
+    tailor = tailor or Tailor(settings.templates, settings.rules, settings.database_url, settings=settings, create_store=True)
     app = Flask("tailor")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["tailor"] = tailor

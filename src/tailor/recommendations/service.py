@@ -1,0 +1,375 @@
+"""The provider chain used at render time.
+
+external service → built-in model → popular in the favourite category → global
+popular → hidden. Business filters apply to every provider's answer; the first
+provider with at least ``min_results`` products left answers. Every step is
+recorded in ``RecResult.attempts`` so the trace says why earlier providers did not.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from .base import Recommender
+from .external import ExternalError, ExternalRecsClient
+from .filters import BusinessFilters, FilterOutcome, purchased_products
+from .interactions import canonical_event, event_product_ids, event_weight, profile_history
+
+#: built-in models tried for the "model" step, first one present wins
+MODEL_PREFERENCE = ("hybrid", "ease", "itemitem", "content")
+#: events sent to the external service (newest first), to keep requests small
+MAX_HISTORY_EVENTS = 50
+
+
+@dataclass
+class RecResult:
+    """Template-ready products, the provider that answered (None = hide the block) and the trace."""
+
+    products: list[dict[str, Any]]
+    provider: str | None
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def hidden(self) -> bool:
+        return self.provider is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"products": self.products, "provider": self.provider, "attempts": self.attempts}
+
+
+def product_card(product: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields the product-card partial uses, from a catalog row."""
+    try:
+        price = None if product.get("price") in (None, "") else float(product["price"])
+    except (TypeError, ValueError):
+        price = None
+    return {
+        "id": str(product.get("id")),
+        "title": product.get("title") or product.get("name") or "",
+        "url": product.get("url") or "",
+        "image": product.get("image") or product.get("image_url") or "",
+        "price": price,
+        "currency": product.get("currency") or "USD",
+        "category": product.get("category") or "",
+        "brand": product.get("brand") or "",
+    }
+
+
+def favorite_category(
+    events: Iterable[Mapping[str, Any]] | None, catalog: Mapping[str, Mapping[str, Any]]
+) -> str | None:
+    """The category with the most event weight in the history (catalog first, event properties second)."""
+    totals: dict[str, float] = {}
+    for event in events or ():
+        if not isinstance(event, Mapping) or event.get("type", "track") != "track":
+            continue
+        weight = event_weight(event.get("event", "view"))
+        props = event.get("properties") or {}
+        categories = [(catalog.get(pid) or {}).get("category") for pid in event_product_ids(event)]
+        categories = [c for c in categories if c]
+        if not categories and isinstance(props, Mapping) and props.get("category"):
+            # product unknown to the catalog: trust the event's own category
+            categories.append(props["category"])
+        for category in categories:
+            if category:
+                totals[str(category)] = totals.get(str(category), 0.0) + weight
+    if not totals:
+        return None
+    # ties break alphabetically so the choice is deterministic
+    return min(totals, key=lambda c: (-totals[c], c))
+
+
+class RecommendationService:
+    """Products for one recipient and slot, always inside the time budget.
+
+    ``models``: fitted recommenders by name (``popularity`` for the popular steps,
+    ``hybrid``/``ease``/``itemitem``/``content`` for the model step). ``budget_ms`` is
+    the default time budget when the caller gives no ``deadline``; the external
+    call gets the budget minus ``reserve_ms`` kept for the built-in fallbacks.
+    """
+
+    def __init__(
+        self,
+        catalog: Sequence[Mapping[str, Any]],
+        models: Mapping[str, Recommender] | None = None,
+        *,
+        recs_url: str | None = None,
+        budget_ms: int = 250,
+        filters: BusinessFilters | None = None,
+        client: ExternalRecsClient | None = None,
+        reserve_ms: float | None = None,
+        backfill: bool = True,
+        model_name: str | None = None,
+    ) -> None:
+        self.catalog = {str(p["id"]): dict(p, id=str(p["id"])) for p in catalog}
+        self._catalog_order = list(self.catalog)
+        self.budget_ms = budget_ms
+        self.filters = filters or BusinessFilters()
+        self.client = client or (ExternalRecsClient(recs_url) if recs_url else None)
+        # keep a slice of the budget for the built-in fallbacks after a slow external call
+        self.reserve_ms = reserve_ms if reserve_ms is not None else max(20.0, 0.2 * budget_ms)
+        self.backfill = backfill
+        self.model_name = model_name
+        self._lock = threading.Lock()
+        self.set_models(models or {})
+
+    @classmethod
+    def from_store(cls, store: Any, catalog: Sequence[Mapping[str, Any]] | None = None, *, settings: Any) -> "RecommendationService":
+        """The service as a running tailor uses it: newest artifacts, ``rules/recs.yaml``, settings.
+
+        With no trained artifacts yet, models are fitted in memory from the store's
+        interactions (small shops; ``tailor recs train`` is the way for real ones).
+        """
+        from .persistence import load_latest
+        from .training import fit_models
+
+        if catalog is None:
+            catalog = list(store.catalog()) if store is not None else []
+        models = load_latest(settings.artifacts)
+        if models is None and store is not None and hasattr(store, "interactions"):
+            try:
+                interactions = store.interactions()
+                models = fit_models(interactions, catalog or None) if len(interactions) else None
+            except Exception:  # an empty or unreachable store must not stop rendering
+                models = None
+        return cls(
+            catalog,
+            models or {},
+            recs_url=settings.recs_url,
+            budget_ms=settings.budget_ms,
+            filters=BusinessFilters.from_rules_dir(settings.rules),
+        )
+
+    @property
+    def catalog_index(self) -> dict[str, dict[str, Any]]:
+        """Catalog rows by product id."""
+        return self.catalog
+
+    def reload(self, directory: Any) -> bool:
+        """Load the newest artifacts from ``directory`` (e.g. on SIGHUP); False when there are none."""
+        from .persistence import load_latest
+
+        models = load_latest(directory)
+        if models is None:
+            return False
+        self.set_models(models)
+        return True
+
+    # -- models ---------------------------------------------------------------------
+
+    def set_models(self, models: Mapping[str, Recommender]) -> None:
+        """Swap in newly trained models (e.g. after ``tailor recs train``), atomically."""
+        models = dict(models)
+        name = self.model_name or next((m for m in MODEL_PREFERENCE if m in models), None)
+        popular, popular_reason = self._popular_ranking(models.get("popularity"))
+        with self._lock:
+            self._models = models
+            self._model = (name, models.get(name)) if name else (None, None)
+            self._popular = popular
+            self._popular_reason = popular_reason
+
+    def _popular_ranking(self, popularity: Recommender | None) -> tuple[list[tuple[str, float]], str]:
+        count = len(self._catalog_order)
+        ranked: list[tuple[str, float]] = []
+        if popularity is not None and hasattr(popularity, "top"):
+            ranked = [(p, s) for p, s in popularity.top(len(popularity.items_)) if p in self.catalog]
+        if not ranked:
+            # no trained model yet (new shop): catalog order stands in for popularity
+            return [(p, float(count - i)) for i, p in enumerate(self._catalog_order)], "catalog order (no popularity model)"
+        # products nobody interacted with yet still come last, in catalog order,
+        # with scores below every real one
+        floor = min(s for _, s in ranked)
+        known = {p for p, _ in ranked}
+        tail = [p for p in self._catalog_order if p not in known]
+        ranked += [(p, floor * (count - i) / (count + 1) / (count + 1)) for i, p in enumerate(tail)]
+        return ranked, "popularity model"
+
+    # -- the chain ------------------------------------------------------------------
+
+    def recommend(
+        self,
+        profile: Mapping[str, Any] | None,
+        n: int = 6,
+        *,
+        slot: str = "recs",
+        deadline: float | None = None,
+        personalized: bool = True,
+        features: Mapping[str, Any] | None = None,
+        now: datetime | None = None,
+        exclude: Iterable[str] = (),
+    ) -> RecResult:
+        """Run the provider chain for ``profile`` (the SPEC profile document)."""
+        start = time.monotonic()
+        deadline = deadline if deadline is not None else start + self.budget_ms / 1000.0
+        profile = profile or {}
+        features = features or {}
+        consents = profile.get("consents") or {}
+        # an explicit "no" in the profile wins over the caller's flag
+        personalized = personalized and consents.get("personalization") is not False
+        events = list(profile.get("events") or ()) if personalized else []
+        now = now or datetime.now(timezone.utc)
+        rules = self.filters.for_slot(slot)
+        purchased = purchased_products(events, rules.exclude_purchased, now) if personalized else set()
+        exclude = {str(e) for e in exclude}
+        attempts: list[dict[str, Any]] = []
+        pool = max(4 * n, n + 20)
+
+        def attempt(provider: str, outcome: str, reason: str, **extra: Any) -> None:
+            attempts.append({"provider": provider, "outcome": outcome, "reason": reason, **extra})
+
+        def answer(provider: str, outcome: FilterOutcome) -> RecResult:
+            ids = outcome.products
+            if self.backfill and len(ids) < n:
+                ids = self._backfill(ids, n, slot, purchased, exclude, attempts)
+            return RecResult([product_card(self.catalog[p]) for p in ids], provider, attempts)
+
+        def try_candidates(provider: str, candidates: list[tuple[str, float]], reason: str) -> FilterOutcome | None:
+            outcome = self.filters.apply(candidates, self.catalog, n, slot=slot, purchased=purchased, exclude=exclude)
+            detail = _describe_drops(outcome.dropped)
+            if len(outcome.products) >= rules.min_results:
+                attempt(provider, "ok", "; ".join(x for x in (reason, detail) if x), count=len(outcome.products))
+                return outcome
+            if not candidates:
+                why = "no candidates"
+            elif not outcome.products:
+                why = "nothing left after filters"
+            else:
+                why = f"only {len(outcome.products)} left after filters (min_results {rules.min_results})"
+            attempt(provider, "empty", "; ".join(x for x in (why, reason, detail) if x))
+            return None
+
+        with self._lock:
+            model_name, model = self._model
+            popular, popular_reason = self._popular, self._popular_reason
+
+        # 1. external model service
+        if self.client is None:
+            pass  # not configured: not worth a trace line
+        elif not personalized:
+            attempt("external", "skipped", "no personalization consent")
+        else:
+            ext_deadline = deadline - self.reserve_ms / 1000.0
+            payload = self._payload(profile, slot, n, events, features, purchased | exclude)
+            try:
+                got = self.client.fetch(payload, (str(profile.get("id")), slot, n), ext_deadline)
+            except ExternalError as exc:
+                attempt("external", exc.outcome, exc.reason)
+            else:
+                reason = "cache" if got.cached else ("retried once" if got.tries > 1 else "")
+                if got.model:
+                    reason = "; ".join(x for x in (f"model {got.model}", reason) if x)
+                outcome = try_candidates("external", got.items, reason)
+                if outcome is not None:
+                    return answer("external", outcome)
+
+        # 2. built-in model on the recipient's history
+        history = profile_history(events) if personalized else []
+        if not personalized:
+            attempt(model_name or "model", "skipped", "no personalization consent")
+        elif model is None:
+            attempt("model", "skipped", "no trained model")
+        elif not history:
+            attempt(model_name, "skipped", "no history")
+        elif time.monotonic() >= deadline:
+            attempt(model_name, "skipped", "deadline passed")
+        else:
+            try:
+                candidates = model.recommend(history, n=pool, exclude=purchased | exclude)
+            except Exception as exc:  # a broken model must not break the send
+                attempt(model_name, "error", f"{type(exc).__name__}: {exc}")
+            else:
+                outcome = try_candidates(model_name, candidates, "")
+                if outcome is not None:
+                    return answer(model_name, outcome)
+
+        # 3. popular in the favourite category
+        if not personalized:
+            attempt("category_popular", "skipped", "no personalization consent")
+        else:
+            category = features.get("favorite_category") or favorite_category(events, self.catalog)
+            if not category:
+                attempt("category_popular", "skipped", "no favourite category")
+            else:
+                wanted = str(category).strip().lower()
+                in_category = [
+                    (p, s) for p, s in popular
+                    if str(self.catalog[p].get("category") or "").strip().lower() == wanted
+                ]
+                outcome = try_candidates("category_popular", in_category, f"category {category}")
+                if outcome is not None:
+                    return answer("category_popular", outcome)
+
+        # 4. global popular
+        outcome = try_candidates("popular", popular, popular_reason)
+        if outcome is not None:
+            return answer("popular", outcome)
+
+        # 5. hide the block
+        return RecResult([], None, attempts)
+
+    def _backfill(
+        self,
+        ids: list[str],
+        n: int,
+        slot: str,
+        purchased: set[str],
+        exclude: set[str],
+        attempts: list[dict[str, Any]],
+    ) -> list[str]:
+        """Top up a short answer with popular products that pass the same filters."""
+        with self._lock:
+            popular = self._popular
+        # the filters run on the combined list so caps (max per category) still hold
+        combined = [(p, float(len(ids) - i) + 1e9) for i, p in enumerate(ids)] + popular
+        outcome = self.filters.apply(combined, self.catalog, n, slot=slot, purchased=purchased, exclude=exclude)
+        added = [p for p in outcome.products if p not in ids]
+        if not added:
+            return ids
+        attempts.append({"provider": "popular", "outcome": "ok", "reason": "backfill", "count": len(added)})
+        return [p for p in outcome.products if p in ids] + added
+
+    def _payload(
+        self,
+        profile: Mapping[str, Any],
+        slot: str,
+        n: int,
+        events: list[Mapping[str, Any]],
+        features: Mapping[str, Any],
+        exclude: set[str],
+    ) -> dict[str, Any]:
+        history = []
+        for event in events[-MAX_HISTORY_EVENTS:][::-1]:
+            if event.get("type", "track") != "track":
+                continue
+            for pid in event_product_ids(event):
+                history.append(
+                    {"product_id": pid, "event": event.get("event"), "type": canonical_event(event.get("event", "")),
+                     "timestamp": event.get("timestamp")}
+                )
+        return {
+            "user_id": profile.get("id"),
+            "slot": slot,
+            "n": n,
+            "history": history,
+            "features": dict(features),
+            "exclude": sorted(exclude),
+        }
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+
+
+def _describe_drops(dropped: Mapping[str, int]) -> str:
+    if not dropped:
+        return ""
+    parts = []
+    for key, count in sorted(dropped.items()):
+        label = "unknown product ids" if key == "unknown" else key.replace("_", " ")
+        parts.append(f"dropped {count} {label}")
+    return ", ".join(parts)

@@ -1,0 +1,181 @@
+"""RuleBook: every rule file of a shop, loaded once, deciding per recipient."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from tailor.problems import Problem, ProblemError
+from tailor.rules.checks import check_loaded
+from tailor.rules.conditions import Condition
+from tailor.rules.jsonable import jsonable
+from tailor.rules.loader import Loaded, load_files, rule_files
+from tailor.rules.model import AbortRule, Decision, Rule, SegmentRule, SlotRules
+from tailor.triggers import TriggerSpec, TriggerState, TriggerStates
+
+NO_CONSENT = "no consent"
+OUTRANKED = "a higher-priority rule matched"
+
+
+class RuleBook:
+    """Slot rules, abort rules, segments and trigger declarations of ``rules/``."""
+
+    def __init__(self, loaded: Loaded | None = None):
+        loaded = loaded or Loaded()
+        self.slots: dict[str, SlotRules] = loaded.slots
+        self.abort_rules: list[AbortRule] = loaded.abort
+        self.segments: dict[str, SegmentRule] = loaded.segments
+        self.triggers: dict[str, TriggerSpec] = loaded.triggers
+
+    # -- loading ---------------------------------------------------------------
+
+    @classmethod
+    def load(cls, rules_dir: Path | Iterable[Path], templates_dir: Path | None = None) -> RuleBook:
+        """Load every rule file; raises :class:`ProblemError` if any has an error."""
+        loaded = cls._read(rules_dir, templates_dir)
+        errors = [p for p in loaded.problems if p.severity == "error"]
+        if errors:
+            raise ProblemError(errors)
+        return cls(loaded)
+
+    @classmethod
+    def check(cls, rules_dir: Path | Iterable[Path], templates_dir: Path | None = None) -> list[Problem]:
+        """Every problem (errors and warnings) in the rule files; never raises for bad files."""
+        return sorted(cls._read(rules_dir, templates_dir).problems)
+
+    @staticmethod
+    def _read(rules_dir: Path | Iterable[Path], templates_dir: Path | None) -> Loaded:
+        loaded = load_files(rule_files(rules_dir))
+        check_loaded(loaded, templates_dir)
+        return loaded
+
+    # -- questions the renderer asks ---------------------------------------------
+
+    def blocks_for(self, slot: str) -> list[str]:
+        """Every block ``slot`` may choose, default first."""
+        slot_rules = self.slots.get(slot)
+        return slot_rules.blocks() if slot_rules else []
+
+    def default_for(self, slot: str) -> str | None:
+        slot_rules = self.slots.get(slot)
+        return slot_rules.default if slot_rules else None
+
+    def segments_for(self, context: Mapping[str, Any], *, personalized: bool = True) -> list[str]:
+        """Names of the condition-defined segments the recipient is in (declaration order).
+
+        A segment may use earlier segments: ``segments`` grows while they are evaluated.
+        """
+        ctx = condition_context(context)
+        members: list[str] = list(ctx["segments"])
+        for name, segment in self.segments.items():
+            if segment.personal and not personalized:
+                continue
+            ctx["segments"] = members
+            if name not in members and segment.condition.evaluate(ctx).matched:
+                members.append(name)
+        return members
+
+    def decide(self, slots: Iterable[str], context: Mapping[str, Any], *,
+               personalized: bool = True) -> Decision:
+        """Choose a block for each slot; evaluate abort rules; record why.
+
+        Without ``personalized`` (no consent), behavioural rules are skipped.
+        """
+        ctx = condition_context(context)
+        decision = Decision()
+        if self.abort_rules:
+            decision.trace.append(self._abort(ctx, personalized, decision))
+        for slot in slots:
+            decision.trace.append(self._decide_slot(slot, ctx, personalized, decision))
+        return decision
+
+    def decide_for(self, document: Mapping[str, Any], slots: Iterable[str], at: Any, **kwargs: Any) -> Decision:
+        """Decide for a profile document: features, triggers, segments, then :meth:`decide`."""
+        from tailor.rules.context import build_context, personalized
+
+        ctx = build_context(document, at, self, **kwargs)
+        return self.decide(slots, ctx, personalized=personalized(document))
+
+    def _abort(self, ctx: dict[str, Any], personalized: bool, decision: Decision) -> dict[str, Any]:
+        considered = []
+        for rule in self.abort_rules:
+            if decision.abort is not None:
+                considered.append({"id": rule.id, "matched": None, "skipped": "an earlier abort rule matched"})
+                continue
+            if rule.personal and not personalized:
+                considered.append({"id": rule.id, "matched": False, "skipped": NO_CONSENT})
+                continue
+            entry = _evaluate(rule.id, rule.condition, ctx)
+            considered.append(entry)
+            if entry["matched"]:
+                decision.abort = rule.reason
+                decision.rule_hits.append(rule.id)
+        return {"abort": decision.abort, "rules": considered}
+
+    def _decide_slot(self, slot: str, ctx: dict[str, Any], personalized: bool,
+                     decision: Decision) -> dict[str, Any]:
+        slot_rules = self.slots.get(slot)
+        if slot_rules is None:
+            return {"slot": slot, "block": None, "why": "no rules for this slot", "rules": []}
+        winner: Rule | None = None
+        considered = []
+        for rule in slot_rules.rules:
+            if winner is not None:
+                considered.append({"id": rule.id, "priority": rule.priority, "matched": None,
+                                   "skipped": OUTRANKED})
+            elif rule.personal and not personalized:
+                considered.append({"id": rule.id, "priority": rule.priority, "matched": False,
+                                   "skipped": NO_CONSENT})
+            else:
+                entry = _evaluate(rule.id, rule.condition, ctx)
+                entry["priority"] = rule.priority
+                considered.append(entry)
+                if entry["matched"]:
+                    winner = rule
+        entry: dict[str, Any] = {"slot": slot, "rules": considered}
+        if winner is not None:
+            decision.blocks[slot] = winner.block
+            decision.variables.update(winner.set)
+            decision.rule_hits.append(winner.id)
+            entry.update(block=winner.block, why=f"rule {winner.id}")
+            if winner.set:
+                entry["set"] = jsonable(winner.set)
+        else:
+            if slot_rules.default:
+                decision.blocks[slot] = slot_rules.default
+            entry.update(block=slot_rules.default, why="default")
+        if not personalized:
+            entry["consent"] = False
+        return entry
+
+
+def _evaluate(rule_id: str, condition: Condition, ctx: dict[str, Any]) -> dict[str, Any]:
+    outcome = condition.evaluate(ctx)
+    return {"id": rule_id, "when": condition.text, "matched": outcome.matched, **outcome.detail}
+
+
+def condition_context(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The names conditions see, with safe empty values for the ones not given."""
+    ctx = dict(context)
+    ctx["profile"] = context.get("profile") or {}
+    ctx["segments"] = list(context.get("segments") or [])
+    ctx["recs"] = context.get("recs") if context.get("recs") is not None else []
+    ctx["context"] = context.get("context") or {}
+    ctx.setdefault("now", None)
+    triggers = context.get("triggers")
+    if not isinstance(triggers, TriggerStates):
+        # Undeclared triggers must read as inactive, not as missing data.
+        states = TriggerStates()
+        for name, state in (triggers or {}).items():
+            states[name] = state if isinstance(state, TriggerState) else _state_from_dict(name, state)
+        triggers = states
+    ctx["triggers"] = triggers
+    return ctx
+
+
+def _state_from_dict(name: str, data: Any) -> TriggerState:
+    if isinstance(data, Mapping):
+        return TriggerState(name=name, active=bool(data.get("active")), items=list(data.get("items") or []),
+                            reason=str(data.get("reason", "")), key=data.get("key"))
+    return TriggerState(name=name, active=bool(data))

@@ -1,0 +1,185 @@
+"""Read rule files into model objects, collecting every problem on the way.
+
+Loading never stops at the first mistake: a broken rule is reported and left out,
+the rest of the file still loads, so ``tailor check`` shows everything at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tailor.problems import Problem
+from tailor.rules import schema
+from tailor.rules.conditions import CONTEXT_NAMES, Condition, ConditionError, environment
+from tailor.rules.model import AbortRule, Origin, Rule, SegmentRule, SlotRules
+from tailor.rules.yamlmarks import MarkedDict, error_mark, load_marked
+from tailor.triggers import TriggerSpec
+
+
+@dataclass
+class Loaded:
+    """Everything read from a set of rule files (before cross-file checks)."""
+
+    slots: dict[str, SlotRules] = field(default_factory=dict)
+    abort: list[AbortRule] = field(default_factory=list)
+    segments: dict[str, SegmentRule] = field(default_factory=dict)
+    triggers: dict[str, TriggerSpec] = field(default_factory=dict)
+    trigger_origins: dict[str, Origin] = field(default_factory=dict)
+    #: (kind, name) -> every place it was declared, for duplicate checks
+    declared: dict[tuple[str, str], list[Origin]] = field(default_factory=dict)
+    #: slot -> every (default, origin) given, for conflicting-default checks
+    defaults: dict[str, list[tuple[str, Origin]]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def problem(self, origin: Origin, message: str, severity: str = "error") -> None:
+        self.problems.append(Problem(origin.path, origin.line, origin.col, message, severity))
+
+
+def rule_files(paths: Path | Iterable[Path]) -> list[Path]:
+    """``*.yaml``/``*.yml`` under each directory (recursively), or the files given."""
+    found: list[Path] = []
+    for path in [paths] if isinstance(paths, (str, Path)) else paths:
+        path = Path(path)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+        else:
+            found.append(path)
+    return found
+
+
+def load_files(paths: Iterable[Path]) -> Loaded:
+    loaded = Loaded()
+    for path in paths:
+        _load_file(Path(path), loaded)
+    return loaded
+
+
+def _load_file(path: Path, loaded: Loaded) -> None:
+    name = str(path)
+    try:
+        data = load_marked(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        loaded.problem(Origin(name), f"cannot read: {exc.strerror or exc}")
+        return
+    except UnicodeDecodeError as exc:
+        loaded.problem(Origin(name, 1, 1), f"not UTF-8 text: {exc.reason}")
+        return
+    except yaml.YAMLError as exc:
+        line, col = error_mark(exc)
+        detail = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        loaded.problem(Origin(name, line, col), f"YAML syntax error: {detail}" + (f" ({context})" if context else ""))
+        return
+    if data is None:
+        return  # an empty file declares nothing
+    mark = getattr(data, "mark", (1, 1))
+    for (line, col), message in schema.validate(data, schema.RULE_FILE, mark):
+        loaded.problem(Origin(name, line, col), message)
+    if not isinstance(data, dict):
+        return
+    _read_slot(name, data, loaded)
+    _read_abort(name, data, loaded)
+    _read_segments(name, data, loaded)
+    _read_triggers(name, data, loaded)
+
+
+def _valid(item: Any, item_schema: dict) -> bool:
+    return not any(True for _ in schema.validate(item, item_schema, (0, 0)))
+
+
+def _origin(name: str, container: Any, key: Any = None) -> Origin:
+    if isinstance(container, MarkedDict) and key is not None:
+        return Origin(name, *container.value_mark(key))
+    return Origin(name, *getattr(container, "mark", (0, 0)))
+
+
+def condition(name: str, item: MarkedDict, loaded: Loaded, what: str) -> Condition | None:
+    """Compile ``item['when']``; report syntax errors, escapes and unknown names."""
+    origin = _origin(name, item, "when") if "when" in item else _origin(name, item)
+    try:
+        compiled = Condition(item.get("when"))
+    except ConditionError as exc:
+        loaded.problem(Origin(name, origin.line + exc.lineno - 1, origin.col),
+                       f"{what}: invalid condition: {exc}")
+        return None
+    unknown = compiled.names - set(CONTEXT_NAMES) - set(environment().globals)
+    for unknown_name in sorted(unknown):
+        loaded.problem(origin, f"{what}: no context provides {unknown_name!r} "
+                               f"(conditions can use {', '.join(CONTEXT_NAMES)})")
+    return compiled if not unknown else None
+
+
+def _declare(loaded: Loaded, kind: str, key: str, origin: Origin) -> None:
+    loaded.declared.setdefault((kind, key), []).append(origin)
+
+
+def _read_slot(name: str, data: MarkedDict, loaded: Loaded) -> None:
+    slot = data.get("slot")
+    if not isinstance(slot, str):
+        return
+    slot_rules = loaded.slots.setdefault(slot, SlotRules(slot, origin=_origin(name, data, "slot")))
+    if isinstance(data.get("default"), str):
+        loaded.defaults.setdefault(slot, []).append((data["default"], _origin(name, data, "default")))
+        slot_rules.default = slot_rules.default or data["default"]
+    for index, item in enumerate(data.get("rules") or []):
+        if not isinstance(item, MarkedDict) or not _valid(item, schema.RULE):
+            continue  # already reported by the schema check
+        origin = Origin(name, *data["rules"].item_mark(index))
+        _declare(loaded, "rule", item["id"], _origin(name, item, "id"))
+        compiled = condition(name, item, loaded, f"rule {item['id']!r}")
+        if compiled is None:
+            continue
+        slot_rules.rules.append(Rule(
+            id=item["id"], slot=slot, block=item["block"], condition=compiled,
+            priority=item.get("priority", 0), set=dict(item.get("set") or {}),
+            personal=item.get("personal", compiled.behavioural),
+            description=item.get("description", ""), origin=origin,
+        ))
+    # Highest priority first; file order breaks ties (ties are reported anyway).
+    slot_rules.rules.sort(key=lambda rule: -rule.priority)
+
+
+def _read_abort(name: str, data: MarkedDict, loaded: Loaded) -> None:
+    for index, item in enumerate(data.get("abort") or [] if isinstance(data.get("abort"), list) else []):
+        if not isinstance(item, MarkedDict) or not _valid(item, schema.ABORT):
+            continue
+        _declare(loaded, "rule", item["id"], _origin(name, item, "id"))
+        compiled = condition(name, item, loaded, f"abort rule {item['id']!r}")
+        if compiled is not None:
+            loaded.abort.append(AbortRule(
+                item["id"], compiled, item["reason"], item.get("personal", compiled.behavioural),
+                Origin(name, *data["abort"].item_mark(index))))
+
+
+def _read_segments(name: str, data: MarkedDict, loaded: Loaded) -> None:
+    segments = data.get("segments")
+    if not isinstance(segments, MarkedDict):
+        return
+    for segment, item in segments.items():
+        if not isinstance(item, MarkedDict) or not _valid(item, schema.SEGMENT):
+            continue
+        origin = Origin(name, *segments.key_mark(segment))
+        _declare(loaded, "segment", segment, origin)
+        compiled = condition(name, item, loaded, f"segment {segment!r}")
+        if compiled is not None:
+            # A segment is behavioural data by nature, unless declared otherwise.
+            loaded.segments[segment] = SegmentRule(
+                segment, compiled, item.get("personal", True), item.get("description", ""), origin)
+
+
+def _read_triggers(name: str, data: MarkedDict, loaded: Loaded) -> None:
+    triggers = data.get("triggers")
+    if not isinstance(triggers, MarkedDict):
+        return
+    for trigger, item in triggers.items():
+        if not isinstance(item, MarkedDict) or not _valid(item, schema.TRIGGER):
+            continue
+        origin = Origin(name, *triggers.key_mark(trigger))
+        _declare(loaded, "trigger", trigger, origin)
+        loaded.triggers[trigger] = TriggerSpec.from_mapping(trigger, item)
+        loaded.trigger_origins[trigger] = origin

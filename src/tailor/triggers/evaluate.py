@@ -1,0 +1,222 @@
+"""Evaluate triggers for one profile's events as of a send time.
+
+An *episode* is the set of qualifying (``on``) events still pending: an ``unless``
+event later in time removes the products it names from it (or everything, when it
+names none), so an order for a different product leaves a cart abandoned. Events are
+sorted by timestamp first, so late-arriving events are placed where they belong;
+at equal timestamps ``unless`` events count as later (an order placed in the same
+second converts the cart). Windows are half-open: an event exactly ``expires``
+(or ``within``) before ``at`` no longer counts, and a trigger is due exactly
+``after`` its latest qualifying event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from tailor.triggers.durations import format_duration
+from tailor.triggers.items import enrich, make_item, product_id, products_of
+from tailor.triggers.spec import TriggerSpec
+from tailor.triggers.state import TriggerState, TriggerStates
+from tailor.triggers.timestamps import to_utc
+
+
+@dataclass
+class _Pending:
+    """One qualifying event and the products it still holds in the episode."""
+
+    at: datetime
+    event_id: str
+    products: list[Mapping[str, Any]]
+    snapshot: bool
+    currency: Any
+
+
+@dataclass(frozen=True)
+class Fired:
+    """A trigger that fired for an episode (recorded by the scan)."""
+
+    trigger: str
+    key: str
+    at: datetime
+
+
+def evaluate_triggers(
+    specs: Mapping[str, TriggerSpec],
+    events: list[dict],
+    at: datetime,
+    *,
+    catalog: Mapping[str, dict] | None = None,
+    fired: Iterable[Any] | None = None,
+) -> TriggerStates:
+    """The state of every declared trigger for one profile as of ``at``.
+
+    ``fired`` lists earlier firings (:class:`Fired`, ``(trigger, key, at)`` tuples
+    or dicts with those keys): an episode whose key fired never fires again, and
+    ``cooldown`` blocks any firing that soon after the previous one.
+    """
+    at = to_utc(at)
+    if at is None:
+        raise ValueError("'at' must be a datetime")
+    timeline = _timeline(events, at)
+    history = _fired(fired)
+    states = TriggerStates()
+    for name, spec in specs.items():
+        states[name] = _evaluate(spec, timeline, at, catalog, history.get(name, []))
+    return states
+
+
+def _timeline(events: list[dict], at: datetime) -> list[tuple[datetime, int, dict]]:
+    timeline = []
+    for index, event in enumerate(events or ()):
+        if not isinstance(event, Mapping) or not event.get("event"):
+            continue
+        moment = to_utc(event.get("timestamp"))
+        if moment is None or moment > at:
+            continue  # as of ``at``: the future has not happened yet
+        timeline.append((moment, index, event))
+    timeline.sort(key=lambda row: (row[0], row[1]))
+    return timeline
+
+
+def _fired(records: Iterable[Any] | None) -> dict[str, list[Fired]]:
+    history: dict[str, list[Fired]] = {}
+    for record in records or ():
+        if isinstance(record, Fired):
+            item = record
+        elif isinstance(record, Mapping):
+            item = Fired(str(record["trigger"]), str(record["key"]),
+                         to_utc(record.get("at") or record.get("fired_at")))
+        else:
+            trigger, key, moment = record
+            item = Fired(str(trigger), str(key), to_utc(moment))
+        history.setdefault(item.trigger, []).append(item)
+    return history
+
+
+def _evaluate(spec: TriggerSpec, timeline: list, at: datetime,
+              catalog: Mapping[str, dict] | None, history: list[Fired]) -> TriggerState:
+    state = TriggerState(name=spec.name)
+    episode, ended_by = _episode(spec, timeline)
+    horizon = spec.horizon
+    pending = [p for p in episode if horizon is None or p.at > at - horizon]
+    if not pending:
+        if episode:
+            state.reason = f"expired: last {' / '.join(sorted(spec.on))} event at {_iso(episode[-1].at)}, " \
+                           f"more than {_human(horizon)} ago"
+        elif ended_by:
+            state.reason = f"ended by {ended_by}"
+        else:
+            state.reason = f"no {' / '.join(sorted(spec.on))} event"
+        return state
+    state.count = len(pending)
+    state.since, state.last_event_at = pending[0].at, pending[-1].at
+    state.due_at = state.last_event_at + spec.after
+    state.key = _key(spec.name, pending[0].event_id)
+    state.items = _items(pending, catalog)
+    if state.count < spec.min_count:
+        window = f" within {_human(spec.within)}" if spec.within else ""
+        state.reason = f"{state.count} of {spec.min_count} {' / '.join(sorted(spec.on))} events{window}"
+        return state
+    if at < state.due_at:
+        state.reason = f"waiting: due at {_iso(state.due_at)} ({_human(spec.after)} after the last event)"
+        return state
+    for record in history:
+        if record.key == state.key:
+            state.reason = f"already fired for this episode at {_iso(record.at)}"
+            return state
+    if spec.cooldown is not None:
+        recent = [r.at for r in history if r.at is not None and r.at <= at and at - r.at < spec.cooldown]
+        if recent:
+            state.reason = (f"cooldown: fired at {_iso(max(recent))}, "
+                            f"again after {_iso(max(recent) + spec.cooldown)}")
+            return state
+    state.active = True
+    noun = "item" if len(state.items) == 1 else "items"
+    state.reason = f"due since {_iso(state.due_at)}: {len(state.items)} {noun}, {state.count} events"
+    return state
+
+
+def _episode(spec: TriggerSpec, timeline: list) -> tuple[list[_Pending], str | None]:
+    """Pending qualifying events after applying every exit, and the last exit seen."""
+    pending: list[_Pending] = []
+    ended_by = None
+    # At equal timestamps exits sort last, so they apply to what came "with" them.
+    ordered = sorted(timeline, key=lambda row: (row[0], row[2]["event"] in spec.unless, row[1]))
+    for moment, index, event in ordered:
+        name = event["event"]
+        properties = event.get("properties") or {}
+        if name in spec.unless and pending:
+            products, _ = products_of(properties)
+            if _remove(pending, {product_id(p) for p in products}):
+                ended_by = f"{name} at {_iso(moment)}"
+            pending = [p for p in pending if p.products or p.snapshot is None]
+        elif name in spec.on:
+            products, snapshot = products_of(properties)
+            event_id = str(event.get("messageId") or f"{name}@{moment.isoformat()}#{index}")
+            pending.append(_Pending(moment, event_id, list(products),
+                                    snapshot if products else None, properties.get("currency")))
+    return pending, ended_by
+
+
+def _remove(pending: list[_Pending], ids: set[str | None]) -> bool:
+    """Drop the named products (all of them when ``ids`` is empty); True if any went."""
+    changed = False
+    for entry in pending:
+        if entry.snapshot is None:
+            # A qualifying event without products: any exit ends it.
+            entry.snapshot, entry.products, changed = False, [], True
+            continue
+        kept = [p for p in entry.products if ids and product_id(p) not in ids]
+        changed = changed or len(kept) != len(entry.products)
+        entry.products = kept
+    return changed
+
+
+def _items(pending: list[_Pending], catalog: Mapping[str, dict] | None) -> list[dict[str, Any]]:
+    """Products of the episode, most recent first, with quantities.
+
+    Single-product events (Product Added) add their ``quantity``; a ``products[]``
+    list (Checkout Started) is a snapshot of the cart and sets it.
+    """
+    items: dict[str, dict[str, Any]] = {}
+    for entry in pending:
+        for product in entry.products:
+            pid = product_id(product)
+            fresh = make_item(product, entry.currency)
+            item = items.pop(pid, None) or fresh
+            for key, value in fresh.items():
+                if value is not None and key != "quantity":
+                    item[key] = value  # newer events carry the newer price
+            quantity = _quantity(product.get("quantity"))
+            if entry.snapshot:
+                item["quantity"] = quantity or 1
+            elif quantity:
+                item["quantity"] += quantity
+            else:
+                item["quantity"] = max(item["quantity"], 1)
+            items[pid] = item  # re-inserted: dict order = last activity
+    return [enrich(item, catalog) for item in reversed(list(items.values()))]
+
+
+def _quantity(value: Any) -> int:
+    try:
+        return max(int(float(value)), 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _key(name: str, first_event_id: str) -> str:
+    return hashlib.sha256(f"{name}\0{first_event_id}".encode()).hexdigest()[:16]
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.isoformat().replace("+00:00", "Z") if moment else "?"
+
+
+def _human(span: timedelta | None) -> str:
+    return format_duration(span) if span else "0s"

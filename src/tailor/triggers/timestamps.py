@@ -1,0 +1,23 @@
+"""Event timestamps: ISO 8601 strings in, aware UTC datetimes out."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+
+def to_utc(value: Any) -> datetime | None:
+    """Parse a Segment timestamp; naive values are taken as UTC, junk gives None."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and value:
+        try:
+            # Python 3.11's fromisoformat accepts "Z" and offsets like "+02:00".
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
