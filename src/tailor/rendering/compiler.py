@@ -60,6 +60,7 @@ class SlotBlocks:
     default: str
     html: dict[str, Any] = field(default_factory=dict)
     text: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -90,6 +91,12 @@ class CompiledTemplate:
     @property
     def slot_names(self) -> list[str]:
         return list(self.slots)
+
+    def mentions(self, name: str) -> bool:
+        """Whether the page or any of its blocks reads variable ``name`` (e.g. ``recs``)."""
+        pattern = re.compile(rf"(?<![\w.]){re.escape(name)}(?!\w)")
+        sources = [self.html_source, *(src for slot in self.slots.values() for src in slot.sources.values())]
+        return any(pattern.search(tok) for src in sources for tok in JINJA_TOKEN.findall(src))
 
     def render(self, context: Mapping[str, Any], blocks: Mapping[str, str] | None = None) -> RenderedParts:
         """Render every part for one recipient; ``blocks`` is the block chosen per slot."""
@@ -273,6 +280,7 @@ class Compiler:
         for slot, blocks in slot_html.items():
             compiled = SlotBlocks(default=expanded.defaults[slot])
             for block, block_html in blocks.items():
+                compiled.sources[block] = block_html
                 compiled.html[block] = self._jinja(self.html_env, block_html, template, f"block {block}")
                 compiled.text[block] = self._jinja(self.text_env, html_template_to_text_template(block_html), template, f"block {block} (text)")
             slots[slot] = compiled

@@ -51,8 +51,9 @@ def make_environment(templates_dir: Path | None, *, autoescape: bool) -> CappedS
         loader=FileSystemLoader(str(templates_dir)) if templates_dir else None,
         autoescape=autoescape,
         undefined=RecordingUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
+        # in the text part a newline after a block tag is a line break a reader sees
+        trim_blocks=autoescape,
+        lstrip_blocks=autoescape,
         keep_trailing_newline=False,
         auto_reload=False,
     )

@@ -58,5 +58,5 @@ def html_template_to_text_template(html_template: str) -> str:
 
 
 def normalize_text(text: str) -> str:
-    """Whitespace-insensitive form used to compare text parts."""
-    return "\n".join(line.strip() for line in text.strip().splitlines() if line.strip())
+    """Whitespace-insensitive form used to compare text parts (non-breaking spaces included)."""
+    return "\n".join(" ".join(line.split()) for line in text.strip().splitlines() if line.strip())

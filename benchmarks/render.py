@@ -1,0 +1,141 @@
+"""Rendering speed: tailor vs the naive per-recipient pipeline vs a bare Jinja render.
+
+Renders one template (default: the newsletter) for N fixture profiles (default 2,000)
+three ways in the same run and prints per-email medians and their ratios:
+
+  (a) tailor       — the compiled template's per-recipient render (subject, preheader,
+                     every slot block, HTML and text), in the sandbox; also the full
+                     Tailor.render (features, triggers, recommendations, rules) as (a+)
+  (b) naive        — what a user writes by hand: Jinja → mjml2html → premailer, per recipient
+  (c) floor        — a bare jinja2 render of the finished HTML (autoescape, no sandbox)
+
+    python benchmarks/render.py [--template newsletter] [--profiles 2000] [--naive 300]
+
+The naive pipeline takes tens of ms per email, so it is measured on --naive recipients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import jinja2
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from tailor import Tailor  # noqa: E402
+from tailor.recommendations import RecommendationService  # noqa: E402
+from tailor.recommendations.training import fit_models, read_catalog_file, read_events_file  # noqa: E402
+from tailor.rendering.filters import FILTERS  # noqa: E402
+from tailor.rendering.fallbacks import collecting_fallbacks  # noqa: E402
+from tailor.rendering.mjml import compile_mjml  # noqa: E402
+from tailor.rendering.naive import render_naive  # noqa: E402
+
+AT = "2026-11-23T12:00:00Z"
+
+
+def profile_documents(limit: int) -> list[dict]:
+    """Fixture profiles as profile documents with their events, repeated up to ``limit``."""
+    events = defaultdict(list)
+    with open(ROOT / "fixtures" / "events.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            event = json.loads(line)
+            if event.get("userId") and event.get("type") == "track":
+                events[event["userId"]].append(event)
+    docs = []
+    with open(ROOT / "fixtures" / "profiles.csv", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            docs.append({
+                "id": row["user_id"], "email": row["email"],
+                "traits": {k: row[k] for k in ("first_name", "last_name", "city", "country", "locale", "timezone", "created_at") if row.get(k)},
+                "consents": {k: row[f"consent_{k}"] == "true" for k in ("personalization", "tracking", "email_marketing")},
+                "events": events.get(row["user_id"], []),
+            })
+    out = []
+    while len(out) < limit:
+        for doc in docs:
+            if len(out) == limit:
+                break
+            out.append({**doc, "id": f"{doc['id']}-{len(out)}"})
+    return out
+
+
+def median_us(samples: list[float]) -> float:
+    return statistics.median(samples) * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--template", default="newsletter")
+    parser.add_argument("--profiles", type=int, default=2000)
+    parser.add_argument("--naive", type=int, default=300)
+    args = parser.parse_args()
+
+    catalog = read_catalog_file(ROOT / "fixtures" / "catalog.csv")
+    recommender = RecommendationService(catalog, fit_models(read_events_file(ROOT / "fixtures" / "events.jsonl"), catalog))
+    tailor = Tailor(ROOT / "templates", ROOT / "rules", recommender=recommender)
+    docs = profile_documents(args.profiles)
+
+    # everything before the content, once per recipient (shared by a, b and c)
+    prepared = []
+    full_times = []
+    for doc in docs:
+        started = time.perf_counter()
+        try:
+            with collecting_fallbacks():
+                tailor.render(args.template, profile=doc, at=AT)
+        except Exception:
+            continue
+        full_times.append(time.perf_counter() - started)
+        with collecting_fallbacks():
+            prepared.append(tailor.prepare(args.template, profile=doc, at=AT))
+    compiled = prepared[0].compiled
+
+    # (c) the floor: the finished HTML (default blocks in place) as a plain Jinja template
+    finished = compiled.html_source
+    for slot, blocks in compiled.slots.items():
+        finished = finished.replace("{{ __slot_html['" + slot + "'] }}", blocks.sources[blocks.default])
+    floor_env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    floor_env.filters.update(FILTERS)
+    floor = floor_env.from_string(finished)
+
+    ours, bare = [], []
+    for p in prepared:
+        ctx = p.context
+        with collecting_fallbacks():
+            started = time.perf_counter()
+            compiled.render(ctx, p.blocks)
+            ours.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            floor.render(ctx)
+            bare.append(time.perf_counter() - started)
+
+    naive = []
+    utm = compiled.utm_params({})
+    for p in prepared[: args.naive]:
+        with collecting_fallbacks():
+            started = time.perf_counter()
+            render_naive(tailor.compiler, args.template, p.context, p.blocks, mjml=compile_mjml, inliner="premailer", utm=utm)
+            naive.append(time.perf_counter() - started)
+
+    a, b, c, full = median_us(ours), median_us(naive), median_us(bare), median_us(full_times)
+    size = len(compiled.render(prepared[0].context, prepared[0].blocks).html) / 1024
+    print(f"template {args.template!r} ({size:.1f} KB of HTML), {len(prepared)} recipients ({len(naive)} for the naive pipeline)")
+    print()
+    print("| pipeline | median per email | vs floor | naive ÷ this |")
+    print("|---|---:|---:|---:|")
+    print(f"| (c) bare Jinja render of the finished HTML (floor) | {c:,.0f} µs | 1.00× | {b / c:,.0f}× |")
+    print(f"| (a) tailor: compiled template render (HTML + text + subject + preheader + blocks) | {a:,.0f} µs | {a / c:.2f}× | {b / a:,.0f}× |")
+    print(f"| (a+) tailor: full render (profile, features, triggers, recs, rules, content) | {full:,.0f} µs | {full / c:.2f}× | {b / full:,.0f}× |")
+    print(f"| (b) naive: Jinja → mjml2html → premailer per recipient | {b:,.0f} µs | {b / c:.2f}× | 1× |")
+
+
+if __name__ == "__main__":
+    main()

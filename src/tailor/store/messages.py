@@ -1,0 +1,211 @@
+"""Validation of Segment messages into :class:`Record`, the store's one input shape.
+
+Consent convention: an identify's traits may carry ``consents`` (an object of
+purpose → true/false) and/or ``consent_<purpose>`` booleans (the columns of
+``profiles.csv``). Both update the profile's consents and are not kept as traits.
+The ``email`` trait is normalized (trimmed, lowercased), becomes the profile's
+email and an identity looked up by hash, and is not kept as a trait either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+
+from .emails import looks_like_email, normalize_email
+from .errors import ValidationError
+from .times import parse_time, utcnow
+
+TYPES = ("identify", "track", "page", "screen", "group", "alias")
+CONSENT_PREFIX = "consent_"
+MAX_ID_LENGTH = 255
+
+
+@dataclass
+class Record:
+    """One validated input: a Segment message, or a profile row (``store_event=False``)."""
+
+    message_id: str
+    type: str
+    timestamp: datetime
+    received_at: datetime
+    user_id: str | None = None
+    anonymous_id: str | None = None
+    previous_id: str | None = None
+    event: str | None = None
+    email: str | None = None
+    traits: dict[str, Any] = field(default_factory=dict)
+    consents: dict[str, bool] = field(default_factory=dict)
+    properties: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+    store_event: bool = True
+
+    @property
+    def updates_profile(self) -> bool:
+        return bool(self.traits or self.consents or self.email)
+
+
+def generated_message_id(message: Mapping[str, Any]) -> str:
+    """A deterministic id from the content, so a retried message without one is still deduplicated."""
+    canonical = json.dumps(message, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return "gen-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:40]
+
+
+def validate_message(message: Any, pointer: str = "", *, received_at: datetime | None = None) -> Record:
+    """Check one Segment message; raise :class:`ValidationError` naming the bad field."""
+    if not isinstance(message, Mapping):
+        raise ValidationError(pointer or "/", f"a message must be a JSON object, got {_kind(message)}")
+    received_at = received_at or utcnow()
+
+    kind = message.get("type")
+    if not isinstance(kind, str) or kind not in TYPES:
+        raise ValidationError(f"{pointer}/type", f"must be one of {', '.join(TYPES)}, got {kind!r}")
+
+    user_id = _identifier(message, "userId", pointer)
+    anonymous_id = _identifier(message, "anonymousId", pointer)
+    if user_id is None and anonymous_id is None:
+        raise ValidationError(f"{pointer}/userId", "userId or anonymousId is required")
+
+    message_id = message.get("messageId")
+    if message_id is None or message_id == "":
+        message_id = generated_message_id(message)
+    elif not isinstance(message_id, str):
+        raise ValidationError(f"{pointer}/messageId", f"must be a string, got {_kind(message_id)}")
+    elif len(message_id) > MAX_ID_LENGTH:
+        raise ValidationError(f"{pointer}/messageId", f"longer than {MAX_ID_LENGTH} characters")
+
+    for key in ("properties", "traits", "context"):
+        if message.get(key) is not None and not isinstance(message[key], Mapping):
+            raise ValidationError(f"{pointer}/{key}", f"must be an object, got {_kind(message[key])}")
+
+    event: str | None = None
+    if kind == "track":
+        event = message.get("event")
+        if not isinstance(event, str) or not event.strip():
+            raise ValidationError(f"{pointer}/event", "required for track calls: a non-empty string")
+    elif kind in ("page", "screen", "group"):
+        name = message.get("name")
+        if name is not None and not isinstance(name, str):
+            raise ValidationError(f"{pointer}/name", f"must be a string, got {_kind(name)}")
+        event = name
+
+    previous_id: str | None = None
+    if kind == "alias":
+        previous_id = _identifier(message, "previousId", pointer)
+        if previous_id is None:
+            raise ValidationError(f"{pointer}/previousId", "required for alias calls")
+        if user_id is None:
+            raise ValidationError(f"{pointer}/userId", "required for alias calls")
+
+    properties = dict(message.get("properties") or {})
+    _check_products(properties, f"{pointer}/properties")
+    timestamp = _timestamp(message, pointer, received_at)
+
+    record = Record(
+        message_id=message_id,
+        type=kind,
+        timestamp=timestamp,
+        received_at=received_at,
+        user_id=user_id,
+        anonymous_id=anonymous_id,
+        previous_id=previous_id,
+        event=event,
+        properties=properties,
+        context=dict(message.get("context") or {}),
+    )
+    if kind == "identify":
+        record.traits, record.consents, record.email = split_traits(message.get("traits") or {}, f"{pointer}/traits")
+    elif kind == "group" and message.get("traits"):
+        # group traits describe the group, not the person: keep them with the event
+        record.properties = {**properties, "traits": dict(message["traits"])}
+    return record
+
+
+def split_traits(traits: Mapping[str, Any], pointer: str) -> tuple[dict[str, Any], dict[str, bool], str | None]:
+    """Traits → (plain traits, consents, normalized email), following the module's convention."""
+    plain: dict[str, Any] = {}
+    consents: dict[str, bool] = {}
+    email: str | None = None
+    for key, value in traits.items():
+        if key == "email":
+            if value is None or value == "":
+                continue
+            if not isinstance(value, str) or not looks_like_email(normalize_email(value)):
+                raise ValidationError(f"{pointer}/email", "must be an email address")
+            email = normalize_email(value)
+        elif key == "consents":
+            if not isinstance(value, Mapping):
+                raise ValidationError(f"{pointer}/consents", f"must be an object, got {_kind(value)}")
+            for purpose, granted in value.items():
+                if not isinstance(granted, bool):
+                    raise ValidationError(f"{pointer}/consents/{_escape(purpose)}", f"must be true or false, got {granted!r}")
+                consents[str(purpose)] = granted
+        elif key.startswith(CONSENT_PREFIX) and len(key) > len(CONSENT_PREFIX):
+            if not isinstance(value, bool):
+                raise ValidationError(f"{pointer}/{_escape(key)}", f"must be true or false, got {value!r}")
+            consents[key[len(CONSENT_PREFIX):]] = value
+        else:
+            plain[key] = value
+    for key in ("locale", "timezone"):
+        if plain.get(key) is not None and not isinstance(plain[key], str):
+            raise ValidationError(f"{pointer}/{key}", f"must be a string, got {_kind(plain[key])}")
+    return plain, consents, email
+
+
+def _identifier(message: Mapping[str, Any], key: str, pointer: str) -> str | None:
+    value = message.get(key)
+    if value is None or value == "":
+        return None
+    # some Segment libraries send numeric ids; they are the same id as their text
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise ValidationError(f"{pointer}/{key}", f"must be a string, got {_kind(value)}")
+    if len(value) > MAX_ID_LENGTH:
+        raise ValidationError(f"{pointer}/{key}", f"longer than {MAX_ID_LENGTH} characters")
+    return value
+
+
+def _timestamp(message: Mapping[str, Any], pointer: str, received_at: datetime) -> datetime:
+    """``timestamp``, else Segment's clock-corrected ``originalTimestamp``, else the receive time."""
+    parsed: dict[str, datetime] = {}
+    for key in ("timestamp", "originalTimestamp", "sentAt"):
+        value = message.get(key)
+        if value is None:
+            continue
+        try:
+            parsed[key] = parse_time(value)
+        except (TypeError, ValueError):
+            raise ValidationError(f"{pointer}/{key}", f"must be an ISO 8601 time, got {value!r}") from None
+    if "timestamp" in parsed:
+        return parsed["timestamp"]
+    if "originalTimestamp" in parsed:
+        if "sentAt" in parsed:
+            return received_at - (parsed["sentAt"] - parsed["originalTimestamp"])
+        return parsed["originalTimestamp"]
+    return received_at
+
+
+def _check_products(properties: Mapping[str, Any], pointer: str) -> None:
+    products = properties.get("products")
+    if products is None:
+        return
+    if not isinstance(products, list):
+        raise ValidationError(f"{pointer}/products", f"must be an array, got {_kind(products)}")
+    for i, product in enumerate(products):
+        if not isinstance(product, Mapping):
+            raise ValidationError(f"{pointer}/products/{i}", f"must be an object, got {_kind(product)}")
+
+
+def _escape(token: Any) -> str:
+    """A JSON pointer reference token (RFC 6901)."""
+    return str(token).replace("~", "~0").replace("/", "~1")
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "boolean", int: "number", float: "number", str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)

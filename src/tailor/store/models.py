@@ -1,0 +1,126 @@
+"""The tables of the store, as SQLAlchemy 2 declarative models.
+
+Times are stored as naive UTC ``DateTime`` on both dialects, so comparisons and
+indexes behave the same on SQLite (text) and PostgreSQL (``timestamp``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: JSON everywhere, JSONB on PostgreSQL (smaller, faster to read back)
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Profile(Base):
+    """One person. ``traits``/``consents`` carry their own per-key stamps in ``stamps``."""
+
+    __tablename__ = "profiles"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    traits: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    consents: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    #: {"traits": {name: [iso, tiebreak]}, "consents": {...}, "email": [iso, tiebreak]}
+    #: — the write that set each value, so last-write-wins is order-independent
+    stamps: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    locale: Mapped[str | None] = mapped_column(String(35))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Identity(Base):
+    """An identifier that resolves to a profile; emails are stored as a keyed hash."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("kind", "value", name="uq_identities_kind_value"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))  # user_id | anonymous_id | email
+    value: Mapped[str] = mapped_column(String(255))
+    profile_id: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Event(Base):
+    """One Segment message (track, identify, page, screen, group, alias)."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_profile_timestamp", "profile_id", "timestamp"),
+                      Index("ix_events_timestamp", "timestamp"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    profile_id: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(16))
+    #: the track event name, or the page/screen/group name
+    event: Mapped[str | None] = mapped_column(String(255))
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    context: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    timestamp: Mapped[datetime] = mapped_column(DateTime)
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Product(Base):
+    """One catalog product (columns of ``fixtures/catalog.csv``)."""
+
+    __tablename__ = "products"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    title: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str | None] = mapped_column(String(255), index=True)
+    brand: Mapped[str | None] = mapped_column(String(255))
+    price: Mapped[float | None] = mapped_column(Float)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    stock: Mapped[int] = mapped_column(Integer, default=0)
+    image_url: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    created_at: Mapped[datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class TriggerState(Base):
+    """When a trigger last fired for a profile (``key`` scopes it, e.g. a cart)."""
+
+    __tablename__ = "trigger_state"
+    __table_args__ = (UniqueConstraint("profile_id", "trigger", "key", name="uq_trigger_state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    profile_id: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"))
+    trigger: Mapped[str] = mapped_column(String(255))
+    key: Mapped[str] = mapped_column(String(255), default="")
+    fired_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Suppression(Base):
+    """Do not email: by profile and/or by email hash (which survives erasure)."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    profile_id: Mapped[str | None] = mapped_column(ForeignKey("profiles.id", ondelete="SET NULL"), index=True)
+    email_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    reason: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class StoreMeta(Base):
+    """Per-database settings, e.g. the random key of the email hash."""
+
+    __tablename__ = "store_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,34 @@
+"""Timestamps: parsed from ISO 8601, stored as naive UTC, written back with a ``Z``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def parse_time(value: str) -> datetime:
+    """An ISO 8601 string as a naive UTC datetime (no offset means UTC); ValueError if unparseable."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("not a string")
+    parsed = datetime.fromisoformat(value.strip())
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    return parsed
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def iso(value: datetime | None) -> str | None:
+    """``2026-11-20T18:02:00Z`` (microseconds only when there are some)."""
+    if value is None:
+        return None
+    if isinstance(value, str):  # some drivers hand back text
+        value = parse_time(value)
+    text = value.replace(tzinfo=None).isoformat(timespec="microseconds" if value.microsecond else "seconds")
+    return text + "Z"
+
+
+def stamp(value: datetime) -> str:
+    """A fixed-width form that sorts like the time it names (for last-write-wins)."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
