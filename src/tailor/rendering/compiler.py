@@ -98,8 +98,11 @@ class CompiledTemplate:
         sources = [self.html_source, *(src for slot in self.slots.values() for src in slot.sources.values())]
         return any(pattern.search(tok) for src in sources for tok in JINJA_TOKEN.findall(src))
 
-    def render(self, context: Mapping[str, Any], blocks: Mapping[str, str] | None = None) -> RenderedParts:
-        """Render every part for one recipient; ``blocks`` is the block chosen per slot."""
+    def render(self, context: Mapping[str, Any], blocks: Mapping[str, str] | None = None, *, text: bool = True) -> RenderedParts:
+        """Render every part for one recipient; ``blocks`` is the block chosen per slot.
+
+        ``text=False`` skips the plain-text part (for callers that only need HTML).
+        """
         ctx = dict(context)
         ctx.setdefault("__utm", self.utm_params(ctx))
         subject = _one_line(render_capped(self.subject, ctx)) if self.subject else ""
@@ -117,7 +120,7 @@ class CompiledTemplate:
             for attempt in dict.fromkeys([wanted, alternatives.default]):
                 try:
                     html_part = render_capped(alternatives.html[attempt], ctx)
-                    text_part = render_capped(alternatives.text[attempt], ctx)
+                    text_part = render_capped(alternatives.text[attempt], ctx) if text else ""
                 except Exception as exc:  # a broken block must not break the send
                     record_fallback("block-failed", f"slot {slot!r}: block {attempt!r} failed ({type(exc).__name__}: {exc}); used the default", slot=slot, block=attempt)
                     continue
@@ -128,8 +131,8 @@ class CompiledTemplate:
                 slot_html[slot], slot_text[slot], used[slot] = Markup(""), "", ""
         ctx["__slot_html"], ctx["__slot_text"] = slot_html, slot_text
         html = render_capped(self.html, ctx)
-        text = _tidy_text(render_capped(self.text, ctx))
-        return RenderedParts(subject, preheader, html, text, used)
+        text_part = _tidy_text(render_capped(self.text, ctx)) if text else ""
+        return RenderedParts(subject, preheader, html, text_part, used)
 
     def utm_params(self, ctx: Mapping[str, Any]) -> dict[str, str]:
         utm = self.settings.get("utm", True)
@@ -146,9 +149,15 @@ def _one_line(text: str) -> str:
 
 
 def _tidy_text(text: str) -> str:
-    text = re.sub(r"[ \t]+\n", "\n", text)
-    text = re.sub(r"\n{3,}", "\n\n", text)
-    return text.strip() + "\n"
+    """Trailing spaces off, at most one blank line in a row (what skipped blocks leave)."""
+    lines: list[str] = []
+    blank = True
+    for line in text.split("\n"):
+        line = line.rstrip()
+        if line or not blank:
+            lines.append(line)
+        blank = not line
+    return "\n".join(lines).strip() + "\n"
 
 
 class Compiler:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +69,26 @@ class OutputTooLarge(Exception):
 
 
 def render_capped(template: Any, context: dict[str, Any], limit: int = MAX_OUTPUT_CHARS) -> str:
-    """Render ``template`` but stop as soon as the output passes ``limit`` characters."""
+    """Render ``template`` but stop soon after the output passes ``limit`` characters.
+
+    Chunks are joined 64 at a time (C speed) and the size checked per batch, so a
+    runaway loop stops early without paying a Python-level check on every chunk.
+    """
+    chunks = template.root_render_func(template.new_context(context))
     parts: list[str] = []
     size = 0
-    for chunk in template.generate(context):
-        size += len(chunk)
-        if size > limit:
-            raise OutputTooLarge(f"output exceeds {limit:,} characters")
-        parts.append(chunk)
+    try:
+        while True:
+            batch = "".join(islice(chunks, 64))
+            if not batch:
+                break
+            size += len(batch)
+            if size > limit:
+                raise OutputTooLarge(f"output exceeds {limit:,} characters")
+            parts.append(batch)
+    except OutputTooLarge:
+        raise
+    except Exception:
+        # report errors exactly as Template.render would (template-relative tracebacks)
+        template.environment.handle_exception()
     return "".join(parts)

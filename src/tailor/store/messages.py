@@ -42,6 +42,8 @@ class Record:
     properties: dict[str, Any] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)
     store_event: bool = True
+    #: when the person was first seen, if the input says so (``profiles.csv``)
+    created_at: datetime | None = None
 
     @property
     def updates_profile(self) -> bool:

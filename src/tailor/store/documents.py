@@ -1,0 +1,117 @@
+"""Profile documents (SPEC.md "The profile document"), data-subject export and erasure."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sqlalchemy import Connection, delete, or_, select, update
+
+from .models import Event, Identity, Profile, Suppression, TriggerState
+from .times import iso
+
+profiles_t = Profile.__table__
+identities_t = Identity.__table__
+events_t = Event.__table__
+trigger_t = TriggerState.__table__
+suppressions_t = Suppression.__table__
+
+
+def find_profile(conn: Connection, *, id: str | None = None, email: str | None = None, user_id: str | None = None,
+                 anonymous_id: str | None = None, hash_email: Callable[[str], str]) -> Any:
+    """The profile row for one reference, in one indexed query (None if unknown).
+
+    ``id`` is a profile id, or any user id or anonymous id (ids absorbed by a merge
+    keep resolving to the surviving profile).
+    """
+    refs: list[tuple[str, str]] = []
+    if user_id is not None:
+        refs.append(("user_id", str(user_id)))
+    if anonymous_id is not None:
+        refs.append(("anonymous_id", str(anonymous_id)))
+    if email is not None:
+        refs.append(("email", hash_email(email)))
+    if id is not None:
+        refs += [("user_id", str(id)), ("anonymous_id", str(id))]
+    clauses = [(identities_t.c.kind == kind) & (identities_t.c.value == value) for kind, value in refs]
+    linked = select(identities_t.c.profile_id).where(or_(*clauses)) if clauses else None
+    conditions = []
+    if id is not None:
+        conditions.append(profiles_t.c.id == str(id))
+    if linked is not None:
+        conditions.append(profiles_t.c.id.in_(linked))
+    if not conditions:
+        return None
+    rows = conn.execute(select(profiles_t).where(or_(*conditions)).limit(3)).all()
+    if not rows:
+        return None
+    # an exact profile id beats an identity that happens to have the same text
+    exact = [r for r in rows if id is not None and r.id == str(id)]
+    return exact[0] if exact else min(rows, key=lambda r: r.id)
+
+
+def event_dict(row: Any, *, full: bool = False) -> dict[str, Any]:
+    """An event as in the profile document; ``full`` adds context and receive time (export)."""
+    doc: dict[str, Any] = {"type": row.type}
+    if row.event is not None:
+        doc["event" if row.type == "track" else "name"] = row.event
+    doc["timestamp"] = iso(row.timestamp)
+    doc["messageId"] = row.message_id
+    doc["properties"] = dict(row.properties or {})
+    if full:
+        doc["context"] = dict(row.context or {})
+        doc["receivedAt"] = iso(row.received_at)
+    return doc
+
+
+def profile_document(conn: Connection, row: Any, event_limit: int | None = 500, *, full: bool = False) -> dict[str, Any]:
+    """The profile document: events oldest first (the most recent ``event_limit`` of them)."""
+    query = select(events_t).where(events_t.c.profile_id == row.id).order_by(events_t.c.timestamp.desc(), events_t.c.id.desc())
+    if event_limit is not None:
+        query = query.limit(event_limit)
+    events = [event_dict(e, full=full) for e in conn.execute(query)]
+    events.reverse()
+    return {
+        "id": row.id,
+        "email": row.email,
+        "traits": dict(row.traits or {}),
+        "consents": dict(row.consents or {}),
+        "events": events,
+    }
+
+
+def export_document(conn: Connection, row: Any) -> dict[str, Any]:
+    """Everything stored about one profile, as JSON (data-subject access)."""
+    doc = profile_document(conn, row, None, full=True)
+    doc["created_at"] = iso(row.created_at)
+    doc["updated_at"] = iso(row.updated_at)
+    doc["identities"] = [
+        # the email identity is a keyed hash: the address itself is ``email`` above
+        {"kind": r.kind, "value": r.value, "created_at": iso(r.created_at)}
+        for r in conn.execute(select(identities_t).where(identities_t.c.profile_id == row.id).order_by(identities_t.c.id))
+    ]
+    doc["trigger_state"] = [
+        {"trigger": r.trigger, "key": r.key, "fired_at": iso(r.fired_at)}
+        for r in conn.execute(select(trigger_t).where(trigger_t.c.profile_id == row.id).order_by(trigger_t.c.id))
+    ]
+    doc["suppressions"] = [
+        {"reason": r.reason, "source": r.source, "created_at": iso(r.created_at)}
+        for r in conn.execute(select(suppressions_t).where(suppressions_t.c.profile_id == row.id).order_by(suppressions_t.c.id))
+    ]
+    return doc
+
+
+def erase(conn: Connection, profile_id: str) -> bool:
+    """Delete a profile with its identities, events and trigger state.
+
+    Suppressions keep only their email hash (unlinked from the profile): an erased
+    person who unsubscribed must stay unsubscribed if their address comes back.
+    """
+    exists = conn.execute(select(profiles_t.c.id).where(profiles_t.c.id == profile_id)).first()
+    if exists is None:
+        return False
+    conn.execute(update(suppressions_t).where(suppressions_t.c.profile_id == profile_id).values(profile_id=None))
+    conn.execute(delete(suppressions_t).where(suppressions_t.c.profile_id.is_(None), suppressions_t.c.email_hash.is_(None)))
+    for table in (events_t, trigger_t, identities_t):
+        conn.execute(delete(table).where(table.c.profile_id == profile_id))
+    conn.execute(delete(profiles_t).where(profiles_t.c.id == profile_id))
+    return True

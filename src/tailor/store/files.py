@@ -1,0 +1,248 @@
+"""Reading ingestion files: Segment ``.json``/``.jsonl``, profile and catalog ``.csv``.
+
+Files are read in chunks (yielded as ``("records" | "products", rows)``) so a large file
+needs little memory. A problem stops the yielding but not the reading: every problem
+in the file is collected and raised at the end as one :class:`ProblemError` (the
+caller's transaction then rolls back, so a bad file writes nothing).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from contextlib import nullcontext
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import click
+
+from tailor.problems import Problem, ProblemError
+
+from .catalog import product_row
+from .emails import looks_like_email, normalize_email
+from .errors import ValidationError
+from .messages import CONSENT_PREFIX, Record, validate_message
+from .times import parse_time
+
+CHUNK = 5000
+MAX_PROBLEMS = 100
+Batch = tuple[str, list[Any]]
+
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f"}
+
+
+def read_batches(path: str | os.PathLike[str], received_at: datetime, progress: bool = False) -> Iterator[Batch]:
+    """The records of one file, in chunks; raises ProblemError naming ``path:line:col``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ProblemError([Problem(str(path), 0, 0, "no such file")])
+    suffix = path.suffix.lower()
+    readers = {".jsonl": _jsonl, ".ndjson": _jsonl, ".json": _json, ".csv": _csv}
+    if suffix not in readers:
+        raise ProblemError([Problem(str(path), 0, 0, f"unknown file type {suffix or '(none)'}: use .json, .jsonl or .csv")])
+    size = path.stat().st_size
+    bar = click.progressbar(length=size, label=f"ingesting {path.name}", file=None) if progress else nullcontext()
+    with bar as tick:
+        yield from readers[suffix](path, received_at, tick.update if tick is not None else (lambda n: None))
+
+
+class _Collector:
+    """Problems of one file; batches stop flowing after the first one."""
+
+    def __init__(self, path: Path):
+        self.path = str(path)
+        self.problems: list[Problem] = []
+
+    def add(self, line: int, message: str, col: int = 1) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(Problem(self.path, line, col, message))
+
+    def finish(self) -> None:
+        if self.problems:
+            raise ProblemError(self.problems)
+
+
+def _lines(path: Path, tick: Any) -> Iterator[tuple[int, str]]:
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            tick(len(raw))
+            yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
+
+
+def _jsonl(path: Path, received_at: datetime, tick: Any) -> Iterator[Batch]:
+    problems = _Collector(path)
+    chunk: list[Record] = []
+    try:
+        for number, line in _lines(path, tick):
+            if not line.strip():
+                continue
+            try:
+                message = json.loads(line)
+            except json.JSONDecodeError as exc:
+                problems.add(number, f"invalid JSON: {exc.msg}", exc.colno)
+                continue
+            try:
+                record = validate_message(message, "", received_at=received_at)
+            except ValidationError as exc:
+                problems.add(number, f"{exc.pointer}: {exc.message}")
+                continue
+            if not problems.problems:
+                chunk.append(record)
+                if len(chunk) >= CHUNK:
+                    yield "records", chunk
+                    chunk = []
+    except UnicodeDecodeError as exc:
+        problems.add(0, f"not UTF-8 text: {exc.reason}")
+    problems.finish()
+    if chunk:
+        yield "records", chunk
+
+
+def _json(path: Path, received_at: datetime, tick: Any) -> Iterator[Batch]:
+    problems = _Collector(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProblemError([Problem(str(path), exc.lineno, exc.colno, f"invalid JSON: {exc.msg}")]) from None
+    except UnicodeDecodeError as exc:
+        raise ProblemError([Problem(str(path), 0, 0, f"not UTF-8 text: {exc.reason}")]) from None
+    tick(path.stat().st_size)
+    if isinstance(data, dict) and isinstance(data.get("products"), list):
+        yield from _products(problems, [(1, "/products/%d" % i, item) for i, item in enumerate(data["products"])])
+        return
+    if isinstance(data, list) and data and all(isinstance(d, dict) and "type" not in d and "title" in d for d in data):
+        yield from _products(problems, [(1, "/%d" % i, item) for i, item in enumerate(data)])
+        return
+    if isinstance(data, dict) and "batch" in data:
+        if not isinstance(data["batch"], list):
+            raise ProblemError([Problem(str(path), 1, 1, "/batch: must be an array")])
+        items = [(f"/batch/{i}", m) for i, m in enumerate(data["batch"])]
+    elif isinstance(data, list):
+        items = [(f"/{i}", m) for i, m in enumerate(data)]
+    else:
+        items = [("", data)]
+    records = []
+    for pointer, message in items:
+        try:
+            records.append(validate_message(message, pointer, received_at=received_at))
+        except ValidationError as exc:
+            # JSON has no per-message line; the pointer names the message and field
+            problems.add(1, f"{exc.pointer}: {exc.message}")
+    problems.finish()
+    for start in range(0, len(records), CHUNK):
+        yield "records", records[start:start + CHUNK]
+
+
+def _csv(path: Path, received_at: datetime, tick: Any) -> Iterator[Batch]:
+    problems = _Collector(path)
+    numbered = _lines(path, tick)
+    line_of_row: list[int] = []
+
+    def feed() -> Iterator[str]:
+        for number, line in numbered:
+            line_of_row.append(number)
+            yield line
+
+    reader = csv.reader(feed())
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise ProblemError([Problem(str(path), 1, 1, "empty file: expected a CSV header")]) from None
+    columns = set(header)
+    if {"id", "title"} <= columns:
+        kind = "products"
+    elif "user_id" in columns:
+        kind = "profiles"
+    else:
+        raise ProblemError([Problem(str(path), 1, 1, "unknown CSV header: expected the catalog (id,title,...) "
+                                                     "or profiles (user_id,email,...) columns of docs/data-formats.md")])
+    rows: list[tuple[int, str, dict[str, str]]] = []
+    start = line_of_row[-1]  # a record starts on the line after the previous one ended
+    for values in reader:
+        line = start + 1
+        start = line_of_row[-1]
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            problems.add(line, f"expected {len(header)} fields, got {len(values)}")
+            continue
+        rows.append((line, "", dict(zip(header, values))))
+    if kind == "products":
+        yield from _products(problems, rows)
+    else:
+        yield from _profiles(problems, rows, received_at)
+
+
+def _products(problems: _Collector, items: list[tuple[int, str, Any]]) -> Iterator[Batch]:
+    rows = []
+    for line, pointer, raw in items:
+        if not isinstance(raw, Mapping):
+            problems.add(line, f"{pointer or '/'}: a product must be an object")
+            continue
+        try:
+            rows.append(product_row(raw, pointer))
+        except ValidationError as exc:
+            problems.add(line, f"{exc.pointer.lstrip('/') if not pointer else exc.pointer}: {exc.message}")
+    problems.finish()
+    for start in range(0, len(rows), CHUNK):
+        yield "products", rows[start:start + CHUNK]
+
+
+def _profiles(problems: _Collector, rows: list[tuple[int, str, dict[str, str]]], received_at: datetime) -> Iterator[Batch]:
+    records = []
+    for line, _, row in rows:
+        try:
+            records.append(profile_record(row, received_at))
+        except ValidationError as exc:
+            problems.add(line, f"{exc.pointer}: {exc.message}")
+    problems.finish()
+    for start in range(0, len(records), CHUNK):
+        yield "records", records[start:start + CHUNK]
+
+
+def profile_record(row: Mapping[str, str], received_at: datetime) -> Record:
+    """A ``profiles.csv`` row as a profile-only record (it is not stored as an event).
+
+    Its writes are stamped with the row's ``updated_at``, else ``created_at``, else the
+    time of ingestion — so identify calls newer than the export win over it.
+    """
+    user_id = (row.get("user_id") or "").strip()
+    if not user_id:
+        raise ValidationError("user_id", "required")
+    traits: dict[str, Any] = {}
+    consents: dict[str, bool] = {}
+    email = None
+    times: dict[str, datetime] = {}
+    for key, value in row.items():
+        value = value.strip()
+        if key == "user_id" or value == "":
+            continue  # an empty cell means "unknown", never "erase the trait"
+        if key == "email":
+            email = normalize_email(value)
+            if not looks_like_email(email):
+                raise ValidationError("email", "must be an email address")
+        elif key.startswith(CONSENT_PREFIX) and len(key) > len(CONSENT_PREFIX):
+            lowered = value.lower()
+            if lowered not in _TRUE | _FALSE:
+                raise ValidationError(key, f"must be true or false, got {value!r}")
+            consents[key[len(CONSENT_PREFIX):]] = lowered in _TRUE
+        elif key in ("created_at", "updated_at"):
+            try:
+                times[key] = parse_time(value)
+            except ValueError:
+                raise ValidationError(key, f"must be an ISO 8601 time, got {value!r}") from None
+        else:
+            traits[key] = value
+    written = times.get("updated_at") or times.get("created_at") or received_at
+    canonical = json.dumps(row, sort_keys=True, ensure_ascii=False)
+    return Record(
+        message_id="csv-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:40],
+        type="identify", timestamp=written, received_at=received_at, user_id=user_id, email=email,
+        traits=traits, consents=consents, store_event=False,
+        created_at=times.get("created_at"),
+    )

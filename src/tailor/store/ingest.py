@@ -1,0 +1,203 @@
+"""Writing a batch of validated records in one transaction (the caller's)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+
+from .messages import Record
+from .models import Event, Identity, Profile, Suppression, TriggerState
+from .resolve import Component, Key, ProfileState, components, record_keys
+from .upsert import insert_ignore
+
+CHUNK = 500
+
+events_t = Event.__table__
+identities_t = Identity.__table__
+profiles_t = Profile.__table__
+trigger_t = TriggerState.__table__
+suppressions_t = Suppression.__table__
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What an ingestion did: records stored (or changed) and records already known."""
+
+    accepted: int = 0
+    duplicates: int = 0
+
+    def __add__(self, other: "IngestResult") -> "IngestResult":
+        return IngestResult(self.accepted + other.accepted, self.duplicates + other.duplicates)
+
+
+def apply_records(conn: Connection, records: Sequence[Record], hash_email: Callable[[str], str], now: datetime) -> IngestResult:
+    """Store ``records``: identities, merges, traits and events. Idempotent on ``message_id``."""
+    fresh, duplicates = _drop_duplicates(conn, records)
+    if not fresh:
+        return IngestResult(0, duplicates)
+
+    keys_per_record = [record_keys(r, hash_email) for r in fresh]
+    alias_candidates = [(i, r.previous_id) for i, r in enumerate(fresh) if r.previous_id is not None]
+    wanted: set[Key] = {k for keys in keys_per_record for k in keys}
+    wanted |= {(kind, prev) for _, prev in alias_candidates for kind in ("user_id", "anonymous_id")}
+    identities = _load_identities(conn, wanted)
+    used_as_user = {k[1] for keys in keys_per_record for k in keys if k[0] == "user_id"}
+    for i, prev in alias_candidates:
+        # previousId names either kind of id: whichever is known, else a user id seen in this batch
+        if ("user_id", prev) in identities or (("anonymous_id", prev) not in identities and prev in used_as_user):
+            keys_per_record[i].append(("user_id", prev))
+        else:
+            keys_per_record[i].append(("anonymous_id", prev))
+    identities = {k: v for k, v in identities.items() if any(k in keys for keys in keys_per_record)}
+
+    candidate_ids = {pid for pid in identities.values()}
+    candidate_ids |= {v if k == "user_id" else "anon-" + v for keys in keys_per_record for k, v in keys if k != "email"}
+    states = _load_profiles(conn, candidate_ids)
+    uf, groups = components(keys_per_record, identities, states)
+
+    root_of_record = [uf.find(("K",) + keys[0]) for keys in keys_per_record]
+    first_seen: dict[Any, datetime] = {}
+    for root, record in zip(root_of_record, fresh):
+        seen = record.created_at or record.timestamp
+        first_seen[root] = min(first_seen.get(root, seen), seen)
+
+    owner: dict[Any, ProfileState] = {}
+    new_profiles: list[ProfileState] = []
+    for root, group in sorted(groups.items()):
+        if root not in first_seen:
+            continue  # an identity of a loaded profile that no record of this batch touches
+        if not group.profiles:
+            state = ProfileState(id=group.new_profile_id(lambda h: h[:24]), created_at=first_seen[root], new=True, dirty=True)
+            states[state.id] = state
+            new_profiles.append(state)
+            group.profiles.append(state.id)
+        survivor = states[group.survivor()]
+        absorbed = [pid for pid in group.profiles if pid != survivor.id]
+        if absorbed:
+            _merge(conn, survivor, [states[pid] for pid in absorbed])
+        owner[root] = survivor
+
+    changed = [False] * len(fresh)
+    new_identity_rows = []
+    for root, group in groups.items():
+        if root not in owner:
+            continue
+        for kind, value in sorted(group.keys - set(identities)):
+            new_identity_rows.append({"kind": kind, "value": value, "profile_id": owner[root].id, "created_at": now})
+    # last-write-wins makes the order irrelevant; a fixed order keeps runs reproducible
+    for i in sorted(range(len(fresh)), key=lambda i: (fresh[i].timestamp, fresh[i].message_id)):
+        changed[i] = owner[root_of_record[i]].apply(fresh[i])
+
+    if new_profiles:
+        conn.execute(insert(profiles_t), [s.as_row(now) for s in new_profiles])
+    if new_identity_rows:
+        insert_ignore(conn, identities_t, new_identity_rows, ["kind", "value"])
+    event_rows = [_event_row(r, owner[root].id) for root, r in zip(root_of_record, fresh) if r.store_event]
+    inserted = _insert_events(conn, event_rows)
+    dirty = [s for s in owner.values() if s.dirty and not s.new]
+    if dirty:
+        rows = [{**s.as_row(now), "_id": s.id} for s in {s.id: s for s in dirty}.values()]
+        for row in rows:
+            del row["id"]
+        conn.execute(update(profiles_t).where(profiles_t.c.id == bindparam("_id")), rows)
+
+    new_keys = {(r["kind"], r["value"]) for r in new_identity_rows}
+    accepted = 0
+    for i, record in enumerate(fresh):
+        if record.store_event:
+            accepted += record.message_id in inserted
+        else:
+            # a profile row counts as new when it created or changed something
+            keys = keys_per_record[i]
+            accepted += changed[i] or any(k in new_keys for k in keys)
+    return IngestResult(accepted, duplicates + len(fresh) - accepted)
+
+
+def _drop_duplicates(conn: Connection, records: Sequence[Record]) -> tuple[list[Record], int]:
+    seen: set[str] = set()
+    unique: list[Record] = []
+    for record in records:
+        if record.message_id in seen:
+            continue
+        seen.add(record.message_id)
+        unique.append(record)
+    stored: set[str] = set()
+    ids = [r.message_id for r in unique if r.store_event]
+    for chunk in _chunks(ids):
+        stored.update(conn.execute(select(events_t.c.message_id).where(events_t.c.message_id.in_(chunk))).scalars())
+    fresh = [r for r in unique if not (r.store_event and r.message_id in stored)]
+    return fresh, len(records) - len(fresh)
+
+
+def _load_identities(conn: Connection, keys: set[Key]) -> dict[Key, str]:
+    found: dict[Key, str] = {}
+    by_kind: dict[str, list[str]] = {}
+    for kind, value in keys:
+        by_kind.setdefault(kind, []).append(value)
+    for kind, values in sorted(by_kind.items()):
+        for chunk in _chunks(sorted(values)):
+            query = select(identities_t.c.value, identities_t.c.profile_id).where(
+                identities_t.c.kind == kind, identities_t.c.value.in_(chunk))
+            for value, pid in conn.execute(query):
+                found[(kind, value)] = pid
+    return found
+
+
+def _load_profiles(conn: Connection, ids: Iterable[str]) -> dict[str, ProfileState]:
+    states: dict[str, ProfileState] = {}
+    for chunk in _chunks(sorted(ids)):
+        for row in conn.execute(select(profiles_t).where(profiles_t.c.id.in_(chunk))):
+            states[row.id] = ProfileState.from_row(row)
+    return states
+
+
+def _merge(conn: Connection, survivor: ProfileState, absorbed: list[ProfileState]) -> None:
+    """Move everything of ``absorbed`` onto ``survivor`` and delete them."""
+    ids = [s.id for s in absorbed]
+    for state in absorbed:
+        survivor.absorb(state)
+    for table in (identities_t, events_t, suppressions_t):
+        conn.execute(update(table).where(table.c.profile_id.in_(ids)).values(profile_id=survivor.id))
+    _merge_trigger_state(conn, survivor.id, ids)
+    conn.execute(delete(profiles_t).where(profiles_t.c.id.in_(ids)))
+
+
+def _merge_trigger_state(conn: Connection, survivor: str, absorbed: list[str]) -> None:
+    rows = conn.execute(select(trigger_t).where(trigger_t.c.profile_id.in_([survivor, *absorbed]))).all()
+    if not any(r.profile_id != survivor for r in rows):
+        return
+    latest: dict[tuple[str, str], datetime] = {}
+    mine: dict[tuple[str, str], datetime] = {}
+    for row in rows:
+        key = (row.trigger, row.key)
+        latest[key] = max(latest.get(key, row.fired_at), row.fired_at)
+        if row.profile_id == survivor:
+            mine[key] = row.fired_at
+    conn.execute(delete(trigger_t).where(trigger_t.c.profile_id.in_(absorbed)))
+    for (trigger, key), fired_at in sorted(latest.items()):
+        if (trigger, key) not in mine:
+            conn.execute(insert(trigger_t).values(profile_id=survivor, trigger=trigger, key=key, fired_at=fired_at))
+        elif mine[(trigger, key)] < fired_at:
+            conn.execute(update(trigger_t).where(trigger_t.c.profile_id == survivor, trigger_t.c.trigger == trigger,
+                                                 trigger_t.c.key == key).values(fired_at=fired_at))
+
+
+def _event_row(record: Record, profile_id: str) -> dict[str, Any]:
+    return {"message_id": record.message_id, "profile_id": profile_id, "type": record.type, "event": record.event,
+            "properties": record.properties, "context": record.context, "timestamp": record.timestamp,
+            "received_at": record.received_at}
+
+
+def _insert_events(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert events, skipping stored message ids (a concurrent retry); the ids actually inserted."""
+    if not rows:
+        return set()
+    return set(insert_ignore(conn, events_t, rows, ["message_id"], returning=events_t.c.message_id))
+
+
+def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
