@@ -221,7 +221,7 @@ class Tailor:
 
     def _resolve_profile(self, profile: Mapping[str, Any] | None, recipient: Mapping[str, Any] | None) -> dict[str, Any]:
         if profile is not None:
-            return validate_profile(profile)
+            return validate_profile(profile, "/profile")
         if recipient is None:
             record_fallback("anonymous", "no recipient given; rendered the non-personalized defaults")
             return validate_profile({})

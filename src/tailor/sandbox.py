@@ -59,6 +59,21 @@ class CappedSandbox(ImmutableSandboxedEnvironment):
 
     _capped = {"*": _capped_mul, "**": _capped_pow, "+": _capped_add}
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # Data before methods: `order.items` is the order's items, not dict.items.
+        if type(obj) is dict and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        # `order['items']` on a dict without that key is missing data, not dict.items.
+        if type(obj) is dict:
+            try:
+                return obj[argument]
+            except (KeyError, TypeError):
+                return self.undefined(obj=obj, name=argument)
+        return super().getitem(obj, argument)
+
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
         capped = self._capped.get(operator_name)
         if capped is not None:

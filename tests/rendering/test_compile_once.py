@@ -223,3 +223,22 @@ def test_broken_edit_keeps_last_good_version_serving(compiler):
     fixed = compiler.get("weekly")
     assert fixed is not good and "weekly" not in compiler.errors
     assert "Fixed" in fixed.render(_ctx(CONTEXTS[1][0]), {}).html
+
+
+def test_only_inline_mj_style_is_inlined(compiler):
+    html = compiler.get("weekly").render(_ctx(CONTEXTS[0][0]), CONTEXTS[0][1]).html
+    assert "border-collapse: collapse; mso-table-lspace" not in html.split("</head>")[1]  # MJML resets stay in <head>
+    assert "#outlook a" in html.split("</head>")[0]
+    assert "tailor:inline" not in html and "tailor:style" not in html
+
+
+def test_self_closing_defaults_in_mj_attributes(write_templates):
+    root = write_templates({"t.mjml": """
+        <mjml><mj-head><mj-title>T</mj-title><mj-attributes>
+          <mj-text padding="0px" />
+          <mj-button padding="0px" />
+        </mj-attributes></mj-head><mj-body>
+        <mj-section><mj-column><mj-text><b>One</b>
+          <i>two</i></mj-text></mj-column></mj-section></mj-body></mjml>
+    """})
+    assert "One two" in anatomy(Compiler(root).get("t").render({}, {}).html).text

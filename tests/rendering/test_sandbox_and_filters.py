@@ -107,3 +107,35 @@ def test_utm_filter_merges_template_params(env):
     out = render(env, "{{ 'https://x.example/p?a=1' | utm(utm_content='hero') }}", __utm={"utm_source": "tailor", "utm_medium": "email"})
     assert out == "https://x.example/p?a=1&amp;utm_source=tailor&amp;utm_medium=email&amp;utm_content=hero"
     assert render(env, "{{ 'mailto:a@example.com' | utm }}", __utm={"utm_source": "t"}) == "mailto:a@example.com"
+
+
+def test_unsubscribe_links_are_not_tagged():
+    from tailor.rendering.filters import tag_url
+
+    params = {"utm_source": "tailor"}
+    assert tag_url("https://x.example/unsubscribe?u=1", params) == "https://x.example/unsubscribe?u=1"
+    assert tag_url("https://x.example/p#top", params) == "https://x.example/p?utm_source=tailor#top"
+    assert tag_url("https://x.example/p?utm_source=esp", params) == "https://x.example/p?utm_source=esp"
+
+
+def test_dict_data_wins_over_dict_methods(env):
+    assert render(env, "{% for i in order.items %}{{ i }}{% endfor %}", order={"items": [1, 2]}) == "12"
+    assert render(env, "{{ order['items'] | default('none') }}", order={}) == "none"
+    assert render(env, "{% for k, v in d.items() %}{{ k }}={{ v }}{% endfor %}", d={"a": 1}) == "a=1"
+
+
+def test_macros_emit_text_in_the_text_part(write_templates):
+    from tailor.rendering.compiler import Compiler
+
+    root = write_templates({
+        "partials/m.html": "{% macro badge(x) %}<strong style='color:#f00'>{{ x }}</strong>{% endmacro %}",
+        "t.mjml": """
+            <mjml><mj-head><mj-title>T</mj-title></mj-head><mj-body>
+            {% import "partials/m.html" as m %}
+            <mj-section><mj-column><mj-text>Now {{ m.badge('New') }} in</mj-text></mj-column></mj-section>
+            </mj-body></mjml>
+        """,
+    })
+    parts = Compiler(root).get("t").render({}, {})
+    assert "<strong" in parts.html and "New" in parts.html
+    assert "New" in parts.text and "<strong" not in parts.text

@@ -14,7 +14,7 @@ from tailor.email import RenderAborted
 from tailor.rendering.inspect import anatomy
 from tailor.rendering.naive import render_naive
 
-from conftest import SHOP_NOW, context_for, persona_names, shop_templates
+from shop_data import SHOP_NOW, context_for, persona_names, shop_templates
 
 
 @pytest.mark.parametrize("persona", persona_names())

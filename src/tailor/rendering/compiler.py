@@ -46,6 +46,9 @@ COMPILER_VERSION = "1"
 
 _TITLE = re.compile(r"<mj-title>(.*?)</mj-title>", re.S)
 _PREVIEW = re.compile(r"<mj-preview>(.*?)</mj-preview>", re.S)
+_INLINE_MJ_STYLE = re.compile(r"<mj-style\b[^>]*\binline=[\"']inline[\"'][^>]*>")
+_STYLE_BLOCK = re.compile(r"<style\b[^>]*>.*?</style>", re.S | re.I)
+INLINE_MARK = "/*tailor:inline*/"
 _HREF = re.compile(r"(?P<pre>\shref=)(?P<q>[\"'])(?P<url>.*?)(?P=q)", re.S)
 
 
@@ -272,6 +275,7 @@ class Compiler:
             if preheader_src is None and preview:
                 preheader_src = preview.group(1).strip()
             source = self._head_with(source, subject_src is not None and not title, preheader_src is not None and not preview)
+            source = _INLINE_MJ_STYLE.sub(lambda m: m.group(0) + INLINE_MARK, source)
             html = self._mjml_to_html(source, template)
         else:
             html = source
@@ -353,11 +357,23 @@ class Compiler:
         return vault.restore(html)
 
     def _inline(self, html: str, template: TemplateFile) -> str:
+        kept: list[str] = []
+        if template.kind == "mjml":
+            # Like official MJML: only <mj-style inline="inline"> is inlined; MJML's own
+            # resets and the other styles stay in <head> (inlining them bloats every cell).
+            def keep(m: re.Match[str]) -> str:
+                if INLINE_MARK in m.group(0):
+                    return m.group(0).replace(INLINE_MARK, "")
+                kept.append(m.group(0))
+                return f"<!--tailor:style {len(kept) - 1}-->"
+
+            html = _STYLE_BLOCK.sub(keep, html)
         vault = TokenVault()
         inlined = inline_css(vault.protect(html, html_aware=True), self.inliner)
         lost = vault.missing(inlined)
         if lost:
             raise ProblemError([Problem(str(template.path), 1, 1, f"CSS inlining dropped Jinja {lost[0]!r}")])
+        inlined = re.sub(r"<!--tailor:style (\d+)-->", lambda m: kept[int(m.group(1))], inlined)
         return vault.restore(inlined)
 
     def _static_utm(self, template: TemplateFile) -> dict[str, str]:

@@ -46,10 +46,27 @@ class RecordingUndefined(ChainableUndefined):
         return 0
 
 
+class TextPartLoader(FileSystemLoader):
+    """Loads macro files for the plain-text part with their HTML already turned into text.
+
+    A macro that emits ``<strong>New</strong>`` for the HTML part must emit ``New``
+    for the text part; converting the macro file once at load time does that.
+    """
+
+    def get_source(self, environment: Any, template: str) -> tuple[str, str | None, Any]:
+        from tailor.rendering.text import html_template_to_text_template
+
+        source, filename, uptodate = super().get_source(environment, template)
+        if "<" in source:
+            source = html_template_to_text_template(source).rstrip("\n")
+        return source, filename, uptodate
+
+
 def make_environment(templates_dir: Path | None, *, autoescape: bool) -> CappedSandbox:
     """A sandboxed environment; ``templates_dir`` backs runtime ``import`` of macro files."""
+    loader_class = FileSystemLoader if autoescape else TextPartLoader
     env = CappedSandbox(
-        loader=FileSystemLoader(str(templates_dir)) if templates_dir else None,
+        loader=loader_class(str(templates_dir)) if templates_dir else None,
         autoescape=autoescape,
         undefined=RecordingUndefined,
         # in the text part a newline after a block tag is a line break a reader sees

@@ -159,9 +159,19 @@ def pluralize(count: Any, singular: str | None = None, plural: str | None = None
     return "" if one else (singular if singular is not None else "s")
 
 
+#: links that must reach their target untouched: list-management and legal pages
+UNTAGGED_LINKS = ("unsubscribe", "/preferences", "optout", "opt-out")
+
+
 def tag_url(url: str, params: Mapping[str, Any]) -> str:
-    """Add UTM (or any) query parameters to an http(s) URL, keeping ones already set."""
+    """Add UTM (or any) query parameters to an http(s) URL, keeping ones already set.
+
+    Unsubscribe and preference-centre links (:data:`UNTAGGED_LINKS`) are left alone.
+    """
     if not params or not url.startswith(("http://", "https://")):
+        return url
+    lowered = url.lower()
+    if any(marker in lowered for marker in UNTAGGED_LINKS):
         return url
     suffix = _encoded(tuple(params.items()))
     if "#" not in url and not any(f"{key}=" in url for key, _ in params.items()):

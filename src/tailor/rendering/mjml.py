@@ -187,7 +187,8 @@ def _check_attributes(match: re.Match[str], tag_offset: int, tag: str, report) -
 
 _WS_BETWEEN_TAGS = re.compile(r">([ \t]*\r?\n\s*)<")
 _CONTENT_TAG = re.compile(
-    r"(<(mj-text|mj-button|mj-table|mj-accordion-text|mj-accordion-title|mj-navbar-link|mj-social-element)\b[^>]*>)(.*?)(</\2>)",
+    r"(<(mj-text|mj-button|mj-table|mj-accordion-text|mj-accordion-title|mj-navbar-link|mj-social-element)\b"
+    r"(?:[^>\"']|\"[^\"]*\"|'[^']*')*(?<!/)>)(.*?)(</\2>)",  # an opening tag, never a self-closing one
     re.S,
 )
 _ATTR_VALUE = re.compile(r"(?P<name>[\w:-]+)\s*=\s*(?:\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)')")
