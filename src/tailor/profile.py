@@ -21,16 +21,16 @@ def validate_profile(doc: Any, pointer: str = "") -> dict[str, Any]:
     for key in ("id", "email", "user_id"):
         if doc.get(key) is not None and not isinstance(doc[key], (str, int)):
             raise InvalidInput(f"must be a string, got {type(doc[key]).__name__}", f"{pointer}/{key}")
-    traits = doc.get("traits") or {}
+    traits = doc.get("traits") if doc.get("traits") is not None else {}
     if not isinstance(traits, Mapping):
         raise InvalidInput(f"must be an object, got {type(traits).__name__}", f"{pointer}/traits")
-    consents = doc.get("consents") or {}
+    consents = doc.get("consents") if doc.get("consents") is not None else {}
     if not isinstance(consents, Mapping):
         raise InvalidInput(f"must be an object, got {type(consents).__name__}", f"{pointer}/consents")
     for purpose, value in consents.items():
         if not isinstance(value, bool) and value is not None:
             raise InvalidInput(f"must be true or false, got {value!r}", f"{pointer}/consents/{purpose}")
-    events = doc.get("events") or []
+    events = doc.get("events") if doc.get("events") is not None else []
     if not isinstance(events, list):
         raise InvalidInput(f"must be an array, got {type(events).__name__}", f"{pointer}/events")
     for i, event in enumerate(events):

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from .messages import Record
 from .models import Event, Identity, Profile, Suppression, TriggerState
-from .resolve import Component, Key, ProfileState, components, record_keys
+from .resolve import Key, ProfileState, components, record_keys
 from .upsert import insert_ignore
 
 CHUNK = 500
@@ -66,42 +66,48 @@ def apply_records(conn: Connection, records: Sequence[Record], hash_email: Calla
 
     owner: dict[Any, ProfileState] = {}
     new_profiles: list[ProfileState] = []
+    merges: list[tuple[str, list[str]]] = []
     for root, group in sorted(groups.items()):
         if root not in first_seen:
             continue  # an identity of a loaded profile that no record of this batch touches
-        if not group.profiles:
-            state = ProfileState(id=group.new_profile_id(lambda h: h[:24]), created_at=first_seen[root], new=True, dirty=True)
-            states[state.id] = state
-            new_profiles.append(state)
-            group.profiles.append(state.id)
-        survivor = states[group.survivor()]
-        absorbed = [pid for pid in group.profiles if pid != survivor.id]
+        target = group.target_id()
+        if target not in states:
+            states[target] = ProfileState(id=target, created_at=first_seen[root], new=True, dirty=True)
+            new_profiles.append(states[target])
+        survivor = states[target]
+        absorbed = [pid for pid in group.profiles if pid != target]
+        for pid in absorbed:
+            survivor.absorb(states[pid])
         if absorbed:
-            _merge(conn, survivor, [states[pid] for pid in absorbed])
+            merges.append((target, absorbed))
         owner[root] = survivor
 
     changed = [False] * len(fresh)
-    new_identity_rows = []
-    for root, group in groups.items():
-        if root not in owner:
-            continue
-        for kind, value in sorted(group.keys - set(identities)):
-            new_identity_rows.append({"kind": kind, "value": value, "profile_id": owner[root].id, "created_at": now})
     # last-write-wins makes the order irrelevant; a fixed order keeps runs reproducible
     for i in sorted(range(len(fresh)), key=lambda i: (fresh[i].timestamp, fresh[i].message_id)):
         changed[i] = owner[root_of_record[i]].apply(fresh[i])
 
+    # rows are written parents first: new profiles, then moves, identities, events
     if new_profiles:
         conn.execute(insert(profiles_t), [s.as_row(now) for s in new_profiles])
+    for target, absorbed in merges:
+        _move_rows(conn, target, absorbed)
+    new_identity_rows = []
+    for root, group in groups.items():
+        if root in owner:
+            for kind, value in sorted(group.keys - set(identities)):
+                new_identity_rows.append({"kind": kind, "value": value, "profile_id": owner[root].id, "created_at": now})
     if new_identity_rows:
         insert_ignore(conn, identities_t, new_identity_rows, ["kind", "value"])
     event_rows = [_event_row(r, owner[root].id) for root, r in zip(root_of_record, fresh) if r.store_event]
     inserted = _insert_events(conn, event_rows)
-    dirty = [s for s in owner.values() if s.dirty and not s.new]
+    dirty = {s.id: s for s in owner.values() if s.dirty and not s.new}
     if dirty:
-        rows = [{**s.as_row(now), "_id": s.id} for s in {s.id: s for s in dirty}.values()]
-        for row in rows:
-            del row["id"]
+        rows = []
+        for state in dirty.values():
+            row = state.as_row(now)
+            row["_id"] = row.pop("id")
+            rows.append(row)
         conn.execute(update(profiles_t).where(profiles_t.c.id == bindparam("_id")), rows)
 
     new_keys = {(r["kind"], r["value"]) for r in new_identity_rows}
@@ -154,15 +160,12 @@ def _load_profiles(conn: Connection, ids: Iterable[str]) -> dict[str, ProfileSta
     return states
 
 
-def _merge(conn: Connection, survivor: ProfileState, absorbed: list[ProfileState]) -> None:
-    """Move everything of ``absorbed`` onto ``survivor`` and delete them."""
-    ids = [s.id for s in absorbed]
-    for state in absorbed:
-        survivor.absorb(state)
+def _move_rows(conn: Connection, survivor: str, absorbed: list[str]) -> None:
+    """Move the identities, events, suppressions and trigger state of merged profiles; delete them."""
     for table in (identities_t, events_t, suppressions_t):
-        conn.execute(update(table).where(table.c.profile_id.in_(ids)).values(profile_id=survivor.id))
-    _merge_trigger_state(conn, survivor.id, ids)
-    conn.execute(delete(profiles_t).where(profiles_t.c.id.in_(ids)))
+        conn.execute(update(table).where(table.c.profile_id.in_(absorbed)).values(profile_id=survivor))
+    _merge_trigger_state(conn, survivor, absorbed)
+    conn.execute(delete(profiles_t).where(profiles_t.c.id.in_(absorbed)))
 
 
 def _merge_trigger_state(conn: Connection, survivor: str, absorbed: list[str]) -> None:

@@ -30,7 +30,8 @@ class Profile(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     traits: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     consents: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    #: {"traits": {name: [iso, tiebreak]}, "consents": {...}, "email": [iso, tiebreak]}
+    #: {"traits": {name: [time, messageId]}, "email": [time, messageId],
+    #:  "consents": {purpose: {source: [time, messageId, granted]}}}
     #: — the write that set each value, so last-write-wins is order-independent
     stamps: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     locale: Mapped[str | None] = mapped_column(String(35))

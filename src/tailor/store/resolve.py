@@ -5,22 +5,24 @@ Rules (deterministic — the result does not depend on arrival order):
 * Every record links all its identifiers (``userId``, ``anonymousId``, the email of an
   identify, an alias's ``previousId``) into one profile. Identifiers that were already
   linked to different profiles make those profiles one: they are **merged**.
-* A new profile's id is its smallest ``userId``, or ``anon-<anonymousId>`` when it has
-  none. When profiles merge, the survivor is the profile with a user id whose id sorts
-  first (anonymous profiles lose to known ones); absorbed ids stay resolvable through
-  their identities.
+* A profile's id is its smallest ``userId``, or ``anon-<anonymousId>`` while it has
+  none. When an anonymous profile gets a user id, or profiles merge, everything moves
+  to the profile named by the smallest user id (created if needed); absorbed ids stay
+  resolvable through their identities (``load_profile(id=...)`` accepts any of them).
 * Traits and the email are last-write-wins by the timestamp of the message that set
   them (ties broken by ``messageId``), per trait, also across a merge.
-* Consents are last-write-wins within a profile; on a merge the most restrictive value
-  wins (``false`` beats ``true``), stamped with the latest of the merged times, so only
-  a consent change newer than every merged one can grant it again.
+* Consents are kept per *source* (the message's ``userId``, else its ``anonymousId``):
+  within a source the latest write wins; across sources the most restrictive wins
+  (``false`` beats ``true``). So when two profiles merge and disagree, the person is
+  treated as not consenting until the source that said no says yes again — and the
+  result is the same whatever the arrival order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from .messages import Record
 from .times import stamp
@@ -69,9 +71,13 @@ class ProfileState:
         trait_stamps = self.stamps.setdefault("traits", {})
         for name, value in record.traits.items():
             changed |= self._write(self.traits, trait_stamps, name, value, new)
-        consent_stamps = self.stamps.setdefault("consents", {})
+        source = record.user_id or record.anonymous_id or ""
+        by_purpose = self.stamps.setdefault("consents", {})
         for purpose, granted in record.consents.items():
-            changed |= self._write(self.consents, consent_stamps, purpose, granted, new)
+            current = by_purpose.setdefault(purpose, {}).get(source)
+            if current is None or new > current[:2]:
+                by_purpose[purpose][source], self.dirty = [*new, granted], True
+                changed |= self._settle_consent(purpose)
         if record.email is not None:
             current = self.stamps.get("email")
             if current is None or new > current:
@@ -80,6 +86,13 @@ class ProfileState:
         first_seen = record.created_at or record.timestamp
         if first_seen < self.created_at:
             self.created_at, self.dirty, changed = first_seen, True, True
+        return changed
+
+    def _settle_consent(self, purpose: str) -> bool:
+        """Most restrictive over sources: one source's latest "no" is a no."""
+        value = all(entry[2] for entry in self.stamps["consents"][purpose].values())
+        changed = self.consents.get(purpose) != value
+        self.consents[purpose] = value
         return changed
 
     def _write(self, values: dict[str, Any], stamps: dict[str, Any], name: str, value: Any, new: list[str]) -> bool:
@@ -98,14 +111,13 @@ class ProfileState:
         for name, value in other.traits.items():
             if name not in mine or (theirs.get(name) or []) > mine[name]:
                 self.traits[name], mine[name] = value, theirs.get(name) or []
-        mine, theirs = self.stamps.setdefault("consents", {}), other.stamps.get("consents", {})
-        for purpose, granted in other.consents.items():
-            if purpose not in self.consents:
-                self.consents[purpose], mine[purpose] = granted, theirs.get(purpose) or []
-                continue
-            latest = max(mine.get(purpose) or [], theirs.get(purpose) or [])
-            # most restrictive wins on a merge: one "no" from the person is enough
-            self.consents[purpose], mine[purpose] = self.consents[purpose] and granted, latest
+        by_purpose = self.stamps.setdefault("consents", {})
+        for purpose, sources in other.stamps.get("consents", {}).items():
+            mine = by_purpose.setdefault(purpose, {})
+            for source, entry in sources.items():
+                if source not in mine or entry[:2] > mine[source][:2]:
+                    mine[source] = entry
+            self._settle_consent(purpose)
         if other.email is not None and (self.email is None or (other.stamps.get("email") or []) > (self.stamps.get("email") or [])):
             self.email, self.stamps["email"] = other.email, other.stamps.get("email") or []
         self.created_at = min(self.created_at, other.created_at)
@@ -146,17 +158,22 @@ class Component:
     profiles: list[str] = field(default_factory=list)
     keys: set[Key] = field(default_factory=set)
 
-    def new_profile_id(self, hash_prefix: Callable[[str], str]) -> str:
-        users = sorted(v for k, v in self.keys if k == "user_id")
-        if users:
-            return users[0]
+    def target_id(self) -> str:
+        """The id of the profile this person ends up in: the smallest user id, if any.
+
+        Every profile's id is the smallest of its user ids, so the smallest over the
+        component is the same whatever order its messages arrived in.
+        """
+        known = [v for k, v in self.keys if k == "user_id"]
+        known += [pid for pid in self.profiles if not pid.startswith(ANON_PREFIX)]
+        if known:
+            return min(known)
+        if self.profiles:
+            return min(self.profiles)
         anonymous = sorted(v for k, v in self.keys if k == "anonymous_id")
         if anonymous:
             return ANON_PREFIX + anonymous[0]
-        return "email-" + hash_prefix(sorted(v for k, v in self.keys)[0])
-
-    def survivor(self) -> str:
-        return min(self.profiles, key=lambda pid: (pid.startswith(ANON_PREFIX), pid))
+        return "email-" + sorted(v for _, v in self.keys)[0][:24]
 
 
 def record_keys(record: Record, hash_email: Callable[[str], str]) -> list[Key]:

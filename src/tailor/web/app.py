@@ -228,9 +228,9 @@ def slot_payload(tailor: Tailor, email: Email, template: str, slot: str) -> dict
 def _winning_rules(email: Email) -> dict[str, str]:
     winners: dict[str, str] = {}
     for decision in email.decisions:
-        slot, rule = decision.get("slot"), decision.get("rule") or decision.get("chosen_rule")
-        if slot and rule:
-            winners[str(slot)] = str(rule)
+        why = str(decision.get("why") or "")
+        if decision.get("slot") and why.startswith("rule "):
+            winners[str(decision["slot"])] = why[len("rule "):]
     return winners
 
 

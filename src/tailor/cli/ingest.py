@@ -1,0 +1,60 @@
+"""``tailor ingest FILE…``: load Segment events, profiles and the catalog into the store."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+#: files above this size get a progress bar
+PROGRESS_BYTES = 1024 * 1024
+
+
+def _default_database_url() -> str:
+    from tailor.config import ConfigError, Settings
+
+    try:
+        return Settings.load().database_url
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+@click.command("ingest")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--database-url", default=None, help="SQLAlchemy URL of the store (TAILOR_DATABASE_URL).")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: for files over 1 MB).")
+def ingest(files: tuple[str, ...], database_url: str | None, progress: bool | None) -> None:
+    """Load Segment .json/.jsonl events, or profiles/catalog .csv files, into the store.
+
+    Each file is one transaction: a file with a problem writes nothing. Loading the
+    same file again changes nothing (messages are deduplicated by messageId).
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tailor.problems import ProblemError
+    from tailor.store import Store
+
+    store = Store(database_url or _default_database_url())
+    failed = False
+    try:
+        store.migrate()
+        for name in files:
+            path = Path(name)
+            show = progress if progress is not None else (path.is_file() and path.stat().st_size > PROGRESS_BYTES)
+            try:
+                result = store.ingest_file(path, progress=show)
+            except ProblemError as exc:
+                for problem in exc.problems:
+                    click.echo(str(problem), err=True)
+                failed = True
+                continue
+            click.echo(f"{name}: {result.accepted} stored, {result.duplicates} already present")
+    except SQLAlchemyError as exc:
+        click.echo(f"error: the store failed: {type(exc).__name__}: {exc.args[0] if exc.args else ''}"[:500], err=True)
+        sys.exit(1)
+    finally:
+        store.close()
+    if failed:
+        sys.exit(1)

@@ -1,0 +1,60 @@
+"""Whole-store reads as pandas DataFrames (recommenders, batch features, trigger scans)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Mapping
+
+import pandas as pd
+from sqlalchemy import Connection, select
+
+from .models import Event
+
+events_t = Event.__table__
+
+#: Segment e-commerce events that are about products
+PRODUCT_EVENTS = ("Product Viewed", "Product Added", "Checkout Started", "Order Completed")
+
+
+def product_ids(properties: Mapping[str, Any]) -> list[str]:
+    """The products an event is about: ``product_id`` (or ``sku``) and each of ``products[]``."""
+    ids: list[str] = []
+    pid = properties.get("product_id") or properties.get("sku")
+    if pid not in (None, ""):
+        ids.append(str(pid))
+    for product in properties.get("products") or ():
+        if isinstance(product, Mapping):
+            pid = product.get("product_id") or product.get("sku") or product.get("id")
+            if pid not in (None, ""):
+                ids.append(str(pid))
+    return ids
+
+
+def interactions(conn: Connection) -> pd.DataFrame:
+    """``user_id`` (profile id), ``product_id``, ``event``, ``timestamp`` (UTC): one row per product."""
+    query = (select(events_t.c.profile_id, events_t.c.event, events_t.c.timestamp, events_t.c.properties)
+             .where(events_t.c.type == "track", events_t.c.event.in_(PRODUCT_EVENTS))
+             .order_by(events_t.c.timestamp, events_t.c.id))
+    rows = [(pid, product, event, ts) for pid, event, ts, props in conn.execute(query)
+            for product in product_ids(props or {})]
+    frame = pd.DataFrame(rows, columns=["user_id", "product_id", "event", "timestamp"])
+    frame["timestamp"] = _utc(frame["timestamp"])
+    return frame
+
+
+def events_frame(conn: Connection, since: datetime | None = None) -> pd.DataFrame:
+    """``profile_id``, ``type``, ``event``, ``timestamp`` (UTC), ``properties``, ``message_id``, oldest first."""
+    query = select(events_t.c.profile_id, events_t.c.type, events_t.c.event, events_t.c.timestamp,
+                   events_t.c.properties, events_t.c.message_id).order_by(events_t.c.timestamp, events_t.c.id)
+    if since is not None:
+        if since.tzinfo is not None:
+            since = pd.Timestamp(since).tz_convert("UTC").tz_localize(None).to_pydatetime()
+        query = query.where(events_t.c.timestamp >= since)
+    frame = pd.DataFrame(conn.execute(query).all(), columns=["profile_id", "type", "event", "timestamp", "properties", "message_id"])
+    frame["timestamp"] = _utc(frame["timestamp"])
+    frame["properties"] = frame["properties"].map(lambda p: p or {})
+    return frame
+
+
+def _utc(column: pd.Series) -> pd.Series:
+    return pd.to_datetime(column, utc=True, format="mixed") if len(column) else pd.Series([], dtype="datetime64[ns, UTC]")

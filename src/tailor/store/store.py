@@ -1,0 +1,256 @@
+"""``Store``: the one entry point to profiles, events, the catalog and suppressions."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import datetime
+from typing import Any, Iterable, Mapping, Sequence
+
+import pandas as pd
+from sqlalchemy import Engine, select, text
+
+from .catalog import product_dict, products_t, upsert_products
+from .documents import erase, export_document, find_profile, profile_document
+from .emails import EmailHasher, normalize_email
+from .engine import make_engine, write_transaction
+from .files import read_batches
+from .frames import events_frame, interactions
+from .ingest import IngestResult, apply_records
+from .messages import Record, validate_message
+from .models import Profile, StoreMeta, Suppression, TriggerState
+from .schema import current_revision, migrate
+from .times import utcnow
+
+HASH_KEY = "email_hash_key"
+
+
+class Store:
+    """Profiles, identities, events, catalog, trigger state and suppressions in one database.
+
+    ``database_url`` is any SQLAlchemy URL: ``sqlite:///tailor.db`` (WAL mode) or
+    ``postgresql://…``. Call :meth:`migrate` once to create or upgrade the schema.
+    """
+
+    def __init__(self, database_url: str = "sqlite:///tailor.db", *, email_key: str | bytes | None = None, **engine_options: Any):
+        self.database_url = database_url
+        self.engine: Engine = make_engine(database_url, **engine_options)
+        self._email_key = email_key.encode() if isinstance(email_key, str) else email_key
+        self._hasher: EmailHasher | None = None
+
+    def __repr__(self) -> str:
+        return f"<Store {self.engine.url.render_as_string(hide_password=True)}>"
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the newest revision."""
+        migrate(self.engine)
+
+    def revision(self) -> str | None:
+        return current_revision(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def health(self) -> bool:
+        """True when the database answers a trivial query."""
+        with self.engine.connect() as conn:
+            return conn.execute(text("SELECT 1")).scalar() == 1
+
+    # -- email hashing -------------------------------------------------------
+
+    def hash_email(self, email: str) -> str:
+        """The keyed hash an email is looked up by (HMAC-SHA256 of the normalized address)."""
+        if self._hasher is None:
+            self._hasher = EmailHasher(self._email_key or self._stored_key())
+        return self._hasher(email)
+
+    def _stored_key(self) -> bytes:
+        with self.engine.connect() as conn:
+            value = conn.execute(select(StoreMeta.value).where(StoreMeta.key == HASH_KEY)).scalar()
+        if value is None:  # a schema created without the migration's seed row
+            value = secrets.token_hex(32)
+            with self.engine.begin() as conn:
+                conn.execute(StoreMeta.__table__.insert().values(key=HASH_KEY, value=value))
+        return bytes.fromhex(value)
+
+    # -- ingestion -----------------------------------------------------------
+
+    def validate(self, messages: Sequence[Any], pointer: str = "/batch", *, received_at: datetime | None = None) -> list[Record]:
+        """Validate Segment messages; raises ValidationError for the first bad field."""
+        received_at = received_at or utcnow()
+        return [validate_message(m, f"{pointer}/{i}", received_at=received_at) for i, m in enumerate(messages)]
+
+    def ingest(self, messages: Sequence[Any], *, pointer: str = "/batch") -> IngestResult:
+        """Store a batch of Segment messages, all or nothing, idempotent on ``messageId``.
+
+        Every message is validated before anything is written; the first bad field
+        raises :class:`ValidationError` with its JSON pointer (``/batch/3/event``).
+        """
+        return self.ingest_records(self.validate(messages, pointer))
+
+    def ingest_records(self, records: Sequence[Record]) -> IngestResult:
+        """Store already validated records in one committed transaction."""
+        hash_email = self.hash_email
+        with write_transaction(self.engine) as conn:
+            return apply_records(conn, records, hash_email, utcnow())
+
+    def ingest_file(self, path: str | os.PathLike[str], progress: bool = False) -> IngestResult:
+        """Load ``.json``/``.jsonl`` Segment messages, or a profiles or catalog ``.csv``.
+
+        One transaction per file: a problem anywhere (raised as ``ProblemError`` with
+        ``path:line:col``) writes nothing. Re-ingesting a file changes nothing.
+        """
+        now = utcnow()
+        self.hash_email("")  # read the key before the write transaction opens
+        result = IngestResult()
+        with write_transaction(self.engine) as conn:
+            for kind, rows in read_batches(path, now, progress=progress):
+                if kind == "products":
+                    result += upsert_products(conn, rows, now)
+                else:
+                    result += apply_records(conn, rows, self.hash_email, now)
+        return result
+
+    def upsert_products(self, products: Iterable[Mapping[str, Any]]) -> IngestResult:
+        """Add or update catalog products (dicts with the catalog.csv columns)."""
+        from .catalog import product_row
+
+        rows = [product_row(p, f"/{i}") for i, p in enumerate(products)]
+        with write_transaction(self.engine) as conn:
+            return upsert_products(conn, rows, utcnow())
+
+    # -- reading -------------------------------------------------------------
+
+    def load_profile(self, *, id: str | None = None, email: str | None = None, user_id: str | None = None,
+                     anonymous_id: str | None = None, event_limit: int | None = 500) -> dict[str, Any] | None:
+        """The profile document (events oldest first: the latest ``event_limit``), or None."""
+        if id is None and email is None and user_id is None and anonymous_id is None:
+            return None
+        hash_email = self.hash_email
+        with self.engine.connect() as conn:
+            row = find_profile(conn, id=id, email=email, user_id=user_id, anonymous_id=anonymous_id, hash_email=hash_email)
+            return None if row is None else profile_document(conn, row, event_limit)
+
+    def resolve(self, *, id: str | None = None, email: str | None = None, user_id: str | None = None,
+                anonymous_id: str | None = None) -> str | None:
+        """The profile id a reference resolves to."""
+        hash_email = self.hash_email
+        with self.engine.connect() as conn:
+            row = find_profile(conn, id=id, email=email, user_id=user_id, anonymous_id=anonymous_id, hash_email=hash_email)
+        return None if row is None else row.id
+
+    def catalog(self) -> list[dict[str, Any]]:
+        """Every product, by id."""
+        with self.engine.connect() as conn:
+            return [product_dict(r) for r in conn.execute(select(products_t).order_by(products_t.c.id)).mappings()]
+
+    def interactions(self) -> pd.DataFrame:
+        """Product interactions for recommenders: ``user_id, product_id, event, timestamp``."""
+        with self.engine.connect() as conn:
+            return interactions(conn)
+
+    def events_frame(self, since: datetime | None = None) -> pd.DataFrame:
+        """All events (optionally since a time) for batch features and trigger scans."""
+        with self.engine.connect() as conn:
+            return events_frame(conn, since)
+
+    def profile_ids(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(Profile.id).order_by(Profile.id)).scalars())
+
+    # -- privacy -------------------------------------------------------------
+
+    def export_profile(self, id: str) -> dict[str, Any] | None:
+        """Everything stored about a profile (data-subject access), or None if unknown."""
+        hash_email = self.hash_email
+        with self.engine.connect() as conn:
+            row = find_profile(conn, id=id, hash_email=hash_email)
+            return None if row is None else export_document(conn, row)
+
+    def erase_profile(self, id: str) -> bool:
+        """Delete a profile, its identities, events and trigger state in one transaction."""
+        hash_email = self.hash_email
+        with write_transaction(self.engine) as conn:
+            row = find_profile(conn, id=id, hash_email=hash_email)
+            return False if row is None else erase(conn, row.id)
+
+    def add_suppression(self, *, profile_id: str | None = None, email: str | None = None, reason: str,
+                        source: str = "") -> None:
+        """Never email this person again for ``reason`` (unsubscribe, bounce, spam report…)."""
+        if profile_id is None and email is None:
+            raise ValueError("give a profile_id or an email")
+        email_hash = self.hash_email(email) if email else None
+        with write_transaction(self.engine) as conn:
+            if profile_id is not None:
+                row = conn.execute(select(Profile.id, Profile.email).where(Profile.id == profile_id)).first()
+                if row is None:
+                    profile_id = None
+                elif email_hash is None and row.email:
+                    email_hash = self.hash_email(row.email)
+            elif email_hash is not None:
+                row = find_profile(conn, email=normalize_email(email or ""), hash_email=self.hash_email)
+                profile_id = row.id if row is not None else None
+            conn.execute(Suppression.__table__.insert().values(profile_id=profile_id, email_hash=email_hash,
+                                                               reason=reason, source=source, created_at=utcnow()))
+
+    def is_suppressed(self, profile_id: str | None = None, *, email: str | None = None) -> str | None:
+        """The reason this profile (or address) must not be emailed, or None."""
+        hashes = []
+        if email:
+            hashes.append(self.hash_email(email))
+        with self.engine.connect() as conn:
+            if profile_id is not None:
+                row_email = conn.execute(select(Profile.email).where(Profile.id == profile_id)).scalar()
+                if row_email:
+                    hashes.append(self.hash_email(row_email))
+            table = Suppression.__table__
+            condition = table.c.email_hash.in_(hashes) if hashes else None
+            if profile_id is not None:
+                by_profile = table.c.profile_id == profile_id
+                condition = by_profile if condition is None else (by_profile | condition)
+            if condition is None:
+                return None
+            return conn.execute(select(table.c.reason).where(condition).order_by(table.c.id).limit(1)).scalar()
+
+    # -- trigger state (used by the trigger scan) ----------------------------
+
+    def trigger_fired(self, profile_id: str, trigger: str, key: str = "") -> datetime | None:
+        """When ``trigger`` last fired for this profile and key."""
+        table = TriggerState.__table__
+        with self.engine.connect() as conn:
+            return conn.execute(select(table.c.fired_at).where(
+                table.c.profile_id == profile_id, table.c.trigger == trigger, table.c.key == key)).scalar()
+
+    def record_trigger(self, profile_id: str, trigger: str, key: str = "", fired_at: datetime | None = None) -> bool:
+        """Record that ``trigger`` fired; False if it was already recorded at or after ``fired_at``."""
+        from .times import parse_time  # noqa: F401  (callers may pass aware datetimes)
+        from .upsert import insert_ignore
+
+        table = TriggerState.__table__
+        fired_at = _naive_utc(fired_at or utcnow())
+        with write_transaction(self.engine) as conn:
+            current = conn.execute(select(table.c.fired_at).where(
+                table.c.profile_id == profile_id, table.c.trigger == trigger, table.c.key == key)).scalar()
+            if current is None:
+                insert_ignore(conn, table, [{"profile_id": profile_id, "trigger": trigger, "key": key, "fired_at": fired_at}],
+                              ["profile_id", "trigger", "key"])
+                return True
+            if current >= fired_at:
+                return False
+            conn.execute(table.update().where(table.c.profile_id == profile_id, table.c.trigger == trigger,
+                                              table.c.key == key).values(fired_at=fired_at))
+            return True
+
+
+def _naive_utc(value: datetime) -> datetime:
+    from datetime import timezone
+
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
