@@ -26,7 +26,11 @@ oracle: oracle/node_modules/.installed
 ## make run: set up, load the example shop into the embedded SQLite store, and serve it
 run: venv
 	TAILOR_DATABASE_URL=$(DB) $(BIN)/tailor ingest fixtures/catalog.csv fixtures/profiles.csv fixtures/events.jsonl
-	TAILOR_DATABASE_URL=$(DB) $(BIN)/tailor demo --out out
+	TAILOR_DATABASE_URL=$(DB) $(BIN)/tailor serve --host $(HOST) --port $(PORT)
+
+## make preview: every template x every persona as static HTML in out/
+preview: venv
+	TAILOR_DATABASE_URL=$(DB) $(BIN)/tailor preview --out out
 
 ## make test: set up (Python dev extras, official MJML) and run the whole suite
 test: venv oracle

@@ -59,6 +59,9 @@ class Tailor:
         self.rules_dir = Path(rules)
         self._rulebook: Any = None
         self._rulebook_stamp: tuple | None = None
+        self._rulebook_checked = float("-inf")
+        #: problems of a broken rules edit while the last good rules keep serving
+        self.rules_errors: list[Problem] = []
         self.compiler = Compiler(self.templates_dir, inliner=self.settings.inliner, slot_resolver=self._slot_blocks, watch=(self.rules_dir,))
         self._store: Any = None
         self._recommender = recommender
@@ -78,14 +81,20 @@ class Tailor:
         """The rules, reloaded when a file in the rules folder changes."""
         from tailor.rules import RuleBook
 
+        now = time.monotonic()
+        if self._rulebook is not None and now - self._rulebook_checked < self.compiler.recheck_seconds:
+            return self._rulebook  # the folder was looked at moments ago (a render asks several times)
+        self._rulebook_checked = now
         stamp = _folder_stamp(self.rules_dir)
         if self._rulebook is None or stamp != self._rulebook_stamp:
             try:
                 self._rulebook = RuleBook.load(self.rules_dir, self.templates_dir)
-            except ProblemError:
+                self.rules_errors = []
+            except ProblemError as exc:
                 if self._rulebook is None:
                     raise
                 # keep serving the last good rules; `tailor check` and /healthz report the error
+                self.rules_errors = list(exc.problems)
             self._rulebook_stamp = stamp
         return self._rulebook
 
@@ -96,7 +105,10 @@ class Tailor:
 
             if not self.create_store and _missing_sqlite_file(self.database_url):
                 return None
-            self._store = Store(self.database_url)
+            store = Store(self.database_url)
+            if self.create_store:
+                store.migrate()
+            self._store = store
         return self._store
 
     @property
@@ -145,6 +157,30 @@ class Tailor:
         for name in self.compiler.names():
             problems += self.compiler.check(name)
         return sorted(set(problems))
+
+    def warm(self) -> dict[str, str]:
+        """Pay now what the first render would: rules, every template, the recommender.
+
+        A server calls this at (worker) start so the first recipient is as fast as the
+        others. Returns ``{what: error}`` for anything that failed to load; the failures
+        are not fatal (the render reports them, ``/healthz`` shows them).
+        """
+        errors: dict[str, str] = {}
+        try:
+            self.rulebook
+        except Exception as exc:
+            errors["rules"] = str(exc)
+        for name in self.template_names():
+            try:
+                self.compile(name)
+            except Exception as exc:
+                errors[name] = str(exc)
+        try:
+            self.recommender
+            self._catalog_index()
+        except Exception as exc:  # e.g. the store is down: the first render retries
+            errors["recommendations"] = f"{type(exc).__name__}: {exc}"
+        return errors
 
     def load_profile(self, recipient: Mapping[str, Any]) -> dict[str, Any] | None:
         """The stored profile for a recipient reference (id, email, user_id or anonymous_id)."""
@@ -208,12 +244,13 @@ class Tailor:
         The returned context is exactly what the template renders with (QA tools and the
         fidelity tests use it to render the same recipient another way).
         """
-        started = time.monotonic()
-        deadline = started + self.settings.budget_ms / 1000.0
         moment = parse_at(at)
         if context is not None and not isinstance(context, Mapping):
             raise InvalidInput("must be an object", "/context")
         compiled = self.compile(template)
+        if _uses_recs(compiled):
+            self.recommender  # loading or fitting the models is start-up work, not this render's budget
+        deadline = time.monotonic() + self.settings.budget_ms / 1000.0
         doc = self._resolve_profile(profile, recipient)
         return self._prepare(compiled, doc, moment, dict(context or {}), deadline)
 

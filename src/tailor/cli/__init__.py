@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tailor.cli.check import check
+from tailor.cli.ingest import ingest
 from tailor.cli.preview import preview
 from tailor.cli.recs import recs
 from tailor.cli.render import render
@@ -22,3 +23,4 @@ main.add_command(check)
 main.add_command(preview)
 main.add_command(serve)
 main.add_command(recs)
+main.add_command(ingest)

@@ -28,12 +28,9 @@ def serve(host: str, port: int, workers: int, warm: bool) -> None:
 
     app = create_app(settings, bind_host=host)
     if warm:
-        tailor = app.extensions["tailor"]
-        for name in tailor.template_names():
-            try:
-                tailor.compile(name)
-            except Exception as exc:  # keep serving the other templates; /healthz shows it
-                click.echo(f"warning: {name}: {exc}", err=True)
+        # keep serving the other templates when one is broken; /healthz shows it
+        for name, error in app.extensions["tailor"].warm().items():
+            click.echo(f"warning: {name}: {error}", err=True)
     base = f"http://{host}:{port}"
     click.echo(f"tailor is serving on {base}")
     click.echo(f"  render API:   POST {base}/v1/render")

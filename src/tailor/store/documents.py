@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from sqlalchemy import Connection, delete, or_, select, update
+from sqlalchemy import Connection, delete, literal, or_, select, union_all, update
 
 from .models import Event, Identity, Profile, Suppression, TriggerState
 from .times import iso
@@ -32,21 +32,22 @@ def find_profile(conn: Connection, *, id: str | None = None, email: str | None =
         refs.append(("email", hash_email(email)))
     if id is not None:
         refs += [("user_id", str(id)), ("anonymous_id", str(id))]
-    clauses = [(identities_t.c.kind == kind) & (identities_t.c.value == value) for kind, value in refs]
-    linked = select(identities_t.c.profile_id).where(or_(*clauses)) if clauses else None
-    conditions = []
+    # two indexed lookups glued by UNION ALL: an OR across them would scan ``profiles``
+    parts = []
     if id is not None:
-        conditions.append(profiles_t.c.id == str(id))
-    if linked is not None:
-        conditions.append(profiles_t.c.id.in_(linked))
-    if not conditions:
+        parts.append(select(profiles_t, literal(0).label("via")).where(profiles_t.c.id == str(id)))
+    if refs:
+        clauses = [(identities_t.c.kind == kind) & (identities_t.c.value == value) for kind, value in refs]
+        parts.append(select(profiles_t, literal(1).label("via"))
+                     .join(identities_t, identities_t.c.profile_id == profiles_t.c.id).where(or_(*clauses)))
+    if not parts:
         return None
-    rows = conn.execute(select(profiles_t).where(or_(*conditions)).limit(3)).all()
+    query = parts[0] if len(parts) == 1 else union_all(*parts)
+    rows = conn.execute(query.limit(8)).all()
     if not rows:
         return None
     # an exact profile id beats an identity that happens to have the same text
-    exact = [r for r in rows if id is not None and r.id == str(id)]
-    return exact[0] if exact else min(rows, key=lambda r: r.id)
+    return min(rows, key=lambda r: (r.via, r.id))
 
 
 def event_dict(row: Any, *, full: bool = False) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
@@ -95,6 +95,10 @@ class Store:
         raises :class:`ValidationError` with its JSON pointer (``/batch/3/event``).
         """
         return self.ingest_records(self.validate(messages, pointer))
+
+    def ingest_message(self, message: Any) -> IngestResult:
+        """Store one Segment message; a ValidationError's pointer is relative to it (``/event``)."""
+        return self.ingest_records([validate_message(message, "", received_at=utcnow())])
 
     def ingest_records(self, records: Sequence[Record]) -> IngestResult:
         """Store already validated records in one committed transaction."""
@@ -231,7 +235,6 @@ class Store:
 
     def record_trigger(self, profile_id: str, trigger: str, key: str = "", fired_at: datetime | None = None) -> bool:
         """Record that ``trigger`` fired; False if it was already recorded at or after ``fired_at``."""
-        from .times import parse_time  # noqa: F401  (callers may pass aware datetimes)
         from .upsert import insert_ignore
 
         table = TriggerState.__table__
@@ -251,6 +254,5 @@ class Store:
 
 
 def _naive_utc(value: datetime) -> datetime:
-    from datetime import timezone
-
+    """Aware datetimes are converted; naive ones are taken to be UTC already."""
     return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value

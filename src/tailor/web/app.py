@@ -44,12 +44,31 @@ def create_app(settings: Settings | None = None, *, tailor: Tailor | None = None
         g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
         g.started = time.perf_counter()
 
+    reported: dict[str, list[str]] = {}
+
+    def _log_broken_edits() -> None:
+        """Log once when an edit breaks a template or the rules (the last good version keeps serving)."""
+        current = {name: [str(p) for p in problems] for name, problems in tailor.compiler.errors.items()}
+        if tailor.rules_errors:
+            current["rules"] = [str(p) for p in tailor.rules_errors]
+        if current == reported:
+            return
+        for name, problems in current.items():
+            if reported.get(name) != problems:
+                log(logging.ERROR, "broken edit: serving the last good version", what=name, problems=problems)
+        for name in set(reported) - set(current):
+            log(logging.INFO, "broken edit fixed: serving the new version", what=name)
+        reported.clear()
+        reported.update(current)
+
     @app.after_request
     def _finish(response: Response) -> Response:
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
         latency_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
         metrics.requests.labels(endpoint, str(response.status_code)).inc()
         response.headers["X-Request-Id"] = g.get("request_id", "")
+        if tailor.compiler.errors or tailor.rules_errors or reported:
+            _log_broken_edits()
         if endpoint not in ("/metrics", "/healthz"):
             # the route pattern, never the path: paths and queries can carry emails
             log(logging.INFO, "request", request_id=g.get("request_id"), method=request.method, endpoint=endpoint,
@@ -177,6 +196,9 @@ def create_app(settings: Settings | None = None, *, tailor: Tailor | None = None
         try:
             book = tailor.rulebook
             report["rules"] = "ok" if book is not None else "missing"
+            if tailor.rules_errors:  # a broken edit: the last good rules keep serving
+                report["rules"] = f"error: {tailor.rules_errors[0]}"
+                report["status"] = "degraded"
         except Exception as exc:  # broken rules: report, keep serving what was loaded
             report["rules"] = f"error: {exc}"
             report["status"] = "degraded"
@@ -219,10 +241,24 @@ def slot_payload(tailor: Tailor, email: Email, template: str, slot: str) -> dict
         "block": block,
         "template_version": email.template_version,
         "variables": (trace[0].get("set") if trace and isinstance(trace[0].get("set"), dict) else {}) if trace else {},
-        "products": (email.recommendations or {}).get("products", []),
+        "products": _product_objects(tailor, (email.recommendations or {}).get("products", [])),
         "decisions": trace,
         "fallbacks": email.fallbacks,
     }
+
+
+#: the catalog fields an ESP needs to render a product card itself
+_PRODUCT_FIELDS = ("id", "title", "brand", "category", "price", "currency", "url", "image_url")
+
+
+def _product_objects(tailor: Tailor, ids: list[Any]) -> list[dict[str, Any]]:
+    """Recommended product ids as objects with the catalog fields (connected content renders them)."""
+    catalog = tailor._catalog_index()
+    products = []
+    for pid in ids:
+        row = catalog.get(str(pid)) or {"id": pid}
+        products.append({k: row[k] for k in _PRODUCT_FIELDS if row.get(k) is not None})
+    return products
 
 
 def _winning_rules(email: Email) -> dict[str, str]:
@@ -292,9 +328,12 @@ def _is_store_error(exc: Exception) -> bool:
 
 def _register_optional_blueprints(app: Flask, tailor: Tailor, settings: Settings, metrics: Metrics, bind_host: str) -> None:
     """Ingestion, ESP webhooks and the preview UI register themselves when their packages are present."""
+    from tailor.web.preview import create_preview_blueprint
+
+    app.register_blueprint(create_preview_blueprint(tailor))
     try:
         from tailor.web.ingest import create_ingest_blueprint
     except ImportError:
         return
     if tailor.store is not None:
-        app.register_blueprint(create_ingest_blueprint(tailor.store, settings))
+        app.register_blueprint(create_ingest_blueprint(tailor.store, settings, bind_host=bind_host))

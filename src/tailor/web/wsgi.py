@@ -8,6 +8,20 @@ from __future__ import annotations
 
 import os
 
+import logging
+
 from tailor.web.app import create_app
+from tailor.web.logs import log
 
 application = create_app(bind_host=os.environ.get("TAILOR_BIND_HOST", "127.0.0.1"))
+_tailor = application.extensions["tailor"]
+_tailor.recommender  # each worker loads its models before serving
+for _name in _tailor.template_names():
+    try:
+        _tailor.compile(_name)
+    except Exception:  # a broken template is reported by /healthz; the others serve
+        pass
+if os.environ.get("TAILOR_WARM", "1") != "0":
+    # compile templates, load rules and fit/load the recommender before the first request
+    for _what, _error in application.extensions["tailor"].warm().items():
+        log(logging.WARNING, "warm-up failed; will retry on first use", what=_what, error=_error)

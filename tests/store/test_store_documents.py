@@ -1,0 +1,118 @@
+"""The profile document, data-subject export, erasure and suppressions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import text
+from store_helpers import TABLES, identify, table_counts, track
+
+from tailor.profile import validate_profile
+from tailor.store import Store
+
+
+def _shop(store: Store) -> None:
+    store.ingest([
+        track("v1", user=None, anon="a-1", ts="2026-11-20T18:00:00Z", product_id="sku-1"),
+        identify("i1", user="u-123", anon="a-1", ts="2026-11-20T18:01:00Z", email="Ann@Example.com",
+                 first_name="Ann", city="Lyon", locale="fr_FR", timezone="Europe/Paris",
+                 consents={"personalization": True, "tracking": True, "email_marketing": True}),
+        track("m1", "Product Added", user="u-123", ts="2026-11-20T18:02:00Z", product_id="sku-1", price=49.0, quantity=1),
+        track("other", user="u-999", ts="2026-11-20T18:03:00Z"),
+    ])
+
+
+def test_profile_document_has_the_spec_shape(store: Store) -> None:
+    _shop(store)
+    doc = store.load_profile(id="u-123")
+    assert validate_profile(doc) == doc
+    assert set(doc) == {"id", "email", "traits", "consents", "events"}
+    assert doc["id"] == "u-123" and doc["email"] == "ann@example.com"
+    assert doc["traits"] == {"first_name": "Ann", "city": "Lyon", "locale": "fr_FR", "timezone": "Europe/Paris"}
+    assert doc["consents"] == {"personalization": True, "tracking": True, "email_marketing": True}
+    assert doc["events"][-1] == {"type": "track", "event": "Product Added", "timestamp": "2026-11-20T18:02:00Z",
+                                 "messageId": "m1", "properties": {"product_id": "sku-1", "price": 49.0, "quantity": 1}}
+    # every reference resolves to the same document
+    for ref in ({"email": " ANN@example.com"}, {"user_id": "u-123"}, {"anonymous_id": "a-1"}, {"id": "a-1"}):
+        assert store.load_profile(**ref) == doc
+    assert store.load_profile(id="nobody") is None
+    assert store.load_profile() is None
+
+
+def test_events_are_chronological_and_limited_to_the_latest(store: Store) -> None:
+    store.ingest([track(f"m{i:02d}", ts=f"2026-11-{i + 1:02d}T00:00:00Z") for i in reversed(range(20))])
+    events = store.load_profile(id="u-1", event_limit=5)["events"]
+    assert [e["messageId"] for e in events] == ["m15", "m16", "m17", "m18", "m19"]
+    assert len(store.load_profile(id="u-1", event_limit=None)["events"]) == 20
+
+
+def test_locale_and_timezone_columns_follow_the_traits(store: Store) -> None:
+    _shop(store)
+    with store.engine.connect() as conn:
+        row = conn.execute(text("SELECT locale, timezone FROM profiles WHERE id = 'u-123'")).one()
+    assert tuple(row) == ("fr_FR", "Europe/Paris")
+
+
+def test_export_contains_everything(store: Store) -> None:
+    _shop(store)
+    store.record_trigger("u-123", "cart_abandonment", "cart-1", datetime(2026, 11, 21, 12))
+    store.add_suppression(profile_id="u-123", reason="unsubscribe", source="sendgrid")
+    export = store.export_profile("u-123")
+    assert export["email"] == "ann@example.com"
+    assert [e["messageId"] for e in export["events"]] == ["v1", "i1", "m1"]
+    assert export["events"][0]["properties"] == {"product_id": "sku-1"}
+    assert "context" in export["events"][0] and export["events"][0]["receivedAt"].endswith("Z")
+    kinds = sorted(i["kind"] for i in export["identities"])
+    assert kinds == ["anonymous_id", "email", "user_id"]
+    assert export["trigger_state"] == [{"trigger": "cart_abandonment", "key": "cart-1", "fired_at": "2026-11-21T12:00:00Z"}]
+    assert export["suppressions"][0]["reason"] == "unsubscribe"
+    assert store.export_profile("nobody") is None
+
+
+def _rows_mentioning(store: Store, needles: list[str]) -> list[tuple[str, str]]:
+    found = []
+    with store.engine.connect() as conn:
+        for table in TABLES:
+            for row in conn.execute(text(f"SELECT * FROM {table}")):
+                blob = " ".join(str(v) for v in row)
+                found += [(table, n) for n in needles if n in blob]
+    return found
+
+
+def test_erase_leaves_nothing_behind(store: Store) -> None:
+    _shop(store)
+    store.record_trigger("u-123", "cart_abandonment", "", datetime(2026, 11, 21))
+    assert store.erase_profile("a-1") is True  # any reference to the person
+    assert _rows_mentioning(store, ["u-123", "a-1", "ann@example.com", "Ann", "sku-1", store.hash_email("ann@example.com")]) == []
+    counts = table_counts(store)
+    assert counts == {"profiles": 1, "identities": 1, "events": 1, "products": 0, "trigger_state": 0, "suppressions": 0}
+    assert store.load_profile(email="ann@example.com") is None
+    assert store.erase_profile("u-123") is False
+
+
+def test_a_suppression_outlives_erasure_as_a_bare_hash(store: Store) -> None:
+    _shop(store)
+    store.add_suppression(email="ANN@example.com", reason="spam_report", source="mailgun")
+    assert store.is_suppressed("u-123") == "spam_report"
+    store.erase_profile("u-123")
+    with store.engine.connect() as conn:
+        rows = conn.execute(text("SELECT profile_id, email_hash, reason FROM suppressions")).all()
+    assert [tuple(r) for r in rows] == [(None, store.hash_email("ann@example.com"), "spam_report")]
+    assert _rows_mentioning(store, ["u-123", "ann@example.com"]) == []
+    # the person comes back: the old unsubscribe still holds
+    store.ingest([identify("again", user="u-500", email="ann@example.com")])
+    assert store.is_suppressed("u-500") == "spam_report"
+    assert store.is_suppressed(email="ann@example.com") == "spam_report"
+
+
+def test_suppressions_by_profile(store: Store) -> None:
+    _shop(store)
+    assert store.is_suppressed("u-123") is None
+    store.add_suppression(profile_id="u-123", reason="hard_bounce", source="postmark")
+    assert store.is_suppressed("u-123") == "hard_bounce"
+    assert store.is_suppressed("u-999") is None
+    assert store.is_suppressed(email="ann@example.com") == "hard_bounce"  # stored with the profile's email hash
+
+
+def test_health(store: Store) -> None:
+    assert store.health() is True
