@@ -64,6 +64,7 @@ class Tailor:
         self.rules_errors: list[Problem] = []
         self.compiler = Compiler(self.templates_dir, inliner=self.settings.inliner, slot_resolver=self._slot_blocks, watch=(self.rules_dir,))
         self._store: Any = None
+        self._unmigrated = False
         self._recommender = recommender
         #: a render-only Tailor does not create an empty SQLite file just to find it empty
         self.create_store = create_store
@@ -105,10 +106,17 @@ class Tailor:
 
             if not self.create_store and _missing_sqlite_file(self.database_url):
                 return None
-            store = Store(self.database_url)
-            if self.create_store:
-                store.migrate()
-            self._store = store
+            self._store = Store(self.database_url)
+            self._unmigrated = self.create_store
+        if self._unmigrated:
+            try:
+                self._store.migrate()
+                self._unmigrated = False
+            except Exception as exc:
+                if not _is_unreachable(exc):
+                    raise
+                # the database is down right now: keep the store so every call that needs it
+                # fails as "unavailable" (HTTP 503, /healthz), and migrate once it is back
         return self._store
 
     @property
@@ -282,6 +290,7 @@ class Tailor:
         from tailor.triggers import evaluate_triggers
 
         book = self.rulebook
+        self._check_sendable(doc)
         personalized = consent(doc, "personalization")
         events = doc["events"] if personalized else []
         if not personalized:
@@ -302,7 +311,7 @@ class Tailor:
         context["segments"] = list(book.segments_for(context, personalized=personalized))
         recs_info: dict[str, Any] = {}
         if _uses_recs(compiled):
-            result = self._recommend(doc, compiled, features, deadline, personalized)
+            result = self._recommend(doc, compiled, features, deadline, personalized and consent(doc, "recommendations"))
             context["recs"] = result.products
             recs_info = {"provider": result.provider, "attempts": result.attempts, "count": len(result.products),
                          "products": [p.get("id") for p in result.products]}
@@ -321,6 +330,16 @@ class Tailor:
             "__currency": esp_context.get("currency") or "USD",
         })
         return Prepared(compiled, context, dict(decision.blocks), list(decision.trace), recs_info)
+
+    def _check_sendable(self, doc: dict[str, Any]) -> None:
+        """Refuse (422) a recipient who withdrew email consent or is suppressed."""
+        if not consent(doc, "email_marketing"):
+            raise RenderAborted("the recipient has no email_marketing consent", rule="consent")
+        store = self.store
+        if store is not None and (doc.get("id") or doc.get("email")):
+            reason = store.is_suppressed(doc.get("id"), email=doc.get("email"))
+            if reason:
+                raise RenderAborted(f"the recipient is suppressed ({reason})", rule="suppression")
 
     def _recommend(self, doc: dict[str, Any], compiled: CompiledTemplate, features: dict[str, Any], deadline: float, personalized: bool) -> Any:
         settings = compiled.settings.get("recs") or {}
@@ -366,6 +385,15 @@ def _folder_stamp(folder: Path) -> tuple:
     if not folder.is_dir():
         return ()
     return tuple(sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*") if p.is_file()))
+
+
+def _is_unreachable(exc: Exception) -> bool:
+    """A database that cannot be connected to (as opposed to a bug)."""
+    try:
+        from sqlalchemy.exc import InterfaceError, OperationalError
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(exc, (OperationalError, InterfaceError))
 
 
 def _missing_sqlite_file(url: str) -> bool:

@@ -1,0 +1,74 @@
+"""Consent and suppression gates at render time: who must not get an email, and who gets defaults."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tailor import RenderAborted, Tailor
+
+ROOT = Path(__file__).resolve().parents[2]
+AT = "2026-11-23T12:00:00Z"
+
+
+def persona(name: str) -> dict:
+    return json.loads((ROOT / "fixtures" / "personas" / f"{name}.json").read_text())
+
+
+@pytest.fixture
+def stored(tmp_path):
+    """A Tailor over the example shop with a store holding one known recipient."""
+    url = f"sqlite:///{tmp_path / 'gates.db'}"
+    tailor = Tailor(ROOT / "templates", ROOT / "rules", url, create_store=True)
+    tailor.store.ingest([{
+        "type": "identify", "userId": "u-gate", "messageId": "gate-1", "timestamp": "2026-11-01T10:00:00Z",
+        "traits": {"email": "gate@example.com", "first_name": "Gale"},
+    }])
+    return tailor
+
+
+def test_without_email_marketing_consent_the_send_is_refused():
+    doc = persona("cart-abandoner")
+    doc["consents"]["email_marketing"] = False
+    with pytest.raises(RenderAborted, match="email_marketing consent") as err:
+        Tailor(ROOT / "templates", ROOT / "rules").render("newsletter", profile=doc, at=AT)
+    assert err.value.status == 422
+
+
+def test_suppressed_recipient_is_refused(stored):
+    assert stored.render("welcome", recipient={"email": "gate@example.com"}, at=AT).subject
+    stored.store.add_suppression(email="gate@example.com", reason="unsubscribe", source="test")
+    with pytest.raises(RenderAborted, match=r"suppressed \(unsubscribe\)"):
+        stored.render("welcome", recipient={"email": "gate@example.com"}, at=AT)
+    with pytest.raises(RenderAborted):
+        stored.render("welcome", recipient={"id": "u-gate"}, at=AT)
+
+
+def test_without_recommendations_consent_only_popular_products():
+    from tailor.recommendations import RecommendationService
+    from tailor.recommendations.training import fit_models, read_catalog_file, read_events_file
+
+    catalog = read_catalog_file(ROOT / "fixtures" / "catalog.csv")
+    service = RecommendationService(catalog, fit_models(read_events_file(ROOT / "fixtures" / "events.jsonl"), catalog))
+    tailor = Tailor(ROOT / "templates", ROOT / "rules", recommender=service)
+    doc = persona("browse-abandoner")
+    assert tailor.render("newsletter", profile=doc, at=AT).recommendations["provider"] not in ("popular", None)
+    doc["consents"]["recommendations"] = False
+    email = tailor.render("newsletter", profile=doc, at=AT)
+    assert email.recommendations["provider"] in ("popular", "category_popular")
+    assert email.blocks["hero"] == "hero/browse-reminder", "other personalization stays on"
+
+
+def test_stored_recipient_traits_override_for_one_render(stored):
+    email = stored.render("welcome", recipient={"email": "gate@example.com", "traits": {"first_name": "Zed"}}, at=AT)
+    assert "Zed" in email.html
+    again = stored.render("welcome", recipient={"email": "gate@example.com"}, at=AT)
+    assert "Gale" in again.html and "Zed" not in again.html
+
+
+def test_unknown_recipient_gets_defaults_not_an_error(stored):
+    email = stored.render("welcome", recipient={"email": "nobody@example.com"}, at=AT)
+    assert any(f["reason"] == "unknown-recipient" for f in email.fallbacks)
+    assert email.blocks["hero"] == "hero/generic"
