@@ -125,3 +125,18 @@ class StoreMeta(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class Exposure(Base):
+    """One recipient saw one experiment variant in one send (deduplicated per send)."""
+
+    __tablename__ = "exposures"
+    __table_args__ = (UniqueConstraint("experiment", "profile_id", "send_key", name="uq_exposures_send"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    experiment: Mapped[str] = mapped_column(String(100))
+    variant: Mapped[str] = mapped_column(String(100))
+    profile_id: Mapped[str] = mapped_column(String(255), index=True)
+    send_key: Mapped[str] = mapped_column(String(255))
+    template: Mapped[str] = mapped_column(String(255))
+    exposed_at: Mapped[datetime] = mapped_column(DateTime)
