@@ -103,6 +103,15 @@ class TriggerState(Base):
     trigger: Mapped[str] = mapped_column(String(255))
     key: Mapped[str] = mapped_column(String(255), default="")
     fired_at: Mapped[datetime] = mapped_column(DateTime)
+    #: outbox of ``tailor triggers scan --notify`` (migration 0002): what to send, when it
+    #: was claimed and acknowledged, and which scan holds the delivery lease
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Suppression(Base):
@@ -131,12 +140,16 @@ class Exposure(Base):
     """One recipient saw one experiment variant in one send (deduplicated per send)."""
 
     __tablename__ = "exposures"
-    __table_args__ = (UniqueConstraint("experiment", "profile_id", "send_key", name="uq_exposures_send"),)
+    __table_args__ = (
+        UniqueConstraint("experiment", "profile_id", "send_key", name="uq_exposures_send"),
+        Index("ix_exposures_experiment", "experiment", "variant"),
+        Index("ix_exposures_profile", "profile_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     experiment: Mapped[str] = mapped_column(String(100))
     variant: Mapped[str] = mapped_column(String(100))
-    profile_id: Mapped[str] = mapped_column(String(255), index=True)
+    profile_id: Mapped[str] = mapped_column(String(255))
     send_key: Mapped[str] = mapped_column(String(255))
     template: Mapped[str] = mapped_column(String(255))
     exposed_at: Mapped[datetime] = mapped_column(DateTime)
