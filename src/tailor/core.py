@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -100,6 +101,17 @@ class Tailor:
         return self._rulebook
 
     @property
+    def experiments(self) -> dict[str, Any]:
+        """A/B experiments from ``rules/*.yaml`` (reloaded when the rules folder changes)."""
+        from tailor.experiments import load_experiments
+
+        stamp = _folder_stamp(self.rules_dir)
+        if getattr(self, "_experiments_stamp", None) != stamp:
+            self._experiments, self._experiment_problems = load_experiments(self.rules_dir)
+            self._experiments_stamp = stamp
+        return self._experiments
+
+    @property
     def store(self) -> Any:
         if self._store is None and self.database_url:
             from tailor.store import Store
@@ -130,9 +142,10 @@ class Tailor:
 
     def _slot_blocks(self, slot: str) -> tuple[list[str], str | None]:
         book = self.rulebook
+        trial = [b for e in self.experiments.values() for v in e.variants for s, b in v.blocks.items() if s == slot]
         if slot not in getattr(book, "slots", {}):
-            return [], None
-        return list(book.blocks_for(slot)), book.default_for(slot)
+            return trial, None
+        return list(dict.fromkeys([*book.blocks_for(slot), *trial])), book.default_for(slot)
 
     # -- the public operations ----------------------------------------------------
 
@@ -155,6 +168,9 @@ class Tailor:
         from tailor.recommendations.filters import check_file as check_recs_file
 
         problems = list(RuleBook.check(self.rules_dir, self.templates_dir))
+        self._experiments_stamp = None
+        self.experiments
+        problems += self._experiment_problems
         for path in sorted(self.rules_dir.glob("*.y*ml")) if self.rules_dir.is_dir() else []:
             if _has_top_level_key(path, "recs"):
                 problems += check_recs_file(path)
@@ -224,7 +240,7 @@ class Tailor:
                 raise RenderFailed(f"template {compiled.name!r}: {exc}") from None
             except Exception as exc:  # data the page itself (outside slots) could not handle
                 raise RenderFailed(f"template {compiled.name!r} failed outside any slot: {type(exc).__name__}: {exc}") from None
-            return Email(
+            email = Email(
                 template=compiled.name,
                 template_version=compiled.version,
                 subject=parts.subject,
@@ -236,7 +252,10 @@ class Tailor:
                 blocks=parts.blocks,
                 triggers=prepared.context["triggers"],
                 recommendations=prepared.recommendations,
+                experiments=prepared.experiments,
             )
+            self._log_exposures(email, prepared, send_id)
+            return email
 
     def prepare(
         self,
@@ -324,12 +343,57 @@ class Tailor:
         if decision.abort:
             raise RenderAborted(decision.abort, decisions=list(decision.trace))
         context.update(decision.variables)
+        blocks, trace = dict(decision.blocks), list(decision.trace)
+        experiments = self._apply_experiments(compiled, doc, blocks, trace, context)
         context.update({
             "__locale": resolve_locale(profile.get("locale")),
             "__tz": tz,
             "__currency": esp_context.get("currency") or "USD",
         })
-        return Prepared(compiled, context, dict(decision.blocks), list(decision.trace), recs_info)
+        return Prepared(compiled, context, blocks, trace, recs_info, experiments, doc.get("id"))
+
+    def _apply_experiments(self, compiled: CompiledTemplate, doc: dict[str, Any], blocks: dict[str, str],
+                           trace: list[dict[str, Any]], context: dict[str, Any]) -> dict[str, Any]:
+        """Sticky variant per running experiment; a variant's blocks replace the default choice."""
+        from tailor.experiments import HOLDOUT, assign
+
+        chosen: dict[str, Any] = {}
+        for experiment in self.experiments.values():
+            if not experiment.applies_to(compiled.name, compiled.slot_names):
+                continue
+            if not doc.get("id"):
+                trace.append({"experiment": experiment.name, "variant": None, "why": "no recipient id: not enrolled"})
+                continue
+            variant_name = assign(experiment, str(doc["id"]))
+            entry: dict[str, Any] = {"experiment": experiment.name, "variant": variant_name, "overrides": {}}
+            if variant_name != HOLDOUT:
+                variant = next(v for v in experiment.variants if v.name == variant_name)
+                for slot, block in variant.blocks.items():
+                    slot_trace = next((t for t in trace if t.get("slot") == slot), {})
+                    if slot not in compiled.slots:
+                        continue
+                    if slot_trace.get("why", "default") != "default" and not experiment.override_rules:
+                        entry["overrides"][slot] = f"kept {slot_trace.get('why')} (a targeted rule wins)"
+                        continue
+                    blocks[slot] = block
+                    entry["overrides"][slot] = block
+                context.update(variant.set)
+            chosen[experiment.name] = {"variant": variant_name, "holdout": variant_name == HOLDOUT}
+            trace.append(entry)
+        return chosen
+
+    def _log_exposures(self, email: Email, prepared: "Prepared", send_id: str | None) -> None:
+        """One exposure per (experiment, recipient, send): repeated renders of a send count once."""
+        if not email.experiments or not prepared.profile_id or self.store is None:
+            return
+        from tailor.experiments.exposures import now_naive, record_exposures
+
+        send_key = send_id or f"render-{uuid.uuid4().hex}"
+        record_exposures(self.store, [
+            {"experiment": name, "variant": info["variant"], "profile_id": str(prepared.profile_id),
+             "send_key": send_key, "template": email.template, "exposed_at": now_naive()}
+            for name, info in email.experiments.items()
+        ])
 
     def _check_sendable(self, doc: dict[str, Any]) -> None:
         """Refuse (422) a recipient who withdrew email consent or is suppressed."""
@@ -367,6 +431,8 @@ class Prepared:
     blocks: dict[str, str]
     decisions: list[dict[str, Any]]
     recommendations: dict[str, Any]
+    experiments: dict[str, Any]
+    profile_id: str | None
 
 
 def _uses_recs(compiled: CompiledTemplate) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tailor.cli.check import check
+from tailor.cli.experiments import experiments
 from tailor.cli.ingest import ingest
 from tailor.cli.preview import preview
 from tailor.cli.recs import recs
@@ -24,3 +25,4 @@ main.add_command(preview)
 main.add_command(serve)
 main.add_command(recs)
 main.add_command(ingest)
+main.add_command(experiments)

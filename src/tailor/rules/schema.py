@@ -94,6 +94,7 @@ RULE_FILE = {
                      "additionalProperties": SEGMENT},
         "abort": {"type": "array", "items": ABORT},
         "recs": {"type": "object", "description": "recommendation business filters (docs/recommendations.md)"},
+        "experiments": {"type": "object", "description": "A/B experiments (docs/experiments.md)"},
     },
 }
 

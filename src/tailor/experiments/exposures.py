@@ -1,0 +1,55 @@
+"""Exposures in the store: recorded at render (once per send), read back for the report."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+
+from tailor.store.models import Event, Exposure
+from tailor.store.upsert import insert_ignore
+
+
+def record_exposures(store: Any, rows: list[dict[str, Any]]) -> int:
+    """Store exposures; a repeated ``(experiment, profile_id, send_key)`` is ignored. Returns new rows."""
+    if not rows:
+        return 0
+    table = Exposure.__table__
+    with store.engine.begin() as conn:
+        inserted = insert_ignore(conn, table, rows, ["experiment", "profile_id", "send_key"], returning=table.c.id)
+    return len(inserted)
+
+
+def exposure_frame(store: Any, experiment: str) -> pd.DataFrame:
+    """One row per recipient: variant and first exposure time (a recipient stays in one arm)."""
+    table = Exposure.__table__
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(table.c.profile_id, table.c.variant, table.c.exposed_at).where(table.c.experiment == experiment)
+        ).all()
+    frame = pd.DataFrame(rows, columns=["profile_id", "variant", "exposed_at"])
+    if frame.empty:
+        return frame
+    frame["exposed_at"] = pd.to_datetime(frame["exposed_at"])
+    return frame.sort_values("exposed_at").groupby("profile_id", as_index=False).first()
+
+
+def conversion_frame(store: Any, event: str, profile_ids: list[str]) -> pd.DataFrame:
+    """Timestamps of ``event`` for these recipients."""
+    table = Event.__table__
+    found: list[Any] = []
+    with store.engine.connect() as conn:
+        for start in range(0, len(profile_ids), 500):
+            chunk = profile_ids[start : start + 500]
+            found += conn.execute(
+                select(table.c.profile_id, table.c.timestamp).where(table.c.event == event, table.c.profile_id.in_(chunk))
+            ).all()
+    frame = pd.DataFrame(found, columns=["profile_id", "timestamp"])
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"])
+    return frame
+
+
+def now_naive() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
