@@ -119,7 +119,7 @@ class Tailor:
             if not self.create_store and _missing_sqlite_file(self.database_url):
                 return None
             self._store = Store(self.database_url)
-            self._unmigrated = self.create_store
+            self._unmigrated = True  # at head this is one cheap query; an older store gets upgraded
         if self._unmigrated:
             try:
                 self._store.migrate()
@@ -305,29 +305,12 @@ class Tailor:
 
     def _prepare(self, compiled: CompiledTemplate, doc: dict[str, Any], at: datetime, esp_context: dict[str, Any],
                  deadline: float) -> "Prepared":
-        from tailor.features import compute_features
-        from tailor.triggers import evaluate_triggers
-
         book = self.rulebook
         self._check_sendable(doc)
         personalized = consent(doc, "personalization")
-        events = doc["events"] if personalized else []
         if not personalized:
             record_fallback("no-consent", "no personalization consent: behavioural rules, triggers and history-based recommendations are off")
-        catalog_index = self._catalog_index()
-        features = compute_features(events, at, catalog=catalog_index, traits=doc["traits"]) if personalized else {}
-        profile = template_profile(doc, features)
-        tz = resolve_timezone(profile.get("timezone"))
-        triggers = evaluate_triggers(book.triggers, events, at, catalog=catalog_index) if personalized else {}
-        context: dict[str, Any] = {
-            "profile": profile,
-            "triggers": {name: state.as_dict() for name, state in triggers.items()},
-            "context": esp_context,
-            "now": at.astimezone(tz),
-            "segments": [],
-            "recs": [],
-        }
-        context["segments"] = list(book.segments_for(context, personalized=personalized))
+        context, features = self._recipient_context(doc, at, esp_context, personalized)
         recs_info: dict[str, Any] = {}
         if _uses_recs(compiled):
             result = self._recommend(doc, compiled, features, deadline, personalized and consent(doc, "recommendations"))
@@ -346,11 +329,44 @@ class Tailor:
         blocks, trace = dict(decision.blocks), list(decision.trace)
         experiments = self._apply_experiments(compiled, doc, blocks, trace, context)
         context.update({
-            "__locale": resolve_locale(profile.get("locale")),
-            "__tz": tz,
+            "__locale": resolve_locale(context["profile"].get("locale")),
+            "__tz": context["now"].tzinfo,
             "__currency": esp_context.get("currency") or "USD",
         })
         return Prepared(compiled, context, blocks, trace, recs_info, experiments, doc.get("id"))
+
+    def _recipient_context(self, doc: dict[str, Any], at: datetime, esp_context: dict[str, Any],
+                           personalized: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+        """profile → features → triggers → segments: what templates and conditions see."""
+        from tailor.features import compute_features
+        from tailor.triggers import evaluate_triggers
+
+        book = self.rulebook
+        events = doc["events"] if personalized else []
+        catalog_index = self._catalog_index()
+        features = compute_features(events, at, catalog=catalog_index, traits=doc["traits"]) if personalized else {}
+        profile = template_profile(doc, features)
+        tz = resolve_timezone(profile.get("timezone"))
+        triggers = evaluate_triggers(book.triggers, events, at, catalog=catalog_index) if personalized else {}
+        context: dict[str, Any] = {
+            "profile": profile,
+            "triggers": {name: state.as_dict() for name, state in triggers.items()},
+            "context": esp_context,
+            "now": at.astimezone(tz),
+            "segments": [],
+            "recs": [],
+        }
+        context["segments"] = list(book.segments_for(context, personalized=personalized))
+        return context, features
+
+    def segments_of(self, profile_id: str, at: str | datetime | None = None) -> list[str]:
+        """The segments a stored profile is in as of ``at`` (for ``tailor batch --segment``)."""
+        doc = self.load_profile({"id": profile_id})
+        if doc is None:
+            return []
+        doc = validate_profile(doc)
+        context, _ = self._recipient_context(doc, parse_at(at), {}, consent(doc, "personalization"))
+        return context["segments"]
 
     def _apply_experiments(self, compiled: CompiledTemplate, doc: dict[str, Any], blocks: dict[str, str],
                            trace: list[dict[str, Any]], context: dict[str, Any]) -> dict[str, Any]:

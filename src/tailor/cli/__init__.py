@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from tailor.cli.batch import batch
 from tailor.cli.check import check
 from tailor.cli.experiments import experiments
 from tailor.cli.ingest import ingest
@@ -26,3 +27,4 @@ main.add_command(serve)
 main.add_command(recs)
 main.add_command(ingest)
 main.add_command(experiments)
+main.add_command(batch)
