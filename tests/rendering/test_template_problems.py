@@ -115,3 +115,17 @@ def test_unknown_template(write_templates):
     compiler = Compiler(write_templates({"a.mjml": wrap(SECTION.format("x"))}))
     with pytest.raises(UnknownTemplate, match=r"unknown template 'b'.*known: a"):
         compiler.get("b")
+
+
+def test_unclosed_tag_in_a_block_is_reported_in_that_block(write_templates):
+    files = {
+        "t.mjml": wrap('{% slot "hero" default="hero/a" %}'),
+        "blocks/hero/a.mjml": "<mj-section><mj-column>\n<mj-text>Hi {{ profile.first_name | title</mj-text>\n</mj-column></mj-section>\n",
+    }
+    compiler = Compiler(write_templates(files), slot_resolver=lambda s: (["hero/b"], "hero/a"))
+    (compiler.templates_dir / "blocks/hero/b.mjml").write_text("<mj-section><mj-column><mj-text>{{ x }}</mj-text></mj-column></mj-section>")
+    with pytest.raises(ProblemError) as err:
+        compiler.get("t")
+    (problem,) = err.value.problems
+    assert problem.path.endswith("blocks/hero/a.mjml") and (problem.line, problem.col) == (2, 13)
+    assert "never closed" in problem.message

@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Iterator
 
 import pytest
-from werkzeug.serving import make_server
 
-
-class LiveServer:
-    def __init__(self, app, host: str = "127.0.0.1"):
-        self.server = make_server(host, 0, app, threaded=True)
-        self.url = f"http://{host}:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def start(self) -> "LiveServer":
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.thread.join(timeout=5)
+from webtools import LiveServer, load_shop
 
 
 @pytest.fixture
@@ -37,3 +22,11 @@ def serve() -> Iterator:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def shop_db(tmp_path_factory) -> str:
+    """A SQLite store holding the example shop, loaded once per test session (read-only use)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('shop-store') / 'shop.db'}"
+    load_shop(url)
+    return url

@@ -313,7 +313,10 @@ class Compiler:
 
     def _jinja_syntax(self, expanded: Expanded, template: TemplateFile) -> list[Problem]:
         """Jinja syntax errors in the marketer's files, located in the file that has them."""
-        problems: list[Problem] = []
+        problems = _unclosed_tags(expanded)
+        if problems:
+            # Jinja would report these where it gave up, often in the next file
+            return problems
         checks = [(expanded.source, None)]
         for key in ("subject", "preheader"):
             if isinstance(template.settings.get(key), str):
@@ -384,6 +387,27 @@ class Compiler:
             return env.from_string(source)
         except TemplateSyntaxError as exc:
             raise ProblemError([_locate_syntax_error(exc, source, template, part)]) from None
+
+
+_OPENERS = {"{{": "}}", "{%": "%}", "{#": "#}"}
+
+
+def _unclosed_tags(expanded: Expanded) -> list[Problem]:
+    """A ``{{``/``{%``/``{#`` with no closing delimiter before the next opener, per file."""
+    from tailor.rendering.source import line_col
+
+    problems: list[Problem] = []
+    for path, text in expanded.files.items():
+        for match in re.finditer(r"\{[{%#]", text):
+            closer = _OPENERS[match.group(0)]
+            end = text.find(closer, match.end())
+            following = re.search(r"\{[{%#]", text[match.end():])
+            next_open = match.end() + following.start() if following else len(text)
+            comment_inside = match.group(0) == "{#"
+            if end < 0 or (end > next_open and not comment_inside):
+                line, col = line_col(text, match.start())
+                problems.append(Problem(str(path), line, col, f"Jinja syntax error: {match.group(0)} is never closed with {closer}"))
+    return problems
 
 
 @dataclass

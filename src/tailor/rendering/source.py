@@ -42,6 +42,7 @@ def block_file(templates_dir: Path, block: str) -> Path:
 
 def line_col(text: str, offset: int) -> tuple[int, int]:
     """1-based line and column of ``offset`` in ``text``."""
+    offset = max(0, min(offset, len(text)))
     line = text.count("\n", 0, offset) + 1
     col = offset - (text.rfind("\n", 0, offset) + 1) + 1
     return line, col

@@ -1,0 +1,310 @@
+"""The send-time service under load: `tailor serve --workers 2` driven by wrk on loopback.
+
+Starts `tailor serve --workers 2` (gunicorn, sync workers) on a free loopback port over
+the example shop loaded into a temporary SQLite store, then drives `POST /v1/render`
+for the newsletter (with recommendations) with wrk, rotating over the shop's 640
+recipients (the store resolves each one, as at a real send: profile, events, features,
+triggers, recommendations, rules, HTML + text). Every request is a fresh render (no
+`send_id`, so no idempotency-cache hits).
+
+    python benchmarks/serve.py                       # paced rates, then saturation
+    python benchmarks/serve.py --rates 100,300 --duration 30
+    python benchmarks/serve.py --soak 300            # 300 s at 200 req/s, worker RSS sampled
+
+How the load is made. wrk is closed-loop (a connection sends its next request when the
+previous answer arrived) and has no fixed-rate mode (that is wrk2). For the paced rows
+each of C connections waits a random delay (uniform, mean C/rate) after every answer
+(wrk's Lua `delay()`), so the offered load is about `rate` as long as answers are fast
+next to the think time; the "achieved" column is what was actually served. The
+saturation rows drop the pacing: C connections back to back, at several C — the best
+of those is the saturation throughput. wrk runs with one thread on the same 2-core
+machine as the 2 workers, so it takes some of the CPU the server would have.
+
+Latencies are wrk's (request written → full answer read, microsecond resolution);
+errors are connect/read/write/timeout errors plus any non-2xx answer.
+
+Requires: wrk (Debian/Ubuntu: `apt-get install -y wrk`). Loopback only, bounded in
+time: every wrk run has a fixed duration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+AT = "2026-11-23T12:00:00Z"
+TOKEN = "bench-token"
+SHOP = [ROOT / "fixtures" / "catalog.csv", ROOT / "fixtures" / "profiles.csv", ROOT / "fixtures" / "events.jsonl"]
+
+LUA = textwrap.dedent("""
+    -- POST /v1/render for the newsletter, rotating over recipients; optional pacing
+    local ids = {}
+    for line in io.lines(os.getenv("BENCH_RECIPIENTS")) do ids[#ids + 1] = line end
+    local mean_delay = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
+    local counter = 0
+    local thread_offset = 0
+
+    function setup(thread)
+      thread:set("thread_offset", math.random(1, #ids))
+    end
+
+    function init(args)
+      counter = thread_offset
+      math.randomseed(os.time() + thread_offset)
+    end
+
+    function request()
+      counter = counter + 1
+      local id = ids[(counter % #ids) + 1]
+      local body = '{"template":"newsletter","recipient":{"id":"' .. id .. '"},"at":"__AT__"}'
+      return wrk.format("POST", "/v1/render", {["Content-Type"] = "application/json",
+        ["Authorization"] = "Bearer __TOKEN__"}, body)
+    end
+
+    if mean_delay > 0 then
+      function delay()
+        return math.random() * 2 * mean_delay
+      end
+    end
+
+    function done(summary, latency, requests)
+      local e = summary.errors
+      io.write(string.format('BENCH {"requests": %d, "duration_us": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, "mean_us": %.1f, "connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}\\n',
+        summary.requests, summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99),
+        latency.max, latency.mean, e.connect, e.read, e.write, e.status, e.timeout))
+    end
+""").replace("__AT__", AT).replace("__TOKEN__", TOKEN)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def tailor_command() -> list[str]:
+    return [sys.executable, "-c", "from tailor.cli import main; main()"]
+
+
+def load_shop(database_url: str) -> None:
+    """`tailor ingest` the example shop (or the Store API when the command is not there)."""
+    env = dict(os.environ, TAILOR_DATABASE_URL=database_url)
+    if subprocess.run([*tailor_command(), "ingest", "--help"], capture_output=True).returncode == 0:
+        subprocess.run([*tailor_command(), "ingest", *map(str, SHOP)], env=env, check=True, cwd=ROOT)
+        return
+    sys.path.insert(0, str(ROOT / "src"))
+    from tailor.store import Store
+
+    store = Store(database_url)
+    store.migrate()
+    for path in SHOP:
+        store.ingest_file(path)
+    store.close()
+
+
+class Server:
+    def __init__(self, workdir: Path, database_url: str, workers: int):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(workdir / "server.log", "wb")
+        env = dict(os.environ, TAILOR_DATABASE_URL=database_url, TAILOR_TEMPLATES=str(ROOT / "templates"),
+                   TAILOR_RULES=str(ROOT / "rules"), TAILOR_API_TOKENS=TOKEN, TAILOR_ARTIFACTS=str(workdir / "artifacts"))
+        # the JSON request log and gunicorn's access log go to a file, not a terminal
+        self.proc = subprocess.Popen([*tailor_command(), "serve", "--workers", str(workers), "--port", str(self.port)],
+                                     env=env, cwd=workdir, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"tailor serve exited with {self.proc.returncode}; see {self.log.name}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=10) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise SystemExit(f"tailor serve not ready after {timeout} s; see {self.log.name}")
+
+    def worker_pids(self) -> list[int]:
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == self.proc.pid:
+                    pids.append(int(entry.name))
+        return sorted(pids)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def sendable(url: str, ids: list[str]) -> tuple[list[str], int]:
+    keep, refused = [], 0
+    for rid in ids:
+        body = json.dumps({"template": "newsletter", "recipient": {"id": rid}, "at": AT}).encode()
+        req = urllib.request.Request(f"{url}/v1/render", data=body, method="POST",
+                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                if r.status == 200:
+                    keep.append(rid)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 422:
+                raise SystemExit(f"{rid}: HTTP {exc.code}: {exc.read()[:300]!r}")
+            refused += 1
+    return keep, refused
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_wrk(url: str, script: Path, recipients: Path, *, connections: int, seconds: int, delay_ms: float,
+            background: bool = False):
+    env = dict(os.environ, BENCH_RECIPIENTS=str(recipients), BENCH_DELAY_MS=f"{delay_ms:.3f}")
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(script), url]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return proc if background else finish_wrk(proc)
+
+
+def finish_wrk(proc) -> dict:
+    out, _ = proc.communicate()
+    line = next((l for l in out.splitlines() if l.startswith("BENCH ")), None)
+    if line is None:
+        raise SystemExit(f"wrk failed:\n{out}")
+    result = json.loads(line[len("BENCH "):])
+    result["errors"] = sum(result[k] for k in ("connect", "read", "write", "status", "timeout"))
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+def row(label: str, offered: str, r: dict) -> str:
+    return (f"| {label:<22} | {offered:>8} | {r['rps']:>8.1f} | {r['p50_us'] / 1000:>7.2f} | {r['p99_us'] / 1000:>7.2f} | "
+            f"{r['max_us'] / 1000:>8.2f} | {r['requests']:>8} | {r['errors']:>6} |")
+
+
+HEADER = ("| load                   |  offered | achieved | p50 ms  | p99 ms  |  max ms  | requests | errors |\n"
+          "|------------------------|---------:|---------:|--------:|--------:|---------:|---------:|-------:|")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rates", default="100,200,300,400,500", help="paced rates (req/s), comma-separated")
+    parser.add_argument("--connections", type=int, default=16, help="connections for the paced rows")
+    parser.add_argument("--saturation", default="2,4,8,16", help="connection counts for the unpaced rows ('' to skip)")
+    parser.add_argument("--duration", type=int, default=20, help="seconds per row")
+    parser.add_argument("--soak", type=int, default=0, metavar="SECONDS", help="instead: SECONDS at 200 req/s, sampling worker RSS")
+    parser.add_argument("--soak-rate", type=float, default=200.0)
+    parser.add_argument("--sample-every", type=float, default=10.0, help="soak: seconds between RSS samples")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (Debian/Ubuntu: apt-get install -y wrk)")
+
+    with tempfile.TemporaryDirectory(prefix="tailor-bench-") as tmp:
+        work = Path(tmp)
+        database_url = f"sqlite:///{work / 'tailor.db'}"
+        started = time.monotonic()
+        load_shop(database_url)
+        print(f"# example shop loaded into {database_url} in {time.monotonic() - started:.1f} s", flush=True)
+        with open(ROOT / "fixtures" / "profiles.csv", encoding="utf-8") as fh:
+            ids = [r["user_id"] for r in csv.DictReader(fh) if r.get("email")]
+        recipients = work / "recipients.txt"
+        script = work / "render.lua"
+        script.write_text(LUA)
+
+        server = Server(work, database_url, args.workers)
+        try:
+            server.wait_ready()
+            url = server.url
+            # recipients an abort rule refuses (422: no marketing consent, suppressed, ...) are
+            # correct answers, not errors; the load uses the ones that get an email
+            ids, refused = sendable(url, ids)
+            recipients.write_text("\n".join(ids) + "\n")
+            print(f"# {len(ids)} recipients get an email; {refused} are refused by abort rules (422) and left out of the load", flush=True)
+            print(f"# tailor serve --workers {args.workers} on {url}; {len(ids)} recipients; newsletter with recommendations", flush=True)
+            print(f"# machine: {os.cpu_count()} CPUs; load average before the run: {Path('/proc/loadavg').read_text().split()[0]} "
+                  "(other processes on the machine take CPU from the server and wrk)", flush=True)
+            warm = run_wrk(url, script, recipients, connections=4, seconds=5, delay_ms=0)
+            print(f"# warm-up: {warm['requests']} requests, {warm['errors']} errors", flush=True)
+            if args.soak:
+                soak(server, url, script, recipients, args)
+                return
+            print(HEADER, flush=True)
+            for rate in [float(r) for r in args.rates.split(",") if r]:
+                r = run_wrk(url, script, recipients, connections=args.connections, seconds=args.duration,
+                            delay_ms=args.connections * 1000.0 / rate)
+                print(row(f"paced, {args.connections} conns", f"{rate:.0f}/s", r), flush=True)
+            best = None
+            for conns in [int(c) for c in args.saturation.split(",") if c]:
+                r = run_wrk(url, script, recipients, connections=conns, seconds=args.duration, delay_ms=0)
+                print(row(f"unpaced, {conns} conns", "max", r), flush=True)
+                if r["errors"] == 0 and (best is None or r["rps"] > best["rps"]):
+                    best = r
+            if best:
+                print(f"\nsaturation throughput: {best['rps']:.0f} req/s (best error-free unpaced row)")
+            print(f"# load average after the run: {Path('/proc/loadavg').read_text().split()[0]}")
+        finally:
+            server.stop()
+
+
+def soak(server: Server, url: str, script: Path, recipients: Path, args) -> None:
+    conns = 16
+    proc = run_wrk(url, script, recipients, connections=conns, seconds=args.soak, delay_ms=conns * 1000.0 / args.soak_rate,
+                   background=True)
+    pids = server.worker_pids()
+    print(f"# soak: {args.soak} s at ~{args.soak_rate:.0f} req/s; worker RSS (MB) every {args.sample_every:.0f} s", flush=True)
+    print("| t (s) | " + " | ".join(f"worker {p}" for p in pids) + " |")
+    print("|------:|" + "|".join("---------:" for _ in pids) + "|")
+    samples: dict[int, list[float]] = {p: [] for p in pids}
+    t0 = time.monotonic()
+    while proc.poll() is None:
+        for p in pids:
+            try:
+                samples[p].append(rss_mb(p))
+            except OSError:
+                samples[p].append(float("nan"))
+        print(f"| {time.monotonic() - t0:5.0f} | " + " | ".join(f"{samples[p][-1]:9.1f}" for p in pids) + " |", flush=True)
+        time.sleep(args.sample_every)
+    r = finish_wrk(proc)
+    print("\n" + HEADER)
+    print(row(f"soak, {conns} conns", f"{args.soak_rate:.0f}/s", r))
+    for p in pids:
+        series = [s for s in samples[p] if s == s]
+        if len(series) >= 2:
+            # compare the second sample (after the first minute's caches fill) with the last one
+            base = series[min(1, len(series) - 1)]
+            print(f"worker {p}: RSS {series[0]:.1f} → {series[-1]:.1f} MB (from sample 2: {series[-1] - base:+.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
