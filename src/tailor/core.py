@@ -174,12 +174,13 @@ class Tailor:
         for path in sorted(self.rules_dir.glob("*.y*ml")) if self.rules_dir.is_dir() else []:
             if _has_top_level_key(path, "recs"):
                 problems += check_recs_file(path)
+        compiler = self.compiler
         if any(p.severity == "error" for p in problems):
-            # without valid rules the slot candidates are unknown; report templates anyway
-            self._rulebook = _EmptyBook()
-            self._rulebook_stamp = _folder_stamp(self.rules_dir)
-        for name in self.compiler.names():
-            problems += self.compiler.check(name)
+            # Without valid rules the slot candidates are unknown: check the templates with
+            # their declared defaults only, and leave the serving rules untouched.
+            compiler = Compiler(self.templates_dir, inliner=self.settings.inliner, slot_resolver=lambda slot: ([], None))
+        for name in compiler.names():
+            problems += compiler.check(name)
         return sorted(set(problems))
 
     def warm(self) -> dict[str, str]:
@@ -455,11 +456,6 @@ def _uses_recs(compiled: CompiledTemplate) -> bool:
     if compiled.settings.get("recs") is not None:
         return compiled.settings.get("recs") is not False
     return compiled.mentions("recs")
-
-
-class _EmptyBook:
-    slots: dict = {}
-    triggers: dict = {}
 
 
 def _folder_stamp(folder: Path) -> tuple:

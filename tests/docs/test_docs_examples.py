@@ -2,7 +2,8 @@
 
 Fenced blocks with ``file=PATH`` are written into a fresh folder per document (in
 order); ``console`` blocks then run each ``$ tailor …`` line there and check that every
-line shown below the command appears in its output.
+line shown below the command appears in its output. ``console shop=yes`` blocks run
+next to links to the example shop's templates, rules and fixtures.
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ def test_examples_run(doc: Path, tmp_path: Path, monkeypatch):
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(body, encoding="utf-8")
         elif lang == "console" and attrs.get("run", "yes") != "no":
+            if attrs.get("shop") == "yes":
+                # run against the example shop (linked, so nothing is written into the repo)
+                for name in ("templates", "rules", "fixtures"):
+                    if not (tmp_path / name).exists():
+                        (tmp_path / name).symlink_to(ROOT / name)
             ran += _run_console(body)
     assert ran or any("file" in a for _, a, _ in blocks(doc))
 

@@ -1,0 +1,136 @@
+"""The QA preview studio under ``/preview/``: templates, renders with their reasons, persona grid, live edits."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, current_app, render_template, request
+
+from tailor.core import Tailor
+from tailor.preview.grid import varying_slots
+from tailor.preview.live import Watcher
+from tailor.preview.masking import mask_emails
+from tailor.preview.overview import check_problems, summarize
+from tailor.preview.personas import load_personas
+from tailor.preview.session import PreviewOutcome, PreviewRequest, panel_for, render_preview
+from tailor.preview.ui import STATIC_DIR, TEMPLATES_DIR
+from tailor.problems import ProblemError
+from tailor.web.logs import log
+
+#: app.config keys (with their defaults) the studio reads
+PERSONAS_KEY = "TAILOR_PERSONAS"
+DEFAULT_PERSONAS = "fixtures/personas"
+AT_KEY = "TAILOR_PREVIEW_AT"
+MASK_KEY = "TAILOR_PREVIEW_MASK"
+
+
+def create_preview_blueprint(tailor: Tailor) -> Blueprint:
+    """The studio's routes, bound to one :class:`Tailor`."""
+    bp = Blueprint("preview", __name__, url_prefix="/preview", template_folder=str(TEMPLATES_DIR),
+                   static_folder=str(STATIC_DIR), static_url_path="/static")
+    watchers: dict[str, Watcher] = {}
+
+    def personas_dir() -> Path:
+        return Path(current_app.config.get(PERSONAS_KEY) or DEFAULT_PERSONAS)
+
+    def personas() -> tuple[dict[str, dict[str, Any]], str | None]:
+        try:
+            return load_personas(personas_dir()), None
+        except ProblemError as exc:
+            return {}, str(exc)
+
+    def watcher() -> Watcher:
+        folder = str(personas_dir())
+        if folder not in watchers:
+            watchers[folder] = Watcher(tailor, extra=(Path(folder),))
+        return watchers[folder]
+
+    def preview_request() -> PreviewRequest:
+        req = PreviewRequest.from_values(request.values, mask_default=bool(current_app.config.get(MASK_KEY, True)))
+        if not req.at and "at" not in request.values:
+            req.at = str(current_app.config.get(AT_KEY) or "")
+        return req
+
+    def persona_labels(found: dict[str, dict[str, Any]], mask: bool = True) -> dict[str, str]:
+        labels = {}
+        for name, doc in found.items():
+            email = str(doc.get("email") or "")
+            labels[name] = f"{name} · {mask_emails(email) if mask else email}" if email else name
+        return labels
+
+    @bp.get("/")
+    def index() -> str:
+        found, persona_error = personas()
+        problems = check_problems(tailor)
+        return render_template("preview/index.html", templates=summarize(tailor, problems), problems=problems,
+                               personas=persona_labels(found), persona_error=persona_error,
+                               personas_dir=personas_dir(), state=watcher().state(""), templates_dir=tailor.templates_dir,
+                               at=current_app.config.get(AT_KEY) or "")
+
+    @bp.route("/render", methods=["GET", "POST"])
+    def render_view() -> str:
+        found, persona_error = personas()
+        req = preview_request()
+        if not req.template and tailor.template_names():
+            req.template = tailor.template_names()[0]
+        if req.source == "persona" and not req.persona and found:
+            req.persona = next(iter(found))
+        outcome = render_preview(tailor, found, req)
+        return render_template("preview/render.html", req=req, outcome=outcome, panel=panel_for(tailor, outcome),
+                               templates=tailor.template_names(), personas=persona_labels(found, req.mask),
+                               persona_error=persona_error, state=watcher().state(req.template))
+
+    @bp.route("/api/render", methods=["GET", "POST"])
+    def render_api() -> Response:
+        found, _ = personas()
+        req = preview_request()
+        outcome = render_preview(tailor, found, req)
+        fragment = render_template("preview/_result.html", req=req, outcome=outcome, panel=panel_for(tailor, outcome))
+        return _json({"ok": outcome.email is not None, "error": outcome.error, "html": fragment,
+                      "template_version": outcome.email.template_version if outcome.email else None,
+                      "blocks": outcome.email.blocks if outcome.email else {}})
+
+    @bp.get("/grid")
+    def grid() -> str:
+        found, persona_error = personas()
+        req = preview_request()
+        if not req.template and tailor.template_names():
+            req.template = tailor.template_names()[0]
+        outcomes: dict[str, PreviewOutcome] = {}
+        for name in found:
+            one = PreviewRequest(req.template, persona=name, at=req.at, context=req.context, mask=req.mask)
+            outcomes[name] = render_preview(tailor, found, one)
+        varying = varying_slots(outcomes.values())
+        slots = sorted({s for o in outcomes.values() if o.email for s in o.email.blocks} | set(varying))
+        return render_template("preview/grid.html", req=req, outcomes=outcomes, varying=varying, slots=slots,
+                               templates=tailor.template_names(), persona_error=persona_error,
+                               state=watcher().state(req.template))
+
+    @bp.get("/api/version")
+    def version() -> Response:
+        """Polled about every second by open pages: changes when a template, rule or persona file does."""
+        return _json(watcher().state(request.args.get("template", "")).as_dict())
+
+    @bp.errorhandler(Exception)
+    def _readable(exc: Exception) -> Any:
+        # a studio page never ends blank or as a bare stack trace: say what happened, in the page
+        from werkzeug.exceptions import HTTPException
+
+        if isinstance(exc, HTTPException):
+            return exc
+        log(logging.ERROR, "preview error", error=type(exc).__name__)
+        message = f"{type(exc).__name__}: {exc}"
+        if request.path.startswith("/preview/api/"):
+            return _json({"ok": False, "error": message, "errors": [message]}, 500)
+        return render_template("preview/error.html", message=message), 500
+
+    return bp
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    response = Response(json.dumps(payload, default=str, ensure_ascii=False), status=status, mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    return response
