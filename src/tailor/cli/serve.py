@@ -37,10 +37,26 @@ def serve(host: str, port: int, workers: int, warm: bool) -> None:
     click.echo(f"  preview UI:   {base}/preview/")
     click.echo(f"  health:       {base}/healthz    metrics: {base}/metrics    OpenAPI: {base}/openapi.json")
     click.echo("  try it:")
-    click.echo(f"""    curl -s {base}/v1/render -H 'Content-Type: application/json' -d '{{"template": "newsletter", "recipient": {{"id": "u-0001"}}}}' | python3 -m json.tool | head -20""")
+    click.echo(f"""    curl -s {base}/v1/render -H 'Content-Type: application/json' -d '{{"template": "newsletter", "recipient": {{"id": "u-00001"}}}}' | python3 -m json.tool | head -20""")
+    _reload_models_on_sighup(app.extensions["tailor"], settings)
     try:
         from werkzeug.serving import run_simple
 
         run_simple(host, port, app, threaded=True, use_reloader=False)
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror}")
+
+
+def _reload_models_on_sighup(tailor, settings) -> None:  # type: ignore[no-untyped-def]
+    """``kill -HUP`` loads the newest ``tailor recs train`` artifacts without a restart.
+
+    (Under gunicorn, SIGHUP restarts the workers gracefully and each loads the newest.)
+    """
+    import signal
+
+    def reload(signum, frame):  # type: ignore[no-untyped-def]
+        loaded = tailor.recommender.reload(settings.artifacts)
+        click.echo(f"SIGHUP: {'loaded the newest' if loaded else 'no'} recommendation artifacts in {settings.artifacts}", err=True)
+
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, reload)
