@@ -8,10 +8,14 @@ from tailor.cli.batch import batch
 from tailor.cli.check import check
 from tailor.cli.experiments import experiments
 from tailor.cli.ingest import ingest
+from tailor.cli.maintenance import maintenance
 from tailor.cli.preview import preview
+from tailor.cli.profiles import profiles
 from tailor.cli.recs import recs
 from tailor.cli.render import render
+from tailor.cli.segments import segments
 from tailor.cli.serve import serve
+from tailor.cli.triggers import triggers
 
 
 @click.group()
@@ -28,3 +32,7 @@ main.add_command(recs)
 main.add_command(ingest)
 main.add_command(experiments)
 main.add_command(batch)
+main.add_command(triggers)
+main.add_command(segments)
+main.add_command(profiles)
+main.add_command(maintenance)

@@ -72,6 +72,10 @@ def train(events_path: str | None, catalog_path: str | None, database_url: str |
         "catalog": len(catalog),
     })
     prune(settings.artifacts, keep=keep)
+    from tailor.privacy import clear_retrain_flag
+
+    if clear_retrain_flag(settings.artifacts):
+        click.echo("cleared the retrain flag left by an erasure request")
     click.echo(f"trained {', '.join(models)} on {len(interactions)} interactions -> {path}")
 
 

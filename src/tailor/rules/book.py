@@ -27,6 +27,25 @@ class RuleBook:
         self.abort_rules: list[AbortRule] = loaded.abort
         self.segments: dict[str, SegmentRule] = loaded.segments
         self.triggers: dict[str, TriggerSpec] = loaded.triggers
+        #: clustering segments (``model: kmeans``); models are read from ``artifacts``
+        self.clusters: dict[str, Any] = loaded.clusters
+        self._artifacts: Path | None = None
+
+    @property
+    def artifacts(self) -> Path:
+        """Where trained segment models are (``TAILOR_ARTIFACTS``, read once)."""
+        if self._artifacts is None:
+            from tailor.config import Settings
+
+            try:
+                self._artifacts = Settings.load().artifacts
+            except Exception:  # noqa: BLE001 - a broken tailor.toml is reported elsewhere
+                self._artifacts = Settings().artifacts
+        return self._artifacts
+
+    @artifacts.setter
+    def artifacts(self, value: Path | str) -> None:
+        self._artifacts = Path(value)
 
     # -- loading ---------------------------------------------------------------
 
@@ -62,12 +81,22 @@ class RuleBook:
         return slot_rules.default if slot_rules else None
 
     def segments_for(self, context: Mapping[str, Any], *, personalized: bool = True) -> list[str]:
-        """Names of the condition-defined segments the recipient is in (declaration order).
+        """Names of the segments the recipient is in: cluster labels, then condition segments.
+
+        A clustering segment contributes the label of the profile's cluster (when its
+        model was trained by ``tailor segments train``; otherwise nothing).
 
         A segment may use earlier segments: ``segments`` grows while they are evaluated.
         """
         ctx = condition_context(context)
         members: list[str] = list(ctx["segments"])
+        # cluster labels first, so condition segments can use them
+        for cluster in self.clusters.values():
+            if cluster.personal and not personalized:
+                continue
+            label = cluster.assign(ctx["profile"], self.artifacts)
+            if label is not None and label not in members:
+                members.append(label)
         for name, segment in self.segments.items():
             if segment.personal and not personalized:
                 continue

@@ -28,6 +28,8 @@ class Loaded:
     slots: dict[str, SlotRules] = field(default_factory=dict)
     abort: list[AbortRule] = field(default_factory=list)
     segments: dict[str, SegmentRule] = field(default_factory=dict)
+    #: clustering segments (``model: kmeans``), by name
+    clusters: dict[str, Any] = field(default_factory=dict)
     triggers: dict[str, TriggerSpec] = field(default_factory=dict)
     trigger_origins: dict[str, Origin] = field(default_factory=dict)
     #: (kind, name) -> every place it was declared, for duplicate checks
@@ -165,11 +167,29 @@ def _read_segments(name: str, data: MarkedDict, loaded: Loaded) -> None:
             continue
         origin = Origin(name, *segments.key_mark(segment))
         _declare(loaded, "segment", segment, origin)
+        if "model" in item:
+            _read_cluster(segment, item, origin, loaded)
+            continue
         compiled = condition(name, item, loaded, f"segment {segment!r}")
         if compiled is not None:
             # A segment is behavioural data by nature, unless declared otherwise.
             loaded.segments[segment] = SegmentRule(
                 segment, compiled, item.get("personal", True), item.get("description", ""), origin)
+
+
+def _read_cluster(segment: str, item: MarkedDict, origin: Origin, loaded: Loaded) -> None:
+    from tailor.rules.clusters import ClusterSegment
+
+    cluster = ClusterSegment(segment, list(item["features"]), k=item.get("k", 4), labels=list(item.get("labels") or []),
+                             rank_by=item.get("rank_by", "monetary"), personal=item.get("personal", True),
+                             description=item.get("description", ""), origin=origin)
+    problems = cluster.problems()
+    for message in problems:
+        loaded.problem(origin, message)
+    if not problems:
+        loaded.clusters[segment] = cluster
+        for label in cluster.labels:
+            _declare(loaded, "segment", label, origin)
 
 
 def _read_triggers(name: str, data: MarkedDict, loaded: Loaded) -> None:

@@ -68,10 +68,18 @@ TRIGGER = {
 
 SEGMENT = {
     "type": "object",
-    "required": ["when"],
+    "oneOf": [{"required": ["when"]}, {"required": ["model", "features"]}],
     "additionalProperties": False,
     "properties": {
         "when": CONDITION,
+        "model": {"type": "string", "enum": ["kmeans"],
+                  "description": "a clustering segment, trained by `tailor segments train`"},
+        "features": {"type": "array", "minItems": 1, "items": {"type": "string"},
+                     "description": "recency, frequency, monetary or numeric computed features"},
+        "k": {"type": "integer", "minimum": 2, "description": "number of clusters; default 4"},
+        "labels": {"type": "array", "items": {"type": "string", "pattern": RULE_ID},
+                   "description": "segment names of the clusters, best first (by rank_by)"},
+        "rank_by": {"type": "string", "description": "feature that orders the clusters; default monetary"},
         "personal": {"type": "boolean"},
         "description": {"type": "string"},
     },
@@ -131,6 +139,15 @@ def validate(value: Any, schema: dict, where: Mark, path: str = "") -> Iterator[
         yield where, f"{label}: {value!r} does not match {schema['pattern']}"
     if "minimum" in schema and _is_type(value, "number") and value < schema["minimum"]:
         yield where, f"{label}: {value} is below the minimum {schema['minimum']}"
+    if "enum" in schema and value not in schema["enum"]:
+        yield where, f"{label}: {value!r} is not one of {', '.join(map(repr, schema['enum']))}"
+    if "minItems" in schema and isinstance(value, list) and len(value) < schema["minItems"]:
+        yield where, f"{label}: needs at least {schema['minItems']} item(s)"
+    if "oneOf" in schema and isinstance(value, dict):
+        passing = sum(1 for option in schema["oneOf"] if not any(True for _ in validate(value, option, where, path)))
+        if passing != 1:
+            options = " or ".join("+".join(repr(k) for k in o.get("required", ())) for o in schema["oneOf"])
+            yield where, f"{label}: give exactly one of {options}"
     if isinstance(value, dict):
         yield from _validate_object(value, schema, where, path)
     if isinstance(value, list) and "items" in schema:

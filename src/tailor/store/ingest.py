@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from .messages import Record
+from . import privacy
 from .models import Event, Identity, Profile, Suppression, TriggerState
 from .resolve import Key, ProfileState, components, record_keys
 from .upsert import insert_ignore
@@ -24,13 +25,16 @@ suppressions_t = Suppression.__table__
 
 @dataclass(frozen=True)
 class IngestResult:
-    """What an ingestion did: records stored (or changed) and records already known."""
+    """What an ingestion did: records stored (or changed), records already known, and
+    behavioural events dropped because their profile has no ``tracking`` consent."""
 
     accepted: int = 0
     duplicates: int = 0
+    dropped_no_consent: int = 0
 
     def __add__(self, other: "IngestResult") -> "IngestResult":
-        return IngestResult(self.accepted + other.accepted, self.duplicates + other.duplicates)
+        return IngestResult(self.accepted + other.accepted, self.duplicates + other.duplicates,
+                            self.dropped_no_consent + other.dropped_no_consent)
 
 
 def apply_records(conn: Connection, records: Sequence[Record], hash_email: Callable[[str], str], now: datetime) -> IngestResult:
@@ -99,7 +103,15 @@ def apply_records(conn: Connection, records: Sequence[Record], hash_email: Calla
                 new_identity_rows.append({"kind": kind, "value": value, "profile_id": owner[root].id, "created_at": now})
     if new_identity_rows:
         insert_ignore(conn, identities_t, new_identity_rows, ["kind", "value"])
-    event_rows = [_event_row(r, owner[root].id) for root, r in zip(root_of_record, fresh) if r.store_event]
+        privacy.note_returning(conn, new_identity_rows, hash_email, now)
+    # privacy: consent statements are kept as history; without tracking consent (as it
+    # stands after this batch) behavioural events are counted and dropped, never stored
+    history = [row for root, r in zip(root_of_record, fresh) if r.consents
+               for row in privacy.consent_rows(owner[root].id, r, now)]
+    untracked = {i for i, (root, r) in enumerate(zip(root_of_record, fresh))
+                 if privacy.is_behavioural(r) and owner[root].consents.get("tracking") is False}
+    event_rows = [_event_row(r, owner[root].id) for i, (root, r) in enumerate(zip(root_of_record, fresh))
+                  if r.store_event and i not in untracked]
     inserted = _insert_events(conn, event_rows)
     dirty = {s.id: s for s in owner.values() if s.dirty and not s.new}
     if dirty:
@@ -109,17 +121,21 @@ def apply_records(conn: Connection, records: Sequence[Record], hash_email: Calla
             row["_id"] = row.pop("id")
             rows.append(row)
         conn.execute(update(profiles_t).where(profiles_t.c.id == bindparam("_id")), rows)
+    privacy.record_consent_history(conn, history)
+    privacy.count(conn, privacy.DROPPED_NO_CONSENT, len(untracked), now)
 
     new_keys = {(r["kind"], r["value"]) for r in new_identity_rows}
     accepted = 0
     for i, record in enumerate(fresh):
+        if i in untracked:
+            continue
         if record.store_event:
             accepted += record.message_id in inserted
         else:
             # a profile row counts as new when it created or changed something
             keys = keys_per_record[i]
             accepted += changed[i] or any(k in new_keys for k in keys)
-    return IngestResult(accepted, duplicates + len(fresh) - accepted)
+    return IngestResult(accepted, duplicates + len(fresh) - accepted - len(untracked), len(untracked))
 
 
 def _drop_duplicates(conn: Connection, records: Sequence[Record]) -> tuple[list[Record], int]:
@@ -165,6 +181,7 @@ def _move_rows(conn: Connection, survivor: str, absorbed: list[str]) -> None:
     for table in (identities_t, events_t, suppressions_t):
         conn.execute(update(table).where(table.c.profile_id.in_(absorbed)).values(profile_id=survivor))
     _merge_trigger_state(conn, survivor, absorbed)
+    privacy.move_rows(conn, survivor, absorbed)
     conn.execute(delete(profiles_t).where(profiles_t.c.id.in_(absorbed)))
 
 

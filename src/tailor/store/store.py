@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 from sqlalchemy import Engine, select, text
@@ -21,6 +21,9 @@ from .messages import Record, validate_message
 from .models import Profile, StoreMeta, Suppression, TriggerState
 from .schema import current_revision, migrate
 from .times import utcnow
+
+if TYPE_CHECKING:
+    from .email_events import EmailEventsResult
 
 HASH_KEY = "email_hash_key"
 
@@ -123,6 +126,22 @@ class Store:
                     result += apply_records(conn, rows, self.hash_email, now)
         return result
 
+    def ingest_email_events(self, messages: Sequence[Any], suppressions: Mapping[str, tuple[str, str]] | None = None,
+                            *, pointer: str = "") -> "EmailEventsResult":
+        """Store ESP email events (Segment track messages whose recipient is ``context.traits.email``).
+
+        ``suppressions`` maps a message's ``messageId`` to ``(reason, source)``: that
+        suppression is written with the event. Everything is validated first and stored in
+        one transaction; idempotent on ``messageId``. See :mod:`tailor.store.email_events`.
+        """
+        from .email_events import apply_email_events, validate_email_event
+
+        now = utcnow()
+        items = [validate_email_event(m, f"{pointer}/{i}", now) for i, m in enumerate(messages)]
+        self.hash_email("")  # read the key before the write transaction opens
+        with write_transaction(self.engine) as conn:
+            return apply_email_events(conn, items, suppressions or {}, self.hash_email, now)
+
     def upsert_products(self, products: Iterable[Mapping[str, Any]]) -> IngestResult:
         """Add or update catalog products (dicts with the catalog.csv columns)."""
         from .catalog import product_row
@@ -174,17 +193,26 @@ class Store:
 
     def export_profile(self, id: str) -> dict[str, Any] | None:
         """Everything stored about a profile (data-subject access), or None if unknown."""
+        from .privacy import export_full
+
         hash_email = self.hash_email
         with self.engine.connect() as conn:
             row = find_profile(conn, id=id, hash_email=hash_email)
-            return None if row is None else export_document(conn, row)
+            return None if row is None else export_full(conn, row, hash_email, utcnow())
 
     def erase_profile(self, id: str) -> bool:
         """Delete a profile, its identities, events and trigger state in one transaction."""
+        return self.erase_profile_receipt(id) is not None
+
+    def erase_profile_receipt(self, id: str) -> dict[str, Any] | None:
+        """Erase everything about a person in one transaction (see :mod:`.privacy`); a receipt, or None if unknown."""
+        from .privacy import erase_full
+
         hash_email = self.hash_email
+        hash_email("")  # read the key before the write transaction opens
         with write_transaction(self.engine) as conn:
             row = find_profile(conn, id=id, hash_email=hash_email)
-            return False if row is None else erase(conn, row.id)
+            return None if row is None else erase_full(conn, row, hash_email, utcnow())
 
     def add_suppression(self, *, profile_id: str | None = None, email: str | None = None, reason: str,
                         source: str = "") -> None:
@@ -251,6 +279,77 @@ class Store:
             conn.execute(table.update().where(table.c.profile_id == profile_id, table.c.trigger == trigger,
                                               table.c.key == key).values(fired_at=fired_at))
             return True
+
+    # -- trigger notifications outbox (tailor triggers scan --notify; see outbox.py) ----
+
+    def trigger_history(self) -> list[dict[str, Any]]:
+        """Every recorded firing: ``profile_id, trigger, key, fired_at`` (aware UTC)."""
+        from . import outbox
+
+        with self.engine.connect() as conn:
+            rows = outbox.history(conn)
+        for row in rows:
+            row["fired_at"] = _aware(row["fired_at"])
+        return rows
+
+    def claim_trigger(self, profile_id: str, trigger: str, key: str, *, fired_at: datetime, payload: dict[str, Any],
+                      owner: str, lease_until: datetime) -> int | None:
+        """Claim a due trigger for notification (exactly one caller wins a key); the row id or None."""
+        from . import outbox
+
+        with write_transaction(self.engine) as conn:
+            return outbox.claim(conn, profile_id=profile_id, trigger=trigger, key=key, fired_at=_naive_utc(fired_at),
+                                payload=payload, owner=owner, lease_until=_naive_utc(lease_until), now=utcnow())
+
+    def pending_notifications(self) -> list[dict[str, Any]]:
+        """Claimed, not yet acknowledged notifications (``id, profile_id, trigger, key, payload, lease_owner, ...``)."""
+        from . import outbox
+
+        with self.engine.connect() as conn:
+            return outbox.pending(conn)
+
+    def lease_notification(self, row_id: int, *, owner: str, until: datetime, dead_owners: Iterable[str] = ()) -> bool:
+        """Take the delivery lease of a pending notification; False if another live scan holds it."""
+        from . import outbox
+
+        with write_transaction(self.engine) as conn:
+            return outbox.lease(conn, row_id, owner=owner, until=_naive_utc(until), now=utcnow(), dead_owners=dead_owners)
+
+    def notification_attempted(self, row_id: int, owner: str, error: str | None = None) -> None:
+        from . import outbox
+
+        with write_transaction(self.engine) as conn:
+            outbox.attempted(conn, row_id, owner, error)
+
+    def notification_acknowledged(self, row_id: int, owner: str) -> bool:
+        """Mark a notification delivered (after the receiver's 2xx)."""
+        from . import outbox
+
+        with write_transaction(self.engine) as conn:
+            return outbox.acknowledged(conn, row_id, owner, utcnow())
+
+    def release_notification(self, row_id: int, owner: str) -> None:
+        from . import outbox
+
+        with write_transaction(self.engine) as conn:
+            outbox.release(conn, row_id, owner)
+
+    def notification_state(self) -> list[dict[str, Any]]:
+        """Every outbox row with its claim/notify times and attempts."""
+        from . import outbox
+
+        with self.engine.connect() as conn:
+            return outbox.state(conn)
+
+    def personalization_refused(self) -> set[str]:
+        """Ids of profiles whose personalization consent is ``false`` (triggers are off for them)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(Profile.id, Profile.consents)).all()
+        return {pid for pid, consents in rows if (consents or {}).get("personalization", True) is False}
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
 
 
 def _naive_utc(value: datetime) -> datetime:

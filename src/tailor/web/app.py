@@ -227,7 +227,7 @@ def create_app(settings: Settings | None = None, *, tailor: Tailor | None = None
 
         return _json(openapi_document())
 
-    _register_optional_blueprints(app, tailor, settings, metrics, bind_host)
+    _register_blueprints(app, tailor, settings, bind_host)
     return app
 
 
@@ -326,14 +326,15 @@ def _is_store_error(exc: Exception) -> bool:
     return isinstance(exc, (OperationalError, InterfaceError))
 
 
-def _register_optional_blueprints(app: Flask, tailor: Tailor, settings: Settings, metrics: Metrics, bind_host: str) -> None:
-    """Ingestion, ESP webhooks and the preview UI register themselves when their packages are present."""
+def _register_blueprints(app: Flask, tailor: Tailor, settings: Settings, bind_host: str) -> None:
+    """The preview UI always; ingestion, ESP webhooks and profile endpoints when there is a store."""
+    from tailor.web.esp import create_esp_blueprint
+    from tailor.web.ingest import create_ingest_blueprint
     from tailor.web.preview import create_preview_blueprint
+    from tailor.web.profiles import create_profiles_blueprint
 
     app.register_blueprint(create_preview_blueprint(tailor))
-    try:
-        from tailor.web.ingest import create_ingest_blueprint
-    except ImportError:
-        return
     if tailor.store is not None:
         app.register_blueprint(create_ingest_blueprint(tailor.store, settings, bind_host=bind_host))
+        app.register_blueprint(create_esp_blueprint(tailor.store, settings, bind_host=bind_host))
+        app.register_blueprint(create_profiles_blueprint(tailor.store, settings, bind_host=bind_host))

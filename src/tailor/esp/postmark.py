@@ -1,0 +1,116 @@
+"""Postmark webhooks: one JSON object per request, told apart by ``RecordType``.
+
+Postmark signs nothing; it sends the HTTP basic-auth credentials written into the
+webhook URL (``https://user:password@host/v1/esp/postmark``). They are compared, in
+constant time, with ``TAILOR_POSTMARK_USER`` / ``TAILOR_POSTMARK_PASSWORD``.
+
+Record types: Delivery, Open, Click, Bounce (``Type`` ``HardBounce``, ``BadEmailAddress``,
+``ManuallyDeactivated`` or ``Inactive: true`` = hard; ``SoftBounce``, ``Transient``… =
+soft; ``Unsubscribe``/``SpamComplaint`` types are unsubscribes/spam reports),
+SpamComplaint, SubscriptionChange (``SuppressSending`` true = the address was
+suppressed for ``SuppressionReason``; false = reactivated, recorded as "Resubscribed" but
+tailor's own suppression stays until removed by hand).
+
+Idempotency keys: the bounce/complaint ``ID``; Delivery: ``MessageID`` + RecordType;
+Open/Click: ``MessageID`` + RecordType + ``ReceivedAt`` (+ link), so a second open is a
+second event while a retry of the same one is not; SubscriptionChange: ``MessageID`` +
+``ChangedAt`` + ``SuppressSending``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections import Counter
+from typing import Any
+
+from .events import EspEvent, MalformedPayload, RequestParts, SignatureError, clean_email, content_id, from_iso
+
+NAME = "postmark"
+ENV_USER = "TAILOR_POSTMARK_USER"
+ENV_PASSWORD = "TAILOR_POSTMARK_PASSWORD"
+
+_HARD_TYPES = {"HardBounce", "BadEmailAddress", "ManuallyDeactivated"}
+_SUPPRESSION_KINDS = {"HardBounce": ("bounce", True), "SpamComplaint": ("spam", False),
+                      "ManualSuppression": ("unsubscribe", False)}
+
+
+def verify(parts: RequestParts, credentials: tuple[str, str]) -> None:
+    """Raise :class:`SignatureError` unless the basic-auth user and password match."""
+    user, password = credentials
+    given_user = (parts.username or "").encode("utf-8")
+    given_password = (parts.password or "").encode("utf-8")
+    ok = hmac.compare_digest(given_user, user.encode("utf-8"))
+    ok &= hmac.compare_digest(given_password, password.encode("utf-8"))
+    if parts.username is None or not ok:
+        raise SignatureError("wrong or missing HTTP basic-auth credentials")
+
+
+def parse(payload: Any, skipped: Counter | None = None) -> list[EspEvent]:
+    """One Postmark webhook body → one event (none when unusable: counted in ``skipped``)."""
+    skipped = skipped if skipped is not None else Counter()
+    if not isinstance(payload, dict):
+        raise MalformedPayload("", "a Postmark webhook body is a JSON object")
+    record = payload.get("RecordType")
+    if not isinstance(record, str) or not record:
+        raise MalformedPayload("/RecordType", "required: the record type")
+    message_id = _text(payload.get("MessageID"))
+    extra: dict[str, Any] = {}
+    if _text(payload.get("Tag")):
+        extra["tag"] = payload["Tag"]
+    if _text(payload.get("MessageStream")):
+        extra["message_stream"] = payload["MessageStream"]
+    if record == "Delivery":
+        email, kind = payload.get("Recipient"), "delivered"
+        occurred = from_iso(payload.get("DeliveredAt"), "/DeliveredAt")
+        event_id, hard, reason, url = f"{message_id}:Delivery", False, None, None
+    elif record in ("Open", "Click"):
+        email, kind = payload.get("Recipient"), "open" if record == "Open" else "click"
+        occurred = from_iso(payload.get("ReceivedAt"), "/ReceivedAt")
+        url = _text(payload.get("OriginalLink")) if record == "Click" else None
+        event_id = f"{message_id}:{record}:{payload.get('ReceivedAt')}:{url or ''}"
+        hard, reason = False, None
+        if record == "Open" and isinstance(payload.get("FirstOpen"), bool):
+            extra["first_open"] = payload["FirstOpen"]
+    elif record in ("Bounce", "SpamComplaint"):
+        email = payload.get("Email")
+        bounce_type = _text(payload.get("Type")) or ""
+        occurred = from_iso(payload.get("BouncedAt"), "/BouncedAt")
+        if record == "SpamComplaint" or bounce_type in ("SpamComplaint",):
+            kind, hard = "spam", False
+        elif bounce_type == "Unsubscribe":
+            kind, hard = "unsubscribe", False
+        else:
+            kind, hard = "bounce", bounce_type in _HARD_TYPES or payload.get("Inactive") is True
+        raw_id = payload.get("ID")
+        event_id = f"{record}:{raw_id}" if raw_id not in (None, "") else content_id(payload)
+        reason, url = bounce_type or None, None
+        if bounce_type:
+            extra["bounce_type"] = bounce_type
+    elif record == "SubscriptionChange":
+        email = payload.get("Recipient")
+        occurred = from_iso(payload.get("ChangedAt"), "/ChangedAt")
+        suppress = payload.get("SuppressSending")
+        if not isinstance(suppress, bool):
+            raise MalformedPayload("/SuppressSending", "required: true or false")
+        reason = _text(payload.get("SuppressionReason"))
+        if suppress:
+            kind, hard = _SUPPRESSION_KINDS.get(reason or "", ("unsubscribe", False))
+        else:
+            kind, hard = "resubscribe", False
+        event_id = f"{message_id}:SubscriptionChange:{payload.get('ChangedAt')}:{suppress}"
+        url = None
+        if _text(payload.get("Origin")):
+            extra["origin"] = payload["Origin"]
+    else:
+        skipped["unknown-event"] += 1
+        return []
+    email = clean_email(email)
+    if email is None:
+        skipped["no-recipient"] += 1
+        return []
+    return [EspEvent(provider=NAME, kind=kind, email=email, occurred_at=occurred, event_id=event_id,
+                     message_id=message_id, url=url, hard=hard, provider_event=record, reason=reason, extra=extra)]
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,134 @@
+"""ESP event webhooks: ``POST /v1/esp/sendgrid``, ``/v1/esp/mailgun``, ``/v1/esp/postmark``.
+
+Each request is authenticated with the provider's own scheme (see :mod:`tailor.esp`),
+parsed, and all its events and suppressions are stored in one transaction, committed
+before the 200. Idempotent: a provider's retry stores nothing twice.
+
+Answers:
+
+* 200 ``{"accepted", "duplicates", "suppressions", "skipped": {reason: n}}`` — stored
+  (events the store cannot use, e.g. without a recipient address or of a kind tailor
+  does not track, are skipped and counted, never failing the whole batch).
+* 401 problem+json — bad/missing signature or credentials, or the provider is not
+  configured and the server is not bound to loopback.
+* 400 problem+json — the body is not the provider's format (SendGrid, Postmark).
+  **Mailgun gets 406 instead**: Mailgun retries anything but 200/406 for ~8 hours, and
+  a malformed payload will never become acceptable.
+* 413 — body over 1 MB. Store failures propagate (500/503) so the provider retries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from tailor.config import Settings
+from tailor.esp import PROVIDERS, EspConfig, MalformedPayload, RequestParts, SignatureError, to_segment
+from tailor.esp import sendgrid as sendgrid_mod
+from tailor.store import Store, ValidationError
+from tailor.web.auth import is_loopback
+from tailor.web.logs import log
+from tailor.web.problem import problem
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def create_esp_blueprint(store: Store, settings: Settings, *, bind_host: str | None = None,
+                         config: EspConfig | None = None) -> Blueprint:
+    """The ESP webhook routes over ``store``; secrets from ``config`` (default: the environment).
+
+    ``bind_host`` is the address the server listens on: an unconfigured provider is
+    accepted only when it is loopback (when unknown: only from a loopback client).
+    """
+    config = config or EspConfig.from_env()
+    bp = Blueprint("esp", __name__)
+    sendgrid_key = sendgrid_mod.load_public_key(config.sendgrid_public_key) if config.sendgrid_public_key else None
+    for name in PROVIDERS:
+        if config.secret(name) is None:
+            log(logging.WARNING, "ESP webhook not configured: accepted on loopback only", provider=name,
+                bind=bind_host)
+
+    def unconfigured_allowed() -> bool:
+        return is_loopback(bind_host) if bind_host is not None else is_loopback(request.remote_addr or "")
+
+    @bp.post("/v1/esp/<provider>")
+    def esp_webhook(provider: str) -> Response:
+        module = PROVIDERS.get(provider)
+        if module is None:
+            return problem(404, "unknown-provider", detail=f"unknown ESP {provider!r} (known: {', '.join(PROVIDERS)})")
+        rejected = 406 if provider == "mailgun" else 400
+        body = request.get_data(cache=False)
+        if len(body) > MAX_BODY_BYTES:
+            return problem(413, "payload-too-large", detail=f"an ESP webhook body may be at most {MAX_BODY_BYTES // 1024} KB")
+        auth = request.authorization
+        parts = RequestParts(body=body, headers=dict(request.headers),
+                             username=auth.username if auth and auth.type == "basic" else None,
+                             password=auth.password if auth and auth.type == "basic" else None)
+        secret = sendgrid_key if provider == "sendgrid" else config.secret(provider)
+
+        payload: Any = None
+        parsed = False
+        if provider != "sendgrid":  # SendGrid signs the raw bytes: verify before parsing
+            try:
+                payload, parsed = json.loads(body), True
+            except (ValueError, UnicodeDecodeError):
+                parsed = False
+        try:
+            if secret is not None:
+                if provider == "mailgun":
+                    if not parsed:
+                        return _malformed(rejected, provider, "the body is not valid JSON")
+                    module.verify(parts, secret, payload)
+                else:
+                    module.verify(parts, secret)
+            elif not unconfigured_allowed():
+                return problem(401, "unauthorized", detail=f"{provider} webhooks are not configured "
+                               f"({_env_names(provider)}): accepted on loopback only")
+        except SignatureError as exc:
+            log(logging.WARNING, "ESP webhook refused", provider=provider, reason=str(exc))
+            return problem(401, "unauthorized", detail=str(exc))
+
+        if not parsed:
+            try:
+                payload = json.loads(body)
+            except (ValueError, UnicodeDecodeError) as exc:
+                where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+                return _malformed(rejected, provider, f"the body is not valid JSON{where}")
+        skipped: Counter = Counter()
+        try:
+            events = module.parse(payload, skipped)
+        except MalformedPayload as exc:
+            return _malformed(rejected, provider, exc.message, exc.pointer)
+        messages = [to_segment(e) for e in events]
+        suppressions = {m["messageId"]: (e.suppression, f"esp:{provider}")
+                        for m, e in zip(messages, events) if e.suppression}
+        try:
+            result = store.ingest_email_events(messages, suppressions)
+        except ValidationError as exc:  # parse() produced something the store refuses: a bug or odd data
+            return _malformed(rejected, provider, exc.message)
+        # counts only: addresses never reach the log
+        log(logging.INFO, "ESP events", provider=provider, received=len(events), accepted=result.accepted,
+            duplicates=result.duplicates, suppressions=result.suppressions, new_profiles=result.new_profiles,
+            skipped=dict(skipped) or None)
+        return Response(json.dumps({"accepted": result.accepted, "duplicates": result.duplicates,
+                                    "suppressions": result.suppressions, "new_profiles": result.new_profiles,
+                                    "skipped": dict(skipped)}),
+                        status=200, mimetype="application/json")
+
+    return bp
+
+
+def _malformed(status: int, provider: str, detail: str, pointer: str | None = None) -> Response:
+    return problem(status, "invalid-esp-payload", title="Not Acceptable" if status == 406 else None,
+                   detail=f"not a {provider} webhook payload: {detail}", pointer=pointer)
+
+
+def _env_names(provider: str) -> str:
+    from tailor.esp import mailgun, postmark, sendgrid
+
+    return {"sendgrid": sendgrid.ENV, "mailgun": mailgun.ENV,
+            "postmark": f"{postmark.ENV_USER}/{postmark.ENV_PASSWORD}"}[provider]

@@ -1,0 +1,194 @@
+"""POST /v1/esp/<provider> through a real HTTP server, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from esp_helpers import (MAILGUN_KEY, POSTMARK_PASSWORD, POSTMARK_USER, dumps, mailgun_event, mailgun_signed,
+                         postmark_event, sample, sendgrid_events, sendgrid_headers)
+from flask import Flask
+from sqlalchemy import text
+
+from tailor.config import Settings
+from tailor.esp import EspConfig
+from tailor.store import Store
+from tailor.web.esp import create_esp_blueprint
+
+
+def _counts(store: Store) -> dict[str, int]:
+    with store.engine.connect() as conn:
+        return {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one() for t in ("profiles", "events", "suppressions")}
+
+
+@pytest.fixture
+def url(store: Store, serve, sendgrid_keys) -> str:
+    config = EspConfig(sendgrid_public_key=sendgrid_keys[1], mailgun_signing_key=MAILGUN_KEY,
+                       postmark_user=POSTMARK_USER, postmark_password=POSTMARK_PASSWORD)
+    app = Flask("esp-test")
+    app.register_blueprint(create_esp_blueprint(store, Settings(), bind_host="0.0.0.0", config=config))
+    return serve(app)
+
+
+def _post_sendgrid(url: str, keys, payload, **kwargs) -> requests.Response:
+    body = dumps(payload)
+    return requests.post(f"{url}/v1/esp/sendgrid", data=body, headers=sendgrid_headers(keys[0], body), timeout=10, **kwargs)
+
+
+def _post_mailgun(url: str, payload) -> requests.Response:
+    return requests.post(f"{url}/v1/esp/mailgun", json=mailgun_signed(payload), timeout=10)
+
+
+def _post_postmark(url: str, payload, auth=(POSTMARK_USER, POSTMARK_PASSWORD)) -> requests.Response:
+    return requests.post(f"{url}/v1/esp/postmark", json=payload, auth=auth, timeout=10)
+
+
+def _identify(store: Store, user: str, email: str) -> None:
+    store.ingest([{"type": "identify", "userId": user, "messageId": f"id-{user}", "timestamp": "2017-01-01T00:00:00Z",
+                   "traits": {"email": email, "first_name": "Ann"}}])
+
+
+def test_sendgrid_batch_stored_once_with_suppressions(store: Store, url: str, sendgrid_keys) -> None:
+    _identify(store, "u-1", "Example@Test.com")
+    first = _post_sendgrid(url, sendgrid_keys, sample("sendgrid_events"))
+    assert first.status_code == 200, first.text
+    assert first.json() == {"accepted": 12, "duplicates": 0, "suppressions": 3, "new_profiles": 0, "skipped": {}}
+    # SendGrid retries the same batch (e.g. our 200 was lost): nothing is stored twice
+    again = _post_sendgrid(url, sendgrid_keys, sample("sendgrid_events"))
+    assert again.json()["accepted"] == 0 and again.json()["duplicates"] == 12 and again.json()["suppressions"] == 0
+    assert _counts(store) == {"profiles": 1, "events": 13, "suppressions": 3}
+    doc = store.load_profile(id="u-1")
+    names = [e["event"] for e in doc["events"] if e["type"] == "track"]
+    assert names.count("Email Bounced") == 2 and "Email Link Clicked" in names and "Unsubscribed" in names
+    assert doc["email"] == "example@test.com" and doc["traits"] == {"first_name": "Ann"}  # untouched
+    stored_click = next(e for e in doc["events"] if e.get("event") == "Email Link Clicked")
+    assert stored_click["properties"]["url"] == "http://www.sendgrid.com/"
+    assert store.is_suppressed("u-1") in ("hard_bounce", "spam_report", "unsubscribe")
+    assert store.is_suppressed(email="EXAMPLE@test.com") is not None
+
+
+def test_sendgrid_soft_events_do_not_suppress(store: Store, url: str, sendgrid_keys) -> None:
+    _identify(store, "u-2", "soft@example.com")
+    batch = sendgrid_events("processed", "deferred", "delivered", "open", "click", "group_resubscribe", email="soft@example.com")
+    batch += [e for e in sendgrid_events("bounce", email="soft@example.com") if e["type"] == "blocked"]
+    response = _post_sendgrid(url, sendgrid_keys, batch)
+    assert response.json()["accepted"] == 7 and response.json()["suppressions"] == 0
+    assert store.is_suppressed("u-2") is None and store.is_suppressed(email="soft@example.com") is None
+
+
+def test_sendgrid_bad_signature_401_stores_nothing(store: Store, url: str, sendgrid_keys) -> None:
+    body = dumps(sample("sendgrid_events"))
+    headers = sendgrid_headers(sendgrid_keys[0], body)
+    tampered = body.replace(b"unsubscribe", b"unsubscribX", 1)
+    response = requests.post(f"{url}/v1/esp/sendgrid", data=tampered, headers=headers, timeout=10)
+    assert response.status_code == 401
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert requests.post(f"{url}/v1/esp/sendgrid", data=body, timeout=10).status_code == 401  # unsigned
+    assert _counts(store) == {"profiles": 0, "events": 0, "suppressions": 0}
+
+
+def test_sendgrid_malformed_400(store: Store, url: str, sendgrid_keys) -> None:
+    for payload in ({"not": "an array"}, [{"event": "open", "email": "a@b.c", "timestamp": "later"}]):
+        response = _post_sendgrid(url, sendgrid_keys, payload)
+        assert response.status_code == 400
+        assert response.json()["status"] == 400
+    body = b"[{not json"
+    response = requests.post(f"{url}/v1/esp/sendgrid", data=body, headers=sendgrid_headers(sendgrid_keys[0], body), timeout=10)
+    assert response.status_code == 400 and "JSON" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("name, suppression", [("delivered", None), ("failed_permanent", "hard_bounce"),
+                                               ("failed_temporary", None), ("opened", None), ("clicked", None),
+                                               ("unsubscribed", "unsubscribe"), ("complained", "spam_report")])
+def test_mailgun_samples(store: Store, url: str, name: str, suppression) -> None:
+    _identify(store, "u-3", "alice@example.com")
+    payload = sample(f"mailgun_{name}")
+    response = _post_mailgun(url, payload)
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == 1
+    assert _post_mailgun(url, payload).json()["duplicates"] == 1  # Mailgun's retry, newly signed
+    assert store.is_suppressed("u-3") == suppression
+    assert _counts(store)["events"] == 2
+
+
+def test_mailgun_bad_signature_401_and_malformed_406(store: Store, url: str) -> None:
+    unsigned = sample("mailgun_unsubscribed")  # the documented signature is not made with our key
+    assert requests.post(f"{url}/v1/esp/mailgun", json=unsigned, timeout=10).status_code == 401
+    for bad in (b"not json", b"[]"):
+        response = requests.post(f"{url}/v1/esp/mailgun", data=bad, headers={"Content-Type": "application/json"}, timeout=10)
+        assert response.status_code in (401, 406)
+    assert requests.post(f"{url}/v1/esp/mailgun", data=b"{oops", timeout=10).status_code == 406
+    broken = mailgun_event("delivered", timestamp="yesterday")
+    response = _post_mailgun(url, broken)
+    assert response.status_code == 406  # Mailgun does not retry a 406
+    assert response.json()["pointer"] == "/event-data/timestamp"
+    assert _counts(store)["events"] == 0
+
+
+@pytest.mark.parametrize("name, suppression", [("bounce", "hard_bounce"), ("soft_bounce", None), ("delivery", None),
+                                               ("open", None), ("click", None), ("spam_complaint", "spam_report")])
+def test_postmark_samples(store: Store, url: str, name: str, suppression) -> None:
+    _identify(store, "u-4", "john@example.com")
+    payload = sample(f"postmark_{name}")
+    assert _post_postmark(url, payload).json()["accepted"] == 1
+    assert _post_postmark(url, payload).json()["duplicates"] == 1
+    assert store.is_suppressed("u-4") == suppression
+
+
+def test_postmark_auth_and_malformed(store: Store, url: str) -> None:
+    assert _post_postmark(url, sample("postmark_bounce"), auth=(POSTMARK_USER, "wrong")).status_code == 401
+    assert _post_postmark(url, sample("postmark_bounce"), auth=None).status_code == 401
+    response = _post_postmark(url, {"MessageID": "x"})
+    assert response.status_code == 400 and response.json()["pointer"] == "/RecordType"
+    assert _counts(store)["events"] == 0
+
+
+def test_subscription_change_after_bounce_one_suppression(store: Store, url: str) -> None:
+    email = "bounced-address@wildbit.com"
+    _post_postmark(url, postmark_event("bounce", email=email))
+    response = _post_postmark(url, sample("postmark_subscription_change"))
+    assert response.json() == {"accepted": 1, "duplicates": 0, "suppressions": 0, "new_profiles": 0, "skipped": {}}
+    assert _counts(store)["suppressions"] == 1
+
+
+def test_unknown_recipient_gets_an_anonymous_profile_then_merges(store: Store, url: str, sendgrid_keys) -> None:
+    batch = sendgrid_events("open", "unsubscribe", email="New.Person@Example.com")
+    assert _post_sendgrid(url, sendgrid_keys, batch).json()["new_profiles"] == 1
+    anon_id = store.resolve(email="new.person@example.com")
+    assert anon_id.startswith("anon-esp-") and "new.person" not in anon_id
+    assert store.is_suppressed(anon_id) == "unsubscribe"
+    # the person signs up later: their profile takes over the events and the suppression
+    _identify(store, "u-9", "new.person@example.com")
+    doc = store.load_profile(email="new.person@example.com")
+    assert doc["id"] == "u-9"
+    assert {e.get("event") for e in doc["events"]} >= {"Email Opened", "Unsubscribed"}
+    assert store.is_suppressed("u-9") == "unsubscribe"
+    assert _counts(store)["profiles"] == 1
+
+
+def test_unknown_provider_404(url: str) -> None:
+    response = requests.post(f"{url}/v1/esp/mailchimp", json=[], timeout=10)
+    assert response.status_code == 404 and response.headers["Content-Type"] == "application/problem+json"
+
+
+def test_unconfigured_provider_refused_unless_loopback(store: Store, serve) -> None:
+    public = Flask("esp-public")
+    public.register_blueprint(create_esp_blueprint(store, Settings(), bind_host="0.0.0.0", config=EspConfig()))
+    local = Flask("esp-local")
+    local.register_blueprint(create_esp_blueprint(store, Settings(), bind_host="127.0.0.1", config=EspConfig()))
+    public_url, local_url = serve(public), serve(local)
+    payload = sample("postmark_delivery")
+    refused = requests.post(f"{public_url}/v1/esp/postmark", json=payload, timeout=10)
+    assert refused.status_code == 401 and "TAILOR_POSTMARK_USER" in refused.json()["detail"]
+    assert requests.post(f"{local_url}/v1/esp/postmark", json=payload, timeout=10).status_code == 200
+    assert requests.post(f"{local_url}/v1/esp/sendgrid", json=sendgrid_events("open"), timeout=10).status_code == 200
+    assert requests.post(f"{local_url}/v1/esp/mailgun", json=sample("mailgun_opened"), timeout=10).status_code == 200
+
+
+def test_env_configuration(monkeypatch, sendgrid_keys) -> None:
+    monkeypatch.setenv("TAILOR_SENDGRID_PUBLIC_KEY", sendgrid_keys[1])
+    monkeypatch.setenv("TAILOR_MAILGUN_SIGNING_KEY", MAILGUN_KEY)
+    monkeypatch.setenv("TAILOR_POSTMARK_USER", POSTMARK_USER)
+    monkeypatch.delenv("TAILOR_POSTMARK_PASSWORD", raising=False)
+    config = EspConfig.from_env()
+    assert config.secret("sendgrid") == sendgrid_keys[1] and config.secret("mailgun") == MAILGUN_KEY
+    assert config.secret("postmark") == (POSTMARK_USER, "")
