@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import datetime, timezone
 
 import pytest
-from esp_helpers import mailgun_event, postmark_event, sample, sendgrid_events
+from esp_helpers import mailgun_event, postmark_event, sample
 
 from tailor.esp import EspEvent, MalformedPayload, mailgun, message_id_for, postmark, sendgrid, to_segment
 from tailor.store.messages import validate_message

@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import threading
-import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,7 +18,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from tailor.client import SIGNATURE_HEADER, verify
 
@@ -145,58 +143,6 @@ def lines(output: str) -> list[dict[str, Any]]:
 
 # -- fixtures (imported by the test modules: no conftest.py, whose module name
 #    `conftest` would clash with other test folders' `from conftest import ...`) --
-
-IN_CI = os.environ.get("CI", "").lower() == "true"
-PG_HOST = os.environ.get("TAILOR_TEST_PG_HOST", "127.0.0.1:5432")
-PG_DATABASE = os.environ.get("TAILOR_TEST_PG_DATABASE", "test")
-_found: list[tuple[str | None, str | None]] = []
-
-
-def _find_postgres() -> tuple[str | None, str | None]:
-    errors = []
-    for user in [u for u in (os.environ.get("TAILOR_TEST_PG_USER"), "postgres", "root") if u]:
-        url = f"postgresql+psycopg://{user}@{PG_HOST}/{PG_DATABASE}"
-        engine = create_engine(url, connect_args={"connect_timeout": 3})
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            return url, None
-        except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-            errors.append(f"{user}: {type(exc).__name__}")
-        finally:
-            engine.dispose()
-    return None, f"PostgreSQL not reachable at {PG_HOST}/{PG_DATABASE} ({'; '.join(errors)})"
-
-
-def postgres_base() -> str:
-    if not _found:
-        _found.append(_find_postgres())
-    base, error = _found[0]
-    if base is None:
-        if IN_CI:
-            pytest.fail(f"required in CI: {error}")
-        pytest.skip(error or "PostgreSQL not reachable")
-    return base
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL of an empty database of each dialect (PostgreSQL: a fresh schema)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'tailor.db'}"
-        return
-    base = postgres_base()
-    schema = f"tailor_scan_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{base}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
-
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:

@@ -10,8 +10,8 @@ import signal
 from datetime import timedelta
 
 import pytest
-from scan_helpers import (  # noqa: F401 - database_url and receiver are fixtures
-    AT, Receiver, abandoned_carts, added, database_url, iso, lines, ordered, receiver, run_scan)
+from scan_helpers import (  # noqa: F401 - receiver is a fixture; database_url comes from the root conftest
+    AT, Receiver, abandoned_carts, added, iso, lines, ordered, receiver, run_scan)
 
 from tailor.store import Store
 

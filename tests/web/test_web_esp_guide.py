@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest

@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from jinja2 import TemplateSyntaxError
 from markupsafe import Markup
@@ -28,8 +28,6 @@ from tailor.rendering.filters import tag_url
 from tailor.rendering.inline import inline_css
 from tailor.rendering.mjml import MJMLError, compile_mjml, fix_for_mrml, lint
 from tailor.rendering.source import (
-    BLOCK_CLOSE,
-    BLOCK_OPEN,
     SLOT_CLOSE,
     SLOT_OPEN,
     Expanded,

@@ -94,9 +94,6 @@ def lint(expanded: Expanded) -> list[Problem]:
 
     stack: list[tuple[str, int]] = []  # open MJML tags
     open_jinja: list[_OpenJinja] = []
-    token_iter = iter(tokens)
-    next_token = next(token_iter, None)
-    pos = 0
     events: list[tuple[int, str, re.Match[str] | None]] = []
     for m in _COMMENT.finditer(masked):
         events.append((m.start(), "comment", m))

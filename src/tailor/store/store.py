@@ -11,7 +11,7 @@ import pandas as pd
 from sqlalchemy import Engine, select, text
 
 from .catalog import product_dict, products_t, upsert_products
-from .documents import erase, export_document, find_profile, profile_document
+from .documents import find_profile, profile_document
 from .emails import EmailHasher, normalize_email
 from .engine import make_engine, write_transaction
 from .files import read_batches

@@ -8,7 +8,7 @@ import time
 import uuid
 from typing import Any, Mapping
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException
 
