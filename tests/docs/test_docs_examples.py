@@ -2,7 +2,7 @@
 
 Fenced blocks with ``file=PATH`` are written into a fresh folder per document (in
 order); ``console`` blocks then run each ``$ tailor …`` line there and check that every
-line shown below the command appears in its output. ``console shop=yes`` blocks run
+line shown below the command appears in its output. ``python run=yes`` blocks are executed. ``console shop=yes`` blocks run
 next to links to the example shop's templates, rules and fixtures.
 """
 
@@ -46,6 +46,9 @@ def test_examples_run(doc: Path, tmp_path: Path, monkeypatch):
             target = tmp_path / attrs["file"]
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(body, encoding="utf-8")
+        elif lang == "python" and attrs.get("run") == "yes":
+            exec(compile(body, f"{doc.name} example", "exec"), {"__name__": "__doc_example__"})
+            ran += 1
         elif lang == "console" and attrs.get("run", "yes") != "no":
             if attrs.get("shop") == "yes":
                 # run against the example shop (linked, so nothing is written into the repo)
