@@ -7,11 +7,13 @@ recipients (the store resolves each one, as at a real send: profile, events, fea
 triggers, recommendations, rules, HTML + text). Every request is a fresh render (no
 `send_id`, so no idempotency-cache hits).
 
-    python benchmarks/serve.py                       # paced rates, then saturation
+    python benchmarks/serve.py                       # fixed rates (open loop), then saturation
     python benchmarks/serve.py --rates 100,300 --duration 30
     python benchmarks/serve.py --soak 300            # 300 s at 200 req/s, worker RSS sampled
 
-How the load is made. wrk is closed-loop (a connection sends its next request when the
+How the load is made. The fixed-rate rows are open loop: a small asyncio client sends
+request i at t0 + i/rate whatever the server does, and latency counts from that
+scheduled time (no coordinated omission). wrk is closed-loop (a connection sends its next request when the
 previous answer arrived) and has no fixed-rate mode (that is wrk2). For the paced rows
 each of C connections waits a random delay (uniform, mean C/rate) after every answer
 (wrk's Lua `delay()`), so the offered load is about `rate` as long as answers are fast
@@ -207,6 +209,59 @@ def finish_wrk(proc) -> dict:
     return result
 
 
+def run_open_loop(url: str, ids: list[str], rate: float, seconds: float) -> dict:
+    """Fixed-rate, open-loop load: request i is sent at t0 + i/rate whatever the server does.
+
+    Latency is measured from the *scheduled* send time, so a slow server cannot hide its
+    queueing (no coordinated omission). One connection per request, like the sync workers.
+    """
+    import asyncio
+
+    host, port = url.split("//", 1)[1].split(":")
+    latencies: list[float] = []
+    errors = 0
+
+    async def one(i: int, scheduled: float, loop) -> None:
+        nonlocal errors
+        body = json.dumps({"template": "newsletter", "recipient": {"id": ids[i % len(ids)]}, "at": AT}).encode()
+        head = (f"POST /v1/render HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                f"Authorization: Bearer {TOKEN}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 10)
+            writer.write(head + body)
+            await writer.drain()
+            answer = await asyncio.wait_for(reader.read(), 10)
+            writer.close()
+            if not answer.startswith(b"HTTP/1.1 2") and not answer.startswith(b"HTTP/1.0 2"):
+                errors += 1
+                return
+            latencies.append(loop.time() - scheduled)
+        except (OSError, asyncio.TimeoutError):
+            errors += 1
+
+    async def drive() -> float:
+        loop = asyncio.get_running_loop()
+        tasks = []
+        start = loop.time() + 0.05
+        for i in range(int(rate * seconds)):
+            scheduled = start + i / rate
+            delay = scheduled - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i, scheduled, loop)))
+        await asyncio.gather(*tasks)
+        return loop.time() - start
+
+    elapsed = asyncio.run(drive())
+    ordered = sorted(latencies) or [float("nan")]
+
+    def pct(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e6
+
+    return {"requests": len(latencies) + errors, "errors": errors, "rps": len(latencies) / elapsed,
+            "p50_us": pct(0.50), "p99_us": pct(0.99), "max_us": ordered[-1] * 1e6}
+
+
 def row(label: str, offered: str, r: dict) -> str:
     return (f"| {label:<22} | {offered:>8} | {r['rps']:>8.1f} | {r['p50_us'] / 1000:>7.2f} | {r['p99_us'] / 1000:>7.2f} | "
             f"{r['max_us'] / 1000:>8.2f} | {r['requests']:>8} | {r['errors']:>6} |")
@@ -219,7 +274,8 @@ HEADER = ("| load                   |  offered | achieved | p50 ms  | p99 ms  | 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--rates", default="100,200,300,400,500", help="paced rates (req/s), comma-separated")
+    parser.add_argument("--fixed", default="100,200,300,400", help="fixed rates (req/s) for the open-loop rows, comma-separated")
+    parser.add_argument("--rates", default="", help="wrk 'paced' rates (closed loop with think time), comma-separated")
     parser.add_argument("--connections", type=int, default=16, help="connections for the paced rows")
     parser.add_argument("--saturation", default="2,4,8,16", help="connection counts for the unpaced rows ('' to skip)")
     parser.add_argument("--duration", type=int, default=20, help="seconds per row")
@@ -260,6 +316,9 @@ def main() -> None:
                 soak(server, url, script, recipients, args)
                 return
             print(HEADER, flush=True)
+            for rate in [float(r) for r in args.fixed.split(",") if r]:
+                r = run_open_loop(url, ids, rate, args.duration)
+                print(row("fixed rate, open loop", f"{rate:.0f}/s", r), flush=True)
             for rate in [float(r) for r in args.rates.split(",") if r]:
                 r = run_wrk(url, script, recipients, connections=args.connections, seconds=args.duration,
                             delay_ms=args.connections * 1000.0 / rate)
