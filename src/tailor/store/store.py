@@ -239,7 +239,8 @@ class Store:
         if email:
             hashes.append(self.hash_email(email))
         with self.engine.connect() as conn:
-            if profile_id is not None:
+            if profile_id is not None and not email:
+                # the caller usually has the address already (render time): one query saved
                 row_email = conn.execute(select(Profile.email).where(Profile.id == profile_id)).scalar()
                 if row_email:
                     hashes.append(self.hash_email(row_email))
