@@ -74,6 +74,23 @@ class MJMLOracle:
         self.proc.terminate()
 
 
+@pytest.fixture
+def serve() -> Iterator:
+    """``serve(app)`` starts ``app`` on a real loopback socket and returns its base URL."""
+    from live_server import LiveServer
+
+    servers: list[LiveServer] = []
+
+    def start(app) -> str:
+        server = LiveServer(app).start()
+        servers.append(server)
+        return server.url
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def mjml_oracle():
     script = ROOT / "oracle" / "compile.js"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from live_server import LiveServer  # noqa: F401 - used by the preview tests
+
 import os
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parents[2]
 AT = "2026-11-23T12:00:00Z"
@@ -34,21 +34,6 @@ def screenshot(page: Any, name: str, **kwargs: Any) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), **kwargs)
     return path
-
-
-class LiveServer:
-    def __init__(self, app: Any, host: str = "127.0.0.1"):
-        self.server = make_server(host, 0, app, threaded=True)
-        self.url = f"http://{host}:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def start(self) -> "LiveServer":
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.thread.join(timeout=5)
 
 
 def make_app(shop: Path, recommender: Any, **config: Any) -> Any:

@@ -1,27 +1,10 @@
-"""A real HTTP server (Werkzeug, in a thread, on a free loopback port) around a Flask app."""
+"""Web tests: `serve(app)` (a real server) comes from the root conftest; the example shop store is here."""
 
 from __future__ import annotations
 
-from typing import Iterator
-
 import pytest
 
-from webtools import LiveServer, load_shop
-
-
-@pytest.fixture
-def serve() -> Iterator:
-    """``serve(app)`` starts ``app`` on a real socket and returns its base URL."""
-    servers: list[LiveServer] = []
-
-    def start(app) -> str:
-        server = LiveServer(app).start()
-        servers.append(server)
-        return server.url
-
-    yield start
-    for server in servers:
-        server.stop()
+from webtools import load_shop
 
 
 @pytest.fixture(scope="session")

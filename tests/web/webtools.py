@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from live_server import LiveServer  # noqa: F401 - re-exported for the web tests
+
 import os
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import requests
-from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOP_FILES = [ROOT / "fixtures" / "catalog.csv", ROOT / "fixtures" / "profiles.csv", ROOT / "fixtures" / "events.jsonl"]
@@ -79,18 +79,3 @@ class ServeProcess:
         return self.log.read().decode("utf-8", "replace")
 
 
-class LiveServer:
-    """A real HTTP server (Werkzeug, in a thread, on a free loopback port) around a Flask app."""
-
-    def __init__(self, app, host: str = "127.0.0.1"):
-        self.server = make_server(host, 0, app, threaded=True)
-        self.url = f"http://{host}:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def start(self) -> "LiveServer":
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.thread.join(timeout=5)
