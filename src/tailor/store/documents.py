@@ -66,7 +66,11 @@ def event_dict(row: Any, *, full: bool = False) -> dict[str, Any]:
 
 def profile_document(conn: Connection, row: Any, event_limit: int | None = 500, *, full: bool = False) -> dict[str, Any]:
     """The profile document: events oldest first (the most recent ``event_limit`` of them)."""
-    query = select(events_t).where(events_t.c.profile_id == row.id).order_by(events_t.c.timestamp.desc(), events_t.c.id.desc())
+    c = events_t.c
+    # at send time only what the profile document shows: decoding every event's context
+    # JSON would be most of the lookup's cost
+    columns = [events_t] if full else [c.type, c.event, c.timestamp, c.message_id, c.properties]
+    query = select(*columns).where(c.profile_id == row.id).order_by(c.timestamp.desc(), c.id.desc())
     if event_limit is not None:
         query = query.limit(event_limit)
     events = [event_dict(e, full=full) for e in conn.execute(query)]
