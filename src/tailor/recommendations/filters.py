@@ -5,6 +5,8 @@ File: ``rules/recs.yaml`` (top-level key ``recs:``); format in docs/recommendati
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -154,7 +156,15 @@ def rules_from_mapping(data: Mapping[str, Any], base: FilterRules | None = None)
 
 
 def _norm(value: Any) -> str:
-    return str(value).strip().lower() if value is not None else ""
+    if value is None:
+        return ""
+    return _norm_text(value) if isinstance(value, str) else str(value).strip().lower()
+
+
+@lru_cache(maxsize=4096)
+def _norm_text(value: str) -> str:
+    # called for every candidate product on every render: categories and brands repeat
+    return value.strip().lower()
 
 
 def _price(product: Mapping[str, Any]) -> float | None:
