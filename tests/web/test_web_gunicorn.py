@@ -62,6 +62,10 @@ def test_two_workers_serve_the_store(gunicorn_server):
         assert "unknown-recipient" not in [f["reason"] for f in data["fallbacks"]]
         subjects.add(data["subject"])
     assert len(subjects) > 10, "each recipient got their own (named) subject"
+    metrics = session.get(f"{server.url}/metrics", timeout=30).text
+    counted = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                  if line.startswith("tailor_render_seconds_count") and 'template="newsletter"' in line)
+    assert counted == 20, "/metrics adds up both workers' renders"
     r = session.get(f"{server.url}/v1/content/newsletter/hero", params={"recipient": "u-00001", "at": AT}, headers=auth, timeout=30)
     assert r.status_code == 200 and r.json()["block"] == "hero/cart-reminder"
     r = session.post(f"{server.url}/v1/render", json={"template": "newsletter", "recipient": {"id": "u-00001"}}, timeout=30)

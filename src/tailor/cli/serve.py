@@ -20,6 +20,11 @@ def serve(host: str, port: int, workers: int, warm: bool) -> None:
     settings = settings_from({})
     if workers > 1:
         env = dict(os.environ, TAILOR_BIND_HOST=host)
+        # every worker writes its metrics here; /metrics sums them (prometheus multiprocess mode)
+        if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+            import tempfile
+
+            env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tailor-metrics-")
         args = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"{host}:{port}",
                 "--access-logfile", "-", "--access-logformat", '{"gunicorn": "%(m)s %(U)s %(s)s %(M)sms"}',
                 "tailor.web.wsgi:application"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import logging
 import time
 import uuid
@@ -219,6 +220,13 @@ def create_app(settings: Settings | None = None, *, tailor: Tailor | None = None
 
     @app.get("/metrics")
     def metrics_endpoint() -> Response:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # several gunicorn workers: add up what every worker recorded
+            from prometheus_client import CollectorRegistry, multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
         return Response(generate_latest(metrics.registry), mimetype=CONTENT_TYPE_LATEST)
 
     @app.get("/openapi.json")
