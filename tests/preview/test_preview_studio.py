@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 from preview_helpers import ROOT, screenshot
@@ -108,7 +109,7 @@ def test_readme_screenshot(page, studio):
     expect(page.locator("#decision-panel .slot[data-slot='hero'] .block-name")).to_have_text("hero/winter-promo")
     page.wait_for_timeout(300)
     shot = screenshot(page, "00-studio", type="png")
-    target = ROOT / "docs" / "images" / "preview.png"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shot, target)
-    assert target.stat().st_size < 300 * 1024, "keep the README image small"
+    assert shot.stat().st_size < 300 * 1024, "keep the README image small"
+    if os.environ.get("TAILOR_UPDATE_SCREENSHOTS") == "1":
+        # refresh the committed picture on purpose only: a test run never edits the repository
+        shutil.copyfile(shot, ROOT / "docs" / "images" / "preview.png")
