@@ -127,3 +127,21 @@ def test_store_down_is_503_problem_json(serve, database_url):
         assert r.json()["type"].endswith("/store-unavailable") and "Traceback" not in r.text
     health = requests.get(f"{url}/healthz", timeout=10)
     assert health.status_code == 503 and health.json()["store"] == "unreachable"
+
+
+def test_erasure_drops_cached_renders(serve, shop_db, tmp_path):
+    """A render cached for a send_id is not served again after the person is erased."""
+    import shutil
+
+    from tailor.config import Settings
+    from tailor.web import create_app
+
+    db = tmp_path / "erase.db"
+    shutil.copyfile(shop_db.replace("sqlite:///", ""), db)
+    url = serve(create_app(Settings(templates=ROOT / "templates", rules=ROOT / "rules", database_url=f"sqlite:///{db}")))
+    body = {"template": "newsletter", "recipient": {"id": "u-00001"}, "at": AT, "send_id": "s-erase"}
+    first = requests.post(f"{url}/v1/render", json=body, timeout=30)
+    assert first.status_code == 200 and "Martina" in first.json()["subject"]
+    assert requests.delete(f"{url}/v1/profiles/u-00001", timeout=30).status_code == 200
+    again = requests.post(f"{url}/v1/render", json=body, timeout=30)
+    assert "Martina" not in again.text, "the cached render of an erased person is gone"

@@ -235,7 +235,7 @@ def create_app(settings: Settings | None = None, *, tailor: Tailor | None = None
 
         return _json(openapi_document())
 
-    _register_blueprints(app, tailor, settings, bind_host)
+    _register_blueprints(app, tailor, settings, bind_host, on_erase=[lambda profile_id: sends.clear()])
     return app
 
 
@@ -334,7 +334,8 @@ def _is_store_error(exc: Exception) -> bool:
     return isinstance(exc, (OperationalError, InterfaceError))
 
 
-def _register_blueprints(app: Flask, tailor: Tailor, settings: Settings, bind_host: str) -> None:
+def _register_blueprints(app: Flask, tailor: Tailor, settings: Settings, bind_host: str, *,
+                         on_erase: list[Any]) -> None:
     """The preview UI always; ingestion, ESP webhooks and profile endpoints when there is a store."""
     from tailor.web.esp import create_esp_blueprint
     from tailor.web.ingest import create_ingest_blueprint
@@ -345,4 +346,4 @@ def _register_blueprints(app: Flask, tailor: Tailor, settings: Settings, bind_ho
     if tailor.store is not None:
         app.register_blueprint(create_ingest_blueprint(tailor.store, settings, bind_host=bind_host))
         app.register_blueprint(create_esp_blueprint(tailor.store, settings, bind_host=bind_host))
-        app.register_blueprint(create_profiles_blueprint(tailor.store, settings, bind_host=bind_host))
+        app.register_blueprint(create_profiles_blueprint(tailor.store, settings, bind_host=bind_host, on_erase=on_erase))

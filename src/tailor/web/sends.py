@@ -39,3 +39,8 @@ class SendCache:
             self._items.move_to_end(key)
             while len(self._items) > self.max_entries:
                 self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every answer (after an erasure: nothing rendered for that person may be served again)."""
+        with self._lock:
+            self._items.clear()
