@@ -313,7 +313,7 @@ def main() -> None:
             warm = run_wrk(url, script, recipients, connections=4, seconds=5, delay_ms=0)
             print(f"# warm-up: {warm['requests']} requests, {warm['errors']} errors", flush=True)
             if args.soak:
-                soak(server, url, script, recipients, args)
+                soak(server, url, ids, args)
                 return
             print(HEADER, flush=True)
             for rate in [float(r) for r in args.fixed.split(",") if r]:
@@ -336,27 +336,29 @@ def main() -> None:
             server.stop()
 
 
-def soak(server: Server, url: str, script: Path, recipients: Path, args) -> None:
-    conns = 16
-    proc = run_wrk(url, script, recipients, connections=conns, seconds=args.soak, delay_ms=conns * 1000.0 / args.soak_rate,
-                   background=True)
+def soak(server: Server, url: str, ids: list[str], args) -> None:
+    """``args.soak`` seconds at a fixed ``args.soak_rate`` (open loop), worker RSS sampled meanwhile."""
+    import threading
+
+    result: dict = {}
+    runner = threading.Thread(target=lambda: result.update(run_open_loop(url, ids, args.soak_rate, args.soak)))
     pids = server.worker_pids()
-    print(f"# soak: {args.soak} s at ~{args.soak_rate:.0f} req/s; worker RSS (MB) every {args.sample_every:.0f} s", flush=True)
+    print(f"# soak: {args.soak} s at {args.soak_rate:.0f} req/s (open loop); worker RSS (MB) every {args.sample_every:.0f} s", flush=True)
     print("| t (s) | " + " | ".join(f"worker {p}" for p in pids) + " |")
     print("|------:|" + "|".join("---------:" for _ in pids) + "|")
     samples: dict[int, list[float]] = {p: [] for p in pids}
     t0 = time.monotonic()
-    while proc.poll() is None:
+    runner.start()
+    while runner.is_alive():
         for p in pids:
             try:
                 samples[p].append(rss_mb(p))
             except OSError:
                 samples[p].append(float("nan"))
         print(f"| {time.monotonic() - t0:5.0f} | " + " | ".join(f"{samples[p][-1]:9.1f}" for p in pids) + " |", flush=True)
-        time.sleep(args.sample_every)
-    r = finish_wrk(proc)
+        runner.join(args.sample_every)
     print("\n" + HEADER)
-    print(row(f"soak, {conns} conns", f"{args.soak_rate:.0f}/s", r))
+    print(row("soak, open loop", f"{args.soak_rate:.0f}/s", result))
     for p in pids:
         series = [s for s in samples[p] if s == s]
         if len(series) >= 2:
