@@ -17,6 +17,7 @@ from tailor.rendering.compiler import CompiledTemplate, Compiler, UnknownTemplat
 from tailor.rendering.environment import OutputTooLarge
 from tailor.rendering.fallbacks import collecting_fallbacks, record_fallback
 from tailor.rendering.filters import resolve_locale, resolve_timezone
+from tailor.watch import folder_stamp
 
 
 def parse_at(value: str | datetime | None) -> datetime:
@@ -87,7 +88,7 @@ class Tailor:
         if self._rulebook is not None and now - self._rulebook_checked < self.compiler.recheck_seconds:
             return self._rulebook  # the folder was looked at moments ago (a render asks several times)
         self._rulebook_checked = now
-        stamp = _folder_stamp(self.rules_dir)
+        stamp = folder_stamp(self.rules_dir)
         if self._rulebook is None or stamp != self._rulebook_stamp:
             try:
                 self._rulebook = RuleBook.load(self.rules_dir, self.templates_dir)
@@ -105,10 +106,10 @@ class Tailor:
         """A/B experiments from ``rules/*.yaml`` (reloaded when the rules folder changes)."""
         from tailor.experiments import load_experiments
 
-        stamp = _folder_stamp(self.rules_dir)
-        if getattr(self, "_experiments_stamp", None) != stamp:
-            self._experiments, self._experiment_problems = load_experiments(self.rules_dir)
-            self._experiments_stamp = stamp
+        self.rulebook  # looks at the rules folder (throttled) and records its stamp
+        if getattr(self, "_experiments_stamp", None) != self._rulebook_stamp:
+            self._experiments, _ = load_experiments(self.rules_dir)  # problems: `tailor check`
+            self._experiments_stamp = self._rulebook_stamp
         return self._experiments
 
     @property
@@ -163,14 +164,12 @@ class Tailor:
 
     def check(self) -> list[Problem]:
         """Every problem in the templates and rules folders."""
+        from tailor.experiments import load_experiments
+        from tailor.recommendations.filters import check_file as check_recs_file
         from tailor.rules import RuleBook
 
-        from tailor.recommendations.filters import check_file as check_recs_file
-
         problems = list(RuleBook.check(self.rules_dir, self.templates_dir))
-        self._experiments_stamp = None
-        self.experiments
-        problems += self._experiment_problems
+        problems += load_experiments(self.rules_dir)[1]
         for path in sorted(self.rules_dir.glob("*.y*ml")) if self.rules_dir.is_dir() else []:
             if _has_top_level_key(path, "recs"):
                 problems += check_recs_file(path)
@@ -456,13 +455,6 @@ def _uses_recs(compiled: CompiledTemplate) -> bool:
     if compiled.settings.get("recs") is not None:
         return compiled.settings.get("recs") is not False
     return compiled.mentions("recs")
-
-
-def _folder_stamp(folder: Path) -> tuple:
-    """A cheap change detector: names, sizes and mtimes of every file."""
-    if not folder.is_dir():
-        return ()
-    return tuple(sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*") if p.is_file()))
 
 
 def _is_unreachable(exc: Exception) -> bool:

@@ -116,3 +116,12 @@ def test_exposures_once_per_send_and_report(shop):
     assert "control" in result.output and "sample ratio" in result.output
     unknown = CliRunner().invoke(main, ["experiments", "report", "nope", "--database-url", shop.database_url, "--rules", str(ROOT / "rules")])
     assert unknown.exit_code == 1 and "unknown experiment 'nope'" in unknown.output
+
+
+def test_check_reports_experiment_problems(tmp_path):
+    import shutil
+
+    shutil.copytree(ROOT / "rules", tmp_path / "rules")
+    (tmp_path / "rules" / "experiments.yaml").write_text("experiments:\n  solo:\n    variants: {only: {}}\n")
+    problems = Tailor(ROOT / "templates", tmp_path / "rules").check()
+    assert any(p.path.endswith("experiments.yaml") and p.line == 2 and "at least two" in p.message for p in problems)

@@ -39,6 +39,7 @@ from tailor.rendering.source import (
 )
 from tailor.rendering.text import html_template_to_text_template
 from tailor.rendering.tokens import JINJA_TOKEN, TokenVault
+from tailor.watch import folder_stamp
 
 COMPILER_VERSION = "1"
 
@@ -203,7 +204,7 @@ class Compiler:
         current = self._current.get(name)
         if current is not None and now - current[0] < self.recheck_seconds:
             return current[2]
-        stamp = tuple(_folder_stamp(folder) for folder in (self.templates_dir, *self.watch))
+        stamp = tuple(folder_stamp(folder) for folder in (self.templates_dir, *self.watch))
         if current is not None and stamp == current[1]:
             self._current[name] = (now, stamp, current[2])
             return current[2]
@@ -470,14 +471,3 @@ def _cut_slots(html: str, slots: list[str]) -> tuple[str, dict[str, dict[str, st
         html = html[:start] + "{{ __slot_html['" + slot + "'] }}" + html[end + len(end_marker) :]
     return html, found
 
-
-def _folder_stamp(folder: Path) -> tuple:
-    """A cheap change detector: path, size and modification time of every file."""
-    if not folder.is_dir():
-        return ()
-    entries = []
-    for path in folder.rglob("*"):
-        if path.is_file():
-            stat = path.stat()
-            entries.append((str(path), stat.st_mtime_ns, stat.st_size))
-    return tuple(sorted(entries))
