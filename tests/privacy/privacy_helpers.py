@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from segment_messages import identify, track  # noqa: F401 - re-exported for the tests here
 from sqlalchemy import inspect, text
 from werkzeug.serving import make_server
 
@@ -13,30 +14,6 @@ from tailor.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
-
-
-def track(message_id: str, event: str = "Product Viewed", *, user: str | None = "u-1", anon: str | None = None,
-          ts: str = "2026-11-20T10:00:00Z", kind: str = "track", **properties: Any) -> dict[str, Any]:
-    message: dict[str, Any] = {"type": kind, "messageId": message_id, "timestamp": ts, "properties": properties}
-    if kind == "track":
-        message["event"] = event
-    else:
-        message["name"] = event
-    if user:
-        message["userId"] = user
-    if anon:
-        message["anonymousId"] = anon
-    return message
-
-
-def identify(message_id: str, *, user: str | None = None, anon: str | None = None, ts: str = "2026-11-20T10:00:00Z",
-             **traits: Any) -> dict[str, Any]:
-    message: dict[str, Any] = {"type": "identify", "messageId": message_id, "timestamp": ts, "traits": traits}
-    if user:
-        message["userId"] = user
-    if anon:
-        message["anonymousId"] = anon
-    return message
 
 
 def all_tables(store: Store) -> list[str]:
