@@ -106,7 +106,7 @@ def main() -> None:
     floor_env.filters.update(FILTERS)
     floor = floor_env.from_string(finished)
 
-    utm = compiled.utm_params({})
+    utm = compiled.utm
     ours, ours_html, bare = [], [], []
     for p in prepared:
         ctx = p.context

@@ -87,7 +87,7 @@ def _ctx(ctx):
 def test_compile_once_equals_per_recipient_pipeline(compiler, ctx, blocks):
     compiled = compiler.get("weekly")
     once = compiled.render(_ctx(ctx), blocks).html
-    naive = render_naive(compiler, "weekly", _ctx(ctx), blocks, inliner="css-inline", utm=compiled.utm_params({}))
+    naive = render_naive(compiler, "weekly", _ctx(ctx), blocks, inliner="css-inline", utm=compiled.utm)
     a, b = anatomy(once), anatomy(naive)
     assert a.text == b.text
     assert a.links == b.links

@@ -27,7 +27,7 @@ def test_same_visible_text_links_and_images_as_official_mjml(shop, personas, mjm
     compiled = prepared.compiled
     ours = compiled.render(prepared.context, prepared.blocks).html
     official = render_naive(shop.compiler, template, prepared.context, prepared.blocks, mjml=mjml_oracle,
-                            inliner="css-inline", utm=compiled.utm_params({}))
+                            inliner="css-inline", utm=compiled.utm)
     a, b = anatomy(ours), anatomy(official)
     assert a.text == b.text
     assert a.links == b.links

@@ -35,6 +35,7 @@ from tailor.rendering.source import (
     SlotResolver,
     TemplateFile,
     discover,
+    line_col,
     read_template,
 )
 from tailor.rendering.text import html_template_to_text_template
@@ -89,6 +90,8 @@ class CompiledTemplate:
     html_source: str
     text_source: str
     files: list[str]
+    #: query parameters every link gets (empty with ``utm: false``)
+    utm: dict[str, str] = field(default_factory=dict)
 
     @property
     def slot_names(self) -> list[str]:
@@ -106,7 +109,7 @@ class CompiledTemplate:
         ``text=False`` skips the plain-text part (for callers that only need HTML).
         """
         ctx = dict(context)
-        ctx.setdefault("__utm", self.utm_params(ctx))
+        ctx.setdefault("__utm", self.utm)
         subject = _one_line(render_capped(self.subject, ctx)) if self.subject else ""
         preheader = _one_line(render_capped(self.preheader, ctx)) if self.preheader else ""
         ctx["__subject"], ctx["__preheader"] = subject, preheader
@@ -136,14 +139,16 @@ class CompiledTemplate:
         text_part = _tidy_text(render_capped(self.text, ctx)) if text else ""
         return RenderedParts(subject, preheader, html, text_part, used)
 
-    def utm_params(self, ctx: Mapping[str, Any]) -> dict[str, str]:
-        utm = self.settings.get("utm", True)
-        if utm is False:
-            return {}
-        params = {"utm_source": "tailor", "utm_medium": "email", "utm_campaign": self.name}
-        if isinstance(utm, dict):
-            params.update({k: str(v) for k, v in utm.items() if v is not None})
-        return params
+
+def utm_params(template: str, settings: Mapping[str, Any]) -> dict[str, str]:
+    """The query parameters a template's links get: tailor's defaults, then its ``utm:`` setting."""
+    utm = settings.get("utm", True)
+    if utm is False:
+        return {}
+    params = {"utm_source": "tailor", "utm_medium": "email", "utm_campaign": template}
+    if isinstance(utm, dict):
+        params.update({k: str(v) for k, v in utm.items() if v is not None})
+    return params
 
 
 def _one_line(text: str) -> str:
@@ -285,7 +290,7 @@ class Compiler:
             raise ProblemError([Problem(str(template.path), 1, 1, "no subject: add `subject:` front matter or an <mj-title>")])
         html = self._inline(html, template)
         if settings.get("utm", True) is not False:
-            html = _tag_links(html, self._static_utm(template))
+            html = _tag_links(html, utm_params(template.name, settings))
         html, slot_html = _cut_slots(html, list(expanded.slots))
         text_source = html_template_to_text_template(html).replace("__slot_html[", "__slot_text[")
         slots: dict[str, SlotBlocks] = {}
@@ -308,6 +313,7 @@ class Compiler:
             html_source=html,
             text_source=text_source,
             files=[str(p) for p in expanded.files],
+            utm=utm_params(template.name, settings),
         )
 
     def _jinja_syntax(self, expanded: Expanded, template: TemplateFile) -> list[Problem]:
@@ -378,57 +384,32 @@ class Compiler:
         inlined = re.sub(r"<!--tailor:style (\d+)-->", lambda m: kept[int(m.group(1))], inlined)
         return vault.restore(inlined)
 
-    def _static_utm(self, template: TemplateFile) -> dict[str, str]:
-        return CompiledTemplate.utm_params(_SettingsOnly(template.name, template.settings), {})
-
     def _jinja(self, env: Any, source: str, template: TemplateFile, part: str) -> Any:
         try:
             return env.from_string(source)
         except TemplateSyntaxError as exc:
-            raise ProblemError([_locate_syntax_error(exc, source, template, part)]) from None
+            # the marketer's files passed _jinja_syntax already: this is in what tailor generated
+            raise ProblemError([Problem(str(template.path), 1, 1, f"Jinja syntax error in the compiled {part}: {exc.message}")]) from None
 
 
 _OPENERS = {"{{": "}}", "{%": "%}", "{#": "#}"}
+_OPENER = re.compile(r"\{[{%#]")
 
 
 def _unclosed_tags(expanded: Expanded) -> list[Problem]:
     """A ``{{``/``{%``/``{#`` with no closing delimiter before the next opener, per file."""
-    from tailor.rendering.source import line_col
-
     problems: list[Problem] = []
     for path, text in expanded.files.items():
-        for match in re.finditer(r"\{[{%#]", text):
+        for match in _OPENER.finditer(text):
             closer = _OPENERS[match.group(0)]
             end = text.find(closer, match.end())
-            following = re.search(r"\{[{%#]", text[match.end():])
-            next_open = match.end() + following.start() if following else len(text)
+            following = _OPENER.search(text, match.end())
+            next_open = following.start() if following else len(text)
             comment_inside = match.group(0) == "{#"
             if end < 0 or (end > next_open and not comment_inside):
                 line, col = line_col(text, match.start())
                 problems.append(Problem(str(path), line, col, f"Jinja syntax error: {match.group(0)} is never closed with {closer}"))
     return problems
-
-
-@dataclass
-class _SettingsOnly:
-    name: str
-    settings: dict[str, Any]
-
-
-def _locate_syntax_error(exc: TemplateSyntaxError, compiled: str, template: TemplateFile, part: str) -> Problem:
-    """Map a Jinja syntax error in compiled output back to the marketer's file."""
-    lines = compiled.splitlines()
-    bad_line = lines[exc.lineno - 1] if exc.lineno and exc.lineno <= len(lines) else ""
-    for token in JINJA_TOKEN.findall(bad_line) or [bad_line.strip()[:40]]:
-        for path in [template.path]:
-            text = template.text
-            index = text.find(token) if token else -1
-            if index >= 0:
-                from tailor.rendering.source import line_col
-
-                line, col = line_col(text, index)
-                return Problem(str(path), line, col, f"Jinja syntax error: {exc.message}")
-    return Problem(str(template.path), 1, 1, f"Jinja syntax error in {part}: {exc.message}")
 
 
 def _tag_links(html: str, static_params: dict[str, str]) -> str:

@@ -21,12 +21,13 @@ def expand_for(compiler: Compiler, name: str, blocks: Mapping[str, str]) -> tupl
     if template is None:
         raise ValueError(problems)
 
-    def resolver(slot: str) -> tuple[list[str], str | None]:
+    def only_the_chosen_block(slot: str) -> tuple[list[str], str | None]:
+        # the chosen block stands in as the slot's default; unchosen slots keep theirs
         if slot in blocks:
             return [], blocks[slot]
-        return compiler.slot_resolver(slot) if compiler.slot_resolver else ([], None)
+        return [], compiler.slot_resolver(slot)[1] if compiler.slot_resolver else None
 
-    expander = Expander(compiler.templates_dir, lambda slot: ([], resolver(slot)[1]), mjml=template.kind == "mjml")
+    expander = Expander(compiler.templates_dir, only_the_chosen_block, mjml=template.kind == "mjml")
     expanded = expander.expand(template)
     return expanded.source, template.settings
 

@@ -60,9 +60,6 @@ class TemplateFile:
     kind: str  # "mjml" or "html"
     text: str = ""
 
-    def position(self, offset_in_body: int) -> tuple[int, int]:
-        return line_col(self.text, self.body_offset + offset_in_body)
-
 
 def discover(templates_dir: Path) -> dict[str, Path]:
     """Template name → file, for every ``*.mjml``/``*.html`` at the top of ``templates_dir``."""
