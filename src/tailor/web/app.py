@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from tailor.config import Settings
 from tailor.core import Tailor
 from tailor.email import Email, InvalidInput, RenderAborted, TailorError, TemplateBroken
+from tailor.problems import ProblemError
 from tailor.web.auth import authenticate
 from tailor.web.logs import log
 from tailor.web.metrics import Metrics
@@ -120,6 +121,14 @@ def create_app(settings: Settings | None = None, *, tailor: Tailor | None = None
         if recs:
             metrics.recs.labels(str(recs.get("provider")), "ok" if recs.get("provider") else "hidden").inc()
 
+    def _repeat(key: tuple, send_id: str | None) -> Response | None:
+        """The answer already given for this send (Braze renders a send several times)."""
+        cached = sends.get(key) if send_id else None
+        if cached is None:
+            return None
+        g.outcome = "repeat"
+        return _json(cached)
+
     @app.post("/v1/render")
     def render() -> Response:
         denied = _auth()
@@ -134,11 +143,9 @@ def create_app(settings: Settings | None = None, *, tailor: Tailor | None = None
             return _tailor_error(exc)
         g.template = args["template"]
         key = ("render", args.get("send_id"), args["template"], _recipient_key(args))
-        if args.get("send_id"):
-            cached = sends.get(key)
-            if cached is not None:
-                g.outcome = "repeat"
-                return _json(cached)
+        repeat = _repeat(key, args.get("send_id"))
+        if repeat:
+            return repeat
         started = time.perf_counter()
         try:
             email = tailor.render(args["template"], profile=args.get("profile"), recipient=args.get("recipient"),
@@ -170,11 +177,9 @@ def create_app(settings: Settings | None = None, *, tailor: Tailor | None = None
         extra = {k: v for k, v in request.args.items() if k not in ("recipient", "send_id", "at")}
         send_id = request.args.get("send_id")
         key = ("content", send_id, template, slot, ref)
-        if send_id:
-            cached = sends.get(key)
-            if cached is not None:
-                g.outcome = "repeat"
-                return _json(cached)
+        repeat = _repeat(key, send_id)
+        if repeat:
+            return repeat
         started = time.perf_counter()
         try:
             compiled = tailor.compile(template)
@@ -204,7 +209,12 @@ def create_app(settings: Settings | None = None, *, tailor: Tailor | None = None
             report["rules"] = f"error: {exc}"
             report["status"] = "degraded"
         for name in tailor.template_names():
-            problems = tailor.compiler.check(name)
+            # what renders are served: the current version, or the last good one and its error
+            try:
+                tailor.compiler.get(name)
+                problems = tailor.compiler.errors.get(name, [])
+            except ProblemError as exc:
+                problems = exc.problems
             report["templates"][name] = "ok" if not problems else str(problems[0])
             if problems:
                 report["status"] = "degraded"
