@@ -137,8 +137,7 @@ class Tailor:
         if self._recommender is None:
             from tailor.recommendations import RecommendationService
 
-            catalog = self.store.catalog() if self.store is not None else []
-            self._recommender = RecommendationService.from_store(self.store, catalog, settings=self.settings) if hasattr(RecommendationService, "from_store") else RecommendationService(catalog, recs_url=self.settings.recs_url, budget_ms=self.settings.budget_ms)
+            self._recommender = RecommendationService.from_store(self.store, settings=self.settings)
         return self._recommender
 
     def _slot_blocks(self, slot: str) -> tuple[list[str], str | None]:
