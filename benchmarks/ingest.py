@@ -33,10 +33,11 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import requests
 from flask import Flask
@@ -54,6 +55,7 @@ START = datetime(2026, 9, 1)
 
 
 # -- databases -----------------------------------------------------------------
+
 
 class Database:
     """A fresh database of one dialect, dropped on close."""
@@ -82,8 +84,11 @@ class Database:
 
 
 def _postgres_base() -> str | None:
-    candidates = [os.environ["TAILOR_BENCH_PG_URL"]] if os.environ.get("TAILOR_BENCH_PG_URL") else [
-        "postgresql+psycopg://postgres@127.0.0.1:5432/test", "postgresql+psycopg://root@127.0.0.1:5432/test"]
+    candidates = (
+        [os.environ["TAILOR_BENCH_PG_URL"]]
+        if os.environ.get("TAILOR_BENCH_PG_URL")
+        else ["postgresql+psycopg://postgres@127.0.0.1:5432/test", "postgresql+psycopg://root@127.0.0.1:5432/test"]
+    )
     for url in candidates:
         engine = create_engine(url, connect_args={"connect_timeout": 3})
         try:
@@ -98,6 +103,7 @@ def _postgres_base() -> str | None:
 
 
 # -- 1. ingestion through /v1/batch --------------------------------------------
+
 
 def _serve(store: Store) -> tuple[str, Any, threading.Thread]:
     app = Flask("bench-ingest")
@@ -115,11 +121,22 @@ def _batches(n_events: int, batch_size: int, users: int, seed: int) -> list[byte
         batch = []
         for i in range(start, min(start + batch_size, n_events)):
             when = START + timedelta(seconds=rng.randrange(60 * 86400))
-            batch.append({"type": "track", "userId": f"u-{rng.randrange(users):06d}", "event": rng.choice(EVENT_NAMES),
-                          "messageId": f"b{seed}-{i}", "timestamp": when.isoformat() + "Z",
-                          "properties": {"product_id": f"sku-{rng.randrange(500)}", "price": round(rng.uniform(5, 300), 2),
-                                         "quantity": 1, "currency": "EUR"},
-                          "context": {"library": {"name": "analytics-python", "version": "2.3.3"}}})
+            batch.append(
+                {
+                    "type": "track",
+                    "userId": f"u-{rng.randrange(users):06d}",
+                    "event": rng.choice(EVENT_NAMES),
+                    "messageId": f"b{seed}-{i}",
+                    "timestamp": when.isoformat() + "Z",
+                    "properties": {
+                        "product_id": f"sku-{rng.randrange(500)}",
+                        "price": round(rng.uniform(5, 300), 2),
+                        "quantity": 1,
+                        "currency": "EUR",
+                    },
+                    "context": {"library": {"name": "analytics-python", "version": "2.3.3"}},
+                }
+            )
         bodies.append(json.dumps({"batch": batch, "writeKey": WRITE_KEY}).encode())
     return bodies
 
@@ -149,8 +166,14 @@ def bench_ingest(dialect: str, workdir: Path, n_events: int, batch_size: int, cl
         with store.engine.connect() as conn:
             stored = conn.execute(text("SELECT COUNT(*) FROM events")).scalar_one()
         assert stored == n_events, (stored, n_events)
-        return {"dialect": dialect, "batch": batch_size, "events": n_events, "clients": clients,
-                "seconds": round(elapsed, 2), "events_per_s": round(n_events / elapsed)}
+        return {
+            "dialect": dialect,
+            "batch": batch_size,
+            "events": n_events,
+            "clients": clients,
+            "seconds": round(elapsed, 2),
+            "events_per_s": round(n_events / elapsed),
+        }
     finally:
         store.close()
         db.close()
@@ -158,21 +181,33 @@ def bench_ingest(dialect: str, workdir: Path, n_events: int, batch_size: int, cl
 
 # -- 2. profile resolution in a big store --------------------------------------
 
+
 def _profile_rows(n: int, now: datetime) -> Iterator[dict[str, Any]]:
     rng = random.Random(7)
     cities = ["Lyon", "Paris", "Berlin", "New York", "Madrid", "Milano", "Leeds"]
     for i in range(n):
-        yield {"id": f"u-{i:06d}", "email": f"person{i}@example.com",
-               "traits": {"first_name": f"P{i}", "city": rng.choice(cities), "segment": rng.choice(["vip", "regular"])},
-               "consents": {"personalization": True}, "stamps": {}, "locale": "fr_FR", "timezone": "Europe/Paris",
-               "created_at": now, "updated_at": now}
+        yield {
+            "id": f"u-{i:06d}",
+            "email": f"person{i}@example.com",
+            "traits": {"first_name": f"P{i}", "city": rng.choice(cities), "segment": rng.choice(["vip", "regular"])},
+            "consents": {"personalization": True},
+            "stamps": {},
+            "locale": "fr_FR",
+            "timezone": "Europe/Paris",
+            "created_at": now,
+            "updated_at": now,
+        }
 
 
 def _event_rows(n_profiles: int, n_events: int, now: datetime) -> Iterator[tuple]:
     rng = random.Random(11)
     span = 60 * 86400
     for i in range(n_events):
-        pid = f"u-{int(rng.paretovariate(1.2) * 1000) % n_profiles:06d}" if i % 2 else f"u-{rng.randrange(n_profiles):06d}"
+        pid = (
+            f"u-{int(rng.paretovariate(1.2) * 1000) % n_profiles:06d}"
+            if i % 2
+            else f"u-{rng.randrange(n_profiles):06d}"
+        )
         when = START + timedelta(seconds=rng.randrange(span))
         props = json.dumps({"product_id": f"sku-{rng.randrange(500)}", "price": round(rng.uniform(5, 300), 2)})
         yield (f"e-{i}", pid, "track", rng.choice(EVENT_NAMES), props, "{}", when, now)
@@ -188,13 +223,15 @@ def fill(store: Store, n_profiles: int, n_events: int, chunk: int = 20_000) -> f
     with store.engine.begin() as conn:
         rows = list(_profile_rows(n_profiles, now))
         for i in range(0, len(rows), chunk):
-            conn.execute(insert(Profile.__table__), rows[i:i + chunk])
+            conn.execute(insert(Profile.__table__), rows[i : i + chunk])
         ids = []
         for row in rows:
             ids.append({"kind": "user_id", "value": row["id"], "profile_id": row["id"], "created_at": now})
-            ids.append({"kind": "email", "value": store.hash_email(row["email"]), "profile_id": row["id"], "created_at": now})
+            ids.append(
+                {"kind": "email", "value": store.hash_email(row["email"]), "profile_id": row["id"], "created_at": now}
+            )
         for i in range(0, len(ids), chunk):
-            conn.execute(insert(Identity.__table__), ids[i:i + chunk])
+            conn.execute(insert(Identity.__table__), ids[i : i + chunk])
     if store.engine.dialect.name == "postgresql":
         with store.engine.begin() as conn:
             raw = conn.connection.driver_connection
@@ -210,7 +247,9 @@ def fill(store: Store, n_profiles: int, n_events: int, chunk: int = 20_000) -> f
             placeholders = ", ".join("?" for _ in EVENT_COLUMNS)
             sql = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({placeholders})"
             while True:
-                block = [r[:6] + (r[6].isoformat(sep=" "), r[7].isoformat(sep=" ")) for _, r in zip(range(chunk), raw_rows)]
+                block = [
+                    r[:6] + (r[6].isoformat(sep=" "), r[7].isoformat(sep=" ")) for _, r in zip(range(chunk), raw_rows)
+                ]
                 if not block:
                     break
                 sqlite.executemany(sql, block)
@@ -246,9 +285,16 @@ def bench_resolution(dialect: str, workdir: Path, n_profiles: int, n_events: int
             t0 = time.perf_counter()
             store.load_profile(email=f"person{i}@example.com")
             by_email.append(time.perf_counter() - t0)
-        return {"dialect": dialect, **counts, "load_s": round(load_s, 1), "lookups": lookups,
-                "mean_events_per_doc": round(statistics.mean(sizes), 1), "max_events_per_doc": max(sizes),
-                "by_id": _percentiles(by_id), "by_email": _percentiles(by_email)}
+        return {
+            "dialect": dialect,
+            **counts,
+            "load_s": round(load_s, 1),
+            "lookups": lookups,
+            "mean_events_per_doc": round(statistics.mean(sizes), 1),
+            "max_events_per_doc": max(sizes),
+            "by_id": _percentiles(by_id),
+            "by_email": _percentiles(by_email),
+        }
     finally:
         store.close()
         db.close()
@@ -293,13 +339,17 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{dialect:<11} {size:>6} {row['seconds']:>8} {row['events_per_s']:>9,}", flush=True)
         if not args.skip_resolution:
             print(f"\nprofile resolution: {n_profiles:,} profiles, {n_events:,} events, {args.lookups} random lookups")
-            print(f"{'database':<11} {'load s':>7} {'id p50':>8} {'id p99':>8} {'email p50':>10} {'email p99':>10} {'events/doc':>11}")
+            print(
+                f"{'database':<11} {'load s':>7} {'id p50':>8} {'id p99':>8} {'email p50':>10} {'email p99':>10} {'events/doc':>11}"
+            )
             for dialect in dialects:
                 row = bench_resolution(dialect, workdir, n_profiles, n_events, args.lookups)
                 results["resolution"].append(row)
-                print(f"{dialect:<11} {row['load_s']:>7} {row['by_id']['p50_ms']:>6}ms {row['by_id']['p99_ms']:>6}ms "
-                      f"{row['by_email']['p50_ms']:>8}ms {row['by_email']['p99_ms']:>8}ms {row['mean_events_per_doc']:>11}",
-                      flush=True)
+                print(
+                    f"{dialect:<11} {row['load_s']:>7} {row['by_id']['p50_ms']:>6}ms {row['by_id']['p99_ms']:>6}ms "
+                    f"{row['by_email']['p50_ms']:>8}ms {row['by_email']['p99_ms']:>8}ms {row['mean_events_per_doc']:>11}",
+                    flush=True,
+                )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import warnings
 import subprocess
 import sys
 import tempfile
 import time
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -110,8 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     interactions["weight"] = 1.0
     split = split_interactions(interactions, protocol="random", seed=args.seed, min_positives=5)
     train, test = split.matrices()
-    print(f"ML-100K positives: {len(interactions)} interactions, {len(split.users)} users, {len(split.items)} items; "
-          f"train {train.nnz}, test {test.nnz}", file=sys.stderr)
+    print(
+        f"ML-100K positives: {len(interactions)} interactions, {len(split.users)} users, {len(split.items)} items; "
+        f"train {train.nnz}, test {test.nnz}",
+        file=sys.stderr,
+    )
 
     rows = []
     for name, model in tailor_models().items():

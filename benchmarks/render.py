@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from tailor import Tailor  # noqa: E402
 from tailor.recommendations import RecommendationService  # noqa: E402
 from tailor.recommendations.training import fit_models, read_catalog_file, read_events_file  # noqa: E402
-from tailor.rendering.filters import FILTERS  # noqa: E402
 from tailor.rendering.fallbacks import collecting_fallbacks  # noqa: E402
+from tailor.rendering.filters import FILTERS  # noqa: E402
 from tailor.rendering.mjml import compile_mjml  # noqa: E402
 from tailor.rendering.naive import render_naive  # noqa: E402
 
@@ -52,12 +52,21 @@ def profile_documents(limit: int) -> list[dict]:
     docs = []
     with open(ROOT / "fixtures" / "profiles.csv", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
-            docs.append({
-                "id": row["user_id"], "email": row["email"],
-                "traits": {k: row[k] for k in ("first_name", "last_name", "city", "country", "locale", "timezone", "created_at") if row.get(k)},
-                "consents": {k: row[f"consent_{k}"] == "true" for k in ("personalization", "tracking", "email_marketing")},
-                "events": events.get(row["user_id"], []),
-            })
+            docs.append(
+                {
+                    "id": row["user_id"],
+                    "email": row["email"],
+                    "traits": {
+                        k: row[k]
+                        for k in ("first_name", "last_name", "city", "country", "locale", "timezone", "created_at")
+                        if row.get(k)
+                    },
+                    "consents": {
+                        k: row[f"consent_{k}"] == "true" for k in ("personalization", "tracking", "email_marketing")
+                    },
+                    "events": events.get(row["user_id"], []),
+                }
+            )
     out = []
     while len(out) < limit:
         for doc in docs:
@@ -79,7 +88,9 @@ def main() -> None:
     args = parser.parse_args()
 
     catalog = read_catalog_file(ROOT / "fixtures" / "catalog.csv")
-    recommender = RecommendationService(catalog, fit_models(read_events_file(ROOT / "fixtures" / "events.jsonl"), catalog))
+    recommender = RecommendationService(
+        catalog, fit_models(read_events_file(ROOT / "fixtures" / "events.jsonl"), catalog)
+    )
     tailor = Tailor(ROOT / "templates", ROOT / "rules", recommender=recommender)
     docs = profile_documents(args.profiles)
 
@@ -102,7 +113,9 @@ def main() -> None:
     finished = compiled.html_source
     for slot, blocks in compiled.slots.items():
         finished = finished.replace("{{ __slot_html['" + slot + "'] }}", blocks.sources[blocks.default])
-    floor_env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT / "templates")), autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    floor_env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(ROOT / "templates")), autoescape=True, trim_blocks=True, lstrip_blocks=True
+    )
     floor_env.filters.update(FILTERS)
     floor = floor_env.from_string(finished)
 
@@ -125,20 +138,28 @@ def main() -> None:
     for p in prepared[: args.naive]:
         with collecting_fallbacks():
             started = time.perf_counter()
-            render_naive(tailor.compiler, args.template, p.context, p.blocks, mjml=compile_mjml, inliner="premailer", utm=utm)
+            render_naive(
+                tailor.compiler, args.template, p.context, p.blocks, mjml=compile_mjml, inliner="premailer", utm=utm
+            )
             naive.append(time.perf_counter() - started)
 
     a, b, c, full = median_us(ours), median_us(naive), median_us(bare), median_us(full_times)
     a_html = median_us(ours_html)
     size = len(compiled.render(prepared[0].context, prepared[0].blocks).html) / 1024
-    print(f"template {args.template!r} ({size:.1f} KB of HTML), {len(prepared)} recipients ({len(naive)} for the naive pipeline)")
+    print(
+        f"template {args.template!r} ({size:.1f} KB of HTML), {len(prepared)} recipients ({len(naive)} for the naive pipeline)"
+    )
     print()
     print("| pipeline | median per email | vs floor | naive ÷ this |")
     print("|---|---:|---:|---:|")
     print(f"| (c) bare Jinja render of the finished HTML (floor) | {c:,.0f} µs | 1.00× | {b / c:,.0f}× |")
-    print(f"| (a) tailor, HTML part: subject, preheader, slot blocks, page | {a_html:,.0f} µs | {a_html / c:.2f}× | {b / a_html:,.0f}× |")
+    print(
+        f"| (a) tailor, HTML part: subject, preheader, slot blocks, page | {a_html:,.0f} µs | {a_html / c:.2f}× | {b / a_html:,.0f}× |"
+    )
     print(f"| (a) tailor, every part: the above + the plain-text part | {a:,.0f} µs | {a / c:.2f}× | {b / a:,.0f}× |")
-    print(f"| (a+) tailor: full render (profile, features, triggers, recs, rules, content) | {full:,.0f} µs | {full / c:.2f}× | {b / full:,.0f}× |")
+    print(
+        f"| (a+) tailor: full render (profile, features, triggers, recs, rules, content) | {full:,.0f} µs | {full / c:.2f}× | {b / full:,.0f}× |"
+    )
     print(f"| (b) naive: Jinja → mjml2html → premailer per recipient | {b:,.0f} µs | {b / c:.2f}× | 1× |")
 
 

@@ -52,7 +52,8 @@ AT = "2026-11-23T12:00:00Z"
 TOKEN = "bench-token"
 SHOP = [ROOT / "fixtures" / "catalog.csv", ROOT / "fixtures" / "profiles.csv", ROOT / "fixtures" / "events.jsonl"]
 
-LUA = textwrap.dedent("""
+LUA = (
+    textwrap.dedent("""
     -- POST /v1/render for the newsletter, rotating over recipients; optional pacing
     local ids = {}
     for line in io.lines(os.getenv("BENCH_RECIPIENTS")) do ids[#ids + 1] = line end
@@ -89,7 +90,10 @@ LUA = textwrap.dedent("""
         summary.requests, summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99),
         latency.max, latency.mean, e.connect, e.read, e.write, e.status, e.timeout))
     end
-""").replace("__AT__", AT).replace("__TOKEN__", TOKEN)
+""")
+    .replace("__AT__", AT)
+    .replace("__TOKEN__", TOKEN)
+)
 
 
 def free_port() -> int:
@@ -123,11 +127,22 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(workdir / "server.log", "wb")
-        env = dict(os.environ, TAILOR_DATABASE_URL=database_url, TAILOR_TEMPLATES=str(ROOT / "templates"),
-                   TAILOR_RULES=str(ROOT / "rules"), TAILOR_API_TOKENS=TOKEN, TAILOR_ARTIFACTS=str(workdir / "artifacts"))
+        env = dict(
+            os.environ,
+            TAILOR_DATABASE_URL=database_url,
+            TAILOR_TEMPLATES=str(ROOT / "templates"),
+            TAILOR_RULES=str(ROOT / "rules"),
+            TAILOR_API_TOKENS=TOKEN,
+            TAILOR_ARTIFACTS=str(workdir / "artifacts"),
+        )
         # the JSON request log and gunicorn's access log go to a file, not a terminal
-        self.proc = subprocess.Popen([*tailor_command(), "serve", "--workers", str(workers), "--port", str(self.port)],
-                                     env=env, cwd=workdir, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [*tailor_command(), "serve", "--workers", str(workers), "--port", str(self.port)],
+            env=env,
+            cwd=workdir,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
     def wait_ready(self, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
@@ -170,8 +185,12 @@ def sendable(url: str, ids: list[str]) -> tuple[list[str], int]:
     keep, refused = [], 0
     for rid in ids:
         body = json.dumps({"template": "newsletter", "recipient": {"id": rid}, "at": AT}).encode()
-        req = urllib.request.Request(f"{url}/v1/render", data=body, method="POST",
-                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"})
+        req = urllib.request.Request(
+            f"{url}/v1/render",
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"},
+        )
         try:
             with urllib.request.urlopen(req, timeout=30) as r:
                 if r.status == 200:
@@ -190,8 +209,16 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def run_wrk(url: str, script: Path, recipients: Path, *, connections: int, seconds: int, delay_ms: float,
-            background: bool = False):
+def run_wrk(
+    url: str,
+    script: Path,
+    recipients: Path,
+    *,
+    connections: int,
+    seconds: int,
+    delay_ms: float,
+    background: bool = False,
+):
     env = dict(os.environ, BENCH_RECIPIENTS=str(recipients), BENCH_DELAY_MS=f"{delay_ms:.3f}")
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(script), url]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -203,7 +230,7 @@ def finish_wrk(proc) -> dict:
     line = next((l for l in out.splitlines() if l.startswith("BENCH ")), None)
     if line is None:
         raise SystemExit(f"wrk failed:\n{out}")
-    result = json.loads(line[len("BENCH "):])
+    result = json.loads(line[len("BENCH ") :])
     result["errors"] = sum(result[k] for k in ("connect", "read", "write", "status", "timeout"))
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
     return result
@@ -224,8 +251,10 @@ def run_open_loop(url: str, ids: list[str], rate: float, seconds: float) -> dict
     async def one(i: int, scheduled: float, loop) -> None:
         nonlocal errors
         body = json.dumps({"template": "newsletter", "recipient": {"id": ids[i % len(ids)]}, "at": AT}).encode()
-        head = (f"POST /v1/render HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-                f"Authorization: Bearer {TOKEN}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+        head = (
+            f"POST /v1/render HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {TOKEN}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode()
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 10)
             writer.write(head + body)
@@ -236,7 +265,7 @@ def run_open_loop(url: str, ids: list[str], rate: float, seconds: float) -> dict
                 errors += 1
                 return
             latencies.append(loop.time() - scheduled)
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             errors += 1
 
     async def drive() -> float:
@@ -258,28 +287,42 @@ def run_open_loop(url: str, ids: list[str], rate: float, seconds: float) -> dict
     def pct(q: float) -> float:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e6
 
-    return {"requests": len(latencies) + errors, "errors": errors, "rps": len(latencies) / elapsed,
-            "p50_us": pct(0.50), "p99_us": pct(0.99), "max_us": ordered[-1] * 1e6}
+    return {
+        "requests": len(latencies) + errors,
+        "errors": errors,
+        "rps": len(latencies) / elapsed,
+        "p50_us": pct(0.50),
+        "p99_us": pct(0.99),
+        "max_us": ordered[-1] * 1e6,
+    }
 
 
 def row(label: str, offered: str, r: dict) -> str:
-    return (f"| {label:<22} | {offered:>8} | {r['rps']:>8.1f} | {r['p50_us'] / 1000:>7.2f} | {r['p99_us'] / 1000:>7.2f} | "
-            f"{r['max_us'] / 1000:>8.2f} | {r['requests']:>8} | {r['errors']:>6} |")
+    return (
+        f"| {label:<22} | {offered:>8} | {r['rps']:>8.1f} | {r['p50_us'] / 1000:>7.2f} | {r['p99_us'] / 1000:>7.2f} | "
+        f"{r['max_us'] / 1000:>8.2f} | {r['requests']:>8} | {r['errors']:>6} |"
+    )
 
 
-HEADER = ("| load                   |  offered | achieved | p50 ms  | p99 ms  |  max ms  | requests | errors |\n"
-          "|------------------------|---------:|---------:|--------:|--------:|---------:|---------:|-------:|")
+HEADER = (
+    "| load                   |  offered | achieved | p50 ms  | p99 ms  |  max ms  | requests | errors |\n"
+    "|------------------------|---------:|---------:|--------:|--------:|---------:|---------:|-------:|"
+)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--fixed", default="100,200,300,400", help="fixed rates (req/s) for the open-loop rows, comma-separated")
+    parser.add_argument(
+        "--fixed", default="100,200,300,400", help="fixed rates (req/s) for the open-loop rows, comma-separated"
+    )
     parser.add_argument("--rates", default="", help="wrk 'paced' rates (closed loop with think time), comma-separated")
     parser.add_argument("--connections", type=int, default=16, help="connections for the paced rows")
     parser.add_argument("--saturation", default="2,4,8,16", help="connection counts for the unpaced rows ('' to skip)")
     parser.add_argument("--duration", type=int, default=20, help="seconds per row")
-    parser.add_argument("--soak", type=int, default=0, metavar="SECONDS", help="instead: SECONDS at 200 req/s, sampling worker RSS")
+    parser.add_argument(
+        "--soak", type=int, default=0, metavar="SECONDS", help="instead: SECONDS at 200 req/s, sampling worker RSS"
+    )
     parser.add_argument("--soak-rate", type=float, default=200.0)
     parser.add_argument("--sample-every", type=float, default=10.0, help="soak: seconds between RSS samples")
     args = parser.parse_args()
@@ -306,10 +349,19 @@ def main() -> None:
             # correct answers, not errors; the load uses the ones that get an email
             ids, refused = sendable(url, ids)
             recipients.write_text("\n".join(ids) + "\n")
-            print(f"# {len(ids)} recipients get an email; {refused} are refused by abort rules (422) and left out of the load", flush=True)
-            print(f"# tailor serve --workers {args.workers} on {url}; {len(ids)} recipients; newsletter with recommendations", flush=True)
-            print(f"# machine: {os.cpu_count()} CPUs; load average before the run: {Path('/proc/loadavg').read_text().split()[0]} "
-                  "(other processes on the machine take CPU from the server and wrk)", flush=True)
+            print(
+                f"# {len(ids)} recipients get an email; {refused} are refused by abort rules (422) and left out of the load",
+                flush=True,
+            )
+            print(
+                f"# tailor serve --workers {args.workers} on {url}; {len(ids)} recipients; newsletter with recommendations",
+                flush=True,
+            )
+            print(
+                f"# machine: {os.cpu_count()} CPUs; load average before the run: {Path('/proc/loadavg').read_text().split()[0]} "
+                "(other processes on the machine take CPU from the server and wrk)",
+                flush=True,
+            )
             warm = run_wrk(url, script, recipients, connections=4, seconds=5, delay_ms=0)
             print(f"# warm-up: {warm['requests']} requests, {warm['errors']} errors", flush=True)
             if args.soak:
@@ -320,8 +372,14 @@ def main() -> None:
                 r = run_open_loop(url, ids, rate, args.duration)
                 print(row("fixed rate, open loop", f"{rate:.0f}/s", r), flush=True)
             for rate in [float(r) for r in args.rates.split(",") if r]:
-                r = run_wrk(url, script, recipients, connections=args.connections, seconds=args.duration,
-                            delay_ms=args.connections * 1000.0 / rate)
+                r = run_wrk(
+                    url,
+                    script,
+                    recipients,
+                    connections=args.connections,
+                    seconds=args.duration,
+                    delay_ms=args.connections * 1000.0 / rate,
+                )
                 print(row(f"paced, {args.connections} conns", f"{rate:.0f}/s", r), flush=True)
             best = None
             for conns in [int(c) for c in args.saturation.split(",") if c]:
@@ -343,7 +401,10 @@ def soak(server: Server, url: str, ids: list[str], args) -> None:
     result: dict = {}
     runner = threading.Thread(target=lambda: result.update(run_open_loop(url, ids, args.soak_rate, args.soak)))
     pids = server.worker_pids()
-    print(f"# soak: {args.soak} s at {args.soak_rate:.0f} req/s (open loop); worker RSS (MB) every {args.sample_every:.0f} s", flush=True)
+    print(
+        f"# soak: {args.soak} s at {args.soak_rate:.0f} req/s (open loop); worker RSS (MB) every {args.sample_every:.0f} s",
+        flush=True,
+    )
     print("| t (s) | " + " | ".join(f"worker {p}" for p in pids) + " |")
     print("|------:|" + "|".join("---------:" for _ in pids) + "|")
     samples: dict[int, list[float]] = {p: [] for p in pids}
@@ -355,7 +416,9 @@ def soak(server: Server, url: str, ids: list[str], args) -> None:
                 samples[p].append(rss_mb(p))
             except OSError:
                 samples[p].append(float("nan"))
-        print(f"| {time.monotonic() - t0:5.0f} | " + " | ".join(f"{samples[p][-1]:9.1f}" for p in pids) + " |", flush=True)
+        print(
+            f"| {time.monotonic() - t0:5.0f} | " + " | ".join(f"{samples[p][-1]:9.1f}" for p in pids) + " |", flush=True
+        )
         runner.join(args.sample_every)
     print("\n" + HEADER)
     print(row("soak, open loop", f"{args.soak_rate:.0f}/s", result))

@@ -16,13 +16,13 @@ import argparse
 import random
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import insert
 
 ROOT = Path(__file__).resolve().parents[1]
-AT = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 def generate(store, n_events: int, n_profiles: int, seed: int = 7) -> None:
@@ -33,13 +33,44 @@ def generate(store, n_events: int, n_profiles: int, seed: int = 7) -> None:
     skus = [f"sku-{i:04d}" for i in range(1, 301)]
     categories = ["Shoes", "Outerwear", "Knitwear", "Bags", "Accessories", "Denim"]
     with store.engine.begin() as conn:
-        conn.execute(insert(Product.__table__), [
-            {"id": s, "title": f"Product {s}", "description": "", "category": categories[i % 6], "brand": f"Brand {i % 17}",
-             "price": 20.0 + i % 180, "currency": "USD", "stock": i % 9, "image_url": None, "url": None, "tags": [],
-             "created_at": now, "updated_at": now} for i, s in enumerate(skus)])
-        conn.execute(insert(Profile.__table__), [
-            {"id": f"u-{i:06d}", "email": None, "traits": {}, "consents": {}, "stamps": {}, "locale": None,
-             "timezone": None, "created_at": now, "updated_at": now} for i in range(n_profiles)])
+        conn.execute(
+            insert(Product.__table__),
+            [
+                {
+                    "id": s,
+                    "title": f"Product {s}",
+                    "description": "",
+                    "category": categories[i % 6],
+                    "brand": f"Brand {i % 17}",
+                    "price": 20.0 + i % 180,
+                    "currency": "USD",
+                    "stock": i % 9,
+                    "image_url": None,
+                    "url": None,
+                    "tags": [],
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i, s in enumerate(skus)
+            ],
+        )
+        conn.execute(
+            insert(Profile.__table__),
+            [
+                {
+                    "id": f"u-{i:06d}",
+                    "email": None,
+                    "traits": {},
+                    "consents": {},
+                    "stamps": {},
+                    "locale": None,
+                    "timezone": None,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i in range(n_profiles)
+            ],
+        )
     batch, written = [], 0
     kinds = ["Product Viewed"] * 12 + ["Product Added"] * 3 + ["Checkout Started", "Order Completed"] + ["page"] * 4
     while written < n_events:
@@ -53,11 +84,20 @@ def generate(store, n_events: int, n_profiles: int, seed: int = 7) -> None:
             if kind == "page":
                 row = {"type": "page", "event": "Home", "properties": {"path": "/"}}
             elif kind in ("Checkout Started", "Order Completed"):
-                products = [{"product_id": rng.choice(skus), "price": 49.0, "quantity": 1} for _ in range(rng.randint(1, 3))]
-                row = {"type": "track", "event": kind, "properties": {"products": products, "total": 49.0 * len(products)}}
+                products = [
+                    {"product_id": rng.choice(skus), "price": 49.0, "quantity": 1} for _ in range(rng.randint(1, 3))
+                ]
+                row = {
+                    "type": "track",
+                    "event": kind,
+                    "properties": {"products": products, "total": 49.0 * len(products)},
+                }
             else:
-                row = {"type": "track", "event": kind, "properties": {"product_id": sku, "price": 49.0, "quantity": 1,
-                                                                       "category": "Shoes"}}
+                row = {
+                    "type": "track",
+                    "event": kind,
+                    "properties": {"product_id": sku, "price": 49.0, "quantity": 1, "category": "Shoes"},
+                }
             row.update(message_id=f"m-{written:07d}", profile_id=pid, context={}, timestamp=ts, received_at=ts)
             batch.append(row)
             written += 1
@@ -86,7 +126,9 @@ def main() -> None:
     store.migrate()
     started = time.perf_counter()
     generate(store, args.events, args.profiles)
-    print(f"generated {args.events:,} events for {args.profiles:,} profiles in {time.perf_counter() - started:.1f} s ({url.split(':')[0]})")
+    print(
+        f"generated {args.events:,} events for {args.profiles:,} profiles in {time.perf_counter() - started:.1f} s ({url.split(':')[0]})"
+    )
     specs = RuleBook.load(ROOT / "rules").triggers
 
     started = time.perf_counter()
@@ -101,8 +143,10 @@ def main() -> None:
     started = time.perf_counter()
     due_all = find_due(events, specs, AT, catalog=catalog, fired=history_by_profile(store.trigger_history()))
     compute = time.perf_counter() - started
-    print(f"all {len(events):,} events: read {read:.2f} s + pre-filter and confirm {compute:.2f} s "
-          f"= {read + compute:.2f} s ({len(due_all):,} due)")
+    print(
+        f"all {len(events):,} events: read {read:.2f} s + pre-filter and confirm {compute:.2f} s "
+        f"= {read + compute:.2f} s ({len(due_all):,} due)"
+    )
     assert len(due_all) == len(due)
     store.close()
     tmp.cleanup()

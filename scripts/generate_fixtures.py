@@ -24,20 +24,44 @@ import math
 import random
 import unicodedata
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-REF = datetime(2026, 11, 23, 12, 0, 0, tzinfo=timezone.utc)
+REF = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 SPAN_DAYS = 75
 SEED = 42
 N_PROFILES = 640
 N_ANONYMOUS_VISITORS = 220
 NAMESPACE = uuid.UUID("6f1c2a9e-3b7d-4c55-9a1e-7d2b8c4f0a42")
 
-CATALOG_FIELDS = ["id", "title", "description", "category", "brand", "price", "currency", "stock",
-                  "image_url", "url", "tags", "created_at"]
-PROFILE_FIELDS = ["user_id", "email", "first_name", "last_name", "city", "country", "locale", "timezone",
-                  "consent_personalization", "consent_tracking", "consent_email_marketing", "created_at"]
+CATALOG_FIELDS = [
+    "id",
+    "title",
+    "description",
+    "category",
+    "brand",
+    "price",
+    "currency",
+    "stock",
+    "image_url",
+    "url",
+    "tags",
+    "created_at",
+]
+PROFILE_FIELDS = [
+    "user_id",
+    "email",
+    "first_name",
+    "last_name",
+    "city",
+    "country",
+    "locale",
+    "timezone",
+    "consent_personalization",
+    "consent_tracking",
+    "consent_email_marketing",
+    "created_at",
+]
 
 
 # --------------------------------------------------------------------------- random helpers
@@ -92,7 +116,7 @@ class Rng:
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def money(x: float) -> float:
@@ -108,143 +132,391 @@ def ascii_slug(text: str) -> str:
 
 CATEGORIES = {
     "Outerwear": {
-        "nouns": ["Parka", "Puffer Jacket", "Wool Coat", "Trench Coat", "Rain Jacket", "Bomber Jacket",
-                  "Quilted Vest", "Peacoat", "Shell Jacket", "Down Jacket", "Field Jacket", "Overshirt"],
-        "materials": ["Wool-Blend", "Recycled Nylon", "Waxed Cotton", "Down-Filled", "Waterproof",
-                      "Shearling-Lined", "Organic Cotton", "Ripstop"],
-        "adjectives": ["Classic", "Cropped", "Oversized", "Hooded", "Packable", "Longline", "Insulated",
-                       "Lightweight", "Relaxed", "Tailored"],
+        "nouns": [
+            "Parka",
+            "Puffer Jacket",
+            "Wool Coat",
+            "Trench Coat",
+            "Rain Jacket",
+            "Bomber Jacket",
+            "Quilted Vest",
+            "Peacoat",
+            "Shell Jacket",
+            "Down Jacket",
+            "Field Jacket",
+            "Overshirt",
+        ],
+        "materials": [
+            "Wool-Blend",
+            "Recycled Nylon",
+            "Waxed Cotton",
+            "Down-Filled",
+            "Waterproof",
+            "Shearling-Lined",
+            "Organic Cotton",
+            "Ripstop",
+        ],
+        "adjectives": [
+            "Classic",
+            "Cropped",
+            "Oversized",
+            "Hooded",
+            "Packable",
+            "Longline",
+            "Insulated",
+            "Lightweight",
+            "Relaxed",
+            "Tailored",
+        ],
         "price": (89, 420),
-        "blurbs": ["keeps out wind and rain on the commute", "layers easily over knitwear on cold mornings",
-                   "is warm without the bulk for winter city walks", "packs down small for travel and hiking",
-                   "is cut roomy enough to wear over a thick sweater"],
-        "features": ["Two-way zip, storm flap and deep fleece-lined hand pockets.",
-                     "Adjustable hood, taped seams and a breathable waterproof membrane.",
-                     "Responsibly sourced insulation rated for sub-zero temperatures.",
-                     "Finished with horn buttons and a smooth satin lining.",
-                     "Reflective trims and an internal phone pocket."],
+        "blurbs": [
+            "keeps out wind and rain on the commute",
+            "layers easily over knitwear on cold mornings",
+            "is warm without the bulk for winter city walks",
+            "packs down small for travel and hiking",
+            "is cut roomy enough to wear over a thick sweater",
+        ],
+        "features": [
+            "Two-way zip, storm flap and deep fleece-lined hand pockets.",
+            "Adjustable hood, taped seams and a breathable waterproof membrane.",
+            "Responsibly sourced insulation rated for sub-zero temperatures.",
+            "Finished with horn buttons and a smooth satin lining.",
+            "Reflective trims and an internal phone pocket.",
+        ],
         "tags": ["winter", "layering", "waterproof", "warm", "travel", "commute"],
     },
     "Knitwear": {
-        "nouns": ["Crewneck Sweater", "Cardigan", "Turtleneck", "Cable-Knit Jumper", "Knit Vest",
-                  "Half-Zip Sweater", "Rollneck", "Polo Sweater", "Knit Hoodie", "V-Neck Sweater"],
-        "materials": ["Merino", "Cashmere", "Lambswool", "Organic Cotton", "Alpaca-Blend", "Mohair-Blend",
-                      "Recycled Wool"],
-        "adjectives": ["Chunky", "Fine-Gauge", "Ribbed", "Relaxed", "Fisherman", "Brushed", "Everyday",
-                       "Heritage", "Slim"],
+        "nouns": [
+            "Crewneck Sweater",
+            "Cardigan",
+            "Turtleneck",
+            "Cable-Knit Jumper",
+            "Knit Vest",
+            "Half-Zip Sweater",
+            "Rollneck",
+            "Polo Sweater",
+            "Knit Hoodie",
+            "V-Neck Sweater",
+        ],
+        "materials": [
+            "Merino",
+            "Cashmere",
+            "Lambswool",
+            "Organic Cotton",
+            "Alpaca-Blend",
+            "Mohair-Blend",
+            "Recycled Wool",
+        ],
+        "adjectives": [
+            "Chunky",
+            "Fine-Gauge",
+            "Ribbed",
+            "Relaxed",
+            "Fisherman",
+            "Brushed",
+            "Everyday",
+            "Heritage",
+            "Slim",
+        ],
         "price": (49, 260),
-        "blurbs": ["is soft against the skin and warm on cold evenings",
-                   "layers neatly under a coat or over a shirt", "keeps its shape wash after wash",
-                   "is a cosy weekend staple that breathes indoors"],
-        "features": ["Ribbed cuffs and hem, knitted in Scotland.", "Traceable fibre from a mulesing-free farm.",
-                     "Garment-dyed for a soft, lived-in colour.", "Machine washable on a cool wool cycle.",
-                     "Mother-of-pearl buttons and reinforced elbows."],
+        "blurbs": [
+            "is soft against the skin and warm on cold evenings",
+            "layers neatly under a coat or over a shirt",
+            "keeps its shape wash after wash",
+            "is a cosy weekend staple that breathes indoors",
+        ],
+        "features": [
+            "Ribbed cuffs and hem, knitted in Scotland.",
+            "Traceable fibre from a mulesing-free farm.",
+            "Garment-dyed for a soft, lived-in colour.",
+            "Machine washable on a cool wool cycle.",
+            "Mother-of-pearl buttons and reinforced elbows.",
+        ],
         "tags": ["cosy", "soft", "winter", "gift", "layering", "warm"],
     },
     "Shoes": {
-        "nouns": ["Sneakers", "Chelsea Boots", "Loafers", "Running Shoes", "Hiking Boots", "Derby Shoes",
-                  "Slip-Ons", "Ankle Boots", "Trail Runners", "Desert Boots", "Court Trainers"],
+        "nouns": [
+            "Sneakers",
+            "Chelsea Boots",
+            "Loafers",
+            "Running Shoes",
+            "Hiking Boots",
+            "Derby Shoes",
+            "Slip-Ons",
+            "Ankle Boots",
+            "Trail Runners",
+            "Desert Boots",
+            "Court Trainers",
+        ],
         "materials": ["Leather", "Suede", "Canvas", "Knit Mesh", "Nubuck", "Waterproof Leather", "Recycled"],
-        "adjectives": ["Minimal", "Chunky", "Low-Top", "Cushioned", "Lug-Sole", "Handmade", "Lightweight",
-                       "Retro", "All-Weather"],
+        "adjectives": [
+            "Minimal",
+            "Chunky",
+            "Low-Top",
+            "Cushioned",
+            "Lug-Sole",
+            "Handmade",
+            "Lightweight",
+            "Retro",
+            "All-Weather",
+        ],
         "price": (59, 310),
-        "blurbs": ["is comfortable from the first wear and built to be resoled",
-                   "grips wet pavements and muddy trails", "has a cushioned footbed for all-day walking",
-                   "dresses up or down with jeans and tailoring"],
-        "features": ["Goodyear-welted sole and a full leather lining.",
-                     "Vibram outsole with deep lugs for traction.",
-                     "Removable cork insole that moulds to your foot.",
-                     "Breathable knit upper with a padded heel collar.",
-                     "Water-repellent finish and sealed seams."],
+        "blurbs": [
+            "is comfortable from the first wear and built to be resoled",
+            "grips wet pavements and muddy trails",
+            "has a cushioned footbed for all-day walking",
+            "dresses up or down with jeans and tailoring",
+        ],
+        "features": [
+            "Goodyear-welted sole and a full leather lining.",
+            "Vibram outsole with deep lugs for traction.",
+            "Removable cork insole that moulds to your foot.",
+            "Breathable knit upper with a padded heel collar.",
+            "Water-repellent finish and sealed seams.",
+        ],
         "tags": ["comfort", "walking", "running", "trail", "everyday", "waterproof"],
     },
     "Bags": {
-        "nouns": ["Tote", "Backpack", "Crossbody Bag", "Weekender", "Messenger Bag", "Belt Bag",
-                  "Laptop Sleeve", "Duffel", "Bucket Bag", "Rolltop Backpack"],
-        "materials": ["Pebbled Leather", "Waxed Canvas", "Recycled Polyester", "Ballistic Nylon",
-                      "Vegan Leather", "Cotton Canvas"],
-        "adjectives": ["Everyday", "Structured", "Slouchy", "Compact", "Oversized", "Convertible",
-                       "Water-Resistant", "Travel"],
+        "nouns": [
+            "Tote",
+            "Backpack",
+            "Crossbody Bag",
+            "Weekender",
+            "Messenger Bag",
+            "Belt Bag",
+            "Laptop Sleeve",
+            "Duffel",
+            "Bucket Bag",
+            "Rolltop Backpack",
+        ],
+        "materials": [
+            "Pebbled Leather",
+            "Waxed Canvas",
+            "Recycled Polyester",
+            "Ballistic Nylon",
+            "Vegan Leather",
+            "Cotton Canvas",
+        ],
+        "adjectives": [
+            "Everyday",
+            "Structured",
+            "Slouchy",
+            "Compact",
+            "Oversized",
+            "Convertible",
+            "Water-Resistant",
+            "Travel",
+        ],
         "price": (39, 340),
-        "blurbs": ["fits a 15-inch laptop, a water bottle and a change of clothes",
-                   "carries everything for the commute without the bulk",
-                   "is sized for a weekend away as cabin luggage", "keeps essentials close on busy days"],
-        "features": ["Padded laptop compartment and a luggage pass-through.",
-                     "Adjustable webbing strap and solid brass hardware.",
-                     "Water-resistant base and hidden zip pockets.",
-                     "Lifetime warranty on stitching and zips."],
+        "blurbs": [
+            "fits a 15-inch laptop, a water bottle and a change of clothes",
+            "carries everything for the commute without the bulk",
+            "is sized for a weekend away as cabin luggage",
+            "keeps essentials close on busy days",
+        ],
+        "features": [
+            "Padded laptop compartment and a luggage pass-through.",
+            "Adjustable webbing strap and solid brass hardware.",
+            "Water-resistant base and hidden zip pockets.",
+            "Lifetime warranty on stitching and zips.",
+        ],
         "tags": ["travel", "commute", "laptop", "gift", "everyday", "weekend"],
     },
     "Accessories": {
-        "nouns": ["Scarf", "Beanie", "Gloves", "Belt", "Wallet", "Sunglasses", "Cap", "Card Holder",
-                  "Watch Strap", "Socks Set", "Mittens"],
+        "nouns": [
+            "Scarf",
+            "Beanie",
+            "Gloves",
+            "Belt",
+            "Wallet",
+            "Sunglasses",
+            "Cap",
+            "Card Holder",
+            "Watch Strap",
+            "Socks Set",
+            "Mittens",
+        ],
         "materials": ["Cashmere", "Lambswool", "Leather", "Silk", "Acetate", "Organic Cotton", "Merino"],
         "adjectives": ["Classic", "Ribbed", "Slim", "Oversized", "Reversible", "Fringed"],
         "price": (15, 180),
-        "blurbs": ["is the finishing touch for a winter outfit", "makes an easy, thoughtful gift",
-                   "is small enough for a pocket and built to last", "adds warmth without weight"],
-        "features": ["Gift-boxed with a handwritten care card.", "Vegetable-tanned leather that ages beautifully.",
-                     "UV400 lenses with a scratch-resistant coating.", "Knitted on heritage machines in Italy."],
+        "blurbs": [
+            "is the finishing touch for a winter outfit",
+            "makes an easy, thoughtful gift",
+            "is small enough for a pocket and built to last",
+            "adds warmth without weight",
+        ],
+        "features": [
+            "Gift-boxed with a handwritten care card.",
+            "Vegetable-tanned leather that ages beautifully.",
+            "UV400 lenses with a scratch-resistant coating.",
+            "Knitted on heritage machines in Italy.",
+        ],
         "tags": ["gift", "winter", "small", "warm", "everyday", "stocking-filler"],
-        "pairs": {"Scarf": ["Cashmere", "Lambswool", "Silk", "Merino"], "Beanie": ["Cashmere", "Lambswool", "Merino"],
-                  "Gloves": ["Leather", "Cashmere", "Merino"], "Belt": ["Leather"], "Wallet": ["Leather"],
-                  "Sunglasses": ["Acetate"], "Cap": ["Organic Cotton", "Lambswool"], "Card Holder": ["Leather"],
-                  "Watch Strap": ["Leather"], "Socks Set": ["Merino", "Organic Cotton", "Cashmere"],
-                  "Mittens": ["Lambswool", "Cashmere", "Merino"]},
-        "adjective_pairs": {"Sunglasses": ["Classic", "Oversized", "Slim", "Polarised"],
-                            "Gloves": ["Classic", "Touchscreen", "Ribbed"]},
+        "pairs": {
+            "Scarf": ["Cashmere", "Lambswool", "Silk", "Merino"],
+            "Beanie": ["Cashmere", "Lambswool", "Merino"],
+            "Gloves": ["Leather", "Cashmere", "Merino"],
+            "Belt": ["Leather"],
+            "Wallet": ["Leather"],
+            "Sunglasses": ["Acetate"],
+            "Cap": ["Organic Cotton", "Lambswool"],
+            "Card Holder": ["Leather"],
+            "Watch Strap": ["Leather"],
+            "Socks Set": ["Merino", "Organic Cotton", "Cashmere"],
+            "Mittens": ["Lambswool", "Cashmere", "Merino"],
+        },
+        "adjective_pairs": {
+            "Sunglasses": ["Classic", "Oversized", "Slim", "Polarised"],
+            "Gloves": ["Classic", "Touchscreen", "Ribbed"],
+        },
     },
     "Home": {
-        "nouns": ["Throw Blanket", "Scented Candle", "Mug Set", "Duvet Cover", "Cushion Cover", "Table Lamp",
-                  "Serving Bowl", "Towel Set", "Carafe", "Plant Pot", "Tea Towel Set"],
+        "nouns": [
+            "Throw Blanket",
+            "Scented Candle",
+            "Mug Set",
+            "Duvet Cover",
+            "Cushion Cover",
+            "Table Lamp",
+            "Serving Bowl",
+            "Towel Set",
+            "Carafe",
+            "Plant Pot",
+            "Tea Towel Set",
+        ],
         "materials": ["Linen", "Stoneware", "Soy Wax", "Organic Cotton", "Oak", "Wool", "Glass", "Terracotta"],
         "adjectives": ["Handmade", "Speckled", "Washed", "Waffle", "Minimal", "Rustic", "Nordic", "Hand-Glazed"],
         "price": (18, 240),
-        "blurbs": ["brings warmth to the living room on dark evenings", "is made in small batches by local makers",
-                   "makes an elegant housewarming gift", "is durable enough for everyday use"],
-        "features": ["Dishwasher and microwave safe.", "Stonewashed for a soft, relaxed feel.",
-                     "Burns cleanly for about 50 hours with a cotton wick.",
-                     "OEKO-TEX certified and pre-shrunk.", "Each piece is unique in colour and glaze."],
+        "blurbs": [
+            "brings warmth to the living room on dark evenings",
+            "is made in small batches by local makers",
+            "makes an elegant housewarming gift",
+            "is durable enough for everyday use",
+        ],
+        "features": [
+            "Dishwasher and microwave safe.",
+            "Stonewashed for a soft, relaxed feel.",
+            "Burns cleanly for about 50 hours with a cotton wick.",
+            "OEKO-TEX certified and pre-shrunk.",
+            "Each piece is unique in colour and glaze.",
+        ],
         "tags": ["home", "gift", "cosy", "kitchen", "bedroom", "handmade"],
-        "pairs": {"Throw Blanket": ["Wool", "Organic Cotton", "Linen"], "Scented Candle": ["Soy Wax"],
-                  "Mug Set": ["Stoneware"], "Duvet Cover": ["Linen", "Organic Cotton"],
-                  "Cushion Cover": ["Linen", "Wool", "Organic Cotton"], "Table Lamp": ["Oak", "Glass", "Stoneware"],
-                  "Serving Bowl": ["Stoneware", "Oak", "Glass"], "Towel Set": ["Organic Cotton", "Linen"],
-                  "Carafe": ["Glass"], "Plant Pot": ["Terracotta", "Stoneware"],
-                  "Tea Towel Set": ["Linen", "Organic Cotton"]},
+        "pairs": {
+            "Throw Blanket": ["Wool", "Organic Cotton", "Linen"],
+            "Scented Candle": ["Soy Wax"],
+            "Mug Set": ["Stoneware"],
+            "Duvet Cover": ["Linen", "Organic Cotton"],
+            "Cushion Cover": ["Linen", "Wool", "Organic Cotton"],
+            "Table Lamp": ["Oak", "Glass", "Stoneware"],
+            "Serving Bowl": ["Stoneware", "Oak", "Glass"],
+            "Towel Set": ["Organic Cotton", "Linen"],
+            "Carafe": ["Glass"],
+            "Plant Pot": ["Terracotta", "Stoneware"],
+            "Tea Towel Set": ["Linen", "Organic Cotton"],
+        },
     },
     "Beauty": {
-        "nouns": ["Face Serum", "Hand Cream", "Lip Balm", "Eau de Parfum", "Shampoo Bar", "Body Lotion",
-                  "Clay Mask", "Moisturizer", "Cleansing Oil", "Body Wash", "Eye Cream"],
-        "materials": ["Vitamin C", "Hyaluronic", "Shea Butter", "Rosehip", "Lavender", "Unscented",
-                      "Cedarwood", "Niacinamide"],
-        "adjectives": ["Hydrating", "Brightening", "Soothing", "Nourishing", "Overnight", "Daily", "Travel-Size",
-                       "Repairing"],
+        "nouns": [
+            "Face Serum",
+            "Hand Cream",
+            "Lip Balm",
+            "Eau de Parfum",
+            "Shampoo Bar",
+            "Body Lotion",
+            "Clay Mask",
+            "Moisturizer",
+            "Cleansing Oil",
+            "Body Wash",
+            "Eye Cream",
+        ],
+        "materials": [
+            "Vitamin C",
+            "Hyaluronic",
+            "Shea Butter",
+            "Rosehip",
+            "Lavender",
+            "Unscented",
+            "Cedarwood",
+            "Niacinamide",
+        ],
+        "adjectives": [
+            "Hydrating",
+            "Brightening",
+            "Soothing",
+            "Nourishing",
+            "Overnight",
+            "Daily",
+            "Travel-Size",
+            "Repairing",
+        ],
         "price": (9, 120),
-        "blurbs": ["hydrates dry winter skin without a greasy finish", "suits sensitive skin and is fragrance-light",
-                   "is vegan, cruelty-free and dermatologist tested", "fits in a carry-on for travel"],
-        "features": ["Recyclable glass bottle with a pump.", "Free from parabens, silicones and sulphates.",
-                     "Cold-pressed botanical oils, made in France.", "Refillable aluminium packaging."],
+        "blurbs": [
+            "hydrates dry winter skin without a greasy finish",
+            "suits sensitive skin and is fragrance-light",
+            "is vegan, cruelty-free and dermatologist tested",
+            "fits in a carry-on for travel",
+        ],
+        "features": [
+            "Recyclable glass bottle with a pump.",
+            "Free from parabens, silicones and sulphates.",
+            "Cold-pressed botanical oils, made in France.",
+            "Refillable aluminium packaging.",
+        ],
         "tags": ["skincare", "vegan", "gift", "sensitive-skin", "travel", "self-care"],
-        "pairs": {"Eau de Parfum": ["Cedarwood", "Lavender", "Rosehip"], "Lip Balm": ["Shea Butter", "Rosehip", "Unscented"],
-                  "Shampoo Bar": ["Lavender", "Cedarwood", "Unscented"], "Body Wash": ["Lavender", "Cedarwood", "Unscented"],
-                  "Hand Cream": ["Shea Butter", "Lavender", "Unscented"]},
+        "pairs": {
+            "Eau de Parfum": ["Cedarwood", "Lavender", "Rosehip"],
+            "Lip Balm": ["Shea Butter", "Rosehip", "Unscented"],
+            "Shampoo Bar": ["Lavender", "Cedarwood", "Unscented"],
+            "Body Wash": ["Lavender", "Cedarwood", "Unscented"],
+            "Hand Cream": ["Shea Butter", "Lavender", "Unscented"],
+        },
     },
     "Sport": {
-        "nouns": ["Yoga Mat", "Running Tights", "Training Tee", "Water Bottle", "Sports Bra", "Track Jacket",
-                  "Resistance Bands", "Cycling Jersey", "Running Shorts", "Base Layer", "Gym Bag"],
+        "nouns": [
+            "Yoga Mat",
+            "Running Tights",
+            "Training Tee",
+            "Water Bottle",
+            "Sports Bra",
+            "Track Jacket",
+            "Resistance Bands",
+            "Cycling Jersey",
+            "Running Shorts",
+            "Base Layer",
+            "Gym Bag",
+        ],
         "materials": ["Recycled", "Sweat-Wicking", "Stretch", "Merino", "Thermal"],
-        "adjectives": ["Performance", "Seamless", "High-Support", "Reflective", "Lightweight", "Compression",
-                       "Training", "Non-Slip"],
+        "adjectives": [
+            "Performance",
+            "Seamless",
+            "High-Support",
+            "Reflective",
+            "Lightweight",
+            "Compression",
+            "Training",
+            "Non-Slip",
+        ],
         "price": (19, 160),
-        "blurbs": ["dries fast and moves with you through every rep", "keeps you visible on early-morning runs",
-                   "grips on hot yoga and pilates sessions", "regulates temperature on long rides and runs"],
-        "features": ["Flatlock seams to prevent chafing.", "Anti-odour finish and a zipped key pocket.",
-                     "Keeps drinks cold for 24 hours.", "Four-way stretch fabric made from recycled bottles."],
+        "blurbs": [
+            "dries fast and moves with you through every rep",
+            "keeps you visible on early-morning runs",
+            "grips on hot yoga and pilates sessions",
+            "regulates temperature on long rides and runs",
+        ],
+        "features": [
+            "Flatlock seams to prevent chafing.",
+            "Anti-odour finish and a zipped key pocket.",
+            "Keeps drinks cold for 24 hours.",
+            "Four-way stretch fabric made from recycled bottles.",
+        ],
         "tags": ["running", "yoga", "training", "outdoor", "gym", "performance"],
-        "pairs": {"Yoga Mat": ["Cork", "Recycled"], "Water Bottle": ["Insulated Steel", "Recycled"],
-                  "Resistance Bands": ["Stretch", "Recycled"], "Gym Bag": ["Recycled"],
-                  "Base Layer": ["Merino", "Thermal", "Sweat-Wicking"]},
+        "pairs": {
+            "Yoga Mat": ["Cork", "Recycled"],
+            "Water Bottle": ["Insulated Steel", "Recycled"],
+            "Resistance Bands": ["Stretch", "Recycled"],
+            "Gym Bag": ["Recycled"],
+            "Base Layer": ["Merino", "Thermal", "Sweat-Wicking"],
+        },
     },
 }
 
@@ -267,8 +539,23 @@ BRANDS = {
     "Lumen & Loom": (["Knitwear", "Home"], False),
 }
 
-COLOURS = ["Black", "Navy", "Charcoal", "Oat", "Olive", "Camel", "Forest Green", "Burgundy", "Stone", "Ecru",
-           "Rust", "Slate Blue", "Sand", "Ivory", "Chocolate"]
+COLOURS = [
+    "Black",
+    "Navy",
+    "Charcoal",
+    "Oat",
+    "Olive",
+    "Camel",
+    "Forest Green",
+    "Burgundy",
+    "Stone",
+    "Ecru",
+    "Rust",
+    "Slate Blue",
+    "Sand",
+    "Ivory",
+    "Chocolate",
+]
 PRODUCTS_PER_CATEGORY = 32
 
 
@@ -283,7 +570,7 @@ def nice_price(rng: Rng, low: float, high: float) -> float:
 def make_catalog(rng: Rng) -> list[dict]:
     products: list[dict] = []
     seen_titles: set[str] = set()
-    created_start = datetime(2025, 1, 10, tzinfo=timezone.utc)
+    created_start = datetime(2025, 1, 10, tzinfo=UTC)
     created_end = REF - timedelta(days=SPAN_DAYS + 5)
     for category, spec in CATEGORIES.items():
         brands = [b for b, (cats, _) in BRANDS.items() if category in cats]
@@ -301,8 +588,10 @@ def make_catalog(rng: Rng) -> list[dict]:
             blurb = rng.choice(spec["blurbs"])
             feature = rng.choice(spec["features"])
             article = "An" if adjective[0] in "AEIOU" else "A"
-            description = (f"{article} {adjective.lower()} {material.lower()} {noun.lower()} that {blurb}. "
-                           f"Shown here in {colour.lower()}. {feature}")
+            description = (
+                f"{article} {adjective.lower()} {material.lower()} {noun.lower()} that {blurb}. "
+                f"Shown here in {colour.lower()}. {feature}"
+            )
             low, high = spec["price"]
             price = nice_price(rng, low, high)
             eu = BRANDS[brand][1]
@@ -315,10 +604,18 @@ def make_catalog(rng: Rng) -> list[dict]:
                 tags.append("new")
             else:
                 created = created_start + (created_end - created_start) * rng.random()
-            products.append({
-                "category": category, "title": title, "description": description, "brand": brand,
-                "price": price, "currency": currency, "tags": tags, "created": created.replace(microsecond=0),
-            })
+            products.append(
+                {
+                    "category": category,
+                    "title": title,
+                    "description": description,
+                    "brand": brand,
+                    "price": price,
+                    "currency": currency,
+                    "tags": tags,
+                    "created": created.replace(microsecond=0),
+                }
+            )
     # order by creation date for the ids? no: keep category order, but interleave nothing — simple and stable
     n = len(products)
     zero = set(rng.sample(range(n), round(0.08 * n)))
@@ -337,23 +634,25 @@ def make_catalog(rng: Rng) -> list[dict]:
         stock = 0 if idx in zero else rng.randint(1, 140)
         # de-duplicate tags, keep order
         tags = list(dict.fromkeys(p["tags"]))
-        catalog.append({
-            "id": pid,
-            "title": p["title"],
-            "description": p["description"],
-            "category": p["category"],
-            "brand": p["brand"],
-            "price": p["price"],
-            "currency": p["currency"],
-            "stock": stock,
-            "image_url": f"https://cdn.example-shop.com/img/{pid}.jpg",
-            "url": f"https://example-shop.com/p/{pid}",
-            "tags": "|".join(tags),
-            "created_at": iso(p["created"]),
-            # generator-only fields (not written)
-            "_popularity": popularity,
-            "_created": p["created"],
-        })
+        catalog.append(
+            {
+                "id": pid,
+                "title": p["title"],
+                "description": p["description"],
+                "category": p["category"],
+                "brand": p["brand"],
+                "price": p["price"],
+                "currency": p["currency"],
+                "stock": stock,
+                "image_url": f"https://cdn.example-shop.com/img/{pid}.jpg",
+                "url": f"https://example-shop.com/p/{pid}",
+                "tags": "|".join(tags),
+                "created_at": iso(p["created"]),
+                # generator-only fields (not written)
+                "_popularity": popularity,
+                "_created": p["created"],
+            }
+        )
     return catalog
 
 
@@ -361,80 +660,410 @@ def make_catalog(rng: Rng) -> list[dict]:
 
 LOCALES = {
     "en_US": {
-        "weight": 44, "country": "US", "domain_pref": "example.com",
-        "first": ["James", "Mary", "Michael", "Jennifer", "Robert", "Linda", "David", "Emily", "Daniel", "Sarah",
-                  "Chris", "Jessica", "Matthew", "Ashley", "Andrew", "Megan", "Joshua", "Olivia", "Ryan", "Emma",
-                  "Tyler", "Hannah", "Brandon", "Madison", "Kevin", "Lauren", "Jason", "Rachel", "Justin",
-                  "Samantha", "Ethan", "Abigail", "Noah", "Chloe", "Aiden", "Grace", "Marcus", "Jasmine",
-                  "Luis", "Priya", "Wei", "Aaliyah", "Connor", "Natalie"],
-        "last": ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez",
-                 "Martinez", "Wilson", "Anderson", "Taylor", "Thomas", "Moore", "Jackson", "Martin", "Lee",
-                 "Thompson", "White", "Harris", "Clark", "Lewis", "Walker", "Hall", "Young", "King", "Wright",
-                 "Nguyen", "Patel", "Kim", "O'Brien", "Chen", "Rivera", "Brooks", "Sullivan"],
-        "cities": [("New York", "America/New_York", 14), ("Brooklyn", "America/New_York", 5),
-                   ("Boston", "America/New_York", 4), ("Philadelphia", "America/New_York", 3),
-                   ("Miami", "America/New_York", 3), ("Atlanta", "America/New_York", 3),
-                   ("Chicago", "America/Chicago", 6), ("Austin", "America/Chicago", 4),
-                   ("Houston", "America/Chicago", 3), ("Minneapolis", "America/Chicago", 2),
-                   ("Denver", "America/Denver", 3), ("Salt Lake City", "America/Denver", 1),
-                   ("Phoenix", "America/Phoenix", 2), ("Los Angeles", "America/Los_Angeles", 6),
-                   ("San Francisco", "America/Los_Angeles", 4), ("Seattle", "America/Los_Angeles", 4),
-                   ("Portland", "America/Los_Angeles", 2)],
+        "weight": 44,
+        "country": "US",
+        "domain_pref": "example.com",
+        "first": [
+            "James",
+            "Mary",
+            "Michael",
+            "Jennifer",
+            "Robert",
+            "Linda",
+            "David",
+            "Emily",
+            "Daniel",
+            "Sarah",
+            "Chris",
+            "Jessica",
+            "Matthew",
+            "Ashley",
+            "Andrew",
+            "Megan",
+            "Joshua",
+            "Olivia",
+            "Ryan",
+            "Emma",
+            "Tyler",
+            "Hannah",
+            "Brandon",
+            "Madison",
+            "Kevin",
+            "Lauren",
+            "Jason",
+            "Rachel",
+            "Justin",
+            "Samantha",
+            "Ethan",
+            "Abigail",
+            "Noah",
+            "Chloe",
+            "Aiden",
+            "Grace",
+            "Marcus",
+            "Jasmine",
+            "Luis",
+            "Priya",
+            "Wei",
+            "Aaliyah",
+            "Connor",
+            "Natalie",
+        ],
+        "last": [
+            "Smith",
+            "Johnson",
+            "Williams",
+            "Brown",
+            "Jones",
+            "Garcia",
+            "Miller",
+            "Davis",
+            "Rodriguez",
+            "Martinez",
+            "Wilson",
+            "Anderson",
+            "Taylor",
+            "Thomas",
+            "Moore",
+            "Jackson",
+            "Martin",
+            "Lee",
+            "Thompson",
+            "White",
+            "Harris",
+            "Clark",
+            "Lewis",
+            "Walker",
+            "Hall",
+            "Young",
+            "King",
+            "Wright",
+            "Nguyen",
+            "Patel",
+            "Kim",
+            "O'Brien",
+            "Chen",
+            "Rivera",
+            "Brooks",
+            "Sullivan",
+        ],
+        "cities": [
+            ("New York", "America/New_York", 14),
+            ("Brooklyn", "America/New_York", 5),
+            ("Boston", "America/New_York", 4),
+            ("Philadelphia", "America/New_York", 3),
+            ("Miami", "America/New_York", 3),
+            ("Atlanta", "America/New_York", 3),
+            ("Chicago", "America/Chicago", 6),
+            ("Austin", "America/Chicago", 4),
+            ("Houston", "America/Chicago", 3),
+            ("Minneapolis", "America/Chicago", 2),
+            ("Denver", "America/Denver", 3),
+            ("Salt Lake City", "America/Denver", 1),
+            ("Phoenix", "America/Phoenix", 2),
+            ("Los Angeles", "America/Los_Angeles", 6),
+            ("San Francisco", "America/Los_Angeles", 4),
+            ("Seattle", "America/Los_Angeles", 4),
+            ("Portland", "America/Los_Angeles", 2),
+        ],
     },
     "en_GB": {
-        "weight": 16, "country": "GB", "domain_pref": "example.org",
-        "first": ["Oliver", "Amelia", "Harry", "Isla", "George", "Ava", "Jack", "Mia", "Charlie", "Poppy",
-                  "Alfie", "Freya", "Thomas", "Grace", "William", "Lily", "Oscar", "Evie", "Henry", "Sophie",
-                  "Archie", "Imogen", "Rory", "Niamh", "Callum", "Eilidh", "Arjun", "Zara"],
-        "last": ["Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Evans", "Davies", "Thomas",
-                 "Roberts", "Walker", "Wright", "Robinson", "Thompson", "Hughes", "Edwards", "Green", "Hall",
-                 "Wood", "Harris", "Clarke", "Patel", "Campbell", "MacDonald", "Khan", "Murphy"],
-        "cities": [("London", "Europe/London", 10), ("Manchester", "Europe/London", 3),
-                   ("Edinburgh", "Europe/London", 2), ("Bristol", "Europe/London", 2),
-                   ("Leeds", "Europe/London", 2), ("Glasgow", "Europe/London", 2), ("Brighton", "Europe/London", 1)],
+        "weight": 16,
+        "country": "GB",
+        "domain_pref": "example.org",
+        "first": [
+            "Oliver",
+            "Amelia",
+            "Harry",
+            "Isla",
+            "George",
+            "Ava",
+            "Jack",
+            "Mia",
+            "Charlie",
+            "Poppy",
+            "Alfie",
+            "Freya",
+            "Thomas",
+            "Grace",
+            "William",
+            "Lily",
+            "Oscar",
+            "Evie",
+            "Henry",
+            "Sophie",
+            "Archie",
+            "Imogen",
+            "Rory",
+            "Niamh",
+            "Callum",
+            "Eilidh",
+            "Arjun",
+            "Zara",
+        ],
+        "last": [
+            "Smith",
+            "Jones",
+            "Taylor",
+            "Brown",
+            "Williams",
+            "Wilson",
+            "Evans",
+            "Davies",
+            "Thomas",
+            "Roberts",
+            "Walker",
+            "Wright",
+            "Robinson",
+            "Thompson",
+            "Hughes",
+            "Edwards",
+            "Green",
+            "Hall",
+            "Wood",
+            "Harris",
+            "Clarke",
+            "Patel",
+            "Campbell",
+            "MacDonald",
+            "Khan",
+            "Murphy",
+        ],
+        "cities": [
+            ("London", "Europe/London", 10),
+            ("Manchester", "Europe/London", 3),
+            ("Edinburgh", "Europe/London", 2),
+            ("Bristol", "Europe/London", 2),
+            ("Leeds", "Europe/London", 2),
+            ("Glasgow", "Europe/London", 2),
+            ("Brighton", "Europe/London", 1),
+        ],
     },
     "fr_FR": {
-        "weight": 15, "country": "FR", "domain_pref": "example.org",
-        "first": ["Camille", "Léa", "Manon", "Chloé", "Inès", "Jade", "Louise", "Zoé", "Hugo", "Lucas", "Louis",
-                  "Gabriel", "Arthur", "Jules", "Théo", "Raphaël", "Mathis", "Nathan", "Élodie", "Hélène",
-                  "François", "Émile", "Noémie", "Benoît", "Gaëlle", "Loïc", "Céline", "Amélie"],
-        "last": ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy",
-                 "Moreau", "Simon", "Laurent", "Lefèvre", "Michel", "Garcia", "David", "Bertrand", "Roux",
-                 "Vincent", "Fournier", "Girard", "Bonnet", "Dupont", "Lambert", "Fontaine", "Rousseau",
-                 "Mercier", "Blanc", "Guérin", "Faure"],
-        "cities": [("Paris", "Europe/Paris", 10), ("Lyon", "Europe/Paris", 4), ("Marseille", "Europe/Paris", 3),
-                   ("Bordeaux", "Europe/Paris", 2), ("Lille", "Europe/Paris", 2), ("Nantes", "Europe/Paris", 2),
-                   ("Toulouse", "Europe/Paris", 2)],
+        "weight": 15,
+        "country": "FR",
+        "domain_pref": "example.org",
+        "first": [
+            "Camille",
+            "Léa",
+            "Manon",
+            "Chloé",
+            "Inès",
+            "Jade",
+            "Louise",
+            "Zoé",
+            "Hugo",
+            "Lucas",
+            "Louis",
+            "Gabriel",
+            "Arthur",
+            "Jules",
+            "Théo",
+            "Raphaël",
+            "Mathis",
+            "Nathan",
+            "Élodie",
+            "Hélène",
+            "François",
+            "Émile",
+            "Noémie",
+            "Benoît",
+            "Gaëlle",
+            "Loïc",
+            "Céline",
+            "Amélie",
+        ],
+        "last": [
+            "Martin",
+            "Bernard",
+            "Dubois",
+            "Thomas",
+            "Robert",
+            "Richard",
+            "Petit",
+            "Durand",
+            "Leroy",
+            "Moreau",
+            "Simon",
+            "Laurent",
+            "Lefèvre",
+            "Michel",
+            "Garcia",
+            "David",
+            "Bertrand",
+            "Roux",
+            "Vincent",
+            "Fournier",
+            "Girard",
+            "Bonnet",
+            "Dupont",
+            "Lambert",
+            "Fontaine",
+            "Rousseau",
+            "Mercier",
+            "Blanc",
+            "Guérin",
+            "Faure",
+        ],
+        "cities": [
+            ("Paris", "Europe/Paris", 10),
+            ("Lyon", "Europe/Paris", 4),
+            ("Marseille", "Europe/Paris", 3),
+            ("Bordeaux", "Europe/Paris", 2),
+            ("Lille", "Europe/Paris", 2),
+            ("Nantes", "Europe/Paris", 2),
+            ("Toulouse", "Europe/Paris", 2),
+        ],
     },
     "de_DE": {
-        "weight": 13, "country": "DE", "domain_pref": "example.org",
-        "first": ["Lukas", "Leon", "Finn", "Jonas", "Paul", "Felix", "Maximilian", "Elias", "Noah", "Ben",
-                  "Mia", "Emma", "Hannah", "Sophia", "Lena", "Anna", "Lea", "Marie", "Johanna", "Clara",
-                  "Jürgen", "Jörg", "Sören", "Käthe", "Björn", "Grete"],
-        "last": ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz",
-                 "Hoffmann", "Schäfer", "Koch", "Bauer", "Richter", "Klein", "Wolf", "Schröder", "Neumann",
-                 "Schwarz", "Zimmermann", "Braun", "Krüger", "Hofmann", "Hartmann", "Lange"],
-        "cities": [("Berlin", "Europe/Berlin", 8), ("Hamburg", "Europe/Berlin", 4), ("München", "Europe/Berlin", 4),
-                   ("Köln", "Europe/Berlin", 3), ("Frankfurt am Main", "Europe/Berlin", 2),
-                   ("Leipzig", "Europe/Berlin", 2), ("Stuttgart", "Europe/Berlin", 2)],
+        "weight": 13,
+        "country": "DE",
+        "domain_pref": "example.org",
+        "first": [
+            "Lukas",
+            "Leon",
+            "Finn",
+            "Jonas",
+            "Paul",
+            "Felix",
+            "Maximilian",
+            "Elias",
+            "Noah",
+            "Ben",
+            "Mia",
+            "Emma",
+            "Hannah",
+            "Sophia",
+            "Lena",
+            "Anna",
+            "Lea",
+            "Marie",
+            "Johanna",
+            "Clara",
+            "Jürgen",
+            "Jörg",
+            "Sören",
+            "Käthe",
+            "Björn",
+            "Grete",
+        ],
+        "last": [
+            "Müller",
+            "Schmidt",
+            "Schneider",
+            "Fischer",
+            "Weber",
+            "Meyer",
+            "Wagner",
+            "Becker",
+            "Schulz",
+            "Hoffmann",
+            "Schäfer",
+            "Koch",
+            "Bauer",
+            "Richter",
+            "Klein",
+            "Wolf",
+            "Schröder",
+            "Neumann",
+            "Schwarz",
+            "Zimmermann",
+            "Braun",
+            "Krüger",
+            "Hofmann",
+            "Hartmann",
+            "Lange",
+        ],
+        "cities": [
+            ("Berlin", "Europe/Berlin", 8),
+            ("Hamburg", "Europe/Berlin", 4),
+            ("München", "Europe/Berlin", 4),
+            ("Köln", "Europe/Berlin", 3),
+            ("Frankfurt am Main", "Europe/Berlin", 2),
+            ("Leipzig", "Europe/Berlin", 2),
+            ("Stuttgart", "Europe/Berlin", 2),
+        ],
     },
     "es_ES": {
-        "weight": 12, "country": "ES", "domain_pref": "example.org",
-        "first": ["Lucía", "Sofía", "Martina", "María", "Paula", "Julia", "Daniela", "Valeria", "Alba", "Carmen",
-                  "Hugo", "Martín", "Pablo", "Daniel", "Alejandro", "Álvaro", "Adrián", "Diego", "Javier",
-                  "Sergio", "José", "Iñaki", "Nuria", "Begoña"],
-        "last": ["García", "Rodríguez", "González", "Fernández", "López", "Martínez", "Sánchez", "Pérez",
-                 "Gómez", "Martín", "Jiménez", "Ruiz", "Hernández", "Díaz", "Moreno", "Muñoz", "Álvarez",
-                 "Romero", "Alonso", "Gutiérrez", "Navarro", "Torres", "Domínguez", "Vázquez", "Ramos"],
-        "cities": [("Madrid", "Europe/Madrid", 8), ("Barcelona", "Europe/Madrid", 6), ("Valencia", "Europe/Madrid", 3),
-                   ("Sevilla", "Europe/Madrid", 2), ("Bilbao", "Europe/Madrid", 2), ("Málaga", "Europe/Madrid", 2)],
+        "weight": 12,
+        "country": "ES",
+        "domain_pref": "example.org",
+        "first": [
+            "Lucía",
+            "Sofía",
+            "Martina",
+            "María",
+            "Paula",
+            "Julia",
+            "Daniela",
+            "Valeria",
+            "Alba",
+            "Carmen",
+            "Hugo",
+            "Martín",
+            "Pablo",
+            "Daniel",
+            "Alejandro",
+            "Álvaro",
+            "Adrián",
+            "Diego",
+            "Javier",
+            "Sergio",
+            "José",
+            "Iñaki",
+            "Nuria",
+            "Begoña",
+        ],
+        "last": [
+            "García",
+            "Rodríguez",
+            "González",
+            "Fernández",
+            "López",
+            "Martínez",
+            "Sánchez",
+            "Pérez",
+            "Gómez",
+            "Martín",
+            "Jiménez",
+            "Ruiz",
+            "Hernández",
+            "Díaz",
+            "Moreno",
+            "Muñoz",
+            "Álvarez",
+            "Romero",
+            "Alonso",
+            "Gutiérrez",
+            "Navarro",
+            "Torres",
+            "Domínguez",
+            "Vázquez",
+            "Ramos",
+        ],
+        "cities": [
+            ("Madrid", "Europe/Madrid", 8),
+            ("Barcelona", "Europe/Madrid", 6),
+            ("Valencia", "Europe/Madrid", 3),
+            ("Sevilla", "Europe/Madrid", 2),
+            ("Bilbao", "Europe/Madrid", 2),
+            ("Málaga", "Europe/Madrid", 2),
+        ],
     },
 }
 
 # standard-time UTC offsets (hours), only used to place sessions at plausible local hours
-TZ_OFFSETS = {"America/New_York": -5, "America/Chicago": -6, "America/Denver": -7, "America/Phoenix": -7,
-              "America/Los_Angeles": -8, "Europe/London": 0, "Europe/Paris": 1, "Europe/Berlin": 1,
-              "Europe/Madrid": 1}
+TZ_OFFSETS = {
+    "America/New_York": -5,
+    "America/Chicago": -6,
+    "America/Denver": -7,
+    "America/Phoenix": -7,
+    "America/Los_Angeles": -8,
+    "Europe/London": 0,
+    "Europe/Paris": 1,
+    "Europe/Berlin": 1,
+    "Europe/Madrid": 1,
+}
 # relative activity by local hour 0..23: evenings and lunch breaks
 HOUR_WEIGHTS = [1, 0.5, 0.3, 0.2, 0.2, 0.3, 0.8, 2, 3, 3, 3, 3, 4, 4, 3, 3, 3, 4, 5, 7, 8, 8, 6, 3]
 
@@ -450,12 +1079,16 @@ def make_profiles(rng: Rng) -> list[dict]:
         first = rng.choice(spec["first"])
         last = rng.choice(spec["last"])
         city, tz, _ = rng.weighted(spec["cities"], [c[2] for c in spec["cities"]])
-        domain = spec["domain_pref"] if rng.chance(0.7) else ("example.com" if spec["domain_pref"] == "example.org"
-                                                                 else "example.org")
+        domain = (
+            spec["domain_pref"]
+            if rng.chance(0.7)
+            else ("example.com" if spec["domain_pref"] == "example.org" else "example.org")
+        )
         style = rng.randint(0, 3)
         f_slug, l_slug = ascii_slug(first), ascii_slug(last)
-        base = {0: f"{f_slug}.{l_slug}", 1: f"{f_slug}{l_slug}", 2: f"{f_slug[0]}{l_slug}",
-                3: f"{f_slug}.{l_slug}"}[style]
+        base = {0: f"{f_slug}.{l_slug}", 1: f"{f_slug}{l_slug}", 2: f"{f_slug[0]}{l_slug}", 3: f"{f_slug}.{l_slug}"}[
+            style
+        ]
         if style == 3:
             base = f"{base}{rng.randint(1, 99)}"
         email = f"{base}@{domain}"
@@ -464,20 +1097,22 @@ def make_profiles(rng: Rng) -> list[dict]:
             n += 1
             email = f"{base}{n}@{domain}"
         emails.add(email)
-        profiles.append({
-            "user_id": f"u-{i + 1:05d}",
-            "email": email,
-            "first_name": first,
-            "last_name": last,
-            "city": city,
-            "country": spec["country"],
-            "locale": locale,
-            "timezone": tz,
-            "consent_personalization": rng.chance(0.90),
-            "consent_tracking": rng.chance(0.95),
-            "consent_email_marketing": rng.chance(0.97),
-            "created_at": None,  # filled once the behaviour is known
-        })
+        profiles.append(
+            {
+                "user_id": f"u-{i + 1:05d}",
+                "email": email,
+                "first_name": first,
+                "last_name": last,
+                "city": city,
+                "country": spec["country"],
+                "locale": locale,
+                "timezone": tz,
+                "consent_personalization": rng.chance(0.90),
+                "consent_tracking": rng.chance(0.95),
+                "consent_email_marketing": rng.chance(0.97),
+                "created_at": None,  # filled once the behaviour is known
+            }
+        )
     return profiles
 
 
@@ -503,14 +1138,29 @@ class EventLog:
 
 
 def product_props(p: dict) -> dict:
-    return {"product_id": p["id"], "sku": p["id"], "name": p["title"], "category": p["category"],
-            "brand": p["brand"], "price": p["price"], "currency": p["currency"], "url": p["url"],
-            "image_url": p["image_url"]}
+    return {
+        "product_id": p["id"],
+        "sku": p["id"],
+        "name": p["title"],
+        "category": p["category"],
+        "brand": p["brand"],
+        "price": p["price"],
+        "currency": p["currency"],
+        "url": p["url"],
+        "image_url": p["image_url"],
+    }
 
 
 def line_item(p: dict, quantity: int) -> dict:
-    return {"product_id": p["id"], "sku": p["id"], "name": p["title"], "category": p["category"],
-            "brand": p["brand"], "price": p["price"], "quantity": quantity}
+    return {
+        "product_id": p["id"],
+        "sku": p["id"],
+        "name": p["title"],
+        "category": p["category"],
+        "brand": p["brand"],
+        "price": p["price"],
+        "quantity": quantity,
+    }
 
 
 def session_start(rng: Rng, day_lo: float, day_hi: float, tz: str) -> datetime:
@@ -519,8 +1169,9 @@ def session_start(rng: Rng, day_lo: float, day_hi: float, tz: str) -> datetime:
     day = (REF - timedelta(days=days_ago)).date()
     local_hour = rng.weighted(list(range(24)), HOUR_WEIGHTS)
     utc_hour = local_hour - TZ_OFFSETS.get(tz, 0)
-    moment = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(
-        hours=utc_hour, minutes=rng.randint(0, 59), seconds=rng.randint(0, 59))
+    moment = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(
+        hours=utc_hour, minutes=rng.randint(0, 59), seconds=rng.randint(0, 59)
+    )
     if moment < REF - timedelta(days=SPAN_DAYS, minutes=-30):
         moment += timedelta(days=1)  # keep whole sessions inside the window
     return moment
@@ -569,17 +1220,35 @@ def emit_track(log: EventLog, user: User, moment: datetime, event: str, properti
     log.add(moment, {"type": "track", "event": event, **user.ids(), "properties": properties})
 
 
-def run_session(rng: Rng, log: EventLog, shop: Shop, user: User, start: datetime, *,
-                intent: str = "normal", max_moment: datetime = REF) -> datetime:
+def run_session(
+    rng: Rng,
+    log: EventLog,
+    shop: Shop,
+    user: User,
+    start: datetime,
+    *,
+    intent: str = "normal",
+    max_moment: datetime = REF,
+) -> datetime:
     """One visit. ``intent``: normal | browse (views only) | abandon (adds, never orders).
 
     Returns the time of the last event.
     """
     t = start
     category = user.category(rng, shop.categories)
-    log.add(t, {"type": "page", "name": category, **user.ids(),
-                "properties": {"path": f"/c/{category.lower()}", "url": f"https://example-shop.com/c/{category.lower()}",
-                               "title": f"{category} | Example Shop"}})
+    log.add(
+        t,
+        {
+            "type": "page",
+            "name": category,
+            **user.ids(),
+            "properties": {
+                "path": f"/c/{category.lower()}",
+                "url": f"https://example-shop.com/c/{category.lower()}",
+                "title": f"{category} | Example Shop",
+            },
+        },
+    )
     n_views = 1 + min(int(abs(rng.gauss(0, 2.2))), 7)
     if intent == "browse":
         n_views = max(n_views, 2)
@@ -598,16 +1267,26 @@ def run_session(rng: Rng, log: EventLog, shop: Shop, user: User, start: datetime
             quantity = 2 if rng.chance(0.1) else 1
             t += timedelta(seconds=rng.randint(10, 90))
             cart.append((product, quantity))
-            emit_track(log, user, t, "Product Added",
-                       {**product_props(product), "quantity": quantity, "cart_id": f"cart-{user.anonymous_id[:8]}"})
+            emit_track(
+                log,
+                user,
+                t,
+                "Product Added",
+                {**product_props(product), "quantity": quantity, "cart_id": f"cart-{user.anonymous_id[:8]}"},
+            )
     if intent == "abandon" and not cart:
         # make sure the abandoner really has something in the cart
         for product in reversed(viewed):
             if product["stock"] > 0:
                 t += timedelta(seconds=rng.randint(10, 90))
                 cart.append((product, 1))
-                emit_track(log, user, t, "Product Added",
-                           {**product_props(product), "quantity": 1, "cart_id": f"cart-{user.anonymous_id[:8]}"})
+                emit_track(
+                    log,
+                    user,
+                    t,
+                    "Product Added",
+                    {**product_props(product), "quantity": 1, "cart_id": f"cart-{user.anonymous_id[:8]}"},
+                )
                 break
     if not cart or not user.identified:
         return t
@@ -618,9 +1297,19 @@ def run_session(rng: Rng, log: EventLog, shop: Shop, user: User, start: datetime
     currency = cart[0][0]["currency"]
     checkout_id = log.checkout_id()
     t += timedelta(seconds=rng.randint(30, 240))
-    emit_track(log, user, t, "Checkout Started",
-               {"checkout_id": checkout_id, "value": subtotal, "revenue": subtotal, "currency": currency,
-                "products": [line_item(p, q) for p, q in cart]})
+    emit_track(
+        log,
+        user,
+        t,
+        "Checkout Started",
+        {
+            "checkout_id": checkout_id,
+            "value": subtotal,
+            "revenue": subtotal,
+            "currency": currency,
+            "products": [line_item(p, q) for p, q in cart],
+        },
+    )
     if intent == "abandon" or not rng.chance(0.35 + 0.6 * user.buy_propensity):
         return t
     shipping = 0.0 if subtotal >= 75 else 5.95
@@ -628,10 +1317,22 @@ def run_session(rng: Rng, log: EventLog, shop: Shop, user: User, start: datetime
     t += timedelta(seconds=rng.randint(60, 420))
     if t >= max_moment:
         return t
-    emit_track(log, user, t, "Order Completed",
-               {"order_id": log.order_id(), "checkout_id": checkout_id, "total": money(subtotal + shipping + tax),
-                "revenue": subtotal, "shipping": shipping, "tax": tax, "currency": currency,
-                "products": [line_item(p, q) for p, q in cart]})
+    emit_track(
+        log,
+        user,
+        t,
+        "Order Completed",
+        {
+            "order_id": log.order_id(),
+            "checkout_id": checkout_id,
+            "total": money(subtotal + shipping + tax),
+            "revenue": subtotal,
+            "shipping": shipping,
+            "tax": tax,
+            "currency": currency,
+            "products": [line_item(p, q) for p, q in cart],
+        },
+    )
     return t
 
 
@@ -642,10 +1343,10 @@ def make_events(rng: Rng, catalog: list[dict], profiles: list[dict]) -> list[dic
     order = list(range(len(profiles)))
     rng.shuffle(order)
     n = len(profiles)
-    inactive = set(order[: int(0.08 * n)])                       # subscribers with no tracked behaviour
-    abandoners = set(order[int(0.08 * n): int(0.08 * n) + 48])     # abandon a cart in the last days
-    browsers = set(order[int(0.08 * n) + 48: int(0.08 * n) + 96])  # only browse recently
-    signups = set(order[int(0.08 * n) + 96: int(0.08 * n) + 96 + int(0.25 * n)])  # anonymous first, then sign up
+    inactive = set(order[: int(0.08 * n)])  # subscribers with no tracked behaviour
+    abandoners = set(order[int(0.08 * n) : int(0.08 * n) + 48])  # abandon a cart in the last days
+    browsers = set(order[int(0.08 * n) + 48 : int(0.08 * n) + 96])  # only browse recently
+    signups = set(order[int(0.08 * n) + 96 : int(0.08 * n) + 96 + int(0.25 * n)])  # anonymous first, then sign up
 
     for idx, profile in enumerate(profiles):
         tz = profile["timezone"]
@@ -669,9 +1370,20 @@ def make_events(rng: Rng, catalog: list[dict], profiles: list[dict]) -> list[dic
                 # signs up at the end of the first (anonymous) visit: identify links the two ids
                 user.identified = True
                 signup = last + timedelta(seconds=rng.randint(20, 120))
-                log.add(signup, {"type": "identify", "userId": user.user_id, "anonymousId": user.anonymous_id,
-                                 "traits": {"email": profile["email"], "first_name": profile["first_name"],
-                                            "last_name": profile["last_name"], "city": profile["city"]}})
+                log.add(
+                    signup,
+                    {
+                        "type": "identify",
+                        "userId": user.user_id,
+                        "anonymousId": user.anonymous_id,
+                        "traits": {
+                            "email": profile["email"],
+                            "first_name": profile["first_name"],
+                            "last_name": profile["last_name"],
+                            "city": profile["city"],
+                        },
+                    },
+                )
                 profile["created_at"] = iso(signup)
         if idx in abandoners:
             start = session_start(rng, 2 / 24, 6, tz)
@@ -728,8 +1440,9 @@ class PersonaBuilder:
         self.orders = 0
 
     def track(self, moment: datetime, event: str, properties: dict) -> None:
-        self.events.append({"type": "track", "event": event, "userId": self.pid, "timestamp": iso(moment),
-                            "properties": properties})
+        self.events.append(
+            {"type": "track", "event": event, "userId": self.pid, "timestamp": iso(moment), "properties": properties}
+        )
 
     def view(self, moment: datetime, p: dict) -> None:
         self.track(moment, "Product Viewed", product_props(p))
@@ -739,9 +1452,17 @@ class PersonaBuilder:
 
     def checkout(self, moment: datetime, items: list[tuple[dict, int]]) -> None:
         value = money(sum(p["price"] * q for p, q in items))
-        self.track(moment, "Checkout Started", {"checkout_id": f"chk-{self.name}-{len(self.events)}", "value": value,
-                                                "revenue": value, "currency": items[0][0]["currency"],
-                                                "products": [line_item(p, q) for p, q in items]})
+        self.track(
+            moment,
+            "Checkout Started",
+            {
+                "checkout_id": f"chk-{self.name}-{len(self.events)}",
+                "value": value,
+                "revenue": value,
+                "currency": items[0][0]["currency"],
+                "products": [line_item(p, q) for p, q in items],
+            },
+        )
 
     def order(self, moment: datetime, items: list[tuple[dict, int]]) -> float:
         """A full purchase: views and adds a few minutes earlier, then the order."""
@@ -756,27 +1477,55 @@ class PersonaBuilder:
         shipping = 0.0 if subtotal >= 75 else 5.95
         tax = money(subtotal * 0.08) if currency == "USD" else 0.0
         self.orders += 1
-        self.track(moment, "Order Completed", {
-            "order_id": f"ord-{self.name}-{self.orders}", "total": money(subtotal + shipping + tax),
-            "revenue": subtotal, "shipping": shipping, "tax": tax, "currency": currency,
-            "products": [line_item(p, q) for p, q in items]})
+        self.track(
+            moment,
+            "Order Completed",
+            {
+                "order_id": f"ord-{self.name}-{self.orders}",
+                "total": money(subtotal + shipping + tax),
+                "revenue": subtotal,
+                "shipping": shipping,
+                "tax": tax,
+                "currency": currency,
+                "products": [line_item(p, q) for p, q in items],
+            },
+        )
         return subtotal
 
     def document(self, email: str, traits: dict, consents: dict | None = None) -> dict:
         self.events.sort(key=lambda e: e["timestamp"])
         for k, e in enumerate(self.events):
             e["messageId"] = f"{self.pid}-{k + 1:03d}"
-        events = [{"type": e["type"], "event": e["event"], "messageId": e["messageId"], "timestamp": e["timestamp"],
-                   "userId": e["userId"], "properties": e["properties"]} for e in self.events]
-        return {"id": self.pid, "email": email, "traits": traits,
-                "consents": consents or {"personalization": True, "tracking": True, "email_marketing": True},
-                "events": events}
+        events = [
+            {
+                "type": e["type"],
+                "event": e["event"],
+                "messageId": e["messageId"],
+                "timestamp": e["timestamp"],
+                "userId": e["userId"],
+                "properties": e["properties"],
+            }
+            for e in self.events
+        ]
+        return {
+            "id": self.pid,
+            "email": email,
+            "traits": traits,
+            "consents": consents or {"personalization": True, "tracking": True, "email_marketing": True},
+            "events": events,
+        }
 
 
 def make_personas(rng: Rng, catalog: list[dict]) -> dict[str, dict]:
     def pick(category: str, k: int, lo: float = 0, hi: float = 1e9, currency: str = "USD") -> list[dict]:
-        base = [p for p in catalog if p["stock"] > 0 and p["category"] == category and p["currency"] == currency
-                and "new" not in p["tags"].split("|")]
+        base = [
+            p
+            for p in catalog
+            if p["stock"] > 0
+            and p["category"] == category
+            and p["currency"] == currency
+            and "new" not in p["tags"].split("|")
+        ]
         pool = [p for p in base if lo <= p["price"] <= hi]
         if len(pool) < k:  # too few in that price band: take the closest prices instead
             pool = sorted(base, key=lambda p: min(abs(p["price"] - lo), abs(p["price"] - hi)))[: max(k, 3)]
@@ -789,24 +1538,52 @@ def make_personas(rng: Rng, catalog: list[dict]) -> dict[str, dict]:
 
     # new-subscriber: signed up yesterday, no behaviour at all
     b = PersonaBuilder("new-subscriber")
-    personas[b.name] = b.document("new-subscriber@example.com", {
-        "first_name": "Maya", "last_name": "Okafor", "city": "Chicago", "country": "US", "locale": "en_US",
-        "timezone": "America/Chicago", "created_at": iso(ago(days=1)), "signup_source": "newsletter-footer"})
+    personas[b.name] = b.document(
+        "new-subscriber@example.com",
+        {
+            "first_name": "Maya",
+            "last_name": "Okafor",
+            "city": "Chicago",
+            "country": "US",
+            "locale": "en_US",
+            "timezone": "America/Chicago",
+            "created_at": iso(ago(days=1)),
+            "signup_source": "newsletter-footer",
+        },
+    )
 
     # vip-new-york: many orders, lifetime value > 1500, last order 10 days ago
     b = PersonaBuilder("vip-new-york")
     total = 0.0
-    for days, cat in [(10, "Outerwear"), (23, "Knitwear"), (37, "Shoes"), (58, "Outerwear"), (84, "Bags"),
-                      (121, "Knitwear"), (167, "Accessories"), (233, "Outerwear")]:
+    for days, cat in [
+        (10, "Outerwear"),
+        (23, "Knitwear"),
+        (37, "Shoes"),
+        (58, "Outerwear"),
+        (84, "Bags"),
+        (121, "Knitwear"),
+        (167, "Accessories"),
+        (233, "Outerwear"),
+    ]:
         items = [(p, 1) for p in pick(cat, 1, 150, 1e9)]
         if rng.chance(0.5):
             items += [(p, 1) for p in pick("Accessories", 1, 20, 120)]
         total += b.order(ago(days=days, hours=rng.randint(0, 6)), items)
     while total <= 1500:  # top up (never happens with the seed, but keeps the contract)
         total += b.order(ago(days=300), [(pick("Outerwear", 1, 200)[0], 1)])
-    personas[b.name] = b.document("vip.ny@example.com", {
-        "first_name": "Olivia", "last_name": "Bennett", "city": "New York", "country": "US", "locale": "en_US",
-        "timezone": "America/New_York", "created_at": iso(ago(days=410)), "segment": "vip"})
+    personas[b.name] = b.document(
+        "vip.ny@example.com",
+        {
+            "first_name": "Olivia",
+            "last_name": "Bennett",
+            "city": "New York",
+            "country": "US",
+            "locale": "en_US",
+            "timezone": "America/New_York",
+            "created_at": iso(ago(days=410)),
+            "segment": "vip",
+        },
+    )
 
     # cart-abandoner: Product Added + Checkout Started ~3h before REF, nothing since
     b = PersonaBuilder("cart-abandoner")
@@ -818,26 +1595,53 @@ def make_personas(rng: Rng, catalog: list[dict]) -> dict[str, dict]:
     b.view(ago(hours=3, minutes=15), boots)
     b.add(ago(hours=3, minutes=12), boots)
     b.checkout(ago(hours=3), [(jacket, 1), (boots, 1)])
-    personas[b.name] = b.document("cart.abandoner@example.com", {
-        "first_name": "Jordan", "last_name": "Reyes", "city": "Austin", "country": "US", "locale": "en_US",
-        "timezone": "America/Chicago", "created_at": iso(ago(days=200))})
+    personas[b.name] = b.document(
+        "cart.abandoner@example.com",
+        {
+            "first_name": "Jordan",
+            "last_name": "Reyes",
+            "city": "Austin",
+            "country": "US",
+            "locale": "en_US",
+            "timezone": "America/Chicago",
+            "created_at": iso(ago(days=200)),
+        },
+    )
 
     # browse-abandoner: three knitwear views ~5h before REF, nothing added
     b = PersonaBuilder("browse-abandoner")
     for k, p in enumerate(pick("Knitwear", 3, 40, 300)):
         b.view(ago(hours=5, minutes=10 - 4 * k), p)
-    personas[b.name] = b.document("browse.abandoner@example.org", {
-        "first_name": "Priya", "last_name": "Shah", "city": "Seattle", "country": "US", "locale": "en_US",
-        "timezone": "America/Los_Angeles", "created_at": iso(ago(days=95))})
+    personas[b.name] = b.document(
+        "browse.abandoner@example.org",
+        {
+            "first_name": "Priya",
+            "last_name": "Shah",
+            "city": "Seattle",
+            "country": "US",
+            "locale": "en_US",
+            "timezone": "America/Los_Angeles",
+            "created_at": iso(ago(days=95)),
+        },
+    )
 
     # lapsed-customer: last order 120 days ago (this persona's history goes back further than the shop's)
     b = PersonaBuilder("lapsed-customer")
     b.order(ago(days=290), [(pick("Home", 1, 30, 200)[0], 1)])
     b.order(ago(days=185), [(pick("Home", 1, 30, 200)[0], 2)])
     b.order(ago(days=120), [(pick("Beauty", 1, 15, 100)[0], 1), (pick("Home", 1, 20, 120)[0], 1)])
-    personas[b.name] = b.document("lapsed.customer@example.org", {
-        "first_name": "Harry", "last_name": "Davies", "city": "Manchester", "country": "GB", "locale": "en_GB",
-        "timezone": "Europe/London", "created_at": iso(ago(days=540))})
+    personas[b.name] = b.document(
+        "lapsed.customer@example.org",
+        {
+            "first_name": "Harry",
+            "last_name": "Davies",
+            "city": "Manchester",
+            "country": "GB",
+            "locale": "en_GB",
+            "timezone": "Europe/London",
+            "created_at": iso(ago(days=540)),
+        },
+    )
 
     # no-consent: behaviour that would trigger a cart reminder, but no personalization consent
     b = PersonaBuilder("no-consent")
@@ -846,10 +1650,19 @@ def make_personas(rng: Rng, catalog: list[dict]) -> dict[str, dict]:
     b.view(ago(hours=4, minutes=20), viewed[0])
     b.view(ago(hours=4, minutes=12), viewed[1])
     b.add(ago(hours=4, minutes=8), viewed[1])
-    personas[b.name] = b.document("no.consent@example.com", {
-        "first_name": "Sam", "last_name": "Whitaker", "city": "Boston", "country": "US", "locale": "en_US",
-        "timezone": "America/New_York", "created_at": iso(ago(days=150))},
-        {"personalization": False, "tracking": True, "email_marketing": True})
+    personas[b.name] = b.document(
+        "no.consent@example.com",
+        {
+            "first_name": "Sam",
+            "last_name": "Whitaker",
+            "city": "Boston",
+            "country": "US",
+            "locale": "en_US",
+            "timezone": "America/New_York",
+            "created_at": iso(ago(days=150)),
+        },
+        {"personalization": False, "tracking": True, "email_marketing": True},
+    )
 
     # french-shopper: fr_FR / Europe/Paris, an order in EUR
     b = PersonaBuilder("french-shopper")
@@ -857,9 +1670,18 @@ def make_personas(rng: Rng, catalog: list[dict]) -> dict[str, dict]:
     b.order(ago(days=16, hours=2), eur_items)
     for p in pick("Beauty", 2, 10, 120, currency="USD"):
         b.view(ago(days=21), p)
-    personas[b.name] = b.document("helene.dubois@example.org", {
-        "first_name": "Hélène", "last_name": "Dubois", "city": "Lyon", "country": "FR", "locale": "fr_FR",
-        "timezone": "Europe/Paris", "created_at": iso(ago(days=260))})
+    personas[b.name] = b.document(
+        "helene.dubois@example.org",
+        {
+            "first_name": "Hélène",
+            "last_name": "Dubois",
+            "city": "Lyon",
+            "country": "FR",
+            "locale": "fr_FR",
+            "timezone": "Europe/Paris",
+            "created_at": iso(ago(days=260)),
+        },
+    )
 
     # sparse-data: an address and consents, nothing else
     b = PersonaBuilder("sparse-data")
@@ -877,13 +1699,31 @@ def make_personas(rng: Rng, catalog: list[dict]) -> dict[str, dict]:
     subtotal = money(item["price"] + extra["price"])
     tax = money(subtotal * 0.08)
     shipping = 0.0 if subtotal >= 75 else 5.95
-    b.track(ago(days=1), "Order Completed", {
-        "order_id": "ord-recent-buyer-1", "total": money(subtotal + shipping + tax), "revenue": subtotal,
-        "shipping": shipping, "tax": tax, "currency": "USD",
-        "products": [line_item(item, 1), line_item(extra, 1)]})
-    personas[b.name] = b.document("recent.buyer@example.com", {
-        "first_name": "Ethan", "last_name": "Cole", "city": "Denver", "country": "US", "locale": "en_US",
-        "timezone": "America/Denver", "created_at": iso(ago(days=61))})
+    b.track(
+        ago(days=1),
+        "Order Completed",
+        {
+            "order_id": "ord-recent-buyer-1",
+            "total": money(subtotal + shipping + tax),
+            "revenue": subtotal,
+            "shipping": shipping,
+            "tax": tax,
+            "currency": "USD",
+            "products": [line_item(item, 1), line_item(extra, 1)],
+        },
+    )
+    personas[b.name] = b.document(
+        "recent.buyer@example.com",
+        {
+            "first_name": "Ethan",
+            "last_name": "Cole",
+            "city": "Denver",
+            "country": "US",
+            "locale": "en_US",
+            "timezone": "America/Denver",
+            "created_at": iso(ago(days=61)),
+        },
+    )
     return personas
 
 

@@ -16,8 +16,8 @@ import shutil
 import subprocess
 import textwrap
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -120,7 +120,9 @@ def _find_postgres() -> tuple[str | None, str | None]:
                 conn.execute(text("SELECT 1"))
             return url, None
         except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-            errors.append(f"{user}: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+            errors.append(
+                f"{user}: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            )
         finally:
             engine.dispose()
     return None, f"PostgreSQL not reachable at {PG_HOST}/{PG_DATABASE} ({'; '.join(errors)})"

@@ -6,7 +6,8 @@ import hashlib
 import hmac
 import json
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 SIGNATURE_HEADER = "X-Tailor-Signature"
 #: seconds a signature stays valid either side of the server's clock
@@ -26,8 +27,14 @@ class SignatureError(ValueError):
     """The signature header is missing, malformed, expired or does not match."""
 
 
-def verify(body: bytes, header: str | None, secrets: Iterable[str], *, now: float | None = None,
-           tolerance: int = TOLERANCE_SECONDS) -> None:
+def verify(
+    body: bytes,
+    header: str | None,
+    secrets: Iterable[str],
+    *,
+    now: float | None = None,
+    tolerance: int = TOLERANCE_SECONDS,
+) -> None:
     """Check a signature against every accepted secret (rotation) in constant time."""
     if not header:
         raise SignatureError(f"missing {SIGNATURE_HEADER} header")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 #: setting name -> environment variable
 ENV_NAMES = {
@@ -53,7 +54,7 @@ class Settings:
         cls,
         toml_path: str | os.PathLike[str] | None = "tailor.toml",
         environ: Mapping[str, str] | None = None,
-    ) -> "Settings":
+    ) -> Settings:
         """Read ``tailor.toml`` (if present) and then the environment."""
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
@@ -74,7 +75,7 @@ class Settings:
                 values[name] = environ[env]
         return cls().with_values(**values)
 
-    def with_values(self, **values: Any) -> "Settings":
+    def with_values(self, **values: Any) -> Settings:
         """A copy with ``values`` applied and coerced to each setting's type."""
         coerced: dict[str, Any] = {}
         for key, value in values.items():

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from tailor.config import Settings
 from tailor.email import Email, InvalidInput, RenderAborted, RenderFailed, TemplateBroken, TemplateNotFound
@@ -23,7 +24,7 @@ from tailor.watch import folder_stamp
 def parse_at(value: str | datetime | None) -> datetime:
     """Send time as an aware UTC datetime (now when not given)."""
     if value is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     if isinstance(value, datetime):
         moment = value
     else:
@@ -32,8 +33,8 @@ def parse_at(value: str | datetime | None) -> datetime:
         except ValueError:
             raise InvalidInput(f"not an ISO 8601 time: {value!r}", "/at") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 class Tailor:
@@ -55,7 +56,9 @@ class Tailor:
         create_store: bool = False,
     ):
         base = settings or Settings()
-        self.settings = base.with_values(templates=templates, rules=rules, database_url=database_url or base.database_url)
+        self.settings = base.with_values(
+            templates=templates, rules=rules, database_url=database_url or base.database_url
+        )
         self.database_url = database_url
         self.templates_dir = Path(templates)
         self.rules_dir = Path(rules)
@@ -64,7 +67,9 @@ class Tailor:
         self._rulebook_checked = float("-inf")
         #: problems of a broken rules edit while the last good rules keep serving
         self.rules_errors: list[Problem] = []
-        self.compiler = Compiler(self.templates_dir, inliner=self.settings.inliner, slot_resolver=self._slot_blocks, watch=(self.rules_dir,))
+        self.compiler = Compiler(
+            self.templates_dir, inliner=self.settings.inliner, slot_resolver=self._slot_blocks, watch=(self.rules_dir,)
+        )
         self._store: Any = None
         self._unmigrated = False
         self._recommender = recommender
@@ -72,7 +77,9 @@ class Tailor:
         self.create_store = create_store
 
     @classmethod
-    def from_config(cls, toml_path: str | Path | None = "tailor.toml", environ: Mapping[str, str] | None = None) -> "Tailor":
+    def from_config(
+        cls, toml_path: str | Path | None = "tailor.toml", environ: Mapping[str, str] | None = None
+    ) -> Tailor:
         """Build from ``tailor.toml`` and ``TAILOR_*`` environment variables."""
         settings = Settings.load(toml_path, environ)
         return cls(settings.templates, settings.rules, settings.database_url, settings=settings)
@@ -176,7 +183,9 @@ class Tailor:
         if any(p.severity == "error" for p in problems):
             # Without valid rules the slot candidates are unknown: check the templates with
             # their declared defaults only, and leave the serving rules untouched.
-            compiler = Compiler(self.templates_dir, inliner=self.settings.inliner, slot_resolver=lambda slot: ([], None))
+            compiler = Compiler(
+                self.templates_dir, inliner=self.settings.inliner, slot_resolver=lambda slot: ([], None)
+            )
         for name in compiler.names():
             problems += compiler.check(name)
         return sorted(set(problems))
@@ -238,7 +247,9 @@ class Tailor:
             except OutputTooLarge as exc:
                 raise RenderFailed(f"template {compiled.name!r}: {exc}") from None
             except Exception as exc:  # data the page itself (outside slots) could not handle
-                raise RenderFailed(f"template {compiled.name!r} failed outside any slot: {type(exc).__name__}: {exc}") from None
+                raise RenderFailed(
+                    f"template {compiled.name!r} failed outside any slot: {type(exc).__name__}: {exc}"
+                ) from None
             email = Email(
                 template=compiled.name,
                 template_version=compiled.version,
@@ -264,7 +275,7 @@ class Tailor:
         recipient: Mapping[str, Any] | None = None,
         at: str | datetime | None = None,
         context: Mapping[str, Any] | None = None,
-    ) -> "Prepared":
+    ) -> Prepared:
         """Everything up to the content: profile → features → triggers → recs → decisions.
 
         The returned context is exactly what the template renders with (QA tools and the
@@ -282,7 +293,9 @@ class Tailor:
 
     # -- one render, step by step ------------------------------------------------
 
-    def _resolve_profile(self, profile: Mapping[str, Any] | None, recipient: Mapping[str, Any] | None) -> dict[str, Any]:
+    def _resolve_profile(
+        self, profile: Mapping[str, Any] | None, recipient: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
         if profile is not None:
             return validate_profile(profile, "/profile")
         if recipient is None:
@@ -295,30 +308,50 @@ class Tailor:
             raise InvalidInput("must be an object", "/recipient/traits")
         stored = self.load_profile(recipient)
         if stored is None:
-            record_fallback("unknown-recipient", "recipient not found in the store; rendered the non-personalized defaults")
+            record_fallback(
+                "unknown-recipient", "recipient not found in the store; rendered the non-personalized defaults"
+            )
             stored = {k: recipient.get(k) for k in ("id", "email") if recipient.get(k) is not None}
             stored.setdefault("id", recipient.get("user_id"))
         doc = validate_profile(stored)
         doc["traits"] = {**doc["traits"], **overrides}
         return doc
 
-    def _prepare(self, compiled: CompiledTemplate, doc: dict[str, Any], at: datetime, esp_context: dict[str, Any],
-                 deadline: float) -> "Prepared":
+    def _prepare(
+        self,
+        compiled: CompiledTemplate,
+        doc: dict[str, Any],
+        at: datetime,
+        esp_context: dict[str, Any],
+        deadline: float,
+    ) -> Prepared:
         book = self.rulebook
         self._check_sendable(doc)
         personalized = consent(doc, "personalization")
         if not personalized:
-            record_fallback("no-consent", "no personalization consent: behavioural rules, triggers and history-based recommendations are off")
+            record_fallback(
+                "no-consent",
+                "no personalization consent: behavioural rules, triggers and history-based recommendations are off",
+            )
         context, features = self._recipient_context(doc, at, esp_context, personalized)
         recs_info: dict[str, Any] = {}
         if _uses_recs(compiled):
-            result = self._recommend(doc, compiled, features, deadline, personalized and consent(doc, "recommendations"))
+            result = self._recommend(
+                doc, compiled, features, deadline, personalized and consent(doc, "recommendations")
+            )
             context["recs"] = result.products
-            recs_info = {"provider": result.provider, "attempts": result.attempts, "count": len(result.products),
-                         "products": [p.get("id") for p in result.products]}
+            recs_info = {
+                "provider": result.provider,
+                "attempts": result.attempts,
+                "count": len(result.products),
+                "products": [p.get("id") for p in result.products],
+            }
             for attempt in result.attempts:
                 if attempt.get("outcome") not in ("ok", "skipped"):
-                    record_fallback(f"recs-{attempt.get('outcome')}", f"{attempt.get('provider')}: {attempt.get('reason', '')}".strip())
+                    record_fallback(
+                        f"recs-{attempt.get('outcome')}",
+                        f"{attempt.get('provider')}: {attempt.get('reason', '')}".strip(),
+                    )
             if not result.products:
                 record_fallback("recs-hidden", "no provider returned products; the recommendations block is hidden")
         decision = book.decide(compiled.slot_names, context, personalized=personalized)
@@ -327,15 +360,18 @@ class Tailor:
         context.update(decision.variables)
         blocks, trace = dict(decision.blocks), list(decision.trace)
         experiments = self._apply_experiments(compiled, doc, blocks, trace, context)
-        context.update({
-            "__locale": resolve_locale(context["profile"].get("locale")),
-            "__tz": context["now"].tzinfo,
-            "__currency": esp_context.get("currency") or "USD",
-        })
+        context.update(
+            {
+                "__locale": resolve_locale(context["profile"].get("locale")),
+                "__tz": context["now"].tzinfo,
+                "__currency": esp_context.get("currency") or "USD",
+            }
+        )
         return Prepared(compiled, context, blocks, trace, recs_info, experiments, doc.get("id"))
 
-    def _recipient_context(self, doc: dict[str, Any], at: datetime, esp_context: dict[str, Any],
-                           personalized: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _recipient_context(
+        self, doc: dict[str, Any], at: datetime, esp_context: dict[str, Any], personalized: bool
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """profile → features → triggers → segments: what templates and conditions see."""
         from tailor.features import compute_features
         from tailor.triggers import evaluate_triggers
@@ -367,8 +403,14 @@ class Tailor:
         context, _ = self._recipient_context(doc, parse_at(at), {}, consent(doc, "personalization"))
         return context["segments"]
 
-    def _apply_experiments(self, compiled: CompiledTemplate, doc: dict[str, Any], blocks: dict[str, str],
-                           trace: list[dict[str, Any]], context: dict[str, Any]) -> dict[str, Any]:
+    def _apply_experiments(
+        self,
+        compiled: CompiledTemplate,
+        doc: dict[str, Any],
+        blocks: dict[str, str],
+        trace: list[dict[str, Any]],
+        context: dict[str, Any],
+    ) -> dict[str, Any]:
         """Sticky variant per running experiment; a variant's blocks replace the default choice."""
         from tailor.experiments import HOLDOUT, assign
 
@@ -397,18 +439,27 @@ class Tailor:
             trace.append(entry)
         return chosen
 
-    def _log_exposures(self, email: Email, prepared: "Prepared", send_id: str | None) -> None:
+    def _log_exposures(self, email: Email, prepared: Prepared, send_id: str | None) -> None:
         """One exposure per (experiment, recipient, send): repeated renders of a send count once."""
         if not email.experiments or not prepared.profile_id or self.store is None:
             return
         from tailor.experiments.exposures import now_naive, record_exposures
 
         send_key = send_id or f"render-{uuid.uuid4().hex}"
-        record_exposures(self.store, [
-            {"experiment": name, "variant": info["variant"], "profile_id": str(prepared.profile_id),
-             "send_key": send_key, "template": email.template, "exposed_at": now_naive()}
-            for name, info in email.experiments.items()
-        ])
+        record_exposures(
+            self.store,
+            [
+                {
+                    "experiment": name,
+                    "variant": info["variant"],
+                    "profile_id": str(prepared.profile_id),
+                    "send_key": send_key,
+                    "template": email.template,
+                    "exposed_at": now_naive(),
+                }
+                for name, info in email.experiments.items()
+            ],
+        )
 
     def _check_sendable(self, doc: dict[str, Any]) -> None:
         """Refuse (422) a recipient who withdrew email consent or is suppressed."""
@@ -420,7 +471,14 @@ class Tailor:
             if reason:
                 raise RenderAborted(f"the recipient is suppressed ({reason})", rule="suppression")
 
-    def _recommend(self, doc: dict[str, Any], compiled: CompiledTemplate, features: dict[str, Any], deadline: float, personalized: bool) -> Any:
+    def _recommend(
+        self,
+        doc: dict[str, Any],
+        compiled: CompiledTemplate,
+        features: dict[str, Any],
+        deadline: float,
+        personalized: bool,
+    ) -> Any:
         settings = compiled.settings.get("recs") or {}
         n = int(settings.get("n", 6)) if isinstance(settings, Mapping) else 6
         return self.recommender.recommend(doc, n, deadline=deadline, personalized=personalized, features=features)
@@ -469,7 +527,7 @@ def _missing_sqlite_file(url: str) -> bool:
     """True for ``sqlite:///path`` URLs whose file does not exist (``:memory:`` excluded)."""
     if not url.startswith("sqlite:///"):
         return False
-    path = url[len("sqlite:///"):].split("?", 1)[0]
+    path = url[len("sqlite:///") :].split("?", 1)[0]
     return bool(path) and path != ":memory:" and not Path(path).exists()
 
 

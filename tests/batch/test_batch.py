@@ -20,8 +20,25 @@ def test_batch_renders_an_audience_in_parallel(tmp_path, monkeypatch):
     no_email = {"id": "no-email", "traits": {"first_name": "Nemo"}}
     audience.write_text("\n".join(json.dumps(d) for d in [*docs, no_email]) + "\n")
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["batch", "newsletter", "--audience", str(audience), "--out", str(out), "--at", AT,
-                                       "--templates", str(ROOT / "templates"), "--rules", str(ROOT / "rules"), "--workers", "2"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "batch",
+            "newsletter",
+            "--audience",
+            str(audience),
+            "--out",
+            str(out),
+            "--at",
+            AT,
+            "--templates",
+            str(ROOT / "templates"),
+            "--rules",
+            str(ROOT / "rules"),
+            "--workers",
+            "2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert f"{len(docs)} rendered, 1 skipped by abort rules, 0 failed" in result.output
     manifest = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
@@ -37,8 +54,21 @@ def test_batch_renders_an_audience_in_parallel(tmp_path, monkeypatch):
 def test_batch_bad_input(tmp_path):
     bad = tmp_path / "a.jsonl"
     bad.write_text('{"id": "x"}\n{oops\n')
-    result = CliRunner().invoke(main, ["batch", "newsletter", "--audience", str(bad), "--out", str(tmp_path / "o"),
-                                       "--templates", str(ROOT / "templates"), "--rules", str(ROOT / "rules")])
+    result = CliRunner().invoke(
+        main,
+        [
+            "batch",
+            "newsletter",
+            "--audience",
+            str(bad),
+            "--out",
+            str(tmp_path / "o"),
+            "--templates",
+            str(ROOT / "templates"),
+            "--rules",
+            str(ROOT / "rules"),
+        ],
+    )
     assert result.exit_code == 1 and f"{bad}:2:2: malformed JSON" in result.output
     result = CliRunner().invoke(main, ["batch", "nope", "--audience", str(bad), "--out", str(tmp_path / "o")])
     assert result.exit_code == 1

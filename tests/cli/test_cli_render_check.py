@@ -42,7 +42,9 @@ def test_render_json_has_everything(shop_copy):
 
 def test_render_text_and_output_file(shop_copy):
     out = shop_copy / "email.txt"
-    result = run("render", "cart_abandonment", "--profile", str(PERSONA), "--at", AT, "--format", "text", "-o", str(out))
+    result = run(
+        "render", "cart_abandonment", "--profile", str(PERSONA), "--at", AT, "--format", "text", "-o", str(out)
+    )
     assert result.exit_code == 0
     assert "COMEBACK10" in out.read_text()
 
@@ -85,9 +87,16 @@ def test_check_passes_on_the_example_shop():
 
 def test_check_reports_template_and_rule_problems(shop_copy):
     (shop_copy / "templates" / "welcome.mjml").write_text(
-        (shop_copy / "templates" / "welcome.mjml").read_text().replace("</mj-body>", '<mj-section><mj-column width="{{ w }}"><mj-text>x</mj-text></mj-column></mj-section></mj-body>')
+        (shop_copy / "templates" / "welcome.mjml")
+        .read_text()
+        .replace(
+            "</mj-body>",
+            '<mj-section><mj-column width="{{ w }}"><mj-text>x</mj-text></mj-column></mj-section></mj-body>',
+        )
     )
-    (shop_copy / "rules" / "hero.yaml").write_text((shop_copy / "rules" / "hero.yaml").read_text() + "\n  - id: [broken\n")
+    (shop_copy / "rules" / "hero.yaml").write_text(
+        (shop_copy / "rules" / "hero.yaml").read_text() + "\n  - id: [broken\n"
+    )
     result = run("check")
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if ": " in line and line.count(":") >= 3]

@@ -22,10 +22,17 @@ def stored(tmp_path):
     """A Tailor over the example shop with a store holding one known recipient."""
     url = f"sqlite:///{tmp_path / 'gates.db'}"
     tailor = Tailor(ROOT / "templates", ROOT / "rules", url, create_store=True)
-    tailor.store.ingest([{
-        "type": "identify", "userId": "u-gate", "messageId": "gate-1", "timestamp": "2026-11-01T10:00:00Z",
-        "traits": {"email": "gate@example.com", "first_name": "Gale"},
-    }])
+    tailor.store.ingest(
+        [
+            {
+                "type": "identify",
+                "userId": "u-gate",
+                "messageId": "gate-1",
+                "timestamp": "2026-11-01T10:00:00Z",
+                "traits": {"email": "gate@example.com", "first_name": "Gale"},
+            }
+        ]
+    )
     return tailor
 
 

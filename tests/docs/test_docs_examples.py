@@ -74,7 +74,7 @@ def _run_console(body: str) -> int:
             if lines[i].strip():
                 expected.append(lines[i].strip())
             i += 1
-        result = runner.invoke(main, shlex.split(line[len("$ tailor "):]), catch_exceptions=False)
+        result = runner.invoke(main, shlex.split(line[len("$ tailor ") :]), catch_exceptions=False)
         assert result.exit_code == 0, f"{line}\n{result.output}"
         for want in expected:
             assert want in result.output, f"{line}: expected {want!r} in:\n{result.output}"

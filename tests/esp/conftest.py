@@ -6,7 +6,6 @@ root conftest.
 
 from __future__ import annotations
 
-
 import pytest
 
 

@@ -45,12 +45,16 @@ def sendgrid_headers(private_key: Any, body: bytes, timestamp: str | None = None
 
     timestamp = timestamp or str(int(time.time()))
     signature = private_key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
-    return {"Content-Type": "application/json",
-            "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
-            "X-Twilio-Email-Event-Webhook-Timestamp": timestamp}
+    return {
+        "Content-Type": "application/json",
+        "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
+        "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
+    }
 
 
-def mailgun_signed(payload: dict[str, Any], key: str = MAILGUN_KEY, token: str = "a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0") -> dict[str, Any]:
+def mailgun_signed(
+    payload: dict[str, Any], key: str = MAILGUN_KEY, token: str = "a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0"
+) -> dict[str, Any]:
     """``payload`` with its ``signature`` block recomputed with ``key`` (as Mailgun signs)."""
     timestamp = str(int(time.time()))
     signature = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()

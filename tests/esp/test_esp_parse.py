@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from esp_helpers import mailgun_event, postmark_event, sample
@@ -15,8 +15,20 @@ from tailor.store.messages import validate_message
 def test_sendgrid_reference_batch() -> None:
     skipped: Counter = Counter()
     events = sendgrid.parse(sample("sendgrid_events"), skipped)
-    assert [e.kind for e in events] == ["sent", "deferred", "delivered", "open", "click", "bounce", "bounce", "dropped",
-                                        "spam", "unsubscribe", "unsubscribe", "resubscribe"]
+    assert [e.kind for e in events] == [
+        "sent",
+        "deferred",
+        "delivered",
+        "open",
+        "click",
+        "bounce",
+        "bounce",
+        "dropped",
+        "spam",
+        "unsubscribe",
+        "unsubscribe",
+        "resubscribe",
+    ]
     assert not skipped
     by_event = {(e.provider_event, e.hard): e for e in events}
     hard, blocked = by_event[("bounce", True)], by_event[("bounce", False)]
@@ -33,16 +45,23 @@ def test_sendgrid_reference_batch() -> None:
     assert click.url == "http://www.sendgrid.com/"
     assert click.event_id == "WdSNp2sA2tdgXdBCfQDGhw=="
     assert click.email == "example@test.com"
-    assert click.occurred_at == datetime(2017, 12, 15, 0, 59, 29, tzinfo=timezone.utc)
+    assert click.occurred_at == datetime(2017, 12, 15, 0, 59, 29, tzinfo=UTC)
     assert by_event[("open", False)].extra["machine_open"] is False
 
 
 def test_sendgrid_event_without_id_or_recipient() -> None:
     # SendGrid's own older example: a dropped event for "not an email address", no sg_event_id
-    batch = [{"email": "not an email address", "smtp-id": "<4FB29F5D.5080404@sendgrid.com>", "timestamp": 1386636115,
-              "reason": "Invalid", "event": "dropped"},
-             {"email": "John.Doe@SendGrid.com", "timestamp": 1386636115, "event": "dropped", "reason": "Invalid"},
-             {"email": "a@b.c", "timestamp": 1386636115, "event": "new_thing_2030"}]
+    batch = [
+        {
+            "email": "not an email address",
+            "smtp-id": "<4FB29F5D.5080404@sendgrid.com>",
+            "timestamp": 1386636115,
+            "reason": "Invalid",
+            "event": "dropped",
+        },
+        {"email": "John.Doe@SendGrid.com", "timestamp": 1386636115, "event": "dropped", "reason": "Invalid"},
+        {"email": "a@b.c", "timestamp": 1386636115, "event": "new_thing_2030"},
+    ]
     skipped: Counter = Counter()
     events = sendgrid.parse(batch, skipped)
     assert skipped == {"no-recipient": 1, "unknown-event": 1}
@@ -51,23 +70,32 @@ def test_sendgrid_event_without_id_or_recipient() -> None:
     assert events[0].event_id == sendgrid.parse(batch)[0].event_id  # stable across retries
 
 
-@pytest.mark.parametrize("payload, pointer", [({"event": "open"}, ""), ([1], "/0"),
-                                              ([{"event": "open", "email": "a@b.c", "timestamp": "soon"}], "/0/timestamp")])
+@pytest.mark.parametrize(
+    "payload, pointer",
+    [
+        ({"event": "open"}, ""),
+        ([1], "/0"),
+        ([{"event": "open", "email": "a@b.c", "timestamp": "soon"}], "/0/timestamp"),
+    ],
+)
 def test_sendgrid_malformed(payload, pointer) -> None:
     with pytest.raises(MalformedPayload) as caught:
         sendgrid.parse(payload)
     assert caught.value.pointer == pointer
 
 
-@pytest.mark.parametrize("name, kind, hard, suppression", [
-    ("delivered", "delivered", False, None),
-    ("failed_permanent", "bounce", True, "hard_bounce"),
-    ("failed_temporary", "bounce", False, None),
-    ("opened", "open", False, None),
-    ("clicked", "click", False, None),
-    ("unsubscribed", "unsubscribe", False, "unsubscribe"),
-    ("complained", "spam", False, "spam_report"),
-])
+@pytest.mark.parametrize(
+    "name, kind, hard, suppression",
+    [
+        ("delivered", "delivered", False, None),
+        ("failed_permanent", "bounce", True, "hard_bounce"),
+        ("failed_temporary", "bounce", False, None),
+        ("opened", "open", False, None),
+        ("clicked", "click", False, None),
+        ("unsubscribed", "unsubscribe", False, "unsubscribe"),
+        ("complained", "spam", False, "spam_report"),
+    ],
+)
 def test_mailgun_samples(name, kind, hard, suppression) -> None:
     [event] = mailgun.parse(sample(f"mailgun_{name}"))
     assert (event.kind, event.hard, event.suppression) == (kind, hard, suppression)
@@ -84,31 +112,37 @@ def test_mailgun_unknown_and_malformed() -> None:
     skipped: Counter = Counter()
     assert mailgun.parse(mailgun_event("delivered", event="stored"), skipped) == []
     assert skipped == {"unknown-event": 1}
-    for payload, pointer in [([], ""), ({"signature": {}}, "/event-data"),
-                             (mailgun_event("delivered", event=None), "/event-data/event"),
-                             (mailgun_event("delivered", id=None), "/event-data/id"),
-                             (mailgun_event("delivered", timestamp="yesterday"), "/event-data/timestamp")]:
+    for payload, pointer in [
+        ([], ""),
+        ({"signature": {}}, "/event-data"),
+        (mailgun_event("delivered", event=None), "/event-data/event"),
+        (mailgun_event("delivered", id=None), "/event-data/id"),
+        (mailgun_event("delivered", timestamp="yesterday"), "/event-data/timestamp"),
+    ]:
         with pytest.raises(MalformedPayload) as caught:
             mailgun.parse(payload)
         assert caught.value.pointer == pointer
 
 
-@pytest.mark.parametrize("name, kind, hard, suppression", [
-    ("bounce", "bounce", True, "hard_bounce"),
-    ("soft_bounce", "bounce", False, None),
-    ("delivery", "delivered", False, None),
-    ("open", "open", False, None),
-    ("click", "click", False, None),
-    ("spam_complaint", "spam", False, "spam_report"),
-    ("subscription_change", "bounce", True, "hard_bounce"),
-])
+@pytest.mark.parametrize(
+    "name, kind, hard, suppression",
+    [
+        ("bounce", "bounce", True, "hard_bounce"),
+        ("soft_bounce", "bounce", False, None),
+        ("delivery", "delivered", False, None),
+        ("open", "open", False, None),
+        ("click", "click", False, None),
+        ("spam_complaint", "spam", False, "spam_report"),
+        ("subscription_change", "bounce", True, "hard_bounce"),
+    ],
+)
 def test_postmark_samples(name, kind, hard, suppression) -> None:
     [event] = postmark.parse(sample(f"postmark_{name}"))
     assert (event.kind, event.hard, event.suppression) == (kind, hard, suppression)
     assert event.email in ("john@example.com", "bounced-address@wildbit.com")
     if name == "bounce":
         assert event.event_id == "Bounce:4323372036854775807"
-        assert event.occurred_at == datetime(2019, 11, 5, 16, 33, 54, 907025, tzinfo=timezone.utc)
+        assert event.occurred_at == datetime(2019, 11, 5, 16, 33, 54, 907025, tzinfo=UTC)
         assert event.message_id == "883953f4-6105-42a2-a16a-77a8eac79483"
     if name == "click":
         assert event.url == "https://example.com"
@@ -127,9 +161,15 @@ def test_postmark_variants() -> None:
     assert first.event_id != second.event_id
     assert first.event_id == postmark.parse(postmark_event("open"))[0].event_id
     skipped: Counter = Counter()
-    assert postmark.parse({"RecordType": "Inbound", "MessageID": "x"}, skipped) == [] and skipped == {"unknown-event": 1}
-    for payload, pointer in [([], ""), ({}, "/RecordType"), (postmark_event("delivery", DeliveredAt="?"), "/DeliveredAt"),
-                             (postmark_event("subscription_change", SuppressSending="yes"), "/SuppressSending")]:
+    assert postmark.parse({"RecordType": "Inbound", "MessageID": "x"}, skipped) == [] and skipped == {
+        "unknown-event": 1
+    }
+    for payload, pointer in [
+        ([], ""),
+        ({}, "/RecordType"),
+        (postmark_event("delivery", DeliveredAt="?"), "/DeliveredAt"),
+        (postmark_event("subscription_change", SuppressSending="yes"), "/SuppressSending"),
+    ]:
         with pytest.raises(MalformedPayload) as caught:
             postmark.parse(payload)
         assert caught.value.pointer == pointer
@@ -153,4 +193,4 @@ def test_to_segment_is_a_deterministic_track_message() -> None:
 
 def test_esp_event_rejects_unknown_kinds() -> None:
     with pytest.raises(ValueError):
-        EspEvent(provider="x", kind="teleported", email="a@b.c", occurred_at=datetime.now(timezone.utc), event_id="1")
+        EspEvent(provider="x", kind="teleported", email="a@b.c", occurred_at=datetime.now(UTC), event_id="1")

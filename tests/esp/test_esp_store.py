@@ -12,26 +12,40 @@ from tailor.store import Store, ValidationError
 
 def _store_events(store: Store, events):
     messages = [to_segment(e) for e in events]
-    suppressions = {m["messageId"]: (e.suppression, f"esp:{e.provider}") for m, e in zip(messages, events) if e.suppression}
+    suppressions = {
+        m["messageId"]: (e.suppression, f"esp:{e.provider}") for m, e in zip(messages, events) if e.suppression
+    }
     return store.ingest_email_events(messages, suppressions)
 
 
 def _identify(store: Store, user: str, email: str) -> None:
-    store.ingest([{"type": "identify", "userId": user, "messageId": f"id-{user}", "timestamp": "2017-01-01T00:00:00Z",
-                   "traits": {"email": email}}])
+    store.ingest(
+        [
+            {
+                "type": "identify",
+                "userId": user,
+                "messageId": f"id-{user}",
+                "timestamp": "2017-01-01T00:00:00Z",
+                "traits": {"email": email},
+            }
+        ]
+    )
 
 
-@pytest.mark.parametrize("events, reason", [
-    (lambda e: sendgrid.parse(sendgrid_events("unsubscribe", email=e)), "unsubscribe"),
-    (lambda e: sendgrid.parse(sendgrid_events("spamreport", email=e)), "spam_report"),
-    (lambda e: [x for x in sendgrid.parse(sendgrid_events("bounce", email=e)) if x.hard], "hard_bounce"),
-    (lambda e: mailgun.parse(mailgun_event("failed_permanent", email=e)), "hard_bounce"),
-    (lambda e: postmark.parse(postmark_event("spam_complaint", email=e)), "spam_report"),
-    (lambda e: [x for x in sendgrid.parse(sendgrid_events("bounce", email=e)) if not x.hard], None),
-    (lambda e: mailgun.parse(mailgun_event("failed_temporary", email=e)), None),
-    (lambda e: postmark.parse(postmark_event("soft_bounce", email=e)), None),
-    (lambda e: postmark.parse(postmark_event("open", email=e)), None),
-])
+@pytest.mark.parametrize(
+    "events, reason",
+    [
+        (lambda e: sendgrid.parse(sendgrid_events("unsubscribe", email=e)), "unsubscribe"),
+        (lambda e: sendgrid.parse(sendgrid_events("spamreport", email=e)), "spam_report"),
+        (lambda e: [x for x in sendgrid.parse(sendgrid_events("bounce", email=e)) if x.hard], "hard_bounce"),
+        (lambda e: mailgun.parse(mailgun_event("failed_permanent", email=e)), "hard_bounce"),
+        (lambda e: postmark.parse(postmark_event("spam_complaint", email=e)), "spam_report"),
+        (lambda e: [x for x in sendgrid.parse(sendgrid_events("bounce", email=e)) if not x.hard], None),
+        (lambda e: mailgun.parse(mailgun_event("failed_temporary", email=e)), None),
+        (lambda e: postmark.parse(postmark_event("soft_bounce", email=e)), None),
+        (lambda e: postmark.parse(postmark_event("open", email=e)), None),
+    ],
+)
 def test_is_suppressed_by_profile_and_by_email(store: Store, events, reason) -> None:
     _identify(store, "u-1", "Ann@Example.com")
     result = _store_events(store, events("ann@example.com "))

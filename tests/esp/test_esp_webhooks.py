@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import pytest
 import requests
-from esp_helpers import (MAILGUN_KEY, POSTMARK_PASSWORD, POSTMARK_USER, dumps, mailgun_event, mailgun_signed,
-                         postmark_event, sample, sendgrid_events, sendgrid_headers)
+from esp_helpers import (
+    MAILGUN_KEY,
+    POSTMARK_PASSWORD,
+    POSTMARK_USER,
+    dumps,
+    mailgun_event,
+    mailgun_signed,
+    postmark_event,
+    sample,
+    sendgrid_events,
+    sendgrid_headers,
+)
 from flask import Flask
 from sqlalchemy import text
 
@@ -17,13 +27,20 @@ from tailor.web.esp import create_esp_blueprint
 
 def _counts(store: Store) -> dict[str, int]:
     with store.engine.connect() as conn:
-        return {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one() for t in ("profiles", "events", "suppressions")}
+        return {
+            t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one()
+            for t in ("profiles", "events", "suppressions")
+        }
 
 
 @pytest.fixture
 def url(store: Store, serve, sendgrid_keys) -> str:
-    config = EspConfig(sendgrid_public_key=sendgrid_keys[1], mailgun_signing_key=MAILGUN_KEY,
-                       postmark_user=POSTMARK_USER, postmark_password=POSTMARK_PASSWORD)
+    config = EspConfig(
+        sendgrid_public_key=sendgrid_keys[1],
+        mailgun_signing_key=MAILGUN_KEY,
+        postmark_user=POSTMARK_USER,
+        postmark_password=POSTMARK_PASSWORD,
+    )
     app = Flask("esp-test")
     app.register_blueprint(create_esp_blueprint(store, Settings(), bind_host="0.0.0.0", config=config))
     return serve(app)
@@ -31,7 +48,9 @@ def url(store: Store, serve, sendgrid_keys) -> str:
 
 def _post_sendgrid(url: str, keys, payload, **kwargs) -> requests.Response:
     body = dumps(payload)
-    return requests.post(f"{url}/v1/esp/sendgrid", data=body, headers=sendgrid_headers(keys[0], body), timeout=10, **kwargs)
+    return requests.post(
+        f"{url}/v1/esp/sendgrid", data=body, headers=sendgrid_headers(keys[0], body), timeout=10, **kwargs
+    )
 
 
 def _post_mailgun(url: str, payload) -> requests.Response:
@@ -43,8 +62,17 @@ def _post_postmark(url: str, payload, auth=(POSTMARK_USER, POSTMARK_PASSWORD)) -
 
 
 def _identify(store: Store, user: str, email: str) -> None:
-    store.ingest([{"type": "identify", "userId": user, "messageId": f"id-{user}", "timestamp": "2017-01-01T00:00:00Z",
-                   "traits": {"email": email, "first_name": "Ann"}}])
+    store.ingest(
+        [
+            {
+                "type": "identify",
+                "userId": user,
+                "messageId": f"id-{user}",
+                "timestamp": "2017-01-01T00:00:00Z",
+                "traits": {"email": email, "first_name": "Ann"},
+            }
+        ]
+    )
 
 
 def test_sendgrid_batch_stored_once_with_suppressions(store: Store, url: str, sendgrid_keys) -> None:
@@ -68,7 +96,9 @@ def test_sendgrid_batch_stored_once_with_suppressions(store: Store, url: str, se
 
 def test_sendgrid_soft_events_do_not_suppress(store: Store, url: str, sendgrid_keys) -> None:
     _identify(store, "u-2", "soft@example.com")
-    batch = sendgrid_events("processed", "deferred", "delivered", "open", "click", "group_resubscribe", email="soft@example.com")
+    batch = sendgrid_events(
+        "processed", "deferred", "delivered", "open", "click", "group_resubscribe", email="soft@example.com"
+    )
     batch += [e for e in sendgrid_events("bounce", email="soft@example.com") if e["type"] == "blocked"]
     response = _post_sendgrid(url, sendgrid_keys, batch)
     assert response.json()["accepted"] == 7 and response.json()["suppressions"] == 0
@@ -92,13 +122,24 @@ def test_sendgrid_malformed_400(store: Store, url: str, sendgrid_keys) -> None:
         assert response.status_code == 400
         assert response.json()["status"] == 400
     body = b"[{not json"
-    response = requests.post(f"{url}/v1/esp/sendgrid", data=body, headers=sendgrid_headers(sendgrid_keys[0], body), timeout=10)
+    response = requests.post(
+        f"{url}/v1/esp/sendgrid", data=body, headers=sendgrid_headers(sendgrid_keys[0], body), timeout=10
+    )
     assert response.status_code == 400 and "JSON" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("name, suppression", [("delivered", None), ("failed_permanent", "hard_bounce"),
-                                               ("failed_temporary", None), ("opened", None), ("clicked", None),
-                                               ("unsubscribed", "unsubscribe"), ("complained", "spam_report")])
+@pytest.mark.parametrize(
+    "name, suppression",
+    [
+        ("delivered", None),
+        ("failed_permanent", "hard_bounce"),
+        ("failed_temporary", None),
+        ("opened", None),
+        ("clicked", None),
+        ("unsubscribed", "unsubscribe"),
+        ("complained", "spam_report"),
+    ],
+)
 def test_mailgun_samples(store: Store, url: str, name: str, suppression) -> None:
     _identify(store, "u-3", "alice@example.com")
     payload = sample(f"mailgun_{name}")
@@ -114,7 +155,9 @@ def test_mailgun_bad_signature_401_and_malformed_406(store: Store, url: str) -> 
     unsigned = sample("mailgun_unsubscribed")  # the documented signature is not made with our key
     assert requests.post(f"{url}/v1/esp/mailgun", json=unsigned, timeout=10).status_code == 401
     for bad in (b"not json", b"[]"):
-        response = requests.post(f"{url}/v1/esp/mailgun", data=bad, headers={"Content-Type": "application/json"}, timeout=10)
+        response = requests.post(
+            f"{url}/v1/esp/mailgun", data=bad, headers={"Content-Type": "application/json"}, timeout=10
+        )
         assert response.status_code in (401, 406)
     assert requests.post(f"{url}/v1/esp/mailgun", data=b"{oops", timeout=10).status_code == 406
     broken = mailgun_event("delivered", timestamp="yesterday")
@@ -124,8 +167,17 @@ def test_mailgun_bad_signature_401_and_malformed_406(store: Store, url: str) -> 
     assert _counts(store)["events"] == 0
 
 
-@pytest.mark.parametrize("name, suppression", [("bounce", "hard_bounce"), ("soft_bounce", None), ("delivery", None),
-                                               ("open", None), ("click", None), ("spam_complaint", "spam_report")])
+@pytest.mark.parametrize(
+    "name, suppression",
+    [
+        ("bounce", "hard_bounce"),
+        ("soft_bounce", None),
+        ("delivery", None),
+        ("open", None),
+        ("click", None),
+        ("spam_complaint", "spam_report"),
+    ],
+)
 def test_postmark_samples(store: Store, url: str, name: str, suppression) -> None:
     _identify(store, "u-4", "john@example.com")
     payload = sample(f"postmark_{name}")

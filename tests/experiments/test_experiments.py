@@ -30,7 +30,9 @@ def test_assignment_is_sticky_and_follows_the_weights():
     expected = [20_000 * share for share in AB.expected_shares().values()]
     assert stats.chisquare([counts[n] for n in AB.expected_shares()], expected).pvalue > 0.001
     other = Experiment("another", AB.variants, holdout=0.1)
-    assert sum(a == b for a, b in zip(first, (assign(other, i) for i in ids))) < 0.6 * len(ids), "experiments are independent"
+    assert sum(a == b for a, b in zip(first, (assign(other, i) for i in ids))) < 0.6 * len(ids), (
+        "experiments are independent"
+    )
 
 
 def test_uneven_weights():
@@ -56,17 +58,32 @@ def test_sample_ratio_mismatch_is_flagged():
 
 def test_conversions_count_only_inside_the_window_after_exposure():
     t0 = datetime(2026, 11, 1)
-    exposures = pd.DataFrame({"profile_id": ["p1", "p2", "p3", "p4"], "variant": ["control", "control", "b", "b"],
-                              "exposed_at": [t0] * 4})
-    conversions = pd.DataFrame({"profile_id": ["p1", "p2", "p3", "p4"],
-                                "timestamp": [t0 + timedelta(days=1), t0 - timedelta(days=1), t0 + timedelta(days=8), t0 + timedelta(hours=2)]})
+    exposures = pd.DataFrame(
+        {"profile_id": ["p1", "p2", "p3", "p4"], "variant": ["control", "control", "b", "b"], "exposed_at": [t0] * 4}
+    )
+    conversions = pd.DataFrame(
+        {
+            "profile_id": ["p1", "p2", "p3", "p4"],
+            "timestamp": [
+                t0 + timedelta(days=1),
+                t0 - timedelta(days=1),
+                t0 + timedelta(days=8),
+                t0 + timedelta(hours=2),
+            ],
+        }
+    )
     report = build_report(Experiment("x", AB.variants), exposures, conversions)
     arms = {a.variant: a for a in report.arms}
-    assert (arms["control"].conversions, arms["b"].conversions) == (1, 1)  # before exposure and after the window don't count
+    assert (arms["control"].conversions, arms["b"].conversions) == (
+        1,
+        1,
+    )  # before exposure and after the window don't count
 
 
 def test_yaml_problems_are_located(tmp_path):
-    (tmp_path / "exp.yaml").write_text("experiments:\n  ok-one:\n    variants: {a: {}, b: {weight: 2}}\n  bad:\n    variants: {only: {}}\n    holdout: 2\n")
+    (tmp_path / "exp.yaml").write_text(
+        "experiments:\n  ok-one:\n    variants: {a: {}, b: {weight: 2}}\n  bad:\n    variants: {only: {}}\n    holdout: 2\n"
+    )
     found, problems = load_experiments(tmp_path)
     assert set(found) == {"ok-one"}
     assert {(p.line, p.col) for p in problems} == {(4, 3)}
@@ -99,8 +116,9 @@ def test_variant_changes_the_default_hero_but_not_a_targeted_one(shop):
 
 
 def test_exposures_once_per_send_and_report(shop):
-    from tailor.cli import main
     from click.testing import CliRunner
+
+    from tailor.cli import main
 
     doc = {**persona("sparse-data"), "id": "exp-send"}
     for _ in range(3):  # HTML, text and a retry of one send
@@ -110,11 +128,15 @@ def test_exposures_once_per_send_and_report(shop):
 
     with shop.store.engine.connect() as conn:
         assert conn.execute(text("select count(*) from exposures where profile_id = 'exp-send'")).scalar() == 2
-    result = CliRunner().invoke(main, ["experiments", "report", "winter-hero", "--database-url", shop.database_url,
-                                       "--rules", str(ROOT / "rules")])
+    result = CliRunner().invoke(
+        main,
+        ["experiments", "report", "winter-hero", "--database-url", shop.database_url, "--rules", str(ROOT / "rules")],
+    )
     assert result.exit_code == 0, result.output
     assert "control" in result.output and "sample ratio" in result.output
-    unknown = CliRunner().invoke(main, ["experiments", "report", "nope", "--database-url", shop.database_url, "--rules", str(ROOT / "rules")])
+    unknown = CliRunner().invoke(
+        main, ["experiments", "report", "nope", "--database-url", shop.database_url, "--rules", str(ROOT / "rules")]
+    )
     assert unknown.exit_code == 1 and "unknown experiment 'nope'" in unknown.output
 
 

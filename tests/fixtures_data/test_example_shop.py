@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -22,18 +22,56 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
 SCRIPT = ROOT / "scripts" / "generate_fixtures.py"
-REF = datetime(2026, 11, 23, 12, 0, 0, tzinfo=timezone.utc)
+REF = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 
-CATALOG_HEADER = ["id", "title", "description", "category", "brand", "price", "currency", "stock",
-                  "image_url", "url", "tags", "created_at"]
-PROFILE_HEADER = ["user_id", "email", "first_name", "last_name", "city", "country", "locale", "timezone",
-                  "consent_personalization", "consent_tracking", "consent_email_marketing", "created_at"]
-PERSONAS = ["new-subscriber", "vip-new-york", "cart-abandoner", "browse-abandoner", "lapsed-customer",
-            "no-consent", "french-shopper", "sparse-data", "recent-buyer"]
+CATALOG_HEADER = [
+    "id",
+    "title",
+    "description",
+    "category",
+    "brand",
+    "price",
+    "currency",
+    "stock",
+    "image_url",
+    "url",
+    "tags",
+    "created_at",
+]
+PROFILE_HEADER = [
+    "user_id",
+    "email",
+    "first_name",
+    "last_name",
+    "city",
+    "country",
+    "locale",
+    "timezone",
+    "consent_personalization",
+    "consent_tracking",
+    "consent_email_marketing",
+    "created_at",
+]
+PERSONAS = [
+    "new-subscriber",
+    "vip-new-york",
+    "cart-abandoner",
+    "browse-abandoner",
+    "lapsed-customer",
+    "no-consent",
+    "french-shopper",
+    "sparse-data",
+    "recent-buyer",
+]
 TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 LOCALE_COUNTRY = {"en_US": "US", "en_GB": "GB", "fr_FR": "FR", "de_DE": "DE", "es_ES": "ES"}
-COUNTRY_TZ_PREFIX = {"US": "America/", "GB": "Europe/London", "FR": "Europe/Paris", "DE": "Europe/Berlin",
-                     "ES": "Europe/Madrid"}
+COUNTRY_TZ_PREFIX = {
+    "US": "America/",
+    "GB": "Europe/London",
+    "FR": "Europe/Paris",
+    "DE": "Europe/Berlin",
+    "ES": "Europe/Madrid",
+}
 ECOMMERCE = {"Product Viewed", "Product Added", "Checkout Started", "Order Completed"}
 
 
@@ -122,8 +160,11 @@ def check_profiles(profiles: list[dict]) -> None:
     assert {p["timezone"] for p in profiles if p["city"] == "Lyon"} <= {"Europe/Paris"}
     assert set(LOCALE_COUNTRY) == {p["locale"] for p in profiles}
     n = len(profiles)
-    for key, expected in (("consent_personalization", 0.90), ("consent_tracking", 0.95),
-                          ("consent_email_marketing", 0.97)):
+    for key, expected in (
+        ("consent_personalization", 0.90),
+        ("consent_tracking", 0.95),
+        ("consent_email_marketing", 0.97),
+    ):
         share = sum(p[key] == "true" for p in profiles) / n
         assert abs(share - expected) < 0.04, (key, share)
 
@@ -157,7 +198,11 @@ def check_events(events: list[dict], catalog: list[dict], profiles: list[dict]) 
             p = products.get(props["product_id"])
             assert p is not None, f"unknown product {props['product_id']}"
             assert (props["name"], props["category"], props["brand"], props["currency"]) == (
-                p["title"], p["category"], p["brand"], p["currency"]), props
+                p["title"],
+                p["category"],
+                p["brand"],
+                p["currency"],
+            ), props
             assert abs(props["price"] - float(p["price"])) < 0.005
         if e["event"] == "Product Added":
             assert props["quantity"] >= 1
@@ -177,7 +222,13 @@ def check_events(events: list[dict], catalog: list[dict], profiles: list[dict]) 
             order_ids.append(props["order_id"])
     assert len(set(order_ids)) == len(order_ids), "duplicate order ids"
     funnel = Counter(e.get("event") for e in events)
-    assert funnel["Product Viewed"] > funnel["Product Added"] > funnel["Checkout Started"] > funnel["Order Completed"] > 300, funnel
+    assert (
+        funnel["Product Viewed"]
+        > funnel["Product Added"]
+        > funnel["Checkout Started"]
+        > funnel["Order Completed"]
+        > 300
+    ), funnel
 
 
 def check_behaviour(events: list[dict], catalog: list[dict]) -> None:
@@ -214,13 +265,21 @@ def check_behaviour(events: list[dict], catalog: list[dict]) -> None:
         if e["event"] == "Order Completed":
             last_order[user] = moment
         last_activity[user] = (moment, e["event"])
-    abandoners = [u for u, t in last_add.items()
-                  if recent <= t <= REF - timedelta(hours=1) and last_order.get(u, datetime.min.replace(tzinfo=timezone.utc)) < t]
+    abandoners = [
+        u
+        for u, t in last_add.items()
+        if recent <= t <= REF - timedelta(hours=1) and last_order.get(u, datetime.min.replace(tzinfo=UTC)) < t
+    ]
     assert len(abandoners) >= 20, f"only {len(abandoners)} recent cart abandoners"
     # recent browse-only visitors: viewed in the last 3 days, no add or order in the last 7
-    browsers = [u for u, (t, ev) in last_activity.items()
-                if t >= REF - timedelta(days=3) and ev == "Product Viewed"
-                and last_add.get(u, recent) <= recent and last_order.get(u, recent) <= recent]
+    browsers = [
+        u
+        for u, (t, ev) in last_activity.items()
+        if t >= REF - timedelta(days=3)
+        and ev == "Product Viewed"
+        and last_add.get(u, recent) <= recent
+        and last_order.get(u, recent) <= recent
+    ]
     assert len(browsers) >= 20, f"only {len(browsers)} recent browse-only users"
 
 
@@ -345,7 +404,9 @@ def test_committed_fixtures_match_the_generator(generated: Path):
     assert set(produced) <= set(committed), f"not committed: {set(produced) - set(committed)}"
     stale = [name for name in produced if produced[name] != committed[name]]
     assert not stale, f"fixtures/ drifted from scripts/generate_fixtures.py: {stale} (run `make fixtures`)"
-    assert set(committed) - set(produced) <= {".gitkeep"}, f"files no generator writes: {set(committed) - set(produced)}"
+    assert set(committed) - set(produced) <= {".gitkeep"}, (
+        f"files no generator writes: {set(committed) - set(produced)}"
+    )
 
 
 def test_events_file_is_small_enough():
@@ -391,6 +452,7 @@ def _rewrite_jsonl(path: Path, change) -> None:
 def _corrupt_duplicate_message_id(folder: Path) -> None:
     def change(rows):
         rows[10]["messageId"] = rows[9]["messageId"]
+
     _rewrite_jsonl(folder / "events.jsonl", change)
 
 
@@ -398,18 +460,21 @@ def _corrupt_unknown_product(folder: Path) -> None:
     def change(rows):
         viewed = next(r for r in rows if r.get("event") == "Product Viewed")
         viewed["properties"]["product_id"] = "sku-9999"
+
     _rewrite_jsonl(folder / "events.jsonl", change)
 
 
 def _corrupt_unsorted(folder: Path) -> None:
     def change(rows):
         rows[0], rows[-1] = rows[-1], rows[0]
+
     _rewrite_jsonl(folder / "events.jsonl", change)
 
 
 def _corrupt_unknown_user(folder: Path) -> None:
     def change(rows):
         next(r for r in rows if r.get("userId"))["userId"] = "u-99999"
+
     _rewrite_jsonl(folder / "events.jsonl", change)
 
 
@@ -441,10 +506,20 @@ def _corrupt_drop_products(folder: Path) -> None:
     path.write_text("".join(lines[:150]), encoding="utf-8")
 
 
-@pytest.mark.parametrize("corrupt", [
-    _corrupt_duplicate_message_id, _corrupt_unknown_product, _corrupt_unsorted, _corrupt_unknown_user,
-    _corrupt_cart_abandoner_orders, _corrupt_persona_product, _corrupt_real_email_domain, _corrupt_drop_products,
-], ids=lambda f: f.__name__.removeprefix("_corrupt_"))
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        _corrupt_duplicate_message_id,
+        _corrupt_unknown_product,
+        _corrupt_unsorted,
+        _corrupt_unknown_user,
+        _corrupt_cart_abandoner_orders,
+        _corrupt_persona_product,
+        _corrupt_real_email_domain,
+        _corrupt_drop_products,
+    ],
+    ids=lambda f: f.__name__.removeprefix("_corrupt_"),
+)
 def test_checks_catch_broken_data(generated: Path, tmp_path: Path, corrupt):
     copy = tmp_path / "fixtures"
     shutil.copytree(generated, copy)

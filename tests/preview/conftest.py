@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
-
 from preview_helpers import CHROMIUM, CHROMIUM_ARGS, ROOT, LiveServer, make_app, require
 
 
@@ -35,8 +35,10 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
-_PLACEHOLDER = (b'<svg xmlns="http://www.w3.org/2000/svg" width="600" height="400" viewBox="0 0 600 400">'
-                b'<rect width="600" height="400" fill="#e4ddd3"/><path d="M220 260l60-70 50 55 35-35 70 50z" fill="#cfc5b8"/></svg>')
+_PLACEHOLDER = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="600" height="400" viewBox="0 0 600 400">'
+    b'<rect width="600" height="400" fill="#e4ddd3"/><path d="M220 260l60-70 50 55 35-35 70 50z" fill="#cfc5b8"/></svg>'
+)
 
 
 def _offline(route: Any) -> None:

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from live_server import LiveServer  # noqa: F401 - used by the preview tests
-
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from live_server import LiveServer  # noqa: F401 - used by the preview tests
+
 ROOT = Path(__file__).resolve().parents[2]
 AT = "2026-11-23T12:00:00Z"
 CHROMIUM = os.environ.get("TAILOR_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

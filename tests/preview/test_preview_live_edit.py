@@ -23,13 +23,20 @@ def test_rule_edit_updates_the_open_preview(page, studio, shop):
     expect(page.locator("#decision-panel .slot[data-slot='hero'] .set")).to_contain_text("COMEBACK25")
 
     # a condition edit changes the block, and the panel shows the failing part with its value
-    hero.write_text(hero.read_text().replace(
-        "when: triggers.cart_abandonment.active\n    priority: 50",
-        "when: \"triggers.cart_abandonment.active and profile.city == 'Paris'\"\n    priority: 50", 1))
-    expect(page.locator("#decision-panel .slot[data-slot='hero'] .block-name")).not_to_have_text("hero/cart-reminder", timeout=8_000)
+    hero.write_text(
+        hero.read_text().replace(
+            "when: triggers.cart_abandonment.active\n    priority: 50",
+            "when: \"triggers.cart_abandonment.active and profile.city == 'Paris'\"\n    priority: 50",
+            1,
+        )
+    )
+    expect(page.locator("#decision-panel .slot[data-slot='hero'] .block-name")).not_to_have_text(
+        "hero/cart-reminder", timeout=8_000
+    )
     cart_rule = page.locator("#decision-panel .slot[data-slot='hero'] tr[data-rule='cart-reminder']")
     expect(cart_rule).to_contain_text("not matched")
     expect(cart_rule).to_contain_text("Austin")
+
 
 def test_broken_template_shows_the_error_in_place_then_recovers(page, studio, shop):
     page.goto(f"{studio}/preview/render?template=cart_abandonment&persona=cart-abandoner")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import requests
-
 from preview_helpers import ROOT
 
 from tailor.preview.masking import mask_emails

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
-
 from preview_helpers import AT, screenshot
 
 
@@ -18,9 +17,25 @@ def expect(locator):
 def build(shop, out, *extra):
     from tailor.cli import main
 
-    result = CliRunner().invoke(main, ["preview", "--out", str(out), "--at", AT, "--personas", str(shop / "personas"),
-                                       "--templates", str(shop / "templates"), "--rules", str(shop / "rules"),
-                                       "--database-url", "", *extra])
+    result = CliRunner().invoke(
+        main,
+        [
+            "preview",
+            "--out",
+            str(out),
+            "--at",
+            AT,
+            "--personas",
+            str(shop / "personas"),
+            "--templates",
+            str(shop / "templates"),
+            "--rules",
+            str(shop / "rules"),
+            "--database-url",
+            "",
+            *extra,
+        ],
+    )
     assert result.exit_code == 0, result.output
     return result
 

@@ -59,7 +59,9 @@ def test_switching_persona_changes_the_hero(page, studio):
     page.select_option("#persona", "vip-new-york")
     page.wait_for_url("**persona=vip-new-york**")
     expect(hero).to_have_text("hero/winter-promo")
-    expect(page.locator("#decision-panel .slot[data-slot='hero'] tr.rule.matched")).to_have_attribute("data-rule", "vip-new-york-winter")
+    expect(page.locator("#decision-panel .slot[data-slot='hero'] tr.rule.matched")).to_have_attribute(
+        "data-rule", "vip-new-york-winter"
+    )
     # the rules above it did not match, and the panel says which condition failed
     cart_rule = page.locator("#decision-panel .slot[data-slot='hero'] tr[data-rule='cart-reminder']")
     expect(cart_rule).to_contain_text("not matched")
@@ -71,9 +73,17 @@ def test_switching_persona_changes_the_hero(page, studio):
 def test_pasted_profile_and_context(page, studio):
     page.goto(f"{studio}/preview/render?template=welcome")
     page.locator("details summary").click()
-    page.fill("#profile-json", json.dumps({"id": "qa-1", "email": "qa.tester@example.com",
-                                           "traits": {"first_name": "Quinn", "locale": "fr_FR"},
-                                           "consents": {"personalization": True}}))
+    page.fill(
+        "#profile-json",
+        json.dumps(
+            {
+                "id": "qa-1",
+                "email": "qa.tester@example.com",
+                "traits": {"first_name": "Quinn", "locale": "fr_FR"},
+                "consents": {"personalization": True},
+            }
+        ),
+    )
     page.fill("#context-json", '{"currency": "EUR"}')
     page.click("button[type=submit]")
     expect(page.locator(".inbox .meta")).to_contain_text("pasted profile")
@@ -97,7 +107,9 @@ def test_persona_grid_with_differences(page, studio):
     expect(hero_row).to_have_class("varies")
     highlighted = page.locator("#persona-grid .chip.varies[data-slot='hero']").first
     assert highlighted.evaluate("el => getComputedStyle(el).backgroundColor") != "rgba(0, 0, 0, 0)"
-    expect(page.locator(".card[data-persona='vip-new-york'] .chip[data-slot='hero']")).to_contain_text("hero/winter-promo")
+    expect(page.locator(".card[data-persona='vip-new-york'] .chip[data-slot='hero']")).to_contain_text(
+        "hero/winter-promo"
+    )
     page.wait_for_timeout(500)  # thumbnails are iframes: let them paint
     screenshot(page, "04-persona-grid", full_page=True)
 

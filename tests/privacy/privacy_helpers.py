@@ -6,10 +6,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from segment_messages import identify, track  # noqa: F401 - re-exported for the tests here
 from sqlalchemy import inspect, text
 from werkzeug.serving import make_server
 
+from segment_messages import identify, track  # noqa: F401 - re-exported for the tests here
 from tailor.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,8 +44,9 @@ def rows_for_profile(store: Store, profile_id: str) -> dict[str, int]:
             column = "id" if table == "profiles" else "profile_id" if "profile_id" in columns else None
             if column is None:
                 continue
-            counts[table] = conn.execute(text(f'SELECT COUNT(*) FROM "{table}" WHERE "{column}" = :pid'),
-                                         {"pid": profile_id}).scalar_one()
+            counts[table] = conn.execute(
+                text(f'SELECT COUNT(*) FROM "{table}" WHERE "{column}" = :pid'), {"pid": profile_id}
+            ).scalar_one()
     return counts
 
 
@@ -57,7 +58,7 @@ class LiveServer:
         self.url = f"http://{host}:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "LiveServer":
+    def __enter__(self) -> LiveServer:
         self.thread.start()
         return self
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
-
+import pytest
 from privacy_helpers import identify, track
+from sqlalchemy import text
 
 from tailor.privacy import UnknownPurpose, counters, set_consents
 from tailor.store import IngestResult, Store
 from tailor.store.privacy import DROPPED_NO_CONSENT
-
-import pytest
 
 
 def _events(store: Store) -> list[str]:
@@ -20,8 +18,14 @@ def _events(store: Store) -> list[str]:
 
 def test_no_tracking_consent_drops_behavioural_events(store: Store) -> None:
     store.ingest([identify("i1", user="u-1", email="ann@example.com", consent_tracking=False)])
-    result = store.ingest([track("t1"), track("p1", "Home", kind="page"), track("s1", "Cart", kind="screen"),
-                           identify("i2", user="u-1", city="Lyon")])
+    result = store.ingest(
+        [
+            track("t1"),
+            track("p1", "Home", kind="page"),
+            track("s1", "Cart", kind="screen"),
+            identify("i2", user="u-1", city="Lyon"),
+        ]
+    )
     assert result == IngestResult(accepted=1, duplicates=0, dropped_no_consent=3)
     assert _events(store) == ["i1", "i2"]  # identify messages are not behaviour: kept
     assert store.load_profile(id="u-1")["traits"] == {"city": "Lyon"}
@@ -32,9 +36,13 @@ def test_no_tracking_consent_drops_behavioural_events(store: Store) -> None:
 
 
 def test_consent_in_the_same_batch_decides_and_others_are_unaffected(store: Store) -> None:
-    result = store.ingest([track("t0", user="u-1", ts="2026-11-19T10:00:00Z"),
-                           identify("i1", user="u-1", consents={"tracking": False}),
-                           track("other", user="u-2")])
+    result = store.ingest(
+        [
+            track("t0", user="u-1", ts="2026-11-19T10:00:00Z"),
+            identify("i1", user="u-1", consents={"tracking": False}),
+            track("other", user="u-2"),
+        ]
+    )
     assert result.dropped_no_consent == 1 and result.accepted == 2
     assert _events(store) == ["i1", "other"]
     # consent granted again: events are stored from now on
@@ -50,13 +58,20 @@ def test_absent_tracking_consent_means_granted(store: Store) -> None:
 
 def test_files_drop_events_of_profiles_without_tracking_consent(store: Store, tmp_path) -> None:
     profiles = tmp_path / "profiles.csv"
-    profiles.write_text("user_id,email,first_name,consent_tracking,created_at\n"
-                        "u-1,ann@example.com,Ann,false,2026-01-01T00:00:00Z\n"
-                        "u-2,bob@example.com,Bob,true,2026-01-01T00:00:00Z\n", encoding="utf-8")
+    profiles.write_text(
+        "user_id,email,first_name,consent_tracking,created_at\n"
+        "u-1,ann@example.com,Ann,false,2026-01-01T00:00:00Z\n"
+        "u-2,bob@example.com,Bob,true,2026-01-01T00:00:00Z\n",
+        encoding="utf-8",
+    )
     events = tmp_path / "events.jsonl"
-    events.write_text("\n".join(__import__("json").dumps(m) for m in
-                                [track("a", user="u-1"), track("b", user="u-2"), track("c", user="u-1", kind="page")]),
-                      encoding="utf-8")
+    events.write_text(
+        "\n".join(
+            __import__("json").dumps(m)
+            for m in [track("a", user="u-1"), track("b", user="u-2"), track("c", user="u-1", kind="page")]
+        ),
+        encoding="utf-8",
+    )
     store.ingest_file(profiles)
     result = store.ingest_file(events)
     assert (result.accepted, result.dropped_no_consent) == (1, 2)
@@ -66,9 +81,15 @@ def test_files_drop_events_of_profiles_without_tracking_consent(store: Store, tm
 
 
 def test_consent_history_records_every_statement_once(store: Store, tmp_path) -> None:
-    store.ingest([identify("i1", user="u-1", ts="2026-11-01T00:00:00Z", consents={"personalization": True, "tracking": True}),
-                  identify("i2", user="u-1", ts="2026-11-02T00:00:00Z", consent_email_marketing=False)])
-    store.ingest([identify("i1", user="u-1", ts="2026-11-01T00:00:00Z", consents={"personalization": True, "tracking": True})])
+    store.ingest(
+        [
+            identify("i1", user="u-1", ts="2026-11-01T00:00:00Z", consents={"personalization": True, "tracking": True}),
+            identify("i2", user="u-1", ts="2026-11-02T00:00:00Z", consent_email_marketing=False),
+        ]
+    )
+    store.ingest(
+        [identify("i1", user="u-1", ts="2026-11-01T00:00:00Z", consents={"personalization": True, "tracking": True})]
+    )
     history = store.export_profile("u-1")["consent_history"]
     assert [(h["purpose"], h["granted"], h["source"], h["subject"], h["given_at"]) for h in history] == [
         ("personalization", True, "identify", "u-1", "2026-11-01T00:00:00Z"),
@@ -76,17 +97,25 @@ def test_consent_history_records_every_statement_once(store: Store, tmp_path) ->
         ("email_marketing", False, "identify", "u-1", "2026-11-02T00:00:00Z"),
     ]
     profiles = tmp_path / "p.csv"
-    profiles.write_text("user_id,consent_personalization,updated_at\nu-1,false,2026-11-03T00:00:00Z\n", encoding="utf-8")
+    profiles.write_text(
+        "user_id,consent_personalization,updated_at\nu-1,false,2026-11-03T00:00:00Z\n", encoding="utf-8"
+    )
     store.ingest_file(profiles)
     store.ingest_file(profiles)
     history = store.export_profile("u-1")["consent_history"]
-    assert [(h["purpose"], h["granted"], h["source"]) for h in history][-1] == ("personalization", False, "profiles.csv")
+    assert [(h["purpose"], h["granted"], h["source"]) for h in history][-1] == (
+        "personalization",
+        False,
+        "profiles.csv",
+    )
     assert len(history) == 4
 
 
 def test_history_follows_a_merge(store: Store) -> None:
     store.ingest([identify("a", anon="x-1", consents={"tracking": True})])
-    store.ingest([identify("b", user="u-1", anon="x-1", ts="2026-11-21T00:00:00Z", consents={"personalization": False})])
+    store.ingest(
+        [identify("b", user="u-1", anon="x-1", ts="2026-11-21T00:00:00Z", consents={"personalization": False})]
+    )
     history = store.export_profile("u-1")["consent_history"]
     assert {(h["purpose"], h["subject"]) for h in history} == {("tracking", "x-1"), ("personalization", "u-1")}
     with store.engine.connect() as conn:
@@ -94,11 +123,17 @@ def test_history_follows_a_merge(store: Store) -> None:
 
 
 def test_api_choice_supersedes_every_source(store: Store) -> None:
-    store.ingest([identify("a", user="u-1", anon="x-1", consents={"tracking": False}),
-                  identify("b", anon="x-1", consents={"tracking": True})])
+    store.ingest(
+        [
+            identify("a", user="u-1", anon="x-1", consents={"tracking": False}),
+            identify("b", anon="x-1", consents={"tracking": True}),
+        ]
+    )
     assert store.load_profile(id="u-1")["consents"]["tracking"] is False  # any no wins
     assert set_consents(store, "u-1", {"tracking": True, "email_marketing": False}, source="api:preference-centre") == {
-        "tracking": True, "email_marketing": False}
+        "tracking": True,
+        "email_marketing": False,
+    }
     doc = store.load_profile(id="x-1")
     assert doc["consents"] == {"tracking": True, "email_marketing": False}
     # an older statement arriving late does not undo the choice; a newer one does

@@ -7,7 +7,6 @@ import time
 
 import requests
 from click.testing import CliRunner
-
 from privacy_helpers import LiveServer, app_with_profiles, identify, rows_mentioning, track
 
 from tailor.cli.profiles import profiles
@@ -19,14 +18,28 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 
 def _seed(store: Store) -> None:
-    store.ingest([identify("i1", user="u-1", email="dana.w@example.com", first_name="Dana",
-                           consents={"personalization": True, "tracking": True, "email_marketing": True}),
-                  track("t1", user="u-1", product_id="sku-0001")])
+    store.ingest(
+        [
+            identify(
+                "i1",
+                user="u-1",
+                email="dana.w@example.com",
+                first_name="Dana",
+                consents={"personalization": True, "tracking": True, "email_marketing": True},
+            ),
+            track("t1", user="u-1", product_id="sku-0001"),
+        ]
+    )
 
 
 def _settings(store: Store, tmp_path, **values) -> Settings:
-    return Settings().with_values(database_url=store.database_url, templates=str(ROOT / "templates"),
-                                  rules=str(ROOT / "rules"), artifacts=str(tmp_path / "artifacts"), **values)
+    return Settings().with_values(
+        database_url=store.database_url,
+        templates=str(ROOT / "templates"),
+        rules=str(ROOT / "rules"),
+        artifacts=str(tmp_path / "artifacts"),
+        **values,
+    )
 
 
 def test_profile_endpoints(sqlite_store: Store, tmp_path) -> None:
@@ -35,19 +48,36 @@ def test_profile_endpoints(sqlite_store: Store, tmp_path) -> None:
         base = f"{server.url}/v1/profiles"
         doc = requests.get(f"{base}/u-1", timeout=10)
         assert doc.status_code == 200 and doc.headers["Cache-Control"] == "no-store"
-        assert doc.json()["email"] == "dana.w@example.com" and set(doc.json()) == {"id", "email", "traits", "consents", "events"}
+        assert doc.json()["email"] == "dana.w@example.com" and set(doc.json()) == {
+            "id",
+            "email",
+            "traits",
+            "consents",
+            "events",
+        }
         export = requests.get(f"{base}/u-1/export", timeout=10)
         assert export.status_code == 200 and export.json()["schema_version"] == 1
         assert export.json() == {**sqlite_store.export_profile("u-1"), "exported_at": export.json()["exported_at"]}
-        put = requests.put(f"{base}/u-1/consents", json={"consents": {"tracking": False}, "source": "preference-centre"}, timeout=10)
+        put = requests.put(
+            f"{base}/u-1/consents", json={"consents": {"tracking": False}, "source": "preference-centre"}, timeout=10
+        )
         assert put.status_code == 200 and put.json()["consents"]["tracking"] is False
         assert sqlite_store.export_profile("u-1")["consent_history"][-1]["source"] == "api:preference-centre"
-        for body, pointer in (({"consents": {"telemetry": True}}, "/consents/telemetry"), ({"consents": {"tracking": 1}}, "/consents/tracking"),
-                              ({}, "/consents"), ({"consents": {"tracking": True}, "source": 3}, "/source")):
+        for body, pointer in (
+            ({"consents": {"telemetry": True}}, "/consents/telemetry"),
+            ({"consents": {"tracking": 1}}, "/consents/tracking"),
+            ({}, "/consents"),
+            ({"consents": {"tracking": True}, "source": 3}, "/source"),
+        ):
             bad = requests.put(f"{base}/u-1/consents", json=body, timeout=10)
             assert bad.status_code == 400 and bad.headers["Content-Type"] == "application/problem+json"
             assert bad.json()["pointer"] == pointer
-        assert requests.put(f"{base}/u-1/consents", data="{", headers={"Content-Type": "application/json"}, timeout=10).status_code == 400
+        assert (
+            requests.put(
+                f"{base}/u-1/consents", data="{", headers={"Content-Type": "application/json"}, timeout=10
+            ).status_code
+            == 400
+        )
         gone = requests.delete(f"{base}/u-1", timeout=10)
         assert gone.status_code == 200 and gone.json()["erased"] is True
         for method, path in (("get", "/u-1"), ("get", "/u-1/export"), ("delete", "/u-1"), ("put", "/u-1/consents")):

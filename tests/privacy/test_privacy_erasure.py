@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import text
-
 from privacy_helpers import all_tables, identify, rows_for_profile, rows_mentioning, track
+from sqlalchemy import text
 
 from tailor.privacy import erase_profile, retrain_needed, set_consents
 from tailor.store import Store
@@ -18,24 +17,38 @@ EMAIL = "ann.person@example.com"
 
 
 def _person(store: Store) -> None:
-    store.ingest([
-        track("v1", user=None, anon="a-77", ts="2026-11-20T18:00:00Z", product_id="sku-1"),
-        identify("i1", user="u-77", anon="a-77", ts="2026-11-20T18:01:00Z", email=" Ann.Person@Example.com",
-                 first_name="Annabelle", last_name="Quintero", address={"street": "12 Rue des Lilas"},
-                 consents={"personalization": True, "tracking": True, "email_marketing": True}),
-        track("m1", "Product Added", user="u-77", ts="2026-11-20T18:02:00Z", product_id="sku-1", price=49.0),
-        track("p1", "Checkout", user="u-77", kind="page", ts="2026-11-20T18:03:00Z"),
-        track("other", user="u-999", ts="2026-11-20T18:03:00Z"),
-        identify("o2", user="u-999", email="someone.else@example.com", first_name="Zed"),
-    ])
+    store.ingest(
+        [
+            track("v1", user=None, anon="a-77", ts="2026-11-20T18:00:00Z", product_id="sku-1"),
+            identify(
+                "i1",
+                user="u-77",
+                anon="a-77",
+                ts="2026-11-20T18:01:00Z",
+                email=" Ann.Person@Example.com",
+                first_name="Annabelle",
+                last_name="Quintero",
+                address={"street": "12 Rue des Lilas"},
+                consents={"personalization": True, "tracking": True, "email_marketing": True},
+            ),
+            track("m1", "Product Added", user="u-77", ts="2026-11-20T18:02:00Z", product_id="sku-1", price=49.0),
+            track("p1", "Checkout", user="u-77", kind="page", ts="2026-11-20T18:03:00Z"),
+            track("other", user="u-999", ts="2026-11-20T18:03:00Z"),
+            identify("o2", user="u-999", email="someone.else@example.com", first_name="Zed"),
+        ]
+    )
     store.record_trigger("u-77", "cart_abandonment", "cart-1", datetime(2026, 11, 21, 12))
     store.add_suppression(profile_id="u-77", reason="unsubscribe", source="sendgrid")
     set_consents(store, "u-77", {"recommendations": False}, source="api")
     with store.engine.begin() as conn:
         tables = all_tables(store)
         if "exposures" in tables:
-            conn.execute(text("INSERT INTO exposures (experiment, variant, profile_id, send_key, template, exposed_at) "
-                              "VALUES ('subject-test', 'b', 'u-77', 'send-1', 'welcome', '2026-11-21 10:00:00')"))
+            conn.execute(
+                text(
+                    "INSERT INTO exposures (experiment, variant, profile_id, send_key, template, exposed_at) "
+                    "VALUES ('subject-test', 'b', 'u-77', 'send-1', 'welcome', '2026-11-21 10:00:00')"
+                )
+            )
 
 
 def test_export_has_what_direct_sql_finds(store: Store) -> None:
@@ -45,24 +58,31 @@ def test_export_has_what_direct_sql_finds(store: Store) -> None:
     assert export["id"] == "u-77" and export["email"] == EMAIL
     assert export["traits"]["last_name"] == "Quintero" and export["traits"]["address"] == {"street": "12 Rue des Lilas"}
     found = rows_for_profile(store, "u-77")
-    sections = {"profiles": 1, "identities": len(export["identities"]), "events": len(export["events"]),
-                "trigger_state": len(export["trigger_state"]), "suppressions": sum(1 for s in export["suppressions"] if "by" not in s),
-                "consent_events": len(export["consent_history"]),
-                "exposures": len(export["experiment_assignments"])}
+    sections = {
+        "profiles": 1,
+        "identities": len(export["identities"]),
+        "events": len(export["events"]),
+        "trigger_state": len(export["trigger_state"]),
+        "suppressions": sum(1 for s in export["suppressions"] if "by" not in s),
+        "consent_events": len(export["consent_history"]),
+        "exposures": len(export["experiment_assignments"]),
+    }
     sections.update({t: len(rows) for t, rows in export["other"].items()})
     assert {t: n for t, n in found.items()} == {t: sections[t] for t in found}
     assert found["events"] == 4 and found["identities"] == 3 and found["consent_events"] == 4
     # the rows themselves: every event message id, identity and consent statement
     with store.engine.connect() as conn:
-        assert sorted(conn.execute(text("SELECT message_id FROM events WHERE profile_id = 'u-77'")).scalars()) == \
-            sorted(e["messageId"] for e in export["events"])
-        assert sorted(conn.execute(text("SELECT value FROM identities WHERE profile_id = 'u-77'")).scalars()) == \
-            sorted(i["value"] for i in export["identities"])
-        assert sorted(conn.execute(text("SELECT purpose FROM consent_events WHERE profile_id = 'u-77'")).scalars()) == \
-            sorted(h["purpose"] for h in export["consent_history"])
+        assert sorted(
+            conn.execute(text("SELECT message_id FROM events WHERE profile_id = 'u-77'")).scalars()
+        ) == sorted(e["messageId"] for e in export["events"])
+        assert sorted(conn.execute(text("SELECT value FROM identities WHERE profile_id = 'u-77'")).scalars()) == sorted(
+            i["value"] for i in export["identities"]
+        )
+        assert sorted(
+            conn.execute(text("SELECT purpose FROM consent_events WHERE profile_id = 'u-77'")).scalars()
+        ) == sorted(h["purpose"] for h in export["consent_history"])
     # tables without a profile_id column hold nothing about the person but a suppression's email hash
-    mentions = rows_mentioning(store, ["u-77", "a-77", EMAIL, "Quintero", store.hash_email(EMAIL)],
-                               skip=tuple(found))
+    mentions = rows_mentioning(store, ["u-77", "a-77", EMAIL, "Quintero", store.hash_email(EMAIL)], skip=tuple(found))
     assert mentions == []
     assert export["metadata"]["previously_erased"] is False
     assert json.loads(json.dumps(export)) == export  # one JSON document
@@ -72,7 +92,7 @@ def test_erasure_leaves_nothing_about_the_person(store: Store, tmp_path) -> None
     _person(store)
     artifacts = tmp_path / "artifacts"
     # an artifact trained before the person's data arrived cannot include them; one trained after can
-    for version, created in (("v-old", "2020-01-01T00:00:00+00:00"), ("v-new", datetime.now(timezone.utc).isoformat())):
+    for version, created in (("v-old", "2020-01-01T00:00:00+00:00"), ("v-new", datetime.now(UTC).isoformat())):
         (artifacts / version).mkdir(parents=True)
         (artifacts / version / "manifest.json").write_text(json.dumps({"created_at": created}))
     receipt = erase_profile(store, "a-77", artifacts=artifacts)
@@ -83,7 +103,9 @@ def test_erasure_leaves_nothing_about_the_person(store: Store, tmp_path) -> None
     assert rows_mentioning(store, [store.hash_email(EMAIL)]) == [("suppressions", store.hash_email(EMAIL))]
     assert all(n == 0 for n in rows_for_profile(store, "u-77").values())
     with store.engine.connect() as conn:
-        log = conn.execute(text("SELECT subject_hash, erased_at, returned_at, returned_profile_id FROM erasure_log")).all()
+        log = conn.execute(
+            text("SELECT subject_hash, erased_at, returned_at, returned_profile_id FROM erasure_log")
+        ).all()
     assert len(log) == 3 and all(len(r.subject_hash) == 64 and r.returned_at is None for r in log)
     # the other person is untouched
     assert store.load_profile(id="u-999")["email"] == "someone.else@example.com"
@@ -112,7 +134,10 @@ def test_a_returning_person_is_new_data_and_flagged(store: Store) -> None:
     # erased again: the link from the log to the profile goes too
     erase_profile(store, "u-500")
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT COUNT(*) FROM erasure_log WHERE returned_profile_id IS NOT NULL")).scalar_one() == 0
+        assert (
+            conn.execute(text("SELECT COUNT(*) FROM erasure_log WHERE returned_profile_id IS NOT NULL")).scalar_one()
+            == 0
+        )
     assert rows_mentioning(store, ["u-500", EMAIL, "Annabelle"]) == []
 
 
@@ -145,8 +170,12 @@ def test_a_merge_takes_experiment_rows_along(store: Store) -> None:
         pytest.skip("no exposures table in this schema")
     store.ingest([track("a", user=None, anon="x-9")])
     with store.engine.begin() as conn:
-        conn.execute(text("INSERT INTO exposures (experiment, variant, profile_id, send_key, template, exposed_at) "
-                          "VALUES ('e', 'a', 'anon-x-9', 's', 'welcome', '2026-11-21 10:00:00')"))
+        conn.execute(
+            text(
+                "INSERT INTO exposures (experiment, variant, profile_id, send_key, template, exposed_at) "
+                "VALUES ('e', 'a', 'anon-x-9', 's', 'welcome', '2026-11-21 10:00:00')"
+            )
+        )
     store.ingest([identify("b", user="u-9", anon="x-9")])
     assert rows_for_profile(store, "u-9")["exposures"] == 1
     assert len(store.export_profile("u-9")["experiment_assignments"]) == 1

@@ -7,9 +7,8 @@ from datetime import datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import text
-
 from privacy_helpers import identify, track
+from sqlalchemy import text
 
 from tailor.cli.maintenance import maintenance
 from tailor.privacy import RetentionPolicy, load_policy, purge
@@ -24,11 +23,18 @@ def _ts(days_ago: int) -> str:
 
 
 def _seed(store: Store) -> None:
-    store.ingest([identify("id-old", user="u-1", ts=_ts(900), email="a@example.com"),
-                  track("view-old", ts=_ts(100)), track("view-new", ts=_ts(10)),
-                  track("order-old", "Order Completed", ts=_ts(500)), track("order-older", "Order Completed", ts=_ts(1200)),
-                  track("page-old", "Home", kind="page", ts=_ts(40)), track("page-new", "Home", kind="page", ts=_ts(5)),
-                  track("screen-old", "Cart", kind="screen", ts=_ts(400))])
+    store.ingest(
+        [
+            identify("id-old", user="u-1", ts=_ts(900), email="a@example.com"),
+            track("view-old", ts=_ts(100)),
+            track("view-new", ts=_ts(10)),
+            track("order-old", "Order Completed", ts=_ts(500)),
+            track("order-older", "Order Completed", ts=_ts(1200)),
+            track("page-old", "Home", kind="page", ts=_ts(40)),
+            track("page-new", "Home", kind="page", ts=_ts(5)),
+            track("screen-old", "Cart", kind="screen", ts=_ts(400)),
+        ]
+    )
 
 
 def _left(store: Store) -> list[str]:
@@ -36,7 +42,9 @@ def _left(store: Store) -> list[str]:
         return sorted(conn.execute(text("SELECT message_id FROM events")).scalars())
 
 
-POLICY = {"retention": {"default": "365d", "track": "90d", "page": "30d", "Order Completed": "1095d", "identify": "forever"}}
+POLICY = {
+    "retention": {"default": "365d", "track": "90d", "page": "30d", "Order Completed": "1095d", "identify": "forever"}
+}
 
 
 def test_purge_applies_the_most_specific_window(store: Store) -> None:
@@ -66,7 +74,12 @@ def test_policy_files_and_errors(tmp_path) -> None:
     policy = load_policy(path)
     assert policy.describe() == {"default": "395d", "page": "12h", "track": "14d", "track:Order Completed": "forever"}
     assert load_policy(None, environ={"TAILOR_RETENTION": str(path)}).describe() == policy.describe()
-    for bad in ("retention:\n  page: soon\n", "retention: [1]\n", "retention:\n  page: -3\n", "retention:\n  page: true\n"):
+    for bad in (
+        "retention:\n  page: soon\n",
+        "retention: [1]\n",
+        "retention:\n  page: -3\n",
+        "retention:\n  page: true\n",
+    ):
         path.write_text(bad, encoding="utf-8")
         with pytest.raises(PolicyError):
             load_policy(path)
@@ -79,7 +92,15 @@ def test_cli_purge(sqlite_store: Store, tmp_path) -> None:
     policy = tmp_path / "retention.yaml"
     policy.write_text(json.dumps(POLICY), encoding="utf-8")  # JSON is YAML too
     runner = CliRunner()
-    args = ["purge", "--policy", str(policy), "--at", "2026-11-24T12:00:00Z", "--database-url", sqlite_store.database_url]
+    args = [
+        "purge",
+        "--policy",
+        str(policy),
+        "--at",
+        "2026-11-24T12:00:00Z",
+        "--database-url",
+        sqlite_store.database_url,
+    ]
     dry = runner.invoke(maintenance, [*args, "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert json.loads(dry.output)["expired"]["page"] == 1 and len(_left(sqlite_store)) == 8

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
 from recs_data import CATALOG, make_interactions
 
 

@@ -7,13 +7,12 @@ import json
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from recs_data import CATALOG, make_interactions
 
 from tailor.cli.recs import recs
 from tailor.recommendations import EASE, ItemItem, load_latest, save_models
 from tailor.recommendations.evaluation import evaluate_models, ranking_metrics, read_interactions, split_interactions
 from tailor.recommendations.persistence import list_versions, prune
-
-from recs_data import CATALOG, make_interactions
 
 
 def clustered(n_users: int = 60, seed: int = 0) -> pd.DataFrame:
@@ -46,7 +45,9 @@ def test_save_and_load_latest_versions(tmp_path, interactions):
 def test_read_interactions_sniffs_formats(tmp_path):
     (tmp_path / "a.csv").write_text("user_id,item_id,rating\nu1,i1,5\nu1,i2,3\n")
     (tmp_path / "b.tsv").write_text("u1\ti1\nu2\ti2\n")
-    (tmp_path / "c.inter").write_text("user_id:token\titem_id:token\trating:float\ttimestamp:float\nu1\ti1\t4\t881250949\n")
+    (tmp_path / "c.inter").write_text(
+        "user_id:token\titem_id:token\trating:float\ttimestamp:float\nu1\ti1\t4\t881250949\n"
+    )
     a = read_interactions(tmp_path / "a.csv", min_weight=4)
     assert a[["user_id", "product_id", "weight"]].values.tolist() == [["u1", "i1", 5.0]]
     b = read_interactions(tmp_path / "b.tsv")
@@ -110,8 +111,18 @@ def test_cli_train_from_files_writes_a_loadable_version(tmp_path):
     events = tmp_path / "events.jsonl"
     with events.open("w") as fh:
         for row in make_interactions().itertuples():
-            fh.write(json.dumps({"type": "track", "userId": row.user_id, "event": row.event,
-                                 "timestamp": row.timestamp.isoformat(), "properties": {"product_id": row.product_id}}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "type": "track",
+                        "userId": row.user_id,
+                        "event": row.event,
+                        "timestamp": row.timestamp.isoformat(),
+                        "properties": {"product_id": row.product_id},
+                    }
+                )
+                + "\n"
+            )
     catalog = tmp_path / "catalog.csv"
     pd.DataFrame(CATALOG).to_csv(catalog, index=False)
     out = tmp_path / "artifacts"

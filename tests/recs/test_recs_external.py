@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from recs_data import event, profile
 
 from tailor.recommendations import (
     CircuitBreaker,
@@ -24,9 +25,7 @@ from tailor.recommendations import (
     TTLCache,
 )
 
-from recs_data import event, profile
-
-NOW = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 BUDGET_MS = 250
 # scheduling slack on a loaded CI machine; the budget itself is what the code enforces
 SLACK_S = 0.5
@@ -63,13 +62,27 @@ class ModelServer:
                 elif mode == "wrong-shape":
                     self._send(200, b'{"products": ["pan-2"]}')
                 elif mode == "unknown":
-                    self._send(200, json.dumps({"items": [{"product_id": "ghost-1"}, {"product_id": "knife-1", "score": 0.5},
-                                                          {"product_id": "ghost-2"}]}).encode())
+                    self._send(
+                        200,
+                        json.dumps(
+                            {
+                                "items": [
+                                    {"product_id": "ghost-1"},
+                                    {"product_id": "knife-1", "score": 0.5},
+                                    {"product_id": "ghost-2"},
+                                ]
+                            }
+                        ).encode(),
+                    )
                 elif mode == "all-unknown":
                     self._send(200, b'{"items": ["ghost-1", "ghost-2"]}')
                 else:
-                    self._send(200, json.dumps({"items": [{"product_id": "jacket-3", "score": 0.9}, "shoe-2"],
-                                                "model": "test-v1"}).encode())
+                    self._send(
+                        200,
+                        json.dumps(
+                            {"items": [{"product_id": "jacket-3", "score": 0.9}, "shoe-2"], "model": "test-v1"}
+                        ).encode(),
+                    )
 
             def _send(self, status: int, body: bytes) -> None:
                 self.send_response(status)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from recs_data import CATALOG, event
 
 from tailor.problems import ProblemError
 from tailor.recommendations.filters import (
@@ -15,8 +16,6 @@ from tailor.recommendations.filters import (
     purchased_products,
     rules_from_mapping,
 )
-
-from recs_data import CATALOG, event
 
 BY_ID = {p["id"]: p for p in CATALOG}
 ALL = [(p["id"], float(len(CATALOG) - i)) for i, p in enumerate(CATALOG)]  # catalog order = score order
@@ -90,9 +89,12 @@ def test_diversity_interleaves_categories():
 
 
 def test_purchased_window():
-    now = datetime(2026, 11, 23, tzinfo=timezone.utc)
-    events = [event("Order Completed", "old", "2025-01-01T00:00:00Z"), event("Order Completed", "new", "2026-11-01T00:00:00Z"),
-              event("Product Viewed", "viewed")]
+    now = datetime(2026, 11, 23, tzinfo=UTC)
+    events = [
+        event("Order Completed", "old", "2025-01-01T00:00:00Z"),
+        event("Order Completed", "new", "2026-11-01T00:00:00Z"),
+        event("Product Viewed", "viewed"),
+    ]
     assert purchased_products(events, timedelta(days=90), now) == {"new"}
     assert purchased_products(events, parse_duration(True), now) == {"new", "old"}
     assert purchased_products(events, None, now) == set()
@@ -145,7 +147,9 @@ def test_missing_file_means_defaults(tmp_path):
 
 def test_bad_yaml_reports_file_line(tmp_path):
     path = tmp_path / "recs.yaml"
-    path.write_text("recs:\n  filters:\n    max_per_category: -1\n    colour: red\n  slots:\n    hero:\n      diversity: 3\n")
+    path.write_text(
+        "recs:\n  filters:\n    max_per_category: -1\n    colour: red\n  slots:\n    hero:\n      diversity: 3\n"
+    )
     problems = check_file(path)
     lines = sorted((p.line, p.message) for p in problems)
     assert [line for line, _ in lines] == [3, 4, 7]

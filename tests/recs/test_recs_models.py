@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from recs_data import event
 from sklearn.base import clone
 
 from tailor.recommendations import EASE, ContentTFIDF, Hybrid, ItemItem, NotFittedError, Popularity
 from tailor.recommendations.interactions import event_weight, profile_history, weigh
-
-from recs_data import event
 
 CF_MODELS = [ItemItem, lambda: EASE(l2=1.0), Hybrid]
 
@@ -68,28 +67,34 @@ def test_event_weights_rank_purchases_above_views():
     assert event_weight("Product Viewed") < event_weight("Product Added") < event_weight("Order Completed")
     assert event_weight("add_to_cart") == event_weight("Product Added")
     assert event_weight("Product Viewed", {"view": 9.0}) == 9.0
-    frame = pd.DataFrame({"user_id": ["a", "a"], "product_id": ["x", "y"], "event": ["Product Viewed", "Order Completed"]})
+    frame = pd.DataFrame(
+        {"user_id": ["a", "a"], "product_id": ["x", "y"], "event": ["Product Viewed", "Order Completed"]}
+    )
     assert weigh(frame)["weight"].tolist() == [1.0, 5.0]
 
 
 def test_popularity_uses_event_weights_and_is_configurable():
-    frame = pd.DataFrame({
-        "user_id": ["a", "b", "c", "d"],
-        "product_id": ["viewed", "viewed", "viewed", "bought"],
-        "event": ["Product Viewed"] * 3 + ["Order Completed"],
-    })
+    frame = pd.DataFrame(
+        {
+            "user_id": ["a", "b", "c", "d"],
+            "product_id": ["viewed", "viewed", "viewed", "bought"],
+            "event": ["Product Viewed"] * 3 + ["Order Completed"],
+        }
+    )
     assert ids(Popularity(half_life_days=None).fit(frame).top(2)) == ["bought", "viewed"]
     heavy_views = Popularity(half_life_days=None, event_weights={"view": 10.0}).fit(frame)
     assert ids(heavy_views.top(2)) == ["viewed", "bought"]
 
 
 def test_popularity_recency_decay():
-    frame = pd.DataFrame({
-        "user_id": ["a", "b", "c", "d"],
-        "product_id": ["old", "old", "old", "new"],
-        "weight": [1.0, 1.0, 1.0, 1.0],
-        "timestamp": ["2026-01-01T00:00:00Z"] * 3 + ["2026-11-20T00:00:00Z"],
-    })
+    frame = pd.DataFrame(
+        {
+            "user_id": ["a", "b", "c", "d"],
+            "product_id": ["old", "old", "old", "new"],
+            "weight": [1.0, 1.0, 1.0, 1.0],
+            "timestamp": ["2026-01-01T00:00:00Z"] * 3 + ["2026-11-20T00:00:00Z"],
+        }
+    )
     assert ids(Popularity(half_life_days=None).fit(frame).top(2)) == ["old", "new"]
     decayed = Popularity(half_life_days=7).fit(frame)
     assert ids(decayed.top(2)) == ["new", "old"]
@@ -176,6 +181,11 @@ def test_fits_are_deterministic(interactions, catalog):
 
 
 def test_profile_history_from_segment_events():
-    events = [event("Product Viewed", "a"), event("Product Viewed", "a"), event("Order Completed", "b"),
-              {"type": "identify", "traits": {}}, {"type": "track", "event": "Signed Up", "properties": {}}]
+    events = [
+        event("Product Viewed", "a"),
+        event("Product Viewed", "a"),
+        event("Order Completed", "b"),
+        {"type": "identify", "traits": {}},
+        {"type": "track", "event": "Signed Up", "properties": {}},
+    ]
     assert dict(profile_history(events)) == {"a": 2.0, "b": 5.0}

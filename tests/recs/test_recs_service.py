@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+from recs_data import event, profile
 
 from tailor.recommendations import BusinessFilters, Hybrid, Popularity, RecommendationService
 from tailor.recommendations.filters import rules_from_mapping
 from tailor.recommendations.service import favorite_category
 
-from recs_data import event, profile
-
-NOW = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -39,9 +38,14 @@ def test_model_answers_for_a_history(service):
 def test_products_are_template_ready(service):
     card = service.recommend(profile([event("Product Viewed", "pan-1")]), n=1, now=NOW).products[0]
     assert card == {
-        "id": "pan-2", "title": "Steel saucepan", "url": "https://shop.example.com/p/pan-2",
-        "image": "https://cdn.example.com/pan-2.jpg", "price": 45.0, "currency": "EUR",
-        "category": "Kitchen", "brand": "Forge",
+        "id": "pan-2",
+        "title": "Steel saucepan",
+        "url": "https://shop.example.com/p/pan-2",
+        "image": "https://cdn.example.com/pan-2.jpg",
+        "price": 45.0,
+        "currency": "EUR",
+        "category": "Kitchen",
+        "brand": "Forge",
     }
 
 
@@ -72,10 +76,17 @@ def test_favourite_category_is_computed_from_events(catalog):
 def test_model_with_nothing_left_falls_to_category(models, catalog):
     # everything the model suggests for a cook is excluded by a brand rule
     filters = BusinessFilters(rules_from_mapping({"exclude_brands": ["Forge", "Blade"], "exclude_categories": []}))
-    service = RecommendationService(catalog, {"itemitem": models["hybrid"].components_["itemitem"],
-                                              "popularity": models["popularity"]}, filters=filters, backfill=False)
-    history = [event("Order Completed", "pan-1", "2026-11-20T00:00:00Z"), event("Product Viewed", "jacket-1"),
-               event("Order Completed", "pan-2", "2026-11-20T00:00:00Z")]
+    service = RecommendationService(
+        catalog,
+        {"itemitem": models["hybrid"].components_["itemitem"], "popularity": models["popularity"]},
+        filters=filters,
+        backfill=False,
+    )
+    history = [
+        event("Order Completed", "pan-1", "2026-11-20T00:00:00Z"),
+        event("Product Viewed", "jacket-1"),
+        event("Order Completed", "pan-2", "2026-11-20T00:00:00Z"),
+    ]
     result = service.recommend(profile(history), n=3, now=NOW)
     assert outcomes(result)[0][0] == "itemitem"
     assert result.provider in {"itemitem", "category_popular", "popular"}
@@ -91,12 +102,16 @@ def test_no_consent_means_popularity_only(service):
     # same outcome when the caller says so
     result = service.recommend(profile(history), n=3, personalized=False, now=NOW)
     assert result.provider == "popular"
-    assert [p["id"] for p in result.products] == [p["id"] for p in service.recommend(profile([]), n=3, now=NOW).products]
+    assert [p["id"] for p in result.products] == [
+        p["id"] for p in service.recommend(profile([]), n=3, now=NOW).products
+    ]
 
 
 def test_everything_filtered_hides_the_block(models, catalog):
     filters = BusinessFilters(rules_from_mapping({"price": {"min": 10_000}}))
-    result = RecommendationService(catalog, models, filters=filters).recommend(profile([event("Product Viewed", "pan-1")]), now=NOW)
+    result = RecommendationService(catalog, models, filters=filters).recommend(
+        profile([event("Product Viewed", "pan-1")]), now=NOW
+    )
     assert result.provider is None and result.hidden and result.products == []
     assert [o for _, o in outcomes(result)] == ["empty", "empty", "empty"]
     assert "dropped" in result.attempts[-1]["reason"]
@@ -105,7 +120,8 @@ def test_everything_filtered_hides_the_block(models, catalog):
 def test_min_results_moves_on_to_the_next_provider(models, catalog):
     filters = BusinessFilters(rules_from_mapping({"min_results": 10, "in_stock": False}))
     result = RecommendationService(catalog, models, filters=filters).recommend(
-        profile([event("Product Viewed", "pan-1")]), n=10, now=NOW)
+        profile([event("Product Viewed", "pan-1")]), n=10, now=NOW
+    )
     assert outcomes(result) == [("hybrid", "empty"), ("category_popular", "empty"), ("popular", "ok")]
     assert "min_results 10" in result.attempts[0]["reason"]
     # products without any interactions come last in the global list
@@ -114,12 +130,14 @@ def test_min_results_moves_on_to_the_next_provider(models, catalog):
 
 def test_short_answers_are_backfilled(models, catalog):
     result = RecommendationService(catalog, models).recommend(
-        profile([]), n=4, features={"favorite_category": "Kitchen"}, now=NOW)
+        profile([]), n=4, features={"favorite_category": "Kitchen"}, now=NOW
+    )
     assert result.provider == "category_popular"
     assert len(result.products) == 4  # 3 kitchen products + 1 popular
     assert result.attempts[-1] == {"provider": "popular", "outcome": "ok", "reason": "backfill", "count": 1}
     no_backfill = RecommendationService(catalog, models, backfill=False).recommend(
-        profile([]), n=4, features={"favorite_category": "Kitchen"}, now=NOW)
+        profile([]), n=4, features={"favorite_category": "Kitchen"}, now=NOW
+    )
     assert len(no_backfill.products) == 3
 
 
@@ -152,7 +170,9 @@ def test_a_broken_model_falls_back(catalog, models):
 
 
 def test_slot_filters_apply_per_slot(catalog, models):
-    filters = BusinessFilters.from_mapping({"slots": {"kitchen_only": {"exclude_categories": ["Shoes", "Socks", "Jackets"]}}})
+    filters = BusinessFilters.from_mapping(
+        {"slots": {"kitchen_only": {"exclude_categories": ["Shoes", "Socks", "Jackets"]}}}
+    )
     service = RecommendationService(catalog, models, filters=filters)
     result = service.recommend(profile([]), n=3, slot="kitchen_only", now=NOW)
     assert {p["category"] for p in result.products} == {"Kitchen"}

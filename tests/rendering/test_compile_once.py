@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -63,8 +63,20 @@ FILES = {
 }
 
 RECS = [
-    {"id": "sku-1", "title": "Wool Coat & Scarf", "image": "https://cdn.example-shop.com/img/1.jpg", "url": "https://example-shop.com/p/1", "price": 149.0},
-    {"id": "sku-2", "title": "Linen <Shirt>", "image": "https://cdn.example-shop.com/img/2.jpg", "url": "https://example-shop.com/p/2?c=a", "price": 29.5},
+    {
+        "id": "sku-1",
+        "title": "Wool Coat & Scarf",
+        "image": "https://cdn.example-shop.com/img/1.jpg",
+        "url": "https://example-shop.com/p/1",
+        "price": 149.0,
+    },
+    {
+        "id": "sku-2",
+        "title": "Linen <Shirt>",
+        "image": "https://cdn.example-shop.com/img/2.jpg",
+        "url": "https://example-shop.com/p/2?c=a",
+        "price": 29.5,
+    },
 ]
 
 CONTEXTS = [
@@ -80,7 +92,7 @@ def compiler(write_templates):
 
 
 def _ctx(ctx):
-    return {**ctx, "now": datetime(2026, 11, 23, tzinfo=timezone.utc), "__locale": "en_US"}
+    return {**ctx, "now": datetime(2026, 11, 23, tzinfo=UTC), "__locale": "en_US"}
 
 
 @pytest.mark.parametrize("ctx,blocks", CONTEXTS)
@@ -157,7 +169,9 @@ def test_slot_renders_chosen_block(compiler):
 
 def test_failing_block_falls_back_to_default(write_templates):
     files = dict(FILES)
-    files["blocks/hero/vip.mjml"] = "<mj-section><mj-column><mj-text>{{ profile.first_name + 1 }}</mj-text></mj-column></mj-section>"
+    files["blocks/hero/vip.mjml"] = (
+        "<mj-section><mj-column><mj-text>{{ profile.first_name + 1 }}</mj-text></mj-column></mj-section>"
+    )
     compiler = Compiler(write_templates(files), slot_resolver=lambda s: (["hero/vip"], "hero/generic"))
     with collecting_fallbacks() as fallbacks:
         parts = compiler.get("weekly").render(_ctx(CONTEXTS[0][0]), {"hero": "hero/vip"})
@@ -181,22 +195,34 @@ def test_undefined_variable_renders_empty_and_is_recorded(compiler):
 
 
 def test_jinja_with_less_than_inside_mjml_works(write_templates):
-    compiler = Compiler(write_templates({"t.mjml": """
+    compiler = Compiler(
+        write_templates(
+            {
+                "t.mjml": """
         <mjml><mj-head><mj-title>T</mj-title></mj-head><mj-body>
         {% if items | length < 2 %}
         <mj-section><mj-column><mj-text>few {{ 1 if 1 < 2 else 0 }}</mj-text></mj-column></mj-section>
         {% endif %}
         </mj-body></mjml>
-    """}))
+    """
+            }
+        )
+    )
     assert "few 1" in anatomy(compiler.get("t").render({"items": []}, {}).html).text
     assert "few" not in anatomy(compiler.get("t").render({"items": [1, 2]}, {}).html).text
 
 
 def test_plain_html_templates_work(write_templates):
-    compiler = Compiler(write_templates({"plain.html": """
+    compiler = Compiler(
+        write_templates(
+            {
+                "plain.html": """
         <html><head><title>Hi {{ name }}</title><style>p { color: #333333; }</style></head>
         <body><p>Hello {{ name }}</p><a href="https://example-shop.com/">Shop</a></body></html>
-    """}))
+    """
+            }
+        )
+    )
     parts = compiler.get("plain").render({"name": "Ann"}, {})
     assert parts.subject == "Hi Ann"
     assert "color: #333333" in parts.html.replace("color:#333333", "color: #333333")
@@ -205,7 +231,13 @@ def test_plain_html_templates_work(write_templates):
 
 
 def test_broken_template_is_a_compile_error_not_a_send_error(write_templates):
-    compiler = Compiler(write_templates({"t.mjml": "<mjml><mj-body><mj-section><mj-column><mj-text>{{ oops(</mj-text></mj-column></mj-section></mj-body></mjml>"}))
+    compiler = Compiler(
+        write_templates(
+            {
+                "t.mjml": "<mjml><mj-body><mj-section><mj-column><mj-text>{{ oops(</mj-text></mj-column></mj-section></mj-body></mjml>"
+            }
+        )
+    )
     with pytest.raises(ProblemError) as err:
         compiler.get("t")
     assert "t.mjml:1:" in str(err.value) and "syntax" in str(err.value).lower()
@@ -233,12 +265,16 @@ def test_only_inline_mj_style_is_inlined(compiler):
 
 
 def test_self_closing_defaults_in_mj_attributes(write_templates):
-    root = write_templates({"t.mjml": """
+    root = write_templates(
+        {
+            "t.mjml": """
         <mjml><mj-head><mj-title>T</mj-title><mj-attributes>
           <mj-text padding="0px" />
           <mj-button padding="0px" />
         </mj-attributes></mj-head><mj-body>
         <mj-section><mj-column><mj-text><b>One</b>
           <i>two</i></mj-text></mj-column></mj-section></mj-body></mjml>
-    """})
+    """
+        }
+    )
     assert "One two" in anatomy(Compiler(root).get("t").render({}, {}).html).text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -32,12 +32,15 @@ def test_small_operations_still_work(env):
     assert render(env, "{{ 'ab' * 3 }} {{ 2 ** 10 }} {{ 'a' ~ 'b' }} {{ 1 + 2 }}") == "ababab 1024 ab 3"
 
 
-@pytest.mark.parametrize("source", [
-    "{{ ''.__class__.__mro__ }}",
-    "{{ profile.__init__.__globals__ }}",
-    "{{ cycler.__init__.__globals__.os }}",
-    "{% set x = profile.update({'a': 1}) %}",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ ''.__class__.__mro__ }}",
+        "{{ profile.__init__.__globals__ }}",
+        "{{ cycler.__init__.__globals__.os }}",
+        "{% set x = profile.update({'a': 1}) %}",
+    ],
+)
 def test_sandbox_escapes_are_refused(env, source):
     """Unsafe attributes read as undefined (render nothing) or raise SecurityError."""
     try:
@@ -61,11 +64,14 @@ def ctx(locale="en_US", tz="UTC", currency="USD", **more):
     return {"__locale": locale, "__tz": ZoneInfo(tz), "__currency": currency, **more}
 
 
-@pytest.mark.parametrize("locale,currency,expected", [
-    ("en_US", "USD", "$1,234.50"),
-    ("fr_FR", "EUR", "1\u202f234,50\xa0€"),
-    ("de_DE", "EUR", "1.234,50\xa0€"),
-])
+@pytest.mark.parametrize(
+    "locale,currency,expected",
+    [
+        ("en_US", "USD", "$1,234.50"),
+        ("fr_FR", "EUR", "1\u202f234,50\xa0€"),
+        ("de_DE", "EUR", "1.234,50\xa0€"),
+    ],
+)
 def test_money_by_locale(env, locale, currency, expected):
     assert render(env, "{{ 1234.5 | money }}", **ctx(locale, currency=currency)) == expected
 
@@ -81,30 +87,40 @@ def test_number_and_percent(env):
 
 
 def test_dates_in_recipient_time_zone(env):
-    late = datetime(2026, 11, 23, 23, 30, tzinfo=timezone.utc)
+    late = datetime(2026, 11, 23, 23, 30, tzinfo=UTC)
     assert render(env, "{{ t | date('yyyy-MM-dd') }}", t=late, **ctx(tz="Europe/Paris")) == "2026-11-24"
     assert render(env, "{{ t | date('yyyy-MM-dd') }}", t=late, **ctx(tz="America/New_York")) == "2026-11-23"
     assert render(env, "{{ t | datetime('HH:mm') }}", t="2026-11-23T23:30:00Z", **ctx(tz="Asia/Tokyo")) == "08:30"
     assert render(env, "{{ t | date('long') }}", t=late, **ctx("fr_FR", tz="Europe/Paris")) == "24 novembre 2026"
 
 
-@pytest.mark.parametrize("source,expected", [
-    ("{{ n }} item{{ n | pluralize }}", {1: "1 item", 2: "2 items", 0: "0 items"}),
-    ("{{ n }} cherr{{ n | pluralize('y,ies') }}", {1: "1 cherry", 3: "3 cherries"}),
-    ("{{ n }} {{ n | pluralize('person', 'people') }}", {1: "1 person", 5: "5 people"}),
-])
+@pytest.mark.parametrize(
+    "source,expected",
+    [
+        ("{{ n }} item{{ n | pluralize }}", {1: "1 item", 2: "2 items", 0: "0 items"}),
+        ("{{ n }} cherr{{ n | pluralize('y,ies') }}", {1: "1 cherry", 3: "3 cherries"}),
+        ("{{ n }} {{ n | pluralize('person', 'people') }}", {1: "1 person", 5: "5 people"}),
+    ],
+)
 def test_pluralize(env, source, expected):
     for n, text in expected.items():
         assert render(env, source, n=n) == text
 
 
 def test_truncate_title_default(env):
-    out = render(env, "{{ 'a very long product name here' | truncate(15) }}|{{ 'wool coat' | title }}|{{ missing | default('there') }}")
+    out = render(
+        env,
+        "{{ 'a very long product name here' | truncate(15) }}|{{ 'wool coat' | title }}|{{ missing | default('there') }}",
+    )
     assert out == "a very long...|Wool Coat|there"
 
 
 def test_utm_filter_merges_template_params(env):
-    out = render(env, "{{ 'https://x.example/p?a=1' | utm(utm_content='hero') }}", __utm={"utm_source": "tailor", "utm_medium": "email"})
+    out = render(
+        env,
+        "{{ 'https://x.example/p?a=1' | utm(utm_content='hero') }}",
+        __utm={"utm_source": "tailor", "utm_medium": "email"},
+    )
     assert out == "https://x.example/p?a=1&amp;utm_source=tailor&amp;utm_medium=email&amp;utm_content=hero"
     assert render(env, "{{ 'mailto:a@example.com' | utm }}", __utm={"utm_source": "t"}) == "mailto:a@example.com"
 
@@ -127,15 +143,17 @@ def test_dict_data_wins_over_dict_methods(env):
 def test_macros_emit_text_in_the_text_part(write_templates):
     from tailor.rendering.compiler import Compiler
 
-    root = write_templates({
-        "partials/m.html": "{% macro badge(x) %}<strong style='color:#f00'>{{ x }}</strong>{% endmacro %}",
-        "t.mjml": """
+    root = write_templates(
+        {
+            "partials/m.html": "{% macro badge(x) %}<strong style='color:#f00'>{{ x }}</strong>{% endmacro %}",
+            "t.mjml": """
             <mjml><mj-head><mj-title>T</mj-title></mj-head><mj-body>
             {% import "partials/m.html" as m %}
             <mj-section><mj-column><mj-text>Now {{ m.badge('New') }} in</mj-text></mj-column></mj-section>
             </mj-body></mjml>
         """,
-    })
+        }
+    )
     parts = Compiler(root).get("t").render({}, {})
     assert "<strong" in parts.html and "New" in parts.html
     assert "New" in parts.text and "<strong" not in parts.text

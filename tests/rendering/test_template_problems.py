@@ -22,14 +22,33 @@ def problems_of(write_templates, files, name="t"):
     return err.value.problems
 
 
-@pytest.mark.parametrize("body,line,fragment", [
-    ('<mj-section><mj-column width="{{ w }}"><mj-text>x</mj-text></mj-column></mj-section>', 2, "width"),
-    ('<mj-section padding="{{ p }}px"><mj-column><mj-text>x</mj-text></mj-column></mj-section>', 2, "padding"),
-    ('<mj-section><mj-column><mj-image width="{{ w }}" src="https://x.example/a.png" /></mj-column></mj-section>', 2, "width"),
-    ('<mj-section><mj-column><mj-text font-family="{{ font }}">x</mj-text></mj-column></mj-section>', 2, "font-family"),
-    ('<mj-section>\n{% for p in recs %}\n<mj-column><mj-text>{{ p }}</mj-text></mj-column>\n{% endfor %}\n</mj-section>', 3, "around <mj-column>"),
-    ('<mj-section>\n{% if vip %}<mj-column><mj-text>a</mj-text></mj-column>{% endif %}\n<mj-column><mj-text>b</mj-text></mj-column>\n</mj-section>', 3, "around <mj-column>"),
-])
+@pytest.mark.parametrize(
+    "body,line,fragment",
+    [
+        ('<mj-section><mj-column width="{{ w }}"><mj-text>x</mj-text></mj-column></mj-section>', 2, "width"),
+        ('<mj-section padding="{{ p }}px"><mj-column><mj-text>x</mj-text></mj-column></mj-section>', 2, "padding"),
+        (
+            '<mj-section><mj-column><mj-image width="{{ w }}" src="https://x.example/a.png" /></mj-column></mj-section>',
+            2,
+            "width",
+        ),
+        (
+            '<mj-section><mj-column><mj-text font-family="{{ font }}">x</mj-text></mj-column></mj-section>',
+            2,
+            "font-family",
+        ),
+        (
+            "<mj-section>\n{% for p in recs %}\n<mj-column><mj-text>{{ p }}</mj-text></mj-column>\n{% endfor %}\n</mj-section>",
+            3,
+            "around <mj-column>",
+        ),
+        (
+            "<mj-section>\n{% if vip %}<mj-column><mj-text>a</mj-text></mj-column>{% endif %}\n<mj-column><mj-text>b</mj-text></mj-column>\n</mj-section>",
+            3,
+            "around <mj-column>",
+        ),
+    ],
+)
 def test_jinja_in_layout_arithmetic_is_rejected(write_templates, body, line, fragment):
     (problem,) = problems_of(write_templates, {"t.mjml": wrap(body)})
     assert problem.path.endswith("t.mjml")
@@ -42,15 +61,23 @@ def test_jinja_where_it_is_safe_is_accepted(write_templates):
     Compiler(write_templates({"t.mjml": wrap(body)})).get("t")
 
 
-@pytest.mark.parametrize("body,line,col,fragment", [
-    (SECTION.format("a < b"), 2, 35, "bare '<'"),
-    ("<mj-section><mj-column><mj-txt>x</mj-txt></mj-column></mj-section>", 2, 24, "unknown MJML tag <mj-txt>"),
-    ("<mj-section><mj-column><mj-text>x</mj-text></mj-section>", 2, 44, "closes nothing"),
-    ("<mj-column><mj-text>x</mj-text></mj-column>", 2, 1, "cannot be inside <mj-body>"),
-    ('<mj-section><mj-column><mj-text color="reddish-ish!">x</mj-text></mj-column></mj-section>', 2, 33, "not a color"),
-    (SECTION.format("{{ name }"), 2, 33, "Jinja syntax error"),
-    (SECTION.format("{% if x %}open"), 2, 33, "Jinja syntax error"),
-])
+@pytest.mark.parametrize(
+    "body,line,col,fragment",
+    [
+        (SECTION.format("a < b"), 2, 35, "bare '<'"),
+        ("<mj-section><mj-column><mj-txt>x</mj-txt></mj-column></mj-section>", 2, 24, "unknown MJML tag <mj-txt>"),
+        ("<mj-section><mj-column><mj-text>x</mj-text></mj-section>", 2, 44, "closes nothing"),
+        ("<mj-column><mj-text>x</mj-text></mj-column>", 2, 1, "cannot be inside <mj-body>"),
+        (
+            '<mj-section><mj-column><mj-text color="reddish-ish!">x</mj-text></mj-column></mj-section>',
+            2,
+            33,
+            "not a color",
+        ),
+        (SECTION.format("{{ name }"), 2, 33, "Jinja syntax error"),
+        (SECTION.format("{% if x %}open"), 2, 33, "Jinja syntax error"),
+    ],
+)
 def test_structural_problems_are_located(write_templates, body, line, col, fragment):
     problems = problems_of(write_templates, {"t.mjml": wrap(body)})
     assert any(p.line == line and p.col == col and fragment in p.message for p in problems), [str(p) for p in problems]
@@ -123,7 +150,9 @@ def test_unclosed_tag_in_a_block_is_reported_in_that_block(write_templates):
         "blocks/hero/a.mjml": "<mj-section><mj-column>\n<mj-text>Hi {{ profile.first_name | title</mj-text>\n</mj-column></mj-section>\n",
     }
     compiler = Compiler(write_templates(files), slot_resolver=lambda s: (["hero/b"], "hero/a"))
-    (compiler.templates_dir / "blocks/hero/b.mjml").write_text("<mj-section><mj-column><mj-text>{{ x }}</mj-text></mj-column></mj-section>")
+    (compiler.templates_dir / "blocks/hero/b.mjml").write_text(
+        "<mj-section><mj-column><mj-text>{{ x }}</mj-text></mj-column></mj-section>"
+    )
     with pytest.raises(ProblemError) as err:
         compiler.get("t")
     (problem,) = err.value.problems

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from test_compile_once import CONTEXTS, FILES, _ctx
 
 from tailor.rendering.compiler import Compiler
 from tailor.rendering.text import html_to_text, normalize_text
-
-from test_compile_once import CONTEXTS, FILES, _ctx
 
 
 @pytest.fixture

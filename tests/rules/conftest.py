@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import textwrap
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 #: The example shop's reference "now" (docs/data-formats.md).
-AT = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture

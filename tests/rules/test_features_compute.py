@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import AT, event
 
+from conftest import AT, event
 from tailor.features import FEATURE_NAMES, compute_features, compute_features_frame, features_from_row
 
 FIXTURE_EVENTS = Path(__file__).resolve().parents[2] / "fixtures" / "events.jsonl"
@@ -43,8 +43,9 @@ def test_recency_frequency_monetary():
     assert features["lifecycle_stage"] == "active"
 
 
-@pytest.mark.parametrize(("days", "stage"), [(None, "new"), (0, "active"), (45, "active"), (46, "lapsing"),
-                                             (90, "lapsing"), (91, "lapsed")])
+@pytest.mark.parametrize(
+    ("days", "stage"), [(None, "new"), (0, "active"), (45, "active"), (46, "lapsing"), (90, "lapsing"), (91, "lapsed")]
+)
 def test_lifecycle_boundaries(days, stage):
     events = [] if days is None else [event("Order Completed", ago(days=days), total=1)]
     assert compute_features(events, AT)["lifecycle_stage"] == stage
@@ -85,14 +86,20 @@ def synthetic_events(seed: int = 3, profiles: int = 60) -> list[dict]:
     rows = []
     for p in range(profiles):
         for _ in range(rng.randint(0, 40)):
-            name = rng.choice(["Product Viewed"] * 5 + ["Product Added", "Checkout Started", "Order Completed",
-                                                      "Email Opened", "Page"])
+            name = rng.choice(
+                ["Product Viewed"] * 5
+                + ["Product Added", "Checkout Started", "Order Completed", "Email Opened", "Page"]
+            )
             moment = AT - timedelta(minutes=rng.randint(-600, 130 * 24 * 60))
             zone = timezone(timedelta(hours=rng.choice([0, 2, -5])))
             stamp = moment.astimezone(zone).isoformat().replace("+00:00", "Z")
-            product = {"product_id": f"sku-{rng.randint(1, 30)}", "category": rng.choice(categories),
-                       "brand": rng.choice(brands), "price": round(rng.uniform(5, 200), 2),
-                       "quantity": rng.randint(1, 3)}
+            product = {
+                "product_id": f"sku-{rng.randint(1, 30)}",
+                "category": rng.choice(categories),
+                "brand": rng.choice(brands),
+                "price": round(rng.uniform(5, 200), 2),
+                "quantity": rng.randint(1, 3),
+            }
             if name == "Order Completed":
                 props = {"order_id": f"o{p}-{len(rows)}", "products": [product]}
                 if rng.random() < 0.7:
@@ -102,18 +109,19 @@ def synthetic_events(seed: int = 3, profiles: int = 60) -> list[dict]:
                 continue
             else:
                 props = product
-            rows.append({"type": "track", "userId": f"u{p}", "event": name, "timestamp": stamp,
-                         "properties": props})
+            rows.append({"type": "track", "userId": f"u{p}", "event": name, "timestamp": stamp, "properties": props})
     return rows
 
 
 def assert_agree(events: list[dict], catalog=None, signups=None) -> int:
-    frame = pd.DataFrame({
-        "profile_id": [e.get("userId") or e.get("anonymousId") for e in events],
-        "event": [e.get("event") for e in events],
-        "timestamp": [e.get("timestamp") for e in events],
-        "properties": [e.get("properties") for e in events],
-    })
+    frame = pd.DataFrame(
+        {
+            "profile_id": [e.get("userId") or e.get("anonymousId") for e in events],
+            "event": [e.get("event") for e in events],
+            "timestamp": [e.get("timestamp") for e in events],
+            "properties": [e.get("properties") for e in events],
+        }
+    )
     signups = signups or {}
     batch = compute_features_frame(frame, AT, catalog=catalog, signups=signups)
     by_profile: dict[str, list[dict]] = {}
@@ -143,8 +151,10 @@ def test_batch_and_single_agree_on_synthetic_events():
 
 
 def test_batch_keeps_profiles_with_only_future_or_identify_events():
-    events = [{"type": "identify", "userId": "u1", "timestamp": ago(days=1), "traits": {}},
-              {"type": "track", "userId": "u2", "event": "Product Viewed", "timestamp": ago(days=-1)}]
+    events = [
+        {"type": "identify", "userId": "u1", "timestamp": ago(days=1), "traits": {}},
+        {"type": "track", "userId": "u2", "event": "Product Viewed", "timestamp": ago(days=-1)},
+    ]
     assert assert_agree(events) == 2
 
 

@@ -34,14 +34,17 @@ def test_good_file_has_no_problems(rules_dir):
 
 
 def test_yaml_syntax_error_with_line_and_col(rules_dir):
-    path = rules_dir("hero.yaml", """
+    path = rules_dir(
+        "hero.yaml",
+        """
         slot: hero
         rules:
           - id: vip
             description: VIPs: the best
             block: hero/vip
         default: hero/generic
-    """)
+    """,
+    )
     assert only(rules_dir) == f"{path}:4:22: YAML syntax error: mapping values are not allowed here"
 
 
@@ -62,20 +65,26 @@ def test_missing_required_key(rules_dir):
 
 
 def test_bad_duration_in_trigger(rules_dir):
-    path = rules_dir("triggers.yaml", """
+    path = rules_dir(
+        "triggers.yaml",
+        """
         triggers:
           cart_abandonment:
             on: [Product Added]
             after: one hour
-    """)
+    """,
+    )
     assert only(rules_dir).startswith(f"{path}:4:12: triggers.cart_abandonment.after: 'one hour' does not match")
 
 
 def test_yaml_11_booleans_do_not_eat_the_on_key(rules_dir):
-    rules_dir("triggers.yaml", """
+    rules_dir(
+        "triggers.yaml",
+        """
         triggers:
           cart_abandonment: {on: [Product Added], unless: [Order Completed]}
-    """)
+    """,
+    )
     assert problems(rules_dir) == []
     book = RuleBook.load(rules_dir.dir)
     assert book.triggers["cart_abandonment"].on == {"Product Added"}
@@ -107,7 +116,9 @@ def test_condition_syntax_error(rules_dir):
 
 
 def test_multiline_condition_error_line(rules_dir):
-    path = rules_dir("hero.yaml", GOOD.replace(""""'vip' in segments\"""", "|\n      profile.a == 1 and\n      profile.b ==="))
+    path = rules_dir(
+        "hero.yaml", GOOD.replace(""""'vip' in segments\"""", "|\n      profile.a == 1 and\n      profile.b ===")
+    )
     assert only(rules_dir).startswith(f"{path}:5:11: rule 'vip': invalid condition:")
 
 
@@ -119,43 +130,69 @@ def test_unknown_filter(rules_dir):
 
 def test_name_no_context_provides(rules_dir):
     path = rules_dir("hero.yaml", GOOD.replace(""""'vip' in segments\"""", "user.city == 'Paris'"))
-    assert only(rules_dir) == (f"{path}:4:11: rule 'vip': no context provides 'user' "
-                               "(conditions can use profile, triggers, segments, recs, context, now)")
+    assert only(rules_dir) == (
+        f"{path}:4:11: rule 'vip': no context provides 'user' "
+        "(conditions can use profile, triggers, segments, recs, context, now)"
+    )
 
 
 def test_duplicate_rule_ids(rules_dir):
     rules_dir("hero.yaml", GOOD)
-    path = rules_dir("other.yaml", """
+    path = rules_dir(
+        "other.yaml",
+        """
         slot: footer
         rules:
           - {id: vip, priority: 1, block: footer/vip}
         default: footer/generic
-    """)
+    """,
+    )
     assert only(rules_dir).startswith(f"{path}:3:10: duplicate rule id 'vip' (first declared at ")
 
 
 def test_equal_priorities_in_one_slot(rules_dir):
-    path = rules_dir("hero.yaml", GOOD.replace("default:", """  - id: french
+    path = rules_dir(
+        "hero.yaml",
+        GOOD.replace(
+            "default:",
+            """  - id: french
     when: profile.locale == 'fr_FR'
     priority: 20
     block: hero/french
-default:"""))
-    assert only(rules_dir) == (f"{path}:7:5: rule 'french' has the same priority (20) as rule 'vip' "
-                               "in slot 'hero': which one wins would be arbitrary")
+default:""",
+        ),
+    )
+    assert only(rules_dir) == (
+        f"{path}:7:5: rule 'french' has the same priority (20) as rule 'vip' "
+        "in slot 'hero': which one wins would be arbitrary"
+    )
 
 
 def test_rule_shadowed_by_unconditional_rule(rules_dir):
-    path = rules_dir("hero.yaml", GOOD.replace("default:", """  - id: everyone
+    path = rules_dir(
+        "hero.yaml",
+        GOOD.replace(
+            "default:",
+            """  - id: everyone
     priority: 30
     block: hero/sale
-default:"""))
-    assert only(rules_dir) == (f"{path}:3:5: rule 'vip' can never match: rule 'everyone' (priority 30) "
-                               "always matches first")
+default:""",
+        ),
+    )
+    assert only(rules_dir) == (
+        f"{path}:3:5: rule 'vip' can never match: rule 'everyone' (priority 30) always matches first"
+    )
 
 
 def test_when_true_also_shadows(rules_dir):
-    rules_dir("hero.yaml", GOOD.replace("default:", """  - {id: everyone, when: true, priority: 30, block: hero/sale}
-default:"""))
+    rules_dir(
+        "hero.yaml",
+        GOOD.replace(
+            "default:",
+            """  - {id: everyone, when: true, priority: 30, block: hero/sale}
+default:""",
+        ),
+    )
     assert "can never match" in only(rules_dir)
 
 
@@ -167,11 +204,15 @@ def test_slot_without_default(rules_dir):
 def test_conflicting_defaults_across_files(rules_dir):
     rules_dir("hero.yaml", GOOD)
     path = rules_dir("more.yaml", "slot: hero\ndefault: hero/other\n")
-    assert only(rules_dir) == f"{path}:2:10: slot 'hero' already has default 'hero/generic' (at {rules_dir.dir}/hero.yaml:7:10)"
+    assert (
+        only(rules_dir)
+        == f"{path}:2:10: slot 'hero' already has default 'hero/generic' (at {rules_dir.dir}/hero.yaml:7:10)"
+    )
 
 
-@pytest.mark.parametrize("escape", ["''.__class__", "x.__globals__", "profile['__init__']",
-                                    "profile | attr('__class__')"])
+@pytest.mark.parametrize(
+    "escape", ["''.__class__", "x.__globals__", "profile['__init__']", "profile | attr('__class__')"]
+)
 def test_sandbox_escape_is_reported_never_executed(rules_dir, monkeypatch, escape):
     import tailor.rules.conditions as conditions
 
@@ -186,8 +227,9 @@ def test_sandbox_escape_is_reported_never_executed(rules_dir, monkeypatch, escap
 def test_undeclared_trigger_is_a_warning(rules_dir):
     path = rules_dir("hero.yaml", GOOD.replace(""""'vip' in segments\"""", "triggers.cart_abandon.active"))
     found = RuleBook.check(rules_dir.dir)
-    assert [str(p) for p in found] == [f"{path}:3:5: warning: 'vip' uses undeclared trigger 'cart_abandon' "
-                                       "(it reads as inactive)"]
+    assert [str(p) for p in found] == [
+        f"{path}:3:5: warning: 'vip' uses undeclared trigger 'cart_abandon' (it reads as inactive)"
+    ]
     RuleBook.load(rules_dir.dir)  # warnings do not stop loading
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import joblib
@@ -17,7 +17,7 @@ from tailor.rules.context import build_context
 from tailor.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
-AT = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 CLUSTERS = """\
 segments:
   rfm:
@@ -42,10 +42,14 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> dict:
     (rules / "clusters.yaml").write_text(CLUSTERS, encoding="utf-8")
     (rules / "champion_hero.yaml").write_text(
         "slot: champion_test\nrules:\n  - {id: champion-thanks, when: \"'champions' in segments\", block: hero/vip}\n"
-        "default: hero/generic\n", encoding="utf-8")
+        "default: hero/generic\n",
+        encoding="utf-8",
+    )
     out = base / "artifacts"
-    result = CliRunner().invoke(segments, ["train", "--rules", str(rules), "--database-url", url, "--out", str(out),
-                                           "--at", "2026-11-23T12:00:00Z"])
+    result = CliRunner().invoke(
+        segments,
+        ["train", "--rules", str(rules), "--database-url", url, "--out", str(out), "--at", "2026-11-23T12:00:00Z"],
+    )
     assert result.exit_code == 0, result.output
     return {"url": url, "rules": rules, "out": out, "output": result.output}
 
@@ -59,8 +63,20 @@ def test_train_saves_a_model_with_deterministic_names(shop: dict) -> None:
     assert means == sorted(means, reverse=True)  # named by monetary rank, best first
     assert sum(model["counts"].values()) == model["profiles"] > 500
     # training again gives the same clusters under the same names
-    again = CliRunner().invoke(segments, ["train", "--rules", str(shop["rules"]), "--database-url", shop["url"],
-                                          "--out", str(shop["out"]), "--at", "2026-11-23T12:00:00Z"])
+    again = CliRunner().invoke(
+        segments,
+        [
+            "train",
+            "--rules",
+            str(shop["rules"]),
+            "--database-url",
+            shop["url"],
+            "--out",
+            str(shop["out"]),
+            "--at",
+            "2026-11-23T12:00:00Z",
+        ],
+    )
     assert again.exit_code == 0, again.output
     assert joblib.load(path)["counts"] == model["counts"]
 
@@ -102,21 +118,30 @@ def test_without_a_trained_model_no_label_is_given(shop: dict, tmp_path: Path) -
     model = joblib.load(shop["out"] / "segments" / "rfm.joblib")
     columns = ["days_since_purchase", "orders_total", "lifetime_value"]
     for index, label in enumerate(model["labels"]):  # a profile at a cluster's centre gets its label
-        centre = {c: math.expm1(v * s + m) for c, v, s, m in zip(columns, model["centers"][index], model["scale"], model["mean"])}
+        centre = {
+            c: math.expm1(v * s + m)
+            for c, v, s, m in zip(columns, model["centers"][index], model["scale"], model["mean"])
+        }
         assert label in book.segments_for({"profile": centre})
-    assert "hibernating" in book.segments_for({"profile": {"days_since_purchase": None, "orders_total": 0,
-                                                           "lifetime_value": 0.0}})
+    assert "hibernating" in book.segments_for(
+        {"profile": {"days_since_purchase": None, "orders_total": 0, "lifetime_value": 0.0}}
+    )
 
 
-@pytest.mark.parametrize("body, message", [
-    ("  x: {model: kmeans, features: [recency, monetary], k: 3, labels: [a, b]}", "2 labels for k=3"),
-    ("  x: {model: kmeans, features: [recency, favorite_brand]}", "'favorite_brand' is not a numeric feature"),
-    ("  x: {model: kmeans, features: [recency, frequency], rank_by: monetary}", "rank_by 'monetary'"),
-    ("  x: {model: kmeans, features: [recency], when: 'true'}", "give exactly one of 'when' or 'model'+'features'"),
-    ("  x: {model: dbscan, features: [recency]}", "'dbscan' is not one of 'kmeans'"),
-    ("  x: {model: kmeans, features: [monetary], k: 2, labels: [vip, low]}\n  vip: {when: 'true'}",
-     "duplicate segment id 'vip'"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("  x: {model: kmeans, features: [recency, monetary], k: 3, labels: [a, b]}", "2 labels for k=3"),
+        ("  x: {model: kmeans, features: [recency, favorite_brand]}", "'favorite_brand' is not a numeric feature"),
+        ("  x: {model: kmeans, features: [recency, frequency], rank_by: monetary}", "rank_by 'monetary'"),
+        ("  x: {model: kmeans, features: [recency], when: 'true'}", "give exactly one of 'when' or 'model'+'features'"),
+        ("  x: {model: dbscan, features: [recency]}", "'dbscan' is not one of 'kmeans'"),
+        (
+            "  x: {model: kmeans, features: [monetary], k: 2, labels: [vip, low]}\n  vip: {when: 'true'}",
+            "duplicate segment id 'vip'",
+        ),
+    ],
+)
 def test_check_reports_bad_clustering_segments(tmp_path: Path, body: str, message: str) -> None:
     (tmp_path / "s.yaml").write_text("segments:\n" + body + "\n", encoding="utf-8")
     problems = [str(p) for p in RuleBook.check(tmp_path)]

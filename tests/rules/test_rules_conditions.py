@@ -21,8 +21,10 @@ def test_first_failing_part_with_values():
     profile = {"segment": "vip", "city": "New York", "days_since_purchase": 45}
     outcome = Condition(VIP_NY).evaluate({"profile": profile})
     assert not outcome.matched
-    assert outcome.detail == {"failed": "profile.days_since_purchase <= 30",
-                              "values": {"profile.days_since_purchase": 45}}
+    assert outcome.detail == {
+        "failed": "profile.days_since_purchase <= 30",
+        "values": {"profile.days_since_purchase": 45},
+    }
 
 
 def test_missing_name_is_reported_not_raised():
@@ -59,7 +61,8 @@ def test_not_of_unknown_does_not_match():
 
 def test_or_failure_shows_every_value():
     outcome = Condition("'vip' in segments or profile.city == 'Lyon'").evaluate(
-        {"segments": ["new"], "profile": {"city": "Paris"}})
+        {"segments": ["new"], "profile": {"city": "Paris"}}
+    )
     assert outcome.detail["failed"] == "'vip' in segments or profile.city == 'Lyon'"
     assert outcome.detail["values"] == {"segments": ["new"], "profile.city": "Paris"}
 
@@ -79,7 +82,8 @@ def test_method_calls_on_missing_data():
 
 def test_trace_detail_is_json():
     outcome = Condition("profile.tags | length > 2 and now.year > 2000").evaluate(
-        {"profile": {"tags": {"a", "b"}}, "now": None})
+        {"profile": {"tags": {"a", "b"}}, "now": None}
+    )
     json.dumps(outcome.detail)
 
 
@@ -93,15 +97,18 @@ def test_false_never_matches():
     assert not Condition(False).evaluate({}).matched
 
 
-@pytest.mark.parametrize("source", [
-    "''.__class__",
-    "x.__globals__",
-    "profile['__class__']",
-    "profile | attr('__class__')",
-    "''.__class__.__mro__[1].__subclasses__()",
-    "profile.mro",
-    "__import__",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "''.__class__",
+        "x.__globals__",
+        "profile['__class__']",
+        "profile | attr('__class__')",
+        "''.__class__.__mro__[1].__subclasses__()",
+        "profile.mro",
+        "__import__",
+    ],
+)
 def test_escapes_are_refused_before_running(source):
     with pytest.raises(ConditionError, match="not allowed in the sandbox"):
         Condition(source)

@@ -43,10 +43,13 @@ abort:
 def book(rules_dir):
     rules_dir("hero.yaml", HERO)
     rules_dir("abort.yaml", ABORT)
-    rules_dir("triggers.yaml", """
+    rules_dir(
+        "triggers.yaml",
+        """
         triggers:
           cart_abandonment: {on: [Product Added], unless: [Order Completed], after: 1h}
-    """)
+    """,
+    )
     return RuleBook.load(rules_dir.dir)
 
 
@@ -66,8 +69,12 @@ def test_highest_priority_wins_and_sets_variables(book):
     slot = decision.trace[1]
     assert slot["slot"] == "hero" and slot["why"] == "rule cart-reminder"
     assert [r["id"] for r in slot["rules"]] == ["cart-reminder", "vip-new-york-winter", "french"]
-    assert slot["rules"][1] == {"id": "vip-new-york-winter", "priority": 20, "matched": None,
-                                "skipped": "a higher-priority rule matched"}
+    assert slot["rules"][1] == {
+        "id": "vip-new-york-winter",
+        "priority": 20,
+        "matched": None,
+        "skipped": "a higher-priority rule matched",
+    }
 
 
 def test_trace_of_a_non_match_names_the_failing_part(book):
@@ -106,13 +113,16 @@ def test_no_consent_skips_behavioural_rules(book):
 
 
 def test_explicit_personal_marker(rules_dir):
-    rules_dir("hero.yaml", """
+    rules_dir(
+        "hero.yaml",
+        """
         slot: hero
         rules:
           - {id: a, when: "profile.city == 'Paris'", personal: true, priority: 2, block: hero/a}
           - {id: b, when: "'x' in segments", personal: false, priority: 1, block: hero/b}
         default: hero/generic
-    """)
+    """,
+    )
     book = RuleBook.load(rules_dir.dir)
     decision = book.decide(["hero"], {"profile": {"city": "Paris"}, "segments": ["x"]}, personalized=False)
     assert decision.blocks == {"hero": "hero/b"}
@@ -142,27 +152,36 @@ def test_blocks_for_and_default_for(book):
 
 
 def test_later_slot_overrides_set_variables(rules_dir):
-    rules_dir("a.yaml", """
+    rules_dir(
+        "a.yaml",
+        """
         slot: hero
         rules: [{id: a, block: hero/a, set: {code: A, only_a: 1}}]
         default: hero/generic
-    """)
-    rules_dir("b.yaml", """
+    """,
+    )
+    rules_dir(
+        "b.yaml",
+        """
         slot: footer
         rules: [{id: b, block: footer/b, set: {code: B}}]
         default: footer/generic
-    """)
+    """,
+    )
     decision = RuleBook.load(rules_dir.dir).decide(["hero", "footer"], {})
     assert decision.variables == {"code": "B", "only_a": 1}
 
 
 def test_segments_for(rules_dir):
-    rules_dir("segments.yaml", """
+    rules_dir(
+        "segments.yaml",
+        """
         segments:
           vip: {when: profile.lifetime_value >= 500}
           big_vip: {when: "'vip' in segments and profile.lifetime_value >= 1000"}
           french: {when: "profile.locale == 'fr_FR'", personal: false}
-    """)
+    """,
+    )
     book = RuleBook.load(rules_dir.dir)
     assert book.segments_for({"profile": {"lifetime_value": 1200, "locale": "fr_FR"}}) == ["vip", "big_vip", "french"]
     assert book.segments_for({"profile": {"lifetime_value": 700}}) == ["vip"]

@@ -7,8 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import AT, event
 
+from conftest import AT, event
 from tailor.rules import RuleBook
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,14 +35,23 @@ def ago(**delta) -> str:
 
 
 def order(days: float, total: float, category: str = "Shoes") -> dict:
-    return event("Order Completed", ago(days=days), order_id=f"o{days}", total=total,
-                 products=[{"product_id": "sku-0001", "category": category, "price": total, "quantity": 1}])
+    return event(
+        "Order Completed",
+        ago(days=days),
+        order_id=f"o{days}",
+        total=total,
+        products=[{"product_id": "sku-0001", "category": category, "price": total, "quantity": 1}],
+    )
 
 
 def persona(pid: str, traits: dict, events: list[dict], consent: bool = True, email: bool = True) -> dict:
-    return {"id": pid, "email": f"{pid}@example.com" if email else None, "traits": traits,
-            "consents": {"personalization": consent, "tracking": consent, "email_marketing": True},
-            "events": events}
+    return {
+        "id": pid,
+        "email": f"{pid}@example.com" if email else None,
+        "traits": traits,
+        "consents": {"personalization": consent, "tracking": consent, "email_marketing": True},
+        "events": events,
+    }
 
 
 def synthetic_personas() -> dict[str, dict]:
@@ -50,19 +59,31 @@ def synthetic_personas() -> dict[str, dict]:
     en = {"first_name": "Ann", "locale": "en_US", "timezone": "America/New_York"}
     return {
         "new-subscriber": persona("new-subscriber", {**en, "created_at": ago(days=1)}, []),
-        "vip-new-york": persona("vip-new-york", {**en, "city": "New York", "segment": "vip"},
-                                [order(12, 320.0), order(60, 410.0)]),
-        "cart-abandoner": persona("cart-abandoner", en, [
-            event("Product Added", ago(hours=5), "m1", product_id="sku-0003", price=59.0, quantity=1)]),
-        "browse-abandoner": persona("browse-abandoner", en, [
-            event("Product Viewed", ago(hours=8), product_id="sku-0004"),
-            event("Product Viewed", ago(hours=6), product_id="sku-0005")]),
+        "vip-new-york": persona(
+            "vip-new-york", {**en, "city": "New York", "segment": "vip"}, [order(12, 320.0), order(60, 410.0)]
+        ),
+        "cart-abandoner": persona(
+            "cart-abandoner",
+            en,
+            [event("Product Added", ago(hours=5), "m1", product_id="sku-0003", price=59.0, quantity=1)],
+        ),
+        "browse-abandoner": persona(
+            "browse-abandoner",
+            en,
+            [
+                event("Product Viewed", ago(hours=8), product_id="sku-0004"),
+                event("Product Viewed", ago(hours=6), product_id="sku-0005"),
+            ],
+        ),
         "lapsed-customer": persona("lapsed-customer", en, [order(150, 80.0)]),
-        "no-consent": persona("no-consent", en, [
-            event("Product Added", ago(hours=5), "m2", product_id="sku-0003")], consent=False),
-        "french-shopper": persona("french-shopper", {"first_name": "Léa", "locale": "fr_FR", "city": "Lyon",
-                                                     "timezone": "Europe/Paris"},
-                                  [event("Product Viewed", ago(days=3), product_id="sku-0006")]),
+        "no-consent": persona(
+            "no-consent", en, [event("Product Added", ago(hours=5), "m2", product_id="sku-0003")], consent=False
+        ),
+        "french-shopper": persona(
+            "french-shopper",
+            {"first_name": "Léa", "locale": "fr_FR", "city": "Lyon", "timezone": "Europe/Paris"},
+            [event("Product Viewed", ago(days=3), product_id="sku-0006")],
+        ),
         "sparse-data": persona("sparse-data", {}, []),
         "recent-buyer": persona("recent-buyer", en, [order(3, 60.0)]),
     }
@@ -124,8 +145,9 @@ def test_abort_without_email(book):
 
 def test_cart_campaign_aborts_once_the_cart_is_ordered(book):
     document = synthetic_personas()["cart-abandoner"]
-    document["events"].append(event("Order Completed", AT.isoformat(), order_id="x",
-                                    products=[{"product_id": "sku-0003"}]))
+    document["events"].append(
+        event("Order Completed", AT.isoformat(), order_id="x", products=[{"product_id": "sku-0003"}])
+    )
     decision = book.decide_for(document, SLOTS, AT, context={"campaign": "cart_abandonment"})
     assert decision.abort == "the cart is no longer abandoned"
 

@@ -4,19 +4,34 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from conftest import AT, event
 
+from conftest import AT, event
 from tailor.triggers import Fired, TriggerSpec, evaluate_triggers, parse_duration
 
-CART = TriggerSpec.from_mapping("cart_abandonment", {
-    "on": ["Product Added", "Checkout Started"], "unless": ["Order Completed"],
-    "after": "1h", "expires": "7d", "cooldown": "3d"})
-BROWSE = TriggerSpec.from_mapping("browse_abandonment", {
-    "on": ["Product Viewed"], "min_count": 2, "within": "7d",
-    "unless": ["Product Added", "Order Completed"], "after": "2h", "cooldown": "7d"})
+CART = TriggerSpec.from_mapping(
+    "cart_abandonment",
+    {
+        "on": ["Product Added", "Checkout Started"],
+        "unless": ["Order Completed"],
+        "after": "1h",
+        "expires": "7d",
+        "cooldown": "3d",
+    },
+)
+BROWSE = TriggerSpec.from_mapping(
+    "browse_abandonment",
+    {
+        "on": ["Product Viewed"],
+        "min_count": 2,
+        "within": "7d",
+        "unless": ["Product Added", "Order Completed"],
+        "after": "2h",
+        "cooldown": "7d",
+    },
+)
 SPECS = {"cart_abandonment": CART, "browse_abandonment": BROWSE}
 
 
@@ -41,8 +56,13 @@ def added(when: str, sku: str, mid: str | None = None, **props):
 
 
 def order(when: str, *skus: str, mid: str | None = None):
-    return event("Order Completed", when, mid, order_id="o1",
-                 products=[{"product_id": s, "price": 1.0, "quantity": 1} for s in skus])
+    return event(
+        "Order Completed",
+        when,
+        mid,
+        order_id="o1",
+        products=[{"product_id": s, "price": 1.0, "quantity": 1} for s in skus],
+    )
 
 
 def test_durations():
@@ -53,8 +73,12 @@ def test_durations():
 
 
 def test_abandoned_cart_is_active_with_items():
-    state = cart([added(ago(hours=5), "sku-1", "m1", price=49.0, quantity=1, name="Boots"),
-                  added(ago(hours=4), "sku-2", "m2", price=10.0, quantity=2)])
+    state = cart(
+        [
+            added(ago(hours=5), "sku-1", "m1", price=49.0, quantity=1, name="Boots"),
+            added(ago(hours=4), "sku-2", "m2", price=10.0, quantity=2),
+        ]
+    )
     assert state.active and bool(state)
     assert [(i["id"], i["quantity"], i["price"]) for i in state.items] == [("sku-2", 2, 10.0), ("sku-1", 1, 49.0)]
     assert state.items[1]["title"] == "Boots"
@@ -107,8 +131,8 @@ def test_order_in_the_same_second_converts_the_cart():
 def test_time_zones_are_normalised():
     # 14:00+02:00 is 12:00Z: exactly `after` (1h) before 13:00Z.
     events = [added("2026-11-23T14:00:00+02:00", "sku-1")]
-    assert cart(events, at=datetime(2026, 11, 23, 13, 0, tzinfo=timezone.utc)).active
-    assert not cart(events, at=datetime(2026, 11, 23, 12, 59, 59, tzinfo=timezone.utc)).active
+    assert cart(events, at=datetime(2026, 11, 23, 13, 0, tzinfo=UTC)).active
+    assert not cart(events, at=datetime(2026, 11, 23, 12, 59, 59, tzinfo=UTC)).active
     # A naive `at` is UTC; an aware one in another zone means the same instant.
     paris = timezone(timedelta(hours=1))
     assert cart(events, at=datetime(2026, 11, 23, 14, 0, tzinfo=paris)).active
@@ -141,9 +165,12 @@ def test_events_after_at_are_ignored():
 
 def test_several_carts_only_the_open_one_counts():
     events = [
-        added(ago(days=3), "sku-1", "a1"), order(ago(days=3, hours=-1), "sku-1"),  # cart 1: bought
-        added(ago(days=2), "sku-2", "b1"), order(ago(days=2, hours=-1), "sku-2"),  # cart 2: bought
-        added(ago(hours=6), "sku-3", "c1"), added(ago(hours=5), "sku-4", "c2"),    # cart 3: open
+        added(ago(days=3), "sku-1", "a1"),
+        order(ago(days=3, hours=-1), "sku-1"),  # cart 1: bought
+        added(ago(days=2), "sku-2", "b1"),
+        order(ago(days=2, hours=-1), "sku-2"),  # cart 2: bought
+        added(ago(hours=6), "sku-3", "c1"),
+        added(ago(hours=5), "sku-4", "c2"),  # cart 3: open
     ]
     state = cart(events)
     assert state.active and [i["id"] for i in state.items] == ["sku-4", "sku-3"]
@@ -165,8 +192,11 @@ def test_same_cart_never_fires_twice():
 
 def test_cooldown_blocks_a_new_cart_soon_after():
     old = cart([added(ago(days=2), "sku-1", "m1")])
-    events = [added(ago(days=2), "sku-1", "m1"), order(ago(days=1, hours=23), "sku-1"),
-              added(ago(hours=3), "sku-2", "m2")]
+    events = [
+        added(ago(days=2), "sku-1", "m1"),
+        order(ago(days=1, hours=23), "sku-1"),
+        added(ago(hours=3), "sku-2", "m2"),
+    ]
     fired = [("cart_abandonment", old.key, AT - timedelta(days=1, hours=23, minutes=30))]
     state = cart(events, fired=fired)
     assert state.key != old.key
@@ -186,8 +216,11 @@ def test_cooldown_boundary():
 
 
 def test_checkout_snapshot_sets_quantities():
-    events = [added(ago(hours=5), "sku-1", quantity=1), added(ago(hours=5, minutes=-1), "sku-1", quantity=1),
-              event("Checkout Started", ago(hours=4), products=[{"product_id": "sku-1", "quantity": 3, "price": 5}])]
+    events = [
+        added(ago(hours=5), "sku-1", quantity=1),
+        added(ago(hours=5, minutes=-1), "sku-1", quantity=1),
+        event("Checkout Started", ago(hours=4), products=[{"product_id": "sku-1", "quantity": 3, "price": 5}]),
+    ]
     state = cart(events)
     assert [(i["id"], i["quantity"]) for i in state.items] == [("sku-1", 3)]
 
@@ -198,31 +231,59 @@ def test_quantities_add_up_without_a_snapshot():
 
 
 def test_catalog_enriches_items():
-    catalog = {"sku-1": {"title": "Wool socks", "price": 12.5, "image_url": "https://cdn/x.jpg",
-                         "url": "https://shop/p/sku-1", "category": "Socks", "brand": "Acme", "stock": 0}}
+    catalog = {
+        "sku-1": {
+            "title": "Wool socks",
+            "price": 12.5,
+            "image_url": "https://cdn/x.jpg",
+            "url": "https://shop/p/sku-1",
+            "category": "Socks",
+            "brand": "Acme",
+            "stock": 0,
+        }
+    }
     item = cart([added(ago(hours=5), "sku-1", quantity=1)], catalog=catalog).items[0]
-    assert item == {"id": "sku-1", "quantity": 1, "title": "Wool socks", "price": 12.5,
-                    "image": "https://cdn/x.jpg", "url": "https://shop/p/sku-1", "category": "Socks",
-                    "brand": "Acme", "currency": None, "in_stock": False}
+    assert item == {
+        "id": "sku-1",
+        "quantity": 1,
+        "title": "Wool socks",
+        "price": 12.5,
+        "image": "https://cdn/x.jpg",
+        "url": "https://shop/p/sku-1",
+        "category": "Socks",
+        "brand": "Acme",
+        "currency": None,
+        "in_stock": False,
+    }
 
 
 def test_browse_needs_min_count_within_window():
     one = browse([event("Product Viewed", ago(hours=5), product_id="sku-1")])
     assert not one.active and one.reason.startswith("1 of 2")
-    two = browse([event("Product Viewed", ago(hours=5), product_id="sku-1"),
-                  event("Product Viewed", ago(hours=4), product_id="sku-2")])
+    two = browse(
+        [
+            event("Product Viewed", ago(hours=5), product_id="sku-1"),
+            event("Product Viewed", ago(hours=4), product_id="sku-2"),
+        ]
+    )
     assert two.active and [i["id"] for i in two.items] == ["sku-2", "sku-1"]
     assert all(i["quantity"] == 1 for i in two.items)
-    old = browse([event("Product Viewed", ago(days=7), product_id="sku-1"),
-                  event("Product Viewed", ago(hours=4), product_id="sku-2")])
+    old = browse(
+        [
+            event("Product Viewed", ago(days=7), product_id="sku-1"),
+            event("Product Viewed", ago(hours=4), product_id="sku-2"),
+        ]
+    )
     assert not old.active  # exactly 7d ago is outside the window
 
 
 def test_browse_exit_removes_only_the_added_product():
-    events = [event("Product Viewed", ago(hours=6), product_id="sku-1"),
-              event("Product Viewed", ago(hours=5), product_id="sku-2"),
-              event("Product Viewed", ago(hours=4), product_id="sku-3"),
-              added(ago(hours=3), "sku-2")]
+    events = [
+        event("Product Viewed", ago(hours=6), product_id="sku-1"),
+        event("Product Viewed", ago(hours=5), product_id="sku-2"),
+        event("Product Viewed", ago(hours=4), product_id="sku-3"),
+        added(ago(hours=3), "sku-2"),
+    ]
     state = browse(events)
     assert state.active and [i["id"] for i in state.items] == ["sku-3", "sku-1"]
     # Cart and browse are separate: the add makes a cart.
@@ -230,8 +291,10 @@ def test_browse_exit_removes_only_the_added_product():
 
 
 def test_repeated_views_count_toward_min_count():
-    views = [event("Product Viewed", ago(hours=5), product_id="sku-1"),
-             event("Product Viewed", ago(hours=4), product_id="sku-1")]
+    views = [
+        event("Product Viewed", ago(hours=5), product_id="sku-1"),
+        event("Product Viewed", ago(hours=4), product_id="sku-1"),
+    ]
     state = browse(views)
     assert state.active and len(state.items) == 1 and state.items[0]["quantity"] == 1
 
@@ -249,8 +312,13 @@ def test_user_defined_trigger_without_unless():
 
 
 def test_events_without_products_and_junk_are_tolerated():
-    events = [event("Checkout Started", ago(hours=5)), {"event": "Product Added"}, "junk", {"timestamp": "x"},
-              {"event": "Product Added", "timestamp": "not a date", "properties": None}]
+    events = [
+        event("Checkout Started", ago(hours=5)),
+        {"event": "Product Added"},
+        "junk",
+        {"timestamp": "x"},
+        {"event": "Product Added", "timestamp": "not a date", "properties": None},
+    ]
     state = cart(events)
     assert state.active and state.items == [] and state.count == 1
 

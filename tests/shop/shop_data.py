@@ -13,15 +13,32 @@ ORDER_CONTEXT = {
     "order_id": "ORD-10042",
     "currency": "USD",
     "items": [
-        {"title": "Retro Nubuck Trail Runners", "quantity": 1, "price": 129.0,
-         "image": "https://cdn.example-shop.com/img/sku-0081.jpg", "url": "https://example-shop.com/p/sku-0081"},
-        {"title": "Packable Recycled Nylon Quilted Vest", "quantity": 2, "price": 89.5,
-         "image": "https://cdn.example-shop.com/img/sku-0030.jpg", "url": "https://example-shop.com/p/sku-0030"},
+        {
+            "title": "Retro Nubuck Trail Runners",
+            "quantity": 1,
+            "price": 129.0,
+            "image": "https://cdn.example-shop.com/img/sku-0081.jpg",
+            "url": "https://example-shop.com/p/sku-0081",
+        },
+        {
+            "title": "Packable Recycled Nylon Quilted Vest",
+            "quantity": 2,
+            "price": 89.5,
+            "image": "https://cdn.example-shop.com/img/sku-0030.jpg",
+            "url": "https://example-shop.com/p/sku-0030",
+        },
     ],
-    "subtotal": 308.0, "shipping": 0.0, "total": 308.0,
-    "shipping_address": {"name": "Jordan Lee", "line1": "12 Elm St", "city": "Austin", "postcode": "78701", "country": "US"},
+    "subtotal": 308.0,
+    "shipping": 0.0,
+    "total": 308.0,
+    "shipping_address": {
+        "name": "Jordan Lee",
+        "line1": "12 Elm St",
+        "city": "Austin",
+        "postcode": "78701",
+        "country": "US",
+    },
 }
-
 
 
 def shop_templates() -> list[str]:

@@ -9,12 +9,11 @@ What a reader gets — visible text, links, images — must be identical.
 from __future__ import annotations
 
 import pytest
+from shop_data import SHOP_NOW, context_for, persona_names, shop_templates
 
 from tailor.email import RenderAborted
 from tailor.rendering.inspect import anatomy
 from tailor.rendering.naive import render_naive
-
-from shop_data import SHOP_NOW, context_for, persona_names, shop_templates
 
 
 @pytest.mark.parametrize("persona", persona_names())
@@ -26,8 +25,15 @@ def test_same_visible_text_links_and_images_as_official_mjml(shop, personas, mjm
         pytest.skip("an abort rule skips this recipient")
     compiled = prepared.compiled
     ours = compiled.render(prepared.context, prepared.blocks).html
-    official = render_naive(shop.compiler, template, prepared.context, prepared.blocks, mjml=mjml_oracle,
-                            inliner="css-inline", utm=compiled.utm)
+    official = render_naive(
+        shop.compiler,
+        template,
+        prepared.context,
+        prepared.blocks,
+        mjml=mjml_oracle,
+        inliner="css-inline",
+        utm=compiled.utm,
+    )
     a, b = anatomy(ours), anatomy(official)
     assert a.text == b.text
     assert a.links == b.links

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from shop_data import SHOP_NOW, context_for, persona_names, shop_templates
 
 from tailor.rendering.inspect import anatomy
 from tailor.rendering.text import html_to_text, normalize_text
-
-from shop_data import SHOP_NOW, context_for, persona_names, shop_templates
 
 EXPECTED_HERO = {
     "new-subscriber": "hero/welcome",
@@ -97,6 +96,8 @@ def test_every_template_renders_for_every_persona(shop, personas, template, pers
 
 
 def test_order_confirmation_uses_esp_context(shop, personas):
-    email = shop.render("order_confirmation", profile=personas["cart-abandoner"], at=SHOP_NOW, context=context_for("order_confirmation"))
+    email = shop.render(
+        "order_confirmation", profile=personas["cart-abandoner"], at=SHOP_NOW, context=context_for("order_confirmation")
+    )
     text = anatomy(email.html).text
     assert "ORD-10042" in text and "$308.00" in text and "Austin" in text

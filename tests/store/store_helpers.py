@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from segment_messages import identify, track  # noqa: F401 - re-exported for the tests here
 from sqlalchemy import text
 
+from segment_messages import identify, track  # noqa: F401 - re-exported for the tests here
 from tailor.store import Store
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"

@@ -44,8 +44,9 @@ def test_kill_9_loses_no_acknowledged_event(database_url: str, tmp_path: Path) -
     port = _free_port()
     script = tmp_path / "server.py"
     script.write_text(SERVER)
-    proc = subprocess.Popen([sys.executable, str(script), database_url, str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), database_url, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}/v1/batch"
     acknowledged: list[list[str]] = []
     sent: list[list[str]] = []
@@ -55,11 +56,21 @@ def test_kill_9_loses_no_acknowledged_event(database_url: str, tmp_path: Path) -
         n = 0
         while not stop.is_set():
             ids = [f"w{worker}-b{n}-m{i}" for i in range(50)]
-            batch = [{"type": "track", "event": "Product Viewed", "userId": f"u-{worker}-{i % 5}",
-                      "messageId": mid, "properties": {"product_id": f"sku-{i}"}} for i, mid in enumerate(ids)]
+            batch = [
+                {
+                    "type": "track",
+                    "event": "Product Viewed",
+                    "userId": f"u-{worker}-{i % 5}",
+                    "messageId": mid,
+                    "properties": {"product_id": f"sku-{i}"},
+                }
+                for i, mid in enumerate(ids)
+            ]
             sent.append(ids)
             try:
-                r = requests.post(url, data=json.dumps({"batch": batch}), headers={"Content-Type": "application/json"}, timeout=10)
+                r = requests.post(
+                    url, data=json.dumps({"batch": batch}), headers={"Content-Type": "application/json"}, timeout=10
+                )
             except requests.RequestException:
                 time.sleep(0.05)
                 continue

@@ -12,14 +12,33 @@ from tailor.store import Store
 
 
 def _shop(store: Store) -> None:
-    store.ingest([
-        track("v1", user=None, anon="a-1", ts="2026-11-20T18:00:00Z", product_id="sku-1"),
-        identify("i1", user="u-123", anon="a-1", ts="2026-11-20T18:01:00Z", email="Ann@Example.com",
-                 first_name="Ann", city="Lyon", locale="fr_FR", timezone="Europe/Paris",
-                 consents={"personalization": True, "tracking": True, "email_marketing": True}),
-        track("m1", "Product Added", user="u-123", ts="2026-11-20T18:02:00Z", product_id="sku-1", price=49.0, quantity=1),
-        track("other", user="u-999", ts="2026-11-20T18:03:00Z"),
-    ])
+    store.ingest(
+        [
+            track("v1", user=None, anon="a-1", ts="2026-11-20T18:00:00Z", product_id="sku-1"),
+            identify(
+                "i1",
+                user="u-123",
+                anon="a-1",
+                ts="2026-11-20T18:01:00Z",
+                email="Ann@Example.com",
+                first_name="Ann",
+                city="Lyon",
+                locale="fr_FR",
+                timezone="Europe/Paris",
+                consents={"personalization": True, "tracking": True, "email_marketing": True},
+            ),
+            track(
+                "m1",
+                "Product Added",
+                user="u-123",
+                ts="2026-11-20T18:02:00Z",
+                product_id="sku-1",
+                price=49.0,
+                quantity=1,
+            ),
+            track("other", user="u-999", ts="2026-11-20T18:03:00Z"),
+        ]
+    )
 
 
 def test_profile_document_has_the_spec_shape(store: Store) -> None:
@@ -30,8 +49,13 @@ def test_profile_document_has_the_spec_shape(store: Store) -> None:
     assert doc["id"] == "u-123" and doc["email"] == "ann@example.com"
     assert doc["traits"] == {"first_name": "Ann", "city": "Lyon", "locale": "fr_FR", "timezone": "Europe/Paris"}
     assert doc["consents"] == {"personalization": True, "tracking": True, "email_marketing": True}
-    assert doc["events"][-1] == {"type": "track", "event": "Product Added", "timestamp": "2026-11-20T18:02:00Z",
-                                 "messageId": "m1", "properties": {"product_id": "sku-1", "price": 49.0, "quantity": 1}}
+    assert doc["events"][-1] == {
+        "type": "track",
+        "event": "Product Added",
+        "timestamp": "2026-11-20T18:02:00Z",
+        "messageId": "m1",
+        "properties": {"product_id": "sku-1", "price": 49.0, "quantity": 1},
+    }
     # every reference resolves to the same document
     for ref in ({"email": " ANN@example.com"}, {"user_id": "u-123"}, {"anonymous_id": "a-1"}, {"id": "a-1"}):
         assert store.load_profile(**ref) == doc
@@ -64,7 +88,9 @@ def test_export_contains_everything(store: Store) -> None:
     assert "context" in export["events"][0] and export["events"][0]["receivedAt"].endswith("Z")
     kinds = sorted(i["kind"] for i in export["identities"])
     assert kinds == ["anonymous_id", "email", "user_id"]
-    assert export["trigger_state"] == [{"trigger": "cart_abandonment", "key": "cart-1", "fired_at": "2026-11-21T12:00:00Z"}]
+    assert export["trigger_state"] == [
+        {"trigger": "cart_abandonment", "key": "cart-1", "fired_at": "2026-11-21T12:00:00Z"}
+    ]
     assert export["suppressions"][0]["reason"] == "unsubscribe"
     assert store.export_profile("nobody") is None
 
@@ -83,7 +109,12 @@ def test_erase_leaves_nothing_behind(store: Store) -> None:
     _shop(store)
     store.record_trigger("u-123", "cart_abandonment", "", datetime(2026, 11, 21))
     assert store.erase_profile("a-1") is True  # any reference to the person
-    assert _rows_mentioning(store, ["u-123", "a-1", "ann@example.com", "Ann", "sku-1", store.hash_email("ann@example.com")]) == []
+    assert (
+        _rows_mentioning(
+            store, ["u-123", "a-1", "ann@example.com", "Ann", "sku-1", store.hash_email("ann@example.com")]
+        )
+        == []
+    )
     counts = table_counts(store)
     assert counts == {"profiles": 1, "identities": 1, "events": 1, "products": 0, "trigger_state": 0, "suppressions": 0}
     assert store.load_profile(email="ann@example.com") is None

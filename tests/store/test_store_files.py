@@ -37,10 +37,25 @@ def test_catalog_csv(store: Store, tmp_path: Path) -> None:
     assert store.ingest_file(path) == IngestResult(0, 2)
     products = store.catalog()
     assert products[0] == {
-        "id": "sku-1", "title": "Wool Coat", "description": "A warm coat, with a hood.", "category": "Outerwear",
-        "brand": "Northwind", "price": 101.95, "currency": "USD", "stock": 3, "image_url": "https://cdn/img/sku-1.jpg",
-        "url": "https://shop/p/sku-1", "tags": ["warm", "wool"], "created_at": "2026-01-01T00:00:00Z"}
-    assert products[1]["price"] == 89.0 and products[1]["stock"] == 0 and products[1]["tags"] == [] and products[1]["url"] is None
+        "id": "sku-1",
+        "title": "Wool Coat",
+        "description": "A warm coat, with a hood.",
+        "category": "Outerwear",
+        "brand": "Northwind",
+        "price": 101.95,
+        "currency": "USD",
+        "stock": 3,
+        "image_url": "https://cdn/img/sku-1.jpg",
+        "url": "https://shop/p/sku-1",
+        "tags": ["warm", "wool"],
+        "created_at": "2026-01-01T00:00:00Z",
+    }
+    assert (
+        products[1]["price"] == 89.0
+        and products[1]["stock"] == 0
+        and products[1]["tags"] == []
+        and products[1]["url"] is None
+    )
     # a changed row is updated in place
     _write(tmp_path, "catalog.csv", CATALOG.replace(",3,https", ",7,https"))
     assert store.ingest_file(path) == IngestResult(1, 1)
@@ -48,7 +63,9 @@ def test_catalog_csv(store: Store, tmp_path: Path) -> None:
 
 
 def test_catalog_json(store: Store, tmp_path: Path) -> None:
-    path = _write(tmp_path, "catalog.json", json.dumps({"products": [{"id": "sku-9", "title": "Hat", "price": 5, "tags": ["a"]}]}))
+    path = _write(
+        tmp_path, "catalog.json", json.dumps({"products": [{"id": "sku-9", "title": "Hat", "price": 5, "tags": ["a"]}]})
+    )
     assert store.ingest_file(path) == IngestResult(1, 0)
     assert store.catalog()[0]["tags"] == ["a"]
 
@@ -57,10 +74,20 @@ def test_profiles_csv(store: Store, tmp_path: Path) -> None:
     path = _write(tmp_path, "profiles.csv", PROFILES)
     assert store.ingest_file(path) == IngestResult(2, 0)
     doc = store.load_profile(email="ann@example.com")
-    assert doc == {"id": "u-1", "email": "ann@example.com",
-                   "traits": {"first_name": "Ann", "last_name": "Lee", "city": "Lyon", "country": "FR", "locale": "fr_FR",
-                              "timezone": "Europe/Paris"},
-                   "consents": {"personalization": True, "tracking": False, "email_marketing": True}, "events": []}
+    assert doc == {
+        "id": "u-1",
+        "email": "ann@example.com",
+        "traits": {
+            "first_name": "Ann",
+            "last_name": "Lee",
+            "city": "Lyon",
+            "country": "FR",
+            "locale": "fr_FR",
+            "timezone": "Europe/Paris",
+        },
+        "consents": {"personalization": True, "tracking": False, "email_marketing": True},
+        "events": [],
+    }
     before = table_counts(store)
     assert store.ingest_file(path) == IngestResult(0, 2)
     assert table_counts(store) == before
@@ -71,7 +98,10 @@ def test_profiles_csv(store: Store, tmp_path: Path) -> None:
 
 
 def test_bad_csv_rows_are_reported_by_line(store: Store, tmp_path: Path) -> None:
-    bad = PROFILES + "u-3,not-an-email,C,,,,,,true,true,true,\n,x@example.com,D,,,,,,true,true,true,\nu-5,e@example.com,E,,,,,,maybe,true,true,\n"
+    bad = (
+        PROFILES
+        + "u-3,not-an-email,C,,,,,,true,true,true,\n,x@example.com,D,,,,,,true,true,true,\nu-5,e@example.com,E,,,,,,maybe,true,true,\n"
+    )
     with pytest.raises(ProblemError) as info:
         store.ingest_file(_write(tmp_path, "profiles.csv", bad))
     assert [str(p) for p in info.value.problems] == [
@@ -82,7 +112,9 @@ def test_bad_csv_rows_are_reported_by_line(store: Store, tmp_path: Path) -> None
     assert table_counts(store)["profiles"] == 0
     with pytest.raises(ProblemError) as info:
         store.ingest_file(_write(tmp_path, "catalog.csv", CATALOG + 'sku-3,"Multi\nline",x,Bags,B,cheap,USD,1,,,,\n'))
-    assert [str(p) for p in info.value.problems] == [f"{tmp_path}/catalog.csv:4:1: price: must be a number, got 'cheap'"]
+    assert [str(p) for p in info.value.problems] == [
+        f"{tmp_path}/catalog.csv:4:1: price: must be a number, got 'cheap'"
+    ]
     with pytest.raises(ProblemError, match=r"unknown CSV header"):
         store.ingest_file(_write(tmp_path, "other.csv", "a,b\n1,2\n"))
 
@@ -126,7 +158,9 @@ def test_the_example_shop_loads_fast_and_idempotently(store: Store) -> None:
     assert results[2] == IngestResult(lines, 0)
     assert elapsed < 15, f"loading the example shop took {elapsed:.1f}s"
     counts = table_counts(store)
-    assert [store.ingest_file(FIXTURES / name).accepted for name in ("catalog.csv", "profiles.csv", "events.jsonl")] == [0, 0, 0]
+    assert [
+        store.ingest_file(FIXTURES / name).accepted for name in ("catalog.csv", "profiles.csv", "events.jsonl")
+    ] == [0, 0, 0]
     assert table_counts(store) == counts
     frame = store.interactions()
     assert list(frame.columns) == ["user_id", "product_id", "event", "timestamp"]

@@ -13,8 +13,12 @@ from tailor.store import Store
 
 
 def test_anonymous_browsing_joins_the_profile_on_identify(store: Store) -> None:
-    store.ingest([track("v1", user=None, anon="a-1", ts="2026-11-01T10:00:00Z"),
-                  track("v2", user=None, anon="a-1", ts="2026-11-01T10:01:00Z")])
+    store.ingest(
+        [
+            track("v1", user=None, anon="a-1", ts="2026-11-01T10:00:00Z"),
+            track("v2", user=None, anon="a-1", ts="2026-11-01T10:01:00Z"),
+        ]
+    )
     assert store.load_profile(anonymous_id="a-1")["id"] == "anon-a-1"
     store.ingest([identify("i1", user="u-1", anon="a-1", ts="2026-11-01T10:02:00Z", email="Ann@Example.com")])
     doc = store.load_profile(user_id="u-1")
@@ -46,14 +50,20 @@ def test_email_hash_is_keyed_per_database(store: Store) -> None:
 
 
 def test_two_known_profiles_with_one_email_merge(store: Store) -> None:
-    store.ingest([
-        identify("a1", user="u-2", ts="2026-11-01T00:00:00Z", email="ann@example.com", city="Lyon", consent_tracking=True),
-        track("a2", user="u-2", ts="2026-11-01T00:01:00Z"),
-        identify("b1", user="u-1", ts="2026-11-02T00:00:00Z", first_name="Ann", consent_tracking=True),
-        track("b2", user="u-1", ts="2026-11-02T00:01:00Z"),
-    ])
+    store.ingest(
+        [
+            identify(
+                "a1", user="u-2", ts="2026-11-01T00:00:00Z", email="ann@example.com", city="Lyon", consent_tracking=True
+            ),
+            track("a2", user="u-2", ts="2026-11-01T00:01:00Z"),
+            identify("b1", user="u-1", ts="2026-11-02T00:00:00Z", first_name="Ann", consent_tracking=True),
+            track("b2", user="u-1", ts="2026-11-02T00:01:00Z"),
+        ]
+    )
     assert table_counts(store)["profiles"] == 2
-    store.ingest([identify("c1", user="u-1", ts="2026-11-03T00:00:00Z", email="ANN@example.com", consent_tracking=False)])
+    store.ingest(
+        [identify("c1", user="u-1", ts="2026-11-03T00:00:00Z", email="ANN@example.com", consent_tracking=False)]
+    )
     doc = store.load_profile(user_id="u-2")
     assert doc["id"] == "u-1"  # the smallest user id survives
     assert doc["traits"] == {"city": "Lyon", "first_name": "Ann"}
@@ -64,9 +74,17 @@ def test_two_known_profiles_with_one_email_merge(store: Store) -> None:
 
 
 def test_merge_takes_the_most_restrictive_consent(store: Store) -> None:
-    store.ingest([identify("1", user="u-1", ts="2026-11-01T00:00:00Z", consents={"personalization": False, "tracking": True}),
-                  identify("2", user="u-2", ts="2026-11-05T00:00:00Z", consents={"personalization": True, "email_marketing": True})])
-    store.ingest([{"type": "alias", "userId": "u-1", "previousId": "u-2", "messageId": "3", "timestamp": "2026-11-06T00:00:00Z"}])
+    store.ingest(
+        [
+            identify("1", user="u-1", ts="2026-11-01T00:00:00Z", consents={"personalization": False, "tracking": True}),
+            identify(
+                "2", user="u-2", ts="2026-11-05T00:00:00Z", consents={"personalization": True, "email_marketing": True}
+            ),
+        ]
+    )
+    store.ingest(
+        [{"type": "alias", "userId": "u-1", "previousId": "u-2", "messageId": "3", "timestamp": "2026-11-06T00:00:00Z"}]
+    )
     doc = store.load_profile(id="u-1")
     assert doc["consents"] == {"personalization": False, "tracking": True, "email_marketing": True}
     # a grant by another source does not lift the no; a newer grant by the same source does
@@ -75,8 +93,12 @@ def test_merge_takes_the_most_restrictive_consent(store: Store) -> None:
     store.ingest([identify("5", user="u-1", ts="2026-11-08T00:00:00Z", consent_personalization=True)])
     assert store.load_profile(id="u-2")["consents"]["personalization"] is True
     # within one source the latest write wins, whatever the arrival order
-    store.ingest([identify("6", user="u-1", ts="2026-11-09T00:00:00Z", consent_tracking=False),
-                  identify("7", user="u-1", ts="2026-11-08T12:00:00Z", consent_tracking=True)])
+    store.ingest(
+        [
+            identify("6", user="u-1", ts="2026-11-09T00:00:00Z", consent_tracking=False),
+            identify("7", user="u-1", ts="2026-11-08T12:00:00Z", consent_tracking=True),
+        ]
+    )
     assert store.load_profile(id="u-1")["consents"]["tracking"] is False
 
 
@@ -92,22 +114,45 @@ def _story() -> list[dict]:
     return [
         track("d1-view", user=None, anon="dev-1", ts="2026-11-01T09:00:00Z", product_id="sku-1"),
         track("d1-add", "Product Added", user=None, anon="dev-1", ts="2026-11-01T09:05:00Z", product_id="sku-1"),
-        identify("d1-signup", user="u-9", anon="dev-1", ts="2026-11-01T09:10:00Z", email="Zoe@Example.com",
-                 first_name="Zoe", city="Lyon", consent_personalization=True),
+        identify(
+            "d1-signup",
+            user="u-9",
+            anon="dev-1",
+            ts="2026-11-01T09:10:00Z",
+            email="Zoe@Example.com",
+            first_name="Zoe",
+            city="Lyon",
+            consent_personalization=True,
+        ),
         track("d2-view", user=None, anon="dev-2", ts="2026-11-02T20:00:00Z", product_id="sku-2"),
         identify("d2-login", user="u-9", anon="dev-2", ts="2026-11-02T20:01:00Z", city="Paris"),
-        identify("crm", user="crm-77", ts="2026-10-01T00:00:00Z", email="zoe@example.com", last_name="Roy",
-                 city="Nice", consent_personalization=False),
-        track("crm-order", "Order Completed", user="crm-77", ts="2026-10-02T00:00:00Z", products=[{"product_id": "sku-3"}]),
+        identify(
+            "crm",
+            user="crm-77",
+            ts="2026-10-01T00:00:00Z",
+            email="zoe@example.com",
+            last_name="Roy",
+            city="Nice",
+            consent_personalization=False,
+        ),
+        track(
+            "crm-order", "Order Completed", user="crm-77", ts="2026-10-02T00:00:00Z", products=[{"product_id": "sku-3"}]
+        ),
         track("stranger", user=None, anon="dev-3", ts="2026-11-03T00:00:00Z"),
     ]
 
 
 def _final_state(store: Store) -> dict:
     doc = store.load_profile(email="zoe@example.com")
-    return {"id": doc["id"], "email": doc["email"], "traits": doc["traits"], "consents": doc["consents"],
-            "events": [e["messageId"] for e in doc["events"]], "counts": table_counts(store),
-            "stranger": store.load_profile(anonymous_id="dev-3")["id"]}
+    return {
+        "id": doc["id"],
+        "email": doc["email"],
+        "traits": doc["traits"],
+        "consents": doc["consents"],
+        "events": [e["messageId"] for e in doc["events"]],
+        "counts": table_counts(store),
+        "stranger": store.load_profile(anonymous_id="dev-3")["id"],
+    }
 
 
 def _fresh(store: Store) -> None:
@@ -132,7 +177,7 @@ def test_out_of_order_arrivals_give_the_same_profile(store: Store) -> None:
         for batch_size in (1, 3):
             _fresh(store)
             for start in range(0, len(order), batch_size):
-                store.ingest(order[start:start + batch_size])
+                store.ingest(order[start : start + batch_size])
             assert _final_state(store) == expected, (order, batch_size)
 
 
@@ -152,7 +197,17 @@ def test_merge_consents_do_not_depend_on_arrival_order(store: Store, order: tupl
 
 def test_alias_links_a_previous_user_id(store: Store) -> None:
     store.ingest([track("1", user="old-id"), track("2", user="new-id")])
-    store.ingest([{"type": "alias", "userId": "new-id", "previousId": "old-id", "messageId": "3", "timestamp": "2026-11-21T00:00:00Z"}])
+    store.ingest(
+        [
+            {
+                "type": "alias",
+                "userId": "new-id",
+                "previousId": "old-id",
+                "messageId": "3",
+                "timestamp": "2026-11-21T00:00:00Z",
+            }
+        ]
+    )
     assert store.load_profile(user_id="old-id")["id"] == "new-id"
     assert len(store.load_profile(user_id="new-id")["events"]) == 3
 

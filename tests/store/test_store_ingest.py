@@ -11,7 +11,11 @@ from tailor.store import IngestResult, Store, ValidationError
 
 
 def test_same_batch_twice_stores_nothing_twice(store: Store) -> None:
-    batch = [track("m1"), track("m2", "Product Added", product_id="sku-1"), identify("m3", user="u-1", first_name="Ann")]
+    batch = [
+        track("m1"),
+        track("m2", "Product Added", product_id="sku-1"),
+        identify("m3", user="u-1", first_name="Ann"),
+    ]
     assert store.ingest(batch) == IngestResult(accepted=3, duplicates=0)
     before = table_counts(store)
     assert store.ingest(batch) == IngestResult(accepted=0, duplicates=3)
@@ -73,19 +77,39 @@ MALFORMED = [
     ({"type": "track", "userId": "u", "event": 5}, "event type", "/batch/1/event"),
     ({"type": "track", "userId": "u", "event": "x", "timestamp": "yesterday"}, "timestamp", "/batch/1/timestamp"),
     ({"type": "track", "userId": "u", "event": "x", "timestamp": 1700000000}, "timestamp number", "/batch/1/timestamp"),
-    ({"type": "track", "userId": "u", "event": "x", "originalTimestamp": "nope"}, "originalTimestamp", "/batch/1/originalTimestamp"),
+    (
+        {"type": "track", "userId": "u", "event": "x", "originalTimestamp": "nope"},
+        "originalTimestamp",
+        "/batch/1/originalTimestamp",
+    ),
     ({"type": "track", "userId": "u", "event": "x", "properties": []}, "properties", "/batch/1/properties"),
     ({"type": "track", "userId": "u", "event": "x", "context": "web"}, "context", "/batch/1/context"),
     ({"type": "identify", "userId": "u", "traits": "vip"}, "traits", "/batch/1/traits"),
     ({"type": "track", "userId": "u", "event": "x", "messageId": 42}, "messageId", "/batch/1/messageId"),
     ({"type": "identify", "userId": "u", "traits": {"email": "not-an-email"}}, "email", "/batch/1/traits/email"),
-    ({"type": "identify", "userId": "u", "traits": {"consent_tracking": "yes"}}, "consent", "/batch/1/traits/consent_tracking"),
-    ({"type": "identify", "userId": "u", "traits": {"consents": {"email_marketing": 1}}}, "consents", "/batch/1/traits/consents/email_marketing"),
+    (
+        {"type": "identify", "userId": "u", "traits": {"consent_tracking": "yes"}},
+        "consent",
+        "/batch/1/traits/consent_tracking",
+    ),
+    (
+        {"type": "identify", "userId": "u", "traits": {"consents": {"email_marketing": 1}}},
+        "consents",
+        "/batch/1/traits/consents/email_marketing",
+    ),
     ({"type": "alias", "userId": "u"}, "alias previousId", "/batch/1/previousId"),
     ({"type": "alias", "anonymousId": "a", "previousId": "p"}, "alias userId", "/batch/1/userId"),
     ({"type": "page", "userId": "u", "name": 3}, "page name", "/batch/1/name"),
-    ({"type": "track", "userId": "u", "event": "Order Completed", "properties": {"products": {"id": 1}}}, "products", "/batch/1/properties/products"),
-    ({"type": "track", "userId": "u", "event": "Order Completed", "properties": {"products": [{}, "sku"]}}, "product", "/batch/1/properties/products/1"),
+    (
+        {"type": "track", "userId": "u", "event": "Order Completed", "properties": {"products": {"id": 1}}},
+        "products",
+        "/batch/1/properties/products",
+    ),
+    (
+        {"type": "track", "userId": "u", "event": "Order Completed", "properties": {"products": [{}, "sku"]}},
+        "product",
+        "/batch/1/properties/products/1",
+    ),
 ]
 
 
@@ -103,7 +127,14 @@ def test_every_message_type_is_accepted(store: Store) -> None:
         track("2", user="u-1"),
         {"type": "page", "userId": "u-1", "name": "Home", "messageId": "3", "timestamp": "2026-11-20T10:00:01Z"},
         {"type": "screen", "userId": "u-1", "name": "Cart", "messageId": "4", "timestamp": "2026-11-20T10:00:02Z"},
-        {"type": "group", "userId": "u-1", "groupId": "g", "traits": {"name": "ACME"}, "messageId": "5", "timestamp": "2026-11-20T10:00:03Z"},
+        {
+            "type": "group",
+            "userId": "u-1",
+            "groupId": "g",
+            "traits": {"name": "ACME"},
+            "messageId": "5",
+            "timestamp": "2026-11-20T10:00:03Z",
+        },
         {"type": "alias", "userId": "u-1", "previousId": "a-1", "messageId": "6", "timestamp": "2026-11-20T10:00:04Z"},
     ]
     assert store.ingest(batch) == IngestResult(6, 0)
@@ -119,8 +150,16 @@ def test_timestamp_is_corrected_for_the_client_clock(store: Store) -> None:
     from tailor.store.times import parse_time
 
     received = parse_time("2026-11-20T12:00:10Z")
-    record = validate_message({"type": "track", "event": "x", "userId": "u", "originalTimestamp": "2026-11-20T11:00:00Z",
-                               "sentAt": "2026-11-20T11:00:05Z"}, received_at=received)
+    record = validate_message(
+        {
+            "type": "track",
+            "event": "x",
+            "userId": "u",
+            "originalTimestamp": "2026-11-20T11:00:00Z",
+            "sentAt": "2026-11-20T11:00:05Z",
+        },
+        received_at=received,
+    )
     assert record.timestamp == parse_time("2026-11-20T12:00:05Z")
     record = validate_message({"type": "track", "event": "x", "userId": "u", "timestamp": "2026-11-20T13:00:00+01:00"})
     assert record.timestamp == parse_time("2026-11-20T12:00:00Z")

@@ -36,7 +36,9 @@ def test_migrate_is_repeatable_and_reversible(store: Store) -> None:
         command.downgrade(config, "base")
     assert "profiles" not in inspect(store.engine).get_table_names()
     store.migrate()
-    assert {"profiles", "identities", "events", "products", "trigger_state", "suppressions"} <= set(inspect(store.engine).get_table_names())
+    assert {"profiles", "identities", "events", "products", "trigger_state", "suppressions"} <= set(
+        inspect(store.engine).get_table_names()
+    )
 
 
 def test_indexes_for_send_time_lookups(store: Store) -> None:

@@ -6,8 +6,8 @@ import base64
 import gzip
 import json
 import threading
-from datetime import datetime, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -41,14 +41,29 @@ def _client(url: str, **options):
 
 
 def _send_shop_session(client) -> None:
-    when = datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc)
+    when = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
     client.page(anonymous_id="anon-7", name="Shoes", properties={"path": "/c/shoes"}, timestamp=when, message_id="p1")
-    client.track(anonymous_id="anon-7", event="Product Viewed", properties={"product_id": "sku-1", "price": 49.0},
-                 timestamp=when, message_id="t1")
-    client.identify(user_id="u-7", anonymous_id="anon-7", traits={"email": "Zoe@Example.com", "first_name": "Zoe"},
-                    timestamp=when, message_id="i1")
-    client.track(user_id="u-7", event="Order Completed", properties={"order_id": "o1", "products": [{"product_id": "sku-1"}]},
-                 timestamp=when, message_id="t2")
+    client.track(
+        anonymous_id="anon-7",
+        event="Product Viewed",
+        properties={"product_id": "sku-1", "price": 49.0},
+        timestamp=when,
+        message_id="t1",
+    )
+    client.identify(
+        user_id="u-7",
+        anonymous_id="anon-7",
+        traits={"email": "Zoe@Example.com", "first_name": "Zoe"},
+        timestamp=when,
+        message_id="i1",
+    )
+    client.track(
+        user_id="u-7",
+        event="Order Completed",
+        properties={"order_id": "o1", "products": [{"product_id": "sku-1"}]},
+        timestamp=when,
+        message_id="t2",
+    )
     client.alias(previous_id="anon-7", user_id="u-7", timestamp=when, message_id="a1")
     client.flush()
 
@@ -71,7 +86,9 @@ def test_official_client_batches_many_events(store: Store, server: str) -> None:
 
     client = Client(WRITE_KEY, host=server, upload_size=50, max_retries=3)  # background thread, batches of 50
     for i in range(180):
-        client.track(user_id=f"u-{i % 9}", event="Product Viewed", properties={"product_id": f"sku-{i}"}, message_id=f"m{i}")
+        client.track(
+            user_id=f"u-{i % 9}", event="Product Viewed", properties={"product_id": f"sku-{i}"}, message_id=f"m{i}"
+        )
     client.flush()
     client.shutdown()
     assert table_counts(store)["events"] == 180
@@ -81,20 +98,30 @@ def test_write_key_as_basic_auth_or_body(store: Store, server: str) -> None:
     basic = "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode()
     r = requests.post(f"{server}/v1/track", json=track("b1"), headers={"Authorization": basic})
     assert r.status_code == 200 and r.json() == {"success": True}
-    r = requests.post(f"{server}/v1/identify", json={"userId": "u-1", "traits": {"city": "Lyon"}, "messageId": "b2", "writeKey": WRITE_KEY})
+    r = requests.post(
+        f"{server}/v1/identify",
+        json={"userId": "u-1", "traits": {"city": "Lyon"}, "messageId": "b2", "writeKey": WRITE_KEY},
+    )
     assert r.status_code == 200
     assert store.load_profile(id="u-1")["traits"] == {"city": "Lyon"}
-    for headers, body in (({}, track("b3")), ({"Authorization": "Basic " + base64.b64encode(b"wrong:").decode()}, track("b3")),
-                          ({}, {**track("b3"), "writeKey": "nope"})):
+    for headers, body in (
+        ({}, track("b3")),
+        ({"Authorization": "Basic " + base64.b64encode(b"wrong:").decode()}, track("b3")),
+        ({}, {**track("b3"), "writeKey": "nope"}),
+    ):
         r = requests.post(f"{server}/v1/track", json=body, headers=headers)
         assert r.status_code == 401 and r.headers["Content-Type"] == "application/problem+json"
     assert table_counts(store)["events"] == 2
 
 
 def _post(server: str, path: str, body, **kwargs) -> requests.Response:
-    return requests.post(f"{server}{path}", data=body if isinstance(body, (bytes, str)) else json.dumps(body),
-                         headers={"Content-Type": "application/json", **kwargs.pop("headers", {})},
-                         auth=(WRITE_KEY, ""), **kwargs)
+    return requests.post(
+        f"{server}{path}",
+        data=body if isinstance(body, (bytes, str)) else json.dumps(body),
+        headers={"Content-Type": "application/json", **kwargs.pop("headers", {})},
+        auth=(WRITE_KEY, ""),
+        **kwargs,
+    )
 
 
 def test_malformed_messages_get_a_problem_with_a_pointer(store: Store, server: str) -> None:
@@ -103,7 +130,11 @@ def test_malformed_messages_get_a_problem_with_a_pointer(store: Store, server: s
         ("/v1/track", {"event": "x"}, "/userId"),
         ("/v1/track", {"type": "identify", "userId": "u", "event": "x"}, "/type"),
         ("/v1/identify", {"userId": "u", "traits": []}, "/traits"),
-        ("/v1/batch", {"batch": [track("ok"), {"type": "track", "userId": "u", "event": "x", "timestamp": "soon"}]}, "/batch/1/timestamp"),
+        (
+            "/v1/batch",
+            {"batch": [track("ok"), {"type": "track", "userId": "u", "event": "x", "timestamp": "soon"}]},
+            "/batch/1/timestamp",
+        ),
         ("/v1/batch", {"batch": {"type": "track"}}, "/batch"),
         ("/v1/batch", [1, 2], ""),
         ("/v1/batch", b"{not json", ""),
@@ -113,7 +144,12 @@ def test_malformed_messages_get_a_problem_with_a_pointer(store: Store, server: s
         assert r.status_code == 400, (path, body)
         assert r.headers["Content-Type"] == "application/problem+json"
         problem = r.json()
-        assert problem["status"] == 400 and problem["type"].startswith("https://") and problem["title"] and "detail" in problem
+        assert (
+            problem["status"] == 400
+            and problem["type"].startswith("https://")
+            and problem["title"]
+            and "detail" in problem
+        )
         assert problem["pointer"] == pointer, (path, body, problem)
     assert table_counts(store)["events"] == 0  # the batch with one bad message stored nothing
 

@@ -12,10 +12,11 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ from tailor.client import SIGNATURE_HEADER, verify
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "rules"
 SECRET = "scan-test-secret"
-AT = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 def iso(moment: datetime) -> str:
@@ -106,14 +107,25 @@ class Receiver:
 
 
 def added(message_id: str, user: str, when: datetime, sku: str = "sku-0001") -> dict[str, Any]:
-    return {"type": "track", "event": "Product Added", "userId": user, "messageId": message_id,
-            "timestamp": iso(when), "properties": {"product_id": sku, "price": 49.0, "quantity": 1, "name": f"P {sku}"}}
+    return {
+        "type": "track",
+        "event": "Product Added",
+        "userId": user,
+        "messageId": message_id,
+        "timestamp": iso(when),
+        "properties": {"product_id": sku, "price": 49.0, "quantity": 1, "name": f"P {sku}"},
+    }
 
 
 def ordered(message_id: str, user: str, when: datetime, sku: str = "sku-0001") -> dict[str, Any]:
-    return {"type": "track", "event": "Order Completed", "userId": user, "messageId": message_id,
-            "timestamp": iso(when), "properties": {"products": [{"product_id": sku, "price": 49.0, "quantity": 1}],
-                                                   "total": 49.0}}
+    return {
+        "type": "track",
+        "event": "Order Completed",
+        "userId": user,
+        "messageId": message_id,
+        "timestamp": iso(when),
+        "properties": {"products": [{"product_id": sku, "price": 49.0, "quantity": 1}], "total": 49.0},
+    }
 
 
 def abandoned_carts(count: int, at: datetime = AT) -> list[dict[str, Any]]:
@@ -129,8 +141,19 @@ def abandoned_carts(count: int, at: datetime = AT) -> list[dict[str, Any]]:
 
 def run_scan(database_url: str, *args: str, wait: bool = True, cwd: Path | None = None):
     """``python -m tailor.cli.triggers scan --database-url URL --rules rules/ ARGS`` in a subprocess."""
-    command = [sys.executable, "-m", "tailor.cli.triggers", "scan", "--database-url", database_url,
-               "--rules", str(RULES), "--backoff", "0.01", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "tailor.cli.triggers",
+        "scan",
+        "--database-url",
+        database_url,
+        "--rules",
+        str(RULES),
+        "--backoff",
+        "0.01",
+        *args,
+    ]
     env = {**os.environ, "TAILOR_SECRET": SECRET}
     if wait:
         return subprocess.run(command, capture_output=True, text=True, env=env, timeout=240, cwd=cwd)
@@ -143,6 +166,7 @@ def lines(output: str) -> list[dict[str, Any]]:
 
 # -- fixtures (imported by the test modules: no conftest.py, whose module name
 #    `conftest` would clash with other test folders' `from conftest import ...`) --
+
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:

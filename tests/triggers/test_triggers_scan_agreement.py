@@ -32,19 +32,25 @@ def one_by_one(store: Store, specs, at) -> dict[tuple[str, str], dict]:
         if pid in refused:
             continue
         document = store.load_profile(id=pid, event_limit=None)
-        for name, state in evaluate_triggers(specs, document["events"], at, catalog=catalog,
-                                             fired=fired.get(pid, ())).items():
+        for name, state in evaluate_triggers(
+            specs, document["events"], at, catalog=catalog, fired=fired.get(pid, ())
+        ).items():
             if state.active:
-                due[(pid, name)] = {"key": state.key, "items": state.items,
-                                    "since": state.since.isoformat().replace("+00:00", "Z")}
+                due[(pid, name)] = {
+                    "key": state.key,
+                    "items": state.items,
+                    "since": state.since.isoformat().replace("+00:00", "Z"),
+                }
     return due
 
 
 @pytest.mark.parametrize("at", [AT, AT - timedelta(days=3, hours=7), AT + timedelta(days=2)])
 def test_scan_finds_exactly_who_send_time_evaluation_finds(store: Store, at) -> None:
     specs = RuleBook.load(RULES).triggers
-    batch = {(d["profile_id"], d["trigger"]): {"key": d["key"], "items": d["items"], "since": d["since"]}
-             for d in scan(store, specs, at)}
+    batch = {
+        (d["profile_id"], d["trigger"]): {"key": d["key"], "items": d["items"], "since": d["since"]}
+        for d in scan(store, specs, at)
+    }
     single = one_by_one(store, specs, at)
     assert batch == single
     if at == AT:
@@ -56,7 +62,9 @@ def test_they_still_agree_once_some_episodes_have_fired(store: Store) -> None:
     before = scan(store, specs, AT)
     for item in before[::3]:
         assert store.record_trigger(item["profile_id"], item["trigger"], item["key"], AT - timedelta(days=1))
-    after = {(d["profile_id"], d["trigger"]): {"key": d["key"], "items": d["items"], "since": d["since"]}
-             for d in scan(store, specs, AT)}
+    after = {
+        (d["profile_id"], d["trigger"]): {"key": d["key"], "items": d["items"], "since": d["since"]}
+        for d in scan(store, specs, AT)
+    }
     assert after == one_by_one(store, specs, AT)
     assert len(after) <= len(before) - len(before[::3])

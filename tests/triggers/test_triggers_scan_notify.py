@@ -11,7 +11,16 @@ from datetime import timedelta
 
 import pytest
 from scan_helpers import (  # noqa: F401 - receiver is a fixture; database_url comes from the root conftest
-    AT, Receiver, abandoned_carts, added, iso, lines, ordered, receiver, run_scan)
+    AT,
+    Receiver,
+    abandoned_carts,
+    added,
+    iso,
+    lines,
+    ordered,
+    receiver,
+    run_scan,
+)
 
 from tailor.store import Store
 
@@ -168,7 +177,9 @@ def test_cooldown_blocks_the_next_episode_until_it_has_passed(database_url: str,
     assert first.returncode == 0 and len(receiver.deliveries) == 1
     # she buys that cart, then leaves a new one: a new episode (a new key)...
     store = Store(database_url)
-    store.ingest([ordered("o1", "u-ann", AT + timedelta(hours=1)), added("a2", "u-ann", AT + timedelta(hours=2), "sku-0002")])
+    store.ingest(
+        [ordered("o1", "u-ann", AT + timedelta(hours=1)), added("a2", "u-ann", AT + timedelta(hours=2), "sku-0002")]
+    )
     store.close()
     # ...due an hour later, but the 3-day cooldown since the first firing holds it back
     assert due_keys(database_url, AT + timedelta(days=1)) == set()

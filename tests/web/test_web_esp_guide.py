@@ -26,11 +26,10 @@ from urllib.parse import quote
 import pytest
 import requests
 from flask import Flask, request
+from webtools import ROOT, LiveServer
 
 from tailor.config import Settings
 from tailor.web import create_app
-
-from webtools import ROOT, LiveServer
 
 DOC = ROOT / "docs" / "esp.md"
 FENCE = re.compile(r"^```(?P<info>[^\n]*)\n(?P<body>.*?)^```", re.S | re.M)
@@ -57,8 +56,15 @@ def examples() -> list[tuple[str, str, dict | None, int]]:
     out: list = []
     for lang, flags, attrs, body, line in blocks():
         if "esp-response" in flags:
-            assert out and out[-1][0] in ("http", "sh") and out[-1][2] is None, f"esp.md:{line}: response without a request"
-            out[-1] = (out[-1][0], out[-1][1], {"status": int(attrs.get("status", 200)), "json": json.loads(body)}, out[-1][3])
+            assert out and out[-1][0] in ("http", "sh") and out[-1][2] is None, (
+                f"esp.md:{line}: response without a request"
+            )
+            out[-1] = (
+                out[-1][0],
+                out[-1][1],
+                {"status": int(attrs.get("status", 200)), "json": json.loads(body)},
+                out[-1][3],
+            )
         elif "esp-request" in flags:
             out.append(("http", body, None, line))
         elif "esp-shell" in flags:
@@ -84,7 +90,8 @@ def test_the_guide_has_every_kind_of_example():
 @pytest.fixture(scope="module")
 def guide_server(shop_db):
     settings = Settings(templates=ROOT / "templates", rules=ROOT / "rules", database_url=shop_db).with_values(
-        secret=SECRET, api_tokens=TOKEN)
+        secret=SECRET, api_tokens=TOKEN
+    )
     app = create_app(settings)
     assert app.extensions["tailor"].warm() == {}
     server = LiveServer(app).start()
@@ -123,7 +130,9 @@ def matches(expected, actual, where="") -> None:
             assert key in actual, f"{where}/{key}: missing (have {sorted(actual)})"
             matches(value, actual[key], f"{where}/{key}")
     elif isinstance(expected, list):
-        assert isinstance(actual, list) and len(actual) >= len(expected), f"{where}: expected ≥ {len(expected)} items, got {actual!r:.200}"
+        assert isinstance(actual, list) and len(actual) >= len(expected), (
+            f"{where}: expected ≥ {len(expected)} items, got {actual!r:.200}"
+        )
         for i, value in enumerate(expected):
             matches(value, actual[i], f"{where}/{i}")
     else:
@@ -138,8 +147,9 @@ def send_http(url: str, raw: str) -> requests.Response:
     headers.pop("Host", None)
     headers = {k: v.replace(DOC_TOKEN, TOKEN) for k, v in headers.items()}
     # what Braze does: 2 s, no redirects
-    return requests.request(method, url + target, headers=headers, data=body.strip().encode() or None,
-                            timeout=2, allow_redirects=False)
+    return requests.request(
+        method, url + target, headers=headers, data=body.strip().encode() or None, timeout=2, allow_redirects=False
+    )
 
 
 def check_response(r: requests.Response, expected: dict, line: int) -> None:
@@ -163,20 +173,24 @@ def run_braze(url: str, liquid: str, line: int) -> None:
     assert ":save tailor" in options
     headers = json.loads(re.search(r":headers\s+(\{.*?\})", options).group(1))
     # Braze fills in its Liquid before fetching
-    target = (target.replace("{{${user_id} | url_param_escape}}", quote("u-00001"))
-              .replace("{{campaign.${dispatch_id}}}", "braze-dispatch-guide")
-              .replace(DOC_HOST, url))
+    target = (
+        target.replace("{{${user_id} | url_param_escape}}", quote("u-00001"))
+        .replace("{{campaign.${dispatch_id}}}", "braze-dispatch-guide")
+        .replace(DOC_HOST, url)
+    )
     assert "{{" not in target, f"esp.md:{line}: unfilled Liquid in {target}"
     headers = {k: v.replace(DOC_TOKEN, TOKEN) for k, v in headers.items()}
     before = render_count(url)
-    answers = [requests.get(target, headers=headers, timeout=2, allow_redirects=False) for _ in range(3)]  # HTML, text, retry
+    answers = [
+        requests.get(target, headers=headers, timeout=2, allow_redirects=False) for _ in range(3)
+    ]  # HTML, text, retry
     first = answers[0]
     assert first.status_code == 200 and len(first.content) <= MAX_BYTES, first.text[:500]
     assert all(a.content == first.content for a in answers), "the same send gets the same answer"
     assert render_count(url) == before + 1, "and counts once"
     data = first.json()
     # every field the Liquid reads exists in the answer
-    template = liquid[tag.end():]
+    template = liquid[tag.end() :]
     for path in re.findall(r"\btailor\.([A-Za-z_][\w.]*)", template):
         if path.startswith("__"):
             continue
@@ -200,8 +214,13 @@ def test_example(kind, body, expected, line, guide_server, esp_capture, monkeypa
     elif kind == "sh":
         if not (shutil.which("curl") and shutil.which("openssl") and shutil.which("bash")):
             pytest.skip("needs curl, openssl and bash")
-        done = subprocess.run(["bash", "-euo", "pipefail", "-c", body], capture_output=True, text=True, timeout=30,
-                              env={**os.environ, "TAILOR_URL": url, "TAILOR_SECRET": SECRET})
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", body],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={**os.environ, "TAILOR_URL": url, "TAILOR_SECRET": SECRET},
+        )
         assert done.returncode == 0, f"esp.md:{line}: {done.stderr}"
         data = json.loads(done.stdout)
         assert "type" not in data, f"esp.md:{line}: {data}"
@@ -228,7 +247,12 @@ def test_example(kind, body, expected, line, guide_server, esp_capture, monkeypa
 def test_the_shell_signature_is_checked(guide_server):
     """The curl + openssl recipe with a wrong secret is refused (so the passing run above proves the signature)."""
     shell = next(body for kind, body, _, _ in EXAMPLES if kind == "sh")
-    done = subprocess.run(["bash", "-euo", "pipefail", "-c", shell], capture_output=True, text=True, timeout=30,
-                          env={**os.environ, "TAILOR_URL": guide_server, "TAILOR_SECRET": "not-the-secret"})
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", shell],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "TAILOR_URL": guide_server, "TAILOR_SECRET": "not-the-secret"},
+    )
     problem = json.loads(done.stdout)
     assert problem["status"] == 401 and problem["type"].endswith("/unauthorized")

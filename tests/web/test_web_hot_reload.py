@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from webtools import ROOT
 
 from tailor.config import Settings
 from tailor.web import create_app
-
-from webtools import ROOT
 
 AT = "2026-11-23T12:00:00Z"
 VIP = json.loads((ROOT / "fixtures" / "personas" / "vip-new-york.json").read_text())
@@ -71,12 +70,14 @@ def test_rule_edit_applies_on_the_next_request(url, shop_copy):
 
 
 def test_broken_template_keeps_the_last_good_version(url, shop_copy, capfd):
-    good = requests.post(f"{url}/v1/render", json={"template": "newsletter", "profile": VIP, "at": AT}, timeout=30).json()
+    good = requests.post(
+        f"{url}/v1/render", json={"template": "newsletter", "profile": VIP, "at": AT}, timeout=30
+    ).json()
     assert health(url)["status"] == "ok"
     template = shop_copy / "templates" / "newsletter.mjml"
     original = template.read_text()
     lines = original.splitlines(keepends=True)
-    broken_line = next(i for i, line in enumerate(lines) if "{% slot \"hero\"" in line) + 2
+    broken_line = next(i for i, line in enumerate(lines) if '{% slot "hero"' in line) + 2
     lines.insert(broken_line - 1, "    {% endif %}\n")  # closes nothing
     edit(template, "".join(lines))
 

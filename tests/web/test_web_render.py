@@ -31,13 +31,20 @@ def shop_tailor():
     catalog = read_catalog_file(ROOT / "fixtures" / "catalog.csv")
     models = fit_models(read_events_file(ROOT / "fixtures" / "events.jsonl"), catalog)
     settings = Settings(templates=ROOT / "templates", rules=ROOT / "rules", database_url="")
-    return Tailor(ROOT / "templates", ROOT / "rules", None, settings=settings,
-                  recommender=RecommendationService(catalog, models))
+    return Tailor(
+        ROOT / "templates", ROOT / "rules", None, settings=settings, recommender=RecommendationService(catalog, models)
+    )
 
 
 def make_url(serve, shop_tailor, **settings):
     base = Settings(templates=ROOT / "templates", rules=ROOT / "rules", database_url="").with_values(**settings)
-    return serve(create_app(base, tailor=shop_tailor, bind_host=settings.pop("bind_host", "127.0.0.1") if "bind_host" in settings else "127.0.0.1"))
+    return serve(
+        create_app(
+            base,
+            tailor=shop_tailor,
+            bind_host=settings.pop("bind_host", "127.0.0.1") if "bind_host" in settings else "127.0.0.1",
+        )
+    )
 
 
 @pytest.fixture
@@ -53,29 +60,43 @@ def test_render_returns_the_contract(url):
     r = requests.post(f"{url}/v1/render", json=render_body(), timeout=10)
     assert r.status_code == 200, r.text
     data = r.json()
-    assert set(data) >= {"subject", "preheader", "html", "text", "template_version", "decisions", "fallbacks", "experiments"}
+    assert set(data) >= {
+        "subject",
+        "preheader",
+        "html",
+        "text",
+        "template_version",
+        "decisions",
+        "fallbacks",
+        "experiments",
+    }
     assert "COMEBACK10" in data["html"] and "COMEBACK10" in data["text"]
     assert r.headers["X-Request-Id"]
 
 
-@pytest.mark.parametrize("body,status,kind,pointer", [
-    (b'{"template": "welcome", ', 400, "malformed-json", None),
-    (b'[1, 2]', 400, "invalid-input", "/"),
-    (b'{"template": 42, "profile": {}}', 400, "invalid-input", "/template"),
-    (b'{"template": "welcome", "recipient": "ann"}', 400, "invalid-input", "/recipient"),
-    (b'{"template": "welcome", "recipient": {"id": 7}}', 400, "invalid-input", "/recipient/id"),
-    (b'{"template": "welcome", "profile": {"traits": []}}', 400, "invalid-input", "/profile/traits"),
-    (b'{"template": "welcome", "profile": {}, "bogus": 1}', 400, "invalid-input", "/bogus"),
-    (b'{"template": "welcome", "profile": {}, "at": "soon"}', 400, "invalid-input", "/at"),
-    (b'{"template": "nope", "profile": {}}', 404, "unknown-template", None),
-    (b'{"template": "welcome", "profile": {"id": "x", "traits": {}}}', 422, "aborted", None),
-])
+@pytest.mark.parametrize(
+    "body,status,kind,pointer",
+    [
+        (b'{"template": "welcome", ', 400, "malformed-json", None),
+        (b"[1, 2]", 400, "invalid-input", "/"),
+        (b'{"template": 42, "profile": {}}', 400, "invalid-input", "/template"),
+        (b'{"template": "welcome", "recipient": "ann"}', 400, "invalid-input", "/recipient"),
+        (b'{"template": "welcome", "recipient": {"id": 7}}', 400, "invalid-input", "/recipient/id"),
+        (b'{"template": "welcome", "profile": {"traits": []}}', 400, "invalid-input", "/profile/traits"),
+        (b'{"template": "welcome", "profile": {}, "bogus": 1}', 400, "invalid-input", "/bogus"),
+        (b'{"template": "welcome", "profile": {}, "at": "soon"}', 400, "invalid-input", "/at"),
+        (b'{"template": "nope", "profile": {}}', 404, "unknown-template", None),
+        (b'{"template": "welcome", "profile": {"id": "x", "traits": {}}}', 422, "aborted", None),
+    ],
+)
 def test_errors_are_problem_json(url, body, status, kind, pointer):
     r = requests.post(f"{url}/v1/render", data=body, headers={"Content-Type": "application/json"}, timeout=10)
     assert r.status_code == status, r.text
     assert r.headers["Content-Type"] == "application/problem+json"
     problem = r.json()
-    assert problem["type"].endswith("/" + kind) and problem["status"] == status and problem["title"] and problem["detail"]
+    assert (
+        problem["type"].endswith("/" + kind) and problem["status"] == status and problem["title"] and problem["detail"]
+    )
     if pointer:
         assert problem["pointer"] == pointer
     assert "Traceback" not in r.text
@@ -87,9 +108,19 @@ def test_abort_says_why(url):
 
 
 def test_not_json_and_too_large_and_wrong_method(url):
-    r = requests.post(f"{url}/v1/render", data="template=welcome", headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=10)
+    r = requests.post(
+        f"{url}/v1/render",
+        data="template=welcome",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=10,
+    )
     assert r.status_code == 415 and r.headers["Content-Type"] == "application/problem+json"
-    r = requests.post(f"{url}/v1/render", data=b"{" + b" " * (1024 * 1024 + 10) + b"}", headers={"Content-Type": "application/json"}, timeout=10)
+    r = requests.post(
+        f"{url}/v1/render",
+        data=b"{" + b" " * (1024 * 1024 + 10) + b"}",
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
     assert r.status_code == 413 and r.json()["type"].endswith("/body-too-large")
     r = requests.get(f"{url}/v1/render", timeout=10)
     assert r.status_code == 405 and r.headers["Content-Type"] == "application/problem+json"
@@ -102,7 +133,11 @@ def test_same_send_id_same_answer(url):
     second = requests.post(f"{url}/v1/render", json=render_body(send_id="s-1"), timeout=10).json()
     assert first == second
     metrics = requests.get(f"{url}/metrics", timeout=10).text
-    renders = [line for line in metrics.splitlines() if line.startswith("tailor_render_seconds_count") and "cart_abandonment" in line]
+    renders = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("tailor_render_seconds_count") and "cart_abandonment" in line
+    ]
     assert renders and float(renders[0].rsplit(" ", 1)[1]) == 1.0, "the repeat was served from the send cache"
 
 
@@ -121,12 +156,15 @@ def test_signed_request_accepted(signed_url):
     assert requests.post(f"{signed_url}/v1/render", data=body, headers=headers, timeout=10).status_code == 200
 
 
-@pytest.mark.parametrize("header", [
-    None,
-    "garbage",
-    "t=abc,v1=00",
-    sign(b"{}", SECRET),  # signature of another body
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "garbage",
+        "t=abc,v1=00",
+        sign(b"{}", SECRET),  # signature of another body
+    ],
+)
 def test_bad_signatures_rejected(signed_url, header):
     body = json.dumps(render_body()).encode()
     headers = {"Content-Type": "application/json"}
@@ -139,14 +177,32 @@ def test_bad_signatures_rejected(signed_url, header):
 def test_expired_signature_rejected(signed_url):
     body = json.dumps(render_body()).encode()
     old = sign(body, SECRET, timestamp=int(time.time()) - 301)
-    r = requests.post(f"{signed_url}/v1/render", data=body, headers={"Content-Type": "application/json", SIGNATURE_HEADER: old}, timeout=10)
+    r = requests.post(
+        f"{signed_url}/v1/render",
+        data=body,
+        headers={"Content-Type": "application/json", SIGNATURE_HEADER: old},
+        timeout=10,
+    )
     assert r.status_code == 401 and "tolerance" in r.json()["detail"]
 
 
 def test_static_token_as_bearer_or_basic_user(signed_url):
-    assert requests.post(f"{signed_url}/v1/render", json=render_body(), headers={"Authorization": "Bearer tok-braze"}, timeout=10).status_code == 200
-    assert requests.post(f"{signed_url}/v1/render", json=render_body(), auth=("tok-braze", ""), timeout=10).status_code == 200
-    assert requests.post(f"{signed_url}/v1/render", json=render_body(), headers={"Authorization": "Bearer nope"}, timeout=10).status_code == 401
+    assert (
+        requests.post(
+            f"{signed_url}/v1/render", json=render_body(), headers={"Authorization": "Bearer tok-braze"}, timeout=10
+        ).status_code
+        == 200
+    )
+    assert (
+        requests.post(f"{signed_url}/v1/render", json=render_body(), auth=("tok-braze", ""), timeout=10).status_code
+        == 200
+    )
+    assert (
+        requests.post(
+            f"{signed_url}/v1/render", json=render_body(), headers={"Authorization": "Bearer nope"}, timeout=10
+        ).status_code
+        == 401
+    )
 
 
 def test_unauthenticated_refused_off_loopback(serve, shop_tailor):
@@ -173,7 +229,11 @@ def test_healthz_metrics_openapi(url):
 
 def test_logs_are_json_without_pii(url, capfd):
     requests.post(f"{url}/v1/render", json=render_body(), timeout=10)
-    requests.post(f"{url}/v1/render", json={"template": "welcome", "profile": {"id": "x", "email": "zed@example.com"}, "at": AT}, timeout=10)
+    requests.post(
+        f"{url}/v1/render",
+        json={"template": "welcome", "profile": {"id": "x", "email": "zed@example.com"}, "at": AT},
+        timeout=10,
+    )
     err = capfd.readouterr().err
     lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert any(line.get("endpoint") == "/v1/render" and line.get("template") == "cart_abandonment" for line in lines)

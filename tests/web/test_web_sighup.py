@@ -6,22 +6,37 @@ import signal
 import time
 
 from click.testing import CliRunner
+from webtools import ROOT, ServeProcess
 
 from tailor.cli import main
-from webtools import ROOT, ServeProcess
 
 
 def test_sighup_loads_newest_artifacts(tmp_path):
     artifacts = tmp_path / "artifacts"
-    env = {"TAILOR_TEMPLATES": str(ROOT / "templates"), "TAILOR_RULES": str(ROOT / "rules"),
-           "TAILOR_DATABASE_URL": f"sqlite:///{tmp_path / 'absent.db'}", "TAILOR_ARTIFACTS": str(artifacts)}
+    env = {
+        "TAILOR_TEMPLATES": str(ROOT / "templates"),
+        "TAILOR_RULES": str(ROOT / "rules"),
+        "TAILOR_DATABASE_URL": f"sqlite:///{tmp_path / 'absent.db'}",
+        "TAILOR_ARTIFACTS": str(artifacts),
+    }
     server = ServeProcess(env=env)
     try:
         server.wait_ready()
         server.proc.send_signal(signal.SIGHUP)
         _wait_for(server, "SIGHUP: no recommendation artifacts")
-        trained = CliRunner().invoke(main, ["recs", "train", "--events", str(ROOT / "fixtures" / "events.jsonl"),
-                                            "--catalog", str(ROOT / "fixtures" / "catalog.csv"), "--out", str(artifacts)])
+        trained = CliRunner().invoke(
+            main,
+            [
+                "recs",
+                "train",
+                "--events",
+                str(ROOT / "fixtures" / "events.jsonl"),
+                "--catalog",
+                str(ROOT / "fixtures" / "catalog.csv"),
+                "--out",
+                str(artifacts),
+            ],
+        )
         assert trained.exit_code == 0, trained.output
         server.proc.send_signal(signal.SIGHUP)
         _wait_for(server, "SIGHUP: loaded the newest recommendation artifacts")

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import pytest
 import requests
+from webtools import ROOT, LiveServer, free_port
 
 from tailor.config import Settings
 from tailor.web import create_app
-
-from webtools import ROOT, LiveServer, free_port
 
 AT = "2026-11-23T12:00:00Z"
 #: a shop customer (fixtures/profiles.csv) with a cart left behind at AT
@@ -33,8 +32,15 @@ def render(url, **body):
     return requests.post(f"{url}/v1/render", json={"template": "newsletter", "at": AT, **body}, timeout=30)
 
 
-@pytest.mark.parametrize("recipient", [{"id": CUSTOMER["id"]}, {"user_id": CUSTOMER["id"]}, {"email": CUSTOMER["email"]},
-                                       {"email": CUSTOMER["email"].upper()}])
+@pytest.mark.parametrize(
+    "recipient",
+    [
+        {"id": CUSTOMER["id"]},
+        {"user_id": CUSTOMER["id"]},
+        {"email": CUSTOMER["email"]},
+        {"email": CUSTOMER["email"].upper()},
+    ],
+)
 def test_render_looks_the_recipient_up_in_the_store(store_url, recipient):
     r = render(store_url, recipient=recipient)
     assert r.status_code == 200, r.text
@@ -94,8 +100,11 @@ def test_content_unknown_recipient_and_unknown_slot(store_url):
 
 def _render_count(url: str, template: str) -> float:
     metrics = requests.get(f"{url}/metrics", timeout=10).text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
-               if line.startswith("tailor_render_seconds_count") and f'template="{template}"' in line)
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("tailor_render_seconds_count") and f'template="{template}"' in line
+    )
 
 
 def test_repeated_send_id_same_body_counted_once(store_url):
@@ -114,10 +123,14 @@ def test_healthz_reports_the_store(store_url):
     assert r.status_code == 200 and r.json()["store"] == "ok" and r.json()["status"] == "ok"
 
 
-@pytest.mark.parametrize("database_url", [
-    f"postgresql://tailor@127.0.0.1:{free_port()}/tailor?connect_timeout=2",  # nothing listens there
-    "sqlite:////nonexistent-dir/tailor.db",
-], ids=["postgres-closed-port", "sqlite-unopenable"])
+@pytest.mark.parametrize(
+    "database_url",
+    [
+        f"postgresql://tailor@127.0.0.1:{free_port()}/tailor?connect_timeout=2",  # nothing listens there
+        "sqlite:////nonexistent-dir/tailor.db",
+    ],
+    ids=["postgres-closed-port", "sqlite-unopenable"],
+)
 def test_store_down_is_503_problem_json(serve, database_url):
     settings = Settings(templates=ROOT / "templates", rules=ROOT / "rules", database_url=database_url)
     url = serve(create_app(settings))
@@ -138,7 +151,9 @@ def test_erasure_drops_cached_renders(serve, shop_db, tmp_path):
 
     db = tmp_path / "erase.db"
     shutil.copyfile(shop_db.replace("sqlite:///", ""), db)
-    url = serve(create_app(Settings(templates=ROOT / "templates", rules=ROOT / "rules", database_url=f"sqlite:///{db}")))
+    url = serve(
+        create_app(Settings(templates=ROOT / "templates", rules=ROOT / "rules", database_url=f"sqlite:///{db}"))
+    )
     body = {"template": "newsletter", "recipient": {"id": "u-00001"}, "at": AT, "send_id": "s-erase"}
     first = requests.post(f"{url}/v1/render", json=body, timeout=30)
     assert first.status_code == 200 and "Martina" in first.json()["subject"]

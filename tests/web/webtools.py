@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from live_server import LiveServer  # noqa: F401 - re-exported for the web tests
-
 import os
 import socket
 import subprocess
@@ -13,6 +11,8 @@ import time
 from pathlib import Path
 
 import requests
+
+from live_server import LiveServer  # noqa: F401 - re-exported for the web tests
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOP_FILES = [ROOT / "fixtures" / "catalog.csv", ROOT / "fixtures" / "profiles.csv", ROOT / "fixtures" / "events.jsonl"]
@@ -43,11 +43,20 @@ class ServeProcess:
     def __init__(self, *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-c", "from tailor.cli import main; main()", "serve", "--port", str(self.port), *args]
+        command = [
+            sys.executable,
+            "-c",
+            "from tailor.cli import main; main()",
+            "serve",
+            "--port",
+            str(self.port),
+            *args,
+        ]
         # a file, not a pipe: a pipe nobody reads would block a chatty server
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(command, env={**os.environ, **(env or {})}, cwd=cwd,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            command, env={**os.environ, **(env or {})}, cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT
+        )
 
     def wait_ready(self, timeout: float = 60.0) -> dict:
         deadline = time.monotonic() + timeout
@@ -77,5 +86,3 @@ class ServeProcess:
     def output(self) -> str:
         self.log.seek(0)
         return self.log.read().decode("utf-8", "replace")
-
-

@@ -12,9 +12,10 @@ import csv
 import hashlib
 import json
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from tailor.config import Settings
 from tailor.problems import Problem, ProblemError
@@ -74,8 +75,14 @@ def _file_stem(recipient: dict[str, Any], index: int) -> str:
     return _SAFE.sub("_", ref) or f"recipient-{index}"
 
 
-def render_chunk(settings: Settings, template: str, chunk: list[tuple[int, dict[str, Any]]], out_dir: str,
-                 at: str | None, context: dict[str, Any] | None) -> list[dict[str, Any]]:
+def render_chunk(
+    settings: Settings,
+    template: str,
+    chunk: list[tuple[int, dict[str, Any]]],
+    out_dir: str,
+    at: str | None,
+    context: dict[str, Any] | None,
+) -> list[dict[str, Any]]:
     """Render one chunk in a worker; write ``<stem>.html``/``.txt``; return one summary per recipient."""
     from tailor.core import Tailor
     from tailor.email import RenderAborted, TailorError
@@ -83,16 +90,23 @@ def render_chunk(settings: Settings, template: str, chunk: list[tuple[int, dict[
     key = repr(settings)
     tailor = _WORKER_TAILOR.get(key)
     if tailor is None:
-        tailor = _WORKER_TAILOR[key] = Tailor(settings.templates, settings.rules, settings.database_url, settings=settings)
+        tailor = _WORKER_TAILOR[key] = Tailor(
+            settings.templates, settings.rules, settings.database_url, settings=settings
+        )
     out = Path(out_dir)
     results = []
     for index, recipient in chunk:
         stem = _file_stem(recipient, index)
         is_document = "traits" in recipient or "events" in recipient or "consents" in recipient
         try:
-            email = tailor.render(template, profile=recipient if is_document else None,
-                                  recipient=None if is_document else recipient, at=at, context=context,
-                                  send_id=f"batch-{template}-{stem}")
+            email = tailor.render(
+                template,
+                profile=recipient if is_document else None,
+                recipient=None if is_document else recipient,
+                at=at,
+                context=context,
+                send_id=f"batch-{template}-{stem}",
+            )
         except RenderAborted as exc:
             results.append({"recipient": stem, "status": "aborted", "reason": exc.reason})
             continue
@@ -101,8 +115,15 @@ def render_chunk(settings: Settings, template: str, chunk: list[tuple[int, dict[
             continue
         (out / f"{stem}.html").write_text(email.html, encoding="utf-8")
         (out / f"{stem}.txt").write_text(email.text, encoding="utf-8")
-        results.append({"recipient": stem, "status": "rendered", "subject": email.subject, "blocks": email.blocks,
-                        "fallbacks": sorted({f["reason"] for f in email.fallbacks})})
+        results.append(
+            {
+                "recipient": stem,
+                "status": "rendered",
+                "subject": email.subject,
+                "blocks": email.blocks,
+                "fallbacks": sorted({f["reason"] for f in email.fallbacks}),
+            }
+        )
     return results
 
 
@@ -135,8 +156,10 @@ def render_campaign(
     summary = BatchSummary(template)
     manifest = out_dir / "manifest.jsonl"
     try:
-        futures = [client.submit(render_chunk, settings, template, chunk, str(out_dir.resolve()), at, context, pure=False)
-                   for chunk in chunks]
+        futures = [
+            client.submit(render_chunk, settings, template, chunk, str(out_dir.resolve()), at, context, pure=False)
+            for chunk in chunks
+        ]
         with open(manifest, "w", encoding="utf-8") as fh:
             for future in as_completed(futures):
                 lines = future.result()

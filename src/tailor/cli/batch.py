@@ -14,7 +14,11 @@ from tailor.problems import ProblemError
 
 @click.command("batch")
 @click.argument("template")
-@click.option("--audience", type=click.Path(exists=True, dir_okay=False), help="CSV (id/email/user_id) or JSON lines of recipients or profile documents.")
+@click.option(
+    "--audience",
+    type=click.Path(exists=True, dir_okay=False),
+    help="CSV (id/email/user_id) or JSON lines of recipients or profile documents.",
+)
 @click.option("--segment", help="Every stored profile in this segment.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--scheduler", help="Address of a Dask scheduler (default: a local cluster).")
@@ -24,8 +28,19 @@ from tailor.problems import ProblemError
 @templates_option
 @rules_option
 @database_option
-def batch(template: str, audience: str | None, segment: str | None, out_dir: str, scheduler: str | None, workers: int,
-          at: str | None, context_json: str | None, templates: str | None, rules: str | None, database_url: str | None) -> None:
+def batch(
+    template: str,
+    audience: str | None,
+    segment: str | None,
+    out_dir: str,
+    scheduler: str | None,
+    workers: int,
+    at: str | None,
+    context_json: str | None,
+    templates: str | None,
+    rules: str | None,
+    database_url: str | None,
+) -> None:
     """Render TEMPLATE for a whole audience into --out, with a progress bar and a manifest."""
     from tailor.batch import read_audience, render_campaign
 
@@ -50,9 +65,20 @@ def batch(template: str, audience: str | None, segment: str | None, out_dir: str
     except TailorError as exc:  # unknown or broken template: say so before starting a cluster
         fail(str(exc))
     with click.progressbar(length=len(recipients), label=f"rendering {template}", file=sys.stderr) as bar:
-        summary = render_campaign(settings, template, recipients, Path(out_dir), scheduler=scheduler, workers=workers,
-                                  at=at, context=context, progress=bar.update)
-    click.echo(f"{summary.rendered} rendered, {summary.aborted} skipped by abort rules, {summary.failed} failed → {out_dir} (manifest: {summary.manifest})")
+        summary = render_campaign(
+            settings,
+            template,
+            recipients,
+            Path(out_dir),
+            scheduler=scheduler,
+            workers=workers,
+            at=at,
+            context=context,
+            progress=bar.update,
+        )
+    click.echo(
+        f"{summary.rendered} rendered, {summary.aborted} skipped by abort rules, {summary.failed} failed → {out_dir} (manifest: {summary.manifest})"
+    )
     if summary.fallbacks:
         click.echo("fallbacks: " + ", ".join(f"{k} ×{v}" for k, v in sorted(summary.fallbacks.items())))
 

@@ -31,6 +31,12 @@ def fail(message: str, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
-templates_option = click.option("--templates", type=click.Path(file_okay=False), default=None, help="Templates folder (TAILOR_TEMPLATES).")
-rules_option = click.option("--rules", type=click.Path(file_okay=False), default=None, help="Rules folder (TAILOR_RULES).")
-database_option = click.option("--database-url", default=None, help="SQLAlchemy URL of the store (TAILOR_DATABASE_URL).")
+templates_option = click.option(
+    "--templates", type=click.Path(file_okay=False), default=None, help="Templates folder (TAILOR_TEMPLATES)."
+)
+rules_option = click.option(
+    "--rules", type=click.Path(file_okay=False), default=None, help="Rules folder (TAILOR_RULES)."
+)
+database_option = click.option(
+    "--database-url", default=None, help="SQLAlchemy URL of the store (TAILOR_DATABASE_URL)."
+)

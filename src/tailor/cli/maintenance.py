@@ -17,10 +17,15 @@ def maintenance() -> None:
 
 @maintenance.command("purge")
 @click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
-@click.option("--policy", type=click.Path(dir_okay=False), default=None,
-              help="Retention YAML (default: $TAILOR_RETENTION, else ./retention.yaml, else 395 days for every event).")
-@click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(min=1),
-              help="Rows deleted per transaction.")
+@click.option(
+    "--policy",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Retention YAML (default: $TAILOR_RETENTION, else ./retention.yaml, else 395 days for every event).",
+)
+@click.option(
+    "--batch-size", default=5000, show_default=True, type=click.IntRange(min=1), help="Rows deleted per transaction."
+)
 @click.option("--at", "at", default=None, help="Purge as of this ISO 8601 time instead of now.")
 @click.option("--database-url", default=None, help="SQLAlchemy URL of the store (TAILOR_DATABASE_URL).")
 def purge(dry_run: bool, policy: str | None, batch_size: int, at: str | None, database_url: str | None) -> None:

@@ -14,13 +14,25 @@ from tailor.problems import ProblemError
 
 @click.command("preview")
 @click.option("--out", "out_dir", default="out", show_default=True, type=click.Path(file_okay=False))
-@click.option("--personas", "personas_dir", default="fixtures/personas", show_default=True, type=click.Path(file_okay=False))
+@click.option(
+    "--personas", "personas_dir", default="fixtures/personas", show_default=True, type=click.Path(file_okay=False)
+)
 @click.option("--at", help="Send time, ISO 8601 (default: now).")
-@click.option("--show-emails", is_flag=True, help="Do not mask email addresses (masked by default: previews get shared).")
+@click.option(
+    "--show-emails", is_flag=True, help="Do not mask email addresses (masked by default: previews get shared)."
+)
 @templates_option
 @rules_option
 @database_option
-def preview(out_dir: str, personas_dir: str, at: str | None, show_emails: bool, templates: str | None, rules: str | None, database_url: str | None) -> None:
+def preview(
+    out_dir: str,
+    personas_dir: str,
+    at: str | None,
+    show_emails: bool,
+    templates: str | None,
+    rules: str | None,
+    database_url: str | None,
+) -> None:
     """Render every template for every persona to static HTML files plus an index page."""
     try:
         personas = load_personas(Path(personas_dir))

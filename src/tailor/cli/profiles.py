@@ -32,8 +32,13 @@ def profiles() -> None:
 
 @profiles.command("export")
 @click.argument("profile_id")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Write the JSON document to this file instead of stdout.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write the JSON document to this file instead of stdout.",
+)
 @click.option("--database-url", default=None, help="SQLAlchemy URL of the store (TAILOR_DATABASE_URL).")
 def export(profile_id: str, output: str | None, database_url: str | None) -> None:
     """Print everything stored about PROFILE_ID (a profile id, user id or anonymous id) as JSON."""

@@ -42,16 +42,28 @@ def recs() -> None:
 
 
 @recs.command("train")
-@click.option("--events", "events_path", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Interactions file (CSV/TSV/.inter or Segment .jsonl) instead of the store.")
-@click.option("--catalog", "catalog_path", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Catalog file (CSV or JSON) instead of the store's.")
+@click.option(
+    "--events",
+    "events_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Interactions file (CSV/TSV/.inter or Segment .jsonl) instead of the store.",
+)
+@click.option(
+    "--catalog",
+    "catalog_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Catalog file (CSV or JSON) instead of the store's.",
+)
 @click.option("--database-url", default=None, help="SQLAlchemy URL of the store (TAILOR_DATABASE_URL).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Artifacts folder (TAILOR_ARTIFACTS).")
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Artifacts folder (TAILOR_ARTIFACTS)."
+)
 @click.option("--keep", default=5, show_default=True, help="Versions to keep; older ones are deleted.")
-def train(events_path: str | None, catalog_path: str | None, database_url: str | None,
-          out_dir: str | None, keep: int) -> None:
+def train(
+    events_path: str | None, catalog_path: str | None, database_url: str | None, out_dir: str | None, keep: int
+) -> None:
     """Fit every built-in model and save a new versioned artifact."""
     from tailor.recommendations.persistence import prune, save_models
     from tailor.recommendations.training import fit_models, read_catalog_file, read_events_file
@@ -67,10 +79,15 @@ def train(events_path: str | None, catalog_path: str | None, database_url: str |
     if interactions.empty:
         _fail("no interactions to train on")
     models = fit_models(interactions, catalog or None)
-    path = save_models(models, settings.artifacts, metadata={
-        "interactions": int(len(interactions)), "users": int(interactions["user_id"].nunique()),
-        "catalog": len(catalog),
-    })
+    path = save_models(
+        models,
+        settings.artifacts,
+        metadata={
+            "interactions": int(len(interactions)),
+            "users": int(interactions["user_id"].nunique()),
+            "catalog": len(catalog),
+        },
+    )
     prune(settings.artifacts, keep=keep)
     from tailor.privacy import clear_retrain_flag
 
@@ -80,20 +97,43 @@ def train(events_path: str | None, catalog_path: str | None, database_url: str |
 
 
 @recs.command("evaluate")
-@click.option("--events", "events_path", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Interactions file: CSV/TSV (user, item[, weight][, timestamp]), RecBole .inter or Segment .jsonl. Default: the store.")
-@click.option("--catalog", "catalog_path", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Catalog file, to also evaluate the content-based model.")
+@click.option(
+    "--events",
+    "events_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Interactions file: CSV/TSV (user, item[, weight][, timestamp]), RecBole .inter or Segment .jsonl. Default: the store.",
+)
+@click.option(
+    "--catalog",
+    "catalog_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Catalog file, to also evaluate the content-based model.",
+)
 @click.option("--database-url", default=None, help="SQLAlchemy URL of the store (TAILOR_DATABASE_URL).")
 @click.option("--k", default=10, show_default=True, help="Cut-off of the ranking metrics.")
 @click.option("--protocol", type=click.Choice(["random", "time"]), default="random", show_default=True)
 @click.option("--seed", default=42, show_default=True)
 @click.option("--min-positives", default=5, show_default=True, help="Users with fewer interactions are not evaluated.")
-@click.option("--min-weight", type=float, default=None,
-              help="Only rows with weight/rating >= this are positives (e.g. 4 for 5-star ratings).")
+@click.option(
+    "--min-weight",
+    type=float,
+    default=None,
+    help="Only rows with weight/rating >= this are positives (e.g. 4 for 5-star ratings).",
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True)
-def evaluate(events_path: str | None, catalog_path: str | None, database_url: str | None, k: int, protocol: str,
-             seed: int, min_positives: int, min_weight: float | None, fmt: str) -> None:
+def evaluate(
+    events_path: str | None,
+    catalog_path: str | None,
+    database_url: str | None,
+    k: int,
+    protocol: str,
+    seed: int,
+    min_positives: int,
+    min_weight: float | None,
+    fmt: str,
+) -> None:
     """Print precision@k, recall@k, NDCG@k and coverage for every built-in model."""
     from tailor.recommendations.evaluation import evaluate_models
     from tailor.recommendations.training import read_catalog_file, read_events_file, standard_models
@@ -108,8 +148,15 @@ def evaluate(events_path: str | None, catalog_path: str | None, database_url: st
     if interactions.empty:
         _fail("no interactions to evaluate")
     try:
-        table = evaluate_models(standard_models(with_content=bool(catalog)), interactions, k=k, protocol=protocol,
-                                seed=seed, min_positives=min_positives, catalog=catalog or None)
+        table = evaluate_models(
+            standard_models(with_content=bool(catalog)),
+            interactions,
+            k=k,
+            protocol=protocol,
+            seed=seed,
+            min_positives=min_positives,
+            catalog=catalog or None,
+        )
     except ValueError as exc:
         _fail(str(exc))
     click.echo(format_table(table, fmt))

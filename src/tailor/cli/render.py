@@ -22,15 +22,29 @@ from tailor.email import TailorError, TemplateBroken
 @templates_option
 @rules_option
 @database_option
-def render(template: str, profile_file: str | None, recipient: str | None, at: str | None, context_json: str | None,
-           fmt: str, output: str | None, templates: str | None, rules: str | None, database_url: str | None) -> None:
+def render(
+    template: str,
+    profile_file: str | None,
+    recipient: str | None,
+    at: str | None,
+    context_json: str | None,
+    fmt: str,
+    output: str | None,
+    templates: str | None,
+    rules: str | None,
+    database_url: str | None,
+) -> None:
     """Render TEMPLATE for one recipient (--profile FILE.json or --recipient ID)."""
     if bool(profile_file) == bool(recipient):
         fail("give exactly one of --profile FILE.json or --recipient ID")
     profile = _read_json(profile_file, "profile") if profile_file else None
     context = None
     if context_json:
-        context = _read_json(context_json[1:], "context") if context_json.startswith("@") else _parse_json(context_json, "--context")
+        context = (
+            _read_json(context_json[1:], "context")
+            if context_json.startswith("@")
+            else _parse_json(context_json, "--context")
+        )
     ref = None
     if recipient:
         ref = {"email": recipient} if "@" in recipient else {"id": recipient}

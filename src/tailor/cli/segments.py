@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 
@@ -17,8 +17,13 @@ def segments() -> None:
 @segments.command("train")
 @rules_option
 @database_option
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Artifacts folder (TAILOR_ARTIFACTS); models go to <out>/segments/<name>.joblib.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Artifacts folder (TAILOR_ARTIFACTS); models go to <out>/segments/<name>.joblib.",
+)
 @click.option("--at", "at_text", help="Compute the features as of this time, ISO 8601 (default: now).")
 def train(rules: str | None, database_url: str | None, out_dir: str | None, at_text: str | None) -> None:
     """Fit every `model: kmeans` segment on the store's computed features and save it."""
@@ -29,7 +34,7 @@ def train(rules: str | None, database_url: str | None, out_dir: str | None, at_t
     from tailor.triggers.timestamps import to_utc
 
     settings = settings_from({"rules": rules, "database_url": database_url, "artifacts": out_dir})
-    at = to_utc(at_text) if at_text else datetime.now(timezone.utc)
+    at = to_utc(at_text) if at_text else datetime.now(UTC)
     if at is None:
         fail(f"--at: not an ISO 8601 time: {at_text!r}")
     try:
@@ -48,8 +53,9 @@ def train(rules: str | None, database_url: str | None, out_dir: str | None, at_t
         store.close()
     for name, model in trained.items():
         sizes = ", ".join(f"{label} {model['counts'][label]}" for label in book.clusters[name].labels)
-        click.echo(f"{name}: {model['profiles']} profiles -> {sizes} "
-                   f"({book.clusters[name].artifact(settings.artifacts)})")
+        click.echo(
+            f"{name}: {model['profiles']} profiles -> {sizes} ({book.clusters[name].artifact(settings.artifacts)})"
+        )
 
 
 if __name__ == "__main__":  # ``python -m tailor.cli.segments train ...``

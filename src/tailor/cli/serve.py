@@ -25,9 +25,20 @@ def serve(host: str, port: int, workers: int, warm: bool) -> None:
             import tempfile
 
             env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tailor-metrics-")
-        args = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"{host}:{port}",
-                "--access-logfile", "-", "--access-logformat", '{"gunicorn": "%(m)s %(U)s %(s)s %(M)sms"}',
-                "tailor.web.wsgi:application"]
+        args = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"{host}:{port}",
+            "--access-logfile",
+            "-",
+            "--access-logformat",
+            '{"gunicorn": "%(m)s %(U)s %(s)s %(M)sms"}',
+            "tailor.web.wsgi:application",
+        ]
         os.execvpe(args[0], args, env)
     from tailor.web.app import create_app
 
@@ -42,7 +53,9 @@ def serve(host: str, port: int, workers: int, warm: bool) -> None:
     click.echo(f"  preview UI:   {base}/preview/")
     click.echo(f"  health:       {base}/healthz    metrics: {base}/metrics    OpenAPI: {base}/openapi.json")
     click.echo("  try it:")
-    click.echo(f"""    curl -s {base}/v1/render -H 'Content-Type: application/json' -d '{{"template": "newsletter", "recipient": {{"id": "u-00001"}}}}' | python3 -m json.tool | head -20""")
+    click.echo(
+        f"""    curl -s {base}/v1/render -H 'Content-Type: application/json' -d '{{"template": "newsletter", "recipient": {{"id": "u-00001"}}}}' | python3 -m json.tool | head -20"""
+    )
     _reload_models_on_sighup(app.extensions["tailor"], settings)
     try:
         from werkzeug.serving import run_simple
@@ -61,7 +74,10 @@ def _reload_models_on_sighup(tailor, settings) -> None:  # type: ignore[no-untyp
 
     def reload(signum, frame):  # type: ignore[no-untyped-def]
         loaded = tailor.recommender.reload(settings.artifacts)
-        click.echo(f"SIGHUP: {'loaded the newest' if loaded else 'no'} recommendation artifacts in {settings.artifacts}", err=True)
+        click.echo(
+            f"SIGHUP: {'loaded the newest' if loaded else 'no'} recommendation artifacts in {settings.artifacts}",
+            err=True,
+        )
 
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, reload)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import click
 
@@ -17,7 +17,7 @@ def triggers() -> None:
 
 def _at(value: str | None) -> datetime:
     if not value:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     from tailor.triggers.timestamps import to_utc
 
     moment = to_utc(value)
@@ -35,10 +35,24 @@ def _at(value: str | None) -> datetime:
 @click.option("--retries", default=4, show_default=True, help="Retries per notification (5xx, 429, network errors).")
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds per notification request.")
 @click.option("--backoff", default=0.5, show_default=True, help="First retry wait in seconds (doubles, capped at 8).")
-@click.option("--lease", "lease_seconds", default=300, show_default=True,
-              help="Seconds a scan owns a claimed notification before another scan may deliver it.")
-def scan(at_text: str | None, notify_url: str | None, names: tuple[str, ...], rules: str | None,
-         database_url: str | None, retries: int, timeout: float, backoff: float, lease_seconds: int) -> None:
+@click.option(
+    "--lease",
+    "lease_seconds",
+    default=300,
+    show_default=True,
+    help="Seconds a scan owns a claimed notification before another scan may deliver it.",
+)
+def scan(
+    at_text: str | None,
+    notify_url: str | None,
+    names: tuple[str, ...],
+    rules: str | None,
+    database_url: str | None,
+    retries: int,
+    timeout: float,
+    backoff: float,
+    lease_seconds: int,
+) -> None:
     """Print one JSON line per recipient whose trigger is due (profile_id, trigger, key, since, items).
 
     With --notify, each line is POSTed once and acknowledged in the store; notifications
@@ -48,7 +62,8 @@ def scan(at_text: str | None, notify_url: str | None, names: tuple[str, ...], ru
     from tailor.problems import ProblemError
     from tailor.rules import RuleBook
     from tailor.store import Store
-    from tailor.triggers.scan import Delivery, notify, scan as find
+    from tailor.triggers.scan import Delivery, notify
+    from tailor.triggers.scan import scan as find
 
     settings = settings_from({"rules": rules, "database_url": database_url})
     at = _at(at_text)
@@ -77,16 +92,23 @@ def scan(at_text: str | None, notify_url: str | None, names: tuple[str, ...], ru
         delivery = Delivery(notify_url, secret, retries=retries, timeout=timeout, backoff=backoff)
 
         def echo(outcome) -> None:
-            line = {**outcome.payload, "notified": outcome.notified, "redelivered": outcome.redelivered,
-                    "attempts": outcome.attempts}
+            line = {
+                **outcome.payload,
+                "notified": outcome.notified,
+                "redelivered": outcome.redelivered,
+                "attempts": outcome.attempts,
+            }
             if outcome.error:
                 line["error"] = outcome.error
             click.echo(json.dumps(line, sort_keys=True, default=str))
 
         report = notify(store, due, at, delivery, lease=timedelta(seconds=lease_seconds), echo=echo)
         sent = sum(o.notified for o in report.outcomes)
-        click.echo(f"{len(due)} due as of {at.isoformat()}; {sent} notified, {len(report.failed)} failed "
-                   f"(left pending), {report.claimed_elsewhere} claimed by another scan", err=True)
+        click.echo(
+            f"{len(due)} due as of {at.isoformat()}; {sent} notified, {len(report.failed)} failed "
+            f"(left pending), {report.claimed_elsewhere} claimed by another scan",
+            err=True,
+        )
         if report.failed:
             raise SystemExit(1)
     finally:

@@ -23,12 +23,21 @@ A provider without its setting is accepted only when the server is bound to loop
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from . import mailgun, postmark, sendgrid
-from .events import (SEGMENT_NAMES, EspEvent, MalformedPayload, RequestParts, SignatureError, default_suppression,
-                     message_id_for, to_segment)
+from .events import (
+    SEGMENT_NAMES,
+    EspEvent,
+    MalformedPayload,
+    RequestParts,
+    SignatureError,
+    default_suppression,
+    message_id_for,
+    to_segment,
+)
 
 PROVIDERS = {"sendgrid": sendgrid, "mailgun": mailgun, "postmark": postmark}
 
@@ -43,12 +52,14 @@ class EspConfig:
     postmark_password: str | None = None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "EspConfig":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> EspConfig:
         environ = os.environ if environ is None else environ
-        return cls(sendgrid_public_key=environ.get(sendgrid.ENV) or None,
-                   mailgun_signing_key=environ.get(mailgun.ENV) or None,
-                   postmark_user=environ.get(postmark.ENV_USER) or None,
-                   postmark_password=environ.get(postmark.ENV_PASSWORD) or None)
+        return cls(
+            sendgrid_public_key=environ.get(sendgrid.ENV) or None,
+            mailgun_signing_key=environ.get(mailgun.ENV) or None,
+            postmark_user=environ.get(postmark.ENV_USER) or None,
+            postmark_password=environ.get(postmark.ENV_PASSWORD) or None,
+        )
 
     def secret(self, provider: str) -> Any:
         """What ``PROVIDERS[provider].verify`` takes, or None when the provider is not configured."""
@@ -63,5 +74,18 @@ class EspConfig:
         raise KeyError(provider)
 
 
-__all__ = ["PROVIDERS", "SEGMENT_NAMES", "EspConfig", "EspEvent", "MalformedPayload", "RequestParts",
-           "SignatureError", "default_suppression", "mailgun", "message_id_for", "postmark", "sendgrid", "to_segment"]
+__all__ = [
+    "PROVIDERS",
+    "SEGMENT_NAMES",
+    "EspConfig",
+    "EspEvent",
+    "MalformedPayload",
+    "RequestParts",
+    "SignatureError",
+    "default_suppression",
+    "mailgun",
+    "message_id_for",
+    "postmark",
+    "sendgrid",
+    "to_segment",
+]

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 #: event kinds, and the Segment "Email" spec event name each one is stored under
 SEGMENT_NAMES = {
-    "sent": "Email Sent",            # accepted/processed by the ESP
+    "sent": "Email Sent",  # accepted/processed by the ESP
     "delivered": "Email Delivered",
-    "deferred": "Email Deferred",    # a delivery attempt that will be retried
+    "deferred": "Email Deferred",  # a delivery attempt that will be retried
     "open": "Email Opened",
     "click": "Email Link Clicked",
-    "bounce": "Email Bounced",       # ``hard`` says permanent (hard) or not (soft/blocked)
-    "dropped": "Email Dropped",      # the ESP did not even try (often: address on its suppression list)
+    "bounce": "Email Bounced",  # ``hard`` says permanent (hard) or not (soft/blocked)
+    "dropped": "Email Dropped",  # the ESP did not even try (often: address on its suppression list)
     "spam": "Email Marked as Spam",
     "unsubscribe": "Unsubscribed",
     "resubscribe": "Resubscribed",
@@ -100,7 +101,7 @@ def default_suppression(kind: str, hard: bool) -> str | None:
 
 def message_id_for(provider: str, event_id: str) -> str:
     """The Segment ``messageId`` of a provider event: deterministic, so a retry is a duplicate."""
-    digest = hashlib.sha256(f"{provider}\x00{event_id}".encode("utf-8")).hexdigest()[:40]
+    digest = hashlib.sha256(f"{provider}\x00{event_id}".encode()).hexdigest()[:40]
     return f"esp-{provider}-{digest}"
 
 
@@ -116,8 +117,11 @@ def to_segment(event: EspEvent) -> dict[str, Any]:
     It has no ``userId``/``anonymousId``: the recipient is ``context.traits.email``,
     which :meth:`tailor.store.Store.ingest_email_events` resolves to a profile.
     """
-    properties: dict[str, Any] = {"provider": event.provider, "esp_event": event.provider_event,
-                                  "esp_event_id": event.event_id}
+    properties: dict[str, Any] = {
+        "provider": event.provider,
+        "esp_event": event.provider_event,
+        "esp_event_id": event.event_id,
+    }
     if event.message_id:
         properties["esp_message_id"] = event.message_id
     if event.url:
@@ -129,7 +133,7 @@ def to_segment(event: EspEvent) -> dict[str, Any]:
     if event.suppression:
         properties["suppression"] = event.suppression
     properties.update({k: v for k, v in event.extra.items() if k not in properties})
-    occurred = event.occurred_at.astimezone(timezone.utc) if event.occurred_at.tzinfo else event.occurred_at
+    occurred = event.occurred_at.astimezone(UTC) if event.occurred_at.tzinfo else event.occurred_at
     return {
         "type": "track",
         "event": SEGMENT_NAMES[event.kind],
@@ -148,7 +152,7 @@ def from_unix(value: Any, pointer: str) -> datetime:
         raise MalformedPayload(pointer, f"must be unix seconds, got {value!r}") from None
     if isinstance(value, bool) or seconds != seconds or not (0 <= seconds < 253402300800):
         raise MalformedPayload(pointer, f"must be unix seconds, got {value!r}")
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 def from_iso(value: Any, pointer: str) -> datetime:
@@ -159,13 +163,13 @@ def from_iso(value: Any, pointer: str) -> datetime:
     head, dot, rest = text.partition(".")
     if dot:  # at most 6 fractional digits for datetime
         digits = len(rest) - len(rest.lstrip("0123456789"))
-        rest = rest[:min(digits, 6)] + rest[digits:]
+        rest = rest[: min(digits, 6)] + rest[digits:]
         text = head + "." + rest
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise MalformedPayload(pointer, f"must be an ISO 8601 time, got {value!r}") from None
-    return parsed.astimezone(timezone.utc) if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def clean_email(value: Any) -> str | None:

@@ -99,7 +99,11 @@ def parse(payload: Any, skipped: Counter | None = None) -> list[EspEvent]:
         reason = _text(data.get("reason"))
         status = data.get("delivery-status")
         if isinstance(status, dict) and _text(status.get("description") or status.get("message")):
-            reason = f"{reason}: {status.get('description') or status.get('message')}" if reason else _text(status.get("description") or status.get("message"))
+            reason = (
+                f"{reason}: {status.get('description') or status.get('message')}"
+                if reason
+                else _text(status.get("description") or status.get("message"))
+            )
     elif kind == "dropped":
         reject = data.get("reject")
         reason = _text(reject.get("reason")) if isinstance(reject, dict) else None
@@ -111,9 +115,21 @@ def parse(payload: Any, skipped: Counter | None = None) -> list[EspEvent]:
         extra["tags"] = data["tags"]
     if kind == "bounce" and isinstance(data.get("severity"), str):
         extra["severity"] = data["severity"]
-    return [EspEvent(provider=NAME, kind=kind, email=email, occurred_at=occurred, event_id=event_id,
-                     message_id=message_id, url=_text(data.get("url")) if kind == "click" else None, hard=hard,
-                     provider_event=name, reason=reason, extra=extra)]
+    return [
+        EspEvent(
+            provider=NAME,
+            kind=kind,
+            email=email,
+            occurred_at=occurred,
+            event_id=event_id,
+            message_id=message_id,
+            url=_text(data.get("url")) if kind == "click" else None,
+            hard=hard,
+            provider_event=name,
+            reason=reason,
+            extra=extra,
+        )
+    ]
 
 
 def _text(value: Any) -> str | None:

@@ -30,8 +30,11 @@ ENV_USER = "TAILOR_POSTMARK_USER"
 ENV_PASSWORD = "TAILOR_POSTMARK_PASSWORD"
 
 _HARD_TYPES = {"HardBounce", "BadEmailAddress", "ManuallyDeactivated"}
-_SUPPRESSION_KINDS = {"HardBounce": ("bounce", True), "SpamComplaint": ("spam", False),
-                      "ManualSuppression": ("unsubscribe", False)}
+_SUPPRESSION_KINDS = {
+    "HardBounce": ("bounce", True),
+    "SpamComplaint": ("spam", False),
+    "ManualSuppression": ("unsubscribe", False),
+}
 
 
 def verify(parts: RequestParts, credentials: tuple[str, str]) -> None:
@@ -108,8 +111,21 @@ def parse(payload: Any, skipped: Counter | None = None) -> list[EspEvent]:
     if email is None:
         skipped["no-recipient"] += 1
         return []
-    return [EspEvent(provider=NAME, kind=kind, email=email, occurred_at=occurred, event_id=event_id,
-                     message_id=message_id, url=url, hard=hard, provider_event=record, reason=reason, extra=extra)]
+    return [
+        EspEvent(
+            provider=NAME,
+            kind=kind,
+            email=email,
+            occurred_at=occurred,
+            event_id=event_id,
+            message_id=message_id,
+            url=url,
+            hard=hard,
+            provider_event=record,
+            reason=reason,
+            extra=extra,
+        )
+    ]
 
 
 def _text(value: Any) -> str | None:

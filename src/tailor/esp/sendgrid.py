@@ -133,10 +133,22 @@ def parse(payload: Any, skipped: Counter | None = None) -> list[EspEvent]:
             extra["category"] = item["category"]
         if isinstance(item.get("status"), str):
             extra["status"] = item["status"]
-        events.append(EspEvent(
-            provider=NAME, kind=kind, email=email, occurred_at=occurred, event_id=event_id,
-            message_id=_text(item.get("sg_message_id")), url=_text(item.get("url")) if kind == "click" else None,
-            hard=hard, provider_event=name, reason=reason, suppression=suppression, extra=extra))
+        events.append(
+            EspEvent(
+                provider=NAME,
+                kind=kind,
+                email=email,
+                occurred_at=occurred,
+                event_id=event_id,
+                message_id=_text(item.get("sg_message_id")),
+                url=_text(item.get("url")) if kind == "click" else None,
+                hard=hard,
+                provider_event=name,
+                reason=reason,
+                suppression=suppression,
+                extra=extra,
+            )
+        )
     return events
 
 

@@ -11,7 +11,7 @@ HOLDOUT = "holdout"
 
 def bucket(experiment: str, recipient_id: str) -> float:
     """A uniform number in [0, 1) that depends only on the experiment and the recipient."""
-    digest = hashlib.sha256(f"{experiment}\x00{recipient_id}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{experiment}\x00{recipient_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 
 

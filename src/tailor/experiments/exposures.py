@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -44,7 +44,9 @@ def conversion_frame(store: Any, event: str, profile_ids: list[str]) -> pd.DataF
         for start in range(0, len(profile_ids), 500):
             chunk = profile_ids[start : start + 500]
             found += conn.execute(
-                select(table.c.profile_id, table.c.timestamp).where(table.c.event == event, table.c.profile_id.in_(chunk))
+                select(table.c.profile_id, table.c.timestamp).where(
+                    table.c.event == event, table.c.profile_id.in_(chunk)
+                )
             ).all()
     frame = pd.DataFrame(found, columns=["profile_id", "timestamp"])
     frame["timestamp"] = pd.to_datetime(frame["timestamp"])
@@ -52,4 +54,4 @@ def conversion_frame(store: Any, event: str, profile_ids: list[str]) -> pd.DataF
 
 
 def now_naive() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)

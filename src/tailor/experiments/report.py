@@ -46,7 +46,9 @@ class Report:
         return asdict(self)
 
 
-def compare(control: tuple[int, int], arm: tuple[int, int], confidence: float = 0.95) -> tuple[float | None, float, float, float]:
+def compare(
+    control: tuple[int, int], arm: tuple[int, int], confidence: float = 0.95
+) -> tuple[float | None, float, float, float]:
     """(lift, diff_low, diff_high, p_value) of ``arm`` = (conversions, n) against ``control``."""
     (c_conv, c_n), (a_conv, a_n) = control, arm
     if not c_n or not a_n:
@@ -78,7 +80,9 @@ def build_report(experiment: Experiment, exposures: pd.DataFrame, conversions: p
     converted: set[str] = set()
     if not exposures.empty and not conversions.empty:
         joined = conversions.merge(exposures, on="profile_id")
-        in_window = (joined["timestamp"] >= joined["exposed_at"]) & (joined["timestamp"] <= joined["exposed_at"] + experiment.conversion_window)
+        in_window = (joined["timestamp"] >= joined["exposed_at"]) & (
+            joined["timestamp"] <= joined["exposed_at"] + experiment.conversion_window
+        )
         converted = set(joined.loc[in_window, "profile_id"])
     counts: dict[str, tuple[int, int]] = {}
     for arm in arms:
@@ -95,21 +99,35 @@ def build_report(experiment: Experiment, exposures: pd.DataFrame, conversions: p
             result.lift, result.diff_low, result.diff_high, result.p_value = lift, low, high, p_value
         results.append(result)
     srm_p = sample_ratio_mismatch({arm: counts[arm][1] for arm in arms}, experiment.expected_shares())
-    return Report(experiment.name, control, results, srm_p, srm_p is not None and srm_p < SRM_ALPHA,
-                  str(experiment.conversion_window), experiment.conversion_event)
+    return Report(
+        experiment.name,
+        control,
+        results,
+        srm_p,
+        srm_p is not None and srm_p < SRM_ALPHA,
+        str(experiment.conversion_window),
+        experiment.conversion_event,
+    )
 
 
 def report_from_store(store: Any, experiment: Experiment) -> Report:
     exposures = exposure_frame(store, experiment.name)
     ids = list(exposures["profile_id"]) if not exposures.empty else []
-    conversions = conversion_frame(store, experiment.conversion_event, ids) if ids else pd.DataFrame(columns=["profile_id", "timestamp"])
+    conversions = (
+        conversion_frame(store, experiment.conversion_event, ids)
+        if ids
+        else pd.DataFrame(columns=["profile_id", "timestamp"])
+    )
     return build_report(experiment, exposures, conversions)
 
 
 def format_report(report: Report) -> str:
     """A plain table for the terminal."""
-    lines = [f"experiment {report.experiment}: conversion = {report.conversion_event} within {report.window} of first exposure", "",
-             f"{'variant':<14}{'recipients':>11}{'conv.':>8}{'rate':>9}{'lift':>9}{'95% CI of diff':>22}{'p-value':>10}"]
+    lines = [
+        f"experiment {report.experiment}: conversion = {report.conversion_event} within {report.window} of first exposure",
+        "",
+        f"{'variant':<14}{'recipients':>11}{'conv.':>8}{'rate':>9}{'lift':>9}{'95% CI of diff':>22}{'p-value':>10}",
+    ]
     for arm in report.arms:
         lift = "" if arm.lift is None else f"{arm.lift:+.1%}"
         ci = "" if arm.diff_low is None or math.isnan(arm.diff_low) else f"[{arm.diff_low:+.2%}, {arm.diff_high:+.2%}]"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -146,8 +147,16 @@ def _parse(name: str, spec: Any, path: str, where: tuple[int, int]) -> tuple[Exp
         templates = [templates]
     if problems:
         return None, problems
-    return Experiment(name, tuple(variants), float(holdout), tuple(templates), str(event), window,
-                      bool(spec.get("override_rules", False)), str(spec.get("description", ""))), problems
+    return Experiment(
+        name,
+        tuple(variants),
+        float(holdout),
+        tuple(templates),
+        str(event),
+        window,
+        bool(spec.get("override_rules", False)),
+        str(spec.get("description", "")),
+    ), problems
 
 
 def _key_lines(node: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], tuple[int, int]]:

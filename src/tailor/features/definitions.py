@@ -23,8 +23,14 @@ ENGAGEMENT_WINDOW_DAYS = 30
 AFFINITY_WEIGHTS = {VIEW: 1, ADD: 3, CHECKOUT: 3, ORDER: 5}
 #: Engagement: how much each kind of event says about attention (others count 0).
 ENGAGEMENT_WEIGHTS = {
-    VIEW: 1, ADD: 3, CHECKOUT: 4, ORDER: 5,
-    "Email Opened": 1, "Email Link Clicked": 2, "Products Searched": 1, "Cart Viewed": 1,
+    VIEW: 1,
+    ADD: 3,
+    CHECKOUT: 4,
+    ORDER: 5,
+    "Email Opened": 1,
+    "Email Link Clicked": 2,
+    "Products Searched": 1,
+    "Cart Viewed": 1,
 }
 #: Raw engagement at which the score reaches ~63 of 100 (1 - 1/e).
 ENGAGEMENT_SCALE = 20.0
@@ -89,8 +95,10 @@ def lifecycle_stage(days_since_purchase: int | None) -> str:
     return "lapsed"
 
 
-def product_attributes(product: Mapping[str, Any], catalog: Mapping[str, Mapping[str, Any]] | None,
-                       ) -> tuple[str | None, str | None]:
+def product_attributes(
+    product: Mapping[str, Any],
+    catalog: Mapping[str, Mapping[str, Any]] | None,
+) -> tuple[str | None, str | None]:
     """``(category, brand)`` of a product: the event's, else the catalog's."""
     category, brand = product.get("category") or None, product.get("brand") or None
     if (category is None or brand is None) and catalog:

@@ -17,9 +17,13 @@ from tailor.features.names import FEATURE_NAMES
 from tailor.triggers.timestamps import to_utc
 
 
-def compute_features_frame(events_df: pd.DataFrame, at: datetime, *,
-                           catalog: Mapping[str, Mapping[str, Any]] | None = None,
-                           signups: Mapping[Any, Any] | pd.Series | None = None) -> pd.DataFrame:
+def compute_features_frame(
+    events_df: pd.DataFrame,
+    at: datetime,
+    *,
+    catalog: Mapping[str, Mapping[str, Any]] | None = None,
+    signups: Mapping[Any, Any] | pd.Series | None = None,
+) -> pd.DataFrame:
     """One row per ``profile_id`` (columns ``profile_id`` + the feature names).
 
     ``events_df`` has columns ``profile_id, event, timestamp, properties`` (properties
@@ -45,19 +49,23 @@ def compute_features_frame(events_df: pd.DataFrame, at: datetime, *,
     last_order = by_profile["ts"].max().reindex(ids)
     out["days_since_purchase"] = (stamp - last_order).dt.days.astype("Int64")
     out["days_since_first_seen"] = (stamp - seen).dt.days.astype("Int64")
-    signed_up = pd.to_datetime(pd.Series(signups if signups is not None else {}, dtype=object)
-                               .reindex(ids), utc=True, errors="coerce", format="ISO8601")
+    signed_up = pd.to_datetime(
+        pd.Series(signups if signups is not None else {}, dtype=object).reindex(ids),
+        utc=True,
+        errors="coerce",
+        format="ISO8601",
+    )
     signed_up = signed_up.where(signed_up <= stamp)
     out["days_since_signup"] = (stamp - signed_up).dt.days.astype("Int64")
     out["orders_total"] = by_profile.size().reindex(ids, fill_value=0).astype(int)
-    out["orders_90d"] = (recent(orders, d.ORDERS_WINDOW_DAYS).groupby("profile_id").size()
-                         .reindex(ids, fill_value=0).astype(int))
+    out["orders_90d"] = (
+        recent(orders, d.ORDERS_WINDOW_DAYS).groupby("profile_id").size().reindex(ids, fill_value=0).astype(int)
+    )
     lifetime = by_profile["value"].sum().reindex(ids, fill_value=0.0)
     # Python's round(), as the one-profile path uses, so both agree to the cent.
     out["lifetime_value"] = lifetime.map(lambda v: round(float(v), 2))
     out["average_order_value"] = [
-        round(value / count, 2) if count else 0.0
-        for value, count in zip(out["lifetime_value"], out["orders_total"])
+        round(value / count, 2) if count else 0.0 for value, count in zip(out["lifetime_value"], out["orders_total"])
     ]
 
     views = recent(df[df["event"] == d.VIEW], d.VIEWS_WINDOW_DAYS).copy()
@@ -72,8 +80,14 @@ def compute_features_frame(events_df: pd.DataFrame, at: datetime, *,
     out["favorite_category"], out["favorite_brand"] = _favorites(df, ids, recent, catalog)
 
     engaged = recent(df, d.ENGAGEMENT_WINDOW_DAYS)
-    raw = (engaged["event"].map(d.ENGAGEMENT_WEIGHTS).fillna(0)
-           .groupby(engaged["profile_id"]).sum().reindex(ids, fill_value=0))
+    raw = (
+        engaged["event"]
+        .map(d.ENGAGEMENT_WEIGHTS)
+        .fillna(0)
+        .groupby(engaged["profile_id"])
+        .sum()
+        .reindex(ids, fill_value=0)
+    )
     out["engagement_score"] = raw.map(d.engagement_score)
     out["lifecycle_stage"] = [
         d.lifecycle_stage(None if pd.isna(days) else int(days)) for days in out["days_since_purchase"]
@@ -81,8 +95,9 @@ def compute_features_frame(events_df: pd.DataFrame, at: datetime, *,
     return out.reset_index()[["profile_id", *FEATURE_NAMES]]
 
 
-def _favorites(df: pd.DataFrame, ids: pd.Index, recent: Any,
-               catalog: Mapping[str, Mapping[str, Any]] | None) -> tuple[list, list]:
+def _favorites(
+    df: pd.DataFrame, ids: pd.Index, recent: Any, catalog: Mapping[str, Mapping[str, Any]] | None
+) -> tuple[list, list]:
     scored = recent(df[df["event"].isin(list(d.AFFINITY_WEIGHTS))], d.AFFINITY_WINDOW_DAYS).copy()
     scored["product"] = [d.products_in(p) for p in scored["properties"]]
     scored = scored.explode("product").dropna(subset=["product"])
@@ -92,8 +107,7 @@ def _favorites(df: pd.DataFrame, ids: pd.Index, recent: Any,
     scored["weight"] = scored["event"].map(d.AFFINITY_WEIGHTS)
     result = []
     for column in ("category", "brand"):
-        scores = (scored.dropna(subset=[column]).groupby(["profile_id", column])["weight"].sum()
-                  .reset_index())
+        scores = scored.dropna(subset=[column]).groupby(["profile_id", column])["weight"].sum().reset_index()
         # Highest score first; ties to the alphabetically first name, like favorite().
         scores = scores.sort_values(["profile_id", "weight", column], ascending=[True, False, True])
         best = scores.drop_duplicates("profile_id").set_index("profile_id")[column]

@@ -11,9 +11,13 @@ from tailor.features import definitions as d
 from tailor.triggers.timestamps import to_utc
 
 
-def compute_features(events: list[dict], at: datetime, *,
-                     catalog: Mapping[str, Mapping[str, Any]] | None = None,
-                     traits: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def compute_features(
+    events: list[dict],
+    at: datetime,
+    *,
+    catalog: Mapping[str, Mapping[str, Any]] | None = None,
+    traits: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Computed features (see ``docs/rules.md``) of one profile as of ``at``.
 
     ``traits`` only feeds ``days_since_signup`` (from ``created_at``).

@@ -20,8 +20,12 @@ class LiveState:
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
-        return {"version": self.version, "template_version": self.template_version, "errors": self.errors,
-                "ok": not self.errors}
+        return {
+            "version": self.version,
+            "template_version": self.template_version,
+            "errors": self.errors,
+            "ok": not self.errors,
+        }
 
 
 class Watcher:
@@ -49,7 +53,9 @@ class Watcher:
     def _compute(self, template: str, stamp: str) -> LiveState:
         from tailor.rules import RuleBook
 
-        errors = [str(p) for p in RuleBook.check(self.tailor.rules_dir, self.tailor.templates_dir) if p.severity == "error"]
+        errors = [
+            str(p) for p in RuleBook.check(self.tailor.rules_dir, self.tailor.templates_dir) if p.severity == "error"
+        ]
         template_version = self._template_version(template, errors) if template else None
         token = hashlib.sha256(json.dumps([stamp, template_version, errors]).encode()).hexdigest()[:16]
         return LiveState(token, template_version, errors)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from markupsafe import Markup
 
@@ -30,15 +31,31 @@ def email_checks(html: str) -> list[Check]:
     a = anatomy(html)
     kb = a.size_bytes / 1024
     checks = [
-        Check("images without alt", not a.images_without_alt,
-              f"{len(a.images_without_alt)} of {len(a.images)} images" + _examples(a.images_without_alt), "fail"),
+        Check(
+            "images without alt",
+            not a.images_without_alt,
+            f"{len(a.images_without_alt)} of {len(a.images)} images" + _examples(a.images_without_alt),
+            "fail",
+        ),
         Check("links", bool(a.links), f"{len(a.links)} links", "warn"),
-        Check("HTML size", not a.clipped_by_gmail,
-              f"{kb:.1f} KB of Gmail's {GMAIL_CLIP_BYTES // 1024} KB clipping limit", "fail"),
-        Check("images without width", not a.images_without_width,
-              f"{len(a.images_without_width)} of {len(a.images)} images" + _examples(a.images_without_width), "warn"),
-        Check("dark-mode meta", a.has_dark_mode_meta,
-              "color-scheme meta present" if a.has_dark_mode_meta else "no <meta name=\"color-scheme\">", "warn"),
+        Check(
+            "HTML size",
+            not a.clipped_by_gmail,
+            f"{kb:.1f} KB of Gmail's {GMAIL_CLIP_BYTES // 1024} KB clipping limit",
+            "fail",
+        ),
+        Check(
+            "images without width",
+            not a.images_without_width,
+            f"{len(a.images_without_width)} of {len(a.images)} images" + _examples(a.images_without_width),
+            "warn",
+        ),
+        Check(
+            "dark-mode meta",
+            a.has_dark_mode_meta,
+            "color-scheme meta present" if a.has_dark_mode_meta else 'no <meta name="color-scheme">',
+            "warn",
+        ),
     ]
     for check in checks:
         if check.ok:
@@ -73,10 +90,19 @@ def decision_panel(email: Email, *, mask: bool = True, conditions: Mapping[str, 
         else:
             aborts.append({**entry, "rules": rules})
     triggers = mask_data(email.triggers) if mask else email.triggers
-    html = ui_env().get_template("preview/_panel.html").render(
-        slots=slots, aborts=aborts, triggers=triggers, recs=email.recommendations or {},
-        fallbacks=mask_data(email.fallbacks) if mask else email.fallbacks,
-        checks=email_checks(email.html), blocks=email.blocks, experiments=email.experiments,
+    html = (
+        ui_env()
+        .get_template("preview/_panel.html")
+        .render(
+            slots=slots,
+            aborts=aborts,
+            triggers=triggers,
+            recs=email.recommendations or {},
+            fallbacks=mask_data(email.fallbacks) if mask else email.fallbacks,
+            checks=email_checks(email.html),
+            blocks=email.blocks,
+            experiments=email.experiments,
+        )
     )
     return Markup(html)
 

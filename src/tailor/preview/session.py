@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from markupsafe import Markup
 
@@ -29,13 +30,20 @@ class PreviewRequest:
     mask: bool = True
 
     @classmethod
-    def from_values(cls, values: Mapping[str, str], *, mask_default: bool = True) -> "PreviewRequest":
+    def from_values(cls, values: Mapping[str, str], *, mask_default: bool = True) -> PreviewRequest:
         def get(key: str) -> str:
             return (values.get(key) or "").strip()
 
         unmask = get("unmask") in ("1", "on", "true")
-        return cls(get("template"), get("persona"), get("ref"), get("profile"), get("at"), get("context"),
-                   mask=mask_default and not unmask)
+        return cls(
+            get("template"),
+            get("persona"),
+            get("ref"),
+            get("profile"),
+            get("at"),
+            get("context"),
+            mask=mask_default and not unmask,
+        )
 
     @property
     def source(self) -> str:
@@ -91,7 +99,9 @@ def render_preview(tailor: Tailor, personas: Mapping[str, Mapping[str, Any]], re
     except InputError as exc:
         return PreviewOutcome(req, error=str(exc), error_kind="invalid-input")
     except RenderAborted as exc:
-        return PreviewOutcome(req, error=f"this recipient would be skipped (HTTP 422): {exc.reason}", error_kind=exc.kind)
+        return PreviewOutcome(
+            req, error=f"this recipient would be skipped (HTTP 422): {exc.reason}", error_kind=exc.kind
+        )
     except TemplateBroken as exc:
         return PreviewOutcome(req, error=str(exc), error_kind=exc.kind, details=[str(p) for p in exc.problems])
     except TailorError as exc:

@@ -32,8 +32,14 @@ class PreviewResult:
     path: str
 
 
-def build_static_preview(tailor: Tailor, personas: dict[str, dict[str, Any]], out: Path, at: datetime | str | None = None,
-                         *, mask: bool = True) -> list[PreviewResult]:
+def build_static_preview(
+    tailor: Tailor,
+    personas: dict[str, dict[str, Any]],
+    out: Path,
+    at: datetime | str | None = None,
+    *,
+    mask: bool = True,
+) -> list[PreviewResult]:
     """Render every template for every persona into ``out``; returns what was written."""
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(STATIC_DIR / "preview.css", out / "preview.css")
@@ -49,14 +55,18 @@ def build_static_preview(tailor: Tailor, personas: dict[str, dict[str, Any]], ou
             outcomes.setdefault(template, {})[persona] = outcome
             rel = f"{template}/{persona}.html"
             page = env.get_template("preview/static_page.html").render(
-                req=req, outcome=outcome, panel=panel_for(tailor, outcome), root="../")
+                req=req, outcome=outcome, panel=panel_for(tailor, outcome), root="../"
+            )
             (out / rel).write_text(page, encoding="utf-8")
             if outcome.email is not None:
                 (out / template / f"{persona}.email.html").write_text(outcome.html, encoding="utf-8")
                 (out / template / f"{persona}.txt").write_text(outcome.text, encoding="utf-8")
             results.append(PreviewResult(template, persona, outcome.email, outcome.error, rel))
     index = env.get_template("preview/static_index.html").render(
-        outcomes=outcomes, personas=list(personas), at=at_text,
-        varying={t: varying_slots(o.values()) for t, o in outcomes.items()})
+        outcomes=outcomes,
+        personas=list(personas),
+        at=at_text,
+        varying={t: varying_slots(o.values()) for t, o in outcomes.items()},
+    )
     (out / "index.html").write_text(index, encoding="utf-8")
     return results

@@ -5,13 +5,24 @@ that the HTTP API (:mod:`tailor.web.profiles`) and the CLI (``tailor profiles``,
 ``tailor maintenance``) share. See ``docs/privacy.md``.
 """
 
-from .service import (PURPOSES, UnknownPurpose, counters, erase_profile, export_profile, set_consents)
+from .redact import install_log_redaction, redact
 from .retention import RetentionPolicy, load_policy, purge
 from .retrain import clear_retrain_flag, flag_retrain, retrain_needed
-from .redact import install_log_redaction, redact
+from .service import PURPOSES, UnknownPurpose, counters, erase_profile, export_profile, set_consents
 
 __all__ = [
-    "PURPOSES", "RetentionPolicy", "UnknownPurpose", "clear_retrain_flag", "counters", "erase_profile",
-    "export_profile", "flag_retrain", "install_log_redaction", "load_policy", "purge", "redact",
-    "retrain_needed", "set_consents",
+    "PURPOSES",
+    "RetentionPolicy",
+    "UnknownPurpose",
+    "clear_retrain_flag",
+    "counters",
+    "erase_profile",
+    "export_profile",
+    "flag_retrain",
+    "install_log_redaction",
+    "load_policy",
+    "purge",
+    "redact",
+    "retrain_needed",
+    "set_consents",
 ]

@@ -24,10 +24,11 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -57,7 +58,7 @@ class RetentionPolicy:
     source: str = "built-in defaults"
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], source: str = "mapping") -> "RetentionPolicy":
+    def from_mapping(cls, data: Mapping[str, Any], source: str = "mapping") -> RetentionPolicy:
         if "retention" in data and isinstance(data["retention"], Mapping):
             data = data["retention"]
         windows: dict[str, timedelta | None] = {}
@@ -81,14 +82,16 @@ class RetentionPolicy:
             if key == "default":
                 rules.append(("*", None, cutoff))
             elif key.startswith("track:"):
-                rules.append(("track", key[len("track:"):], cutoff))
+                rules.append(("track", key[len("track:") :], cutoff))
             else:
                 rules.append((key, None, cutoff))
         return rules
 
     def describe(self) -> dict[str, str]:
-        return {k: ("forever" if v is None else f"{v.days}d" if not v.seconds else f"{int(v.total_seconds() // 3600)}h")
-                for k, v in sorted(self.windows.items())}
+        return {
+            k: ("forever" if v is None else f"{v.days}d" if not v.seconds else f"{int(v.total_seconds() // 3600)}h")
+            for k, v in sorted(self.windows.items())
+        }
 
 
 def _duration(value: Any, where: str) -> timedelta | None:
@@ -107,8 +110,9 @@ def _duration(value: Any, where: str) -> timedelta | None:
     return {"d": timedelta(days=n), "h": timedelta(hours=n), "w": timedelta(weeks=n)}[unit]
 
 
-def load_policy(path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None,
-                settings: Any = None) -> RetentionPolicy:
+def load_policy(
+    path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None, settings: Any = None
+) -> RetentionPolicy:
     """The policy from ``path``, else ``settings.extra["retention"]``, else ``$TAILOR_RETENTION``,
     else ``./retention.yaml``, else the built-in defaults."""
     environ = os.environ if environ is None else environ
@@ -129,8 +133,15 @@ def load_policy(path: str | os.PathLike[str] | None = None, *, environ: Mapping[
     return RetentionPolicy.from_mapping(data, str(path))
 
 
-def purge(store: Store, policy: RetentionPolicy, *, now: datetime | None = None, dry_run: bool = False,
-          batch_size: int = BATCH_SIZE, pause: float = 0.0) -> dict[str, Any]:
+def purge(
+    store: Store,
+    policy: RetentionPolicy,
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    batch_size: int = BATCH_SIZE,
+    pause: float = 0.0,
+) -> dict[str, Any]:
     """Delete events older than their window, ``batch_size`` rows per transaction; a report.
 
     ``dry_run`` only counts. ``pause`` seconds between batches leave room for other writers.
@@ -141,8 +152,15 @@ def purge(store: Store, policy: RetentionPolicy, *, now: datetime | None = None,
     condition = store_privacy.expired_condition(policy.cutoffs(now))
     with store.engine.connect() as conn:
         expired = store_privacy.count_expired(conn, condition)
-    report: dict[str, Any] = {"now": iso(now), "policy": policy.source, "windows": policy.describe(),
-                              "expired": expired, "dry_run": dry_run, "deleted": 0, "batches": 0}
+    report: dict[str, Any] = {
+        "now": iso(now),
+        "policy": policy.source,
+        "windows": policy.describe(),
+        "expired": expired,
+        "dry_run": dry_run,
+        "deleted": 0,
+        "batches": 0,
+    }
     if dry_run:
         return report
     while True:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,9 @@ MARKER = "retrain_needed.json"
 def _trained_versions(directory: Path) -> list[Path]:
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "manifest.json").is_file())
+    return sorted(
+        p for p in directory.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "manifest.json").is_file()
+    )
 
 
 def _version_created(path: Path) -> str | None:
@@ -83,9 +86,9 @@ def clear_retrain_flag(artifacts: str | os.PathLike[str]) -> bool:
 
 def _utc(value: str) -> str:
     """A sortable UTC form of an ISO time with ``Z`` or ``+00:00``."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")

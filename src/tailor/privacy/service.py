@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from tailor.profile import CONSENT_PURPOSES
 from tailor.store import Store
@@ -32,8 +33,9 @@ def export_profile(store: Store, ref: str) -> dict[str, Any] | None:
     return store.export_profile(ref)
 
 
-def erase_profile(store: Store, ref: str, *, artifacts: str | Path | None = None,
-                  on_erase: Iterable[Callable[[str], None]] = ()) -> dict[str, Any] | None:
+def erase_profile(
+    store: Store, ref: str, *, artifacts: str | Path | None = None, on_erase: Iterable[Callable[[str], None]] = ()
+) -> dict[str, Any] | None:
     """Erase the person ``ref`` names in one transaction; a receipt without personal data, or None.
 
     After the commit: recommendation artifacts under ``artifacts`` that may include the
@@ -46,7 +48,9 @@ def erase_profile(store: Store, ref: str, *, artifacts: str | Path | None = None
         return None
     receipt["retrain_flagged"] = False
     if artifacts is not None and receipt.get("had_events"):
-        receipt["retrain_flagged"] = flag_retrain(artifacts, receipt["erased_at"], receipt.get("first_event_received_at"))
+        receipt["retrain_flagged"] = flag_retrain(
+            artifacts, receipt["erased_at"], receipt.get("first_event_received_at")
+        )
     for callback in on_erase:
         try:
             callback(profile_id or ref)

@@ -14,8 +14,24 @@ from .popularity import Popularity
 from .service import RecommendationService, RecResult, product_card
 
 __all__ = [
-    "BusinessFilters", "CircuitBreaker", "ContentTFIDF", "DEFAULT_EVENT_WEIGHTS", "EASE",
-    "ExternalError", "ExternalRecsClient", "FilterRules", "Hybrid", "ItemItem", "NotFittedError",
-    "Popularity", "RecResult", "RecommendationService", "Recommender", "TTLCache", "load_latest",
-    "product_card", "profile_history", "save_models",
+    "BusinessFilters",
+    "CircuitBreaker",
+    "ContentTFIDF",
+    "DEFAULT_EVENT_WEIGHTS",
+    "EASE",
+    "ExternalError",
+    "ExternalRecsClient",
+    "FilterRules",
+    "Hybrid",
+    "ItemItem",
+    "NotFittedError",
+    "Popularity",
+    "RecResult",
+    "RecommendationService",
+    "Recommender",
+    "TTLCache",
+    "load_latest",
+    "product_card",
+    "profile_history",
+    "save_models",
 ]

@@ -35,7 +35,7 @@ class Recommender(BaseEstimator):
     #: how raw interaction weights are squashed before learning: none, binary or log1p
     transform: str = "log1p"
 
-    def fit(self, interactions: pd.DataFrame | None, catalog: Catalog = None) -> "Recommender":
+    def fit(self, interactions: pd.DataFrame | None, catalog: Catalog = None) -> Recommender:
         """Learn from ``interactions`` (user_id, product_id, event|weight[, timestamp])."""
         if interactions is None:
             interactions = pd.DataFrame(columns=["user_id", "product_id", "weight"])

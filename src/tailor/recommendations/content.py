@@ -60,12 +60,13 @@ class ContentTFIDF(Recommender):
         self.items_ = catalog["id"].to_numpy(dtype=object)
         blocks = []
         texts = [
-            " ".join(str(r.get(f) or "") for f in ("title", "description") if isinstance(r.get(f), str))
-            for r in rows
+            " ".join(str(r.get(f) or "") for f in ("title", "description") if isinstance(r.get(f), str)) for r in rows
         ]
         if any(t.strip() for t in texts) and weights["text"] > 0:
             self.text_vectorizer_ = TfidfVectorizer(
-                max_features=self.max_features, ngram_range=self.ngram_range, sublinear_tf=True,
+                max_features=self.max_features,
+                ngram_range=self.ngram_range,
+                sublinear_tf=True,
                 stop_words="english",
             )
             try:

@@ -5,12 +5,11 @@ File: ``rules/recs.yaml`` (top-level key ``recs:``); format in docs/recommendati
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -95,8 +94,18 @@ def _count(value: Any, key: str) -> int | None:
 
 
 _KEYS = {
-    "in_stock", "exclude_purchased", "exclude_categories", "exclude_brands", "exclude_products",
-    "price", "max_per_category", "max_per_brand", "pinned", "boost", "diversity", "min_results",
+    "in_stock",
+    "exclude_purchased",
+    "exclude_categories",
+    "exclude_brands",
+    "exclude_products",
+    "price",
+    "max_per_category",
+    "max_per_brand",
+    "pinned",
+    "boost",
+    "diversity",
+    "min_results",
 }
 
 
@@ -195,7 +204,7 @@ def purchased_products(
     """Product ids in ``Order Completed`` (purchase) events within ``window`` before ``now``."""
     if window is None:
         return set()
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     out: set[str] = set()
     for event in events or ():
         if not isinstance(event, Mapping) or canonical_event(event.get("event", "")) != "purchase":
@@ -210,14 +219,14 @@ def purchased_products(
 
 def _timestamp(value: Any) -> datetime | None:
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if not isinstance(value, str):
         return None
     try:
         ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -239,7 +248,7 @@ class BusinessFilters:
         return self.slots.get(slot, self.default)
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any] | None) -> "BusinessFilters":
+    def from_mapping(cls, data: Mapping[str, Any] | None) -> BusinessFilters:
         """From the mapping under ``recs:`` (keys ``filters`` and ``slots``)."""
         data = data or {}
         if not isinstance(data, Mapping) or set(data) - {"filters", "slots"}:
@@ -257,7 +266,7 @@ class BusinessFilters:
         return cls(default, slots)
 
     @classmethod
-    def load(cls, path: str | Path) -> "BusinessFilters":
+    def load(cls, path: str | Path) -> BusinessFilters:
         """Read a ``recs.yaml``; raises :class:`ProblemError` with file:line on bad input."""
         path = Path(path)
         problems = check_file(path)
@@ -267,7 +276,7 @@ class BusinessFilters:
         return cls.from_mapping(data.get("recs"))
 
     @classmethod
-    def from_rules_dir(cls, rules_dir: str | Path) -> "BusinessFilters":
+    def from_rules_dir(cls, rules_dir: str | Path) -> BusinessFilters:
         """``<rules_dir>/recs.yaml`` if present, else the defaults."""
         path = Path(rules_dir) / FILE_NAME
         return cls.load(path) if path.is_file() else cls()
@@ -427,6 +436,13 @@ def check_file(path: str | Path) -> list[Problem]:
 
 
 __all__ = [
-    "BusinessFilters", "FILE_NAME", "FilterOutcome", "FilterRules", "check_file", "in_stock",
-    "parse_duration", "purchased_products", "rules_from_mapping",
+    "BusinessFilters",
+    "FILE_NAME",
+    "FilterOutcome",
+    "FilterRules",
+    "check_file",
+    "in_stock",
+    "parse_duration",
+    "purchased_products",
+    "rules_from_mapping",
 ]

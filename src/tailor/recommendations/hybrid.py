@@ -44,7 +44,7 @@ class Hybrid(Recommender):
         self.event_weights = event_weights
         self.transform = transform
 
-    def fit(self, interactions: pd.DataFrame | None, catalog=None) -> "Hybrid":
+    def fit(self, interactions: pd.DataFrame | None, catalog=None) -> Hybrid:
         components = dict(self.components) if self.components is not None else default_components()
         self.components_: dict[str, Recommender] = {}
         self.skipped_: dict[str, str] = {}

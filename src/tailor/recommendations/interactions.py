@@ -81,9 +81,7 @@ def weigh(interactions: pd.DataFrame, event_weights: Mapping[str, float] | None 
         out["weight"] = pd.to_numeric(interactions["weight"], errors="coerce").fillna(0.0).astype(float)
     elif "event" in interactions.columns:
         cache: dict[Any, float] = {}
-        out["weight"] = [
-            cache.setdefault(e, event_weight(e, event_weights)) for e in interactions["event"].tolist()
-        ]
+        out["weight"] = [cache.setdefault(e, event_weight(e, event_weights)) for e in interactions["event"].tolist()]
     else:
         out["weight"] = 1.0
     if "timestamp" in interactions.columns:
@@ -129,9 +127,7 @@ def build_matrix(
     iidx = pd.Index(item_arr).get_indexer(weighted["product_id"])
     keep = (uidx >= 0) & (iidx >= 0)
     data = weighted[value].to_numpy(dtype=np.float32)[keep]
-    matrix = sp.csr_matrix(
-        (data, (uidx[keep], iidx[keep])), shape=(len(users), len(item_arr)), dtype=np.float32
-    )
+    matrix = sp.csr_matrix((data, (uidx[keep], iidx[keep])), shape=(len(users), len(item_arr)), dtype=np.float32)
     matrix.sum_duplicates()
     return InteractionMatrix(matrix=matrix, users=users, items=item_arr)
 

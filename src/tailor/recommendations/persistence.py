@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ MANIFEST_FILE = "manifest.json"
 
 
 def _new_version(directory: Path) -> str:
-    base = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    base = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     version, i = base, 1
     while (directory / version).exists():  # two saves in the same microsecond
         version, i = f"{base}-{i}", i + 1
@@ -50,10 +50,13 @@ def save_models(
         joblib.dump(dict(models), tmp / MODELS_FILE, compress=3)
         manifest = {
             "version": version,
-            "created_at": datetime.now(timezone.utc).isoformat(),
+            "created_at": datetime.now(UTC).isoformat(),
             "models": {
-                name: {"class": type(m).__name__, "items": int(len(getattr(m, "items_", ()))),
-                       "params": {k: repr(v) for k, v in m.get_params(deep=False).items()}}
+                name: {
+                    "class": type(m).__name__,
+                    "items": int(len(getattr(m, "items_", ()))),
+                    "params": {k: repr(v) for k, v in m.get_params(deep=False).items()},
+                }
                 for name, m in models.items()
             },
             **dict(metadata or {}),
@@ -73,7 +76,8 @@ def list_versions(directory: str | os.PathLike[str]) -> list[Path]:
     if not directory.is_dir():
         return []
     return sorted(
-        p for p in directory.iterdir()
+        p
+        for p in directory.iterdir()
         if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST_FILE).is_file() and (p / MODELS_FILE).is_file()
     )
 

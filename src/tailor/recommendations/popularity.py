@@ -59,9 +59,7 @@ class Popularity(Recommender):
     def _score(self, X: sp.csr_matrix) -> np.ndarray:
         return np.tile(self.scores_, (X.shape[0], 1))
 
-    def top(
-        self, n: int = 10, category: str | None = None, exclude: Iterable[Any] = ()
-    ) -> list[tuple[str, float]]:
+    def top(self, n: int = 10, category: str | None = None, exclude: Iterable[Any] = ()) -> list[tuple[str, float]]:
         """Most popular products, optionally within one category (case-insensitive)."""
         self._check_fitted()
         scores = self.scores_.copy()

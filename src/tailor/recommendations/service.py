@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .base import Recommender
@@ -119,7 +119,9 @@ class RecommendationService:
         self.set_models(models or {})
 
     @classmethod
-    def from_store(cls, store: Any, catalog: Sequence[Mapping[str, Any]] | None = None, *, settings: Any) -> "RecommendationService":
+    def from_store(
+        cls, store: Any, catalog: Sequence[Mapping[str, Any]] | None = None, *, settings: Any
+    ) -> RecommendationService:
         """The service as a running tailor uses it: newest artifacts, ``rules/recs.yaml``, settings.
 
         With no trained artifacts yet, models are fitted in memory from the store's
@@ -180,7 +182,9 @@ class RecommendationService:
             ranked = [(p, s) for p, s in popularity.top(len(popularity.items_)) if p in self.catalog]
         if not ranked:
             # no trained model yet (new shop): catalog order stands in for popularity
-            return [(p, float(count - i)) for i, p in enumerate(self._catalog_order)], "catalog order (no popularity model)"
+            return [
+                (p, float(count - i)) for i, p in enumerate(self._catalog_order)
+            ], "catalog order (no popularity model)"
         # products nobody interacted with yet still come last, in catalog order,
         # with scores below every real one
         floor = min(s for _, s in ranked)
@@ -212,7 +216,7 @@ class RecommendationService:
         # an explicit "no" in the profile wins over the caller's flag
         personalized = personalized and consents.get("personalization") is not False
         events = list(profile.get("events") or ()) if personalized else []
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         rules = self.filters.for_slot(slot)
         purchased = purchased_products(events, rules.exclude_purchased, now) if personalized else set()
         exclude = {str(e) for e in exclude}
@@ -297,8 +301,7 @@ class RecommendationService:
             else:
                 wanted = str(category).strip().lower()
                 in_category = [
-                    (p, s) for p, s in popular
-                    if str(self.catalog[p].get("category") or "").strip().lower() == wanted
+                    (p, s) for p, s in popular if str(self.catalog[p].get("category") or "").strip().lower() == wanted
                 ]
                 outcome = try_candidates("category_popular", in_category, f"category {category}")
                 if outcome is not None:
@@ -348,8 +351,12 @@ class RecommendationService:
                 continue
             for pid in event_product_ids(event):
                 history.append(
-                    {"product_id": pid, "event": event.get("event"), "type": canonical_event(event.get("event", "")),
-                     "timestamp": event.get("timestamp")}
+                    {
+                        "product_id": pid,
+                        "event": event.get("event"),
+                        "type": canonical_event(event.get("event", "")),
+                        "timestamp": event.get("timestamp"),
+                    }
                 )
         return {
             "user_id": profile.get("id"),

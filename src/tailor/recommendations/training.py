@@ -68,4 +68,6 @@ def read_catalog_file(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
             return list(json.loads(text))
         return [json.loads(line) for line in text.splitlines() if line.strip()]
     frame = pd.read_csv(path, dtype={"id": str})
-    return [{k: v for k, v in row.items() if not (isinstance(v, float) and pd.isna(v))} for row in frame.to_dict("records")]
+    return [
+        {k: v for k, v in row.items() if not (isinstance(v, float) and pd.isna(v))} for row in frame.to_dict("records")
+    ]

@@ -14,9 +14,10 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from jinja2 import TemplateSyntaxError
 from markupsafe import Markup
@@ -103,7 +104,9 @@ class CompiledTemplate:
         sources = [self.html_source, *(src for slot in self.slots.values() for src in slot.sources.values())]
         return any(pattern.search(tok) for src in sources for tok in JINJA_TOKEN.findall(src))
 
-    def render(self, context: Mapping[str, Any], blocks: Mapping[str, str] | None = None, *, text: bool = True) -> RenderedParts:
+    def render(
+        self, context: Mapping[str, Any], blocks: Mapping[str, str] | None = None, *, text: bool = True
+    ) -> RenderedParts:
         """Render every part for one recipient; ``blocks`` is the block chosen per slot.
 
         ``text=False`` skips the plain-text part (for callers that only need HTML).
@@ -120,14 +123,23 @@ class CompiledTemplate:
         for slot, alternatives in self.slots.items():
             wanted = chosen.get(slot) or alternatives.default
             if wanted not in alternatives.html:
-                record_fallback("unknown-block", f"slot {slot!r}: block {wanted!r} is not compiled into this template; used the default", slot=slot)
+                record_fallback(
+                    "unknown-block",
+                    f"slot {slot!r}: block {wanted!r} is not compiled into this template; used the default",
+                    slot=slot,
+                )
                 wanted = alternatives.default
             for attempt in dict.fromkeys([wanted, alternatives.default]):
                 try:
                     html_part = render_capped(alternatives.html[attempt], ctx)
                     text_part = render_capped(alternatives.text[attempt], ctx) if text else ""
                 except Exception as exc:  # a broken block must not break the send
-                    record_fallback("block-failed", f"slot {slot!r}: block {attempt!r} failed ({type(exc).__name__}: {exc}); used the default", slot=slot, block=attempt)
+                    record_fallback(
+                        "block-failed",
+                        f"slot {slot!r}: block {attempt!r} failed ({type(exc).__name__}: {exc}); used the default",
+                        slot=slot,
+                        block=attempt,
+                    )
                     continue
                 slot_html[slot], slot_text[slot], used[slot] = Markup(html_part), text_part, attempt
                 break
@@ -173,8 +185,14 @@ class Compiler:
     #: how often (seconds) a render looks at the files for edits
     recheck_seconds = 1.0
 
-    def __init__(self, templates_dir: Path, *, inliner: str = "css-inline", slot_resolver: SlotResolver | None = None,
-                 watch: tuple[Path, ...] = ()):
+    def __init__(
+        self,
+        templates_dir: Path,
+        *,
+        inliner: str = "css-inline",
+        slot_resolver: SlotResolver | None = None,
+        watch: tuple[Path, ...] = (),
+    ):
         self.templates_dir = Path(templates_dir)
         #: other folders whose edits change what compiles (the rules choose slot blocks)
         self.watch = tuple(Path(p) for p in watch)
@@ -278,7 +296,9 @@ class Compiler:
                 subject_src = title.group(1).strip()
             if preheader_src is None and preview:
                 preheader_src = preview.group(1).strip()
-            source = self._head_with(source, subject_src is not None and not title, preheader_src is not None and not preview)
+            source = self._head_with(
+                source, subject_src is not None and not title, preheader_src is not None and not preview
+            )
             source = _INLINE_MJ_STYLE.sub(lambda m: m.group(0) + INLINE_MARK, source)
             html = self._mjml_to_html(source, template)
         else:
@@ -287,7 +307,9 @@ class Compiler:
                 match = re.search(r"<title>(.*?)</title>", source, re.S)
                 subject_src = match.group(1).strip() if match else None
         if subject_src is None:
-            raise ProblemError([Problem(str(template.path), 1, 1, "no subject: add `subject:` front matter or an <mj-title>")])
+            raise ProblemError(
+                [Problem(str(template.path), 1, 1, "no subject: add `subject:` front matter or an <mj-title>")]
+            )
         html = self._inline(html, template)
         if settings.get("utm", True) is not False:
             html = _tag_links(html, utm_params(template.name, settings))
@@ -299,7 +321,9 @@ class Compiler:
             for block, block_html in blocks.items():
                 compiled.sources[block] = block_html
                 compiled.html[block] = self._jinja(self.html_env, block_html, template, f"block {block}")
-                compiled.text[block] = self._jinja(self.text_env, html_template_to_text_template(block_html), template, f"block {block} (text)")
+                compiled.text[block] = self._jinja(
+                    self.text_env, html_template_to_text_template(block_html), template, f"block {block} (text)"
+                )
             slots[slot] = compiled
         return CompiledTemplate(
             name=template.name,
@@ -331,7 +355,9 @@ class Compiler:
                 self.html_env.parse(source)
             except TemplateSyntaxError as exc:
                 if setting is not None:
-                    problems.append(Problem(str(template.path), 1, 1, f"Jinja syntax error in {setting}: {exc.message}"))
+                    problems.append(
+                        Problem(str(template.path), 1, 1, f"Jinja syntax error in {setting}: {exc.message}")
+                    )
                     continue
                 lines = source.split("\n")
                 lineno = min(max(exc.lineno or 1, 1), len(lines))
@@ -361,7 +387,16 @@ class Compiler:
             raise ProblemError([Problem(str(template.path), 1, 1, f"MJML: {exc}")]) from None
         lost = vault.missing(html)
         if lost:
-            raise ProblemError([Problem(str(template.path), 1, 1, f"MJML dropped Jinja {lost[0]!r}: move it inside an mj-text, or between sections")])
+            raise ProblemError(
+                [
+                    Problem(
+                        str(template.path),
+                        1,
+                        1,
+                        f"MJML dropped Jinja {lost[0]!r}: move it inside an mj-text, or between sections",
+                    )
+                ]
+            )
         return vault.restore(html)
 
     def _inline(self, html: str, template: TemplateFile) -> str:
@@ -389,7 +424,9 @@ class Compiler:
             return env.from_string(source)
         except TemplateSyntaxError as exc:
             # the marketer's files passed _jinja_syntax already: this is in what tailor generated
-            raise ProblemError([Problem(str(template.path), 1, 1, f"Jinja syntax error in the compiled {part}: {exc.message}")]) from None
+            raise ProblemError(
+                [Problem(str(template.path), 1, 1, f"Jinja syntax error in the compiled {part}: {exc.message}")]
+            ) from None
 
 
 _OPENERS = {"{{": "}}", "{%": "%}", "{#": "#}"}
@@ -408,7 +445,9 @@ def _unclosed_tags(expanded: Expanded) -> list[Problem]:
             comment_inside = match.group(0) == "{#"
             if end < 0 or (end > next_open and not comment_inside):
                 line, col = line_col(text, match.start())
-                problems.append(Problem(str(path), line, col, f"Jinja syntax error: {match.group(0)} is never closed with {closer}"))
+                problems.append(
+                    Problem(str(path), line, col, f"Jinja syntax error: {match.group(0)} is never closed with {closer}")
+                )
     return problems
 
 
@@ -418,9 +457,11 @@ def _tag_links(html: str, static_params: dict[str, str]) -> str:
     def tag(match: re.Match[str]) -> str:
         url = match.group("url")
         if "{{" in url or "{%" in url:
-            return f'{match.group("pre")}{match.group("q")}{{% filter tag_link %}}{url}{{% endfilter %}}{match.group("q")}'
+            return (
+                f"{match.group('pre')}{match.group('q')}{{% filter tag_link %}}{url}{{% endfilter %}}{match.group('q')}"
+            )
         if url.startswith(("http://", "https://")) and "fonts.googleapis.com" not in url:
-            return f'{match.group("pre")}{match.group("q")}{_escape_amp(tag_url(_unescape_amp(url), static_params))}{match.group("q")}'
+            return f"{match.group('pre')}{match.group('q')}{_escape_amp(tag_url(_unescape_amp(url), static_params))}{match.group('q')}"
         return match.group(0)
 
     head_end = html.find("</head>")
@@ -443,7 +484,16 @@ def _cut_slots(html: str, slots: list[str]) -> tuple[str, dict[str, dict[str, st
         start_marker, end_marker = SLOT_OPEN.format(slot), SLOT_CLOSE.format(slot)
         start, end = html.find(start_marker), html.find(end_marker)
         if start < 0 or end < 0:
-            raise ProblemError([Problem("<compiled>", 1, 1, f"slot {slot!r} was lost in compilation: put the slot between sections or inside a column")])
+            raise ProblemError(
+                [
+                    Problem(
+                        "<compiled>",
+                        1,
+                        1,
+                        f"slot {slot!r} was lost in compilation: put the slot between sections or inside a column",
+                    )
+                ]
+            )
         region = html[start + len(start_marker) : end]
         blocks: dict[str, str] = {}
         for m in re.finditer(r"<!--tailor:block (?P<name>[\w/-]+)-->(?P<body>.*?)<!--/tailor:block-->", region, re.S):
@@ -451,4 +501,3 @@ def _cut_slots(html: str, slots: list[str]) -> tuple[str, dict[str, dict[str, st
         found[slot] = blocks
         html = html[:start] + "{{ __slot_html['" + slot + "'] }}" + html[end + len(end_marker) :]
     return html, found
-

@@ -27,8 +27,11 @@ class RecordingUndefined(ChainableUndefined):
     __slots__ = ()
 
     def _record(self) -> None:
-        record_fallback("undefined-variable", f"{self._undefined_name or 'a value'} is not defined; rendered empty",
-                        variable=self._undefined_name)
+        record_fallback(
+            "undefined-variable",
+            f"{self._undefined_name or 'a value'} is not defined; rendered empty",
+            variable=self._undefined_name,
+        )
 
     def __str__(self) -> str:
         self._record()

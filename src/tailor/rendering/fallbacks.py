@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 _current: contextvars.ContextVar[list[dict] | None] = contextvars.ContextVar("tailor_fallbacks", default=None)
 

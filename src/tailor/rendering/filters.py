@@ -7,10 +7,11 @@ They return the value unchanged (or an empty string) and record a fallback inste
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
-from functools import lru_cache
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from functools import lru_cache
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -140,7 +141,7 @@ def format_datetime(ctx: Context, value: Any, fmt: str = "medium") -> str:
 
 def _localize(ctx: Context, moment: datetime) -> datetime:
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     tz = ctx.get("__tz") or ZoneInfo(DEFAULT_TIMEZONE)
     return moment.astimezone(tz)
 

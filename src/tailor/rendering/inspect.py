@@ -8,7 +8,26 @@ from dataclasses import dataclass, field
 from lxml import html as lxml_html
 
 _HIDDEN = re.compile(r"display\s*:\s*none", re.I)
-_BLOCK_TAGS = {"p", "div", "td", "tr", "table", "br", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "section", "center", "hr"}
+_BLOCK_TAGS = {
+    "p",
+    "div",
+    "td",
+    "tr",
+    "table",
+    "br",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "li",
+    "ul",
+    "ol",
+    "section",
+    "center",
+    "hr",
+}
 
 #: Gmail clips messages whose HTML is larger than this
 GMAIL_CLIP_BYTES = 102 * 1024
@@ -44,7 +63,9 @@ def anatomy(html: str, *, include_hidden: bool = False) -> EmailAnatomy:
                 pieces.append(el.tail)
             return
         tag = el.tag.lower()
-        hidden = tag in ("style", "script", "head", "title") or (not include_hidden and _HIDDEN.search(el.get("style") or ""))
+        hidden = tag in ("style", "script", "head", "title") or (
+            not include_hidden and _HIDDEN.search(el.get("style") or "")
+        )
         if not hidden:
             if tag in _BLOCK_TAGS:
                 pieces.append(" ")

@@ -14,25 +14,71 @@ from dataclasses import dataclass
 
 from mjml import mjml2html
 
+from tailor.problems import Problem
 from tailor.rendering.source import Expanded
 from tailor.rendering.tokens import JINJA_TOKEN
-from tailor.problems import Problem
 
 KNOWN_TAGS = {
-    "mjml", "mj-head", "mj-body", "mj-attributes", "mj-all", "mj-class", "mj-breakpoint", "mj-font",
-    "mj-preview", "mj-style", "mj-title", "mj-accordion", "mj-accordion-element", "mj-accordion-text",
-    "mj-accordion-title", "mj-button", "mj-carousel", "mj-carousel-image", "mj-column", "mj-divider",
-    "mj-group", "mj-hero", "mj-image", "mj-navbar", "mj-navbar-link", "mj-raw", "mj-section",
-    "mj-social", "mj-social-element", "mj-spacer", "mj-table", "mj-text", "mj-wrapper", "mj-include",
+    "mjml",
+    "mj-head",
+    "mj-body",
+    "mj-attributes",
+    "mj-all",
+    "mj-class",
+    "mj-breakpoint",
+    "mj-font",
+    "mj-preview",
+    "mj-style",
+    "mj-title",
+    "mj-accordion",
+    "mj-accordion-element",
+    "mj-accordion-text",
+    "mj-accordion-title",
+    "mj-button",
+    "mj-carousel",
+    "mj-carousel-image",
+    "mj-column",
+    "mj-divider",
+    "mj-group",
+    "mj-hero",
+    "mj-image",
+    "mj-navbar",
+    "mj-navbar-link",
+    "mj-raw",
+    "mj-section",
+    "mj-social",
+    "mj-social-element",
+    "mj-spacer",
+    "mj-table",
+    "mj-text",
+    "mj-wrapper",
+    "mj-include",
 }
 #: tags whose content is HTML passed through, not MJML
 ENDING_TAGS = {
-    "mj-text", "mj-button", "mj-table", "mj-raw", "mj-navbar-link", "mj-accordion-title",
-    "mj-accordion-text", "mj-social-element", "mj-title", "mj-preview", "mj-style",
+    "mj-text",
+    "mj-button",
+    "mj-table",
+    "mj-raw",
+    "mj-navbar-link",
+    "mj-accordion-title",
+    "mj-accordion-text",
+    "mj-social-element",
+    "mj-title",
+    "mj-preview",
+    "mj-style",
 }
 CONTENT_TAGS = {
-    "mj-text", "mj-image", "mj-button", "mj-divider", "mj-spacer", "mj-table", "mj-social",
-    "mj-navbar", "mj-carousel", "mj-accordion",
+    "mj-text",
+    "mj-image",
+    "mj-button",
+    "mj-divider",
+    "mj-spacer",
+    "mj-table",
+    "mj-social",
+    "mj-navbar",
+    "mj-carousel",
+    "mj-accordion",
 }
 ALLOWED_PARENTS = {
     "mj-column": {"mj-section", "mj-group"},
@@ -44,11 +90,30 @@ ALLOWED_PARENTS = {
 }
 #: attributes MJML does arithmetic with at compile time: Jinja there renders wrong
 LAYOUT_ATTRIBUTES = {
-    "width", "height", "padding", "padding-top", "padding-bottom", "padding-left", "padding-right",
-    "inner-padding", "border", "border-left", "border-right", "font-family", "full-width",
-    "direction", "icon-size", "mj-class",
+    "width",
+    "height",
+    "padding",
+    "padding-top",
+    "padding-bottom",
+    "padding-left",
+    "padding-right",
+    "inner-padding",
+    "border",
+    "border-left",
+    "border-right",
+    "font-family",
+    "full-width",
+    "direction",
+    "icon-size",
+    "mj-class",
 }
-_COLOR_ATTRIBUTES = {"color", "background-color", "border-color", "container-background-color", "inner-background-color"}
+_COLOR_ATTRIBUTES = {
+    "color",
+    "background-color",
+    "border-color",
+    "container-background-color",
+    "inner-background-color",
+}
 _COLOR = re.compile(r"^(#[0-9a-fA-F]{3,8}|rgba?\([\d\s.,%]+\)|[a-zA-Z]+|transparent)$")
 _LENGTH = re.compile(r"^(\d+(\.\d+)?(px|%)?|auto)$")
 _PADDING = re.compile(r"^(\d+(\.\d+)?(px|%)?\s*){1,4}$")
@@ -138,7 +203,7 @@ def lint(expanded: Expanded) -> list[Problem]:
             report(offset, f"unknown MJML tag <{name}>")
             continue
         if name == "mj-include":
-            report(offset, "use {% include \"partials/...\" %} instead of <mj-include>: includes are resolved by tailor")
+            report(offset, 'use {% include "partials/..." %} instead of <mj-include>: includes are resolved by tailor')
         if match.group("close"):
             if not stack or stack[-1][0] != name:
                 report(offset, f"</{name}> closes nothing" + (f" (open: <{stack[-1][0]}>)" if stack else ""))
@@ -152,7 +217,10 @@ def lint(expanded: Expanded) -> list[Problem]:
         if name == "mj-column" or name == "mj-group":
             for block in open_jinja:
                 if block.depth == len(stack):
-                    report(block.offset, f"{{% {block.kind} %}} around <{name}>: MJML computes column widths once, so the result would be wrong for some recipients; put the {block.kind} around the whole <mj-section>, or inside the column")
+                    report(
+                        block.offset,
+                        f"{{% {block.kind} %}} around <{name}>: MJML computes column widths once, so the result would be wrong for some recipients; put the {block.kind} around the whole <mj-section>, or inside the column",
+                    )
         _check_attributes(match, offset, name, report)
         if not match.group("self"):
             stack.append((name, offset))
@@ -171,7 +239,10 @@ def _check_attributes(match: re.Match[str], tag_offset: int, tag: str, report) -
         where = attrs_start + attr.start()
         if _FILL in value:
             if name in LAYOUT_ATTRIBUTES:
-                report(where, f"Jinja in {name}=\"…\" of <{tag}>: MJML computes layout from it at compile time, so it would render wrong; use a fixed value, or choose between whole blocks with a rule")
+                report(
+                    where,
+                    f'Jinja in {name}="…" of <{tag}>: MJML computes layout from it at compile time, so it would render wrong; use a fixed value, or choose between whole blocks with a rule',
+                )
             continue
         if name in _COLOR_ATTRIBUTES and not _COLOR.match(value.strip()):
             report(where, f"{name}={value!r} is not a color")

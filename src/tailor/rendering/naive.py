@@ -6,7 +6,8 @@ compile-once output is tested against, and as the baseline of ``benchmarks/rende
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from tailor.rendering.compiler import Compiler, _tag_links
 from tailor.rendering.environment import render_capped

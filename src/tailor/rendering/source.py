@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -24,7 +25,9 @@ RESERVED_DIRS = ("partials", "blocks")
 INCLUDE_TAG = re.compile(r"\{%-?\s*include\s+(?P<target>[^%]*?)\s*-?%\}", re.S)
 SLOT_TAG = re.compile(r"\{%-?\s*slot\s+(?P<args>[^%]*?)\s*-?%\}", re.S)
 _LITERAL = re.compile(r"""^(["'])(?P<path>[^"']+)\1(?P<rest>(\s+ignore\s+missing)?(\s+with(out)?\s+context)?)$""")
-_SLOT_ARGS = re.compile(r"""^(?P<q>["'])(?P<name>[\w-]+)(?P=q)(\s+default\s*=\s*(?P<dq>["'])(?P<default>[\w/-]+)(?P=dq))?$""")
+_SLOT_ARGS = re.compile(
+    r"""^(?P<q>["'])(?P<name>[\w-]+)(?P=q)(\s+default\s*=\s*(?P<dq>["'])(?P<default>[\w/-]+)(?P=dq))?$"""
+)
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(?P<yaml>.*?)^---[ \t]*\r?\n", re.S | re.M)
 
 SLOT_OPEN = "<!--tailor:slot {}-->"
@@ -96,7 +99,11 @@ def read_template(path: Path, name: str | None = None) -> tuple[TemplateFile | N
         settings.update(loaded)
     for key in settings:
         if key not in TEMPLATE_SETTINGS:
-            problems.append(Problem(str(path), 1, 1, f"unknown template setting {key!r} (known: {', '.join(sorted(TEMPLATE_SETTINGS))})"))
+            problems.append(
+                Problem(
+                    str(path), 1, 1, f"unknown template setting {key!r} (known: {', '.join(sorted(TEMPLATE_SETTINGS))})"
+                )
+            )
     kind = "mjml" if path.suffix == ".mjml" or body.lstrip().startswith("<mjml") else "html"
     return TemplateFile(name or path.stem, path, body, offset, settings, kind, text), problems
 
@@ -189,7 +196,17 @@ class Expander:
         self._expand_text(template.body, template.path, template.body_offset, result, depth=0, stack=(template.path,))
         return result
 
-    def _expand_text(self, text: str, path: Path, base: int, out: Expanded, *, depth: int, stack: tuple[Path, ...], in_block: bool = False) -> None:
+    def _expand_text(
+        self,
+        text: str,
+        path: Path,
+        base: int,
+        out: Expanded,
+        *,
+        depth: int,
+        stack: tuple[Path, ...],
+        in_block: bool = False,
+    ) -> None:
         pattern = re.compile(f"{INCLUDE_TAG.pattern}|{SLOT_TAG.pattern}", re.S)
         last = 0
         for match in pattern.finditer(text):
@@ -205,34 +222,78 @@ class Expander:
                 self._slot(match.group("args"), path, base + match.start(), where, out, depth=depth, stack=stack)
         out.segments.append(Segment(text[last:], path, base + last))
 
-    def _include(self, target: str, path: Path, where: tuple[int, int], out: Expanded, *, depth: int, stack: tuple[Path, ...], in_block: bool) -> None:
+    def _include(
+        self,
+        target: str,
+        path: Path,
+        where: tuple[int, int],
+        out: Expanded,
+        *,
+        depth: int,
+        stack: tuple[Path, ...],
+        in_block: bool,
+    ) -> None:
         literal = _LITERAL.match(target.strip())
         if not literal:
-            self.problems.append(Problem(str(path), *where, f"include needs a quoted file name (got {target.strip()!r}): includes are resolved when the template compiles"))
+            self.problems.append(
+                Problem(
+                    str(path),
+                    *where,
+                    f"include needs a quoted file name (got {target.strip()!r}): includes are resolved when the template compiles",
+                )
+            )
             return
         included = self.templates_dir / literal.group("path")
         optional = "ignore missing" in (literal.group("rest") or "")
         if not included.is_file():
             if not optional:
-                self.problems.append(Problem(str(path), *where, f"included file {literal.group('path')!r} not found in {self.templates_dir}"))
+                self.problems.append(
+                    Problem(
+                        str(path), *where, f"included file {literal.group('path')!r} not found in {self.templates_dir}"
+                    )
+                )
             return
         if included in stack or depth >= self.max_depth:
-            self.problems.append(Problem(str(path), *where, f"include cycle: {' -> '.join(p.name for p in (*stack, included))}"))
+            self.problems.append(
+                Problem(str(path), *where, f"include cycle: {' -> '.join(p.name for p in (*stack, included))}")
+            )
             return
         content = included.read_text(encoding="utf-8")
         out.files[included] = content
         self._expand_text(content, included, 0, out, depth=depth + 1, stack=(*stack, included), in_block=in_block)
 
-    def _slot(self, args: str, path: Path, offset: int, where: tuple[int, int], out: Expanded, *, depth: int, stack: tuple[Path, ...]) -> None:
+    def _slot(
+        self,
+        args: str,
+        path: Path,
+        offset: int,
+        where: tuple[int, int],
+        out: Expanded,
+        *,
+        depth: int,
+        stack: tuple[Path, ...],
+    ) -> None:
         parsed = _SLOT_ARGS.match(args.strip())
         if not parsed:
-            self.problems.append(Problem(str(path), *where, f"slot needs a quoted name, e.g. {{% slot \"hero\" default=\"hero/generic\" %}} (got {args.strip()!r})"))
+            self.problems.append(
+                Problem(
+                    str(path),
+                    *where,
+                    f'slot needs a quoted name, e.g. {{% slot "hero" default="hero/generic" %}} (got {args.strip()!r})',
+                )
+            )
             return
         name = parsed.group("name")
         candidates, default = self.slot_resolver(name)
         default = default or parsed.group("default")
         if default is None:
-            self.problems.append(Problem(str(path), *where, f"slot {name!r} has no default block: add default=\"{name}/...\" or a rules file with `slot: {name}` and `default:`"))
+            self.problems.append(
+                Problem(
+                    str(path),
+                    *where,
+                    f'slot {name!r} has no default block: add default="{name}/..." or a rules file with `slot: {name}` and `default:`',
+                )
+            )
             return
         blocks = [default] + [b for b in candidates if b != default]
         out.slots[name] = blocks
@@ -241,7 +302,9 @@ class Expander:
         for block in blocks:
             block_path = block_file(self.templates_dir, block)
             if not block_path.is_file():
-                self.problems.append(Problem(str(path), *where, f"slot {name!r}: block {block!r} not found (expected {block_path})"))
+                self.problems.append(
+                    Problem(str(path), *where, f"slot {name!r}: block {block!r} not found (expected {block_path})")
+                )
                 continue
             content = block_path.read_text(encoding="utf-8")
             out.files[block_path] = content

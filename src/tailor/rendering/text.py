@@ -44,7 +44,9 @@ def html_to_text(html: str) -> str:
     text = _converter().handle(html)
     # html2text writes links as [text](url); mail clients show "text (url)" better
     # a link without text is a linked image (logo, product photo): its URL alone is noise
-    text = re.sub(r"\[([^\]\n]*)\]\(([^)\s]+)\)", lambda m: f"{m.group(1)} ({m.group(2)})" if m.group(1).strip() else "", text)
+    text = re.sub(
+        r"\[([^\]\n]*)\]\(([^)\s]+)\)", lambda m: f"{m.group(1)} ({m.group(2)})" if m.group(1).strip() else "", text
+    )
     text = re.sub(r"^\s*\*\s+\*\s+\*\s*$", "", text, flags=re.M)
     text = _TRAILING.sub("\n", text)
     text = _BLANK_LINES.sub("\n\n", text)

@@ -105,8 +105,7 @@ class RuleBook:
                 members.append(name)
         return members
 
-    def decide(self, slots: Iterable[str], context: Mapping[str, Any], *,
-               personalized: bool = True) -> Decision:
+    def decide(self, slots: Iterable[str], context: Mapping[str, Any], *, personalized: bool = True) -> Decision:
         """Choose a block for each slot; evaluate abort rules; record why.
 
         Without ``personalized`` (no consent), behavioural rules are skipped.
@@ -142,8 +141,7 @@ class RuleBook:
                 decision.rule_hits.append(rule.id)
         return {"abort": decision.abort, "rules": considered}
 
-    def _decide_slot(self, slot: str, ctx: dict[str, Any], personalized: bool,
-                     decision: Decision) -> dict[str, Any]:
+    def _decide_slot(self, slot: str, ctx: dict[str, Any], personalized: bool, decision: Decision) -> dict[str, Any]:
         slot_rules = self.slots.get(slot)
         if slot_rules is None:
             return {"slot": slot, "block": None, "why": "no rules for this slot", "rules": []}
@@ -151,11 +149,9 @@ class RuleBook:
         considered = []
         for rule in slot_rules.rules:
             if winner is not None:
-                considered.append({"id": rule.id, "priority": rule.priority, "matched": None,
-                                   "skipped": OUTRANKED})
+                considered.append({"id": rule.id, "priority": rule.priority, "matched": None, "skipped": OUTRANKED})
             elif rule.personal and not personalized:
-                considered.append({"id": rule.id, "priority": rule.priority, "matched": False,
-                                   "skipped": NO_CONSENT})
+                considered.append({"id": rule.id, "priority": rule.priority, "matched": False, "skipped": NO_CONSENT})
             else:
                 entry = _evaluate(rule.id, rule.condition, ctx)
                 entry["priority"] = rule.priority
@@ -205,6 +201,11 @@ def condition_context(context: Mapping[str, Any]) -> dict[str, Any]:
 
 def _state_from_dict(name: str, data: Any) -> TriggerState:
     if isinstance(data, Mapping):
-        return TriggerState(name=name, active=bool(data.get("active")), items=list(data.get("items") or []),
-                            reason=str(data.get("reason", "")), key=data.get("key"))
+        return TriggerState(
+            name=name,
+            active=bool(data.get("active")),
+            items=list(data.get("items") or []),
+            reason=str(data.get("reason", "")),
+            key=data.get("key"),
+        )
     return TriggerState(name=name, active=bool(data))

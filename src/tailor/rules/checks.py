@@ -36,8 +36,7 @@ def _defaults(loaded: Loaded) -> None:
             loaded.problem(slot_rules.origin, f"slot {slot!r} has no default block: add `default: {slot}/...`")
         for block, origin in given[1:]:
             if block != given[0][0]:
-                loaded.problem(origin, f"slot {slot!r} already has default {given[0][0]!r} "
-                                       f"(at {given[0][1]})")
+                loaded.problem(origin, f"slot {slot!r} already has default {given[0][0]!r} (at {given[0][1]})")
 
 
 def _ties_and_shadows(loaded: Loaded, slot_rules) -> None:
@@ -45,14 +44,20 @@ def _ties_and_shadows(loaded: Loaded, slot_rules) -> None:
     blocker = None
     for rule in slot_rules.rules:  # highest priority first
         if rule.priority in seen:
-            loaded.problem(rule.origin, f"rule {rule.id!r} has the same priority ({rule.priority}) as "
-                                        f"rule {seen[rule.priority]!r} in slot {slot_rules.slot!r}: "
-                                        f"which one wins would be arbitrary")
+            loaded.problem(
+                rule.origin,
+                f"rule {rule.id!r} has the same priority ({rule.priority}) as "
+                f"rule {seen[rule.priority]!r} in slot {slot_rules.slot!r}: "
+                f"which one wins would be arbitrary",
+            )
         seen.setdefault(rule.priority, rule.id)
         # Without consent a personal rule is skipped, so it only shadows personal rules.
         if blocker is not None and blocker.priority > rule.priority and (rule.personal or not blocker.personal):
-            loaded.problem(rule.origin, f"rule {rule.id!r} can never match: rule {blocker.id!r} "
-                                        f"(priority {blocker.priority}) always matches first")
+            loaded.problem(
+                rule.origin,
+                f"rule {rule.id!r} can never match: rule {blocker.id!r} "
+                f"(priority {blocker.priority}) always matches first",
+            )
         if blocker is None and rule.condition.always:
             blocker = rule
 
@@ -60,8 +65,11 @@ def _ties_and_shadows(loaded: Loaded, slot_rules) -> None:
 def _trigger_names(loaded: Loaded) -> None:
     for name, origin in loaded.trigger_origins.items():
         if name in _RESERVED_TRIGGER_NAMES:
-            loaded.problem(origin, f"trigger name {name!r} is reserved (templates could not reach it "
-                                   f"as triggers.{name}); choose another name")
+            loaded.problem(
+                origin,
+                f"trigger name {name!r} is reserved (templates could not reach it "
+                f"as triggers.{name}); choose another name",
+            )
 
 
 def _trigger_references(loaded: Loaded) -> None:
@@ -75,8 +83,9 @@ def _trigger_references(loaded: Loaded) -> None:
         for path, _ in paths(condition.ast):
             parts = path.split(".")
             if parts[0] == "triggers" and len(parts) > 1 and parts[1] not in loaded.triggers:
-                loaded.problem(origin, f"{owner!r} uses undeclared trigger {parts[1]!r} "
-                                       f"(it reads as inactive)", "warning")
+                loaded.problem(
+                    origin, f"{owner!r} uses undeclared trigger {parts[1]!r} (it reads as inactive)", "warning"
+                )
 
 
 def _blocks(loaded: Loaded, templates_dir: Path | None) -> None:

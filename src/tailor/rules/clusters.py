@@ -15,7 +15,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +24,18 @@ from tailor.features.names import FEATURE_NAMES
 #: RFM shorthands -> computed features
 ALIASES = {"recency": "days_since_purchase", "frequency": "orders_total", "monetary": "lifetime_value"}
 #: computed features that are numbers (clustering needs numbers)
-NUMERIC = ("days_since_purchase", "days_since_first_seen", "days_since_signup", "orders_total", "orders_90d",
-           "lifetime_value", "average_order_value", "views_30d", "engagement_score")
-DEFAULT_LABELS = {4: ["champions", "loyal", "at_risk", "hibernating"],
-                  3: ["champions", "regulars", "hibernating"]}
+NUMERIC = (
+    "days_since_purchase",
+    "days_since_first_seen",
+    "days_since_signup",
+    "orders_total",
+    "orders_90d",
+    "lifetime_value",
+    "average_order_value",
+    "views_30d",
+    "engagement_score",
+)
+DEFAULT_LABELS = {4: ["champions", "loyal", "at_risk", "hibernating"], 3: ["champions", "regulars", "hibernating"]}
 ARTIFACT_FOLDER = "segments"
 
 
@@ -109,8 +117,9 @@ class ClusterSegment:
         if model is None:
             return None
         point = _transform([_value(profile.get(c)) for c in self.columns], model)
-        best = min(range(len(model["centers"])),
-                   key=lambda i: sum((a - b) ** 2 for a, b in zip(point, model["centers"][i])))
+        best = min(
+            range(len(model["centers"])), key=lambda i: sum((a - b) ** 2 for a, b in zip(point, model["centers"][i]))
+        )
         return model["labels"][best]
 
 
@@ -157,19 +166,27 @@ def train(segment: ClusterSegment, features, *, seed: int = 0) -> dict[str, Any]
     scale[scale == 0] = 1.0
     kmeans = KMeans(n_clusters=segment.k, n_init=10, random_state=seed).fit((logged - mean) / scale)
     rank = segment.columns.index(segment.rank_column)
-    means = [raw[kmeans.labels_ == i, rank].mean() if (kmeans.labels_ == i).any() else -math.inf
-             for i in range(segment.k)]
+    means = [
+        raw[kmeans.labels_ == i, rank].mean() if (kmeans.labels_ == i).any() else -math.inf for i in range(segment.k)
+    ]
     order = sorted(range(segment.k), key=lambda i: (-means[i], i))  # best first
     labels = [""] * segment.k
     for position, cluster in enumerate(order):
         labels[cluster] = segment.labels[position]
     counts = {labels[i]: int((kmeans.labels_ == i).sum()) for i in range(segment.k)}
     return {
-        "name": segment.name, "signature": segment.signature(), "kmeans": kmeans,
-        "centers": kmeans.cluster_centers_.tolist(), "labels": labels, "fill": fill,
-        "mean": mean.tolist(), "scale": scale.tolist(), "counts": counts,
+        "name": segment.name,
+        "signature": segment.signature(),
+        "kmeans": kmeans,
+        "centers": kmeans.cluster_centers_.tolist(),
+        "labels": labels,
+        "fill": fill,
+        "mean": mean.tolist(),
+        "scale": scale.tolist(),
+        "counts": counts,
         "rank_means": {labels[i]: float(means[i]) for i in range(segment.k)},
-        "profiles": int(len(frame)), "trained_at": datetime.now(timezone.utc).isoformat(),
+        "profiles": int(len(frame)),
+        "trained_at": datetime.now(UTC).isoformat(),
     }
 
 

@@ -62,8 +62,9 @@ class Condition:
 
     def __init__(self, source: str | bool | None):
         self.source = source
-        self.always = source is None or source is True or (
-            isinstance(source, str) and source.strip() in ("true", "True"))
+        self.always = (
+            source is None or source is True or (isinstance(source, str) and source.strip() in ("true", "True"))
+        )
         self.never = source is False
         self.ast: nodes.Expr | None = None
         self._parts: dict[int, TemplateExpression] = {}
@@ -99,8 +100,9 @@ class Condition:
         """Reads triggers, segments, recs or a computed profile feature."""
         if self.names & BEHAVIOURAL_NAMES:
             return True
-        return any(p.split(".")[1:2] and p.split(".")[1] in FEATURE_NAMES
-                   for p in self.paths if p.startswith("profile."))
+        return any(
+            p.split(".")[1:2] and p.split(".")[1] in FEATURE_NAMES for p in self.paths if p.startswith("profile.")
+        )
 
     def evaluate(self, context: Mapping[str, Any]) -> Outcome:
         """Evaluate against ``context``; never raises for missing or odd data."""
@@ -180,8 +182,7 @@ def _parse(source: str) -> nodes.Expr:
         expr = parser.parse_expression()
         if not parser.stream.eos:
             token = parser.stream.current
-            raise TemplateSyntaxError(f"unexpected {token.value!r} after the expression",
-                                      token.lineno, None, None)
+            raise TemplateSyntaxError(f"unexpected {token.value!r} after the expression", token.lineno, None, None)
     except TemplateSyntaxError as exc:
         raise ConditionError(exc.message or str(exc), exc.lineno or 1) from None
     expr.set_environment(env)

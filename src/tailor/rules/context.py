@@ -34,9 +34,16 @@ def local_now(at: datetime, traits: Mapping[str, Any]) -> datetime:
     return moment
 
 
-def build_context(document: Mapping[str, Any], at: datetime, book: Any = None, *,
-                  catalog: Mapping[str, dict] | None = None, context: Mapping[str, Any] | None = None,
-                  recs: list | None = None, fired: Any = None) -> dict[str, Any]:
+def build_context(
+    document: Mapping[str, Any],
+    at: datetime,
+    book: Any = None,
+    *,
+    catalog: Mapping[str, dict] | None = None,
+    context: Mapping[str, Any] | None = None,
+    recs: list | None = None,
+    fired: Any = None,
+) -> dict[str, Any]:
     """``profile`` (traits + id + email + features), ``triggers``, ``segments``, ``now``, ..."""
     traits = dict(document.get("traits") or {})
     events = list(document.get("events") or [])

@@ -10,22 +10,57 @@ from collections.abc import Iterator
 
 from jinja2 import nodes
 
-_COMPARE = {"eq": "==", "ne": "!=", "gt": ">", "gteq": ">=", "lt": "<", "lteq": "<=",
-            "in": "in", "notin": "not in"}
-_SIMPLE = (nodes.Name, nodes.Const, nodes.Getattr, nodes.Getitem, nodes.Call,
-           nodes.List, nodes.Tuple, nodes.Dict, nodes.Filter)
+_COMPARE = {"eq": "==", "ne": "!=", "gt": ">", "gteq": ">=", "lt": "<", "lteq": "<=", "in": "in", "notin": "not in"}
+_SIMPLE = (
+    nodes.Name,
+    nodes.Const,
+    nodes.Getattr,
+    nodes.Getitem,
+    nodes.Call,
+    nodes.List,
+    nodes.Tuple,
+    nodes.Dict,
+    nodes.Filter,
+)
 #: Attributes the sandbox refuses at run time; reported before anything runs.
 _PRECEDENCE: tuple[tuple[type[nodes.Node], int], ...] = (
-    (nodes.CondExpr, 1), (nodes.Or, 2), (nodes.And, 3), (nodes.Not, 4), (nodes.Compare, 5),
-    (nodes.Test, 6), (nodes.Concat, 7), (nodes.Add, 8), (nodes.Sub, 8), (nodes.Mul, 9),
-    (nodes.Div, 9), (nodes.FloorDiv, 9), (nodes.Mod, 9), (nodes.Pos, 10), (nodes.Neg, 10),
+    (nodes.CondExpr, 1),
+    (nodes.Or, 2),
+    (nodes.And, 3),
+    (nodes.Not, 4),
+    (nodes.Compare, 5),
+    (nodes.Test, 6),
+    (nodes.Concat, 7),
+    (nodes.Add, 8),
+    (nodes.Sub, 8),
+    (nodes.Mul, 9),
+    (nodes.Div, 9),
+    (nodes.FloorDiv, 9),
+    (nodes.Mod, 9),
+    (nodes.Pos, 10),
+    (nodes.Neg, 10),
     (nodes.Pow, 11),
 )
-_UNSAFE_ATTRIBUTES = frozenset({
-    "mro", "format", "format_map", "func_globals", "func_code", "f_globals", "f_locals",
-    "gi_frame", "gi_code", "cr_frame", "cr_code", "ag_frame", "ag_code", "tb_frame",
-    "im_func", "im_self",
-})
+_UNSAFE_ATTRIBUTES = frozenset(
+    {
+        "mro",
+        "format",
+        "format_map",
+        "func_globals",
+        "func_code",
+        "f_globals",
+        "f_locals",
+        "gi_frame",
+        "gi_code",
+        "cr_frame",
+        "cr_code",
+        "ag_frame",
+        "ag_code",
+        "tb_frame",
+        "im_func",
+        "im_self",
+    }
+)
 
 
 def unparse(node: nodes.Node) -> str:

@@ -106,13 +106,13 @@ def condition(name: str, item: MarkedDict, loaded: Loaded, what: str) -> Conditi
     try:
         compiled = Condition(item.get("when"))
     except ConditionError as exc:
-        loaded.problem(Origin(name, origin.line + exc.lineno - 1, origin.col),
-                       f"{what}: invalid condition: {exc}")
+        loaded.problem(Origin(name, origin.line + exc.lineno - 1, origin.col), f"{what}: invalid condition: {exc}")
         return None
     unknown = compiled.names - set(CONTEXT_NAMES) - set(environment().globals)
     for unknown_name in sorted(unknown):
-        loaded.problem(origin, f"{what}: no context provides {unknown_name!r} "
-                               f"(conditions can use {', '.join(CONTEXT_NAMES)})")
+        loaded.problem(
+            origin, f"{what}: no context provides {unknown_name!r} (conditions can use {', '.join(CONTEXT_NAMES)})"
+        )
     return compiled if not unknown else None
 
 
@@ -136,12 +136,19 @@ def _read_slot(name: str, data: MarkedDict, loaded: Loaded) -> None:
         compiled = condition(name, item, loaded, f"rule {item['id']!r}")
         if compiled is None:
             continue
-        slot_rules.rules.append(Rule(
-            id=item["id"], slot=slot, block=item["block"], condition=compiled,
-            priority=item.get("priority", 0), set=dict(item.get("set") or {}),
-            personal=item.get("personal", compiled.behavioural),
-            description=item.get("description", ""), origin=origin,
-        ))
+        slot_rules.rules.append(
+            Rule(
+                id=item["id"],
+                slot=slot,
+                block=item["block"],
+                condition=compiled,
+                priority=item.get("priority", 0),
+                set=dict(item.get("set") or {}),
+                personal=item.get("personal", compiled.behavioural),
+                description=item.get("description", ""),
+                origin=origin,
+            )
+        )
     # Highest priority first; file order breaks ties (ties are reported anyway).
     slot_rules.rules.sort(key=lambda rule: -rule.priority)
 
@@ -153,9 +160,15 @@ def _read_abort(name: str, data: MarkedDict, loaded: Loaded) -> None:
         _declare(loaded, "rule", item["id"], _origin(name, item, "id"))
         compiled = condition(name, item, loaded, f"abort rule {item['id']!r}")
         if compiled is not None:
-            loaded.abort.append(AbortRule(
-                item["id"], compiled, item["reason"], item.get("personal", compiled.behavioural),
-                Origin(name, *data["abort"].item_mark(index))))
+            loaded.abort.append(
+                AbortRule(
+                    item["id"],
+                    compiled,
+                    item["reason"],
+                    item.get("personal", compiled.behavioural),
+                    Origin(name, *data["abort"].item_mark(index)),
+                )
+            )
 
 
 def _read_segments(name: str, data: MarkedDict, loaded: Loaded) -> None:
@@ -174,15 +187,23 @@ def _read_segments(name: str, data: MarkedDict, loaded: Loaded) -> None:
         if compiled is not None:
             # A segment is behavioural data by nature, unless declared otherwise.
             loaded.segments[segment] = SegmentRule(
-                segment, compiled, item.get("personal", True), item.get("description", ""), origin)
+                segment, compiled, item.get("personal", True), item.get("description", ""), origin
+            )
 
 
 def _read_cluster(segment: str, item: MarkedDict, origin: Origin, loaded: Loaded) -> None:
     from tailor.rules.clusters import ClusterSegment
 
-    cluster = ClusterSegment(segment, list(item["features"]), k=item.get("k", 4), labels=list(item.get("labels") or []),
-                             rank_by=item.get("rank_by", "monetary"), personal=item.get("personal", True),
-                             description=item.get("description", ""), origin=origin)
+    cluster = ClusterSegment(
+        segment,
+        list(item["features"]),
+        k=item.get("k", 4),
+        labels=list(item.get("labels") or []),
+        rank_by=item.get("rank_by", "monetary"),
+        personal=item.get("personal", True),
+        description=item.get("description", ""),
+        origin=origin,
+    )
     problems = cluster.problems()
     for message in problems:
         loaded.problem(origin, message)

@@ -90,5 +90,10 @@ class Decision:
     rule_hits: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"blocks": dict(self.blocks), "variables": dict(self.variables),
-                "abort": self.abort, "trace": self.trace, "rule_hits": list(self.rule_hits)}
+        return {
+            "blocks": dict(self.blocks),
+            "variables": dict(self.variables),
+            "abort": self.abort,
+            "trace": self.trace,
+            "rule_hits": list(self.rule_hits),
+        }

@@ -15,10 +15,8 @@ from tailor.rules.yamlmarks import Mark, MarkedDict, MarkedList
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 RULE_ID = r"^[A-Za-z0-9_][A-Za-z0-9_.:/-]*$"
-DURATION = {"type": "string", "pattern": r"^[0-9]+(s|m|h|d|w)$",
-            "description": "a duration: 90s, 30m, 1h, 7d, 2w"}
-CONDITION = {"type": ["string", "boolean"],
-             "description": "a Jinja expression; missing or true = always"}
+DURATION = {"type": "string", "pattern": r"^[0-9]+(s|m|h|d|w)$", "description": "a duration: 90s, 30m, 1h, 7d, 2w"}
+CONDITION = {"type": ["string", "boolean"], "description": "a Jinja expression; missing or true = always"}
 EVENT_NAMES = {"type": ["string", "array"], "items": {"type": "string"}}
 
 RULE = {
@@ -31,8 +29,10 @@ RULE = {
         "priority": {"type": "integer", "description": "higher wins; default 0"},
         "block": {"type": "string", "description": "a block under templates/blocks/, e.g. hero/vip"},
         "set": {"type": "object", "description": "variables added to the template context"},
-        "personal": {"type": "boolean",
-                     "description": "behavioural rule, skipped without consent; inferred when absent"},
+        "personal": {
+            "type": "boolean",
+            "description": "behavioural rule, skipped without consent; inferred when absent",
+        },
         "description": {"type": "string"},
     },
 }
@@ -72,13 +72,23 @@ SEGMENT = {
     "additionalProperties": False,
     "properties": {
         "when": CONDITION,
-        "model": {"type": "string", "enum": ["kmeans"],
-                  "description": "a clustering segment, trained by `tailor segments train`"},
-        "features": {"type": "array", "minItems": 1, "items": {"type": "string"},
-                     "description": "recency, frequency, monetary or numeric computed features"},
+        "model": {
+            "type": "string",
+            "enum": ["kmeans"],
+            "description": "a clustering segment, trained by `tailor segments train`",
+        },
+        "features": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "string"},
+            "description": "recency, frequency, monetary or numeric computed features",
+        },
         "k": {"type": "integer", "minimum": 2, "description": "number of clusters; default 4"},
-        "labels": {"type": "array", "items": {"type": "string", "pattern": RULE_ID},
-                   "description": "segment names of the clusters, best first (by rank_by)"},
+        "labels": {
+            "type": "array",
+            "items": {"type": "string", "pattern": RULE_ID},
+            "description": "segment names of the clusters, best first (by rank_by)",
+        },
         "rank_by": {"type": "string", "description": "feature that orders the clusters; default monetary"},
         "personal": {"type": "boolean"},
         "description": {"type": "string"},
@@ -96,10 +106,8 @@ RULE_FILE = {
         "description": {"type": "string"},
         "default": {"type": "string"},
         "rules": {"type": "array", "items": RULE},
-        "triggers": {"type": "object", "propertyNames": {"pattern": IDENTIFIER},
-                     "additionalProperties": TRIGGER},
-        "segments": {"type": "object", "propertyNames": {"pattern": RULE_ID},
-                     "additionalProperties": SEGMENT},
+        "triggers": {"type": "object", "propertyNames": {"pattern": IDENTIFIER}, "additionalProperties": TRIGGER},
+        "segments": {"type": "object", "propertyNames": {"pattern": RULE_ID}, "additionalProperties": SEGMENT},
         "abort": {"type": "array", "items": ABORT},
         "recs": {"type": "object", "description": "recommendation business filters (docs/recommendations.md)"},
         "experiments": {"type": "object", "description": "A/B experiments (docs/experiments.md)"},
@@ -107,8 +115,12 @@ RULE_FILE = {
 }
 
 _TYPES: dict[str, tuple[type, ...]] = {
-    "object": (dict,), "array": (list,), "string": (str,), "boolean": (bool,),
-    "integer": (int,), "number": (int, float),
+    "object": (dict,),
+    "array": (list,),
+    "string": (str,),
+    "boolean": (bool,),
+    "integer": (int,),
+    "number": (int, float),
 }
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -14,7 +15,20 @@ from .times import iso, parse_time
 from .upsert import upsert
 
 products_t = Product.__table__
-COLUMNS = ("id", "title", "description", "category", "brand", "price", "currency", "stock", "image_url", "url", "tags", "created_at")
+COLUMNS = (
+    "id",
+    "title",
+    "description",
+    "category",
+    "brand",
+    "price",
+    "currency",
+    "stock",
+    "image_url",
+    "url",
+    "tags",
+    "created_at",
+)
 _COMPARED = COLUMNS
 
 
@@ -60,7 +74,9 @@ def _number(value: Any, kind: type, pointer: str) -> Any:
     try:
         number = float(value) if kind is float else int(str(value).strip())
     except (TypeError, ValueError):
-        raise ValidationError(pointer, f"must be {'a number' if kind is float else 'an integer'}, got {value!r}") from None
+        raise ValidationError(
+            pointer, f"must be {'a number' if kind is float else 'an integer'}, got {value!r}"
+        ) from None
     if kind is float and number < 0:
         raise ValidationError(pointer, "must not be negative")
     return number
@@ -73,8 +89,11 @@ def upsert_products(conn: Connection, rows: Sequence[dict[str, Any]], now: datet
     for chunk in _chunks(sorted(latest)):
         for row in conn.execute(select(products_t).where(products_t.c.id.in_(chunk))).mappings():
             existing[row["id"]] = dict(row)
-    changed = [{**row, "updated_at": now} for pid, row in latest.items()
-               if pid not in existing or any(existing[pid].get(c) != row.get(c) for c in _COMPARED)]
+    changed = [
+        {**row, "updated_at": now}
+        for pid, row in latest.items()
+        if pid not in existing or any(existing[pid].get(c) != row.get(c) for c in _COMPARED)
+    ]
     upsert(conn, products_t, changed, ["id"])
     return IngestResult(len(changed), len(rows) - len(changed))
 
@@ -82,8 +101,16 @@ def upsert_products(conn: Connection, rows: Sequence[dict[str, Any]], now: datet
 def product_dict(row: Mapping[str, Any]) -> dict[str, Any]:
     """A product as the rest of tailor sees it."""
     return {
-        "id": row["id"], "title": row["title"], "description": row["description"], "category": row["category"],
-        "brand": row["brand"], "price": None if row["price"] is None else float(row["price"]),
-        "currency": row["currency"], "stock": int(row["stock"] or 0), "image_url": row["image_url"], "url": row["url"],
-        "tags": list(row["tags"] or []), "created_at": iso(row["created_at"]),
+        "id": row["id"],
+        "title": row["title"],
+        "description": row["description"],
+        "category": row["category"],
+        "brand": row["brand"],
+        "price": None if row["price"] is None else float(row["price"]),
+        "currency": row["currency"],
+        "stock": int(row["stock"] or 0),
+        "image_url": row["image_url"],
+        "url": row["url"],
+        "tags": list(row["tags"] or []),
+        "created_at": iso(row["created_at"]),
     }

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import Connection, delete, literal, or_, select, union_all, update
 
@@ -16,8 +17,15 @@ trigger_t = TriggerState.__table__
 suppressions_t = Suppression.__table__
 
 
-def find_profile(conn: Connection, *, id: str | None = None, email: str | None = None, user_id: str | None = None,
-                 anonymous_id: str | None = None, hash_email: Callable[[str], str]) -> Any:
+def find_profile(
+    conn: Connection,
+    *,
+    id: str | None = None,
+    email: str | None = None,
+    user_id: str | None = None,
+    anonymous_id: str | None = None,
+    hash_email: Callable[[str], str],
+) -> Any:
     """The profile row for one reference, in one indexed query (None if unknown).
 
     ``id`` is a profile id, or any user id or anonymous id (ids absorbed by a merge
@@ -38,8 +46,11 @@ def find_profile(conn: Connection, *, id: str | None = None, email: str | None =
         parts.append(select(profiles_t, literal(0).label("via")).where(profiles_t.c.id == str(id)))
     if refs:
         clauses = [(identities_t.c.kind == kind) & (identities_t.c.value == value) for kind, value in refs]
-        parts.append(select(profiles_t, literal(1).label("via"))
-                     .join(identities_t, identities_t.c.profile_id == profiles_t.c.id).where(or_(*clauses)))
+        parts.append(
+            select(profiles_t, literal(1).label("via"))
+            .join(identities_t, identities_t.c.profile_id == profiles_t.c.id)
+            .where(or_(*clauses))
+        )
     if not parts:
         return None
     query = parts[0] if len(parts) == 1 else union_all(*parts)
@@ -64,7 +75,9 @@ def event_dict(row: Any, *, full: bool = False) -> dict[str, Any]:
     return doc
 
 
-def profile_document(conn: Connection, row: Any, event_limit: int | None = 500, *, full: bool = False) -> dict[str, Any]:
+def profile_document(
+    conn: Connection, row: Any, event_limit: int | None = 500, *, full: bool = False
+) -> dict[str, Any]:
     """The profile document: events oldest first (the most recent ``event_limit`` of them)."""
     c = events_t.c
     # at send time only what the profile document shows: decoding every event's context
@@ -92,7 +105,9 @@ def export_document(conn: Connection, row: Any) -> dict[str, Any]:
     doc["identities"] = [
         # the email identity is a keyed hash: the address itself is ``email`` above
         {"kind": r.kind, "value": r.value, "created_at": iso(r.created_at)}
-        for r in conn.execute(select(identities_t).where(identities_t.c.profile_id == row.id).order_by(identities_t.c.id))
+        for r in conn.execute(
+            select(identities_t).where(identities_t.c.profile_id == row.id).order_by(identities_t.c.id)
+        )
     ]
     doc["trigger_state"] = [
         {"trigger": r.trigger, "key": r.key, "fired_at": iso(r.fired_at)}
@@ -100,7 +115,9 @@ def export_document(conn: Connection, row: Any) -> dict[str, Any]:
     ]
     doc["suppressions"] = [
         {"reason": r.reason, "source": r.source, "created_at": iso(r.created_at)}
-        for r in conn.execute(select(suppressions_t).where(suppressions_t.c.profile_id == row.id).order_by(suppressions_t.c.id))
+        for r in conn.execute(
+            select(suppressions_t).where(suppressions_t.c.profile_id == row.id).order_by(suppressions_t.c.id)
+        )
     ]
     return doc
 
@@ -115,7 +132,9 @@ def erase(conn: Connection, profile_id: str) -> bool:
     if exists is None:
         return False
     conn.execute(update(suppressions_t).where(suppressions_t.c.profile_id == profile_id).values(profile_id=None))
-    conn.execute(delete(suppressions_t).where(suppressions_t.c.profile_id.is_(None), suppressions_t.c.email_hash.is_(None)))
+    conn.execute(
+        delete(suppressions_t).where(suppressions_t.c.profile_id.is_(None), suppressions_t.c.email_hash.is_(None))
+    )
     for table in (events_t, trigger_t, identities_t):
         conn.execute(delete(table).where(table.c.profile_id == profile_id))
     conn.execute(delete(profiles_t).where(profiles_t.c.id == profile_id))

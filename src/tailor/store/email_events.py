@@ -19,9 +19,10 @@ An ESP only knows the address it sent to, so these Segment ``track`` messages ca
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
@@ -68,8 +69,13 @@ def validate_email_event(message: Any, pointer: str, received_at: datetime) -> t
     return record, email
 
 
-def apply_email_events(conn: Connection, items: Sequence[tuple[Record, str]], suppress: Mapping[str, tuple[str, str]],
-                       hash_email: Callable[[str], str], now: datetime) -> EmailEventsResult:
+def apply_email_events(
+    conn: Connection,
+    items: Sequence[tuple[Record, str]],
+    suppress: Mapping[str, tuple[str, str]],
+    hash_email: Callable[[str], str],
+    now: datetime,
+) -> EmailEventsResult:
     """Store email events (resolved by address) and their suppressions in the caller's transaction."""
     email_of = {record.message_id: email for record, email in items}
     fresh, duplicates = _drop_duplicates(conn, [record for record, _ in items])
@@ -109,7 +115,8 @@ def _email_owners(conn: Connection, hashes: set[str]) -> dict[str, str]:
     owners: dict[str, str] = {}
     for chunk in _chunks(sorted(hashes)):
         query = select(identities_t.c.value, identities_t.c.profile_id).where(
-            identities_t.c.kind == "email", identities_t.c.value.in_(chunk))
+            identities_t.c.kind == "email", identities_t.c.value.in_(chunk)
+        )
         owners.update({value: pid for value, pid in conn.execute(query)})
     return owners
 
@@ -120,15 +127,18 @@ def _write_suppressions(conn: Connection, wanted: list[tuple[str | None, str, st
         return 0
     existing: set[tuple[str, str]] = set()
     for chunk in _chunks(sorted({w[1] for w in wanted})):
-        query = select(suppressions_t.c.email_hash, suppressions_t.c.reason).where(suppressions_t.c.email_hash.in_(chunk))
+        query = select(suppressions_t.c.email_hash, suppressions_t.c.reason).where(
+            suppressions_t.c.email_hash.in_(chunk)
+        )
         existing.update((h, r) for h, r in conn.execute(query))
     rows = []
     for profile_id, email_hash, reason, source in wanted:
         if (email_hash, reason) in existing:
             continue
         existing.add((email_hash, reason))
-        rows.append({"profile_id": profile_id, "email_hash": email_hash, "reason": reason, "source": source,
-                     "created_at": now})
+        rows.append(
+            {"profile_id": profile_id, "email_hash": email_hash, "reason": reason, "source": source, "created_at": now}
+        )
     if rows:
         conn.execute(insert(suppressions_t), rows)
     return len(rows)

@@ -12,10 +12,11 @@ import csv
 import hashlib
 import json
 import os
+from collections.abc import Iterator, Mapping
 from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import click
 
@@ -43,10 +44,16 @@ def read_batches(path: str | os.PathLike[str], received_at: datetime, progress: 
     suffix = path.suffix.lower()
     readers = {".jsonl": _jsonl, ".ndjson": _jsonl, ".json": _json, ".csv": _csv}
     if suffix not in readers:
-        raise ProblemError([Problem(str(path), 0, 0, f"unknown file type {suffix or '(none)'}: use .json, .jsonl or .csv")])
+        raise ProblemError(
+            [Problem(str(path), 0, 0, f"unknown file type {suffix or '(none)'}: use .json, .jsonl or .csv")]
+        )
     size = path.stat().st_size
     # on stderr: stdout stays clean for the summary lines
-    bar = click.progressbar(length=size, label=f"ingesting {path.name}", file=click.get_text_stream("stderr")) if progress else nullcontext()
+    bar = (
+        click.progressbar(length=size, label=f"ingesting {path.name}", file=click.get_text_stream("stderr"))
+        if progress
+        else nullcontext()
+    )
     with bar as tick:
         yield from readers[suffix](path, received_at, tick.update if tick is not None else (lambda n: None))
 
@@ -136,7 +143,7 @@ def _json(path: Path, received_at: datetime, tick: Any) -> Iterator[Batch]:
             problems.add(1, f"{exc.pointer}: {exc.message}")
     problems.finish()
     for start in range(0, len(records), CHUNK):
-        yield "records", records[start:start + CHUNK]
+        yield "records", records[start : start + CHUNK]
 
 
 def _csv(path: Path, received_at: datetime, tick: Any) -> Iterator[Batch]:
@@ -160,8 +167,17 @@ def _csv(path: Path, received_at: datetime, tick: Any) -> Iterator[Batch]:
     elif "user_id" in columns:
         kind = "profiles"
     else:
-        raise ProblemError([Problem(str(path), 1, 1, "unknown CSV header: expected the catalog (id,title,...) "
-                                                     "or profiles (user_id,email,...) columns of docs/data-formats.md")])
+        raise ProblemError(
+            [
+                Problem(
+                    str(path),
+                    1,
+                    1,
+                    "unknown CSV header: expected the catalog (id,title,...) "
+                    "or profiles (user_id,email,...) columns of docs/data-formats.md",
+                )
+            ]
+        )
     rows: list[tuple[int, str, dict[str, str]]] = []
     start = line_of_row[-1]  # a record starts on the line after the previous one ended
     for values in reader:
@@ -191,10 +207,12 @@ def _products(problems: _Collector, items: list[tuple[int, str, Any]]) -> Iterat
             problems.add(line, f"{exc.pointer.lstrip('/') if not pointer else exc.pointer}: {exc.message}")
     problems.finish()
     for start in range(0, len(rows), CHUNK):
-        yield "products", rows[start:start + CHUNK]
+        yield "products", rows[start : start + CHUNK]
 
 
-def _profiles(problems: _Collector, rows: list[tuple[int, str, dict[str, str]]], received_at: datetime) -> Iterator[Batch]:
+def _profiles(
+    problems: _Collector, rows: list[tuple[int, str, dict[str, str]]], received_at: datetime
+) -> Iterator[Batch]:
     records = []
     for line, _, row in rows:
         try:
@@ -203,7 +221,7 @@ def _profiles(problems: _Collector, rows: list[tuple[int, str, dict[str, str]]],
             problems.add(line, f"{exc.pointer}: {exc.message}")
     problems.finish()
     for start in range(0, len(records), CHUNK):
-        yield "records", records[start:start + CHUNK]
+        yield "records", records[start : start + CHUNK]
 
 
 def profile_record(row: Mapping[str, str], received_at: datetime) -> Record:
@@ -231,7 +249,7 @@ def profile_record(row: Mapping[str, str], received_at: datetime) -> Record:
             lowered = value.lower()
             if lowered not in _TRUE | _FALSE:
                 raise ValidationError(key, f"must be true or false, got {value!r}")
-            consents[key[len(CONSENT_PREFIX):]] = lowered in _TRUE
+            consents[key[len(CONSENT_PREFIX) :]] = lowered in _TRUE
         elif key in ("created_at", "updated_at"):
             try:
                 times[key] = parse_time(value)
@@ -243,7 +261,13 @@ def profile_record(row: Mapping[str, str], received_at: datetime) -> Record:
     canonical = json.dumps(row, sort_keys=True, ensure_ascii=False)
     return Record(
         message_id="csv-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:40],
-        type="identify", timestamp=written, received_at=received_at, user_id=user_id, email=email,
-        traits=traits, consents=consents, store_event=False,
+        type="identify",
+        timestamp=written,
+        received_at=received_at,
+        user_id=user_id,
+        email=email,
+        traits=traits,
+        consents=consents,
+        store_event=False,
         created_at=times.get("created_at"),
     )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, select
@@ -32,11 +33,16 @@ def product_ids(properties: Mapping[str, Any]) -> list[str]:
 
 def interactions(conn: Connection) -> pd.DataFrame:
     """``user_id`` (profile id), ``product_id``, ``event``, ``timestamp`` (UTC): one row per product."""
-    query = (select(events_t.c.profile_id, events_t.c.event, events_t.c.timestamp, events_t.c.properties)
-             .where(events_t.c.type == "track", events_t.c.event.in_(PRODUCT_EVENTS))
-             .order_by(events_t.c.timestamp, events_t.c.id))
-    rows = [(pid, product, event, ts) for pid, event, ts, props in conn.execute(query)
-            for product in product_ids(props or {})]
+    query = (
+        select(events_t.c.profile_id, events_t.c.event, events_t.c.timestamp, events_t.c.properties)
+        .where(events_t.c.type == "track", events_t.c.event.in_(PRODUCT_EVENTS))
+        .order_by(events_t.c.timestamp, events_t.c.id)
+    )
+    rows = [
+        (pid, product, event, ts)
+        for pid, event, ts, props in conn.execute(query)
+        for product in product_ids(props or {})
+    ]
     frame = pd.DataFrame(rows, columns=["user_id", "product_id", "event", "timestamp"])
     frame["timestamp"] = _utc(frame["timestamp"])
     return frame
@@ -44,17 +50,27 @@ def interactions(conn: Connection) -> pd.DataFrame:
 
 def events_frame(conn: Connection, since: datetime | None = None) -> pd.DataFrame:
     """``profile_id``, ``type``, ``event``, ``timestamp`` (UTC), ``properties``, ``message_id``, oldest first."""
-    query = select(events_t.c.profile_id, events_t.c.type, events_t.c.event, events_t.c.timestamp,
-                   events_t.c.properties, events_t.c.message_id).order_by(events_t.c.timestamp, events_t.c.id)
+    query = select(
+        events_t.c.profile_id,
+        events_t.c.type,
+        events_t.c.event,
+        events_t.c.timestamp,
+        events_t.c.properties,
+        events_t.c.message_id,
+    ).order_by(events_t.c.timestamp, events_t.c.id)
     if since is not None:
         if since.tzinfo is not None:
             since = pd.Timestamp(since).tz_convert("UTC").tz_localize(None).to_pydatetime()
         query = query.where(events_t.c.timestamp >= since)
-    frame = pd.DataFrame(conn.execute(query).all(), columns=["profile_id", "type", "event", "timestamp", "properties", "message_id"])
+    frame = pd.DataFrame(
+        conn.execute(query).all(), columns=["profile_id", "type", "event", "timestamp", "properties", "message_id"]
+    )
     frame["timestamp"] = _utc(frame["timestamp"])
     frame["properties"] = frame["properties"].map(lambda p: p or {})
     return frame
 
 
 def _utc(column: pd.Series) -> pd.Series:
-    return pd.to_datetime(column, utc=True, format="mixed") if len(column) else pd.Series([], dtype="datetime64[ns, UTC]")
+    return (
+        pd.to_datetime(column, utc=True, format="mixed") if len(column) else pd.Series([], dtype="datetime64[ns, UTC]")
+    )

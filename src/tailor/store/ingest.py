@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from .messages import Record
 from . import privacy
+from .messages import Record
 from .models import Event, Identity, Profile, Suppression, TriggerState
 from .resolve import Key, ProfileState, components, record_keys
 from .upsert import insert_ignore
@@ -32,12 +33,17 @@ class IngestResult:
     duplicates: int = 0
     dropped_no_consent: int = 0
 
-    def __add__(self, other: "IngestResult") -> "IngestResult":
-        return IngestResult(self.accepted + other.accepted, self.duplicates + other.duplicates,
-                            self.dropped_no_consent + other.dropped_no_consent)
+    def __add__(self, other: IngestResult) -> IngestResult:
+        return IngestResult(
+            self.accepted + other.accepted,
+            self.duplicates + other.duplicates,
+            self.dropped_no_consent + other.dropped_no_consent,
+        )
 
 
-def apply_records(conn: Connection, records: Sequence[Record], hash_email: Callable[[str], str], now: datetime) -> IngestResult:
+def apply_records(
+    conn: Connection, records: Sequence[Record], hash_email: Callable[[str], str], now: datetime
+) -> IngestResult:
     """Store ``records``: identities, merges, traits and events. Idempotent on ``message_id``."""
     fresh, duplicates = _drop_duplicates(conn, records)
     if not fresh:
@@ -100,18 +106,30 @@ def apply_records(conn: Connection, records: Sequence[Record], hash_email: Calla
     for root, group in groups.items():
         if root in owner:
             for kind, value in sorted(group.keys - set(identities)):
-                new_identity_rows.append({"kind": kind, "value": value, "profile_id": owner[root].id, "created_at": now})
+                new_identity_rows.append(
+                    {"kind": kind, "value": value, "profile_id": owner[root].id, "created_at": now}
+                )
     if new_identity_rows:
         insert_ignore(conn, identities_t, new_identity_rows, ["kind", "value"])
         privacy.note_returning(conn, new_identity_rows, hash_email, now)
     # privacy: consent statements are kept as history; without tracking consent (as it
     # stands after this batch) behavioural events are counted and dropped, never stored
-    history = [row for root, r in zip(root_of_record, fresh) if r.consents
-               for row in privacy.consent_rows(owner[root].id, r, now)]
-    untracked = {i for i, (root, r) in enumerate(zip(root_of_record, fresh))
-                 if privacy.is_behavioural(r) and owner[root].consents.get("tracking") is False}
-    event_rows = [_event_row(r, owner[root].id) for i, (root, r) in enumerate(zip(root_of_record, fresh))
-                  if r.store_event and i not in untracked]
+    history = [
+        row
+        for root, r in zip(root_of_record, fresh)
+        if r.consents
+        for row in privacy.consent_rows(owner[root].id, r, now)
+    ]
+    untracked = {
+        i
+        for i, (root, r) in enumerate(zip(root_of_record, fresh))
+        if privacy.is_behavioural(r) and owner[root].consents.get("tracking") is False
+    }
+    event_rows = [
+        _event_row(r, owner[root].id)
+        for i, (root, r) in enumerate(zip(root_of_record, fresh))
+        if r.store_event and i not in untracked
+    ]
     inserted = _insert_events(conn, event_rows)
     dirty = {s.id: s for s in owner.values() if s.dirty and not s.new}
     if dirty:
@@ -162,7 +180,8 @@ def _load_identities(conn: Connection, keys: set[Key]) -> dict[Key, str]:
     for kind, values in sorted(by_kind.items()):
         for chunk in _chunks(sorted(values)):
             query = select(identities_t.c.value, identities_t.c.profile_id).where(
-                identities_t.c.kind == kind, identities_t.c.value.in_(chunk))
+                identities_t.c.kind == kind, identities_t.c.value.in_(chunk)
+            )
             for value, pid in conn.execute(query):
                 found[(kind, value)] = pid
     return found
@@ -201,14 +220,24 @@ def _merge_trigger_state(conn: Connection, survivor: str, absorbed: list[str]) -
         if (trigger, key) not in mine:
             conn.execute(insert(trigger_t).values(profile_id=survivor, trigger=trigger, key=key, fired_at=fired_at))
         elif mine[(trigger, key)] < fired_at:
-            conn.execute(update(trigger_t).where(trigger_t.c.profile_id == survivor, trigger_t.c.trigger == trigger,
-                                                 trigger_t.c.key == key).values(fired_at=fired_at))
+            conn.execute(
+                update(trigger_t)
+                .where(trigger_t.c.profile_id == survivor, trigger_t.c.trigger == trigger, trigger_t.c.key == key)
+                .values(fired_at=fired_at)
+            )
 
 
 def _event_row(record: Record, profile_id: str) -> dict[str, Any]:
-    return {"message_id": record.message_id, "profile_id": profile_id, "type": record.type, "event": record.event,
-            "properties": record.properties, "context": record.context, "timestamp": record.timestamp,
-            "received_at": record.received_at}
+    return {
+        "message_id": record.message_id,
+        "profile_id": profile_id,
+        "type": record.type,
+        "event": record.event,
+        "properties": record.properties,
+        "context": record.context,
+        "timestamp": record.timestamp,
+        "received_at": record.received_at,
+    }
 
 
 def _insert_events(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
@@ -220,4 +249,4 @@ def _insert_events(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
 
 def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), size):
-        yield values[start:start + size]
+        yield values[start : start + size]

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from .emails import looks_like_email, normalize_email
 from .errors import ValidationError
@@ -143,12 +144,14 @@ def split_traits(traits: Mapping[str, Any], pointer: str) -> tuple[dict[str, Any
                 raise ValidationError(f"{pointer}/consents", f"must be an object, got {_kind(value)}")
             for purpose, granted in value.items():
                 if not isinstance(granted, bool):
-                    raise ValidationError(f"{pointer}/consents/{_escape(purpose)}", f"must be true or false, got {granted!r}")
+                    raise ValidationError(
+                        f"{pointer}/consents/{_escape(purpose)}", f"must be true or false, got {granted!r}"
+                    )
                 consents[str(purpose)] = granted
         elif key.startswith(CONSENT_PREFIX) and len(key) > len(CONSENT_PREFIX):
             if not isinstance(value, bool):
                 raise ValidationError(f"{pointer}/{_escape(key)}", f"must be true or false, got {value!r}")
-            consents[key[len(CONSENT_PREFIX):]] = value
+            consents[key[len(CONSENT_PREFIX) :]] = value
         else:
             plain[key] = value
     for key in ("locale", "timezone"):
@@ -210,4 +213,6 @@ def _escape(token: Any) -> str:
 def _kind(value: Any) -> str:
     if value is None:
         return "null"
-    return {bool: "boolean", int: "number", float: "number", str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
+    return {bool: "boolean", int: "number", float: "number", str: "string", list: "array", dict: "object"}.get(
+        type(value), type(value).__name__
+    )

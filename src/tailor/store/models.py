@@ -57,8 +57,10 @@ class Event(Base):
     """One Segment message (track, identify, page, screen, group, alias)."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_profile_timestamp", "profile_id", "timestamp"),
-                      Index("ix_events_timestamp", "timestamp"))
+    __table_args__ = (
+        Index("ix_events_profile_timestamp", "profile_id", "timestamp"),
+        Index("ix_events_timestamp", "timestamp"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     message_id: Mapped[str] = mapped_column(String(255), unique=True)

@@ -19,11 +19,28 @@ Everything here takes the caller's connection/transaction, like :mod:`.ingest`.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import (Boolean, Connection, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, and_,
-                        delete, func, inspect, not_, or_, select, update)
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    and_,
+    delete,
+    func,
+    inspect,
+    not_,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -43,8 +60,10 @@ class ConsentEvent(Base):
     """One consent statement: ``purpose`` granted or withdrawn, through ``source``, at ``given_at``."""
 
     __tablename__ = "consent_events"
-    __table_args__ = (UniqueConstraint("message_id", "purpose", name="uq_consent_events_message"),
-                      Index("ix_consent_events_profile", "profile_id", "given_at"))
+    __table_args__ = (
+        UniqueConstraint("message_id", "purpose", name="uq_consent_events_message"),
+        Index("ix_consent_events_profile", "profile_id", "given_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     profile_id: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"))
@@ -96,6 +115,7 @@ _SPECIAL = {"profiles", "suppressions", "erasure_log"}
 
 # -- the ingestion hooks ------------------------------------------------------
 
+
 def is_behavioural(record: Any) -> bool:
     return record.store_event and record.type in BEHAVIOURAL_TYPES
 
@@ -103,16 +123,25 @@ def is_behavioural(record: Any) -> bool:
 def consent_rows(profile_id: str, record: Any, now: datetime) -> list[dict[str, Any]]:
     """History rows for the consents a record states (identify traits or a profiles.csv row)."""
     source = "identify" if record.store_event else "profiles.csv"
-    return [{"profile_id": profile_id, "purpose": purpose, "granted": bool(granted), "source": source,
-             "subject": record.user_id or record.anonymous_id, "message_id": record.message_id,
-             "given_at": record.timestamp, "recorded_at": now}
-            for purpose, granted in sorted(record.consents.items())]
+    return [
+        {
+            "profile_id": profile_id,
+            "purpose": purpose,
+            "granted": bool(granted),
+            "source": source,
+            "subject": record.user_id or record.anonymous_id,
+            "message_id": record.message_id,
+            "given_at": record.timestamp,
+            "recorded_at": now,
+        }
+        for purpose, granted in sorted(record.consents.items())
+    ]
 
 
 def record_consent_history(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Append consent statements; a statement already recorded (same message, purpose) is skipped."""
     for start in range(0, len(rows), CHUNK):
-        insert_ignore(conn, consents_t, rows[start:start + CHUNK], ["message_id", "purpose"])
+        insert_ignore(conn, consents_t, rows[start : start + CHUNK], ["message_id", "purpose"])
 
 
 def count(conn: Connection, name: str, n: int, now: datetime) -> None:
@@ -121,8 +150,11 @@ def count(conn: Connection, name: str, n: int, now: datetime) -> None:
         return
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     stmt = insert(counters_t).values(name=name, day=now.strftime("%Y-%m-%d"), count=n)
-    conn.execute(stmt.on_conflict_do_update(index_elements=["name", "day"],
-                                            set_={"count": counters_t.c.count + stmt.excluded["count"]}))
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["name", "day"], set_={"count": counters_t.c.count + stmt.excluded["count"]}
+        )
+    )
 
 
 def counters(conn: Connection, name: str | None = None) -> dict[str, dict[str, int]]:
@@ -141,8 +173,9 @@ def subject_hash(hash_email: Callable[[str], str], kind: str, value: str) -> str
     return hash_email(f"erased:{kind}:{value}")
 
 
-def note_returning(conn: Connection, identity_rows: Sequence[Mapping[str, Any]], hash_email: Callable[[str], str],
-                   now: datetime) -> int:
+def note_returning(
+    conn: Connection, identity_rows: Sequence[Mapping[str, Any]], hash_email: Callable[[str], str], now: datetime
+) -> int:
     """Mark erased identifiers that an ingestion links again; the number of log rows marked."""
     if not identity_rows:
         return 0
@@ -150,12 +183,18 @@ def note_returning(conn: Connection, identity_rows: Sequence[Mapping[str, Any]],
     marked = 0
     hashes = sorted(by_hash)
     for start in range(0, len(hashes), CHUNK):
-        chunk = hashes[start:start + CHUNK]
-        found = conn.execute(select(erasure_t.c.id, erasure_t.c.subject_hash).where(
-            erasure_t.c.subject_hash.in_(chunk), erasure_t.c.returned_at.is_(None))).all()
+        chunk = hashes[start : start + CHUNK]
+        found = conn.execute(
+            select(erasure_t.c.id, erasure_t.c.subject_hash).where(
+                erasure_t.c.subject_hash.in_(chunk), erasure_t.c.returned_at.is_(None)
+            )
+        ).all()
         for row in found:
-            conn.execute(update(erasure_t).where(erasure_t.c.id == row.id).values(
-                returned_at=now, returned_profile_id=by_hash[row.subject_hash]))
+            conn.execute(
+                update(erasure_t)
+                .where(erasure_t.c.id == row.id)
+                .values(returned_at=now, returned_profile_id=by_hash[row.subject_hash])
+            )
             marked += 1
     return marked
 
@@ -169,7 +208,9 @@ def move_rows(conn: Connection, survivor: str, absorbed: list[str]) -> None:
     """On a merge: consent history, erasure-log links and rows of any other table with a
     ``profile_id`` (e.g. experiment exposures) follow the person, so export and erasure find them."""
     conn.execute(update(consents_t).where(consents_t.c.profile_id.in_(absorbed)).values(profile_id=survivor))
-    conn.execute(update(erasure_t).where(erasure_t.c.returned_profile_id.in_(absorbed)).values(returned_profile_id=survivor))
+    conn.execute(
+        update(erasure_t).where(erasure_t.c.returned_profile_id.in_(absorbed)).values(returned_profile_id=survivor)
+    )
     key = conn.engine.url.render_as_string(hide_password=True)
     if key not in _extra_tables:  # reflected once per database and process
         _extra_tables[key] = [t for t in profile_tables(conn) if t not in _MOVED_BY_INGEST]
@@ -180,7 +221,10 @@ def move_rows(conn: Connection, survivor: str, absorbed: list[str]) -> None:
 
 # -- consents through the API -------------------------------------------------
 
-def set_consents(conn: Connection, profile_id: str, consents: Mapping[str, bool], *, source: str, now: datetime) -> dict[str, bool] | None:
+
+def set_consents(
+    conn: Connection, profile_id: str, consents: Mapping[str, bool], *, source: str, now: datetime
+) -> dict[str, bool] | None:
     """Record an explicit consent choice (preference centre, API, ESP unsubscribe); the new consents.
 
     The choice is the person's latest word on each purpose it names: it supersedes what
@@ -202,28 +246,54 @@ def set_consents(conn: Connection, profile_id: str, consents: Mapping[str, bool]
         for name in list(sources) or [source]:
             sources[name] = [*new, bool(granted)]
         values[purpose] = all(entry[2] for entry in sources.values())
-        history.append({"profile_id": profile_id, "purpose": purpose, "granted": bool(granted), "source": source,
-                        "subject": None, "message_id": message_id, "given_at": now, "recorded_at": now})
+        history.append(
+            {
+                "profile_id": profile_id,
+                "purpose": purpose,
+                "granted": bool(granted),
+                "source": source,
+                "subject": None,
+                "message_id": message_id,
+                "given_at": now,
+                "recorded_at": now,
+            }
+        )
     stamps["consents"] = by_purpose
-    conn.execute(update(profiles_t).where(profiles_t.c.id == profile_id).values(consents=values, stamps=stamps, updated_at=now))
+    conn.execute(
+        update(profiles_t).where(profiles_t.c.id == profile_id).values(consents=values, stamps=stamps, updated_at=now)
+    )
     record_consent_history(conn, history)
     return values
 
 
 def consent_history(conn: Connection, profile_id: str) -> list[dict[str, Any]]:
-    return [{"purpose": r.purpose, "granted": bool(r.granted), "source": r.source, "subject": r.subject,
-             "message_id": r.message_id, "given_at": iso(r.given_at), "recorded_at": iso(r.recorded_at)}
-            for r in conn.execute(select(consents_t).where(consents_t.c.profile_id == profile_id)
-                                  .order_by(consents_t.c.given_at, consents_t.c.id))]
+    return [
+        {
+            "purpose": r.purpose,
+            "granted": bool(r.granted),
+            "source": r.source,
+            "subject": r.subject,
+            "message_id": r.message_id,
+            "given_at": iso(r.given_at),
+            "recorded_at": iso(r.recorded_at),
+        }
+        for r in conn.execute(
+            select(consents_t)
+            .where(consents_t.c.profile_id == profile_id)
+            .order_by(consents_t.c.given_at, consents_t.c.id)
+        )
+    ]
 
 
 # -- access -------------------------------------------------------------------
 
+
 def profile_tables(conn: Connection) -> list[str]:
     """Every table of the database with a ``profile_id`` column (found by reflection, so new ones count)."""
     inspector = inspect(conn)
-    return sorted(t for t in inspector.get_table_names()
-                  if any(c["name"] == "profile_id" for c in inspector.get_columns(t)))
+    return sorted(
+        t for t in inspector.get_table_names() if any(c["name"] == "profile_id" for c in inspector.get_columns(t))
+    )
 
 
 def export_full(conn: Connection, row: Any, hash_email: Callable[[str], str], now: datetime) -> dict[str, Any]:
@@ -241,12 +311,17 @@ def export_full(conn: Connection, row: Any, hash_email: Callable[[str], str], no
     email_hash = hash_email(row.email) if row.email else None
     by_email = []
     if email_hash is not None:
-        by_email = conn.execute(select(suppressions_t).where(
-            suppressions_t.c.email_hash == email_hash,
-            or_(suppressions_t.c.profile_id.is_(None), suppressions_t.c.profile_id != row.id))
-            .order_by(suppressions_t.c.id)).all()
+        by_email = conn.execute(
+            select(suppressions_t)
+            .where(
+                suppressions_t.c.email_hash == email_hash,
+                or_(suppressions_t.c.profile_id.is_(None), suppressions_t.c.profile_id != row.id),
+            )
+            .order_by(suppressions_t.c.id)
+        ).all()
     doc["suppressions"] = doc.get("suppressions", []) + [
-        {"reason": r.reason, "source": r.source, "created_at": iso(r.created_at), "by": "email"} for r in by_email]
+        {"reason": r.reason, "source": r.source, "created_at": iso(r.created_at), "by": "email"} for r in by_email
+    ]
     known = {"profiles", "identities", "events", "trigger_state", "suppressions", "consent_events", "erasure_log"}
     doc["experiment_assignments"] = []
     other: dict[str, list[dict[str, Any]]] = {}
@@ -254,8 +329,12 @@ def export_full(conn: Connection, row: Any, hash_email: Callable[[str], str], no
         if table_name in known:
             continue
         table = _reflect(conn, table_name)
-        rows = [_jsonable(dict(r._mapping)) for r in conn.execute(
-            select(table).where(table.c.profile_id == row.id).order_by(*table.primary_key.columns))]
+        rows = [
+            _jsonable(dict(r._mapping))
+            for r in conn.execute(
+                select(table).where(table.c.profile_id == row.id).order_by(*table.primary_key.columns)
+            )
+        ]
         for r in rows:
             r.pop("profile_id", None)
         if table_name == "exposures":
@@ -263,8 +342,11 @@ def export_full(conn: Connection, row: Any, hash_email: Callable[[str], str], no
         else:
             other[table_name] = rows
     doc["other"] = other
-    returned = conn.execute(select(erasure_t.c.erased_at, erasure_t.c.returned_at).where(
-        erasure_t.c.returned_profile_id == row.id).order_by(erasure_t.c.erased_at)).all()
+    returned = conn.execute(
+        select(erasure_t.c.erased_at, erasure_t.c.returned_at)
+        .where(erasure_t.c.returned_profile_id == row.id)
+        .order_by(erasure_t.c.erased_at)
+    ).all()
     doc["metadata"] = {
         # an earlier erasure of this person: this profile was built from new data only
         "previously_erased": bool(returned),
@@ -290,6 +372,7 @@ def _trigger_state(conn: Connection, profile_id: str) -> list[dict[str, Any]]:
 
 # -- erasure ------------------------------------------------------------------
 
+
 def erase_full(conn: Connection, row: Any, hash_email: Callable[[str], str], now: datetime) -> dict[str, Any]:
     """Delete everything about one person in the caller's transaction; a receipt without personal data.
 
@@ -297,8 +380,10 @@ def erase_full(conn: Connection, row: Any, hash_email: Callable[[str], str], now
     a bare email hash (an unsubscribed person stays unsubscribed if the address comes back).
     """
     pid = row.id
-    keys = {(r.kind, r.value) for r in conn.execute(
-        select(identities_t.c.kind, identities_t.c.value).where(identities_t.c.profile_id == pid))}
+    keys = {
+        (r.kind, r.value)
+        for r in conn.execute(select(identities_t.c.kind, identities_t.c.value).where(identities_t.c.profile_id == pid))
+    }
     if row.email:
         keys.add(("email", hash_email(row.email)))
     if not pid.startswith("anon-"):
@@ -307,7 +392,9 @@ def erase_full(conn: Connection, row: Any, hash_email: Callable[[str], str], now
     deleted: dict[str, int] = {}
     # suppressions: keep the email hash, drop the link (and rows that would say nothing)
     conn.execute(update(suppressions_t).where(suppressions_t.c.profile_id == pid).values(profile_id=None))
-    conn.execute(delete(suppressions_t).where(suppressions_t.c.profile_id.is_(None), suppressions_t.c.email_hash.is_(None)))
+    conn.execute(
+        delete(suppressions_t).where(suppressions_t.c.profile_id.is_(None), suppressions_t.c.email_hash.is_(None))
+    )
     conn.execute(update(erasure_t).where(erasure_t.c.returned_profile_id == pid).values(returned_profile_id=None))
     for table_name in profile_tables(conn):
         if table_name in _SPECIAL:
@@ -317,11 +404,18 @@ def erase_full(conn: Connection, row: Any, hash_email: Callable[[str], str], now
     deleted["profiles"] = conn.execute(delete(profiles_t).where(profiles_t.c.id == pid)).rowcount or 0
     hashes = sorted({subject_hash(hash_email, kind, value) for kind, value in keys})
     conn.execute(erasure_t.insert(), [{"subject_hash": h, "erased_at": now} for h in hashes])
-    return {"erased": True, "erased_at": iso(now), "rows_deleted": deleted, "identifiers_logged": len(hashes),
-            "had_events": first_event is not None, "first_event_received_at": iso(first_event)}
+    return {
+        "erased": True,
+        "erased_at": iso(now),
+        "rows_deleted": deleted,
+        "identifiers_logged": len(hashes),
+        "had_events": first_event is not None,
+        "first_event_received_at": iso(first_event),
+    }
 
 
 # -- retention ----------------------------------------------------------------
+
 
 def expired_condition(rules: Sequence[tuple[str, str | None, datetime]]) -> Any:
     """An SQL condition on ``events`` for "older than its retention window".
@@ -354,8 +448,11 @@ def expired_condition(rules: Sequence[tuple[str, str | None, datetime]]) -> Any:
 
 def count_expired(conn: Connection, condition: Any) -> dict[str, int]:
     """Expired events per type/name: ``{"track:Product Viewed": n, "page": n}``."""
-    query = (select(events_t.c.type, events_t.c.event, func.count()).where(condition)
-             .group_by(events_t.c.type, events_t.c.event))
+    query = (
+        select(events_t.c.type, events_t.c.event, func.count())
+        .where(condition)
+        .group_by(events_t.c.type, events_t.c.event)
+    )
     result: dict[str, int] = {}
     for kind, name, n in conn.execute(query):
         key = f"{kind}:{name}" if kind == "track" and name else kind
@@ -369,11 +466,12 @@ def delete_expired_batch(conn: Connection, condition: Any, limit: int) -> int:
     if not ids:
         return 0
     for start in range(0, len(ids), CHUNK):
-        conn.execute(delete(events_t).where(events_t.c.id.in_(ids[start:start + CHUNK])))
+        conn.execute(delete(events_t).where(events_t.c.id.in_(ids[start : start + CHUNK])))
     return len(ids)
 
 
 # -- helpers ------------------------------------------------------------------
+
 
 def _reflect(conn: Connection, name: str) -> Any:
     from sqlalchemy import MetaData, Table

@@ -20,9 +20,10 @@ Rules (deterministic — the result does not depend on arrival order):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from .messages import Record
 from .times import stamp
@@ -53,16 +54,30 @@ class ProfileState:
     dirty: bool = False
 
     @classmethod
-    def from_row(cls, row: Any) -> "ProfileState":
-        return cls(id=row.id, created_at=row.created_at, email=row.email, traits=dict(row.traits or {}),
-                   consents=dict(row.consents or {}), stamps=_copy_stamps(row.stamps), locale=row.locale,
-                   timezone=row.timezone)
+    def from_row(cls, row: Any) -> ProfileState:
+        return cls(
+            id=row.id,
+            created_at=row.created_at,
+            email=row.email,
+            traits=dict(row.traits or {}),
+            consents=dict(row.consents or {}),
+            stamps=_copy_stamps(row.stamps),
+            locale=row.locale,
+            timezone=row.timezone,
+        )
 
     def as_row(self, now: datetime) -> dict[str, Any]:
-        return {"id": self.id, "email": self.email, "traits": self.traits, "consents": self.consents,
-                "stamps": self.stamps, "locale": self.traits.get("locale") if isinstance(self.traits.get("locale"), str) else None,
-                "timezone": self.traits.get("timezone") if isinstance(self.traits.get("timezone"), str) else None,
-                "created_at": self.created_at, "updated_at": now}
+        return {
+            "id": self.id,
+            "email": self.email,
+            "traits": self.traits,
+            "consents": self.consents,
+            "stamps": self.stamps,
+            "locale": self.traits.get("locale") if isinstance(self.traits.get("locale"), str) else None,
+            "timezone": self.traits.get("timezone") if isinstance(self.traits.get("timezone"), str) else None,
+            "created_at": self.created_at,
+            "updated_at": now,
+        }
 
     def apply(self, record: Record) -> bool:
         """Apply a record's traits, consents and email; True if a value changed."""
@@ -105,7 +120,7 @@ class ProfileState:
         values[name], stamps[name], self.dirty = value, new, True
         return changed
 
-    def absorb(self, other: "ProfileState") -> None:
+    def absorb(self, other: ProfileState) -> None:
         """Merge ``other`` (the same person) into this profile."""
         mine, theirs = self.stamps.setdefault("traits", {}), other.stamps.get("traits", {})
         for name, value in other.traits.items():
@@ -118,7 +133,9 @@ class ProfileState:
                 if source not in mine or entry[:2] > mine[source][:2]:
                     mine[source] = entry
             self._settle_consent(purpose)
-        if other.email is not None and (self.email is None or (other.stamps.get("email") or []) > (self.stamps.get("email") or [])):
+        if other.email is not None and (
+            self.email is None or (other.stamps.get("email") or []) > (self.stamps.get("email") or [])
+        ):
             self.email, self.stamps["email"] = other.email, other.stamps.get("email") or []
         self.created_at = min(self.created_at, other.created_at)
         self.dirty = True

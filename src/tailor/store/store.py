@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import secrets
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import Engine, select, text
@@ -35,7 +36,9 @@ class Store:
     ``postgresql://…``. Call :meth:`migrate` once to create or upgrade the schema.
     """
 
-    def __init__(self, database_url: str = "sqlite:///tailor.db", *, email_key: str | bytes | None = None, **engine_options: Any):
+    def __init__(
+        self, database_url: str = "sqlite:///tailor.db", *, email_key: str | bytes | None = None, **engine_options: Any
+    ):
         self.database_url = database_url
         self.engine: Engine = make_engine(database_url, **engine_options)
         self._email_key = email_key.encode() if isinstance(email_key, str) else email_key
@@ -56,7 +59,7 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -86,7 +89,9 @@ class Store:
 
     # -- ingestion -----------------------------------------------------------
 
-    def validate(self, messages: Sequence[Any], pointer: str = "/batch", *, received_at: datetime | None = None) -> list[Record]:
+    def validate(
+        self, messages: Sequence[Any], pointer: str = "/batch", *, received_at: datetime | None = None
+    ) -> list[Record]:
         """Validate Segment messages; raises ValidationError for the first bad field."""
         received_at = received_at or utcnow()
         return [validate_message(m, f"{pointer}/{i}", received_at=received_at) for i, m in enumerate(messages)]
@@ -126,8 +131,9 @@ class Store:
                     result += apply_records(conn, rows, self.hash_email, now)
         return result
 
-    def ingest_email_events(self, messages: Sequence[Any], suppressions: Mapping[str, tuple[str, str]] | None = None,
-                            *, pointer: str = "") -> "EmailEventsResult":
+    def ingest_email_events(
+        self, messages: Sequence[Any], suppressions: Mapping[str, tuple[str, str]] | None = None, *, pointer: str = ""
+    ) -> EmailEventsResult:
         """Store ESP email events (Segment track messages whose recipient is ``context.traits.email``).
 
         ``suppressions`` maps a message's ``messageId`` to ``(reason, source)``: that
@@ -152,22 +158,39 @@ class Store:
 
     # -- reading -------------------------------------------------------------
 
-    def load_profile(self, *, id: str | None = None, email: str | None = None, user_id: str | None = None,
-                     anonymous_id: str | None = None, event_limit: int | None = 500) -> dict[str, Any] | None:
+    def load_profile(
+        self,
+        *,
+        id: str | None = None,
+        email: str | None = None,
+        user_id: str | None = None,
+        anonymous_id: str | None = None,
+        event_limit: int | None = 500,
+    ) -> dict[str, Any] | None:
         """The profile document (events oldest first: the latest ``event_limit``), or None."""
         if id is None and email is None and user_id is None and anonymous_id is None:
             return None
         hash_email = self.hash_email
         with self.engine.connect() as conn:
-            row = find_profile(conn, id=id, email=email, user_id=user_id, anonymous_id=anonymous_id, hash_email=hash_email)
+            row = find_profile(
+                conn, id=id, email=email, user_id=user_id, anonymous_id=anonymous_id, hash_email=hash_email
+            )
             return None if row is None else profile_document(conn, row, event_limit)
 
-    def resolve(self, *, id: str | None = None, email: str | None = None, user_id: str | None = None,
-                anonymous_id: str | None = None) -> str | None:
+    def resolve(
+        self,
+        *,
+        id: str | None = None,
+        email: str | None = None,
+        user_id: str | None = None,
+        anonymous_id: str | None = None,
+    ) -> str | None:
         """The profile id a reference resolves to."""
         hash_email = self.hash_email
         with self.engine.connect() as conn:
-            row = find_profile(conn, id=id, email=email, user_id=user_id, anonymous_id=anonymous_id, hash_email=hash_email)
+            row = find_profile(
+                conn, id=id, email=email, user_id=user_id, anonymous_id=anonymous_id, hash_email=hash_email
+            )
         return None if row is None else row.id
 
     def catalog(self) -> list[dict[str, Any]]:
@@ -214,8 +237,9 @@ class Store:
             row = find_profile(conn, id=id, hash_email=hash_email)
             return None if row is None else erase_full(conn, row, hash_email, utcnow())
 
-    def add_suppression(self, *, profile_id: str | None = None, email: str | None = None, reason: str,
-                        source: str = "") -> None:
+    def add_suppression(
+        self, *, profile_id: str | None = None, email: str | None = None, reason: str, source: str = ""
+    ) -> None:
         """Never email this person again for ``reason`` (unsubscribe, bounce, spam report…)."""
         if profile_id is None and email is None:
             raise ValueError("give a profile_id or an email")
@@ -230,8 +254,11 @@ class Store:
             elif email_hash is not None:
                 row = find_profile(conn, email=normalize_email(email or ""), hash_email=self.hash_email)
                 profile_id = row.id if row is not None else None
-            conn.execute(Suppression.__table__.insert().values(profile_id=profile_id, email_hash=email_hash,
-                                                               reason=reason, source=source, created_at=utcnow()))
+            conn.execute(
+                Suppression.__table__.insert().values(
+                    profile_id=profile_id, email_hash=email_hash, reason=reason, source=source, created_at=utcnow()
+                )
+            )
 
     def is_suppressed(self, profile_id: str | None = None, *, email: str | None = None) -> str | None:
         """The reason this profile (or address) must not be emailed, or None."""
@@ -259,8 +286,11 @@ class Store:
         """When ``trigger`` last fired for this profile and key."""
         table = TriggerState.__table__
         with self.engine.connect() as conn:
-            return conn.execute(select(table.c.fired_at).where(
-                table.c.profile_id == profile_id, table.c.trigger == trigger, table.c.key == key)).scalar()
+            return conn.execute(
+                select(table.c.fired_at).where(
+                    table.c.profile_id == profile_id, table.c.trigger == trigger, table.c.key == key
+                )
+            ).scalar()
 
     def record_trigger(self, profile_id: str, trigger: str, key: str = "", fired_at: datetime | None = None) -> bool:
         """Record that ``trigger`` fired; False if it was already recorded at or after ``fired_at``."""
@@ -269,16 +299,26 @@ class Store:
         table = TriggerState.__table__
         fired_at = _naive_utc(fired_at or utcnow())
         with write_transaction(self.engine) as conn:
-            current = conn.execute(select(table.c.fired_at).where(
-                table.c.profile_id == profile_id, table.c.trigger == trigger, table.c.key == key)).scalar()
+            current = conn.execute(
+                select(table.c.fired_at).where(
+                    table.c.profile_id == profile_id, table.c.trigger == trigger, table.c.key == key
+                )
+            ).scalar()
             if current is None:
-                insert_ignore(conn, table, [{"profile_id": profile_id, "trigger": trigger, "key": key, "fired_at": fired_at}],
-                              ["profile_id", "trigger", "key"])
+                insert_ignore(
+                    conn,
+                    table,
+                    [{"profile_id": profile_id, "trigger": trigger, "key": key, "fired_at": fired_at}],
+                    ["profile_id", "trigger", "key"],
+                )
                 return True
             if current >= fired_at:
                 return False
-            conn.execute(table.update().where(table.c.profile_id == profile_id, table.c.trigger == trigger,
-                                              table.c.key == key).values(fired_at=fired_at))
+            conn.execute(
+                table.update()
+                .where(table.c.profile_id == profile_id, table.c.trigger == trigger, table.c.key == key)
+                .values(fired_at=fired_at)
+            )
             return True
 
     # -- trigger notifications outbox (tailor triggers scan --notify; see outbox.py) ----
@@ -293,14 +333,32 @@ class Store:
             row["fired_at"] = _aware(row["fired_at"])
         return rows
 
-    def claim_trigger(self, profile_id: str, trigger: str, key: str, *, fired_at: datetime, payload: dict[str, Any],
-                      owner: str, lease_until: datetime) -> int | None:
+    def claim_trigger(
+        self,
+        profile_id: str,
+        trigger: str,
+        key: str,
+        *,
+        fired_at: datetime,
+        payload: dict[str, Any],
+        owner: str,
+        lease_until: datetime,
+    ) -> int | None:
         """Claim a due trigger for notification (exactly one caller wins a key); the row id or None."""
         from . import outbox
 
         with write_transaction(self.engine) as conn:
-            return outbox.claim(conn, profile_id=profile_id, trigger=trigger, key=key, fired_at=_naive_utc(fired_at),
-                                payload=payload, owner=owner, lease_until=_naive_utc(lease_until), now=utcnow())
+            return outbox.claim(
+                conn,
+                profile_id=profile_id,
+                trigger=trigger,
+                key=key,
+                fired_at=_naive_utc(fired_at),
+                payload=payload,
+                owner=owner,
+                lease_until=_naive_utc(lease_until),
+                now=utcnow(),
+            )
 
     def pending_notifications(self) -> list[dict[str, Any]]:
         """Claimed, not yet acknowledged notifications (``id, profile_id, trigger, key, payload, lease_owner, ...``)."""
@@ -314,7 +372,9 @@ class Store:
         from . import outbox
 
         with write_transaction(self.engine) as conn:
-            return outbox.lease(conn, row_id, owner=owner, until=_naive_utc(until), now=utcnow(), dead_owners=dead_owners)
+            return outbox.lease(
+                conn, row_id, owner=owner, until=_naive_utc(until), now=utcnow(), dead_owners=dead_owners
+            )
 
     def notification_attempted(self, row_id: int, owner: str, error: str | None = None) -> None:
         from . import outbox
@@ -350,9 +410,9 @@ class Store:
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def _naive_utc(value: datetime) -> datetime:
     """Aware datetimes are converted; naive ones are taken to be UTC already."""
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Column, Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
@@ -16,8 +17,9 @@ def _insert(conn: Connection, table: Table) -> Any:
     raise NotImplementedError(f"unsupported database: {conn.dialect.name}")
 
 
-def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], conflict: list[str],
-                  returning: Column | None = None) -> list[Any]:
+def insert_ignore(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], conflict: list[str], returning: Column | None = None
+) -> list[Any]:
     """Insert ``rows``, skipping those whose ``conflict`` columns already exist; returned values of inserted rows."""
     if not rows:
         return []

@@ -9,6 +9,12 @@ from tailor.triggers.state import TriggerState, TriggerStates
 evaluate = evaluate_triggers
 
 __all__ = [
-    "Fired", "TriggerSpec", "TriggerState", "TriggerStates", "evaluate", "evaluate_triggers",
-    "format_duration", "parse_duration",
+    "Fired",
+    "TriggerSpec",
+    "TriggerState",
+    "TriggerStates",
+    "evaluate",
+    "evaluate_triggers",
+    "format_duration",
+    "parse_duration",
 ]

@@ -89,8 +89,7 @@ def _fired(records: Iterable[Any] | None) -> dict[str, list[Fired]]:
         if isinstance(record, Fired):
             item = record
         elif isinstance(record, Mapping):
-            item = Fired(str(record["trigger"]), str(record["key"]),
-                         to_utc(record.get("at") or record.get("fired_at")))
+            item = Fired(str(record["trigger"]), str(record["key"]), to_utc(record.get("at") or record.get("fired_at")))
         else:
             trigger, key, moment = record
             item = Fired(str(trigger), str(key), to_utc(moment))
@@ -98,16 +97,19 @@ def _fired(records: Iterable[Any] | None) -> dict[str, list[Fired]]:
     return history
 
 
-def _evaluate(spec: TriggerSpec, timeline: list, at: datetime,
-              catalog: Mapping[str, dict] | None, history: list[Fired]) -> TriggerState:
+def _evaluate(
+    spec: TriggerSpec, timeline: list, at: datetime, catalog: Mapping[str, dict] | None, history: list[Fired]
+) -> TriggerState:
     state = TriggerState(name=spec.name)
     episode, ended_by = _episode(spec, timeline)
     horizon = spec.horizon
     pending = [p for p in episode if horizon is None or p.at > at - horizon]
     if not pending:
         if episode:
-            state.reason = f"expired: last {' / '.join(sorted(spec.on))} event at {_iso(episode[-1].at)}, " \
-                           f"more than {_human(horizon)} ago"
+            state.reason = (
+                f"expired: last {' / '.join(sorted(spec.on))} event at {_iso(episode[-1].at)}, "
+                f"more than {_human(horizon)} ago"
+            )
         elif ended_by:
             state.reason = f"ended by {ended_by}"
         else:
@@ -132,8 +134,7 @@ def _evaluate(spec: TriggerSpec, timeline: list, at: datetime,
     if spec.cooldown is not None:
         recent = [r.at for r in history if r.at is not None and r.at <= at and at - r.at < spec.cooldown]
         if recent:
-            state.reason = (f"cooldown: fired at {_iso(max(recent))}, "
-                            f"again after {_iso(max(recent) + spec.cooldown)}")
+            state.reason = f"cooldown: fired at {_iso(max(recent))}, again after {_iso(max(recent) + spec.cooldown)}"
             return state
     state.active = True
     noun = "item" if len(state.items) == 1 else "items"
@@ -158,8 +159,9 @@ def _episode(spec: TriggerSpec, timeline: list) -> tuple[list[_Pending], str | N
         elif name in spec.on:
             products, snapshot = products_of(properties)
             event_id = str(event.get("messageId") or f"{name}@{moment.isoformat()}#{index}")
-            pending.append(_Pending(moment, event_id, list(products),
-                                    snapshot if products else None, properties.get("currency")))
+            pending.append(
+                _Pending(moment, event_id, list(products), snapshot if products else None, properties.get("currency"))
+            )
     return pending, ended_by
 
 

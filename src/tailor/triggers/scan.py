@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -71,18 +71,26 @@ def _records(frame: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     frame = frame.sort_values(["timestamp"], kind="stable")
     stamps = frame["timestamp"].dt.to_pydatetime()
     per: dict[str, list[dict[str, Any]]] = {}
-    for pid, name, moment, props, mid in zip(frame["profile_id"], frame["event"], stamps,
-                                             frame["properties"], frame["message_id"]):
-        per.setdefault(pid, []).append({"type": "track", "event": name, "timestamp": moment,
-                                        "properties": props or {}, "messageId": mid})
+    for pid, name, moment, props, mid in zip(
+        frame["profile_id"], frame["event"], stamps, frame["properties"], frame["message_id"]
+    ):
+        per.setdefault(pid, []).append(
+            {"type": "track", "event": name, "timestamp": moment, "properties": props or {}, "messageId": mid}
+        )
     return per
 
 
 def payload(profile_id: str, state: Any, at: datetime) -> dict[str, Any]:
     """One due recipient: the scan's JSON line and the notification body."""
-    return {"profile_id": profile_id, "trigger": state.name, "key": state.key,
-            "since": _iso(state.since), "due_at": _iso(state.due_at), "at": _iso(to_utc(at)),
-            "items": [dict(i) for i in state.items]}
+    return {
+        "profile_id": profile_id,
+        "trigger": state.name,
+        "key": state.key,
+        "since": _iso(state.since),
+        "due_at": _iso(state.due_at),
+        "at": _iso(to_utc(at)),
+        "items": [dict(i) for i in state.items],
+    }
 
 
 def history_by_profile(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Fired]]:
@@ -93,10 +101,15 @@ def history_by_profile(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Fire
     return per
 
 
-def find_due(events: pd.DataFrame, specs: Mapping[str, TriggerSpec], at: datetime, *,
-             catalog: Mapping[str, dict] | None = None,
-             fired: Mapping[str, list[Fired]] | None = None,
-             excluded: Iterable[str] = ()) -> list[dict[str, Any]]:
+def find_due(
+    events: pd.DataFrame,
+    specs: Mapping[str, TriggerSpec],
+    at: datetime,
+    *,
+    catalog: Mapping[str, dict] | None = None,
+    fired: Mapping[str, list[Fired]] | None = None,
+    excluded: Iterable[str] = (),
+) -> list[dict[str, Any]]:
     """Payloads of every due (profile, trigger), sorted by profile then trigger."""
     at = to_utc(at)
     excluded = set(excluded)
@@ -106,8 +119,12 @@ def find_due(events: pd.DataFrame, specs: Mapping[str, TriggerSpec], at: datetim
         return []
     names = set().union(*(spec.on | spec.unless for spec in specs.values()))
     stamp = pd.Timestamp(at)
-    relevant = events[events["profile_id"].isin(ids) & (events["type"] == "track")
-                      & events["event"].isin(list(names)) & (events["timestamp"] <= stamp)]
+    relevant = events[
+        events["profile_id"].isin(ids)
+        & (events["type"] == "track")
+        & events["event"].isin(list(names))
+        & (events["timestamp"] <= stamp)
+    ]
     per_profile = _records(relevant)
     fired = fired or {}
     due = []
@@ -152,7 +169,7 @@ class Delivery:
     sleep: Callable[[float], None] = time.sleep
 
     def worst_case_seconds(self) -> float:
-        waits = sum(min(self.backoff * 2 ** i, self.max_backoff) for i in range(self.retries))
+        waits = sum(min(self.backoff * 2**i, self.max_backoff) for i in range(self.retries))
         return (self.retries + 1) * self.timeout + waits
 
 
@@ -197,8 +214,9 @@ def _dead(owner: str | None) -> bool:
     return False
 
 
-def post(delivery: Delivery, body: dict[str, Any], key: str,
-         on_attempt: Callable[[str | None], None] | None = None) -> tuple[bool, int, str | None]:
+def post(
+    delivery: Delivery, body: dict[str, Any], key: str, on_attempt: Callable[[str | None], None] | None = None
+) -> tuple[bool, int, str | None]:
     """POST ``body`` signed, with ``Idempotency-Key``; ``(acknowledged, attempts, last error)``.
 
     Retries connection errors, timeouts, 5xx and 429 with exponential backoff;
@@ -212,14 +230,14 @@ def post(delivery: Delivery, body: dict[str, Any], key: str,
     data = json.dumps(body, separators=(",", ":"), sort_keys=True).encode("utf-8")
     error: str | None = None
     for attempt in range(delivery.retries + 1):
-        headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: key,
-                   "User-Agent": "tailor-triggers-scan"}
+        headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: key, "User-Agent": "tailor-triggers-scan"}
         if delivery.secret:
             headers[SIGNATURE_HEADER] = sign(data, delivery.secret)  # fresh t= per attempt
         retry_after = None
         try:
-            response = session.post(delivery.url, data=data, headers=headers, timeout=delivery.timeout,
-                                    allow_redirects=False)
+            response = session.post(
+                delivery.url, data=data, headers=headers, timeout=delivery.timeout, allow_redirects=False
+            )
         except requests.RequestException as exc:
             error, retryable = f"{type(exc).__name__}: {exc}"[:500], True
         else:
@@ -234,16 +252,23 @@ def post(delivery: Delivery, body: dict[str, Any], key: str,
             on_attempt(error)
         if not retryable or attempt == delivery.retries:
             return False, attempt + 1, error
-        wait = min(delivery.backoff * 2 ** attempt, delivery.max_backoff)
+        wait = min(delivery.backoff * 2**attempt, delivery.max_backoff)
         if retry_after and retry_after.isdigit():
             wait = min(max(wait, float(retry_after)), delivery.max_backoff)
         delivery.sleep(wait)
     return False, delivery.retries + 1, error
 
 
-def notify(store: Any, due: list[dict[str, Any]], at: datetime, delivery: Delivery, *,
-           owner: str | None = None, lease: timedelta = DEFAULT_LEASE,
-           echo: Callable[[Outcome], None] | None = None) -> NotifyReport:
+def notify(
+    store: Any,
+    due: list[dict[str, Any]],
+    at: datetime,
+    delivery: Delivery,
+    *,
+    owner: str | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+    echo: Callable[[Outcome], None] | None = None,
+) -> NotifyReport:
     """Claim every due payload, then deliver every pending notification once acknowledged.
 
     Pending notifications left by an earlier scan (crashed, or the receiver was down)
@@ -255,8 +280,15 @@ def notify(store: Any, due: list[dict[str, Any]], at: datetime, delivery: Delive
     report = NotifyReport()
     mine: set[int] = set()
     for item in due:
-        row_id = store.claim_trigger(item["profile_id"], item["trigger"], item["key"], fired_at=at, payload=item,
-                                     owner=owner, lease_until=_now() + lease)
+        row_id = store.claim_trigger(
+            item["profile_id"],
+            item["trigger"],
+            item["key"],
+            fired_at=at,
+            payload=item,
+            owner=owner,
+            lease_until=_now() + lease,
+        )
         if row_id is None:
             report.claimed_elsewhere += 1
         else:
@@ -269,8 +301,11 @@ def notify(store: Any, due: list[dict[str, Any]], at: datetime, delivery: Delive
             continue
         body = dict(row["payload"])
         acknowledged, attempts, error = post(
-            delivery, body, row["key"],
-            on_attempt=lambda err, row_id=row["id"]: store.notification_attempted(row_id, owner, err))
+            delivery,
+            body,
+            row["key"],
+            on_attempt=lambda err, row_id=row["id"]: store.notification_attempted(row_id, owner, err),
+        )
         if acknowledged:
             acknowledged = store.notification_acknowledged(row["id"], owner)
             error = None if acknowledged else "lease lost before acknowledging"
@@ -284,4 +319,4 @@ def notify(store: Any, due: list[dict[str, Any]], at: datetime, delivery: Delive
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -32,13 +32,19 @@ class TriggerState:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form for the trace, the scan output and the API."""
+
         def iso(value: datetime | None) -> str | None:
             return value.isoformat().replace("+00:00", "Z") if value else None
 
         return {
-            "name": self.name, "active": self.active, "items": [dict(i) for i in self.items],
-            "since": iso(self.since), "last_event_at": iso(self.last_event_at),
-            "due_at": iso(self.due_at), "count": self.count, "key": self.key,
+            "name": self.name,
+            "active": self.active,
+            "items": [dict(i) for i in self.items],
+            "since": iso(self.since),
+            "last_event_at": iso(self.last_event_at),
+            "due_at": iso(self.due_at),
+            "count": self.count,
+            "key": self.key,
             "reason": self.reason,
         }
 

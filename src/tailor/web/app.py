@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import logging
+import os
 import time
 import uuid
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -28,10 +29,14 @@ MAX_BODY_BYTES = 1024 * 1024
 _RENDER_FIELDS = {"template", "recipient", "profile", "context", "at", "send_id"}
 
 
-def create_app(settings: Settings | None = None, *, tailor: Tailor | None = None, bind_host: str = "127.0.0.1") -> Flask:
+def create_app(
+    settings: Settings | None = None, *, tailor: Tailor | None = None, bind_host: str = "127.0.0.1"
+) -> Flask:
     """Build the service for ``settings`` (default: ``tailor.toml`` + environment)."""
     settings = settings or Settings.load()
-    tailor = tailor or Tailor(settings.templates, settings.rules, settings.database_url, settings=settings, create_store=True)
+    tailor = tailor or Tailor(
+        settings.templates, settings.rules, settings.database_url, settings=settings, create_store=True
+    )
     app = Flask("tailor")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["tailor"] = tailor
@@ -39,7 +44,11 @@ def create_app(settings: Settings | None = None, *, tailor: Tailor | None = None
     app.extensions["tailor.metrics"] = metrics
     sends = SendCache()
     if not settings.secret and not settings.api_tokens:
-        log(logging.WARNING, "no TAILOR_SECRET or TAILOR_API_TOKENS: unauthenticated send-time calls are accepted on loopback only", bind=bind_host)
+        log(
+            logging.WARNING,
+            "no TAILOR_SECRET or TAILOR_API_TOKENS: unauthenticated send-time calls are accepted on loopback only",
+            bind=bind_host,
+        )
 
     @app.before_request
     def _start() -> None:
@@ -73,9 +82,17 @@ def create_app(settings: Settings | None = None, *, tailor: Tailor | None = None
             _log_broken_edits()
         if endpoint not in ("/metrics", "/healthz"):
             # the route pattern, never the path: paths and queries can carry emails
-            log(logging.INFO, "request", request_id=g.get("request_id"), method=request.method, endpoint=endpoint,
-                status=response.status_code, latency_ms=round(latency_ms, 2), template=g.get("template"),
-                outcome=g.get("outcome"))
+            log(
+                logging.INFO,
+                "request",
+                request_id=g.get("request_id"),
+                method=request.method,
+                endpoint=endpoint,
+                status=response.status_code,
+                latency_ms=round(latency_ms, 2),
+                template=g.get("template"),
+                outcome=g.get("outcome"),
+            )
         return response
 
     @app.errorhandler(HTTPException)
@@ -91,7 +108,11 @@ def create_app(settings: Settings | None = None, *, tailor: Tailor | None = None
         log(logging.ERROR, "unhandled error", request_id=g.get("request_id"), error=type(exc).__name__)
         if _is_store_error(exc):
             return problem(503, "store-unavailable", detail="the profile store is not reachable")
-        return problem(500, "internal", detail=f"unexpected {type(exc).__name__}; see the server log for request {g.get('request_id')}")
+        return problem(
+            500,
+            "internal",
+            detail=f"unexpected {type(exc).__name__}; see the server log for request {g.get('request_id')}",
+        )
 
     def _auth() -> Response | None:
         result = authenticate(request, settings, bind_host=bind_host)
@@ -148,16 +169,28 @@ def create_app(settings: Settings | None = None, *, tailor: Tailor | None = None
             return repeat
         started = time.perf_counter()
         try:
-            email = tailor.render(args["template"], profile=args.get("profile"), recipient=args.get("recipient"),
-                                  at=args.get("at"), context=args.get("context"), send_id=args.get("send_id"))
+            email = tailor.render(
+                args["template"],
+                profile=args.get("profile"),
+                recipient=args.get("recipient"),
+                at=args.get("at"),
+                context=args.get("context"),
+                send_id=args.get("send_id"),
+            )
         except TailorError as exc:
             metrics.render_seconds.labels(args["template"], exc.kind).observe(time.perf_counter() - started)
             return _tailor_error(exc)
         _record(email, time.perf_counter() - started)
         payload = {
-            "subject": email.subject, "preheader": email.preheader, "html": email.html, "text": email.text,
-            "template_version": email.template_version, "decisions": email.decisions, "fallbacks": email.fallbacks,
-            "experiments": email.experiments, "blocks": email.blocks,
+            "subject": email.subject,
+            "preheader": email.preheader,
+            "html": email.html,
+            "text": email.text,
+            "template_version": email.template_version,
+            "decisions": email.decisions,
+            "fallbacks": email.fallbacks,
+            "experiments": email.experiments,
+            "blocks": email.blocks,
         }
         if args.get("send_id"):
             sends.put(key, payload)
@@ -172,7 +205,12 @@ def create_app(settings: Settings | None = None, *, tailor: Tailor | None = None
         g.template = template
         ref = request.args.get("recipient")
         if not ref:
-            return problem(400, "invalid-input", detail="query parameter `recipient` (profile id, user id or email) is required", pointer="?recipient")
+            return problem(
+                400,
+                "invalid-input",
+                detail="query parameter `recipient` (profile id, user id or email) is required",
+                pointer="?recipient",
+            )
         recipient = {"email": ref} if "@" in ref else {"id": ref}
         extra = {k: v for k, v in request.args.items() if k not in ("recipient", "send_id", "at")}
         send_id = request.args.get("send_id")
@@ -184,8 +222,14 @@ def create_app(settings: Settings | None = None, *, tailor: Tailor | None = None
         try:
             compiled = tailor.compile(template)
             if slot not in compiled.slots:
-                return problem(404, "unknown-slot", detail=f"template {template!r} has no slot {slot!r} (slots: {', '.join(compiled.slots) or 'none'})")
-            email = tailor.render(template, recipient=recipient, at=request.args.get("at"), context=extra, send_id=send_id)
+                return problem(
+                    404,
+                    "unknown-slot",
+                    detail=f"template {template!r} has no slot {slot!r} (slots: {', '.join(compiled.slots) or 'none'})",
+                )
+            email = tailor.render(
+                template, recipient=recipient, at=request.args.get("at"), context=extra, send_id=send_id
+            )
         except TailorError as exc:
             return _tailor_error(exc)
         _record(email, time.perf_counter() - started)
@@ -284,13 +328,17 @@ def _winning_rules(email: Email) -> dict[str, str]:
     for decision in email.decisions:
         why = str(decision.get("why") or "")
         if decision.get("slot") and why.startswith("rule "):
-            winners[str(decision["slot"])] = why[len("rule "):]
+            winners[str(decision["slot"])] = why[len("rule ") :]
     return winners
 
 
 def _recipient_key(args: Mapping[str, Any]) -> str:
     ref = args.get("recipient") or args.get("profile") or {}
-    return json.dumps({k: ref.get(k) for k in ("id", "email", "user_id")}, sort_keys=True) if isinstance(ref, Mapping) else ""
+    return (
+        json.dumps({k: ref.get(k) for k in ("id", "email", "user_id")}, sort_keys=True)
+        if isinstance(ref, Mapping)
+        else ""
+    )
 
 
 def _render_args(body: dict[str, Any]) -> dict[str, Any]:
@@ -314,7 +362,7 @@ def _render_args(body: dict[str, Any]) -> dict[str, Any]:
         if recipient.get("traits") is not None and not isinstance(recipient["traits"], dict):
             raise InvalidInput("must be an object", "/recipient/traits")
     if recipient is None and body.get("profile") is None:
-        raise InvalidInput("give `recipient` ({\"id\"|\"email\"|\"user_id\": ...}) or a `profile` document", "/recipient")
+        raise InvalidInput('give `recipient` ({"id"|"email"|"user_id": ...}) or a `profile` document', "/recipient")
     return body
 
 
@@ -326,9 +374,13 @@ def _json_object() -> dict[str, Any] | Response:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-        return problem(400, "malformed-json", detail=f"request body is not valid JSON{where}: {getattr(exc, 'msg', exc)}")
+        return problem(
+            400, "malformed-json", detail=f"request body is not valid JSON{where}: {getattr(exc, 'msg', exc)}"
+        )
     if not isinstance(body, dict):
-        return problem(400, "invalid-input", detail=f"request body must be a JSON object, got {type(body).__name__}", pointer="/")
+        return problem(
+            400, "invalid-input", detail=f"request body must be a JSON object, got {type(body).__name__}", pointer="/"
+        )
     return body
 
 
@@ -338,14 +390,15 @@ def _json(payload: Any, status: int = 200) -> Response:
 
 def _is_store_error(exc: Exception) -> bool:
     try:
-        from sqlalchemy.exc import OperationalError, InterfaceError
+        from sqlalchemy.exc import InterfaceError, OperationalError
     except ImportError:  # pragma: no cover
         return False
     return isinstance(exc, (OperationalError, InterfaceError))
 
 
-def _register_blueprints(app: Flask, tailor: Tailor, settings: Settings, bind_host: str, *,
-                         on_erase: list[Any]) -> None:
+def _register_blueprints(
+    app: Flask, tailor: Tailor, settings: Settings, bind_host: str, *, on_erase: list[Any]
+) -> None:
     """The preview UI always; ingestion, ESP webhooks and profile endpoints when there is a store."""
     from tailor.web.esp import create_esp_blueprint
     from tailor.web.ingest import create_ingest_blueprint
@@ -356,4 +409,6 @@ def _register_blueprints(app: Flask, tailor: Tailor, settings: Settings, bind_ho
     if tailor.store is not None:
         app.register_blueprint(create_ingest_blueprint(tailor.store, settings, bind_host=bind_host))
         app.register_blueprint(create_esp_blueprint(tailor.store, settings, bind_host=bind_host))
-        app.register_blueprint(create_profiles_blueprint(tailor.store, settings, bind_host=bind_host, on_erase=on_erase))
+        app.register_blueprint(
+            create_profiles_blueprint(tailor.store, settings, bind_host=bind_host, on_erase=on_erase)
+        )

@@ -63,4 +63,7 @@ def authenticate(request: Request, settings: Settings, *, bind_host: str) -> Aut
         return AuthResult(False, reason=f"send an {SIGNATURE_HEADER} signature or an API token")
     if is_loopback(bind_host):
         return AuthResult(True, "loopback")
-    return AuthResult(False, reason="no TAILOR_SECRET or TAILOR_API_TOKENS configured: unauthenticated calls are only accepted on loopback")
+    return AuthResult(
+        False,
+        reason="no TAILOR_SECRET or TAILOR_API_TOKENS configured: unauthenticated calls are only accepted on loopback",
+    )

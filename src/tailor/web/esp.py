@@ -37,8 +37,9 @@ from tailor.web.problem import problem
 MAX_BODY_BYTES = 1024 * 1024
 
 
-def create_esp_blueprint(store: Store, settings: Settings, *, bind_host: str | None = None,
-                         config: EspConfig | None = None) -> Blueprint:
+def create_esp_blueprint(
+    store: Store, settings: Settings, *, bind_host: str | None = None, config: EspConfig | None = None
+) -> Blueprint:
     """The ESP webhook routes over ``store``; secrets from ``config`` (default: the environment).
 
     ``bind_host`` is the address the server listens on: an unconfigured provider is
@@ -49,8 +50,7 @@ def create_esp_blueprint(store: Store, settings: Settings, *, bind_host: str | N
     sendgrid_key = sendgrid_mod.load_public_key(config.sendgrid_public_key) if config.sendgrid_public_key else None
     for name in PROVIDERS:
         if config.secret(name) is None:
-            log(logging.WARNING, "ESP webhook not configured: accepted on loopback only", provider=name,
-                bind=bind_host)
+            log(logging.WARNING, "ESP webhook not configured: accepted on loopback only", provider=name, bind=bind_host)
 
     def unconfigured_allowed() -> bool:
         return is_loopback(bind_host) if bind_host is not None else is_loopback(request.remote_addr or "")
@@ -63,11 +63,16 @@ def create_esp_blueprint(store: Store, settings: Settings, *, bind_host: str | N
         rejected = 406 if provider == "mailgun" else 400
         body = request.get_data(cache=False)
         if len(body) > MAX_BODY_BYTES:
-            return problem(413, "payload-too-large", detail=f"an ESP webhook body may be at most {MAX_BODY_BYTES // 1024} KB")
+            return problem(
+                413, "payload-too-large", detail=f"an ESP webhook body may be at most {MAX_BODY_BYTES // 1024} KB"
+            )
         auth = request.authorization
-        parts = RequestParts(body=body, headers=dict(request.headers),
-                             username=auth.username if auth and auth.type == "basic" else None,
-                             password=auth.password if auth and auth.type == "basic" else None)
+        parts = RequestParts(
+            body=body,
+            headers=dict(request.headers),
+            username=auth.username if auth and auth.type == "basic" else None,
+            password=auth.password if auth and auth.type == "basic" else None,
+        )
         secret = sendgrid_key if provider == "sendgrid" else config.secret(provider)
 
         payload: Any = None
@@ -86,8 +91,12 @@ def create_esp_blueprint(store: Store, settings: Settings, *, bind_host: str | N
                 else:
                     module.verify(parts, secret)
             elif not unconfigured_allowed():
-                return problem(401, "unauthorized", detail=f"{provider} webhooks are not configured "
-                               f"({_env_names(provider)}): accepted on loopback only")
+                return problem(
+                    401,
+                    "unauthorized",
+                    detail=f"{provider} webhooks are not configured "
+                    f"({_env_names(provider)}): accepted on loopback only",
+                )
         except SignatureError as exc:
             log(logging.WARNING, "ESP webhook refused", provider=provider, reason=str(exc))
             return problem(401, "unauthorized", detail=str(exc))
@@ -104,31 +113,57 @@ def create_esp_blueprint(store: Store, settings: Settings, *, bind_host: str | N
         except MalformedPayload as exc:
             return _malformed(rejected, provider, exc.message, exc.pointer)
         messages = [to_segment(e) for e in events]
-        suppressions = {m["messageId"]: (e.suppression, f"esp:{provider}")
-                        for m, e in zip(messages, events) if e.suppression}
+        suppressions = {
+            m["messageId"]: (e.suppression, f"esp:{provider}") for m, e in zip(messages, events) if e.suppression
+        }
         try:
             result = store.ingest_email_events(messages, suppressions)
         except ValidationError as exc:  # parse() produced something the store refuses: a bug or odd data
             return _malformed(rejected, provider, exc.message)
         # counts only: addresses never reach the log
-        log(logging.INFO, "ESP events", provider=provider, received=len(events), accepted=result.accepted,
-            duplicates=result.duplicates, suppressions=result.suppressions, new_profiles=result.new_profiles,
-            skipped=dict(skipped) or None)
-        return Response(json.dumps({"accepted": result.accepted, "duplicates": result.duplicates,
-                                    "suppressions": result.suppressions, "new_profiles": result.new_profiles,
-                                    "skipped": dict(skipped)}),
-                        status=200, mimetype="application/json")
+        log(
+            logging.INFO,
+            "ESP events",
+            provider=provider,
+            received=len(events),
+            accepted=result.accepted,
+            duplicates=result.duplicates,
+            suppressions=result.suppressions,
+            new_profiles=result.new_profiles,
+            skipped=dict(skipped) or None,
+        )
+        return Response(
+            json.dumps(
+                {
+                    "accepted": result.accepted,
+                    "duplicates": result.duplicates,
+                    "suppressions": result.suppressions,
+                    "new_profiles": result.new_profiles,
+                    "skipped": dict(skipped),
+                }
+            ),
+            status=200,
+            mimetype="application/json",
+        )
 
     return bp
 
 
 def _malformed(status: int, provider: str, detail: str, pointer: str | None = None) -> Response:
-    return problem(status, "invalid-esp-payload", title="Not Acceptable" if status == 406 else None,
-                   detail=f"not a {provider} webhook payload: {detail}", pointer=pointer)
+    return problem(
+        status,
+        "invalid-esp-payload",
+        title="Not Acceptable" if status == 406 else None,
+        detail=f"not a {provider} webhook payload: {detail}",
+        pointer=pointer,
+    )
 
 
 def _env_names(provider: str) -> str:
     from tailor.esp import mailgun, postmark, sendgrid
 
-    return {"sendgrid": sendgrid.ENV, "mailgun": mailgun.ENV,
-            "postmark": f"{postmark.ENV_USER}/{postmark.ENV_PASSWORD}"}[provider]
+    return {
+        "sendgrid": sendgrid.ENV,
+        "mailgun": mailgun.ENV,
+        "postmark": f"{postmark.ENV_USER}/{postmark.ENV_PASSWORD}",
+    }[provider]

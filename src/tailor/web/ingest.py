@@ -49,18 +49,26 @@ def create_ingest_blueprint(store: Store, settings: Settings, *, bind_host: str 
                 matched |= given is not None and hmac.compare_digest(given.encode(), known.encode())
             if matched:
                 return None
-            return problem(401, "unauthorized", detail="unknown or missing write key (HTTP basic-auth user or `writeKey`)")
+            return problem(
+                401, "unauthorized", detail="unknown or missing write key (HTTP basic-auth user or `writeKey`)"
+            )
         local = is_loopback(bind_host) if bind_host is not None else is_loopback(request.remote_addr or "")
         if local:
             return None
-        return problem(401, "unauthorized", detail="no TAILOR_WRITE_KEYS configured: ingestion is only accepted on loopback")
+        return problem(
+            401, "unauthorized", detail="no TAILOR_WRITE_KEYS configured: ingestion is only accepted on loopback"
+        )
 
     def handle(kind: str) -> Response:
         limit = MAX_BATCH_BYTES if kind == "batch" else MAX_MESSAGE_BYTES
         try:
             raw = _body(request, limit)
         except _TooLarge:
-            return problem(413, "payload-too-large", detail=f"a {'batch' if kind == 'batch' else 'message'} may be at most {limit // 1024} KB")
+            return problem(
+                413,
+                "payload-too-large",
+                detail=f"a {'batch' if kind == 'batch' else 'message'} may be at most {limit // 1024} KB",
+            )
         except (OSError, zlib.error, EOFError):
             return problem(400, "malformed-body", detail="the body is not valid gzip")
         try:
@@ -79,7 +87,9 @@ def create_ingest_blueprint(store: Store, settings: Settings, *, bind_host: str 
                 return problem(400, "invalid-message", detail="`batch` must be an array of messages", pointer="/batch")
             for i, message in enumerate(messages):
                 if _size(message) > MAX_MESSAGE_BYTES:
-                    return problem(413, "payload-too-large", detail=f"message {i} is larger than 32 KB", pointer=f"/batch/{i}")
+                    return problem(
+                        413, "payload-too-large", detail=f"message {i} is larger than 32 KB", pointer=f"/batch/{i}"
+                    )
                 if isinstance(message, dict) and "sentAt" not in message and isinstance(body.get("sentAt"), str):
                     # the batch's send time corrects each message's client clock
                     message["sentAt"] = body["sentAt"]

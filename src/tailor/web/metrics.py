@@ -11,12 +11,36 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.render_seconds = Histogram(
-            "tailor_render_seconds", "Time to answer a render, by template and outcome", ["template", "outcome"],
+            "tailor_render_seconds",
+            "Time to answer a render, by template and outcome",
+            ["template", "outcome"],
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
         )
-        self.fallbacks = Counter("tailor_fallbacks_total", "Fallbacks taken during renders, by reason", ["reason"], registry=self.registry)
-        self.rule_hits = Counter("tailor_rule_hits_total", "Rules that chose a block, by slot and rule id", ["slot", "rule"], registry=self.registry)
-        self.recs = Counter("tailor_recommendations_total", "Recommendation provider answers, by provider and outcome", ["provider", "outcome"], registry=self.registry)
-        self.ingested = Counter("tailor_ingested_events_total", "Events ingested, by source and result", ["source", "result"], registry=self.registry)
-        self.requests = Counter("tailor_http_requests_total", "HTTP requests, by endpoint and status", ["endpoint", "status"], registry=self.registry)
+        self.fallbacks = Counter(
+            "tailor_fallbacks_total", "Fallbacks taken during renders, by reason", ["reason"], registry=self.registry
+        )
+        self.rule_hits = Counter(
+            "tailor_rule_hits_total",
+            "Rules that chose a block, by slot and rule id",
+            ["slot", "rule"],
+            registry=self.registry,
+        )
+        self.recs = Counter(
+            "tailor_recommendations_total",
+            "Recommendation provider answers, by provider and outcome",
+            ["provider", "outcome"],
+            registry=self.registry,
+        )
+        self.ingested = Counter(
+            "tailor_ingested_events_total",
+            "Events ingested, by source and result",
+            ["source", "result"],
+            registry=self.registry,
+        )
+        self.requests = Counter(
+            "tailor_http_requests_total",
+            "HTTP requests, by endpoint and status",
+            ["endpoint", "status"],
+            registry=self.registry,
+        )

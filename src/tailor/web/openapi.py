@@ -10,10 +10,19 @@ _PROBLEM = {"$ref": "#/components/schemas/Problem"}
 
 
 def _problems(*codes: int) -> dict[str, Any]:
-    text = {400: "Malformed JSON or a wrong field (see `pointer`)", 401: "Missing or bad signature / token",
-            404: "Unknown template or slot", 413: "Body too large", 415: "Not JSON", 422: "Aborted or broken template",
-            503: "Store unreachable"}
-    return {str(c): {"description": text.get(c, "Error"), "content": {"application/problem+json": {"schema": _PROBLEM}}} for c in codes}
+    text = {
+        400: "Malformed JSON or a wrong field (see `pointer`)",
+        401: "Missing or bad signature / token",
+        404: "Unknown template or slot",
+        413: "Body too large",
+        415: "Not JSON",
+        422: "Aborted or broken template",
+        503: "Store unreachable",
+    }
+    return {
+        str(c): {"description": text.get(c, "Error"), "content": {"application/problem+json": {"schema": _PROBLEM}}}
+        for c in codes
+    }
 
 
 def _segment_endpoint(kind: str) -> dict[str, Any]:
@@ -23,9 +32,29 @@ def _segment_endpoint(kind: str) -> dict[str, Any]:
             "description": "Write key as the HTTP basic-auth user or as `writeKey` in the body; gzip bodies accepted; idempotent on `messageId`.",
             "tags": ["ingestion"],
             "security": [{"writeKey": []}, {}],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SegmentMessage" if kind != "batch" else "#/components/schemas/SegmentBatch"}}}},
-            "responses": {"200": {"description": "Stored (durably) or already stored", "content": {"application/json": {"schema": {"type": "object", "properties": {"success": {"type": "boolean"}}}}}},
-                          **_problems(400, 401, 413)},
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "$ref": "#/components/schemas/SegmentMessage"
+                            if kind != "batch"
+                            else "#/components/schemas/SegmentBatch"
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": "Stored (durably) or already stored",
+                    "content": {
+                        "application/json": {
+                            "schema": {"type": "object", "properties": {"success": {"type": "boolean"}}}
+                        }
+                    },
+                },
+                **_problems(400, 401, 413),
+            },
         }
     }
 
@@ -34,8 +63,11 @@ def openapi_document() -> dict[str, Any]:
     """The complete document served at ``GET /openapi.json``."""
     return {
         "openapi": "3.1.0",
-        "info": {"title": "tailor", "version": __version__,
-                 "description": "Send-time email personalization: render webhooks for ESPs, Segment-compatible ingestion, profiles, health."},
+        "info": {
+            "title": "tailor",
+            "version": __version__,
+            "description": "Send-time email personalization: render webhooks for ESPs, Segment-compatible ingestion, profiles, health.",
+        },
         "servers": [{"url": "http://127.0.0.1:8000"}],
         "tags": [{"name": "send-time"}, {"name": "ingestion"}, {"name": "profiles"}, {"name": "operations"}],
         "paths": {
@@ -44,10 +76,19 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Render one email for one recipient",
                     "tags": ["send-time"],
                     "security": [{"signature": []}, {"bearerToken": []}, {"basicToken": []}],
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RenderRequest"}}}},
-                    "responses": {"200": {"description": "The personalized email and the reasons behind it",
-                                          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RenderResponse"}}}},
-                                  **_problems(400, 401, 404, 413, 415, 422, 503)},
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RenderRequest"}}},
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "The personalized email and the reasons behind it",
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/RenderResponse"}}
+                            },
+                        },
+                        **_problems(400, 401, 404, 413, 415, 422, 503),
+                    },
                 }
             },
             "/v1/content/{template}/{slot}": {
@@ -58,13 +99,34 @@ def openapi_document() -> dict[str, Any]:
                     "parameters": [
                         {"name": "template", "in": "path", "required": True, "schema": {"type": "string"}},
                         {"name": "slot", "in": "path", "required": True, "schema": {"type": "string"}},
-                        {"name": "recipient", "in": "query", "required": True, "schema": {"type": "string"}, "description": "Profile id, user id or email"},
-                        {"name": "send_id", "in": "query", "required": False, "schema": {"type": "string"}, "description": "Repeated calls with the same send_id return the same answer and count once"},
-                        {"name": "at", "in": "query", "required": False, "schema": {"type": "string", "format": "date-time"}},
+                        {
+                            "name": "recipient",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string"},
+                            "description": "Profile id, user id or email",
+                        },
+                        {
+                            "name": "send_id",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string"},
+                            "description": "Repeated calls with the same send_id return the same answer and count once",
+                        },
+                        {
+                            "name": "at",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "format": "date-time"},
+                        },
                     ],
-                    "responses": {"200": {"description": "The chosen block, its variables and products",
-                                          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SlotContent"}}}},
-                                  **_problems(400, 401, 404, 422, 503)},
+                    "responses": {
+                        "200": {
+                            "description": "The chosen block, its variables and products",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SlotContent"}}},
+                        },
+                        **_problems(400, 401, 404, 422, 503),
+                    },
                 }
             },
             "/v1/track": _segment_endpoint("track"),
@@ -79,75 +141,254 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "ESP event webhook (SendGrid, Mailgun, Postmark): opens, clicks, bounces, unsubscribes",
                     "description": "Each provider's own scheme is verified: SendGrid ECDSA signature, Mailgun HMAC, Postmark basic auth. Idempotent on the provider's event id; unsubscribes, hard bounces and spam reports become suppressions.",
                     "tags": ["ingestion"],
-                    "parameters": [{"name": "provider", "in": "path", "required": True, "schema": {"type": "string", "enum": ["sendgrid", "mailgun", "postmark"]}}],
+                    "parameters": [
+                        {
+                            "name": "provider",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "enum": ["sendgrid", "mailgun", "postmark"]},
+                        }
+                    ],
                     "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}},
-                    "responses": {"200": {"description": "Stored (or already stored)", "content": {"application/json": {"schema": {"type": "object"}}}},
-                                  "406": {"description": "Mailgun: permanently unacceptable payload (do not retry)", "content": {"application/problem+json": {"schema": _PROBLEM}}},
-                                  **_problems(400, 401, 404, 413)},
+                    "responses": {
+                        "200": {
+                            "description": "Stored (or already stored)",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        "406": {
+                            "description": "Mailgun: permanently unacceptable payload (do not retry)",
+                            "content": {"application/problem+json": {"schema": _PROBLEM}},
+                        },
+                        **_problems(400, 401, 404, 413),
+                    },
                 }
             },
             "/v1/profiles/{id}": {
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "get": {"summary": "The profile document", "tags": ["profiles"],
-                        "responses": {"200": {"description": "Profile document", "content": {"application/json": {"schema": {"type": "object"}}}}, **_problems(401, 404, 503)}},
-                "delete": {"summary": "Erase everything about the person (one transaction)", "tags": ["profiles"],
-                           "responses": {"200": {"description": "Erasure receipt", "content": {"application/json": {"schema": {"type": "object"}}}}, **_problems(401, 404, 503)}},
+                "get": {
+                    "summary": "The profile document",
+                    "tags": ["profiles"],
+                    "responses": {
+                        "200": {
+                            "description": "Profile document",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        **_problems(401, 404, 503),
+                    },
+                },
+                "delete": {
+                    "summary": "Erase everything about the person (one transaction)",
+                    "tags": ["profiles"],
+                    "responses": {
+                        "200": {
+                            "description": "Erasure receipt",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        **_problems(401, 404, 503),
+                    },
+                },
             },
             "/v1/profiles/{id}/export": {
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "get": {"summary": "Data-subject access: every stored datum about the person", "tags": ["profiles"],
-                        "responses": {"200": {"description": "Export document with schema_version", "content": {"application/json": {"schema": {"type": "object"}}}}, **_problems(401, 404, 503)}},
+                "get": {
+                    "summary": "Data-subject access: every stored datum about the person",
+                    "tags": ["profiles"],
+                    "responses": {
+                        "200": {
+                            "description": "Export document with schema_version",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        **_problems(401, 404, 503),
+                    },
+                },
             },
             "/v1/profiles/{id}/consents": {
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "put": {"summary": "Set consents per purpose", "tags": ["profiles"],
-                        "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": {"type": "boolean"}}}}},
-                        "responses": {"200": {"description": "The consents now in force", "content": {"application/json": {"schema": {"type": "object"}}}}, **_problems(400, 401, 404, 503)}},
+                "put": {
+                    "summary": "Set consents per purpose",
+                    "tags": ["profiles"],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"type": "object", "additionalProperties": {"type": "boolean"}}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "The consents now in force",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        **_problems(400, 401, 404, 503),
+                    },
+                },
             },
-            "/healthz": {"get": {"summary": "Liveness and readiness (store, templates, rules)", "tags": ["operations"],
-                                 "responses": {"200": {"description": "Ready", "content": {"application/json": {"schema": {"type": "object"}}}},
-                                               "503": {"description": "Store unreachable", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
-            "/metrics": {"get": {"summary": "Prometheus metrics", "tags": ["operations"],
-                                 "responses": {"200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
-            "/openapi.json": {"get": {"summary": "This document", "tags": ["operations"],
-                                      "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness and readiness (store, templates, rules)",
+                    "tags": ["operations"],
+                    "responses": {
+                        "200": {
+                            "description": "Ready",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        "503": {
+                            "description": "Store unreachable",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics",
+                    "tags": ["operations"],
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text format",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "tags": ["operations"],
+                    "responses": {
+                        "200": {
+                            "description": "OpenAPI 3.1",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        }
+                    },
+                }
+            },
         },
         "components": {
             "securitySchemes": {
-                "signature": {"type": "apiKey", "in": "header", "name": "X-Tailor-Signature",
-                              "description": "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"t.body\"> with TAILOR_SECRET; 300 s tolerance"},
-                "bearerToken": {"type": "http", "scheme": "bearer", "description": "A static token from TAILOR_API_TOKENS"},
-                "basicToken": {"type": "http", "scheme": "basic", "description": "A static token from TAILOR_API_TOKENS as the user name"},
-                "writeKey": {"type": "http", "scheme": "basic", "description": "A Segment write key from TAILOR_WRITE_KEYS as the user name"},
+                "signature": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Tailor-Signature",
+                    "description": 't=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body"> with TAILOR_SECRET; 300 s tolerance',
+                },
+                "bearerToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A static token from TAILOR_API_TOKENS",
+                },
+                "basicToken": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "A static token from TAILOR_API_TOKENS as the user name",
+                },
+                "writeKey": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "A Segment write key from TAILOR_WRITE_KEYS as the user name",
+                },
             },
             "schemas": {
-                "Problem": {"type": "object", "required": ["type", "title", "status"], "properties": {
-                    "type": {"type": "string", "format": "uri"}, "title": {"type": "string"}, "status": {"type": "integer"},
-                    "detail": {"type": "string"}, "pointer": {"type": "string"}, "problems": {"type": "array", "items": {"type": "string"}},
-                    "reason": {"type": "string"}}},
-                "Recipient": {"type": "object", "properties": {"id": {"type": "string"}, "email": {"type": "string"}, "user_id": {"type": "string"},
-                                                                "traits": {"type": "object"}}},
-                "RenderRequest": {"type": "object", "required": ["template"], "additionalProperties": False, "properties": {
-                    "template": {"type": "string"}, "recipient": {"$ref": "#/components/schemas/Recipient"},
-                    "profile": {"type": "object", "description": "A full profile document instead of a stored recipient"},
-                    "context": {"type": "object"}, "at": {"type": "string", "format": "date-time"}, "send_id": {"type": "string"}}},
-                "RenderResponse": {"type": "object", "required": ["subject", "preheader", "html", "text", "template_version", "decisions", "fallbacks", "experiments"],
-                                   "properties": {"subject": {"type": "string"}, "preheader": {"type": "string"}, "html": {"type": "string"},
-                                                  "text": {"type": "string"}, "template_version": {"type": "string"},
-                                                  "decisions": {"type": "array", "items": {"type": "object"}},
-                                                  "fallbacks": {"type": "array", "items": {"type": "object"}},
-                                                  "experiments": {"type": "object"}, "blocks": {"type": "object"}}},
-                "SlotContent": {"type": "object", "required": ["template", "slot", "block"], "properties": {
-                    "template": {"type": "string"}, "slot": {"type": "string"}, "block": {"type": "string"},
-                    "template_version": {"type": "string"}, "variables": {"type": "object"},
-                    "products": {"type": "array", "items": {"type": "object"}},
-                    "decisions": {"type": "array", "items": {"type": "object"}}, "fallbacks": {"type": "array", "items": {"type": "object"}}}},
-                "SegmentMessage": {"type": "object", "properties": {
-                    "type": {"type": "string"}, "messageId": {"type": "string"}, "userId": {"type": "string"}, "anonymousId": {"type": "string"},
-                    "event": {"type": "string"}, "properties": {"type": "object"}, "traits": {"type": "object"}, "context": {"type": "object"},
-                    "timestamp": {"type": "string"}, "writeKey": {"type": "string"}}},
-                "SegmentBatch": {"type": "object", "required": ["batch"], "properties": {
-                    "batch": {"type": "array", "items": {"$ref": "#/components/schemas/SegmentMessage"}}, "writeKey": {"type": "string"}}},
+                "Problem": {
+                    "type": "object",
+                    "required": ["type", "title", "status"],
+                    "properties": {
+                        "type": {"type": "string", "format": "uri"},
+                        "title": {"type": "string"},
+                        "status": {"type": "integer"},
+                        "detail": {"type": "string"},
+                        "pointer": {"type": "string"},
+                        "problems": {"type": "array", "items": {"type": "string"}},
+                        "reason": {"type": "string"},
+                    },
+                },
+                "Recipient": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "email": {"type": "string"},
+                        "user_id": {"type": "string"},
+                        "traits": {"type": "object"},
+                    },
+                },
+                "RenderRequest": {
+                    "type": "object",
+                    "required": ["template"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "template": {"type": "string"},
+                        "recipient": {"$ref": "#/components/schemas/Recipient"},
+                        "profile": {
+                            "type": "object",
+                            "description": "A full profile document instead of a stored recipient",
+                        },
+                        "context": {"type": "object"},
+                        "at": {"type": "string", "format": "date-time"},
+                        "send_id": {"type": "string"},
+                    },
+                },
+                "RenderResponse": {
+                    "type": "object",
+                    "required": [
+                        "subject",
+                        "preheader",
+                        "html",
+                        "text",
+                        "template_version",
+                        "decisions",
+                        "fallbacks",
+                        "experiments",
+                    ],
+                    "properties": {
+                        "subject": {"type": "string"},
+                        "preheader": {"type": "string"},
+                        "html": {"type": "string"},
+                        "text": {"type": "string"},
+                        "template_version": {"type": "string"},
+                        "decisions": {"type": "array", "items": {"type": "object"}},
+                        "fallbacks": {"type": "array", "items": {"type": "object"}},
+                        "experiments": {"type": "object"},
+                        "blocks": {"type": "object"},
+                    },
+                },
+                "SlotContent": {
+                    "type": "object",
+                    "required": ["template", "slot", "block"],
+                    "properties": {
+                        "template": {"type": "string"},
+                        "slot": {"type": "string"},
+                        "block": {"type": "string"},
+                        "template_version": {"type": "string"},
+                        "variables": {"type": "object"},
+                        "products": {"type": "array", "items": {"type": "object"}},
+                        "decisions": {"type": "array", "items": {"type": "object"}},
+                        "fallbacks": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+                "SegmentMessage": {
+                    "type": "object",
+                    "properties": {
+                        "type": {"type": "string"},
+                        "messageId": {"type": "string"},
+                        "userId": {"type": "string"},
+                        "anonymousId": {"type": "string"},
+                        "event": {"type": "string"},
+                        "properties": {"type": "object"},
+                        "traits": {"type": "object"},
+                        "context": {"type": "object"},
+                        "timestamp": {"type": "string"},
+                        "writeKey": {"type": "string"},
+                    },
+                },
+                "SegmentBatch": {
+                    "type": "object",
+                    "required": ["batch"],
+                    "properties": {
+                        "batch": {"type": "array", "items": {"$ref": "#/components/schemas/SegmentMessage"}},
+                        "writeKey": {"type": "string"},
+                    },
+                },
             },
         },
     }

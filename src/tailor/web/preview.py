@@ -29,8 +29,14 @@ MASK_KEY = "TAILOR_PREVIEW_MASK"
 
 def create_preview_blueprint(tailor: Tailor) -> Blueprint:
     """The studio's routes, bound to one :class:`Tailor`."""
-    bp = Blueprint("preview", __name__, url_prefix="/preview", template_folder=str(TEMPLATES_DIR),
-                   static_folder=str(STATIC_DIR), static_url_path="/static")
+    bp = Blueprint(
+        "preview",
+        __name__,
+        url_prefix="/preview",
+        template_folder=str(TEMPLATES_DIR),
+        static_folder=str(STATIC_DIR),
+        static_url_path="/static",
+    )
     watchers: dict[str, Watcher] = {}
 
     def personas_dir() -> Path:
@@ -65,10 +71,17 @@ def create_preview_blueprint(tailor: Tailor) -> Blueprint:
     def index() -> str:
         found, persona_error = personas()
         problems = check_problems(tailor)
-        return render_template("preview/index.html", templates=summarize(tailor, problems), problems=problems,
-                               personas=persona_labels(found), persona_error=persona_error,
-                               personas_dir=personas_dir(), state=watcher().state(""), templates_dir=tailor.templates_dir,
-                               at=current_app.config.get(AT_KEY) or "")
+        return render_template(
+            "preview/index.html",
+            templates=summarize(tailor, problems),
+            problems=problems,
+            personas=persona_labels(found),
+            persona_error=persona_error,
+            personas_dir=personas_dir(),
+            state=watcher().state(""),
+            templates_dir=tailor.templates_dir,
+            at=current_app.config.get(AT_KEY) or "",
+        )
 
     @bp.route("/render", methods=["GET", "POST"])
     def render_view() -> str:
@@ -79,9 +92,16 @@ def create_preview_blueprint(tailor: Tailor) -> Blueprint:
         if req.source == "persona" and not req.persona and found:
             req.persona = next(iter(found))
         outcome = render_preview(tailor, found, req)
-        return render_template("preview/render.html", req=req, outcome=outcome, panel=panel_for(tailor, outcome),
-                               templates=tailor.template_names(), personas=persona_labels(found, req.mask),
-                               persona_error=persona_error, state=watcher().state(req.template))
+        return render_template(
+            "preview/render.html",
+            req=req,
+            outcome=outcome,
+            panel=panel_for(tailor, outcome),
+            templates=tailor.template_names(),
+            personas=persona_labels(found, req.mask),
+            persona_error=persona_error,
+            state=watcher().state(req.template),
+        )
 
     @bp.route("/api/render", methods=["GET", "POST"])
     def render_api() -> Response:
@@ -89,9 +109,15 @@ def create_preview_blueprint(tailor: Tailor) -> Blueprint:
         req = preview_request()
         outcome = render_preview(tailor, found, req)
         fragment = render_template("preview/_result.html", req=req, outcome=outcome, panel=panel_for(tailor, outcome))
-        return _json({"ok": outcome.email is not None, "error": outcome.error, "html": fragment,
-                      "template_version": outcome.email.template_version if outcome.email else None,
-                      "blocks": outcome.email.blocks if outcome.email else {}})
+        return _json(
+            {
+                "ok": outcome.email is not None,
+                "error": outcome.error,
+                "html": fragment,
+                "template_version": outcome.email.template_version if outcome.email else None,
+                "blocks": outcome.email.blocks if outcome.email else {},
+            }
+        )
 
     @bp.get("/grid")
     def grid() -> str:
@@ -105,9 +131,16 @@ def create_preview_blueprint(tailor: Tailor) -> Blueprint:
             outcomes[name] = render_preview(tailor, found, one)
         varying = varying_slots(outcomes.values())
         slots = sorted({s for o in outcomes.values() if o.email for s in o.email.blocks} | set(varying))
-        return render_template("preview/grid.html", req=req, outcomes=outcomes, varying=varying, slots=slots,
-                               templates=tailor.template_names(), persona_error=persona_error,
-                               state=watcher().state(req.template))
+        return render_template(
+            "preview/grid.html",
+            req=req,
+            outcomes=outcomes,
+            varying=varying,
+            slots=slots,
+            templates=tailor.template_names(),
+            persona_error=persona_error,
+            state=watcher().state(req.template),
+        )
 
     @bp.get("/api/version")
     def version() -> Response:
@@ -131,6 +164,8 @@ def create_preview_blueprint(tailor: Tailor) -> Blueprint:
 
 
 def _json(payload: Any, status: int = 200) -> Response:
-    response = Response(json.dumps(payload, default=str, ensure_ascii=False), status=status, mimetype="application/json")
+    response = Response(
+        json.dumps(payload, default=str, ensure_ascii=False), status=status, mimetype="application/json"
+    )
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from flask import Blueprint, Response, request
 
@@ -22,8 +23,9 @@ from tailor.web.logs import log
 from tailor.web.problem import problem
 
 
-def create_profiles_blueprint(store: Store, settings: Settings, *, bind_host: str,
-                              on_erase: Iterable[Callable[[str], None]] = ()) -> Blueprint:
+def create_profiles_blueprint(
+    store: Store, settings: Settings, *, bind_host: str, on_erase: Iterable[Callable[[str], None]] = ()
+) -> Blueprint:
     """The profile routes over ``store``.
 
     ``on_erase`` callbacks get an erased profile's id after the commit (drop in-memory
@@ -62,8 +64,12 @@ def create_profiles_blueprint(store: Store, settings: Settings, *, bind_host: st
         receipt = erase_profile(store, profile_id, artifacts=settings.artifacts, on_erase=callbacks)
         if receipt is None:
             return _unknown()
-        log(logging.INFO, "profile erased", rows=sum(receipt["rows_deleted"].values()),
-            retrain_flagged=receipt["retrain_flagged"])
+        log(
+            logging.INFO,
+            "profile erased",
+            rows=sum(receipt["rows_deleted"].values()),
+            retrain_flagged=receipt["retrain_flagged"],
+        )
         return _json(receipt)
 
     @bp.put("/v1/profiles/<profile_id>/consents")
@@ -78,7 +84,9 @@ def create_profiles_blueprint(store: Store, settings: Settings, *, bind_host: st
             return problem(400, "invalid-input", detail="the body must be a JSON object", pointer="/")
         choices = body.get("consents")
         if not isinstance(choices, dict) or not choices:
-            return problem(400, "invalid-input", detail='give `consents`: {"purpose": true|false, ...}', pointer="/consents")
+            return problem(
+                400, "invalid-input", detail='give `consents`: {"purpose": true|false, ...}', pointer="/consents"
+            )
         source = body.get("source", "api")
         if not isinstance(source, str) or not source.strip():
             return problem(400, "invalid-input", detail="`source` must be a non-empty string", pointer="/source")
@@ -87,7 +95,9 @@ def create_profiles_blueprint(store: Store, settings: Settings, *, bind_host: st
                 return problem(400, "invalid-input", detail="must be true or false", pointer=f"/consents/{purpose}")
         label = source.strip()
         try:
-            values = set_consents(store, profile_id, choices, source=label if label.startswith(("api", "esp:")) else f"api:{label}")
+            values = set_consents(
+                store, profile_id, choices, source=label if label.startswith(("api", "esp:")) else f"api:{label}"
+            )
         except UnknownPurpose as exc:
             return problem(400, "invalid-input", detail=str(exc), pointer=f"/consents/{exc.purpose}")
         if values is None:
@@ -102,6 +112,8 @@ def _unknown() -> Response:
 
 
 def _json(payload: Any, status: int = 200) -> Response:
-    response = Response(json.dumps(payload, default=str, ensure_ascii=False), status=status, mimetype="application/json")
+    response = Response(
+        json.dumps(payload, default=str, ensure_ascii=False), status=status, mimetype="application/json"
+    )
     response.headers["Cache-Control"] = "no-store"
     return response

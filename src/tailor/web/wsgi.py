@@ -6,9 +6,8 @@ Each worker builds its own app (templates and rules compiled at worker start).
 
 from __future__ import annotations
 
-import os
-
 import logging
+import os
 
 from tailor.web.app import create_app
 from tailor.web.logs import log

@@ -15,8 +15,12 @@ STATIC_DIR = UI_DIR / "static"
 @lru_cache(maxsize=1)
 def ui_env() -> Environment:
     """The Jinja environment of the UI's own pages (not the marketers' sandbox)."""
-    return Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), autoescape=select_autoescape(["html"]),
-                       trim_blocks=True, lstrip_blocks=True)
+    return Environment(
+        loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def stylesheet() -> str:
