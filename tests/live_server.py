@@ -1,7 +1,9 @@
-"""A real HTTP server (Werkzeug, in a thread, on a free loopback port) around a Flask app."""
+"""A real HTTP server (Werkzeug, in a thread, on a free port) around a Flask app."""
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import threading
 from typing import Any
 
@@ -21,3 +23,22 @@ class LiveServer:
     def stop(self) -> None:
         self.server.shutdown()
         self.thread.join(timeout=5)
+
+
+def lan_address() -> str | None:
+    """A non-loopback IPv4 address of this machine, or None.
+
+    A server bound to it and called from this machine sees a peer that is *not*
+    loopback: how the tests play a caller from the network without faking the address.
+    """
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # UDP: nothing is sent, the kernel only picks the interface
+            address = probe.getsockname()[0]
+        if ipaddress.ip_address(address).is_loopback:
+            return None
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as check:
+            check.bind((address, 0))
+        return address
+    except OSError:
+        return None

@@ -17,13 +17,14 @@ ENV_NAMES = {
     "secret": "TAILOR_SECRET",
     "write_keys": "TAILOR_WRITE_KEYS",
     "api_tokens": "TAILOR_API_TOKENS",
+    "trusted_proxies": "TAILOR_TRUSTED_PROXIES",
     "recs_url": "TAILOR_RECS_URL",
     "budget_ms": "TAILOR_BUDGET_MS",
     "inliner": "TAILOR_INLINER",
     "artifacts": "TAILOR_ARTIFACTS",
 }
 
-_LIST_SETTINGS = {"secret", "write_keys", "api_tokens"}
+_LIST_SETTINGS = {"secret", "write_keys", "api_tokens", "trusted_proxies"}
 
 
 class ConfigError(ValueError):
@@ -41,6 +42,8 @@ class Settings:
     secret: tuple[str, ...] = ()
     write_keys: tuple[str, ...] = ()
     api_tokens: tuple[str, ...] = ()
+    #: IPs or CIDRs of reverse proxies whose ``X-Forwarded-For`` is believed (nobody's, by default)
+    trusted_proxies: tuple[str, ...] = ()
     recs_url: str | None = None
     budget_ms: int = 250
     #: ``css-inline`` (default, fast, maintained) or ``premailer``
@@ -83,6 +86,8 @@ class Settings:
                 if isinstance(value, str):
                     value = [v.strip() for v in value.split(",") if v.strip()]
                 coerced[key] = tuple(value or ())
+                if key == "trusted_proxies":
+                    _check_networks(coerced[key])
             elif key in ("templates", "rules", "artifacts"):
                 coerced[key] = Path(value)
             elif key == "budget_ms":
@@ -99,3 +104,18 @@ class Settings:
             else:
                 coerced[key] = value
         return replace(self, **coerced)
+
+    @property
+    def has_credentials(self) -> bool:
+        """Whether any credential is configured: then every route needs one (loopback grants nothing)."""
+        return bool(self.secret or self.api_tokens or self.write_keys)
+
+
+def _check_networks(values: tuple[str, ...]) -> None:
+    from ipaddress import ip_network
+
+    for value in values:
+        try:
+            ip_network(value, strict=False)
+        except ValueError:
+            raise ConfigError(f"trusted_proxies: {value!r} is not an IP address or CIDR network") from None

@@ -34,7 +34,20 @@ def parse_at(value: str | datetime | None) -> datetime:
             raise InvalidInput(f"not an ISO 8601 time: {value!r}", "/at") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00
+        moment = datetime.min.replace(tzinfo=UTC)
+    if not _EARLIEST_AT <= moment <= _LATEST_AT:
+        # windows (7d, 60d) and time zones are computed around the send time: keep far from datetime's edges
+        raise InvalidInput(
+            f"send time out of range: must be between {_EARLIEST_AT.year} and {_LATEST_AT.year - 1}", "/at"
+        )
+    return moment
+
+
+_EARLIEST_AT = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST_AT = datetime(3000, 1, 1, tzinfo=UTC)
 
 
 class Tailor:
@@ -232,12 +245,14 @@ class Tailor:
         at: str | datetime | None = None,
         context: Mapping[str, Any] | None = None,
         send_id: str | None = None,
+        record_exposure: bool = True,
     ) -> Email:
         """Render ``template`` for one recipient.
 
         Give either ``profile`` (a profile document) or ``recipient`` (``{"id"|"email"|
         "user_id": ..., "traits": {...}}``, looked up in the store; traits override the
-        stored ones for this render only).
+        stored ones for this render only). ``record_exposure=False`` for renders nobody
+        is sent (previews): an exposure counts a person who saw a variant.
         """
         with collecting_fallbacks() as fallbacks:
             prepared = self.prepare(template, profile=profile, recipient=recipient, at=at, context=context)
@@ -264,7 +279,8 @@ class Tailor:
                 recommendations=prepared.recommendations,
                 experiments=prepared.experiments,
             )
-            self._log_exposures(email, prepared, send_id)
+            if record_exposure:
+                self._log_exposures(email, prepared, send_id)
             return email
 
     def prepare(

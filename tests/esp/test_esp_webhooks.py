@@ -42,7 +42,7 @@ def url(store: Store, serve, sendgrid_keys) -> str:
         postmark_password=POSTMARK_PASSWORD,
     )
     app = Flask("esp-test")
-    app.register_blueprint(create_esp_blueprint(store, Settings(), bind_host="0.0.0.0", config=config))
+    app.register_blueprint(create_esp_blueprint(store, Settings(), config=config))
     return serve(app)
 
 
@@ -223,14 +223,28 @@ def test_unknown_provider_404(url: str) -> None:
 
 
 def test_unconfigured_provider_refused_unless_loopback(store: Store, serve) -> None:
-    public = Flask("esp-public")
-    public.register_blueprint(create_esp_blueprint(store, Settings(), bind_host="0.0.0.0", config=EspConfig()))
-    local = Flask("esp-local")
-    local.register_blueprint(create_esp_blueprint(store, Settings(), bind_host="127.0.0.1", config=EspConfig()))
-    public_url, local_url = serve(public), serve(local)
+    from live_server import LiveServer, lan_address
+
+    from tailor.web.auth import is_loopback
+
+    app = Flask("esp-unconfigured")
+    app.register_blueprint(create_esp_blueprint(store, Settings(), config=EspConfig()))
+    local_url = serve(app)
     payload = sample("postmark_delivery")
-    refused = requests.post(f"{public_url}/v1/esp/postmark", json=payload, timeout=10)
-    assert refused.status_code == 401 and "TAILOR_POSTMARK_USER" in refused.json()["detail"]
+    lan = lan_address()
+    if lan is not None:  # a caller that is not a loopback peer (same app, reached over the LAN address)
+        server = LiveServer(app, host=lan).start()
+        try:
+            refused = requests.post(f"{server.url}/v1/esp/postmark", json=payload, timeout=10)
+        finally:
+            server.stop()
+        assert not is_loopback(lan) and refused.status_code == 403, refused.text
+        assert refused.headers["Content-Type"] == "application/problem+json"
+    # with credentials configured, loopback grants nothing: an unconfigured provider is refused everywhere
+    strict = Flask("esp-strict")
+    strict.register_blueprint(create_esp_blueprint(store, Settings(api_tokens=("t",)), config=EspConfig()))
+    refused = requests.post(f"{serve(strict)}/v1/esp/postmark", json=payload, timeout=10)
+    assert refused.status_code == 401 and "not configured" in refused.json()["detail"]
     assert requests.post(f"{local_url}/v1/esp/postmark", json=payload, timeout=10).status_code == 200
     assert requests.post(f"{local_url}/v1/esp/sendgrid", json=sendgrid_events("open"), timeout=10).status_code == 200
     assert requests.post(f"{local_url}/v1/esp/mailgun", json=sample("mailgun_opened"), timeout=10).status_code == 200

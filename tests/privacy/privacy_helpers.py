@@ -67,13 +67,13 @@ class LiveServer:
         self.thread.join(timeout=5)
 
 
-def app_with_profiles(settings, bind_host: str = "127.0.0.1"):
+def app_with_profiles(settings):
     """``create_app`` with the profiles blueprint (registered here if the app does not yet)."""
     from tailor.web.app import create_app
     from tailor.web.profiles import create_profiles_blueprint
 
-    app = create_app(settings, bind_host=bind_host)
+    app = create_app(settings)
     if "profiles" not in app.blueprints:
         store = app.extensions["tailor"].store
-        app.register_blueprint(create_profiles_blueprint(store, settings, bind_host=bind_host))
+        app.register_blueprint(create_profiles_blueprint(store, settings))
     return app

@@ -86,15 +86,15 @@ def test_profile_endpoints(sqlite_store: Store, tmp_path) -> None:
     assert rows_mentioning(sqlite_store, ["u-1", "dana.w@example.com", "Dana"]) == []
 
 
-def test_profile_endpoints_need_auth_off_loopback(sqlite_store: Store, tmp_path) -> None:
+def test_profile_endpoints_need_auth_when_credentials_are_configured(sqlite_store: Store, tmp_path) -> None:
     _seed(sqlite_store)
     settings = _settings(sqlite_store, tmp_path, api_tokens="tok-1", secret="s3cret")
-    with LiveServer(app_with_profiles(settings, bind_host="0.0.0.0")) as server:
+    with LiveServer(app_with_profiles(settings)) as server:  # loopback grants nothing once credentials exist
         base = f"{server.url}/v1/profiles"
         assert requests.get(f"{base}/u-1/export", timeout=10).status_code == 401
         assert requests.delete(f"{base}/u-1", headers={"Authorization": "Bearer nope"}, timeout=10).status_code == 401
         assert requests.get(f"{base}/u-1", headers={"Authorization": "Bearer tok-1"}, timeout=10).status_code == 200
-        signed = {"X-Tailor-Signature": sign(b"", "s3cret", int(time.time()))}
+        signed = {"X-Tailor-Signature": sign(b"", "s3cret", int(time.time()), method="GET", path="/v1/profiles/u-1/export")}
         assert requests.get(f"{base}/u-1/export", headers=signed, timeout=10).status_code == 200
     assert sqlite_store.load_profile(id="u-1") is not None
 

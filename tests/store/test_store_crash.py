@@ -28,7 +28,7 @@ SERVER = textwrap.dedent("""
 
     store = Store(sys.argv[1])
     app = Flask("crash")
-    app.register_blueprint(create_ingest_blueprint(store, Settings(), bind_host="127.0.0.1"))
+    app.register_blueprint(create_ingest_blueprint(store, Settings()))
     make_server("127.0.0.1", int(sys.argv[2]), app, threaded=True).serve_forever()
 """)
 

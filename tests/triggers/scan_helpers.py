@@ -66,7 +66,7 @@ class Receiver:
                     self._answer(receiver.fail_status)
                     return
                 try:
-                    verify(body, self.headers.get(SIGNATURE_HEADER), [SECRET])
+                    verify(body, self.headers.get(SIGNATURE_HEADER), [SECRET], method="POST", path=self.path)
                 except ValueError:
                     with receiver.lock:
                         receiver.bad_signatures += 1

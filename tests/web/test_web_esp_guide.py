@@ -162,7 +162,7 @@ def check_response(r: requests.Response, expected: dict, line: int) -> None:
 
 
 def render_count(url: str) -> float:
-    text = requests.get(f"{url}/metrics", timeout=10).text
+    text = requests.get(f"{url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).text
     return sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l.startswith("tailor_render_seconds_count"))
 
 

@@ -38,13 +38,7 @@ def shop_tailor():
 
 def make_url(serve, shop_tailor, **settings):
     base = Settings(templates=ROOT / "templates", rules=ROOT / "rules", database_url="").with_values(**settings)
-    return serve(
-        create_app(
-            base,
-            tailor=shop_tailor,
-            bind_host=settings.pop("bind_host", "127.0.0.1") if "bind_host" in settings else "127.0.0.1",
-        )
-    )
+    return serve(create_app(base, tailor=shop_tailor))
 
 
 @pytest.fixture
@@ -162,7 +156,9 @@ def test_signed_request_accepted(signed_url):
         None,
         "garbage",
         "t=abc,v1=00",
-        sign(b"{}", SECRET),  # signature of another body
+        sign(b"{}", SECRET, method="POST", path="/v1/render"),  # signature of another body
+        sign(json.dumps(render_body()).encode(), SECRET, method="POST", path="/v1/render?x=1"),  # another query
+        sign(json.dumps(render_body()).encode(), SECRET, method="PUT", path="/v1/render"),  # another method
     ],
 )
 def test_bad_signatures_rejected(signed_url, header):
@@ -176,7 +172,7 @@ def test_bad_signatures_rejected(signed_url, header):
 
 def test_expired_signature_rejected(signed_url):
     body = json.dumps(render_body()).encode()
-    old = sign(body, SECRET, timestamp=int(time.time()) - 301)
+    old = sign(body, SECRET, timestamp=int(time.time()) - 301, method="POST", path="/v1/render")
     r = requests.post(
         f"{signed_url}/v1/render",
         data=body,
@@ -205,11 +201,14 @@ def test_static_token_as_bearer_or_basic_user(signed_url):
     )
 
 
-def test_unauthenticated_refused_off_loopback(serve, shop_tailor):
+def test_a_server_that_would_listen_beyond_loopback_without_credentials_is_refused(shop_tailor):
+    from tailor.config import ConfigError
+
     settings = Settings(templates=ROOT / "templates", rules=ROOT / "rules", database_url="")
-    url = serve(create_app(settings, tailor=shop_tailor, bind_host="0.0.0.0"))
-    r = requests.post(f"{url}/v1/render", json=render_body(), timeout=10)
-    assert r.status_code == 401 and "loopback" in r.json()["detail"]
+    for host in ("0.0.0.0", "::", "", "192.0.2.2"):
+        with pytest.raises(ConfigError, match="refusing to listen"):
+            create_app(settings, tailor=shop_tailor, bind_host=host)
+    create_app(settings.with_values(api_tokens="t"), tailor=shop_tailor, bind_host="0.0.0.0")
 
 
 def test_healthz_metrics_openapi(url):

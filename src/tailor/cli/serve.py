@@ -8,6 +8,7 @@ import sys
 import click
 
 from tailor.cli.common import fail, settings_from
+from tailor.config import ConfigError
 
 
 @click.command("serve")
@@ -16,8 +17,18 @@ from tailor.cli.common import fail, settings_from
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="More than 1 runs gunicorn.")
 @click.option("--warm/--no-warm", default=True, show_default=True, help="Compile every template before serving.")
 def serve(host: str, port: int, workers: int, warm: bool) -> None:
-    """Serve the webhook API and the preview UI."""
+    """Serve the webhook API and the preview UI.
+
+    Refuses to listen beyond loopback (0.0.0.0, ::, "", a LAN address) with no
+    credential configured: set TAILOR_SECRET / TAILOR_API_TOKENS / TAILOR_WRITE_KEYS.
+    """
+    from tailor.web.app import check_bind
+
     settings = settings_from({})
+    try:
+        check_bind(host, settings)
+    except ConfigError as exc:
+        fail(str(exc))
     if workers > 1:
         env = dict(os.environ, TAILOR_BIND_HOST=host)
         # every worker writes its metrics here; /metrics sums them (prometheus multiprocess mode)
@@ -52,10 +63,13 @@ def serve(host: str, port: int, workers: int, warm: bool) -> None:
     click.echo(f"  render API:   POST {base}/v1/render")
     click.echo(f"  preview UI:   {base}/preview/")
     click.echo(f"  health:       {base}/healthz    metrics: {base}/metrics    OpenAPI: {base}/openapi.json")
-    click.echo("  try it:")
-    click.echo(
-        f"""    curl -s {base}/v1/render -H 'Content-Type: application/json' -d '{{"template": "newsletter", "recipient": {{"id": "u-00001"}}}}' | python3 -m json.tool | head -20"""
-    )
+    if settings.has_credentials:
+        click.echo(f'  every route needs credentials (see README "Security"); studio sign-in: {base}/preview/login')
+    else:
+        click.echo("  try it:")
+        click.echo(
+            f"""    curl -s {base}/v1/render -H 'Content-Type: application/json' -d '{{"template": "newsletter", "recipient": {{"id": "u-00001"}}}}' | python3 -m json.tool | head -20"""
+        )
     _reload_models_on_sighup(app.extensions["tailor"], settings)
     try:
         from werkzeug.serving import run_simple

@@ -95,7 +95,8 @@ def render_preview(tailor: Tailor, personas: Mapping[str, Mapping[str, Any]], re
     try:
         kwargs = _recipient(tailor, personas, req)
         context = _json_object(req.context, "ESP context") if req.context else None
-        email = tailor.render(req.template, at=req.at or None, context=context, **kwargs)
+        # a preview is not a send: it must not count anyone as exposed to an experiment's variant
+        email = tailor.render(req.template, at=req.at or None, context=context, record_exposure=False, **kwargs)
     except InputError as exc:
         return PreviewOutcome(req, error=str(exc), error_kind="invalid-input")
     except RenderAborted as exc:

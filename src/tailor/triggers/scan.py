@@ -224,7 +224,7 @@ def post(
     """
     import requests
 
-    from tailor.client import SIGNATURE_HEADER, sign
+    from tailor.client import SIGNATURE_HEADER, request_target, sign
 
     session = delivery.session or requests.Session()
     data = json.dumps(body, separators=(",", ":"), sort_keys=True).encode("utf-8")
@@ -232,7 +232,8 @@ def post(
     for attempt in range(delivery.retries + 1):
         headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: key, "User-Agent": "tailor-triggers-scan"}
         if delivery.secret:
-            headers[SIGNATURE_HEADER] = sign(data, delivery.secret)  # fresh t= per attempt
+            # fresh t= per attempt; bound to this method and URL like every tailor signature
+            headers[SIGNATURE_HEADER] = sign(data, delivery.secret, method="POST", path=request_target(delivery.url))
         retry_after = None
         try:
             response = session.post(

@@ -1,4 +1,9 @@
-"""The Flask app factory: send-time webhooks, health, metrics and the OpenAPI document."""
+"""The Flask app factory: send-time webhooks, health, metrics and the OpenAPI document.
+
+Who may call what is decided in one place, :mod:`tailor.web.auth` (installed first,
+in front of every route); request bodies are read and answers written by
+:mod:`tailor.web.body`, so every route refuses the same bad input the same way.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +19,13 @@ from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException
 
-from tailor.config import Settings
+from tailor.config import ConfigError, Settings
 from tailor.core import Tailor
 from tailor.email import Email, InvalidInput, RenderAborted, TailorError, TemplateBroken
 from tailor.problems import ProblemError
-from tailor.web.auth import authenticate
-from tailor.web.logs import log
+from tailor.web.auth import install, is_loopback_interface
+from tailor.web.body import BadBody, json_body, json_response
+from tailor.web.logs import log, safe_label
 from tailor.web.metrics import Metrics
 from tailor.web.problem import problem
 from tailor.web.sends import SendCache
@@ -30,10 +36,17 @@ _RENDER_FIELDS = {"template", "recipient", "profile", "context", "at", "send_id"
 
 
 def create_app(
-    settings: Settings | None = None, *, tailor: Tailor | None = None, bind_host: str = "127.0.0.1"
+    settings: Settings | None = None, *, tailor: Tailor | None = None, bind_host: str | None = None
 ) -> Flask:
-    """Build the service for ``settings`` (default: ``tailor.toml`` + environment)."""
+    """Build the service for ``settings`` (default: ``tailor.toml`` + environment).
+
+    ``bind_host``, when known, is the interface the server will listen on; it plays no
+    part in who is trusted (that is the caller's address, per request), it only refuses
+    to build a server that would listen beyond loopback with no credentials configured.
+    """
     settings = settings or Settings.load()
+    if bind_host is not None:
+        check_bind(bind_host, settings)
     tailor = tailor or Tailor(
         settings.templates, settings.rules, settings.database_url, settings=settings, create_store=True
     )
@@ -43,17 +56,20 @@ def create_app(
     metrics = Metrics()
     app.extensions["tailor.metrics"] = metrics
     sends = SendCache()
-    if not settings.secret and not settings.api_tokens:
+    if not settings.has_credentials:
         log(
             logging.WARNING,
-            "no TAILOR_SECRET or TAILOR_API_TOKENS: unauthenticated send-time calls are accepted on loopback only",
-            bind=bind_host,
+            "no TAILOR_SECRET, TAILOR_API_TOKENS or TAILOR_WRITE_KEYS: only loopback callers are served",
         )
 
     @app.before_request
     def _start() -> None:
-        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
+        # the caller's id is echoed and logged only when it is a plain token (log injection, PII)
+        g.request_id = safe_label(request.headers.get("X-Request-Id")) or uuid.uuid4().hex[:16]
         g.started = time.perf_counter()
+
+    # after the request id (a refused request is logged with its id), before every route
+    install(app, settings)
 
     reported: dict[str, list[str]] = {}
 
@@ -90,7 +106,7 @@ def create_app(
                 endpoint=endpoint,
                 status=response.status_code,
                 latency_ms=round(latency_ms, 2),
-                template=g.get("template"),
+                template=None if g.get("template") is None else safe_label(g.template, "<invalid>"),
                 outcome=g.get("outcome"),
             )
         return response
@@ -101,7 +117,14 @@ def create_app(
         detail = exc.description or ""
         if exc.code == 413:
             detail = f"request body is larger than {MAX_BODY_BYTES:,} bytes"
-        return problem(exc.code or 500, kinds.get(exc.code or 500, "http-error"), detail=detail)
+        answer = problem(exc.code or 500, kinds.get(exc.code or 500, "http-error"), detail=detail)
+        if exc.code == 405 and getattr(exc, "valid_methods", None):
+            answer.headers["Allow"] = ", ".join(exc.valid_methods or [])
+        return answer
+
+    @app.errorhandler(BadBody)
+    def _bad_body(exc: BadBody) -> Response:
+        return exc.response()
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
@@ -114,12 +137,6 @@ def create_app(
             detail=f"unexpected {type(exc).__name__}; see the server log for request {g.get('request_id')}",
         )
 
-    def _auth() -> Response | None:
-        result = authenticate(request, settings, bind_host=bind_host)
-        if not result.ok:
-            return problem(401, "unauthorized", detail=result.reason)
-        return None
-
     def _tailor_error(exc: TailorError) -> Response:
         g.outcome = exc.kind
         extra: dict[str, Any] = {}
@@ -131,6 +148,10 @@ def create_app(
             extra["reason"] = exc.reason
             extra["decisions"] = exc.decisions
         return problem(exc.status, exc.kind, detail=str(exc), **extra)
+
+    def _template_label(name: str) -> str:
+        """A metrics label: a served template's name, never whatever a caller typed (unbounded series)."""
+        return name if name in tailor.template_names() else "unknown"
 
     def _record(email: Email, seconds: float) -> None:
         metrics.render_seconds.labels(email.template, "ok").observe(seconds)
@@ -148,16 +169,11 @@ def create_app(
         if cached is None:
             return None
         g.outcome = "repeat"
-        return _json(cached)
+        return json_response(cached)
 
     @app.post("/v1/render")
     def render() -> Response:
-        denied = _auth()
-        if denied:
-            return denied
-        body = _json_object()
-        if isinstance(body, Response):
-            return body
+        body = json_body(MAX_BODY_BYTES)
         try:
             args = _render_args(body)
         except InvalidInput as exc:
@@ -178,7 +194,9 @@ def create_app(
                 send_id=args.get("send_id"),
             )
         except TailorError as exc:
-            metrics.render_seconds.labels(args["template"], exc.kind).observe(time.perf_counter() - started)
+            metrics.render_seconds.labels(_template_label(args["template"]), exc.kind).observe(
+                time.perf_counter() - started
+            )
             return _tailor_error(exc)
         _record(email, time.perf_counter() - started)
         payload = {
@@ -195,13 +213,10 @@ def create_app(
         if args.get("send_id"):
             sends.put(key, payload)
         g.outcome = "ok" if not email.fallbacks else "ok-with-fallbacks"
-        return _json(payload)
+        return json_response(payload)
 
     @app.get("/v1/content/<template>/<slot>")
     def content(template: str, slot: str) -> Response:
-        denied = _auth()
-        if denied:
-            return denied
         g.template = template
         ref = request.args.get("recipient")
         if not ref:
@@ -237,10 +252,16 @@ def create_app(
         if send_id:
             sends.put(key, payload)
         g.outcome = "ok"
-        return _json(payload)
+        return json_response(payload)
 
     @app.get("/healthz")
     def healthz() -> Response:
+        report, status = _health()
+        if g.get("auth") is None:  # template, rule and store details only for an authenticated caller
+            report = {"status": report["status"]}
+        return json_response(report, status)
+
+    def _health() -> tuple[dict[str, Any], int]:
         report: dict[str, Any] = {"status": "ok", "templates": {}, "rules": "ok"}
         status = 200
         try:
@@ -270,7 +291,7 @@ def create_app(
             report["store"] = "ok" if ok else "unreachable"
             if not ok:
                 report["status"], status = "unavailable", 503
-        return _json(report, status)
+        return report, status
 
     @app.get("/metrics")
     def metrics_endpoint() -> Response:
@@ -287,10 +308,21 @@ def create_app(
     def openapi() -> Response:
         from tailor.web.openapi import openapi_document
 
-        return _json(openapi_document())
+        return json_response(openapi_document())
 
-    _register_blueprints(app, tailor, settings, bind_host, on_erase=[lambda profile_id: sends.clear()])
+    _register_blueprints(app, tailor, settings, on_erase=[lambda profile_id: sends.clear()])
     return app
+
+
+def check_bind(host: str, settings: Settings) -> None:
+    """Refuse to listen beyond loopback with no credential configured: everything would be open."""
+    if not is_loopback_interface(host) and not settings.has_credentials:
+        shown = host if host else '""'
+        raise ConfigError(
+            f"refusing to listen on {shown}: it is not a loopback interface and no credentials are configured. "
+            "Set TAILOR_SECRET and/or TAILOR_API_TOKENS (and TAILOR_WRITE_KEYS for ingestion), "
+            "or listen on 127.0.0.1"
+        )
 
 
 def slot_payload(tailor: Tailor, email: Email, template: str, slot: str) -> dict[str, Any]:
@@ -366,28 +398,6 @@ def _render_args(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _json_object() -> dict[str, Any] | Response:
-    if not request.is_json:
-        return problem(415, "unsupported-media-type", detail="send Content-Type: application/json")
-    raw = request.get_data(cache=True)
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-        return problem(
-            400, "malformed-json", detail=f"request body is not valid JSON{where}: {getattr(exc, 'msg', exc)}"
-        )
-    if not isinstance(body, dict):
-        return problem(
-            400, "invalid-input", detail=f"request body must be a JSON object, got {type(body).__name__}", pointer="/"
-        )
-    return body
-
-
-def _json(payload: Any, status: int = 200) -> Response:
-    return Response(json.dumps(payload, default=str, ensure_ascii=False), status=status, mimetype="application/json")
-
-
 def _is_store_error(exc: Exception) -> bool:
     try:
         from sqlalchemy.exc import InterfaceError, OperationalError
@@ -396,9 +406,7 @@ def _is_store_error(exc: Exception) -> bool:
     return isinstance(exc, (OperationalError, InterfaceError))
 
 
-def _register_blueprints(
-    app: Flask, tailor: Tailor, settings: Settings, bind_host: str, *, on_erase: list[Any]
-) -> None:
+def _register_blueprints(app: Flask, tailor: Tailor, settings: Settings, *, on_erase: list[Any]) -> None:
     """The preview UI always; ingestion, ESP webhooks and profile endpoints when there is a store."""
     from tailor.web.esp import create_esp_blueprint
     from tailor.web.ingest import create_ingest_blueprint
@@ -407,8 +415,6 @@ def _register_blueprints(
 
     app.register_blueprint(create_preview_blueprint(tailor))
     if tailor.store is not None:
-        app.register_blueprint(create_ingest_blueprint(tailor.store, settings, bind_host=bind_host))
-        app.register_blueprint(create_esp_blueprint(tailor.store, settings, bind_host=bind_host))
-        app.register_blueprint(
-            create_profiles_blueprint(tailor.store, settings, bind_host=bind_host, on_erase=on_erase)
-        )
+        app.register_blueprint(create_ingest_blueprint(tailor.store, settings))
+        app.register_blueprint(create_esp_blueprint(tailor.store, settings))
+        app.register_blueprint(create_profiles_blueprint(tailor.store, settings, on_erase=on_erase))

@@ -9,8 +9,9 @@ Answers:
 * 200 ``{"accepted", "duplicates", "suppressions", "skipped": {reason: n}}`` — stored
   (events the store cannot use, e.g. without a recipient address or of a kind tailor
   does not track, are skipped and counted, never failing the whole batch).
-* 401 problem+json — bad/missing signature or credentials, or the provider is not
-  configured and the server is not bound to loopback.
+* 401 problem+json — bad/missing signature or credentials; 401/403 from the policy
+  (:mod:`tailor.web.auth`) when the provider is not configured and the caller is not a
+  loopback peer of a server with no credentials at all.
 * 400 problem+json — the body is not the provider's format (SendGrid, Postmark).
   **Mailgun gets 406 instead**: Mailgun retries anything but 200/406 for ~8 hours, and
   a malformed payload will never become acceptable.
@@ -19,7 +20,6 @@ Answers:
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from typing import Any
@@ -30,30 +30,38 @@ from tailor.config import Settings
 from tailor.esp import PROVIDERS, EspConfig, MalformedPayload, RequestParts, SignatureError, to_segment
 from tailor.esp import sendgrid as sendgrid_mod
 from tailor.store import Store, ValidationError
-from tailor.web.auth import is_loopback
+from tailor.web.auth import install
+from tailor.web.body import BadBody, json_response, loads
 from tailor.web.logs import log
 from tailor.web.problem import problem
 
 MAX_BODY_BYTES = 1024 * 1024
 
 
-def create_esp_blueprint(
-    store: Store, settings: Settings, *, bind_host: str | None = None, config: EspConfig | None = None
-) -> Blueprint:
+def create_esp_blueprint(store: Store, settings: Settings, *, config: EspConfig | None = None) -> Blueprint:
     """The ESP webhook routes over ``store``; secrets from ``config`` (default: the environment).
 
-    ``bind_host`` is the address the server listens on: an unconfigured provider is
-    accepted only when it is loopback (when unknown: only from a loopback client).
+    A configured provider is authenticated here, by its own scheme; an unconfigured one
+    is left to the app's policy (:mod:`tailor.web.auth`: a loopback caller in dev mode).
     """
     config = config or EspConfig.from_env()
     bp = Blueprint("esp", __name__)
+    configured = config
+    bp.record_once(
+        lambda state: install(
+            state.app,
+            settings,
+            provider_configured=lambda name: name in PROVIDERS and configured.secret(name) is not None,
+        )
+    )
     sendgrid_key = sendgrid_mod.load_public_key(config.sendgrid_public_key) if config.sendgrid_public_key else None
     for name in PROVIDERS:
         if config.secret(name) is None:
-            log(logging.WARNING, "ESP webhook not configured: accepted on loopback only", provider=name, bind=bind_host)
-
-    def unconfigured_allowed() -> bool:
-        return is_loopback(bind_host) if bind_host is not None else is_loopback(request.remote_addr or "")
+            log(
+                logging.WARNING,
+                "ESP webhook not configured: accepted from loopback callers in dev mode only",
+                provider=name,
+            )
 
     @bp.post("/v1/esp/<provider>")
     def esp_webhook(provider: str) -> Response:
@@ -79,10 +87,11 @@ def create_esp_blueprint(
         parsed = False
         if provider != "sendgrid":  # SendGrid signs the raw bytes: verify before parsing
             try:
-                payload, parsed = json.loads(body), True
-            except (ValueError, UnicodeDecodeError):
+                payload, parsed = loads(body), True
+            except BadBody:
                 parsed = False
         try:
+            # an unconfigured provider got here only by the policy's dev-mode loopback rule
             if secret is not None:
                 if provider == "mailgun":
                     if not parsed:
@@ -90,23 +99,15 @@ def create_esp_blueprint(
                     module.verify(parts, secret, payload)
                 else:
                     module.verify(parts, secret)
-            elif not unconfigured_allowed():
-                return problem(
-                    401,
-                    "unauthorized",
-                    detail=f"{provider} webhooks are not configured "
-                    f"({_env_names(provider)}): accepted on loopback only",
-                )
         except SignatureError as exc:
             log(logging.WARNING, "ESP webhook refused", provider=provider, reason=str(exc))
             return problem(401, "unauthorized", detail=str(exc))
 
         if not parsed:
             try:
-                payload = json.loads(body)
-            except (ValueError, UnicodeDecodeError) as exc:
-                where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-                return _malformed(rejected, provider, f"the body is not valid JSON{where}")
+                payload = loads(body)
+            except BadBody as exc:
+                return _malformed(rejected, provider, exc.detail.replace("request body is", "the body is"), exc.pointer)
         skipped: Counter = Counter()
         try:
             events = module.parse(payload, skipped)
@@ -132,18 +133,14 @@ def create_esp_blueprint(
             new_profiles=result.new_profiles,
             skipped=dict(skipped) or None,
         )
-        return Response(
-            json.dumps(
-                {
-                    "accepted": result.accepted,
-                    "duplicates": result.duplicates,
-                    "suppressions": result.suppressions,
-                    "new_profiles": result.new_profiles,
-                    "skipped": dict(skipped),
-                }
-            ),
-            status=200,
-            mimetype="application/json",
+        return json_response(
+            {
+                "accepted": result.accepted,
+                "duplicates": result.duplicates,
+                "suppressions": result.suppressions,
+                "new_profiles": result.new_profiles,
+                "skipped": dict(skipped),
+            }
         )
 
     return bp
@@ -157,13 +154,3 @@ def _malformed(status: int, provider: str, detail: str, pointer: str | None = No
         detail=f"not a {provider} webhook payload: {detail}",
         pointer=pointer,
     )
-
-
-def _env_names(provider: str) -> str:
-    from tailor.esp import mailgun, postmark, sendgrid
-
-    return {
-        "sendgrid": sendgrid.ENV,
-        "mailgun": mailgun.ENV,
-        "postmark": f"{postmark.ENV_USER}/{postmark.ENV_PASSWORD}",
-    }[provider]

@@ -9,17 +9,16 @@ survives a crash of the process; a retry stores nothing twice (``messageId``).
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
-import zlib
 from typing import Any
 
-from flask import Blueprint, Request, Response, request
+from flask import Blueprint, Response
 
 from tailor.config import Settings
 from tailor.store import Store, ValidationError
-from tailor.web.auth import is_loopback
+from tailor.web.auth import install
+from tailor.web.body import BadBody, json_body, json_response, raw_body
 from tailor.web.logs import log
 from tailor.web.problem import problem
 
@@ -28,59 +27,31 @@ MAX_BATCH_BYTES = 500 * 1024
 SINGLE_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 
 
-class _TooLarge(Exception):
-    pass
+def create_ingest_blueprint(store: Store, settings: Settings) -> Blueprint:
+    """The ingestion routes over ``store``.
 
-
-def create_ingest_blueprint(store: Store, settings: Settings, *, bind_host: str | None = None) -> Blueprint:
-    """The ingestion routes over ``store``; write keys from ``settings.write_keys``.
-
-    With no write key configured, calls are accepted only when the server is bound to
-    loopback (``bind_host``) — or, when the bind address is not known, only from a
-    loopback client.
+    Who may call them (a write key from ``settings.write_keys``, or a loopback caller
+    when no credential is configured) is :mod:`tailor.web.auth`'s policy, installed on
+    the app this blueprint is registered on.
     """
     bp = Blueprint("ingest", __name__)
-
-    def authorize(body: dict[str, Any]) -> Response | None:
-        given = _write_key(request, body)
-        if settings.write_keys:
-            matched = False
-            for known in settings.write_keys:
-                matched |= given is not None and hmac.compare_digest(given.encode(), known.encode())
-            if matched:
-                return None
-            return problem(
-                401, "unauthorized", detail="unknown or missing write key (HTTP basic-auth user or `writeKey`)"
-            )
-        local = is_loopback(bind_host) if bind_host is not None else is_loopback(request.remote_addr or "")
-        if local:
-            return None
-        return problem(
-            401, "unauthorized", detail="no TAILOR_WRITE_KEYS configured: ingestion is only accepted on loopback"
-        )
+    bp.record_once(lambda state: install(state.app, settings))
 
     def handle(kind: str) -> Response:
         limit = MAX_BATCH_BYTES if kind == "batch" else MAX_MESSAGE_BYTES
+        too_large = problem(
+            413,
+            "payload-too-large",
+            detail=f"a {'batch' if kind == 'batch' else 'message'} may be at most {limit // 1024} KB",
+        )
         try:
-            raw = _body(request, limit)
-        except _TooLarge:
-            return problem(
-                413,
-                "payload-too-large",
-                detail=f"a {'batch' if kind == 'batch' else 'message'} may be at most {limit // 1024} KB",
-            )
-        except (OSError, zlib.error, EOFError):
-            return problem(400, "malformed-body", detail="the body is not valid gzip")
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-            return problem(400, "malformed-json", detail=f"request body is not valid JSON{where}", pointer="")
+            if len(raw_body(MAX_BATCH_BYTES, gzip=True)) > limit:
+                return too_large
+            body = json_body(MAX_BATCH_BYTES, gzip=True, require_json_type=False, require_object=False)
+        except BadBody as exc:
+            return too_large if exc.status == 413 else exc.response()
         if not isinstance(body, dict):
             return problem(400, "invalid-message", detail="the body must be a JSON object", pointer="")
-        denied = authorize(body)
-        if denied is not None:
-            return denied
         if kind == "batch":
             messages, prefix = body.get("batch"), "/batch"
             if not isinstance(messages, list):
@@ -107,34 +78,11 @@ def create_ingest_blueprint(store: Store, settings: Settings, *, bind_host: str 
         except ValidationError as exc:
             return problem(400, "invalid-message", detail=exc.message, pointer=exc.pointer)
         log(logging.INFO, "ingested", endpoint=kind, accepted=result.accepted, duplicates=result.duplicates)
-        return Response(json.dumps({"success": True}), status=200, mimetype="application/json")
+        return json_response({"success": True})
 
     for kind in (*SINGLE_TYPES, "batch"):
         bp.add_url_rule(f"/v1/{kind}", f"ingest_{kind}", (lambda kind=kind: handle(kind)), methods=["POST"])
     return bp
-
-
-def _write_key(req: Request, body: dict[str, Any]) -> str | None:
-    if req.authorization and req.authorization.type == "basic" and req.authorization.username:
-        return req.authorization.username
-    key = body.get("writeKey")
-    return key if isinstance(key, str) and key else None
-
-
-def _body(req: Request, limit: int) -> bytes:
-    """The request body, gunzipped if needed; _TooLarge beyond ``limit`` bytes (also gzip bombs)."""
-    raw = req.get_data(cache=False)
-    if req.headers.get("Content-Encoding", "").lower() == "gzip":
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        data = inflater.decompress(raw, limit + 1)
-        if len(data) > limit or inflater.unconsumed_tail:
-            raise _TooLarge()
-        if not inflater.eof:
-            raise EOFError("truncated gzip stream")
-        return data
-    if len(raw) > limit:
-        raise _TooLarge()
-    return raw
 
 
 def _size(message: Any) -> int:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from typing import Any
 
 LOGGER_NAME = "tailor"
+#: what a caller-chosen label (request id, template name) may look like to be logged or echoed
+_LABEL = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class JSONFormatter(logging.Formatter):
@@ -51,3 +54,14 @@ def get_logger() -> logging.Logger:
 def log(level: int, message: str, **fields: Any) -> None:
     """Log ``message`` with ``fields``. Callers pass ids, names of templates and reasons — never emails or names."""
     get_logger().log(level, message, extra={"fields": fields})
+
+
+def safe_label(value: Any, replacement: str | None = None) -> str | None:
+    """``value`` when it is a plain label (``[A-Za-z0-9._-]``, at most 64 characters), else ``replacement``.
+
+    Request ids and template names come from callers: unchecked, they could forge log
+    lines, flood the log, or carry an email address into it.
+    """
+    if isinstance(value, str) and _LABEL.fullmatch(value):
+        return value
+    return replacement

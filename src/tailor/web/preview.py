@@ -1,13 +1,19 @@
-"""The QA preview studio under ``/preview/``: templates, renders with their reasons, persona grid, live edits."""
+"""The QA preview studio under ``/preview/``: templates, renders with their reasons, persona grid, live edits.
+
+The studio shows stored people's data, so it is under the app's authentication policy
+(:mod:`tailor.web.auth`): with credentials configured, a browser signs in at
+``/preview/login`` with an API token (a signed, HttpOnly, SameSite=Strict session
+cookie) or sends the token by HTTP basic auth. Its renders never record experiment
+exposures: nobody was sent anything.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, g, redirect, render_template, request, session, url_for
 
 from tailor.core import Tailor
 from tailor.preview.grid import varying_slots
@@ -18,6 +24,8 @@ from tailor.preview.personas import load_personas
 from tailor.preview.session import PreviewOutcome, PreviewRequest, panel_for, render_preview
 from tailor.preview.ui import STATIC_DIR, TEMPLATES_DIR
 from tailor.problems import ProblemError
+from tailor.web.auth import install, local_next, policy_of
+from tailor.web.body import json_response
 from tailor.web.logs import log
 
 #: app.config keys (with their defaults) the studio reads
@@ -37,6 +45,7 @@ def create_preview_blueprint(tailor: Tailor) -> Blueprint:
         static_folder=str(STATIC_DIR),
         static_url_path="/static",
     )
+    bp.record_once(lambda state: install(state.app, tailor.settings))
     watchers: dict[str, Watcher] = {}
 
     def personas_dir() -> Path:
@@ -56,6 +65,8 @@ def create_preview_blueprint(tailor: Tailor) -> Blueprint:
 
     def preview_request() -> PreviewRequest:
         req = PreviewRequest.from_values(request.values, mask_default=bool(current_app.config.get(MASK_KEY, True)))
+        if g.get("auth") is None:  # unmasking is for a signed-in user (or the dev-mode loopback caller) only
+            req.mask = True
         if not req.at and "at" not in request.values:
             req.at = str(current_app.config.get(AT_KEY) or "")
         return req
@@ -66,6 +77,8 @@ def create_preview_blueprint(tailor: Tailor) -> Blueprint:
             email = str(doc.get("email") or "")
             labels[name] = f"{name} · {mask_emails(email) if mask else email}" if email else name
         return labels
+
+    _add_sign_in(bp)
 
     @bp.get("/")
     def index() -> str:
@@ -109,14 +122,15 @@ def create_preview_blueprint(tailor: Tailor) -> Blueprint:
         req = preview_request()
         outcome = render_preview(tailor, found, req)
         fragment = render_template("preview/_result.html", req=req, outcome=outcome, panel=panel_for(tailor, outcome))
-        return _json(
+        return json_response(
             {
                 "ok": outcome.email is not None,
                 "error": outcome.error,
                 "html": fragment,
                 "template_version": outcome.email.template_version if outcome.email else None,
                 "blocks": outcome.email.blocks if outcome.email else {},
-            }
+            },
+            no_store=True,
         )
 
     @bp.get("/grid")
@@ -145,7 +159,7 @@ def create_preview_blueprint(tailor: Tailor) -> Blueprint:
     @bp.get("/api/version")
     def version() -> Response:
         """Polled about every second by open pages: changes when a template, rule or persona file does."""
-        return _json(watcher().state(request.args.get("template", "")).as_dict())
+        return json_response(watcher().state(request.args.get("template", "")).as_dict(), no_store=True)
 
     @bp.errorhandler(Exception)
     def _readable(exc: Exception) -> Any:
@@ -157,15 +171,32 @@ def create_preview_blueprint(tailor: Tailor) -> Blueprint:
         log(logging.ERROR, "preview error", error=type(exc).__name__)
         message = f"{type(exc).__name__}: {exc}"
         if request.path.startswith("/preview/api/"):
-            return _json({"ok": False, "error": message, "errors": [message]}, 500)
+            return json_response({"ok": False, "error": message, "errors": [message]}, 500, no_store=True)
         return render_template("preview/error.html", message=message), 500
 
     return bp
 
 
-def _json(payload: Any, status: int = 200) -> Response:
-    response = Response(
-        json.dumps(payload, default=str, ensure_ascii=False), status=status, mimetype="application/json"
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+def _add_sign_in(bp: Blueprint) -> None:
+    """``/preview/login`` (an API token starts a session) and ``/preview/logout``."""
+
+    @bp.route("/login", methods=["GET", "POST"])
+    def login() -> Any:
+        policy = policy_of(current_app)
+        target = local_next(request.values.get("next") or "/preview/")
+        if not policy.settings.has_credentials:  # dev mode: nothing to sign in with
+            return redirect(target, 303)
+        if request.method == "POST":
+            if policy.login(request.form.get("token", "")):
+                log(logging.INFO, "studio sign-in")
+                return redirect(target, 303)
+            log(logging.WARNING, "studio sign-in refused")
+            return render_template(
+                "preview/login.html", next=target, error="That is not an API token of this server."
+            ), 401
+        return render_template("preview/login.html", next=target, error=None)
+
+    @bp.route("/logout", methods=["GET", "POST"])
+    def logout() -> Any:
+        session.clear()
+        return redirect(url_for("preview.login"), 303)

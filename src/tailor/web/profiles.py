@@ -2,29 +2,32 @@
 
 ``GET /v1/profiles/<id>``, ``GET /v1/profiles/<id>/export``, ``DELETE /v1/profiles/<id>``,
 ``PUT /v1/profiles/<id>/consents``. ``<id>`` is a profile id, user id or anonymous id.
-Authentication is the send-time endpoints' (:func:`tailor.web.auth.authenticate`).
+Authentication is the send-time endpoints' (a signature or an API token), applied by
+the app's policy (:mod:`tailor.web.auth`).
 Answers are ``Cache-Control: no-store``; nothing personal is logged.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 
 from tailor.config import Settings
 from tailor.privacy import UnknownPurpose, erase_profile, export_profile, install_log_redaction, set_consents
 from tailor.store import Store
-from tailor.web.auth import authenticate
+from tailor.web.auth import install
+from tailor.web.body import BadBody, json_body, json_response
 from tailor.web.logs import log
 from tailor.web.problem import problem
 
+#: a consent choice is a handful of booleans
+MAX_BODY_BYTES = 64 * 1024
+
 
 def create_profiles_blueprint(
-    store: Store, settings: Settings, *, bind_host: str, on_erase: Iterable[Callable[[str], None]] = ()
+    store: Store, settings: Settings, *, on_erase: Iterable[Callable[[str], None]] = ()
 ) -> Blueprint:
     """The profile routes over ``store``.
 
@@ -35,14 +38,8 @@ def create_profiles_blueprint(
     """
     install_log_redaction()
     bp = Blueprint("profiles", __name__)
+    bp.record_once(lambda state: install(state.app, settings))
     callbacks = list(on_erase)
-
-    @bp.before_request
-    def _auth() -> Response | None:
-        result = authenticate(request, settings, bind_host=bind_host)
-        if not result.ok:
-            return problem(401, "unauthorized", detail=result.reason)
-        return None
 
     @bp.get("/v1/profiles/<profile_id>/export")
     def export(profile_id: str) -> Response:
@@ -74,14 +71,10 @@ def create_profiles_blueprint(
 
     @bp.put("/v1/profiles/<profile_id>/consents")
     def consents(profile_id: str) -> Response:
-        if not request.is_json:
-            return problem(415, "unsupported-media-type", detail="send Content-Type: application/json")
         try:
-            body = json.loads(request.get_data(cache=True) or b"null")
-        except (ValueError, UnicodeDecodeError):
-            return problem(400, "malformed-json", detail="request body is not valid JSON")
-        if not isinstance(body, dict):
-            return problem(400, "invalid-input", detail="the body must be a JSON object", pointer="/")
+            body = json_body(MAX_BODY_BYTES)
+        except BadBody as exc:
+            return exc.response()
         choices = body.get("consents")
         if not isinstance(choices, dict) or not choices:
             return problem(
@@ -111,9 +104,5 @@ def _unknown() -> Response:
     return problem(404, "unknown-profile", detail="no profile with this id")
 
 
-def _json(payload: Any, status: int = 200) -> Response:
-    response = Response(
-        json.dumps(payload, default=str, ensure_ascii=False), status=status, mimetype="application/json"
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+def _json(payload: object) -> Response:
+    return json_response(payload, no_store=True)

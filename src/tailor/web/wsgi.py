@@ -1,7 +1,9 @@
 """WSGI entry point for gunicorn: ``gunicorn 'tailor.web.wsgi:application'``.
 
 Each worker builds its own app (templates and rules compiled at worker start).
-``TAILOR_BIND_HOST`` tells the app which interface it listens on (for the loopback rule).
+``TAILOR_BIND_HOST`` (set by ``tailor serve --workers N``) is the interface gunicorn
+listens on: a worker refuses to start on a non-loopback one with no credentials
+configured. Who is trusted is decided per request from the caller's address.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 from tailor.web.app import create_app
 from tailor.web.logs import log
 
-application = create_app(bind_host=os.environ.get("TAILOR_BIND_HOST", "127.0.0.1"))
+application = create_app(bind_host=os.environ.get("TAILOR_BIND_HOST"))
 _tailor = application.extensions["tailor"]
 _tailor.recommender  # each worker loads its models before serving
 for _name in _tailor.template_names():
