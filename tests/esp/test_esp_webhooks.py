@@ -224,7 +224,6 @@ def test_unknown_provider_404(url: str) -> None:
 
 def test_unconfigured_provider_refused_unless_loopback(store: Store, serve) -> None:
     from live_server import LiveServer, lan_address
-
     from tailor.web.auth import is_loopback
 
     app = Flask("esp-unconfigured")

@@ -94,7 +94,9 @@ def test_profile_endpoints_need_auth_when_credentials_are_configured(sqlite_stor
         assert requests.get(f"{base}/u-1/export", timeout=10).status_code == 401
         assert requests.delete(f"{base}/u-1", headers={"Authorization": "Bearer nope"}, timeout=10).status_code == 401
         assert requests.get(f"{base}/u-1", headers={"Authorization": "Bearer tok-1"}, timeout=10).status_code == 200
-        signed = {"X-Tailor-Signature": sign(b"", "s3cret", int(time.time()), method="GET", path="/v1/profiles/u-1/export")}
+        signed = {
+            "X-Tailor-Signature": sign(b"", "s3cret", int(time.time()), method="GET", path="/v1/profiles/u-1/export")
+        }
         assert requests.get(f"{base}/u-1/export", headers=signed, timeout=10).status_code == 200
     assert sqlite_store.load_profile(id="u-1") is not None
 

@@ -118,8 +118,9 @@ def create_app(
         if exc.code == 413:
             detail = f"request body is larger than {MAX_BODY_BYTES:,} bytes"
         answer = problem(exc.code or 500, kinds.get(exc.code or 500, "http-error"), detail=detail)
-        if exc.code == 405 and getattr(exc, "valid_methods", None):
-            answer.headers["Allow"] = ", ".join(exc.valid_methods or [])
+        allowed = getattr(exc, "valid_methods", None)
+        if exc.code == 405 and allowed:
+            answer.headers["Allow"] = ", ".join(allowed)
         return answer
 
     @app.errorhandler(BadBody)

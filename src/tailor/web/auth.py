@@ -34,8 +34,10 @@ from enum import StrEnum
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from urllib.parse import quote
 
-from flask import Flask, Request, Response, g, redirect, request, session, url_for
+from flask import Flask, Request, g, redirect, request, session, url_for
+from flask.blueprints import BlueprintSetupState
 from flask.sessions import SecureCookieSessionInterface
+from werkzeug.wrappers import Response
 
 from tailor.client import SIGNATURE_HEADER, SignatureError, verify
 from tailor.config import Settings
@@ -279,6 +281,18 @@ def install(app: Flask, settings: Settings, *, provider_configured: Callable[[st
     if provider_configured is not None:
         policy.provider_configured = provider_configured
     return policy
+
+
+def on_register(
+    settings: Settings, *, provider_configured: Callable[[str], bool] | None = None
+) -> Callable[[BlueprintSetupState], None]:
+    """For ``Blueprint.record_once``: a blueprint registered on any app brings the policy with it."""
+
+    def setup(state: BlueprintSetupState) -> None:
+        if isinstance(state.app, Flask):
+            install(state.app, settings, provider_configured=provider_configured)
+
+    return setup
 
 
 def policy_of(app: Flask) -> Policy:

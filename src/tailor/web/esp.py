@@ -30,7 +30,7 @@ from tailor.config import Settings
 from tailor.esp import PROVIDERS, EspConfig, MalformedPayload, RequestParts, SignatureError, to_segment
 from tailor.esp import sendgrid as sendgrid_mod
 from tailor.store import Store, ValidationError
-from tailor.web.auth import install
+from tailor.web.auth import on_register
 from tailor.web.body import BadBody, json_response, loads
 from tailor.web.logs import log
 from tailor.web.problem import problem
@@ -46,13 +46,9 @@ def create_esp_blueprint(store: Store, settings: Settings, *, config: EspConfig 
     """
     config = config or EspConfig.from_env()
     bp = Blueprint("esp", __name__)
-    configured = config
+    secrets: EspConfig = config
     bp.record_once(
-        lambda state: install(
-            state.app,
-            settings,
-            provider_configured=lambda name: name in PROVIDERS and configured.secret(name) is not None,
-        )
+        on_register(settings, provider_configured=lambda name: name in PROVIDERS and secrets.secret(name) is not None)
     )
     sendgrid_key = sendgrid_mod.load_public_key(config.sendgrid_public_key) if config.sendgrid_public_key else None
     for name in PROVIDERS:

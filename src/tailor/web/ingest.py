@@ -17,7 +17,7 @@ from flask import Blueprint, Response
 
 from tailor.config import Settings
 from tailor.store import Store, ValidationError
-from tailor.web.auth import install
+from tailor.web.auth import on_register
 from tailor.web.body import BadBody, json_body, json_response, raw_body
 from tailor.web.logs import log
 from tailor.web.problem import problem
@@ -35,7 +35,7 @@ def create_ingest_blueprint(store: Store, settings: Settings) -> Blueprint:
     the app this blueprint is registered on.
     """
     bp = Blueprint("ingest", __name__)
-    bp.record_once(lambda state: install(state.app, settings))
+    bp.record_once(on_register(settings))
 
     def handle(kind: str) -> Response:
         limit = MAX_BATCH_BYTES if kind == "batch" else MAX_MESSAGE_BYTES

@@ -226,7 +226,8 @@ def openapi_document() -> dict[str, Any]:
             },
             "/healthz": {
                 "get": {
-                    "summary": "Liveness and readiness (store, templates, rules)",
+                    "summary": "Liveness and readiness: the status for anyone; the details when authenticated",
+                    "security": [{}, {"bearerToken": []}, {"signature": []}],
                     "tags": ["operations"],
                     "responses": {
                         "200": {
@@ -243,6 +244,7 @@ def openapi_document() -> dict[str, Any]:
             "/metrics": {
                 "get": {
                     "summary": "Prometheus metrics",
+                    "security": [{"bearerToken": []}, {"basicToken": []}, {"signature": []}],
                     "tags": ["operations"],
                     "responses": {
                         "200": {
@@ -271,7 +273,10 @@ def openapi_document() -> dict[str, Any]:
                     "type": "apiKey",
                     "in": "header",
                     "name": "X-Tailor-Signature",
-                    "description": 't=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body"> with TAILOR_SECRET; 300 s tolerance',
+                    "description": (
+                        't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<METHOD>.<path?query>.<body>"> with '
+                        "TAILOR_SECRET; 300 s tolerance; valid for that one method and path"
+                    ),
                 },
                 "bearerToken": {
                     "type": "http",

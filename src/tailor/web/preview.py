@@ -24,7 +24,7 @@ from tailor.preview.personas import load_personas
 from tailor.preview.session import PreviewOutcome, PreviewRequest, panel_for, render_preview
 from tailor.preview.ui import STATIC_DIR, TEMPLATES_DIR
 from tailor.problems import ProblemError
-from tailor.web.auth import install, local_next, policy_of
+from tailor.web.auth import local_next, on_register, policy_of
 from tailor.web.body import json_response
 from tailor.web.logs import log
 
@@ -45,7 +45,7 @@ def create_preview_blueprint(tailor: Tailor) -> Blueprint:
         static_folder=str(STATIC_DIR),
         static_url_path="/static",
     )
-    bp.record_once(lambda state: install(state.app, tailor.settings))
+    bp.record_once(on_register(tailor.settings))
     watchers: dict[str, Watcher] = {}
 
     def personas_dir() -> Path:

@@ -17,7 +17,7 @@ from flask import Blueprint, Response
 from tailor.config import Settings
 from tailor.privacy import UnknownPurpose, erase_profile, export_profile, install_log_redaction, set_consents
 from tailor.store import Store
-from tailor.web.auth import install
+from tailor.web.auth import on_register
 from tailor.web.body import BadBody, json_body, json_response
 from tailor.web.logs import log
 from tailor.web.problem import problem
@@ -38,7 +38,7 @@ def create_profiles_blueprint(
     """
     install_log_redaction()
     bp = Blueprint("profiles", __name__)
-    bp.record_once(lambda state: install(state.app, settings))
+    bp.record_once(on_register(settings))
     callbacks = list(on_erase)
 
     @bp.get("/v1/profiles/<profile_id>/export")

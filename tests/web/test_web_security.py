@@ -1,0 +1,411 @@
+"""Safe on a network: one authentication policy, the caller's address, bound signatures, clean edges.
+
+Every test goes through a real HTTP server. A caller "from the network" is played by
+binding the same app to this machine's LAN address and calling it there: the server
+sees a non-loopback peer, nothing is faked.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+
+from live_server import LiveServer, lan_address
+from tailor.client import SIGNATURE_HEADER, sign, signed_headers, signed_request
+from tailor.config import Settings
+from tailor.web import create_app
+
+ROOT = Path(__file__).resolve().parents[2]
+AT = "2026-11-23T12:00:00Z"
+SECRET = "sec-current"
+TOKEN = "tok-studio-and-braze"
+WRITE_KEY = "wk-server"
+LAN = lan_address()
+needs_lan = pytest.mark.skipif(LAN is None, reason="this machine has no non-loopback IPv4 address to call from")
+
+
+def persona(name: str) -> dict:
+    return json.loads((ROOT / "fixtures" / "personas" / f"{name}.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def shop_copy(shop_db, tmp_path_factory) -> str:
+    """A private copy of the example shop (these tests write exposures, events and erasures)."""
+    source = Path(shop_db.removeprefix("sqlite:///"))
+    target = tmp_path_factory.mktemp("security-shop") / "shop.db"
+    shutil.copyfile(source, target)
+    return f"sqlite:///{target}"
+
+
+def _app(database_url: str, **values):
+    settings = Settings(templates=ROOT / "templates", rules=ROOT / "rules", database_url=database_url).with_values(
+        **values
+    )
+    app = create_app(settings)
+    app.config.update(TAILOR_PERSONAS=str(ROOT / "fixtures" / "personas"), TAILOR_PREVIEW_AT=AT)
+    return app
+
+
+@pytest.fixture(scope="module")
+def secured(shop_copy):
+    """Credentials configured: every route needs them, from loopback too."""
+    server = LiveServer(_app(shop_copy, secret=f"{SECRET},sec-previous", api_tokens=TOKEN, write_keys=WRITE_KEY))
+    yield server.start().url
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def dev(shop_copy):
+    """No credentials (dev mode), served on loopback and, when there is one, on the LAN address."""
+    app = _app(shop_copy)
+    servers = [LiveServer(app).start()] + ([LiveServer(app, host=LAN).start()] if LAN else [])
+    yield [s.url for s in servers]
+    for s in servers:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def proxied(shop_copy):
+    """No credentials, behind a reverse proxy on loopback that the settings trust."""
+    app = _app(shop_copy, trusted_proxies="127.0.0.1/32")
+    servers = [LiveServer(app).start()] + ([LiveServer(app, host=LAN).start()] if LAN else [])
+    yield [s.url for s in servers]
+    for s in servers:
+        s.stop()
+
+
+def render_body(**extra) -> dict:
+    return {"template": "cart_abandonment", "profile": persona("cart-abandoner"), "at": AT, **extra}
+
+
+def assert_problem(r: requests.Response, status: int) -> dict:
+    assert r.status_code == status, r.text[:500]
+    assert r.headers["Content-Type"] == "application/problem+json"
+    body = r.json()
+    assert body["status"] == status and body["title"] and "Traceback" not in r.text
+    return body
+
+
+# -- the caller's address, not the bind address ----------------------------------------
+
+
+@needs_lan
+def test_dev_mode_serves_loopback_callers_only(dev):
+    local, lan = dev
+    assert requests.post(f"{local}/v1/render", json=render_body(), timeout=10).status_code == 200
+    # the same server, reached from a non-loopback address: nothing personal is served
+    for method, path in (
+        ("POST", "/v1/render"),
+        ("GET", "/v1/content/newsletter/hero?recipient=u-00001"),
+        ("GET", "/v1/profiles/u-00001/export"),
+        ("DELETE", "/v1/profiles/u-00001"),
+        ("POST", "/v1/track"),
+        ("GET", "/preview/render?template=newsletter&ref=u-00001&unmask=1"),
+        ("GET", "/metrics"),
+    ):
+        r = requests.request(method, f"{lan}{path}", json=render_body(), timeout=10, allow_redirects=False)
+        assert_problem(r, 403)
+    assert requests.get(f"{lan}/healthz", timeout=10).json() == {"status": "ok"}
+    assert requests.get(f"{lan}/openapi.json", timeout=10).status_code == 200
+
+
+@needs_lan
+def test_forwarded_for_from_an_untrusted_peer_is_ignored(dev):
+    _, lan = dev
+    r = requests.post(f"{lan}/v1/render", json=render_body(), headers={"X-Forwarded-For": "127.0.0.1"}, timeout=10)
+    assert_problem(r, 403)
+
+
+def test_forwarded_for_from_a_trusted_proxy_is_honoured(proxied):
+    local = proxied[0]
+    # the proxy (loopback, trusted) says the client is on the internet: refused, as that client would be
+    r = requests.post(f"{local}/v1/render", json=render_body(), headers={"X-Forwarded-For": "203.0.113.7"}, timeout=10)
+    assert_problem(r, 403)
+    # a client-supplied left-most entry is not believed: the right-most untrusted hop is the client
+    spoofed = {"X-Forwarded-For": "127.0.0.1, 203.0.113.7"}
+    assert_problem(requests.post(f"{local}/v1/render", json=render_body(), headers=spoofed, timeout=10), 403)
+    # the proxy forwarding a loopback client (e.g. an admin on the proxy host)
+    r = requests.post(f"{local}/v1/render", json=render_body(), headers={"X-Forwarded-For": "127.0.0.1"}, timeout=10)
+    assert r.status_code == 200, r.text[:300]
+
+
+@needs_lan
+def test_a_peer_outside_the_trusted_proxies_cannot_forward(proxied):
+    _, lan = proxied  # the LAN address is not in trusted_proxies (only 127.0.0.1/32 is)
+    r = requests.post(f"{lan}/v1/render", json=render_body(), headers={"X-Forwarded-For": "127.0.0.1"}, timeout=10)
+    assert_problem(r, 403)
+
+
+# -- credentials configured: every route, the studio and loopback included ---------------
+
+
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("POST", "/v1/render"),
+        ("GET", "/v1/content/newsletter/hero?recipient=u-00001"),
+        ("GET", "/v1/profiles/u-00001"),
+        ("GET", "/v1/profiles/u-00001/export"),
+        ("DELETE", "/v1/profiles/u-00001"),
+        ("POST", "/v1/track"),
+        ("POST", "/v1/batch"),
+        ("POST", "/v1/esp/postmark"),
+        ("GET", "/metrics"),
+        ("GET", "/preview/api/render?template=newsletter&ref=u-00001&unmask=1"),
+        ("GET", "/preview/api/version"),
+    ],
+)
+def test_with_credentials_configured_loopback_grants_nothing(secured, method, path):
+    r = requests.request(method, f"{secured}{path}", json={"type": "track"}, timeout=10)
+    body = assert_problem(r, 401)
+    assert body["type"].endswith("/unauthorized")
+
+
+def test_studio_pages_send_a_browser_to_sign_in(secured):
+    r = requests.get(
+        f"{secured}/preview/render?template=newsletter&ref=u-00001&unmask=1", timeout=10, allow_redirects=False
+    )
+    assert r.status_code == 303 and r.headers["Location"].startswith("/preview/login?next=")
+    assert "martina" not in r.text.lower() and "@example" not in r.text  # u-00001 is Martina Perez
+
+
+def test_studio_sign_in_sets_a_strict_http_only_cookie(secured):
+    browser = requests.Session()
+    refused = browser.post(f"{secured}/preview/login", data={"token": "guess", "next": "/preview/"}, timeout=10)
+    assert refused.status_code == 401 and not browser.cookies
+    r = browser.post(
+        f"{secured}/preview/login",
+        data={"token": TOKEN, "next": "/preview/grid"},
+        timeout=10,
+        allow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["Location"] == "/preview/grid"
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" not in cookie  # plain http here
+    page = browser.get(f"{secured}/preview/render?template=newsletter&persona=cart-abandoner", timeout=10)
+    assert page.status_code == 200 and "tailor preview" in page.text
+    api = browser.get(f"{secured}/preview/api/render?template=newsletter&persona=cart-abandoner", timeout=10)
+    assert api.status_code == 200 and api.json()["ok"] is True
+    browser.get(f"{secured}/preview/logout", timeout=10)
+    assert browser.get(f"{secured}/preview/api/version", timeout=10).status_code == 401
+
+
+def test_studio_sign_in_never_redirects_off_site(secured):
+    r = requests.post(
+        f"{secured}/preview/login", data={"token": TOKEN, "next": "//evil.example/"}, timeout=10, allow_redirects=False
+    )
+    assert r.status_code == 303 and r.headers["Location"] == "/preview/"
+
+
+def test_studio_accepts_the_token_by_basic_auth(secured):
+    r = requests.get(
+        f"{secured}/preview/api/render?template=newsletter&persona=cart-abandoner", auth=("qa", TOKEN), timeout=10
+    )
+    assert r.status_code == 200 and r.json()["ok"] is True
+
+
+def test_healthz_details_need_credentials(secured):
+    bare = requests.get(f"{secured}/healthz", timeout=10)
+    assert bare.status_code == 200 and bare.json() == {"status": "ok"}
+    detailed = requests.get(f"{secured}/healthz", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).json()
+    assert detailed["templates"]["newsletter"] == "ok" and detailed["store"] == "ok"
+
+
+def test_each_kind_of_credential_opens_its_routes(secured):
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    assert requests.post(f"{secured}/v1/render", json=render_body(), headers=bearer, timeout=10).status_code == 200
+    assert requests.get(f"{secured}/metrics", headers=bearer, timeout=10).status_code == 200
+    track = {"type": "track", "userId": "u-00001", "event": "Product Viewed", "messageId": "sec-1"}
+    assert requests.post(f"{secured}/v1/track", json=track, auth=(WRITE_KEY, ""), timeout=10).status_code == 200
+    assert requests.post(f"{secured}/v1/track", json={**track, "writeKey": WRITE_KEY}, timeout=10).status_code == 200
+    # a write key is not an API token and the reverse
+    assert requests.post(f"{secured}/v1/track", json=track, headers=bearer, timeout=10).status_code == 401
+    wk = {"Authorization": f"Bearer {WRITE_KEY}"}
+    assert requests.post(f"{secured}/v1/render", json=render_body(), headers=wk, timeout=10).status_code == 401
+
+
+# -- signatures bind the method, the path and the query -----------------------------------
+
+
+def test_a_signature_is_valid_for_one_request_only(secured, shop_copy):
+    url = f"{secured}/v1/content/newsletter/hero?recipient=u-00001&at={AT}"
+    headers = signed_headers("GET", url, SECRET)
+    assert requests.get(url, headers=headers, timeout=10).status_code == 200
+    # the same header (same empty body, same second) replayed elsewhere
+    assert_problem(requests.get(f"{secured}/v1/profiles/u-00001/export", headers=headers, timeout=10), 401)
+    assert_problem(requests.delete(f"{secured}/v1/profiles/u-00001", headers=headers, timeout=10), 401)
+    assert_problem(requests.get(url.replace("u-00001", "u-00002"), headers=headers, timeout=10), 401)
+    engine = create_engine(shop_copy)
+    with engine.connect() as conn:
+        assert conn.execute(text("select count(*) from profiles where id = 'u-00001'")).scalar() == 1
+    engine.dispose()
+    # signed for what it is, the export is served (rotation: the previous secret too)
+    export = f"{secured}/v1/profiles/u-00001/export"
+    assert requests.get(export, headers=signed_headers("GET", export, "sec-previous"), timeout=10).status_code == 200
+
+
+def test_signed_render_with_the_client_helper(secured):
+    body, headers = signed_request(render_body(), SECRET)
+    assert requests.post(f"{secured}/v1/render", data=body, headers=headers, timeout=10).status_code == 200
+    stale = sign(body, SECRET, int(time.time()) - 301, method="POST", path="/v1/render")
+    r = requests.post(f"{secured}/v1/render", data=body, headers={**headers, SIGNATURE_HEADER: stale}, timeout=10)
+    assert "tolerance" in assert_problem(r, 401)["detail"]
+
+
+# -- previews are not sends --------------------------------------------------------------
+
+
+def _exposures(database_url: str) -> int:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("select count(*) from exposures")).scalar() or 0)
+    finally:
+        engine.dispose()
+
+
+def test_previews_record_no_exposures(dev, shop_copy, tmp_path):
+    local = dev[0]
+    before = _exposures(shop_copy)
+    for path in (
+        "/preview/api/render?template=newsletter&persona=sparse-data",
+        "/preview/render?template=newsletter&ref=u-00001",
+        "/preview/grid?template=newsletter",
+    ):
+        assert requests.get(f"{local}{path}", timeout=30).status_code == 200
+    from tailor import Tailor
+    from tailor.preview.personas import load_personas
+    from tailor.preview.static import build_static_preview
+
+    settings = Settings(templates=ROOT / "templates", rules=ROOT / "rules", database_url=shop_copy)
+    tailor = Tailor(ROOT / "templates", ROOT / "rules", shop_copy, settings=settings)
+    found = load_personas(ROOT / "fixtures" / "personas")
+    results = build_static_preview(tailor, {"sparse-data": found["sparse-data"]}, tmp_path / "site", at=AT)
+    assert any(r.email is not None and r.email.experiments for r in results), "the persona is in an experiment"
+    assert _exposures(shop_copy) == before
+    # the same persona really sent is counted: the check above can fail
+    sent = requests.post(
+        f"{local}/v1/render",
+        json={"template": "newsletter", "profile": persona("sparse-data"), "at": AT, "send_id": "sec-send"},
+        timeout=30,
+    )
+    assert sent.status_code == 200 and sent.json()["experiments"]
+    assert _exposures(shop_copy) == before + 1
+
+
+# -- bad input at the edges: 4xx problem+json, never a 500, always valid JSON --------------
+
+
+@pytest.mark.parametrize(
+    "raw,pointer",
+    [
+        (b'{"template": "welcome", "profile": {"id": "x", "traits": {"score": NaN}}}', ""),
+        (b'{"template": "welcome", "profile": {"id": "x", "traits": {"score": -Infinity}}}', ""),
+        (b'{"template": "welcome", "context": ' + b'{"a": ' * 100 + b"1" + b"}" * 100 + b"}", None),
+        (b'{"template": "welcome", "context": ' + b"[" * 50_000 + b"]" * 50_000 + b"}", None),
+        (b'{"template": "welcome", "profile": {"id": "x", "traits": {"name": "\\ud800"}}}', "/profile/traits/name"),
+        (b'{"template": "welcome", "profile": {"id": "x", "traits": {"\\udfff": 1}}}', "/profile/traits"),
+        (b'{"template": "welcome", "profile": {"id": "x"}, "at": "0001-01-01T00:00:00+01:00"}', "/at"),
+        (b'{"template": "welcome", "profile": {"id": "x"}, "at": "9999-12-31T23:59:59-05:00"}', "/at"),
+        (b'{"template": "welcome", "profile": {"id": "x"}, "at": "9999-12-31T23:59:59Z"}', "/at"),
+        (b"\xff\xfe{}", ""),
+    ],
+)
+def test_bad_json_is_a_400_problem(dev, raw, pointer):
+    r = requests.post(f"{dev[0]}/v1/render", data=raw, headers={"Content-Type": "application/json"}, timeout=10)
+    body = assert_problem(r, 400)
+    if pointer is not None:
+        assert body.get("pointer", "") == pointer, body
+
+
+def test_content_at_out_of_range_is_a_400(dev):
+    r = requests.get(
+        f"{dev[0]}/v1/content/newsletter/hero?recipient=u-00001&at=0001-01-01T00:00:00%2B01:00", timeout=10
+    )
+    assert assert_problem(r, 400)["pointer"] == "/at"
+
+
+def test_ingestion_refuses_nan_and_surrogates(dev):
+    for raw in (b'{"userId": "u-1", "event": "E", "properties": {"v": NaN}}', b'{"userId": "\\ud83d", "event": "E"}'):
+        assert_problem(requests.post(f"{dev[0]}/v1/track", data=raw, timeout=10), 400)
+
+
+@pytest.mark.parametrize(
+    "method,path,status",
+    [
+        ("POST", "//v1/render", None),
+        ("GET", "/v1/" + "a" * 20_000, 404),
+        ("FOO", "/v1/render", 405),
+        ("PROPFIND", "/healthz", 405),
+        ("GET", "/v1/content/%ff%fe/hero?recipient=%ff", None),
+        ("GET", "/v1/content/a%00b/hero?recipient=x", None),
+    ],
+)
+def test_odd_requests_get_a_problem_not_a_500(dev, method, path, status):
+    r = requests.request(method, f"{dev[0]}{path}", json=render_body(), timeout=10, allow_redirects=False)
+    assert r.status_code < 500, r.text[:300]
+    if status is not None:
+        assert_problem(r, status)
+    if r.headers.get("Content-Type", "").endswith("json"):
+        json.loads(r.content.decode("utf-8"))
+
+
+def test_request_ids_and_template_names_are_sanitized_in_logs(dev, capfd):
+    hostile = 'x", "level": "critical", "ann@example.com'
+    r = requests.post(
+        f"{dev[0]}/v1/render",
+        json={"template": "ann@example.com\n{}", "profile": {"id": "x"}, "at": AT},
+        headers={"X-Request-Id": hostile},
+        timeout=10,
+    )
+    assert r.status_code == 404 and r.headers["X-Request-Id"] != hostile
+    ok = requests.post(f"{dev[0]}/v1/render", json=render_body(), headers={"X-Request-Id": "req-42.a_b"}, timeout=10)
+    assert ok.headers["X-Request-Id"] == "req-42.a_b"
+    err = capfd.readouterr().err
+    assert "ann@example.com" not in err and '"critical"' not in err
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert any(line.get("template") == "<invalid>" for line in lines)
+
+
+# -- tailor serve refuses to listen beyond loopback without credentials --------------------
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "", *([LAN] if LAN else [])])
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_refuses_a_public_interface_without_credentials(host, workers, tmp_path):
+    env = {
+        k: v
+        for k, v in __import__("os").environ.items()
+        if k not in ("TAILOR_SECRET", "TAILOR_API_TOKENS", "TAILOR_WRITE_KEYS")
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "from tailor.cli import main; main()", "serve", "--host", host, "--workers", workers],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "refusing to listen" in result.stderr and "TAILOR_SECRET" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_listens_everywhere_once_credentials_are_configured():
+    from webtools import ServeProcess
+
+    server = ServeProcess("--host", "0.0.0.0", "--no-warm", env={"TAILOR_API_TOKENS": TOKEN, "TAILOR_DATABASE_URL": ""})
+    try:
+        assert server.wait_ready() == {"status": "ok"}
+        r = requests.get(f"{server.url}/healthz", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+        assert "templates" in r.json()
+    finally:
+        server.stop()
