@@ -28,6 +28,8 @@ from tailor.web.problem import problem
 #: deepest nesting accepted in a request body (real profiles and contexts are far shallower)
 MAX_DEPTH = 64
 _SURROGATE = re.compile("[\ud800-\udfff]")
+#: a \uD800-\uDFFF escape in the JSON text: the only way a surrogate gets into a parsed value
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abAB]|\\u[dD][c-fC-F]")
 
 
 class BadBody(Exception):
@@ -56,7 +58,11 @@ def loads(raw: bytes | str) -> Any:
         ) from None
     except (ValueError, UnicodeDecodeError):
         raise BadBody(400, "malformed-json", "request body is not valid UTF-8 JSON") from None
-    _check_tree(value)
+    text = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    if isinstance(value, (dict, list)):
+        _check_tree(value, strings=bool(_SURROGATE_ESCAPE.search(text)))
+    elif isinstance(value, str) and _SURROGATE.search(value):
+        raise BadBody(400, "invalid-input", "the body is a lone UTF-16 surrogate (not text)")
     return value
 
 
@@ -115,25 +121,35 @@ def _no_constant(name: str) -> Any:
     raise _Constant(name)
 
 
-def _check_tree(value: Any) -> None:
-    """Depth and string checks without recursion (the value may be as deep as the parser allowed)."""
-    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+def _check_tree(value: Any, *, strings: bool) -> None:
+    """Depth, and when ``strings`` surrogate, checks without recursion (the value may be as deep as
+    the parser allowed). Strings are visited only when the text held a surrogate escape; the JSON
+    pointer is built only for an error (``trail`` is a linked list of keys)."""
+    stack: list[tuple[Any, int, Any]] = [(value, 0, None)]
     while stack:
-        item, pointer, depth = stack.pop()
+        item, depth, trail = stack.pop()
         if isinstance(item, str):
             if _SURROGATE.search(item):
-                raise BadBody(400, "invalid-input", "a string holds a lone UTF-16 surrogate (not text)", pointer or "/")
+                raise BadBody(
+                    400, "invalid-input", "a string holds a lone UTF-16 surrogate (not text)", _pointer(trail)
+                )
             continue
-        if isinstance(item, (dict, list)):
-            if depth >= MAX_DEPTH:
-                raise BadBody(400, "invalid-input", f"nested more than {MAX_DEPTH} levels deep", pointer or "/")
-            pairs = item.items() if isinstance(item, dict) else enumerate(item)
-            for key, child in pairs:
-                if isinstance(key, str) and _SURROGATE.search(key):
-                    raise BadBody(
-                        400, "invalid-input", "a key holds a lone UTF-16 surrogate (not text)", pointer or "/"
-                    )
-                stack.append((child, f"{pointer}/{_escape(str(key))}", depth + 1))
+        if depth >= MAX_DEPTH:
+            raise BadBody(400, "invalid-input", f"nested more than {MAX_DEPTH} levels deep", _pointer(trail))
+        pairs = item.items() if isinstance(item, dict) else enumerate(item)
+        for key, child in pairs:
+            if strings and isinstance(key, str) and _SURROGATE.search(key):
+                raise BadBody(400, "invalid-input", "a key holds a lone UTF-16 surrogate (not text)", _pointer(trail))
+            if isinstance(child, (dict, list)) or (strings and isinstance(child, str)):
+                stack.append((child, depth + 1, (key, trail)))
+
+
+def _pointer(trail: Any) -> str:
+    keys: list[str] = []
+    while trail is not None:
+        key, trail = trail
+        keys.append(_escape(str(key)))
+    return "".join("/" + k for k in reversed(keys)) or "/"
 
 
 def _escape(key: str) -> str:
