@@ -409,3 +409,17 @@ def test_serve_listens_everywhere_once_credentials_are_configured():
         assert "templates" in r.json()
     finally:
         server.stop()
+
+
+def test_every_route_is_in_the_policy_table(shop_copy):
+    """A new route must be placed in the table on purpose (unlisted ones get the API's policy, never open)."""
+    from tailor.web.auth import API, POLICY, access_for
+
+    app = _app(shop_copy)
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert {"render", "content", "healthz", "metrics_endpoint", "preview.render_view", "profiles.export"} <= endpoints
+    for endpoint in endpoints - {"static"}:  # Flask's own static folder: none here, and API-guarded anyway
+        assert endpoint in POLICY or endpoint.split(".", 1)[0] + "." in POLICY, endpoint
+    assert access_for("static") == API and access_for("someday.new_route") == API
+    public = {e for e in endpoints if access_for(e).public}
+    assert public == {"healthz", "openapi", "preview.login", "preview.logout", "preview.static"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -144,10 +143,12 @@ def _recipient(tailor: Tailor, personas: Mapping[str, Mapping[str, Any]], req: P
 
 
 def _json_object(text: str, what: str) -> dict[str, Any]:
+    from tailor.web.body import BadBody, loads  # the HTTP edges' strict parser: no NaN, no bombs
+
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        value = loads(text)
+    except BadBody as exc:
+        raise InputError(f"{what}: {exc.detail.replace('request body', 'it')}") from None
     if not isinstance(value, dict):
         raise InputError(f"{what} must be a JSON object, got {type(value).__name__}")
     return value
