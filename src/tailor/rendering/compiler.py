@@ -43,6 +43,7 @@ from tailor.rendering.source import (
 )
 from tailor.rendering.text import html_template_to_text_template
 from tailor.rendering.tokens import JINJA_TOKEN, TokenVault
+from tailor.sandbox import RenderTimeLimit
 from tailor.watch import folder_stamp
 
 COMPILER_VERSION = "1"
@@ -135,7 +136,9 @@ class CompiledTemplate:
                 try:
                     html_part = render_capped(alternatives.html[attempt], ctx)
                     text_part = render_capped(alternatives.text[attempt], ctx) if text else ""
-                except Exception as exc:  # a broken block must not break the send
+                except RenderTimeLimit:
+                    raise  # the render's time is spent: no default block can be rendered in it
+                except Exception as exc:  # a broken block (or one over a size cap) must not break the send
                     record_fallback(
                         "block-failed",
                         f"slot {slot!r}: block {attempt!r} failed ({type(exc).__name__}: {exc}); used the default",
