@@ -72,7 +72,8 @@ BIG = {
         "{% set ns = namespace(s='x') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}"
     ),
     "~ doubling via macro": (
-        "{% macro d(s, n) %}{% if n %}{{ d(s ~ s, n - 1) }}{% else %}{{ s|length }}{% endif %}{% endmacro %}{{ d('x', 60) }}"
+        "{% macro d(s, n) %}{% if n %}{{ d(s ~ s, n - 1) }}{% else %}{{ s|length }}{% endif %}{% endmacro %}"
+        "{{ d('x', 60) }}"
     ),
     "+ of a list of references": "{{ ([('x' * 90000)] * 1) + [('x' * 90000)] }}",
     "center": "{{ 'x'|center(999999999) }}",
@@ -95,8 +96,12 @@ BIG = {
     "str.replace": "{{ ('x' * 100000).replace('x', 'yy') }}",
     "str.join": "{{ ('x' * 1000).join(['a'] * 100000) }}",
     "many capped results kept": "{{ range(100000)|map('string')|map('center', 90000)|list|length }}",
-    "macro buffer": "{% macro m() %}{% for i in range(100000) %}{{ 'x' * 100000 }}{% endfor %}{% endmacro %}{{ m()|length }}",
-    "set block buffer": "{% set b %}{% for i in range(100000) %}{{ 'x' * 100000 }}{% endfor %}{% endset %}{{ b|length }}",
+    "macro buffer": (
+        "{% macro m() %}{% for i in range(100000) %}{{ 'x' * 100000 }}{% endfor %}{% endmacro %}{{ m()|length }}"
+    ),
+    "set block buffer": (
+        "{% set b %}{% for i in range(100000) %}{{ 'x' * 100000 }}{% endfor %}{% endset %}{{ b|length }}"
+    ),
     "output": "{% for i in range(3000) %}{{ 'y' * 1000 }}{% endfor %}",
 }
 
