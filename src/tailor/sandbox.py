@@ -33,7 +33,6 @@ import operator
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from string import Formatter
 from typing import Any
@@ -41,6 +40,7 @@ from typing import Any
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.filters import FILTERS as JINJA_FILTERS
+from jinja2.runtime import Namespace
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from jinja2.utils import generate_lorem_ipsum
 
@@ -58,6 +58,8 @@ DEFAULT_RENDER_TIMEOUT_MS = 1_000
 #: Largest ``indent`` a ``tojson``/``indent`` may use; paragraphs and words ``lipsum`` may make.
 MAX_INDENT = 64
 MAX_LIPSUM_WORDS = 20_000
+#: Deepest list/dict nesting a template may build (and the size check will walk).
+MAX_NESTING = 50
 
 
 class ResourceLimitError(SecurityError):
@@ -94,9 +96,8 @@ class RenderLimits:
 _limits: contextvars.ContextVar[RenderLimits | None] = contextvars.ContextVar("tailor_render_limits", default=None)
 
 
-@contextmanager
-def render_limits(timeout_ms: int | None = None, *, start: bool = True) -> Iterator[RenderLimits]:
-    """Run the block under one render's deadline and budget.
+class render_limits:  # a context manager class: cheaper than @contextmanager on every part of every render
+    """Run the block under one render's deadline and budget: ``with render_limits(ms) as limits:``.
 
     Nested scopes join the outer one: ``Tailor.render`` opens the scope with the
     configured limit (``start=False``: the clock starts when the first rule condition
@@ -105,20 +106,27 @@ def render_limits(timeout_ms: int | None = None, *, start: bool = True) -> Itera
     condition) open it too, so they are never unbounded. A context variable, not a
     thread-local alone: each server thread, Dask worker thread or asyncio task has its own.
     """
-    current = _limits.get()
-    if current is not None:
-        if start:
-            current.start()
-        yield current
-        return
-    limits = RenderLimits(DEFAULT_RENDER_TIMEOUT_MS if timeout_ms is None else timeout_ms)
-    if start:
-        limits.start()
-    token = _limits.set(limits)
-    try:
-        yield limits
-    finally:
-        _limits.reset(token)
+
+    __slots__ = ("timeout_ms", "start", "token")
+
+    def __init__(self, timeout_ms: int | None = None, *, start: bool = True):
+        self.timeout_ms = DEFAULT_RENDER_TIMEOUT_MS if timeout_ms is None else timeout_ms
+        self.start = start
+        self.token: contextvars.Token[RenderLimits | None] | None = None
+
+    def __enter__(self) -> RenderLimits:
+        limits = _limits.get()
+        if limits is None:
+            limits = RenderLimits(self.timeout_ms)
+            self.token = _limits.set(limits)
+        if self.start:
+            limits.start()
+        return limits
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.token is not None:
+            _limits.reset(self.token)
+            self.token = None
 
 
 def check_deadline() -> None:
@@ -135,21 +143,32 @@ def _charge(result: Any) -> Any:
     return result
 
 
-def _weight(value: Any, limit: int = MAX_OPERATOR_RESULT) -> int:
+def _weight(value: Any, limit: int = MAX_OPERATOR_RESULT, depth: int = 0) -> int:
     """About how many characters ``str(value)`` makes, counted no further than ``limit``.
 
-    Lists hold references: ``[big] * 100`` is small in memory but not once printed.
+    Lists hold references: ``[big] * 100`` or ``[l, l, l]`` nested five deep is small
+    in memory but gigabytes once printed, so containers are weighed by their contents.
     """
     if isinstance(value, (str, bytes)):
         return len(value)
+    if isinstance(value, Namespace):
+        value = value._Namespace__attrs  # what its repr prints
     if isinstance(value, (list, tuple, dict)):
+        if depth > MAX_NESTING:
+            return limit + 1
         total = len(value)
         for item in value.items() if isinstance(value, dict) else value:
-            total += _weight(item, limit - total)
+            total += _weight(item, limit - total, depth + 1)
             if total > limit:
                 break
         return total
     return 1
+
+
+def sized_container(value: Any, what: str = "a list or dict") -> Any:
+    """A container a template built (literal, call result) may print to at most :data:`MAX_OUTPUT_CHARS`."""
+    _refuse_above(_weight(value, MAX_OUTPUT_CHARS), what, MAX_OUTPUT_CHARS)
+    return value
 
 
 def _refuse_above(size: int, what: str, limit: int = MAX_OPERATOR_RESULT) -> None:
@@ -414,6 +433,34 @@ class DeadlineCodeGenerator(CodeGenerator):
         finally:
             node.iter = original
 
+    def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
+        if isinstance(node.node, nodes.EnvironmentAttribute) and node.node.name == "deadline_iter":
+            # the wrapper visit_For added (templates cannot write EnvironmentAttribute nodes):
+            # called directly, not through the sandbox's call(), to keep loops cheap
+            self.write("environment.deadline_iter(")
+            self.visit(node.args[0], frame)
+            self.write(")")
+            return
+        super().visit_Call(node, frame, forward_caller=forward_caller)
+
+    def visit_List(self, node: nodes.List, frame: Frame) -> None:
+        self.write("environment.sized_container(")
+        super().visit_List(node, frame)
+        self.write(")")
+
+    def visit_Dict(self, node: nodes.Dict, frame: Frame) -> None:
+        self.write("environment.sized_container(")
+        super().visit_Dict(node, frame)
+        self.write(")")
+
+    def visit_Tuple(self, node: nodes.Tuple, frame: Frame) -> None:
+        if node.ctx != "load":  # an assignment target: `{% for a, b in … %}`
+            super().visit_Tuple(node, frame)
+            return
+        self.write("environment.sized_container(")
+        super().visit_Tuple(node, frame)
+        self.write(")")
+
     @optimizeconst
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
         # Jinja's visit_Concat, with the operands measured before they are joined
@@ -494,7 +541,10 @@ class CappedSandbox(ImmutableSandboxedEnvironment):
         if isinstance(owner, (str, bytes)) and name in _SIZED_STR_METHODS:
             _check_str_method(name, owner, args, kwargs)
             return _charge(super().call(context, obj, *args, **kwargs))
-        return super().call(context, obj, *args, **kwargs)
+        result = super().call(context, obj, *args, **kwargs)
+        if isinstance(result, (list, tuple, dict, Namespace)):  # dict(a=l, b=l), namespace(…)
+            sized_container(result)
+        return result
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         wrapped = super().wrap_str_format(value)
@@ -512,6 +562,8 @@ class CappedSandbox(ImmutableSandboxedEnvironment):
             return _charge(wrapped(*args, **kwargs))
 
         return capped
+
+    sized_container = staticmethod(sized_container)
 
     @staticmethod
     def deadline_iter(iterable: Any) -> Any:

@@ -103,6 +103,18 @@ BIG = {
         "{% set b %}{% for i in range(100000) %}{{ 'x' * 100000 }}{% endfor %}{% endset %}{{ b|length }}"
     ),
     "output": "{% for i in range(3000) %}{{ 'y' * 1000 }}{% endfor %}",
+    "nested list literals of references": (
+        "{% set b = 'x' * 100000 %}{% set l = [b, b, b, b, b, b, b, b, b] %}"
+        "{% set l2 = [l, l, l, l, l, l, l, l, l, l] %}{% set l3 = [l2, l2, l2, l2, l2] %}{{ l3 }}"
+    ),
+    "nested dict() calls of references": (
+        "{% set b = 'x' * 100000 %}{% set d = dict(a=b, b=b, c=b, d=b, e=b, f=b, g=b, h=b, i=b) %}"
+        "{% set d2 = dict(a=d, b=d, c=d) %}{{ d2 }}"
+    ),
+    "nested namespaces": (
+        "{% set b = 'x' * 100000 %}{% set n = namespace(a=b, b=b, c=b, d=b, e=b, f=b, g=b, h=b, i=b) %}"
+        "{% set n2 = namespace(a=n, b=n, c=n) %}{{ n2 }}"
+    ),
 }
 
 
