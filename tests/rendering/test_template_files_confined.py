@@ -136,3 +136,13 @@ def test_includes_inside_templates_still_work(write_templates, tmp_path):
     assert [p for p in tailor.check() if p.path.endswith("t.html")] == []
     html = tailor.render("t", profile={"id": "u1"}).html
     assert "included" in html and "macro" in html
+
+
+def test_subject_setting_cannot_name_a_file_outside(write_templates, tmp_path, secret_file):
+    root = write_templates({"t.html": f"---\nsubject: \"{{% include '{secret_file}' %}}\"\n---\n<p>x</p>\n"})
+    tailor = tailor_for(root, tmp_path)
+    (problem,) = [p for p in tailor.check() if p.path.endswith("t.html")]
+    assert problem.message.startswith("subject: include:") and "outside the templates folder" in problem.message
+    with pytest.raises(TemplateBroken) as err:
+        tailor.render("t", profile={"id": "u1"})
+    assert SECRET not in str(err.value)
