@@ -12,6 +12,9 @@ the missing bounds, as extension points in the style of Jinja's own ``sandbox.py
   ``tojson``, ``slice``, ``batch``, ``lipsum``, ``wordwrap``, ``truncate``, ``replace``,
   ``join``, ``str.center/ljust/rjust/zfill/expandtabs/replace/join/translate/format``)
   checks the size it would produce *before* producing it (:data:`MAX_OPERATOR_RESULT`).
+* **Containers are weighed** — lists hold references, so ``[l, l, l]`` nested a few
+  levels is small in memory and gigabytes once printed: list/dict/tuple literals and
+  ``dict()``/``namespace()`` results may print to at most :data:`MAX_OUTPUT_CHARS`.
 * **An allocation budget per render** — what those operations produce, and every
   buffer Jinja joins (macro bodies, ``{% set %}`` blocks, filter blocks), is charged
   to :class:`RenderLimits`; a render that has produced :data:`MAX_RENDER_CHARS` in
@@ -371,14 +374,15 @@ FILTER_CHECKS: dict[str, Callable[..., None]] = {
 }
 
 
-def capped_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:  # noqa: A002 - Jinja's names
-    """Jinja's ``lipsum`` global with the number of words it may generate capped."""
-    if _int_arg(n) * max_int(min, max) > MAX_LIPSUM_WORDS:
+def capped_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
+    """Jinja's ``lipsum`` global (same argument names) with the number of words it may generate capped."""
+    if _int_arg(n) * _largest_int(min, max) > MAX_LIPSUM_WORDS:
         raise ResourceLimitError(f"lipsum would generate more than {MAX_LIPSUM_WORDS:,} words")
     return _charge(generate_lorem_ipsum(n=n, html=html, min=min, max=max))
 
 
-def max_int(*values: Any) -> int:
+def _largest_int(*values: Any) -> int:
+    # a module function: inside capped_lipsum the name ``max`` is Jinja's argument
     return max((_int_arg(v) for v in values), default=0)
 
 
