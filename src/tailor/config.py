@@ -20,6 +20,7 @@ ENV_NAMES = {
     "trusted_proxies": "TAILOR_TRUSTED_PROXIES",
     "recs_url": "TAILOR_RECS_URL",
     "budget_ms": "TAILOR_BUDGET_MS",
+    "render_timeout_ms": "TAILOR_RENDER_TIMEOUT_MS",
     "inliner": "TAILOR_INLINER",
     "artifacts": "TAILOR_ARTIFACTS",
 }
@@ -46,6 +47,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     recs_url: str | None = None
     budget_ms: int = 250
+    #: wall-clock limit of one render (conditions and content): past it the render is refused
+    render_timeout_ms: int = 1000
     #: ``css-inline`` (default, fast, maintained) or ``premailer``
     inliner: str = "css-inline"
     #: where trained recommendation artifacts are written
@@ -90,13 +93,13 @@ class Settings:
                     _check_networks(coerced[key])
             elif key in ("templates", "rules", "artifacts"):
                 coerced[key] = Path(value)
-            elif key == "budget_ms":
+            elif key in ("budget_ms", "render_timeout_ms"):
                 try:
                     coerced[key] = int(value)
                 except (TypeError, ValueError):
-                    raise ConfigError(f"budget_ms must be an integer, got {value!r}") from None
+                    raise ConfigError(f"{key} must be an integer, got {value!r}") from None
                 if coerced[key] <= 0:
-                    raise ConfigError("budget_ms must be positive")
+                    raise ConfigError(f"{key} must be positive")
             elif key == "inliner":
                 if value not in ("css-inline", "premailer"):
                     raise ConfigError(f"inliner must be 'css-inline' or 'premailer', got {value!r}")

@@ -11,13 +11,21 @@ from pathlib import Path
 from typing import Any
 
 from tailor.config import Settings
-from tailor.email import Email, InvalidInput, RenderAborted, RenderFailed, TemplateBroken, TemplateNotFound
+from tailor.email import (
+    Email,
+    InvalidInput,
+    RenderAborted,
+    RenderFailed,
+    RenderLimit,
+    TemplateBroken,
+    TemplateNotFound,
+)
 from tailor.problems import Problem, ProblemError
 from tailor.profile import consent, template_profile, validate_profile
 from tailor.rendering.compiler import CompiledTemplate, Compiler, UnknownTemplate
-from tailor.rendering.environment import OutputTooLarge
 from tailor.rendering.fallbacks import collecting_fallbacks, record_fallback
 from tailor.rendering.filters import resolve_locale, resolve_timezone
+from tailor.sandbox import ResourceLimitError, render_limits
 from tailor.watch import folder_stamp
 
 
@@ -254,13 +262,17 @@ class Tailor:
         stored ones for this render only). ``record_exposure=False`` for renders nobody
         is sent (previews): an exposure counts a person who saw a variant.
         """
-        with collecting_fallbacks() as fallbacks:
-            prepared = self.prepare(template, profile=profile, recipient=recipient, at=at, context=context)
+        # One deadline and allocation budget for the rule conditions and every part of the email.
+        with collecting_fallbacks() as fallbacks, render_limits(self.settings.render_timeout_ms, start=False):
+            try:
+                prepared = self.prepare(template, profile=profile, recipient=recipient, at=at, context=context)
+            except ResourceLimitError as exc:  # a rule condition ran past the deadline
+                raise RenderLimit(f"template {template!r}: rule conditions stopped: {exc}") from None
             compiled = prepared.compiled
             try:
                 parts = compiled.render(prepared.context, prepared.blocks)
-            except OutputTooLarge as exc:
-                raise RenderFailed(f"template {compiled.name!r}: {exc}") from None
+            except ResourceLimitError as exc:
+                raise RenderLimit(f"template {compiled.name!r} stopped: {exc}") from None
             except Exception as exc:  # data the page itself (outside slots) could not handle
                 raise RenderFailed(
                     f"template {compiled.name!r} failed outside any slot: {type(exc).__name__}: {exc}"

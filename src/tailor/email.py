@@ -84,3 +84,14 @@ class RenderFailed(TailorError):
 
     status = 422
     kind = "render-failed"
+
+
+class RenderLimit(TailorError):
+    """The template (or a rule condition) ran past a limit: the render's deadline or a size cap.
+
+    422, not 503: the same template and data hit the same limit again, so a retry
+    (ESPs retry 5xx for hours) would only hold another worker for the same time.
+    """
+
+    status = 422
+    kind = "render-limit"

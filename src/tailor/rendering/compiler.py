@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateSyntaxError
+from jinja2 import TemplateSyntaxError, nodes
 from markupsafe import Markup
 
 from tailor.problems import Problem, ProblemError
@@ -35,12 +35,15 @@ from tailor.rendering.source import (
     Expander,
     SlotResolver,
     TemplateFile,
+    confined_path,
     discover,
     line_col,
+    outside_message,
     read_template,
 )
 from tailor.rendering.text import html_template_to_text_template
 from tailor.rendering.tokens import JINJA_TOKEN, TokenVault
+from tailor.sandbox import RenderTimeLimit
 from tailor.watch import folder_stamp
 
 COMPILER_VERSION = "1"
@@ -133,7 +136,9 @@ class CompiledTemplate:
                 try:
                     html_part = render_capped(alternatives.html[attempt], ctx)
                     text_part = render_capped(alternatives.text[attempt], ctx) if text else ""
-                except Exception as exc:  # a broken block must not break the send
+                except RenderTimeLimit:
+                    raise  # the render's time is spent: no default block can be rendered in it
+                except Exception as exc:  # a broken block (or one over a size cap) must not break the send
                     record_fallback(
                         "block-failed",
                         f"slot {slot!r}: block {attempt!r} failed ({type(exc).__name__}: {exc}); used the default",
@@ -268,7 +273,7 @@ class Compiler:
 
     def _expand(self, name: str) -> tuple[TemplateFile, Expanded]:
         path = self.path_of(name)
-        template, problems = read_template(path, name)
+        template, problems = read_template(path, name, self.templates_dir)
         if template is None:
             raise ProblemError(problems)
         expander = Expander(self.templates_dir, self.slot_resolver, mjml=template.kind == "mjml")
@@ -352,20 +357,48 @@ class Compiler:
                 checks.append((template.settings[key], key))
         for source, setting in checks:
             try:
-                self.html_env.parse(source)
+                ast = self.html_env.parse(source)
             except TemplateSyntaxError as exc:
                 if setting is not None:
                     problems.append(
                         Problem(str(template.path), 1, 1, f"Jinja syntax error in {setting}: {exc.message}")
                     )
                     continue
-                lines = source.split("\n")
-                lineno = min(max(exc.lineno or 1, 1), len(lines))
-                offset = sum(len(line) + 1 for line in lines[: lineno - 1])
-                brace = lines[lineno - 1].find("{")
-                path, line, col = expanded.locate(offset + max(brace, 0))
+                path, line, col = _locate_line(expanded, source, exc.lineno or 1)
                 problems.append(Problem(path, line, col, f"Jinja syntax error: {exc.message}"))
+                continue
+            for node, message in self._named_file_problems(ast):
+                if setting is not None:
+                    problems.append(Problem(str(template.path), 1, 1, f"{setting}: {message}"))
+                else:
+                    problems.append(Problem(*_locate_line(expanded, source, node.lineno), message))
         return problems
+
+    def _named_file_problems(self, ast: nodes.Template) -> list[tuple[nodes.Node, str]]:
+        """Files named by the tags the expansion leaves to Jinja (import, from-import, extends).
+
+        The runtime loader refuses files outside ``templates/`` too; this says so at
+        ``tailor check`` time, with the position, instead of failing every render.
+        """
+        found: list[tuple[nodes.Node, str]] = []
+        for node in ast.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
+            if not isinstance(node, (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
+                continue  # find_all yields only these; this tells the type checker
+            kind = _FILE_TAGS[type(node).__name__]
+            target = node.template
+            items = target.items if isinstance(target, (nodes.List, nodes.Tuple)) else [target]
+            for item in items:
+                if not (isinstance(item, nodes.Const) and isinstance(item.value, str)):
+                    found.append(
+                        (node, f"{kind} needs a quoted file name: files are checked when the template compiles")
+                    )
+                    continue
+                name = item.value
+                if name.startswith("/") or confined_path(self.templates_dir, name) is None:
+                    found.append((node, f"{kind}: {outside_message(name)}"))
+                elif not (self.templates_dir / name).is_file() and not getattr(node, "ignore_missing", False):
+                    found.append((node, f"{kind}: file {name!r} not found in {self.templates_dir}"))
+        return found
 
     @staticmethod
     def _head_with(source: str, add_title: bool, add_preview: bool) -> str:
@@ -427,6 +460,18 @@ class Compiler:
             raise ProblemError(
                 [Problem(str(template.path), 1, 1, f"Jinja syntax error in the compiled {part}: {exc.message}")]
             ) from None
+
+
+_FILE_TAGS = {"Extends": "extends", "Include": "include", "Import": "import", "FromImport": "from-import"}
+
+
+def _locate_line(expanded: Expanded, source: str, lineno: int) -> tuple[str, int, int]:
+    """``(path, line, col)`` of the first tag on line ``lineno`` of the expanded source."""
+    lines = source.split("\n")
+    lineno = min(max(lineno, 1), len(lines))
+    offset = sum(len(line) + 1 for line in lines[: lineno - 1])
+    brace = lines[lineno - 1].find("{")
+    return expanded.locate(offset + max(brace, 0))
 
 
 _OPENERS = {"{{": "}}", "{%": "%}", "{#": "#}"}

@@ -1,19 +1,21 @@
-"""The Jinja environments templates render in: the capped sandbox, plus filters and undefined handling."""
+"""The Jinja environments templates render in: the capped sandbox, plus filters, undefined
+handling, and a loader that never reads outside ``templates/``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from jinja2 import ChainableUndefined, FileSystemLoader
+from jinja2 import ChainableUndefined, FileSystemLoader, TemplateNotFound
 
 from tailor.rendering.fallbacks import record_fallback
 from tailor.rendering.filters import FILTERS
-from tailor.sandbox import CappedSandbox
+from tailor.rendering.source import confined_path, outside_message
+from tailor.sandbox import MAX_OUTPUT_CHARS, CappedSandbox, ResourceLimitError, render_limits
 
-#: Largest rendered output accepted (Braze Connected Content takes at most 1 MB).
-MAX_OUTPUT_CHARS = 1_000_000
+__all__ = ["MAX_OUTPUT_CHARS", "OutputTooLarge", "make_environment", "render_capped"]
 
 
 class RecordingUndefined(ChainableUndefined):
@@ -49,14 +51,30 @@ class RecordingUndefined(ChainableUndefined):
         return 0
 
 
-class TextPartLoader(FileSystemLoader):
+class ConfinedLoader(FileSystemLoader):
+    """The runtime loader (``import``/``extends``): refuses files that resolve outside ``templates/``.
+
+    Jinja's own loader refuses ``..`` but follows symlinks wherever they point.
+    """
+
+    def __init__(self, root: Path):
+        super().__init__(str(root))
+        self.root = root
+
+    def get_source(self, environment: Any, template: str) -> tuple[str, str, Callable[[], bool]]:
+        if confined_path(self.root, template.lstrip("/")) is None:
+            raise TemplateNotFound(outside_message(template))
+        return super().get_source(environment, template)
+
+
+class TextPartLoader(ConfinedLoader):
     """Loads macro files for the plain-text part with their HTML already turned into text.
 
     A macro that emits ``<strong>New</strong>`` for the HTML part must emit ``New``
     for the text part; converting the macro file once at load time does that.
     """
 
-    def get_source(self, environment: Any, template: str) -> tuple[str, str | None, Any]:
+    def get_source(self, environment: Any, template: str) -> tuple[str, str, Callable[[], bool]]:
         from tailor.rendering.text import html_template_to_text_template
 
         source, filename, uptodate = super().get_source(environment, template)
@@ -67,9 +85,9 @@ class TextPartLoader(FileSystemLoader):
 
 def make_environment(templates_dir: Path | None, *, autoescape: bool) -> CappedSandbox:
     """A sandboxed environment; ``templates_dir`` backs runtime ``import`` of macro files."""
-    loader_class = FileSystemLoader if autoescape else TextPartLoader
+    loader_class = ConfinedLoader if autoescape else TextPartLoader
     env = CappedSandbox(
-        loader=loader_class(str(templates_dir)) if templates_dir else None,
+        loader=loader_class(templates_dir) if templates_dir else None,
         autoescape=autoescape,
         undefined=RecordingUndefined,
         # in the text part a newline after a block tag is a line break a reader sees
@@ -84,7 +102,7 @@ def make_environment(templates_dir: Path | None, *, autoescape: bool) -> CappedS
     return env
 
 
-class OutputTooLarge(Exception):
+class OutputTooLarge(ResourceLimitError):
     """A render produced more than :data:`MAX_OUTPUT_CHARS`."""
 
 
@@ -92,23 +110,25 @@ def render_capped(template: Any, context: dict[str, Any], limit: int = MAX_OUTPU
     """Render ``template`` but stop soon after the output passes ``limit`` characters.
 
     Chunks are joined 64 at a time (C speed) and the size checked per batch, so a
-    runaway loop stops early without paying a Python-level check on every chunk.
+    runaway loop stops early without paying a Python-level check on every chunk. The
+    render runs under the deadline and budget of the enclosing render (or its own).
     """
-    chunks = template.root_render_func(template.new_context(context))
     parts: list[str] = []
     size = 0
-    try:
-        while True:
-            batch = "".join(islice(chunks, 64))
-            if not batch:
-                break
-            size += len(batch)
-            if size > limit:
-                raise OutputTooLarge(f"output exceeds {limit:,} characters")
-            parts.append(batch)
-    except OutputTooLarge:
-        raise
-    except Exception:
-        # report errors exactly as Template.render would (template-relative tracebacks)
-        template.environment.handle_exception()
+    with render_limits():
+        chunks = template.root_render_func(template.new_context(context))
+        try:
+            while True:
+                batch = "".join(islice(chunks, 64))
+                if not batch:
+                    break
+                size += len(batch)
+                if size > limit:
+                    raise OutputTooLarge(f"output exceeds {limit:,} characters")
+                parts.append(batch)
+        except OutputTooLarge:
+            raise
+        except Exception:
+            # report errors exactly as Template.render would (template-relative tracebacks)
+            template.environment.handle_exception()
     return "".join(parts)

@@ -27,6 +27,11 @@ from tailor.rendering.fallbacks import record_fallback
 DEFAULT_LOCALE = "en_US"
 DEFAULT_CURRENCY = "USD"
 DEFAULT_TIMEZONE = "UTC"
+#: A number with more integer digits than this is no price or count: ``1e308`` would
+#: print 309 digits (or make Babel raise), so it renders empty with a fallback instead.
+MAX_NUMBER_DIGITS = 18
+#: ``number(digits)`` shows at most this many decimals.
+MAX_FRACTION_DIGITS = 12
 
 
 def resolve_locale(value: Any) -> str:
@@ -50,14 +55,37 @@ def resolve_timezone(value: Any) -> ZoneInfo:
 
 
 def _decimal(value: Any, what: str) -> Decimal | None:
+    """``value`` as a finite Decimal a filter can show, or None with a fallback recorded."""
     if isinstance(value, Undefined) or value is None or isinstance(value, bool):
-        record_fallback("missing-number", f"{what} had no value")
+        record_fallback("missing-number", f"{what} had no value", filter=what)
         return None
     try:
-        return Decimal(str(value))
+        # str() of an int over 4,300 digits raises ValueError: that is a bad number too
+        amount = value if isinstance(value, Decimal) else Decimal(str(value))
     except (InvalidOperation, ValueError):
-        record_fallback("bad-number", f"{what} got a non-number")
+        record_fallback("bad-number", f"{what} got a non-number; rendered empty", filter=what)
         return None
+    if not amount.is_finite() or abs(amount.adjusted()) > MAX_NUMBER_DIGITS:
+        if amount.is_finite() and amount.adjusted() < 0:
+            return Decimal(0)  # 1e-400 is zero to any number of shown decimals
+        record_fallback(
+            "bad-number",
+            f"{what} got a number it cannot show (infinite, NaN or over {MAX_NUMBER_DIGITS} digits); rendered empty",
+            filter=what,
+        )
+        return None
+    return amount
+
+
+def _formatted(what: str, format_number: Any, *args: Any, **kwargs: Any) -> str:
+    """Babel's formatting, but a number it cannot format renders empty instead of failing the email."""
+    try:
+        return str(format_number(*args, **kwargs))
+    except (ArithmeticError, ValueError) as exc:
+        record_fallback(
+            "bad-number", f"{what} could not format a number ({type(exc).__name__}); rendered empty", filter=what
+        )
+        return ""
 
 
 @pass_context
@@ -72,7 +100,12 @@ def money(ctx: Context, value: Any, currency: str | None = None, format_type: st
         return _format_currency(amount, code, locale, format_type)
     except (ValueError, babel_numbers.UnknownCurrencyError):
         record_fallback("bad-currency", f"unknown currency {code!r}")
-        return babel_numbers.format_decimal(amount, locale=locale)
+        return _formatted("money", babel_numbers.format_decimal, amount, locale=locale)
+    except ArithmeticError as exc:
+        record_fallback(
+            "bad-number", f"money could not format a number ({type(exc).__name__}); rendered empty", filter="money"
+        )
+        return ""
 
 
 @lru_cache(maxsize=65_536)
@@ -89,9 +122,14 @@ def number(ctx: Context, value: Any, digits: int | None = None) -> str:
         return ""
     locale = ctx.get("__locale", DEFAULT_LOCALE)
     if digits is not None:
+        if not isinstance(digits, int) or not 0 <= digits <= MAX_FRACTION_DIGITS:
+            record_fallback(
+                "bad-argument", f"number(digits) takes 0 to {MAX_FRACTION_DIGITS}; used the default", filter="number"
+            )
+            return _formatted("number", babel_numbers.format_decimal, amount, locale=locale)
         pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
-        return babel_numbers.format_decimal(amount, format=pattern, locale=locale)
-    return babel_numbers.format_decimal(amount, locale=locale)
+        return _formatted("number", babel_numbers.format_decimal, amount, format=pattern, locale=locale)
+    return _formatted("number", babel_numbers.format_decimal, amount, locale=locale)
 
 
 @pass_context
@@ -100,7 +138,7 @@ def percent(ctx: Context, value: Any) -> str:
     amount = _decimal(value, "percent")
     if amount is None:
         return ""
-    return babel_numbers.format_percent(amount, locale=ctx.get("__locale", DEFAULT_LOCALE))
+    return _formatted("percent", babel_numbers.format_percent, amount, locale=ctx.get("__locale", DEFAULT_LOCALE))
 
 
 def _as_datetime(value: Any) -> datetime | date | None:

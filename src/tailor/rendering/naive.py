@@ -18,7 +18,7 @@ from tailor.rendering.source import Expander, read_template
 
 def expand_for(compiler: Compiler, name: str, blocks: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
     """The template's source with includes resolved and each slot holding only its chosen block."""
-    template, problems = read_template(compiler.path_of(name), name)
+    template, problems = read_template(compiler.path_of(name), name, compiler.templates_dir)
     if template is None:
         raise ValueError(problems)
 

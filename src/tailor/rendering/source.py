@@ -1,7 +1,11 @@
 """Template sources: discovery, front matter, and compile-time expansion of includes and slots.
 
 ``{% include "partials/x.mjml" %}`` is resolved here, before the MJML compile, so that
-MRML sees every tag (the same job ``mj-include`` does). ``{% slot "hero" %}`` expands
+MRML sees every tag (the same job ``mj-include`` does). Every file a template names —
+an include, a slot's block, the template itself and its settings file — must resolve
+inside ``templates/`` after symlinks are followed (:func:`confined_path`): a marketer
+with write access to ``templates/`` must not be able to read ``/proc/self/environ`` or
+``tailor.toml`` into an email. ``{% slot "hero" %}`` expands
 to every block the rules may choose, each between sentinels the compiler cuts out
 after the MJML compile so each block renders (and fails) on its own.
 """
@@ -22,8 +26,9 @@ from tailor.problems import Problem
 TEMPLATE_SUFFIXES = (".mjml", ".html")
 RESERVED_DIRS = ("partials", "blocks")
 
-INCLUDE_TAG = re.compile(r"\{%-?\s*include\s+(?P<target>[^%]*?)\s*-?%\}", re.S)
-SLOT_TAG = re.compile(r"\{%-?\s*slot\s+(?P<args>[^%]*?)\s*-?%\}", re.S)
+# ``{%-``/``{%+`` and ``-%}``/``+%}`` are Jinja's whitespace controls
+INCLUDE_TAG = re.compile(r"\{%[-+]?\s*include\s+(?P<target>[^%]*?)\s*[-+]?%\}", re.S)
+SLOT_TAG = re.compile(r"\{%[-+]?\s*slot\s+(?P<args>[^%]*?)\s*[-+]?%\}", re.S)
 _LITERAL = re.compile(r"""^(["'])(?P<path>[^"']+)\1(?P<rest>(\s+ignore\s+missing)?(\s+with(out)?\s+context)?)$""")
 _SLOT_ARGS = re.compile(
     r"""^(?P<q>["'])(?P<name>[\w-]+)(?P=q)(\s+default\s*=\s*(?P<dq>["'])(?P<default>[\w/-]+)(?P=dq))?$"""
@@ -34,6 +39,21 @@ SLOT_OPEN = "<!--tailor:slot {}-->"
 SLOT_CLOSE = "<!--/tailor:slot {}-->"
 BLOCK_OPEN = "<!--tailor:block {}-->"
 BLOCK_CLOSE = "<!--/tailor:block-->"
+
+
+def confined_path(root: Path, name: str | Path) -> Path | None:
+    """``root/name`` with symlinks followed, or None when that lands outside ``root``.
+
+    ``root / "/etc/passwd"`` is ``/etc/passwd`` and ``..`` climbs out; a symlink in
+    ``templates/`` may point anywhere. Resolving first and comparing after closes all three.
+    """
+    base = root.resolve()
+    target = (root / name).resolve()
+    return target if target.is_relative_to(base) else None
+
+
+def outside_message(name: str | Path) -> str:
+    return f"{str(name)!r} is outside the templates folder (templates may only use files inside it)"
 
 
 def block_file(templates_dir: Path, block: str) -> Path:
@@ -75,9 +95,13 @@ def discover(templates_dir: Path) -> dict[str, Path]:
     return found
 
 
-def read_template(path: Path, name: str | None = None) -> tuple[TemplateFile | None, list[Problem]]:
-    """Read a template file, its front matter and sibling ``<name>.yaml``."""
+def read_template(
+    path: Path, name: str | None = None, templates_dir: Path | None = None
+) -> tuple[TemplateFile | None, list[Problem]]:
+    """Read a template file, its front matter and sibling ``<name>.yaml`` (both inside ``templates_dir``)."""
     problems: list[Problem] = []
+    if templates_dir is not None and confined_path(templates_dir, path) is None:
+        return None, [Problem(str(path), 1, 1, "the template links to a file outside the templates folder")]
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -92,7 +116,9 @@ def read_template(path: Path, name: str | None = None) -> tuple[TemplateFile | N
         settings.update(loaded)
         body, offset = text[match.end() :], match.end()
     sibling = path.with_suffix(".yaml")
-    if sibling.is_file():
+    if sibling.is_file() and templates_dir is not None and confined_path(templates_dir, sibling) is None:
+        problems.append(Problem(str(sibling), 1, 1, "the settings file links to a file outside the templates folder"))
+    elif sibling.is_file():
         loaded, problem = _load_yaml(sibling.read_text(encoding="utf-8"), str(sibling))
         if problem:
             problems.append(problem)
@@ -243,8 +269,12 @@ class Expander:
                 )
             )
             return
-        included = self.templates_dir / literal.group("path")
         optional = "ignore missing" in (literal.group("rest") or "")
+        confined = confined_path(self.templates_dir, literal.group("path"))
+        if confined is None:
+            self.problems.append(Problem(str(path), *where, f"include: {outside_message(literal.group('path'))}"))
+            return
+        included = self.templates_dir / literal.group("path")
         if not included.is_file():
             if not optional:
                 self.problems.append(
@@ -301,6 +331,9 @@ class Expander:
         out.segments.append(Segment(self._wrap.format(SLOT_OPEN.format(name)), None, offset))
         for block in blocks:
             block_path = block_file(self.templates_dir, block)
+            if confined_path(self.templates_dir, block_path) is None:
+                self.problems.append(Problem(str(path), *where, f"slot {name!r}: block {outside_message(block)}"))
+                continue
             if not block_path.is_file():
                 self.problems.append(
                     Problem(str(path), *where, f"slot {name!r}: block {block!r} not found (expected {block_path})")

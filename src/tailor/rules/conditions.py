@@ -21,7 +21,7 @@ from jinja2.parser import Parser
 from tailor.features import FEATURE_NAMES
 from tailor.rules.expressions import dotted, escapes, flatten, names, paths, unparse
 from tailor.rules.jsonable import jsonable
-from tailor.sandbox import CappedSandbox
+from tailor.sandbox import CappedSandbox, RenderTimeLimit, render_limits
 
 #: Names a condition may read (SPEC.md, "The profile document and the template context").
 CONTEXT_NAMES = ("profile", "triggers", "segments", "recs", "context", "now")
@@ -110,6 +110,11 @@ class Condition:
             return Outcome(True)
         if self.never:
             return Outcome(False, {"failed": "false"})
+        # under the render's deadline (or one of its own): a condition cannot hold the worker
+        with render_limits():
+            return self._evaluate(context)
+
+    def _evaluate(self, context: Mapping[str, Any]) -> Outcome:
         ok, error = _truth(self._expr, context)
         if error:
             # One operand failing (``None <= 30``) must not sink a whole ``or``:
@@ -193,6 +198,8 @@ def _truth(expr: TemplateExpression, context: Mapping[str, Any]) -> tuple[bool, 
     """``(matched, error)``: comparing missing data raises inside Jinja; that is a non-match."""
     try:
         return bool(expr(context)), None
+    except RenderTimeLimit:
+        raise  # the render is out of time: refused as a whole, not one non-matching rule
     except Exception as exc:  # noqa: BLE001 - any failure of marketer data is a non-match
         return False, f"{type(exc).__name__}: {exc}"
 
