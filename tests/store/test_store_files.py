@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -150,13 +149,11 @@ def test_json_single_list_and_batch(store: Store, tmp_path: Path) -> None:
         store.ingest_file(broken)
 
 
-def test_the_example_shop_loads_fast_and_idempotently(store: Store) -> None:
-    started = time.perf_counter()
+def test_the_example_shop_loads_completely_and_idempotently(store: Store) -> None:
+    # How fast it loads is measured in benchmarks/, not asserted here.
     results = [store.ingest_file(FIXTURES / name) for name in ("catalog.csv", "profiles.csv", "events.jsonl")]
-    elapsed = time.perf_counter() - started
-    lines = sum(1 for line in (FIXTURES / "events.jsonl").open() if line.strip())
+    lines = sum(1 for line in (FIXTURES / "events.jsonl").read_text(encoding="utf-8").splitlines() if line.strip())
     assert results[2] == IngestResult(lines, 0)
-    assert elapsed < 15, f"loading the example shop took {elapsed:.1f}s"
     counts = table_counts(store)
     assert [
         store.ingest_file(FIXTURES / name).accepted for name in ("catalog.csv", "profiles.csv", "events.jsonl")
