@@ -178,8 +178,8 @@ def _norm_text(value: str) -> str:
 
 def _price(product: Mapping[str, Any]) -> float | None:
     try:
-        return float(product.get("price"))
-    except (TypeError, ValueError):
+        return float(product["price"])
+    except (KeyError, TypeError, ValueError):
         return None
 
 

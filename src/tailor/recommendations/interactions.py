@@ -111,7 +111,7 @@ class InteractionMatrix:
 
 def build_matrix(
     weighted: pd.DataFrame,
-    items: Sequence[str] | None = None,
+    items: Sequence[str] | np.ndarray | None = None,
     value: str = "weight",
 ) -> InteractionMatrix:
     """Sum ``value`` per (user, item) into a CSR matrix.

@@ -273,23 +273,24 @@ class RecommendationService:
 
         # 2. built-in model on the recipient's history
         history = profile_history(events) if personalized else []
+        model_label = model_name or "model"  # set_models stores a model only with its name
         if not personalized:
-            attempt(model_name or "model", "skipped", "no personalization consent")
+            attempt(model_label, "skipped", "no personalization consent")
         elif model is None:
             attempt("model", "skipped", "no trained model")
         elif not history:
-            attempt(model_name, "skipped", "no history")
+            attempt(model_label, "skipped", "no history")
         elif time.monotonic() >= deadline:
-            attempt(model_name, "skipped", "deadline passed")
+            attempt(model_label, "skipped", "deadline passed")
         else:
             try:
                 candidates = model.recommend(history, n=pool, exclude=purchased | exclude)
             except Exception as exc:  # a broken model must not break the send
-                attempt(model_name, "error", f"{type(exc).__name__}: {exc}")
+                attempt(model_label, "error", f"{type(exc).__name__}: {exc}")
             else:
-                outcome = try_candidates(model_name, candidates, "")
+                outcome = try_candidates(model_label, candidates, "")
                 if outcome is not None:
-                    return answer(model_name, outcome)
+                    return answer(model_label, outcome)
 
         # 3. popular in the favourite category
         if not personalized:

@@ -346,7 +346,7 @@ class Compiler:
         if problems:
             # Jinja would report these where it gave up, often in the next file
             return problems
-        checks = [(expanded.source, None)]
+        checks: list[tuple[str, str | None]] = [(expanded.source, None)]
         for key in ("subject", "preheader"):
             if isinstance(template.settings.get(key), str):
                 checks.append((template.settings[key], key))

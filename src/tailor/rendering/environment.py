@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ class RecordingUndefined(ChainableUndefined):
         self._record()
         return ""
 
-    def __iter__(self):  # type: ignore[override]
+    def __iter__(self):
         self._record()
         return iter(())
 
@@ -56,7 +57,7 @@ class TextPartLoader(FileSystemLoader):
     for the text part; converting the macro file once at load time does that.
     """
 
-    def get_source(self, environment: Any, template: str) -> tuple[str, str | None, Any]:
+    def get_source(self, environment: Any, template: str) -> tuple[str, str, Callable[[], bool]]:
         from tailor.rendering.text import html_template_to_text_template
 
         source, filename, uptodate = super().get_source(environment, template)

@@ -182,8 +182,8 @@ def lint(expanded: Expanded) -> list[Problem]:
         in_ending = bool(stack) and stack[-1][0] in ENDING_TAGS
         if kind == "jinja":
             tok = jinja_by_start[offset]
-            if _BLOCK_START.match(tok):
-                open_jinja.append(_OpenJinja(_BLOCK_START.match(tok).group(1), len(stack), offset))
+            if block_start := _BLOCK_START.match(tok):
+                open_jinja.append(_OpenJinja(block_start.group(1), len(stack), offset))
             elif _BLOCK_END.match(tok) and open_jinja:
                 open_jinja.pop()
             continue

@@ -92,7 +92,7 @@ def unparse(node: nodes.Node) -> str:
     if isinstance(node, nodes.CondExpr):
         text = f"{_wrap(node.expr1, node)} if {_wrap(node.test, node)}"
         return text + (f" else {_wrap(node.expr2, node)}" if node.expr2 is not None else "")
-    if isinstance(node, nodes.Filter):
+    if isinstance(node, nodes.Filter) and node.node is not None:  # None only in a {% filter %} block
         return f"{_wrap(node.node)} | {node.name}{_arguments(node)}"
     if isinstance(node, nodes.Test):
         return f"{_wrap(node.node)} is {node.name}{_arguments(node, bare=True)}"
@@ -138,7 +138,7 @@ def _wrap(node: nodes.Node, parent: nodes.Node | None = None) -> str:
     return f"({text})"
 
 
-def _arguments(node: nodes.Node, *, bare: bool = False, always: bool = False) -> str:
+def _arguments(node: nodes.Call | nodes.Filter | nodes.Test, *, bare: bool = False, always: bool = False) -> str:
     args = [unparse(a) for a in node.args or ()]
     args += [f"{k.key}={unparse(k.value)}" for k in node.kwargs or ()]
     if not args and not always:
@@ -148,7 +148,7 @@ def _arguments(node: nodes.Node, *, bare: bool = False, always: bool = False) ->
     return "(" + ", ".join(args) + ")"
 
 
-def flatten(node: nodes.Node, kind: type[nodes.BinExpr]) -> list[nodes.Node]:
+def flatten(node: nodes.Expr, kind: type[nodes.BinExpr]) -> list[nodes.Expr]:
     """Operands of a chain of ``and`` (or ``or``), left to right."""
     if isinstance(node, kind):
         return flatten(node.left, kind) + flatten(node.right, kind)
@@ -173,14 +173,14 @@ def dotted(node: nodes.Node) -> str | None:
 
 def paths(node: nodes.Node) -> Iterator[tuple[str, nodes.Node]]:
     """The maximal dotted paths (data the expression reads), in source order."""
-    if dotted(node) is not None:
-        yield dotted(node), node
+    if (path := dotted(node)) is not None:
+        yield path, node
         return
     if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr):
         # ``profile.tags.count('x')``: the data is ``profile.tags``, not the method.
         yield from paths(node.node.node)
-        for child in list(node.args) + [k.value for k in node.kwargs]:
-            yield from paths(child)
+        for argument in list(node.args) + [k.value for k in node.kwargs]:
+            yield from paths(argument)
         return
     for child in node.iter_child_nodes():
         yield from paths(child)

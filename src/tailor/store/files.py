@@ -12,6 +12,7 @@ import csv
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import nullcontext
 from datetime import datetime
@@ -48,12 +49,8 @@ def read_batches(path: str | os.PathLike[str], received_at: datetime, progress: 
             [Problem(str(path), 0, 0, f"unknown file type {suffix or '(none)'}: use .json, .jsonl or .csv")]
         )
     size = path.stat().st_size
-    # on stderr: stdout stays clean for the summary lines
-    bar = (
-        click.progressbar(length=size, label=f"ingesting {path.name}", file=click.get_text_stream("stderr"))
-        if progress
-        else nullcontext()
-    )
+    # on stderr: stdout stays clean for the summary lines (click.get_text_stream is deprecated)
+    bar = click.progressbar(length=size, label=f"ingesting {path.name}", file=sys.stderr) if progress else nullcontext()
     with bar as tick:
         yield from readers[suffix](path, received_at, tick.update if tick is not None else (lambda n: None))
 

@@ -211,10 +211,10 @@ def _merge_trigger_state(conn: Connection, survivor: str, absorbed: list[str]) -
     latest: dict[tuple[str, str], datetime] = {}
     mine: dict[tuple[str, str], datetime] = {}
     for row in rows:
-        key = (row.trigger, row.key)
-        latest[key] = max(latest.get(key, row.fired_at), row.fired_at)
+        episode = (row.trigger, row.key)
+        latest[episode] = max(latest.get(episode, row.fired_at), row.fired_at)
         if row.profile_id == survivor:
-            mine[key] = row.fired_at
+            mine[episode] = row.fired_at
     conn.execute(delete(trigger_t).where(trigger_t.c.profile_id.in_(absorbed)))
     for (trigger, key), fired_at in sorted(latest.items()):
         if (trigger, key) not in mine:

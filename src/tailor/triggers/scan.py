@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -137,8 +138,8 @@ def find_due(
 
 def window_start(specs: Mapping[str, TriggerSpec], at: datetime) -> datetime | None:
     """The oldest event any trigger can still count (None: a trigger without a window)."""
-    horizons = [spec.horizon for spec in specs.values()]
-    if not horizons or any(h is None for h in horizons):
+    horizons = [spec.horizon for spec in specs.values() if spec.horizon is not None]
+    if not horizons or len(horizons) < len(specs):
         return None
     return to_utc(at) - max(horizons)
 
@@ -304,7 +305,7 @@ def notify(
             delivery,
             body,
             row["key"],
-            on_attempt=lambda err, row_id=row["id"]: store.notification_attempted(row_id, owner, err),
+            on_attempt=partial(store.notification_attempted, row["id"], owner),  # called with each error
         )
         if acknowledged:
             acknowledged = store.notification_acknowledged(row["id"], owner)
