@@ -99,6 +99,7 @@ def shop(tmp_path):
     return Tailor(ROOT / "templates", ROOT / "rules", f"sqlite:///{tmp_path / 'exp.db'}", create_store=True)
 
 
+@pytest.mark.slow
 def test_variant_changes_the_default_hero_but_not_a_targeted_one(shop):
     experiment = shop.experiments["winter-hero"]
     seen = {}
@@ -115,6 +116,7 @@ def test_variant_changes_the_default_hero_but_not_a_targeted_one(shop):
     assert entry["variant"] == cart.experiments["winter-hero"]["variant"]
 
 
+@pytest.mark.slow
 def test_exposures_once_per_send_and_report(shop):
     from click.testing import CliRunner
 

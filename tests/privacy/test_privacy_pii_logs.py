@@ -56,6 +56,7 @@ def _needles() -> tuple[list[str], list[str]]:
     return sorted(substrings), sorted(names)
 
 
+@pytest.mark.slow
 def test_logs_of_a_full_workload_hold_no_pii(shop_store: Store, tmp_path) -> None:
     capture = Capture()
     capture.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))

@@ -54,6 +54,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"url": url, "rules": rules, "out": out, "output": result.output}
 
 
+@pytest.mark.slow
 def test_train_saves_a_model_with_deterministic_names(shop: dict) -> None:
     path = shop["out"] / "segments" / "rfm.joblib"
     model = joblib.load(path)
@@ -81,6 +82,7 @@ def test_train_saves_a_model_with_deterministic_names(shop: dict) -> None:
     assert joblib.load(path)["counts"] == model["counts"]
 
 
+@pytest.mark.slow
 def test_send_time_label_is_the_trained_cluster_and_conditions_can_use_it(shop: dict) -> None:
     from tailor.features import compute_features_frame
 
@@ -109,6 +111,7 @@ def test_send_time_label_is_the_trained_cluster_and_conditions_can_use_it(shop: 
     assert "champions" in seen and len(seen) >= 3
 
 
+@pytest.mark.slow
 def test_without_a_trained_model_no_label_is_given(shop: dict, tmp_path: Path) -> None:
     book = RuleBook.load(shop["rules"])
     book.artifacts = tmp_path  # nothing trained here
