@@ -136,7 +136,7 @@ def _find_postgres() -> tuple[str | None, str | None]:
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             return url, None
-        except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        except Exception as exc:  # any failure means "not reachable"
             errors.append(
                 f"{user}: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
             )

@@ -32,9 +32,12 @@ def _sized(value: Any) -> int:
 
 def _capped_mul(left: Any, right: Any) -> Any:
     for seq, count in ((left, right), (right, left)):
-        if isinstance(seq, (str, bytes, list, tuple)) and isinstance(count, int):
-            if _sized(seq) * max(count, 0) > MAX_OPERATOR_RESULT:
-                raise ResourceLimitError(f"repetition would produce more than {MAX_OPERATOR_RESULT:,} items")
+        if (
+            isinstance(seq, (str, bytes, list, tuple))
+            and isinstance(count, int)
+            and _sized(seq) * max(count, 0) > MAX_OPERATOR_RESULT
+        ):
+            raise ResourceLimitError(f"repetition would produce more than {MAX_OPERATOR_RESULT:,} items")
     return operator.mul(left, right)
 
 

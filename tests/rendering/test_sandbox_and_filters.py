@@ -116,7 +116,8 @@ def test_pluralize(env, source, expected):
 def test_truncate_title_default(env):
     out = render(
         env,
-        "{{ 'a very long product name here' | truncate(15) }}|{{ 'wool coat' | title }}|{{ missing | default('there') }}",
+        "{{ 'a very long product name here' | truncate(15) }}|{{ 'wool coat' | title }}"
+        "|{{ missing | default('there') }}",
     )
     assert out == "a very long...|Wool Coat|there"
 

@@ -94,7 +94,7 @@ def test_send_time_label_is_the_trained_cluster_and_conditions_can_use_it(shop: 
     events = store.events_frame()
     events = events[~events["profile_id"].isin(store.personalization_refused())]  # as training does
     frame = compute_features_frame(events, AT, catalog=catalog).set_index("profile_id")
-    trained = dict(zip(frame.index, (model["labels"][i] for i in model["kmeans"].labels_)))
+    trained = dict(zip(frame.index, (model["labels"][i] for i in model["kmeans"].labels_), strict=True))
     seen = set()
     for pid in store.profile_ids():
         document = store.load_profile(id=pid, event_limit=None)
@@ -123,7 +123,7 @@ def test_without_a_trained_model_no_label_is_given(shop: dict, tmp_path: Path) -
     for index, label in enumerate(model["labels"]):  # a profile at a cluster's centre gets its label
         centre = {
             c: math.expm1(v * s + m)
-            for c, v, s, m in zip(columns, model["centers"][index], model["scale"], model["mean"])
+            for c, v, s, m in zip(columns, model["centers"][index], model["scale"], model["mean"], strict=True)
         }
         assert label in book.segments_for({"profile": centre})
     assert "hibernating" in book.segments_for(

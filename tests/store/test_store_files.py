@@ -18,10 +18,13 @@ sku-1,Wool Coat,"A warm coat, with a hood.",Outerwear,Northwind,101.95,USD,3,htt
 sku-2,Boots,Sturdy boots.,Shoes,Kestrel,89,EUR,0,,,,
 """
 
-PROFILES = """user_id,email,first_name,last_name,city,country,locale,timezone,consent_personalization,consent_tracking,consent_email_marketing,created_at
-u-1, Ann@Example.com ,Ann,Lee,Lyon,FR,fr_FR,Europe/Paris,true,false,true,2026-01-01T00:00:00Z
+PROFILES = (
+    "user_id,email,first_name,last_name,city,country,locale,timezone,"
+    "consent_personalization,consent_tracking,consent_email_marketing,created_at\n"
+    """u-1, Ann@Example.com ,Ann,Lee,Lyon,FR,fr_FR,Europe/Paris,true,false,true,2026-01-01T00:00:00Z
 u-2,bob@example.com,Bob,,Austin,US,en_US,America/Chicago,false,true,true,2026-02-01T00:00:00Z
 """
+)
 
 
 def _write(tmp_path: Path, name: str, content: str) -> Path:
@@ -99,7 +102,9 @@ def test_profiles_csv(store: Store, tmp_path: Path) -> None:
 def test_bad_csv_rows_are_reported_by_line(store: Store, tmp_path: Path) -> None:
     bad = (
         PROFILES
-        + "u-3,not-an-email,C,,,,,,true,true,true,\n,x@example.com,D,,,,,,true,true,true,\nu-5,e@example.com,E,,,,,,maybe,true,true,\n"
+        + "u-3,not-an-email,C,,,,,,true,true,true,\n"
+        + ",x@example.com,D,,,,,,true,true,true,\n"
+        + "u-5,e@example.com,E,,,,,,maybe,true,true,\n"
     )
     with pytest.raises(ProblemError) as info:
         store.ingest_file(_write(tmp_path, "profiles.csv", bad))

@@ -7,24 +7,25 @@ HTTP receiver that verifies signatures and counts deliveries per Idempotency-Key
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from scan_helpers import (  # noqa: F401 - receiver is a fixture; database_url comes from the root conftest
-    AT,
-    Receiver,
-    abandoned_carts,
-    added,
-    iso,
-    lines,
-    ordered,
-    receiver,
-    run_scan,
-)
+from scan_helpers import AT, Receiver, abandoned_carts, added, iso, lines, ordered, run_scan
 
 from tailor.store import Store
 
 N = 12
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real local HTTP endpoint that verifies signatures and counts deliveries per key."""
+    server = Receiver()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture

@@ -59,8 +59,10 @@ def serve(host: str, port: int, workers: int, warm: bool) -> None:
     click.echo(f"  preview UI:   {base}/preview/")
     click.echo(f"  health:       {base}/healthz    metrics: {base}/metrics    OpenAPI: {base}/openapi.json")
     click.echo("  try it:")
+    body = '{"template": "newsletter", "recipient": {"id": "u-00001"}}'
     click.echo(
-        f"""    curl -s {base}/v1/render -H 'Content-Type: application/json' -d '{{"template": "newsletter", "recipient": {{"id": "u-00001"}}}}' | python3 -m json.tool | head -20"""
+        f"    curl -s {base}/v1/render -H 'Content-Type: application/json' -d '{body}'"
+        " | python3 -m json.tool | head -20"
     )
     _reload_models_on_sighup(app.extensions["tailor"], settings)
     try:

@@ -461,7 +461,8 @@ def _tag_links(html: str, static_params: dict[str, str]) -> str:
                 f"{match.group('pre')}{match.group('q')}{{% filter tag_link %}}{url}{{% endfilter %}}{match.group('q')}"
             )
         if url.startswith(("http://", "https://")) and "fonts.googleapis.com" not in url:
-            return f"{match.group('pre')}{match.group('q')}{_escape_amp(tag_url(_unescape_amp(url), static_params))}{match.group('q')}"
+            tagged = _escape_amp(tag_url(_unescape_amp(url), static_params))
+            return f"{match.group('pre')}{match.group('q')}{tagged}{match.group('q')}"
         return match.group(0)
 
     head_end = html.find("</head>")

@@ -166,7 +166,7 @@ def lint(expanded: Expanded) -> list[Problem]:
     for m in _TAG.finditer(masked):
         if not any(a <= m.start() < b for a, b in comment_spans):
             events.append((m.start(), "tag", m))
-    for start, end, tok in tokens:
+    for start, _, _ in tokens:
         events.append((start, "jinja", None))
     events.sort(key=lambda e: e[0])
     jinja_by_start = {start: tok for start, _, tok in tokens}
@@ -219,7 +219,9 @@ def lint(expanded: Expanded) -> list[Problem]:
                 if block.depth == len(stack):
                     report(
                         block.offset,
-                        f"{{% {block.kind} %}} around <{name}>: MJML computes column widths once, so the result would be wrong for some recipients; put the {block.kind} around the whole <mj-section>, or inside the column",
+                        f"{{% {block.kind} %}} around <{name}>: MJML computes column widths once, so the result "
+                        f"would be wrong for some recipients; put the {block.kind} around the whole <mj-section>, "
+                        "or inside the column",
                     )
         _check_attributes(match, offset, name, report)
         if not match.group("self"):
@@ -241,16 +243,16 @@ def _check_attributes(match: re.Match[str], tag_offset: int, tag: str, report) -
             if name in LAYOUT_ATTRIBUTES:
                 report(
                     where,
-                    f'Jinja in {name}="…" of <{tag}>: MJML computes layout from it at compile time, so it would render wrong; use a fixed value, or choose between whole blocks with a rule',
+                    f'Jinja in {name}="…" of <{tag}>: MJML computes layout from it at compile time, so it would '
+                    "render wrong; use a fixed value, or choose between whole blocks with a rule",
                 )
             continue
         if name in _COLOR_ATTRIBUTES and not _COLOR.match(value.strip()):
             report(where, f"{name}={value!r} is not a color")
         elif name in ("width", "height") and tag != "mj-body" and not _LENGTH.match(value.strip()):
             report(where, f"{name}={value!r} is not a length (e.g. 300px or 50%)")
-        elif name.startswith("padding") or name == "inner-padding":
-            if not _PADDING.match(value.strip()):
-                report(where, f"{name}={value!r} is not a padding (1 to 4 lengths)")
+        elif (name.startswith("padding") or name == "inner-padding") and not _PADDING.match(value.strip()):
+            report(where, f"{name}={value!r} is not a padding (1 to 4 lengths)")
 
 
 _WS_BETWEEN_TAGS = re.compile(r">([ \t]*\r?\n\s*)<")

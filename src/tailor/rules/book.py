@@ -39,7 +39,7 @@ class RuleBook:
 
             try:
                 self._artifacts = Settings.load().artifacts
-            except Exception:  # noqa: BLE001 - a broken tailor.toml is reported elsewhere
+            except Exception:  # a broken tailor.toml is reported elsewhere
                 self._artifacts = Settings().artifacts
         return self._artifacts
 

@@ -195,7 +195,7 @@ def _truth(expr: TemplateExpression, context: Mapping[str, Any]) -> tuple[bool, 
     """``(matched, error)``: comparing missing data raises inside Jinja; that is a non-match."""
     try:
         return bool(expr(context)), None
-    except Exception as exc:  # noqa: BLE001 - any failure of marketer data is a non-match
+    except Exception as exc:  # any failure of marketer data is a non-match
         return False, f"{type(exc).__name__}: {exc}"
 
 
@@ -214,6 +214,6 @@ def resolve(node: nodes.Node, context: Mapping[str, Any]) -> Any:
             return env.getattr(base, node.attr)
         if isinstance(node.arg, nodes.Const):
             return env.getitem(base, node.arg.value)
-    except Exception:  # noqa: BLE001 - the trace shows it as missing
+    except Exception:  # the trace shows it as missing
         pass
     return env.undefined(name=dotted(node))

@@ -70,7 +70,7 @@ def apply_records(
 
     root_of_record = [uf.find(("K",) + keys[0]) for keys in keys_per_record]
     first_seen: dict[Any, datetime] = {}
-    for root, record in zip(root_of_record, fresh):
+    for root, record in zip(root_of_record, fresh, strict=True):
         seen = record.created_at or record.timestamp
         first_seen[root] = min(first_seen.get(root, seen), seen)
 
@@ -116,18 +116,18 @@ def apply_records(
     # stands after this batch) behavioural events are counted and dropped, never stored
     history = [
         row
-        for root, r in zip(root_of_record, fresh)
+        for root, r in zip(root_of_record, fresh, strict=True)
         if r.consents
         for row in privacy.consent_rows(owner[root].id, r, now)
     ]
     untracked = {
         i
-        for i, (root, r) in enumerate(zip(root_of_record, fresh))
+        for i, (root, r) in enumerate(zip(root_of_record, fresh, strict=True))
         if privacy.is_behavioural(r) and owner[root].consents.get("tracking") is False
     }
     event_rows = [
         _event_row(r, owner[root].id)
-        for i, (root, r) in enumerate(zip(root_of_record, fresh))
+        for i, (root, r) in enumerate(zip(root_of_record, fresh, strict=True))
         if r.store_event and i not in untracked
     ]
     inserted = _insert_events(conn, event_rows)

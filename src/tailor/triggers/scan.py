@@ -73,7 +73,7 @@ def _records(frame: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     stamps = frame["timestamp"].dt.to_pydatetime()
     per: dict[str, list[dict[str, Any]]] = {}
     for pid, name, moment, props, mid in zip(
-        frame["profile_id"], frame["event"], stamps, frame["properties"], frame["message_id"]
+        frame["profile_id"], frame["event"], stamps, frame["properties"], frame["message_id"], strict=True
     ):
         per.setdefault(pid, []).append(
             {"type": "track", "event": name, "timestamp": moment, "properties": props or {}, "messageId": mid}
