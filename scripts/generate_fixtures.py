@@ -1336,6 +1336,51 @@ def run_session(
     return t
 
 
+def _sign_up(rng: Rng, log: EventLog, user: User, profile: dict, after: datetime) -> None:
+    """Signs up at the end of the first (anonymous) visit: identify links the two ids."""
+    user.identified = True
+    signup = after + timedelta(seconds=rng.randint(20, 120))
+    log.add(
+        signup,
+        {
+            "type": "identify",
+            "userId": user.user_id,
+            "anonymousId": user.anonymous_id,
+            "traits": {
+                "email": profile["email"],
+                "first_name": profile["first_name"],
+                "last_name": profile["last_name"],
+                "city": profile["city"],
+            },
+        },
+    )
+    profile["created_at"] = iso(signup)
+
+
+def _last_days(rng: Rng, log: EventLog, shop: Shop, user: User, tz: str, *, abandons: bool, browses: bool) -> None:
+    """The sessions of the last days that make a cart or browse abandoner."""
+    if abandons:
+        start = session_start(rng, 2 / 24, 6, tz)
+        start = min(start, REF - timedelta(hours=2))
+        run_session(rng, log, shop, user, start, intent="abandon")
+    if browses:
+        for _ in range(rng.randint(1, 2)):
+            start = min(session_start(rng, 3 / 24, 4, tz), REF - timedelta(hours=3))
+            run_session(rng, log, shop, user, start, intent="browse")
+
+
+def _anonymous_visitors(rng: Rng, log: EventLog, shop: Shop, categories: list[str]) -> None:
+    """Visitors who never sign up."""
+    for v in range(N_ANONYMOUS_VISITORS):
+        locale = rng.weighted(list(LOCALES), [LOCALES[loc]["weight"] for loc in LOCALES])
+        spec = LOCALES[locale]
+        _, tz, _ = rng.weighted(spec["cities"], [c[2] for c in spec["cities"]])
+        visitor = User(rng, f"visitor-{v}", tz, categories, None)
+        for _ in range(rng.randint(1, 3)):
+            start = session_start(rng, 0.1, SPAN_DAYS - 0.5, tz)
+            run_session(rng, log, shop, visitor, start, intent="normal")
+
+
 def make_events(rng: Rng, catalog: list[dict], profiles: list[dict]) -> list[dict]:
     log = EventLog()
     shop = Shop(rng, catalog)
@@ -1367,45 +1412,13 @@ def make_events(rng: Rng, catalog: list[dict], profiles: list[dict]) -> list[dic
             last = run_session(rng, log, shop, user, start, intent="browse" if not user.identified else "normal")
             first_moment = first_moment or start
             if not user.identified:
-                # signs up at the end of the first (anonymous) visit: identify links the two ids
-                user.identified = True
-                signup = last + timedelta(seconds=rng.randint(20, 120))
-                log.add(
-                    signup,
-                    {
-                        "type": "identify",
-                        "userId": user.user_id,
-                        "anonymousId": user.anonymous_id,
-                        "traits": {
-                            "email": profile["email"],
-                            "first_name": profile["first_name"],
-                            "last_name": profile["last_name"],
-                            "city": profile["city"],
-                        },
-                    },
-                )
-                profile["created_at"] = iso(signup)
-        if idx in abandoners:
-            start = session_start(rng, 2 / 24, 6, tz)
-            start = min(start, REF - timedelta(hours=2))
-            run_session(rng, log, shop, user, start, intent="abandon")
-        if idx in browsers:
-            for _ in range(rng.randint(1, 2)):
-                start = min(session_start(rng, 3 / 24, 4, tz), REF - timedelta(hours=3))
-                run_session(rng, log, shop, user, start, intent="browse")
+                _sign_up(rng, log, user, profile, after=last)
+        _last_days(rng, log, shop, user, tz, abandons=idx in abandoners, browses=idx in browsers)
         if profile["created_at"] is None:
             before = first_moment - timedelta(days=rng.uniform(1, 700))
             profile["created_at"] = iso(before.replace(microsecond=0))
 
-    # anonymous visitors who never sign up
-    for v in range(N_ANONYMOUS_VISITORS):
-        locale = rng.weighted(list(LOCALES), [LOCALES[loc]["weight"] for loc in LOCALES])
-        spec = LOCALES[locale]
-        _, tz, _ = rng.weighted(spec["cities"], [c[2] for c in spec["cities"]])
-        visitor = User(rng, f"visitor-{v}", tz, categories, None)
-        for _ in range(rng.randint(1, 3)):
-            start = session_start(rng, 0.1, SPAN_DAYS - 0.5, tz)
-            run_session(rng, log, shop, visitor, start, intent="normal")
+    _anonymous_visitors(rng, log, shop, categories)
 
     # a session started just before REF may run past it: the future has not happened yet
     rows = sorted((r for r in log.rows if r[0] < REF), key=lambda r: (r[0], r[1]))
