@@ -23,7 +23,7 @@ from tailor.web.logs import log
 from tailor.web.problem import problem
 
 
-def create_profiles_blueprint(
+def create_profiles_blueprint(  # noqa: C901 - a Flask factory: mccabe sums the route closures defined in it
     store: Store, settings: Settings, *, bind_host: str, on_erase: Iterable[Callable[[str], None]] = ()
 ) -> Blueprint:
     """The profile routes over ``store``.
