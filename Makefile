@@ -1,4 +1,5 @@
-# The two commands: `make run` and `make test`. Everything else is a helper of those.
+# The two commands: `make run` and `make test`. Everything else is a helper of those
+# (`make lint` and `make test-quick` are the developer's local loop).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,7 +7,7 @@ DB ?= sqlite:///tailor.db
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv oracle fixtures preview check bench clean
+.PHONY: run test test-quick lint venv oracle fixtures preview check bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +36,19 @@ preview: venv
 ## make test: set up (Python dev extras, official MJML) and run the whole suite
 test: venv oracle
 	$(BIN)/python -m pytest
+
+## make test-quick: the local loop — no browser, PostgreSQL, Node oracle or slow tests (markers: tests/conftest.py)
+test-quick: venv
+	$(BIN)/python -m pytest -m "not browser and not postgres and not oracle and not slow"
+
+## make lint: what CI checks before the tests — ruff's rules, ruff's formatting, mypy's types
+## (all three run, so one pass shows every finding; any finding fails the target)
+lint: venv
+	@status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/ruff format --check . || status=1; \
+	$(BIN)/mypy || status=1; \
+	exit $$status
 
 fixtures: venv
 	$(BIN)/python scripts/generate_fixtures.py --out fixtures

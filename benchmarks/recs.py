@@ -30,13 +30,13 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import scipy.sparse as sp  # noqa: E402
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
 
-from tailor.cli.recs import format_table  # noqa: E402
-from tailor.recommendations import EASE, Hybrid, ItemItem, Popularity  # noqa: E402
-from tailor.recommendations.evaluation import model_scores_fn, ranking_metrics, read_interactions, split_interactions  # noqa: E402
+from tailor.cli.recs import format_table
+from tailor.recommendations import EASE, Hybrid, ItemItem, Popularity
+from tailor.recommendations.evaluation import model_scores_fn, ranking_metrics, read_interactions, split_interactions
 
 WHEEL = "recbole==1.2.1"
 MEMBER = "recbole/dataset_example/ml-100k/ml-100k.inter"

@@ -147,18 +147,21 @@ def main() -> None:
     a_html = median_us(ours_html)
     size = len(compiled.render(prepared[0].context, prepared[0].blocks).html) / 1024
     print(
-        f"template {args.template!r} ({size:.1f} KB of HTML), {len(prepared)} recipients ({len(naive)} for the naive pipeline)"
+        f"template {args.template!r} ({size:.1f} KB of HTML), "
+        f"{len(prepared)} recipients ({len(naive)} for the naive pipeline)"
     )
     print()
     print("| pipeline | median per email | vs floor | naive ÷ this |")
     print("|---|---:|---:|---:|")
     print(f"| (c) bare Jinja render of the finished HTML (floor) | {c:,.0f} µs | 1.00× | {b / c:,.0f}× |")
     print(
-        f"| (a) tailor, HTML part: subject, preheader, slot blocks, page | {a_html:,.0f} µs | {a_html / c:.2f}× | {b / a_html:,.0f}× |"
+        f"| (a) tailor, HTML part: subject, preheader, slot blocks, page | {a_html:,.0f} µs | {a_html / c:.2f}× | "
+        f"{b / a_html:,.0f}× |"
     )
     print(f"| (a) tailor, every part: the above + the plain-text part | {a:,.0f} µs | {a / c:.2f}× | {b / a:,.0f}× |")
     print(
-        f"| (a+) tailor: full render (profile, features, triggers, recs, rules, content) | {full:,.0f} µs | {full / c:.2f}× | {b / full:,.0f}× |"
+        f"| (a+) tailor: full render (profile, features, triggers, recs, rules, content) | {full:,.0f} µs | "
+        f"{full / c:.2f}× | {b / full:,.0f}× |"
     )
     print(f"| (b) naive: Jinja → mjml2html → premailer per recipient | {b:,.0f} µs | {b / c:.2f}× | 1× |")
 

@@ -86,7 +86,9 @@ LUA = (
 
     function done(summary, latency, requests)
       local e = summary.errors
-      io.write(string.format('BENCH {"requests": %d, "duration_us": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, "mean_us": %.1f, "connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}\\n',
+      io.write(string.format('BENCH {"requests": %d, "duration_us": %d, "p50_us": %d, "p90_us": %d, '
+        .. '"p99_us": %d, "max_us": %d, "mean_us": %.1f, '
+        .. '"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}\\n',
         summary.requests, summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99),
         latency.max, latency.mean, e.connect, e.read, e.write, e.status, e.timeout))
     end
@@ -126,7 +128,7 @@ class Server:
     def __init__(self, workdir: Path, database_url: str, workers: int):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(workdir / "server.log", "wb")
+        self.log_path = workdir / "server.log"
         env = dict(
             os.environ,
             TAILOR_DATABASE_URL=database_url,
@@ -136,19 +138,20 @@ class Server:
             TAILOR_ARTIFACTS=str(workdir / "artifacts"),
         )
         # the JSON request log and gunicorn's access log go to a file, not a terminal
-        self.proc = subprocess.Popen(
-            [*tailor_command(), "serve", "--workers", str(workers), "--port", str(self.port)],
-            env=env,
-            cwd=workdir,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
+        with self.log_path.open("wb") as log:  # the server keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [*tailor_command(), "serve", "--workers", str(workers), "--port", str(self.port)],
+                env=env,
+                cwd=workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def wait_ready(self, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise SystemExit(f"tailor serve exited with {self.proc.returncode}; see {self.log.name}")
+                raise SystemExit(f"tailor serve exited with {self.proc.returncode}; see {self.log_path}")
             try:
                 with urllib.request.urlopen(f"{self.url}/healthz", timeout=10) as r:
                     if r.status == 200:
@@ -156,7 +159,7 @@ class Server:
             except OSError:
                 pass
             time.sleep(0.3)
-        raise SystemExit(f"tailor serve not ready after {timeout} s; see {self.log.name}")
+        raise SystemExit(f"tailor serve not ready after {timeout} s; see {self.log_path}")
 
     def worker_pids(self) -> list[int]:
         pids = []
@@ -178,7 +181,6 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.log.close()
 
 
 def sendable(url: str, ids: list[str]) -> tuple[list[str], int]:
@@ -197,7 +199,7 @@ def sendable(url: str, ids: list[str]) -> tuple[list[str], int]:
                     keep.append(rid)
         except urllib.error.HTTPError as exc:
             if exc.code != 422:
-                raise SystemExit(f"{rid}: HTTP {exc.code}: {exc.read()[:300]!r}")
+                raise SystemExit(f"{rid}: HTTP {exc.code}: {exc.read()[:300]!r}") from exc
             refused += 1
     return keep, refused
 
@@ -227,7 +229,7 @@ def run_wrk(
 
 def finish_wrk(proc) -> dict:
     out, _ = proc.communicate()
-    line = next((l for l in out.splitlines() if l.startswith("BENCH ")), None)
+    line = next((candidate for candidate in out.splitlines() if candidate.startswith("BENCH ")), None)
     if line is None:
         raise SystemExit(f"wrk failed:\n{out}")
     result = json.loads(line[len("BENCH ") :])
@@ -350,15 +352,18 @@ def main() -> None:
             ids, refused = sendable(url, ids)
             recipients.write_text("\n".join(ids) + "\n")
             print(
-                f"# {len(ids)} recipients get an email; {refused} are refused by abort rules (422) and left out of the load",
+                f"# {len(ids)} recipients get an email; "
+                f"{refused} are refused by abort rules (422) and left out of the load",
                 flush=True,
             )
             print(
-                f"# tailor serve --workers {args.workers} on {url}; {len(ids)} recipients; newsletter with recommendations",
+                f"# tailor serve --workers {args.workers} on {url}; "
+                f"{len(ids)} recipients; newsletter with recommendations",
                 flush=True,
             )
             print(
-                f"# machine: {os.cpu_count()} CPUs; load average before the run: {Path('/proc/loadavg').read_text().split()[0]} "
+                f"# machine: {os.cpu_count()} CPUs; load average before the run: "
+                f"{Path('/proc/loadavg').read_text().split()[0]} "
                 "(other processes on the machine take CPU from the server and wrk)",
                 flush=True,
             )
@@ -402,7 +407,8 @@ def soak(server: Server, url: str, ids: list[str], args) -> None:
     runner = threading.Thread(target=lambda: result.update(run_open_loop(url, ids, args.soak_rate, args.soak)))
     pids = server.worker_pids()
     print(
-        f"# soak: {args.soak} s at {args.soak_rate:.0f} req/s (open loop); worker RSS (MB) every {args.sample_every:.0f} s",
+        f"# soak: {args.soak} s at {args.soak_rate:.0f} req/s (open loop); worker RSS (MB) every "
+        f"{args.sample_every:.0f} s",
         flush=True,
     )
     print("| t (s) | " + " | ".join(f"worker {p}" for p in pids) + " |")

@@ -127,7 +127,8 @@ def main() -> None:
     started = time.perf_counter()
     generate(store, args.events, args.profiles)
     print(
-        f"generated {args.events:,} events for {args.profiles:,} profiles in {time.perf_counter() - started:.1f} s ({url.split(':')[0]})"
+        f"generated {args.events:,} events for {args.profiles:,} profiles in {time.perf_counter() - started:.1f} s "
+        f"({url.split(':')[0]})"
     )
     specs = RuleBook.load(ROOT / "rules").triggers
 

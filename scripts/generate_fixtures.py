@@ -93,7 +93,7 @@ class Rng:
         total = sum(weights)
         x = self.random() * total
         acc = 0.0
-        for item, w in zip(seq, weights):
+        for item, w in zip(seq, weights, strict=True):
             acc += w
             if x < acc:
                 return item
@@ -574,7 +574,7 @@ def make_catalog(rng: Rng) -> list[dict]:
     created_end = REF - timedelta(days=SPAN_DAYS + 5)
     for category, spec in CATEGORIES.items():
         brands = [b for b, (cats, _) in BRANDS.items() if category in cats]
-        for i in range(PRODUCTS_PER_CATEGORY):
+        for _ in range(PRODUCTS_PER_CATEGORY):
             while True:
                 noun = rng.choice(spec["nouns"])
                 adjective = rng.choice(spec.get("adjective_pairs", {}).get(noun, spec["adjectives"]))
@@ -1336,6 +1336,51 @@ def run_session(
     return t
 
 
+def _sign_up(rng: Rng, log: EventLog, user: User, profile: dict, after: datetime) -> None:
+    """Signs up at the end of the first (anonymous) visit: identify links the two ids."""
+    user.identified = True
+    signup = after + timedelta(seconds=rng.randint(20, 120))
+    log.add(
+        signup,
+        {
+            "type": "identify",
+            "userId": user.user_id,
+            "anonymousId": user.anonymous_id,
+            "traits": {
+                "email": profile["email"],
+                "first_name": profile["first_name"],
+                "last_name": profile["last_name"],
+                "city": profile["city"],
+            },
+        },
+    )
+    profile["created_at"] = iso(signup)
+
+
+def _last_days(rng: Rng, log: EventLog, shop: Shop, user: User, tz: str, *, abandons: bool, browses: bool) -> None:
+    """The sessions of the last days that make a cart or browse abandoner."""
+    if abandons:
+        start = session_start(rng, 2 / 24, 6, tz)
+        start = min(start, REF - timedelta(hours=2))
+        run_session(rng, log, shop, user, start, intent="abandon")
+    if browses:
+        for _ in range(rng.randint(1, 2)):
+            start = min(session_start(rng, 3 / 24, 4, tz), REF - timedelta(hours=3))
+            run_session(rng, log, shop, user, start, intent="browse")
+
+
+def _anonymous_visitors(rng: Rng, log: EventLog, shop: Shop, categories: list[str]) -> None:
+    """Visitors who never sign up."""
+    for v in range(N_ANONYMOUS_VISITORS):
+        locale = rng.weighted(list(LOCALES), [LOCALES[loc]["weight"] for loc in LOCALES])
+        spec = LOCALES[locale]
+        _, tz, _ = rng.weighted(spec["cities"], [c[2] for c in spec["cities"]])
+        visitor = User(rng, f"visitor-{v}", tz, categories, None)
+        for _ in range(rng.randint(1, 3)):
+            start = session_start(rng, 0.1, SPAN_DAYS - 0.5, tz)
+            run_session(rng, log, shop, visitor, start, intent="normal")
+
+
 def make_events(rng: Rng, catalog: list[dict], profiles: list[dict]) -> list[dict]:
     log = EventLog()
     shop = Shop(rng, catalog)
@@ -1363,49 +1408,17 @@ def make_events(rng: Rng, catalog: list[dict], profiles: list[dict]) -> list[dic
         if idx in signups:
             user.identified = False
         first_moment = None
-        for k, start in enumerate(starts):
+        for start in starts:
             last = run_session(rng, log, shop, user, start, intent="browse" if not user.identified else "normal")
             first_moment = first_moment or start
             if not user.identified:
-                # signs up at the end of the first (anonymous) visit: identify links the two ids
-                user.identified = True
-                signup = last + timedelta(seconds=rng.randint(20, 120))
-                log.add(
-                    signup,
-                    {
-                        "type": "identify",
-                        "userId": user.user_id,
-                        "anonymousId": user.anonymous_id,
-                        "traits": {
-                            "email": profile["email"],
-                            "first_name": profile["first_name"],
-                            "last_name": profile["last_name"],
-                            "city": profile["city"],
-                        },
-                    },
-                )
-                profile["created_at"] = iso(signup)
-        if idx in abandoners:
-            start = session_start(rng, 2 / 24, 6, tz)
-            start = min(start, REF - timedelta(hours=2))
-            run_session(rng, log, shop, user, start, intent="abandon")
-        if idx in browsers:
-            for _ in range(rng.randint(1, 2)):
-                start = min(session_start(rng, 3 / 24, 4, tz), REF - timedelta(hours=3))
-                run_session(rng, log, shop, user, start, intent="browse")
+                _sign_up(rng, log, user, profile, after=last)
+        _last_days(rng, log, shop, user, tz, abandons=idx in abandoners, browses=idx in browsers)
         if profile["created_at"] is None:
             before = first_moment - timedelta(days=rng.uniform(1, 700))
             profile["created_at"] = iso(before.replace(microsecond=0))
 
-    # anonymous visitors who never sign up
-    for v in range(N_ANONYMOUS_VISITORS):
-        locale = rng.weighted(list(LOCALES), [LOCALES[loc]["weight"] for loc in LOCALES])
-        spec = LOCALES[locale]
-        _, tz, _ = rng.weighted(spec["cities"], [c[2] for c in spec["cities"]])
-        visitor = User(rng, f"visitor-{v}", tz, categories, None)
-        for _ in range(rng.randint(1, 3)):
-            start = session_start(rng, 0.1, SPAN_DAYS - 0.5, tz)
-            run_session(rng, log, shop, visitor, start, intent="normal")
+    _anonymous_visitors(rng, log, shop, categories)
 
     # a session started just before REF may run past it: the future has not happened yet
     rows = sorted((r for r in log.rows if r[0] < REF), key=lambda r: (r[0], r[1]))
@@ -1746,6 +1759,61 @@ def persona_readme(personas: dict[str, dict]) -> str:
     browse_ids = products("browse-abandoner", "Product Viewed")
     nc_ids = products("no-consent", "Product Added")
     rb_ids = products("recent-buyer", "Product Added")
+    rows = [  # persona, key facts, what it should see
+        (
+            "new-subscriber",
+            "Maya, Chicago (en_US, America/Chicago); signed up 1 day ago (`created_at`); **no events**",
+            "the welcome path: generic/popular content, no triggers, no history-based recommendations",
+        ),
+        (
+            "vip-new-york",
+            f"Olivia, **New York**, trait `segment: vip`; {vip_n} orders, "
+            f"lifetime value **{vip_ltv:.2f} USD** (> 1500), last order {vip_last} (**10 days ago**)",
+            "VIP / New York rules (e.g. the winter promo hero), recommendations from her purchase history, never "
+            "products she already bought",
+        ),
+        (
+            "cart-abandoner",
+            f"Jordan, Austin; Product Added {cart_ids} and Checkout Started **3 hours before** the reference time, "
+            "no order since (an older order 41 days ago was for something else)",
+            "cart abandonment active with those items (after 1h, within 7d)",
+        ),
+        (
+            "browse-abandoner",
+            f"Priya, Seattle; **3 Product Viewed in Knitwear** ({browse_ids}) **5 hours before**, nothing added, "
+            "no order",
+            "browse abandonment active (≥ 2 views within 7d, after 2h); knitwear recommendations",
+        ),
+        (
+            "lapsed-customer",
+            "Harry, Manchester (en_GB, Europe/London); 3 orders, the **last 120 days ago** (his history reaches "
+            "290 days back, beyond the shop's 75-day window)",
+            "win-back / lapsed content; no cart or browse trigger",
+        ),
+        (
+            "no-consent",
+            "Sam, Boston; `consents.personalization: false` but has behaviour: an order 33 days ago and a Product "
+            f"Added ({nc_ids}) 4 hours ago",
+            "only non-personalized defaults: no behavioural rules, no cart reminder, no history-based recommendations",
+        ),
+        (
+            "french-shopper",
+            "Hélène Dubois, Lyon, locale **fr_FR**, timezone **Europe/Paris**; an order in EUR 16 days ago",
+            "French number/money/date formatting, Paris-time dates, accented name escaped correctly",
+        ),
+        (
+            "sparse-data",
+            "an email and consents only: **no first_name, no city, no traits, no events**",
+            "every fallback: greeting without a name, generic content, globally popular recommendations",
+        ),
+        (
+            "recent-buyer",
+            f"Ethan, Denver; added {rb_ids} 2 days / 1 day ago and **ordered them yesterday** (the order comes "
+            "after the adds)",
+            "**no** cart abandonment (the order converted the cart); order-confirmation / post-purchase content",
+        ),
+    ]
+    table = "\n".join(f"| `{name}` | {facts} | {should} |" for name, facts, should in rows)
     return f"""# Personas
 
 Generated by `scripts/generate_fixtures.py` (do not edit by hand: run `make fixtures`).
@@ -1756,15 +1824,7 @@ id starts with `persona-` (never in `profiles.csv`) and whose events name real p
 
 | persona | key facts | should see |
 |---|---|---|
-| `new-subscriber` | Maya, Chicago (en_US, America/Chicago); signed up 1 day ago (`created_at`); **no events** | the welcome path: generic/popular content, no triggers, no history-based recommendations |
-| `vip-new-york` | Olivia, **New York**, trait `segment: vip`; {vip_n} orders, lifetime value **{vip_ltv:.2f} USD** (> 1500), last order {vip_last} (**10 days ago**) | VIP / New York rules (e.g. the winter promo hero), recommendations from her purchase history, never products she already bought |
-| `cart-abandoner` | Jordan, Austin; Product Added {cart_ids} and Checkout Started **3 hours before** the reference time, no order since (an older order 41 days ago was for something else) | cart abandonment active with those items (after 1h, within 7d) |
-| `browse-abandoner` | Priya, Seattle; **3 Product Viewed in Knitwear** ({browse_ids}) **5 hours before**, nothing added, no order | browse abandonment active (≥ 2 views within 7d, after 2h); knitwear recommendations |
-| `lapsed-customer` | Harry, Manchester (en_GB, Europe/London); 3 orders, the **last 120 days ago** (his history reaches 290 days back, beyond the shop's 75-day window) | win-back / lapsed content; no cart or browse trigger |
-| `no-consent` | Sam, Boston; `consents.personalization: false` but has behaviour: an order 33 days ago and a Product Added ({nc_ids}) 4 hours ago | only non-personalized defaults: no behavioural rules, no cart reminder, no history-based recommendations |
-| `french-shopper` | Hélène Dubois, Lyon, locale **fr_FR**, timezone **Europe/Paris**; an order in EUR 16 days ago | French number/money/date formatting, Paris-time dates, accented name escaped correctly |
-| `sparse-data` | an email and consents only: **no first_name, no city, no traits, no events** | every fallback: greeting without a name, generic content, globally popular recommendations |
-| `recent-buyer` | Ethan, Denver; added {rb_ids} 2 days / 1 day ago and **ordered them yesterday** (the order comes after the adds) | **no** cart abandonment (the order converted the cart); order-confirmation / post-purchase content |
+{table}
 """
 
 

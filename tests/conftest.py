@@ -6,6 +6,10 @@ PostgreSQL at 127.0.0.1:5432 (trust auth, database ``test``; user ``postgres``, 
 ``root``, else ``$TAILOR_TEST_PG_USER``), in a fresh schema dropped afterwards. When
 PostgreSQL is unreachable its half is skipped with the reason — except under
 ``CI=true``, where it fails.
+
+Tests are marked by the slow real parts they need (``browser``, ``postgres``, ``oracle``;
+``slow`` is set by hand) so that ``make test-quick`` can leave them out of the local loop;
+``make test`` and CI run everything.
 """
 
 from __future__ import annotations
@@ -26,6 +30,19 @@ from tailor.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test by the real parts its fixtures start, so no test has to remember to."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "mjml_oracle" in fixtures:
+            item.add_marker(pytest.mark.oracle)
+        if "browser" in fixtures:  # tests/preview/conftest.py: Debian's chromium via Playwright
+            item.add_marker(pytest.mark.browser)
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("database_url") == "postgresql":
+            item.add_marker(pytest.mark.postgres)
 
 
 def require(condition: bool, reason: str) -> None:
@@ -119,7 +136,7 @@ def _find_postgres() -> tuple[str | None, str | None]:
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             return url, None
-        except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        except Exception as exc:  # any failure means "not reachable"
             errors.append(
                 f"{user}: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
             )

@@ -134,7 +134,7 @@ class Tailor:
         """A/B experiments from ``rules/*.yaml`` (reloaded when the rules folder changes)."""
         from tailor.experiments import load_experiments
 
-        self.rulebook  # looks at the rules folder (throttled) and records its stamp
+        _ = self.rulebook  # looks at the rules folder (throttled) and records its stamp
         if getattr(self, "_experiments_stamp", None) != self._rulebook_stamp:
             self._experiments, _ = load_experiments(self.rules_dir)  # problems: `tailor check`
             self._experiments_stamp = self._rulebook_stamp
@@ -220,7 +220,7 @@ class Tailor:
         """
         errors: dict[str, str] = {}
         try:
-            self.rulebook
+            _ = self.rulebook
         except Exception as exc:
             errors["rules"] = str(exc)
         for name in self.template_names():
@@ -229,7 +229,7 @@ class Tailor:
             except Exception as exc:
                 errors[name] = str(exc)
         try:
-            self.recommender
+            _ = self.recommender
             self._catalog_index()
         except Exception as exc:  # e.g. the store is down: the first render retries
             errors["recommendations"] = f"{type(exc).__name__}: {exc}"
@@ -314,7 +314,7 @@ class Tailor:
             raise InvalidInput("must be an object", "/context")
         compiled = self.compile(template)
         if _uses_recs(compiled):
-            self.recommender  # loading or fitting the models is start-up work, not this render's budget
+            _ = self.recommender  # loading or fitting the models is start-up work, not this render's budget
         deadline = time.monotonic() + self.settings.budget_ms / 1000.0
         doc = self._resolve_profile(profile, recipient)
         return self._prepare(compiled, doc, moment, dict(context or {}), deadline)

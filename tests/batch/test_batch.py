@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from tailor.cli import main
@@ -13,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 AT = "2026-11-23T12:00:00Z"
 
 
+@pytest.mark.slow
 def test_batch_renders_an_audience_in_parallel(tmp_path, monkeypatch):
     monkeypatch.setenv("TAILOR_DATABASE_URL", f"sqlite:///{tmp_path / 'absent.db'}")
     audience = tmp_path / "audience.jsonl"

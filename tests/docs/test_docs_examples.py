@@ -2,8 +2,8 @@
 
 Fenced blocks with ``file=PATH`` are written into a fresh folder per document (in
 order); ``console`` blocks then run each ``$ tailor …`` line there and check that every
-line shown below the command appears in its output. ``python run=yes`` blocks are executed. ``console shop=yes`` blocks run
-next to links to the example shop's templates, rules and fixtures.
+line shown below the command appears in its output. ``python run=yes`` blocks are executed.
+``console shop=yes`` blocks run next to links to the example shop's templates, rules and fixtures.
 """
 
 from __future__ import annotations

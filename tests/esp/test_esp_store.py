@@ -13,7 +13,9 @@ from tailor.store import Store, ValidationError
 def _store_events(store: Store, events):
     messages = [to_segment(e) for e in events]
     suppressions = {
-        m["messageId"]: (e.suppression, f"esp:{e.provider}") for m, e in zip(messages, events) if e.suppression
+        m["messageId"]: (e.suppression, f"esp:{e.provider}")
+        for m, e in zip(messages, events, strict=True)
+        if e.suppression
     }
     return store.ingest_email_events(messages, suppressions)
 

@@ -390,6 +390,7 @@ def generated(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_generator_is_deterministic(generated: Path, tmp_path: Path):
     again = tmp_path / "again"
     generate(again)
@@ -399,6 +400,7 @@ def test_generator_is_deterministic(generated: Path, tmp_path: Path):
         assert first[name] == second[name], f"{name} differs between two runs"
 
 
+@pytest.mark.slow
 def test_committed_fixtures_match_the_generator(generated: Path):
     produced, committed = files(generated), files(FIXTURES)
     assert set(produced) <= set(committed), f"not committed: {set(produced) - set(committed)}"
@@ -520,6 +522,7 @@ def _corrupt_drop_products(folder: Path) -> None:
     ],
     ids=lambda f: f.__name__.removeprefix("_corrupt_"),
 )
+@pytest.mark.slow
 def test_checks_catch_broken_data(generated: Path, tmp_path: Path, corrupt):
     copy = tmp_path / "fixtures"
     shutil.copytree(generated, copy)

@@ -1,4 +1,5 @@
-"""The live edit loop in a real browser: a rule edit shows within seconds, a broken template shows its error in place."""
+"""The live edit loop in a real browser: a rule edit shows within seconds,
+a broken template shows its error in place."""
 
 from __future__ import annotations
 

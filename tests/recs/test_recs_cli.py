@@ -66,7 +66,9 @@ def test_split_protocols_are_seeded_and_per_user():
     assert (per_user == 1).all()  # round(0.2 * 6) = 1
     timed = split_interactions(frame, protocol="time")
     latest = frame.sort_values("timestamp").groupby("user_id").tail(1)
-    assert set(zip(timed.test.user_id, timed.test.product_id)) == set(zip(latest.user_id, latest.product_id))
+    assert set(zip(timed.test.user_id, timed.test.product_id, strict=True)) == set(
+        zip(latest.user_id, latest.product_id, strict=True)
+    )
 
 
 def read_like(frame: pd.DataFrame) -> pd.DataFrame:

@@ -53,11 +53,15 @@ FILES = {
         </mj-column></mj-section>
     """,
     "blocks/hero/generic.mjml": """
-        <mj-section><mj-column><mj-text>Hello {{ profile.first_name | default('there') }}</mj-text></mj-column></mj-section>
+        <mj-section><mj-column>
+          <mj-text>Hello {{ profile.first_name | default('there') }}</mj-text>
+        </mj-column></mj-section>
     """,
     "blocks/hero/vip.mjml": """
         <mj-section background-color="#111111"><mj-column>
-          <mj-text color="#ffffff">Welcome back, {{ profile.first_name }}. Code {{ discount_code | default('VIP') }}</mj-text>
+          <mj-text color="#ffffff">
+            Welcome back, {{ profile.first_name }}. Code {{ discount_code | default('VIP') }}
+          </mj-text>
         </mj-column></mj-section>
     """,
 }
@@ -234,7 +238,8 @@ def test_broken_template_is_a_compile_error_not_a_send_error(write_templates):
     compiler = Compiler(
         write_templates(
             {
-                "t.mjml": "<mjml><mj-body><mj-section><mj-column><mj-text>{{ oops(</mj-text></mj-column></mj-section></mj-body></mjml>"
+                "t.mjml": "<mjml><mj-body><mj-section><mj-column><mj-text>{{ oops(</mj-text>"
+                "</mj-column></mj-section></mj-body></mjml>"
             }
         )
     )

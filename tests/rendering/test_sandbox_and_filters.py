@@ -82,6 +82,12 @@ def test_money_with_missing_value_records_fallback(env):
     assert fallbacks[0]["reason"] == "missing-number"
 
 
+def test_money_with_unknown_format_falls_back_to_standard(env):
+    with collecting_fallbacks() as fallbacks:
+        assert render(env, "{{ 12 | money(format_type='fancy') }}", **ctx()) == "$12.00"
+    assert [f["reason"] for f in fallbacks] == ["bad-currency-format"]
+
+
 def test_number_and_percent(env):
     assert render(env, "{{ 12345.678 | number(1) }} {{ 0.15 | percent }}", **ctx("fr_FR")) == "12\u202f345,7 15\xa0%"
 
@@ -110,7 +116,8 @@ def test_pluralize(env, source, expected):
 def test_truncate_title_default(env):
     out = render(
         env,
-        "{{ 'a very long product name here' | truncate(15) }}|{{ 'wool coat' | title }}|{{ missing | default('there') }}",
+        "{{ 'a very long product name here' | truncate(15) }}|{{ 'wool coat' | title }}"
+        "|{{ missing | default('there') }}",
     )
     assert out == "a very long...|Wool Coat|there"
 

@@ -28,7 +28,8 @@ def problems_of(write_templates, files, name="t"):
         ('<mj-section><mj-column width="{{ w }}"><mj-text>x</mj-text></mj-column></mj-section>', 2, "width"),
         ('<mj-section padding="{{ p }}px"><mj-column><mj-text>x</mj-text></mj-column></mj-section>', 2, "padding"),
         (
-            '<mj-section><mj-column><mj-image width="{{ w }}" src="https://x.example/a.png" /></mj-column></mj-section>',
+            '<mj-section><mj-column><mj-image width="{{ w }}" src="https://x.example/a.png" />'
+            "</mj-column></mj-section>",
             2,
             "width",
         ),
@@ -38,12 +39,14 @@ def problems_of(write_templates, files, name="t"):
             "font-family",
         ),
         (
-            "<mj-section>\n{% for p in recs %}\n<mj-column><mj-text>{{ p }}</mj-text></mj-column>\n{% endfor %}\n</mj-section>",
+            "<mj-section>\n{% for p in recs %}\n<mj-column><mj-text>{{ p }}</mj-text></mj-column>\n"
+            "{% endfor %}\n</mj-section>",
             3,
             "around <mj-column>",
         ),
         (
-            "<mj-section>\n{% if vip %}<mj-column><mj-text>a</mj-text></mj-column>{% endif %}\n<mj-column><mj-text>b</mj-text></mj-column>\n</mj-section>",
+            "<mj-section>\n{% if vip %}<mj-column><mj-text>a</mj-text></mj-column>{% endif %}\n"
+            "<mj-column><mj-text>b</mj-text></mj-column>\n</mj-section>",
             3,
             "around <mj-column>",
         ),
@@ -57,7 +60,11 @@ def test_jinja_in_layout_arithmetic_is_rejected(write_templates, body, line, fra
 
 
 def test_jinja_where_it_is_safe_is_accepted(write_templates):
-    body = '{% for p in recs %}<mj-section background-color="{{ p.color }}"><mj-column><mj-image src="{{ p.image }}" alt="{{ p.title }}" /></mj-column></mj-section>{% endfor %}'
+    body = (
+        '{% for p in recs %}<mj-section background-color="{{ p.color }}">'
+        '<mj-column><mj-image src="{{ p.image }}" alt="{{ p.title }}" /></mj-column>'
+        "</mj-section>{% endfor %}"
+    )
     Compiler(write_templates({"t.mjml": wrap(body)})).get("t")
 
 
@@ -86,7 +93,9 @@ def test_structural_problems_are_located(write_templates, body, line, col, fragm
 def test_missing_include_names_the_including_file_and_line(write_templates):
     files = {
         "t.mjml": wrap('{% include "partials/header.mjml" %}\n' + SECTION.format("x")),
-        "partials/header.mjml": '<mj-section><mj-column><mj-text>h</mj-text></mj-column></mj-section>\n{% include "partials/nope.mjml" %}\n',
+        "partials/header.mjml": (
+            '<mj-section><mj-column><mj-text>h</mj-text></mj-column></mj-section>\n{% include "partials/nope.mjml" %}\n'
+        ),
     }
     (problem,) = problems_of(write_templates, files)
     assert problem.path.endswith("partials/header.mjml")
@@ -97,7 +106,9 @@ def test_missing_include_names_the_including_file_and_line(write_templates):
 def test_error_inside_an_include_points_into_the_include(write_templates):
     files = {
         "t.mjml": wrap('{% include "partials/header.mjml" %}'),
-        "partials/header.mjml": "<mj-section>\n  <mj-column><mj-text>{{ broken( }}</mj-text></mj-column>\n</mj-section>\n",
+        "partials/header.mjml": (
+            "<mj-section>\n  <mj-column><mj-text>{{ broken( }}</mj-text></mj-column>\n</mj-section>\n"
+        ),
     }
     (problem,) = problems_of(write_templates, files)
     assert problem.path.endswith("partials/header.mjml") and problem.line == 2
@@ -134,7 +145,10 @@ def test_unknown_setting_in_front_matter(write_templates):
 
 
 def test_html_in_preview_is_rejected(write_templates):
-    source = "<mjml><mj-head><mj-title>T</mj-title><mj-preview>Hi <b>you</b></mj-preview></mj-head><mj-body></mj-body></mjml>"
+    source = (
+        "<mjml><mj-head><mj-title>T</mj-title><mj-preview>Hi <b>you</b></mj-preview></mj-head>"
+        "<mj-body></mj-body></mjml>"
+    )
     assert "mj-preview takes plain text" in problems_of(write_templates, {"t.mjml": source})[0].message
 
 
@@ -147,7 +161,9 @@ def test_unknown_template(write_templates):
 def test_unclosed_tag_in_a_block_is_reported_in_that_block(write_templates):
     files = {
         "t.mjml": wrap('{% slot "hero" default="hero/a" %}'),
-        "blocks/hero/a.mjml": "<mj-section><mj-column>\n<mj-text>Hi {{ profile.first_name | title</mj-text>\n</mj-column></mj-section>\n",
+        "blocks/hero/a.mjml": (
+            "<mj-section><mj-column>\n<mj-text>Hi {{ profile.first_name | title</mj-text>\n</mj-column></mj-section>\n"
+        ),
     }
     compiler = Compiler(write_templates(files), slot_resolver=lambda s: (["hero/b"], "hero/a"))
     (compiler.templates_dir / "blocks/hero/b.mjml").write_text(

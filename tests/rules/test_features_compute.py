@@ -125,7 +125,7 @@ def assert_agree(events: list[dict], catalog=None, signups=None) -> int:
     signups = signups or {}
     batch = compute_features_frame(frame, AT, catalog=catalog, signups=signups)
     by_profile: dict[str, list[dict]] = {}
-    for e, pid in zip(events, frame["profile_id"]):
+    for e, pid in zip(events, frame["profile_id"], strict=True):
         by_profile.setdefault(pid, []).append(e)
     assert sorted(batch["profile_id"]) == sorted(p for p in by_profile if p is not None)
     for _, row in batch.iterrows():

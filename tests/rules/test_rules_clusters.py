@@ -54,6 +54,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"url": url, "rules": rules, "out": out, "output": result.output}
 
 
+@pytest.mark.slow
 def test_train_saves_a_model_with_deterministic_names(shop: dict) -> None:
     path = shop["out"] / "segments" / "rfm.joblib"
     model = joblib.load(path)
@@ -81,6 +82,7 @@ def test_train_saves_a_model_with_deterministic_names(shop: dict) -> None:
     assert joblib.load(path)["counts"] == model["counts"]
 
 
+@pytest.mark.slow
 def test_send_time_label_is_the_trained_cluster_and_conditions_can_use_it(shop: dict) -> None:
     from tailor.features import compute_features_frame
 
@@ -92,7 +94,7 @@ def test_send_time_label_is_the_trained_cluster_and_conditions_can_use_it(shop: 
     events = store.events_frame()
     events = events[~events["profile_id"].isin(store.personalization_refused())]  # as training does
     frame = compute_features_frame(events, AT, catalog=catalog).set_index("profile_id")
-    trained = dict(zip(frame.index, (model["labels"][i] for i in model["kmeans"].labels_)))
+    trained = dict(zip(frame.index, (model["labels"][i] for i in model["kmeans"].labels_), strict=True))
     seen = set()
     for pid in store.profile_ids():
         document = store.load_profile(id=pid, event_limit=None)
@@ -109,6 +111,7 @@ def test_send_time_label_is_the_trained_cluster_and_conditions_can_use_it(shop: 
     assert "champions" in seen and len(seen) >= 3
 
 
+@pytest.mark.slow
 def test_without_a_trained_model_no_label_is_given(shop: dict, tmp_path: Path) -> None:
     book = RuleBook.load(shop["rules"])
     book.artifacts = tmp_path  # nothing trained here
@@ -120,7 +123,7 @@ def test_without_a_trained_model_no_label_is_given(shop: dict, tmp_path: Path) -
     for index, label in enumerate(model["labels"]):  # a profile at a cluster's centre gets its label
         centre = {
             c: math.expm1(v * s + m)
-            for c, v, s, m in zip(columns, model["centers"][index], model["scale"], model["mean"])
+            for c, v, s, m in zip(columns, model["centers"][index], model["scale"], model["mean"], strict=True)
         }
         assert label in book.segments_for({"profile": centre})
     assert "hibernating" in book.segments_for(

@@ -9,12 +9,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from shop_data import ROOT  # noqa: E402
+from shop_data import ROOT
 
-from tailor import Tailor  # noqa: E402
-from tailor.preview.personas import load_personas  # noqa: E402
-from tailor.recommendations import RecommendationService  # noqa: E402
-from tailor.recommendations.training import fit_models, read_catalog_file, read_events_file  # noqa: E402
+from tailor import Tailor
+from tailor.preview.personas import load_personas
+from tailor.recommendations import RecommendationService
+from tailor.recommendations.training import fit_models, read_catalog_file, read_events_file
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -19,10 +18,13 @@ sku-1,Wool Coat,"A warm coat, with a hood.",Outerwear,Northwind,101.95,USD,3,htt
 sku-2,Boots,Sturdy boots.,Shoes,Kestrel,89,EUR,0,,,,
 """
 
-PROFILES = """user_id,email,first_name,last_name,city,country,locale,timezone,consent_personalization,consent_tracking,consent_email_marketing,created_at
-u-1, Ann@Example.com ,Ann,Lee,Lyon,FR,fr_FR,Europe/Paris,true,false,true,2026-01-01T00:00:00Z
+PROFILES = (
+    "user_id,email,first_name,last_name,city,country,locale,timezone,"
+    "consent_personalization,consent_tracking,consent_email_marketing,created_at\n"
+    """u-1, Ann@Example.com ,Ann,Lee,Lyon,FR,fr_FR,Europe/Paris,true,false,true,2026-01-01T00:00:00Z
 u-2,bob@example.com,Bob,,Austin,US,en_US,America/Chicago,false,true,true,2026-02-01T00:00:00Z
 """
+)
 
 
 def _write(tmp_path: Path, name: str, content: str) -> Path:
@@ -100,7 +102,9 @@ def test_profiles_csv(store: Store, tmp_path: Path) -> None:
 def test_bad_csv_rows_are_reported_by_line(store: Store, tmp_path: Path) -> None:
     bad = (
         PROFILES
-        + "u-3,not-an-email,C,,,,,,true,true,true,\n,x@example.com,D,,,,,,true,true,true,\nu-5,e@example.com,E,,,,,,maybe,true,true,\n"
+        + "u-3,not-an-email,C,,,,,,true,true,true,\n"
+        + ",x@example.com,D,,,,,,true,true,true,\n"
+        + "u-5,e@example.com,E,,,,,,maybe,true,true,\n"
     )
     with pytest.raises(ProblemError) as info:
         store.ingest_file(_write(tmp_path, "profiles.csv", bad))
@@ -150,13 +154,11 @@ def test_json_single_list_and_batch(store: Store, tmp_path: Path) -> None:
         store.ingest_file(broken)
 
 
-def test_the_example_shop_loads_fast_and_idempotently(store: Store) -> None:
-    started = time.perf_counter()
+def test_the_example_shop_loads_completely_and_idempotently(store: Store) -> None:
+    # How fast it loads is measured in benchmarks/, not asserted here.
     results = [store.ingest_file(FIXTURES / name) for name in ("catalog.csv", "profiles.csv", "events.jsonl")]
-    elapsed = time.perf_counter() - started
-    lines = sum(1 for line in (FIXTURES / "events.jsonl").open() if line.strip())
+    lines = sum(1 for line in (FIXTURES / "events.jsonl").read_text(encoding="utf-8").splitlines() if line.strip())
     assert results[2] == IngestResult(lines, 0)
-    assert elapsed < 15, f"loading the example shop took {elapsed:.1f}s"
     counts = table_counts(store)
     assert [
         store.ingest_file(FIXTURES / name).accepted for name in ("catalog.csv", "profiles.csv", "events.jsonl")

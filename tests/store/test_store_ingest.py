@@ -176,7 +176,7 @@ def test_concurrent_retries_store_each_message_once(database_url: str) -> None:
     def send(store: Store) -> None:
         try:
             results.append(store.ingest(batch))
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=send, args=(s,)) for s in stores for _ in range(2)]

@@ -12,13 +12,10 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tailor.client import SIGNATURE_HEADER, verify
 
@@ -56,7 +53,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:  # the name http.server dispatches POST to
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with receiver.lock:
                     receiver.requests += 1
@@ -162,17 +159,3 @@ def run_scan(database_url: str, *args: str, wait: bool = True, cwd: Path | None 
 
 def lines(output: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in output.splitlines() if line.strip()]
-
-
-# -- fixtures (imported by the test modules: no conftest.py, whose module name
-#    `conftest` would clash with other test folders' `from conftest import ...`) --
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A real local HTTP endpoint that verifies signatures and counts deliveries per key."""
-    server = Receiver()
-    try:
-        yield server
-    finally:
-        server.close()

@@ -7,24 +7,25 @@ HTTP receiver that verifies signatures and counts deliveries per Idempotency-Key
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from scan_helpers import (  # noqa: F401 - receiver is a fixture; database_url comes from the root conftest
-    AT,
-    Receiver,
-    abandoned_carts,
-    added,
-    iso,
-    lines,
-    ordered,
-    receiver,
-    run_scan,
-)
+from scan_helpers import AT, Receiver, abandoned_carts, added, iso, lines, ordered, run_scan
 
 from tailor.store import Store
 
 N = 12
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real local HTTP endpoint that verifies signatures and counts deliveries per key."""
+    server = Receiver()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture
@@ -118,6 +119,7 @@ def test_4xx_is_not_retried(shop: str, receiver: Receiver) -> None:
     assert receiver.requests == N and len(receiver.deliveries) == N - 1
 
 
+@pytest.mark.slow
 def test_kill_9_mid_scan_then_rerun_delivers_every_key(shop: str, receiver: Receiver) -> None:
     expected = due_keys(shop)
     receiver.block_at = 5  # the 5th delivery is received, then the sender dies before the 200
@@ -155,6 +157,7 @@ def test_kill_9_mid_scan_then_rerun_delivers_every_key(shop: str, receiver: Rece
     assert len(receiver.deliveries) == N + 1
 
 
+@pytest.mark.slow
 def test_two_concurrent_scans_never_notify_the_same_recipient_twice(shop: str, receiver: Receiver) -> None:
     expected = due_keys(shop)
     receiver.delay = 0.02
@@ -168,6 +171,7 @@ def test_two_concurrent_scans_never_notify_the_same_recipient_twice(shop: str, r
     assert sorted(printed) == sorted(expected)  # each delivery reported by exactly one scan
 
 
+@pytest.mark.slow
 def test_cooldown_blocks_the_next_episode_until_it_has_passed(database_url: str, receiver: Receiver) -> None:
     store = Store(database_url)
     store.migrate()

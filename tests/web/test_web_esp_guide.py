@@ -54,7 +54,7 @@ def blocks() -> list[tuple[str, list[str], dict[str, str], str, int]]:
 def examples() -> list[tuple[str, str, dict | None, int]]:
     """(kind, body, expected response, doc line) for every runnable block, responses paired up."""
     out: list = []
-    for lang, flags, attrs, body, line in blocks():
+    for _lang, flags, attrs, body, line in blocks():
         if "esp-response" in flags:
             assert out and out[-1][0] in ("http", "sh") and out[-1][2] is None, (
                 f"esp.md:{line}: response without a request"
@@ -163,7 +163,8 @@ def check_response(r: requests.Response, expected: dict, line: int) -> None:
 
 def render_count(url: str) -> float:
     text = requests.get(f"{url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).text
-    return sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l.startswith("tailor_render_seconds_count"))
+    samples = [line for line in text.splitlines() if line.startswith("tailor_render_seconds_count")]
+    return sum(float(sample.rsplit(" ", 1)[1]) for sample in samples)
 
 
 def run_braze(url: str, liquid: str, line: int) -> None:
@@ -204,7 +205,7 @@ def run_braze(url: str, liquid: str, line: int) -> None:
             assert field in data[collection][0], f"esp.md:{line}: {var}.{field} is not in tailor.{collection}[0]"
 
 
-@pytest.mark.parametrize("kind,body,expected,line", EXAMPLES, ids=[f"{k}-line{l}" for k, _, _, l in EXAMPLES])
+@pytest.mark.parametrize("kind,body,expected,line", EXAMPLES, ids=[f"{k}-line{line}" for k, _, _, line in EXAMPLES])
 def test_example(kind, body, expected, line, guide_server, esp_capture, monkeypatch):
     url = guide_server
     if kind == "braze":

@@ -32,6 +32,9 @@ def ingest(database_url: str) -> None:
         load_shop(database_url)
 
 
+pytestmark = pytest.mark.slow  # a gunicorn master and two workers over the example shop
+
+
 @pytest.fixture(scope="module")
 def gunicorn_server(tmp_path_factory):
     work = tmp_path_factory.mktemp("gunicorn")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import signal
 import time
 
+import pytest
 from click.testing import CliRunner
 from webtools import ROOT, ServeProcess
 
 from tailor.cli import main
 
 
+@pytest.mark.slow
 def test_sighup_loads_newest_artifacts(tmp_path):
     artifacts = tmp_path / "artifacts"
     env = {

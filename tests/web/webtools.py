@@ -52,11 +52,14 @@ class ServeProcess:
             str(self.port),
             *args,
         ]
-        # a file, not a pipe: a pipe nobody reads would block a chatty server
-        self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(
-            command, env={**os.environ, **(env or {})}, cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT
-        )
+        # a file, not a pipe: a pipe nobody reads would block a chatty server; the folder goes
+        # when this object does
+        self._log_dir = tempfile.TemporaryDirectory(prefix="tailor-serve-")
+        self.log_path = Path(self._log_dir.name) / "serve.log"
+        with self.log_path.open("wb") as log:  # the server keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                command, env={**os.environ, **(env or {})}, cwd=cwd, stdout=log, stderr=subprocess.STDOUT
+            )
 
     def wait_ready(self, timeout: float = 60.0) -> dict:
         deadline = time.monotonic() + timeout
@@ -84,5 +87,4 @@ class ServeProcess:
         return self.output()
 
     def output(self) -> str:
-        self.log.seek(0)
-        return self.log.read().decode("utf-8", "replace")
+        return self.log_path.read_bytes().decode("utf-8", "replace")

@@ -94,7 +94,7 @@ def render_chunk(
             settings.templates, settings.rules, settings.database_url, settings=settings
         )
     out = Path(out_dir)
-    results = []
+    results: list[dict[str, Any]] = []
     for index, recipient in chunk:
         stem = _file_stem(recipient, index)
         is_document = "traits" in recipient or "events" in recipient or "consents" in recipient

@@ -77,7 +77,8 @@ def batch(
             progress=bar.update,
         )
     click.echo(
-        f"{summary.rendered} rendered, {summary.aborted} skipped by abort rules, {summary.failed} failed → {out_dir} (manifest: {summary.manifest})"
+        f"{summary.rendered} rendered, {summary.aborted} skipped by abort rules, {summary.failed} failed → "
+        f"{out_dir} (manifest: {summary.manifest})"
     )
     if summary.fallbacks:
         click.echo("fallbacks: " + ", ".join(f"{k} ×{v}" for k, v in sorted(summary.fallbacks.items())))

@@ -102,7 +102,8 @@ def train(
     "events_path",
     type=click.Path(exists=True, dir_okay=False),
     default=None,
-    help="Interactions file: CSV/TSV (user, item[, weight][, timestamp]), RecBole .inter or Segment .jsonl. Default: the store.",
+    help="Interactions file: CSV/TSV (user, item[, weight][, timestamp]), RecBole .inter or Segment .jsonl. "
+    "Default: the store.",
 )
 @click.option(
     "--catalog",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -70,7 +71,7 @@ def render(
         click.echo(out, nl=False)
 
 
-def _read_json(path: str, what: str) -> object:
+def _read_json(path: str, what: str) -> Any:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -78,7 +79,8 @@ def _read_json(path: str, what: str) -> object:
     return _parse_json(text, path)
 
 
-def _parse_json(text: str, where: str) -> object:
+def _parse_json(text: str, where: str) -> Any:
+    """Any JSON value: ``Tailor.render`` checks its shape and names the wrong part (``/profile: ...``)."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

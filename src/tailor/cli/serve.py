@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 import sys
+from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
 from tailor.cli.common import fail, settings_from
 from tailor.config import ConfigError
+
+if TYPE_CHECKING:  # imported when serving starts, not for every `tailor` command
+    from tailor.config import Settings
+    from tailor.core import Tailor
 
 
 @click.command("serve")
@@ -67,8 +73,10 @@ def serve(host: str, port: int, workers: int, warm: bool) -> None:
         click.echo(f'  every route needs credentials (see README "Security"); studio sign-in: {base}/preview/login')
     else:
         click.echo("  try it:")
+        body = '{"template": "newsletter", "recipient": {"id": "u-00001"}}'
         click.echo(
-            f"""    curl -s {base}/v1/render -H 'Content-Type: application/json' -d '{{"template": "newsletter", "recipient": {{"id": "u-00001"}}}}' | python3 -m json.tool | head -20"""
+            f"    curl -s {base}/v1/render -H 'Content-Type: application/json' -d '{body}'"
+            " | python3 -m json.tool | head -20"
         )
     _reload_models_on_sighup(app.extensions["tailor"], settings)
     try:
@@ -79,14 +87,14 @@ def serve(host: str, port: int, workers: int, warm: bool) -> None:
         fail(f"cannot listen on {host}:{port}: {exc.strerror}")
 
 
-def _reload_models_on_sighup(tailor, settings) -> None:  # type: ignore[no-untyped-def]
+def _reload_models_on_sighup(tailor: Tailor, settings: Settings) -> None:
     """``kill -HUP`` loads the newest ``tailor recs train`` artifacts without a restart.
 
     (Under gunicorn, SIGHUP restarts the workers gracefully and each loads the newest.)
     """
     import signal
 
-    def reload(signum, frame):  # type: ignore[no-untyped-def]
+    def reload(signum: int, frame: FrameType | None) -> None:
         loaded = tailor.recommender.reload(settings.artifacts)
         click.echo(
             f"SIGHUP: {'loaded the newest' if loaded else 'no'} recommendation artifacts in {settings.artifacts}",

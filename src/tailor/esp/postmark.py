@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import hmac
 from collections import Counter
-from typing import Any
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from .events import EspEvent, MalformedPayload, RequestParts, SignatureError, clean_email, content_id, from_iso
 
@@ -62,51 +64,11 @@ def parse(payload: Any, skipped: Counter | None = None) -> list[EspEvent]:
         extra["tag"] = payload["Tag"]
     if _text(payload.get("MessageStream")):
         extra["message_stream"] = payload["MessageStream"]
-    if record == "Delivery":
-        email, kind = payload.get("Recipient"), "delivered"
-        occurred = from_iso(payload.get("DeliveredAt"), "/DeliveredAt")
-        event_id, hard, reason, url = f"{message_id}:Delivery", False, None, None
-    elif record in ("Open", "Click"):
-        email, kind = payload.get("Recipient"), "open" if record == "Open" else "click"
-        occurred = from_iso(payload.get("ReceivedAt"), "/ReceivedAt")
-        url = _text(payload.get("OriginalLink")) if record == "Click" else None
-        event_id = f"{message_id}:{record}:{payload.get('ReceivedAt')}:{url or ''}"
-        hard, reason = False, None
-        if record == "Open" and isinstance(payload.get("FirstOpen"), bool):
-            extra["first_open"] = payload["FirstOpen"]
-    elif record in ("Bounce", "SpamComplaint"):
-        email = payload.get("Email")
-        bounce_type = _text(payload.get("Type")) or ""
-        occurred = from_iso(payload.get("BouncedAt"), "/BouncedAt")
-        if record == "SpamComplaint" or bounce_type in ("SpamComplaint",):
-            kind, hard = "spam", False
-        elif bounce_type == "Unsubscribe":
-            kind, hard = "unsubscribe", False
-        else:
-            kind, hard = "bounce", bounce_type in _HARD_TYPES or payload.get("Inactive") is True
-        raw_id = payload.get("ID")
-        event_id = f"{record}:{raw_id}" if raw_id not in (None, "") else content_id(payload)
-        reason, url = bounce_type or None, None
-        if bounce_type:
-            extra["bounce_type"] = bounce_type
-    elif record == "SubscriptionChange":
-        email = payload.get("Recipient")
-        occurred = from_iso(payload.get("ChangedAt"), "/ChangedAt")
-        suppress = payload.get("SuppressSending")
-        if not isinstance(suppress, bool):
-            raise MalformedPayload("/SuppressSending", "required: true or false")
-        reason = _text(payload.get("SuppressionReason"))
-        if suppress:
-            kind, hard = _SUPPRESSION_KINDS.get(reason or "", ("unsubscribe", False))
-        else:
-            kind, hard = "resubscribe", False
-        event_id = f"{message_id}:SubscriptionChange:{payload.get('ChangedAt')}:{suppress}"
-        url = None
-        if _text(payload.get("Origin")):
-            extra["origin"] = payload["Origin"]
-    else:
+    reader = _READERS.get(record)
+    if reader is None:
         skipped["unknown-event"] += 1
         return []
+    email, kind, occurred, event_id, hard, reason, url = reader(payload, record, message_id, extra)
     email = clean_email(email)
     if email is None:
         skipped["no-recipient"] += 1
@@ -126,6 +88,80 @@ def parse(payload: Any, skipped: Counter | None = None) -> list[EspEvent]:
             extra=extra,
         )
     ]
+
+
+class _Fields(NamedTuple):
+    """What one record type says, before the recipient is checked."""
+
+    email: Any
+    kind: str
+    occurred: datetime
+    event_id: str
+    hard: bool
+    reason: str | None
+    url: str | None
+
+
+def _delivery(payload: dict[str, Any], record: str, message_id: str | None, extra: dict[str, Any]) -> _Fields:
+    occurred = from_iso(payload.get("DeliveredAt"), "/DeliveredAt")
+    return _Fields(payload.get("Recipient"), "delivered", occurred, f"{message_id}:Delivery", False, None, None)
+
+
+def _open_or_click(payload: dict[str, Any], record: str, message_id: str | None, extra: dict[str, Any]) -> _Fields:
+    occurred = from_iso(payload.get("ReceivedAt"), "/ReceivedAt")
+    url = _text(payload.get("OriginalLink")) if record == "Click" else None
+    event_id = f"{message_id}:{record}:{payload.get('ReceivedAt')}:{url or ''}"
+    if record == "Open" and isinstance(payload.get("FirstOpen"), bool):
+        extra["first_open"] = payload["FirstOpen"]
+    kind = "open" if record == "Open" else "click"
+    return _Fields(payload.get("Recipient"), kind, occurred, event_id, False, None, url)
+
+
+def _bounce_or_complaint(
+    payload: dict[str, Any], record: str, message_id: str | None, extra: dict[str, Any]
+) -> _Fields:
+    bounce_type = _text(payload.get("Type")) or ""
+    occurred = from_iso(payload.get("BouncedAt"), "/BouncedAt")
+    if record == "SpamComplaint" or bounce_type in ("SpamComplaint",):
+        kind, hard = "spam", False
+    elif bounce_type == "Unsubscribe":
+        kind, hard = "unsubscribe", False
+    else:
+        kind, hard = "bounce", bounce_type in _HARD_TYPES or payload.get("Inactive") is True
+    raw_id = payload.get("ID")
+    event_id = f"{record}:{raw_id}" if raw_id not in (None, "") else content_id(payload)
+    if bounce_type:
+        extra["bounce_type"] = bounce_type
+    return _Fields(payload.get("Email"), kind, occurred, event_id, hard, bounce_type or None, None)
+
+
+def _subscription_change(
+    payload: dict[str, Any], record: str, message_id: str | None, extra: dict[str, Any]
+) -> _Fields:
+    occurred = from_iso(payload.get("ChangedAt"), "/ChangedAt")
+    suppress = payload.get("SuppressSending")
+    if not isinstance(suppress, bool):
+        raise MalformedPayload("/SuppressSending", "required: true or false")
+    reason = _text(payload.get("SuppressionReason"))
+    if suppress:
+        kind, hard = _SUPPRESSION_KINDS.get(reason or "", ("unsubscribe", False))
+    else:
+        kind, hard = "resubscribe", False
+    event_id = f"{message_id}:SubscriptionChange:{payload.get('ChangedAt')}:{suppress}"
+    if _text(payload.get("Origin")):
+        extra["origin"] = payload["Origin"]
+    return _Fields(payload.get("Recipient"), kind, occurred, event_id, hard, reason, None)
+
+
+#: a reader per ``RecordType``; it may add provider details to ``extra``
+_READERS: dict[str, Callable[[dict[str, Any], str, str | None, dict[str, Any]], _Fields]] = {
+    "Delivery": _delivery,
+    "Open": _open_or_click,
+    "Click": _open_or_click,
+    "Bounce": _bounce_or_complaint,
+    "SpamComplaint": _bounce_or_complaint,
+    "SubscriptionChange": _subscription_change,
+}
 
 
 def _text(value: Any) -> str | None:

@@ -104,8 +104,7 @@ def parse(payload: Any, skipped: Counter | None = None) -> list[EspEvent]:
         if not isinstance(item, dict):
             raise MalformedPayload(f"/{i}", "each event must be a JSON object")
         name = item.get("event")
-        kind = _KINDS.get(name) if isinstance(name, str) else None
-        if kind is None:
+        if not isinstance(name, str) or (kind := _KINDS.get(name)) is None:
             skipped["unknown-event"] += 1
             continue
         email = clean_email(item.get("email"))

@@ -124,7 +124,8 @@ def report_from_store(store: Any, experiment: Experiment) -> Report:
 def format_report(report: Report) -> str:
     """A plain table for the terminal."""
     lines = [
-        f"experiment {report.experiment}: conversion = {report.conversion_event} within {report.window} of first exposure",
+        f"experiment {report.experiment}: "
+        f"conversion = {report.conversion_event} within {report.window} of first exposure",
         "",
         f"{'variant':<14}{'recipients':>11}{'conv.':>8}{'rate':>9}{'lift':>9}{'95% CI of diff':>22}{'p-value':>10}",
     ]

@@ -65,7 +65,8 @@ def compute_features_frame(
     # Python's round(), as the one-profile path uses, so both agree to the cent.
     out["lifetime_value"] = lifetime.map(lambda v: round(float(v), 2))
     out["average_order_value"] = [
-        round(value / count, 2) if count else 0.0 for value, count in zip(out["lifetime_value"], out["orders_total"])
+        round(value / count, 2) if count else 0.0
+        for value, count in zip(out["lifetime_value"], out["orders_total"], strict=True)
     ]
 
     views = recent(df[df["event"] == d.VIEW], d.VIEWS_WINDOW_DAYS).copy()

@@ -24,9 +24,9 @@ def compute_features(
     """
     at = to_utc(at)
     signed_up = to_utc(d.signup_time(traits))
-    timed = [(to_utc(e.get("timestamp")), e) for e in events or () if isinstance(e, Mapping)]
-    seen = [t for t, _ in timed if t is not None and t <= at]
-    timed = [(t, e) for t, e in timed if t is not None and t <= at and e.get("event")]
+    stamped = [(to_utc(e.get("timestamp")), e) for e in events or () if isinstance(e, Mapping)]
+    seen = [t for t, _ in stamped if t is not None and t <= at]
+    timed = [(t, e) for t, e in stamped if t is not None and t <= at and e.get("event")]
 
     def since(days: int) -> list[tuple[datetime, dict]]:
         start = at - timedelta(days=days)

@@ -112,8 +112,10 @@ def _rule_row(rule: Mapping[str, Any], conditions: Mapping[str, str]) -> dict[st
     matched = rule.get("matched")
     if rule.get("skipped"):
         status = "skipped"
+    elif matched:
+        status = "matched"
     else:
-        status = "matched" if matched else "not matched"
+        status = "not matched"
     values = rule.get("values") or {}
     return {
         "id": rule.get("id"),

@@ -76,7 +76,7 @@ class RetentionPolicy:
         Entries kept forever still take part (as a cutoff in the far past) so a more
         general window never purges them.
         """
-        rules = []
+        rules: list[tuple[str, str | None, datetime]] = []
         for key, window in sorted(self.windows.items()):
             cutoff = datetime(1, 1, 1) if window is None else now - window
             if key == "default":

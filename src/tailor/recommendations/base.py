@@ -8,7 +8,7 @@ history. Subclasses implement ``_fit`` and ``_score`` only.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator
 
 from .interactions import InteractionMatrix, build_matrix, catalog_frame, normalize_history, weigh
 
-Catalog = pd.DataFrame | Sequence[Mapping[str, Any]] | None
+Catalog: TypeAlias = pd.DataFrame | Sequence[Mapping[str, Any]] | None
 
 
 class NotFittedError(RuntimeError):
@@ -56,7 +56,9 @@ class Recommender(BaseEstimator):
         """Scores (rows x len(items_)) for transformed history rows ``X``."""
         raise NotImplementedError
 
-    def _remember_users(self, weighted: pd.DataFrame, items: Sequence[str] | None = None) -> InteractionMatrix:
+    def _remember_users(
+        self, weighted: pd.DataFrame, items: Sequence[str] | np.ndarray | None = None
+    ) -> InteractionMatrix:
         im = build_matrix(weighted, items=self.items_ if items is None else items)
         self.users_ = im.users
         self.user_index_ = {u: i for i, u in enumerate(im.users)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -69,10 +70,8 @@ class ContentTFIDF(Recommender):
                 sublinear_tf=True,
                 stop_words="english",
             )
-            try:
+            with contextlib.suppress(ValueError):  # only stop words: no vocabulary
                 blocks.append(weights["text"] * self.text_vectorizer_.fit_transform(texts))
-            except ValueError:  # only stop words: no vocabulary
-                pass
         for field in ("category", "brand", "tags"):
             tokens = [_attribute_tokens(r, field) for r in rows]
             if weights.get(field, 0) > 0 and any(tokens):

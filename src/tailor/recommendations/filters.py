@@ -119,9 +119,7 @@ def rules_from_mapping(data: Mapping[str, Any], base: FilterRules | None = None)
         raise ValueError(f"unknown filter key(s): {', '.join(sorted(map(str, unknown)))}")
     changes: dict[str, Any] = {}
     if "in_stock" in data:
-        if not isinstance(data["in_stock"], bool):
-            raise ValueError("in_stock must be true or false")
-        changes["in_stock"] = data["in_stock"]
+        changes["in_stock"] = _flag(data["in_stock"], "in_stock")
     if "exclude_purchased" in data:
         changes["exclude_purchased"] = parse_duration(data["exclude_purchased"])
     for key in ("exclude_categories", "exclude_brands"):
@@ -131,37 +129,64 @@ def rules_from_mapping(data: Mapping[str, Any], base: FilterRules | None = None)
         _lower_set(data["exclude_products"], "exclude_products")  # validates it is a list
         changes["exclude_products"] = frozenset(str(v) for v in data["exclude_products"] or ())
     if "price" in data:
-        price = data["price"] or {}
-        if not isinstance(price, Mapping) or set(price) - {"min", "max"}:
-            raise ValueError("price must be a mapping with min and/or max")
-        for bound in ("min", "max"):
-            if price.get(bound) is not None and not isinstance(price[bound], (int, float)):
-                raise ValueError(f"price.{bound} must be a number")
-        changes["min_price"] = None if price.get("min") is None else float(price["min"])
-        changes["max_price"] = None if price.get("max") is None else float(price["max"])
+        changes["min_price"], changes["max_price"] = _price_range(data["price"])
     for key in ("max_per_category", "max_per_brand"):
         if key in data:
             changes[key] = _count(data[key], key)
     if "min_results" in data:
         changes["min_results"] = _count(data["min_results"], "min_results") or 1
     if "pinned" in data:
-        pinned = data["pinned"] or []
-        if isinstance(pinned, str) or not isinstance(pinned, Sequence):
-            raise ValueError("pinned must be a list of product ids")
-        changes["pinned"] = tuple(str(p) for p in pinned)
+        changes["pinned"] = _pinned(data["pinned"])
     if "boost" in data:
-        boost = data["boost"] or {}
-        if not isinstance(boost, Mapping) or set(boost) - {"products", "brands", "categories"}:
-            raise ValueError("boost takes products, brands and/or categories")
-        changes["boost_products"] = _factors(boost.get("products"), "boost.products", lower=False)
-        changes["boost_brands"] = _factors(boost.get("brands"), "boost.brands", lower=True)
-        changes["boost_categories"] = _factors(boost.get("categories"), "boost.categories", lower=True)
+        changes.update(_boosts(data["boost"]))
     if "diversity" in data:
-        div = data["diversity"]
-        if not isinstance(div, (int, float)) or isinstance(div, bool) or not 0 <= div <= 1:
-            raise ValueError("diversity must be a number between 0 and 1")
-        changes["diversity"] = float(div)
+        changes["diversity"] = _diversity(data["diversity"])
     return replace(rules, **changes)
+
+
+def _flag(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false")
+    return value
+
+
+def _price_range(value: Any) -> tuple[float | None, float | None]:
+    """``price: {min, max}`` as ``(min_price, max_price)``; a missing bound is None."""
+    price = value or {}
+    if not isinstance(price, Mapping) or set(price) - {"min", "max"}:
+        raise ValueError("price must be a mapping with min and/or max")
+    for bound in ("min", "max"):
+        if price.get(bound) is not None and not isinstance(price[bound], (int, float)):
+            raise ValueError(f"price.{bound} must be a number")
+    return (
+        None if price.get("min") is None else float(price["min"]),
+        None if price.get("max") is None else float(price["max"]),
+    )
+
+
+def _pinned(value: Any) -> tuple[str, ...]:
+    pinned = value or []
+    if isinstance(pinned, str) or not isinstance(pinned, Sequence):
+        raise ValueError("pinned must be a list of product ids")
+    return tuple(str(p) for p in pinned)
+
+
+def _boosts(value: Any) -> dict[str, Mapping[str, float]]:
+    """``boost: {products, brands, categories}`` as the three ``boost_*`` fields."""
+    boost = value or {}
+    if not isinstance(boost, Mapping) or set(boost) - {"products", "brands", "categories"}:
+        raise ValueError("boost takes products, brands and/or categories")
+    return {
+        "boost_products": _factors(boost.get("products"), "boost.products", lower=False),
+        "boost_brands": _factors(boost.get("brands"), "boost.brands", lower=True),
+        "boost_categories": _factors(boost.get("categories"), "boost.categories", lower=True),
+    }
+
+
+def _diversity(value: Any) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
+        raise ValueError("diversity must be a number between 0 and 1")
+    return float(value)
 
 
 def _norm(value: Any) -> str:
@@ -178,8 +203,8 @@ def _norm_text(value: str) -> str:
 
 def _price(product: Mapping[str, Any]) -> float | None:
     try:
-        return float(product.get("price"))
-    except (TypeError, ValueError):
+        return float(product["price"])
+    except (KeyError, TypeError, ValueError):
         return None
 
 
@@ -305,20 +330,7 @@ class BusinessFilters:
                 return "duplicate"
             if pid in banned:
                 return "purchased" if pid in purchased_set else "excluded"
-            if pid in rules.exclude_products:
-                return "excluded"
-            if rules.in_stock and not in_stock(product):
-                return "out_of_stock"
-            if _norm(product.get("category")) in rules.exclude_categories:
-                return "category"
-            if _norm(product.get("brand")) in rules.exclude_brands:
-                return "brand"
-            price = _price(product)
-            if rules.min_price is not None and (price is None or price < rules.min_price):
-                return "price"
-            if rules.max_price is not None and (price is None or price > rules.max_price):
-                return "price"
-            return None
+            return _rejection(rules, pid, product)
 
         seen: set[str] = set()
         pool: list[tuple[str, float]] = []
@@ -366,20 +378,46 @@ class BusinessFilters:
                     take(pid)
         remaining = [(pid, s) for pid, s in pool if pid not in chosen]
         while remaining and len(chosen) < n:
-            if rules.diversity > 0:
-                keep = 1.0 - rules.diversity
-                best = max(
-                    range(len(remaining)),
-                    key=lambda i: (
-                        remaining[i][1] * keep ** per_category.get(_norm(catalog[remaining[i][0]].get("category")), 0),
-                        -i,
-                    ),
-                )
-            else:
-                best = 0
-            pid, _ = remaining.pop(best)
+            pid, _ = remaining.pop(_next_best(remaining, rules.diversity, per_category, catalog))
             take(pid)
         return FilterOutcome(products=chosen, dropped=dropped)
+
+
+def _rejection(rules: FilterRules, pid: str, product: Mapping[str, Any]) -> str | None:
+    """Which of ``rules`` drops the product (its ``dropped`` key), or None when it passes."""
+    if pid in rules.exclude_products:
+        return "excluded"
+    if rules.in_stock and not in_stock(product):
+        return "out_of_stock"
+    if _norm(product.get("category")) in rules.exclude_categories:
+        return "category"
+    if _norm(product.get("brand")) in rules.exclude_brands:
+        return "brand"
+    price = _price(product)
+    if rules.min_price is not None and (price is None or price < rules.min_price):
+        return "price"
+    if rules.max_price is not None and (price is None or price > rules.max_price):
+        return "price"
+    return None
+
+
+def _next_best(
+    remaining: Sequence[tuple[str, float]],
+    diversity: float,
+    per_category: Mapping[str, int],
+    catalog: Mapping[str, Mapping[str, Any]],
+) -> int:
+    """Index of the next product to show: the best score, discounted per product of its category already chosen."""
+    if diversity <= 0:
+        return 0
+    keep = 1.0 - diversity
+    return max(
+        range(len(remaining)),
+        key=lambda i: (
+            remaining[i][1] * keep ** per_category.get(_norm(catalog[remaining[i][0]].get("category")), 0),
+            -i,
+        ),
+    )
 
 
 def _node_line(node: yaml.Node | None, path: Sequence[str]) -> tuple[int, int]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -43,7 +43,7 @@ EVENT_ALIASES: dict[str, str] = {
 }
 
 #: A user history: product ids, or ``(product_id, weight)`` pairs.
-History = Union[Sequence[Any], Iterable[tuple[Any, float]]]
+History: TypeAlias = Sequence[Any] | Iterable[tuple[Any, float]]
 
 
 def canonical_event(name: Any) -> str:
@@ -111,7 +111,7 @@ class InteractionMatrix:
 
 def build_matrix(
     weighted: pd.DataFrame,
-    items: Sequence[str] | None = None,
+    items: Sequence[str] | np.ndarray | None = None,
     value: str = "weight",
 ) -> InteractionMatrix:
     """Sum ``value`` per (user, item) into a CSR matrix.

@@ -51,7 +51,7 @@ class Popularity(Recommender):
         if "category" in catalog.columns:
             categories = {
                 str(pid): str(cat).strip().lower()
-                for pid, cat in zip(catalog["id"], catalog["category"])
+                for pid, cat in zip(catalog["id"], catalog["category"], strict=True)
                 if isinstance(cat, str) and cat.strip()
             }
         self.item_categories_ = np.asarray([categories.get(p, "") for p in self.items_], dtype=object)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +40,26 @@ class RecResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"products": self.products, "provider": self.provider, "attempts": self.attempts}
+
+
+#: a provider's answer before filtering: (provider, scored candidates, reason for the trace)
+Candidates = tuple[str, list[tuple[str, float]], str]
+
+
+@dataclass
+class _Request:
+    """One ``recommend`` call: what every provider of the chain reads, and the trace it writes."""
+
+    profile: Mapping[str, Any]
+    slot: str
+    n: int
+    deadline: float
+    personalized: bool
+    features: Mapping[str, Any]
+    events: list[Any]
+    purchased: set[str]
+    exclude: set[str]
+    attempt: Callable[..., None]
 
 
 def product_card(product: Mapping[str, Any]) -> dict[str, Any]:
@@ -221,7 +241,6 @@ class RecommendationService:
         purchased = purchased_products(events, rules.exclude_purchased, now) if personalized else set()
         exclude = {str(e) for e in exclude}
         attempts: list[dict[str, Any]] = []
-        pool = max(4 * n, n + 20)
 
         def attempt(provider: str, outcome: str, reason: str, **extra: Any) -> None:
             attempts.append({"provider": provider, "outcome": outcome, "reason": reason, **extra})
@@ -251,69 +270,90 @@ class RecommendationService:
             model_name, model = self._model
             popular, popular_reason = self._popular, self._popular_reason
 
-        # 1. external model service
-        if self.client is None:
-            pass  # not configured: not worth a trace line
-        elif not personalized:
-            attempt("external", "skipped", "no personalization consent")
-        else:
-            ext_deadline = deadline - self.reserve_ms / 1000.0
-            payload = self._payload(profile, slot, n, events, features, purchased | exclude)
-            try:
-                got = self.client.fetch(payload, (str(profile.get("id")), slot, n), ext_deadline)
-            except ExternalError as exc:
-                attempt("external", exc.outcome, exc.reason)
-            else:
-                reason = "cache" if got.cached else ("retried once" if got.tries > 1 else "")
-                if got.model:
-                    reason = "; ".join(x for x in (f"model {got.model}", reason) if x)
-                outcome = try_candidates("external", got.items, reason)
-                if outcome is not None:
-                    return answer("external", outcome)
-
-        # 2. built-in model on the recipient's history
-        history = profile_history(events) if personalized else []
-        if not personalized:
-            attempt(model_name or "model", "skipped", "no personalization consent")
-        elif model is None:
-            attempt("model", "skipped", "no trained model")
-        elif not history:
-            attempt(model_name, "skipped", "no history")
-        elif time.monotonic() >= deadline:
-            attempt(model_name, "skipped", "deadline passed")
-        else:
-            try:
-                candidates = model.recommend(history, n=pool, exclude=purchased | exclude)
-            except Exception as exc:  # a broken model must not break the send
-                attempt(model_name, "error", f"{type(exc).__name__}: {exc}")
-            else:
-                outcome = try_candidates(model_name, candidates, "")
-                if outcome is not None:
-                    return answer(model_name, outcome)
-
-        # 3. popular in the favourite category
-        if not personalized:
-            attempt("category_popular", "skipped", "no personalization consent")
-        else:
-            category = features.get("favorite_category") or favorite_category(events, self.catalog)
-            if not category:
-                attempt("category_popular", "skipped", "no favourite category")
-            else:
-                wanted = str(category).strip().lower()
-                in_category = [
-                    (p, s) for p, s in popular if str(self.catalog[p].get("category") or "").strip().lower() == wanted
-                ]
-                outcome = try_candidates("category_popular", in_category, f"category {category}")
-                if outcome is not None:
-                    return answer("category_popular", outcome)
-
-        # 4. global popular
-        outcome = try_candidates("popular", popular, popular_reason)
-        if outcome is not None:
-            return answer("popular", outcome)
+        request = _Request(profile, slot, n, deadline, personalized, features, events, purchased, exclude, attempt)
+        # each provider runs only when the ones before it gave nothing that passed the filters
+        chain: tuple[Callable[[], Candidates | None], ...] = (
+            lambda: self._external_candidates(request),  # 1. external model service
+            lambda: self._model_candidates(request, model_name, model),  # 2. built-in model on the history
+            lambda: self._category_candidates(request, popular),  # 3. popular in the favourite category
+            lambda: ("popular", popular, popular_reason),  # 4. global popular
+        )
+        for provider_step in chain:
+            found = provider_step()
+            if found is None:
+                continue
+            provider, candidates, reason = found
+            outcome = try_candidates(provider, candidates, reason)
+            if outcome is not None:
+                return answer(provider, outcome)
 
         # 5. hide the block
         return RecResult([], None, attempts)
+
+    def _external_candidates(self, request: _Request) -> Candidates | None:
+        """The external model service's answer (None, traced: skipped or failed; untraced: not configured)."""
+        if self.client is None:
+            return None  # not configured: not worth a trace line
+        if not request.personalized:
+            request.attempt("external", "skipped", "no personalization consent")
+            return None
+        ext_deadline = request.deadline - self.reserve_ms / 1000.0
+        payload = self._payload(
+            request.profile,
+            request.slot,
+            request.n,
+            request.events,
+            request.features,
+            request.purchased | request.exclude,
+        )
+        try:
+            got = self.client.fetch(payload, (str(request.profile.get("id")), request.slot, request.n), ext_deadline)
+        except ExternalError as exc:
+            request.attempt("external", exc.outcome, exc.reason)
+            return None
+        reason = "cache" if got.cached else ("retried once" if got.tries > 1 else "")
+        if got.model:
+            reason = "; ".join(x for x in (f"model {got.model}", reason) if x)
+        return "external", got.items, reason
+
+    def _model_candidates(
+        self, request: _Request, model_name: str | None, model: Recommender | None
+    ) -> Candidates | None:
+        """The built-in model's ranking of the recipient's history (None when skipped or broken, traced)."""
+        history = profile_history(request.events) if request.personalized else []
+        model_label = model_name or "model"  # set_models stores a model only with its name
+        if not request.personalized:
+            request.attempt(model_label, "skipped", "no personalization consent")
+        elif model is None:
+            request.attempt("model", "skipped", "no trained model")
+        elif not history:
+            request.attempt(model_label, "skipped", "no history")
+        elif time.monotonic() >= request.deadline:
+            request.attempt(model_label, "skipped", "deadline passed")
+        else:
+            pool = max(4 * request.n, request.n + 20)
+            try:
+                candidates = model.recommend(history, n=pool, exclude=request.purchased | request.exclude)
+            except Exception as exc:  # a broken model must not break the send
+                request.attempt(model_label, "error", f"{type(exc).__name__}: {exc}")
+            else:
+                return model_label, candidates, ""
+        return None
+
+    def _category_candidates(self, request: _Request, popular: list[tuple[str, float]]) -> Candidates | None:
+        """The popular products of the recipient's favourite category (None when there is none, traced)."""
+        if not request.personalized:
+            request.attempt("category_popular", "skipped", "no personalization consent")
+            return None
+        category = request.features.get("favorite_category") or favorite_category(request.events, self.catalog)
+        if not category:
+            request.attempt("category_popular", "skipped", "no favourite category")
+            return None
+        wanted = str(category).strip().lower()
+        in_category = [
+            (p, s) for p, s in popular if str(self.catalog[p].get("category") or "").strip().lower() == wanted
+        ]
+        return "category_popular", in_category, f"category {category}"
 
     def _backfill(
         self,

@@ -351,7 +351,7 @@ class Compiler:
         if problems:
             # Jinja would report these where it gave up, often in the next file
             return problems
-        checks = [(expanded.source, None)]
+        checks: list[tuple[str, str | None]] = [(expanded.source, None)]
         for key in ("subject", "preheader"):
             if isinstance(template.settings.get(key), str):
                 checks.append((template.settings[key], key))
@@ -506,7 +506,8 @@ def _tag_links(html: str, static_params: dict[str, str]) -> str:
                 f"{match.group('pre')}{match.group('q')}{{% filter tag_link %}}{url}{{% endfilter %}}{match.group('q')}"
             )
         if url.startswith(("http://", "https://")) and "fonts.googleapis.com" not in url:
-            return f"{match.group('pre')}{match.group('q')}{_escape_amp(tag_url(_unescape_amp(url), static_params))}{match.group('q')}"
+            tagged = _escape_amp(tag_url(_unescape_amp(url), static_params))
+            return f"{match.group('pre')}{match.group('q')}{tagged}{match.group('q')}"
         return match.group(0)
 
     head_end = html.find("</head>")

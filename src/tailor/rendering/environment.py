@@ -43,7 +43,7 @@ class RecordingUndefined(ChainableUndefined):
         self._record()
         return ""
 
-    def __iter__(self):  # type: ignore[override]
+    def __iter__(self):
         self._record()
         return iter(())
 

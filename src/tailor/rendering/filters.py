@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -32,6 +32,10 @@ DEFAULT_TIMEZONE = "UTC"
 MAX_NUMBER_DIGITS = 18
 #: ``number(digits)`` shows at most this many decimals.
 MAX_FRACTION_DIGITS = 12
+
+CurrencyFormat = Literal["standard", "accounting", "name"]
+#: Babel's currency formats by the name a template passes (any other name would raise)
+_CURRENCY_FORMATS: dict[str, CurrencyFormat] = {"standard": "standard", "accounting": "accounting", "name": "name"}
 
 
 def resolve_locale(value: Any) -> str:
@@ -96,8 +100,12 @@ def money(ctx: Context, value: Any, currency: str | None = None, format_type: st
         return ""
     code = str(currency or ctx.get("__currency") or DEFAULT_CURRENCY)
     locale = ctx.get("__locale", DEFAULT_LOCALE)
+    style = _CURRENCY_FORMATS.get(str(format_type))  # templates may pass anything
+    if style is None:
+        record_fallback("bad-currency-format", f"unknown money format {format_type!r}")
+        style = "standard"
     try:
-        return _format_currency(amount, code, locale, format_type)
+        return _format_currency(amount, code, locale, style)
     except (ValueError, babel_numbers.UnknownCurrencyError):
         record_fallback("bad-currency", f"unknown currency {code!r}")
         return _formatted("money", babel_numbers.format_decimal, amount, locale=locale)
@@ -109,7 +117,7 @@ def money(ctx: Context, value: Any, currency: str | None = None, format_type: st
 
 
 @lru_cache(maxsize=65_536)
-def _format_currency(amount: Decimal, code: str, locale: str, format_type: str) -> str:
+def _format_currency(amount: Decimal, code: str, locale: str, format_type: CurrencyFormat) -> str:
     # Babel takes ~60 µs per call; prices repeat across recipients, so remember them
     return babel_numbers.format_currency(amount, code, locale=locale, format_type=format_type)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from lxml import html as lxml_html
 
@@ -57,7 +58,7 @@ def anatomy(html: str, *, include_hidden: bool = False) -> EmailAnatomy:
     root = body if body is not None else doc
     pieces: list[str] = []
 
-    def walk(el) -> None:  # type: ignore[no-untyped-def]
+    def walk(el: Any) -> None:  # an element, a comment or a processing instruction
         if not isinstance(el.tag, str):  # comments, processing instructions
             if el.tail:
                 pieces.append(el.tail)

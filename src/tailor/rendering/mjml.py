@@ -159,21 +159,10 @@ def lint(expanded: Expanded) -> list[Problem]:
 
     stack: list[tuple[str, int]] = []  # open MJML tags
     open_jinja: list[_OpenJinja] = []
-    events: list[tuple[int, str, re.Match[str] | None]] = []
-    for m in _COMMENT.finditer(masked):
-        events.append((m.start(), "comment", m))
-    comment_spans = [(m.start(), m.end()) for _, _, m in events if m]
-    for m in _TAG.finditer(masked):
-        if not any(a <= m.start() < b for a, b in comment_spans):
-            events.append((m.start(), "tag", m))
-    for start, end, tok in tokens:
-        events.append((start, "jinja", None))
-    events.sort(key=lambda e: e[0])
+    events, covered = _events(masked, tokens)
     jinja_by_start = {start: tok for start, _, tok in tokens}
-    tag_spans = sorted((m.start(), m.end()) for _, kind, m in events if kind == "tag" and m)
 
     # a bare "<" in text (outside tags, comments and Jinja) breaks the MRML parse
-    covered = sorted(comment_spans + tag_spans + [(s, e) for s, e, _ in tokens])
     for m in re.finditer(r"<", masked):
         if not any(a <= m.start() < b for a, b in covered):
             report(m.start(), "a bare '<' in text breaks the MJML parse: write &lt; (or use `is lt` in Jinja)")
@@ -181,11 +170,7 @@ def lint(expanded: Expanded) -> list[Problem]:
     for offset, kind, match in events:
         in_ending = bool(stack) and stack[-1][0] in ENDING_TAGS
         if kind == "jinja":
-            tok = jinja_by_start[offset]
-            if _BLOCK_START.match(tok):
-                open_jinja.append(_OpenJinja(_BLOCK_START.match(tok).group(1), len(stack), offset))
-            elif _BLOCK_END.match(tok) and open_jinja:
-                open_jinja.pop()
+            _follow_jinja(jinja_by_start[offset], offset, len(stack), open_jinja)
             continue
         if kind != "tag" or match is None:
             continue
@@ -196,8 +181,7 @@ def lint(expanded: Expanded) -> list[Problem]:
                 report(offset, "mj-preview takes plain text only (mjml-python rejects HTML in it)")
             continue
         if not is_mj:
-            if stack and stack[-1][0] not in ENDING_TAGS and stack[-1][0] not in ("mj-head", "mjml"):
-                report(offset, f"HTML tag <{name}> directly inside <{stack[-1][0]}>: wrap it in <mj-text> or <mj-raw>")
+            _check_html_tag(name, offset, stack, report)
             continue
         if name not in KNOWN_TAGS:
             report(offset, f"unknown MJML tag <{name}>")
@@ -205,28 +189,76 @@ def lint(expanded: Expanded) -> list[Problem]:
         if name == "mj-include":
             report(offset, 'use {% include "partials/..." %} instead of <mj-include>: includes are resolved by tailor')
         if match.group("close"):
-            if not stack or stack[-1][0] != name:
-                report(offset, f"</{name}> closes nothing" + (f" (open: <{stack[-1][0]}>)" if stack else ""))
-            else:
-                stack.pop()
+            _close(name, offset, stack, report)
             continue
-        parent = stack[-1][0] if stack else None
-        allowed = ALLOWED_PARENTS.get(name)
-        if allowed and parent is not None and parent not in allowed and parent != "mj-attributes":
-            report(offset, f"<{name}> cannot be inside <{parent}> (allowed in: {', '.join(sorted(allowed))})")
-        if name == "mj-column" or name == "mj-group":
-            for block in open_jinja:
-                if block.depth == len(stack):
-                    report(
-                        block.offset,
-                        f"{{% {block.kind} %}} around <{name}>: MJML computes column widths once, so the result would be wrong for some recipients; put the {block.kind} around the whole <mj-section>, or inside the column",
-                    )
+        _check_placement(name, offset, stack, open_jinja, report)
         _check_attributes(match, offset, name, report)
         if not match.group("self"):
             stack.append((name, offset))
     for name, offset in stack:
         report(offset, f"<{name}> is never closed")
     return problems
+
+
+def _events(
+    masked: str, tokens: list[tuple[int, int, str]]
+) -> tuple[list[tuple[int, str, re.Match[str] | None]], list[tuple[int, int]]]:
+    """Comments, tags (outside comments) and Jinja tokens in source order, and the spans they cover."""
+    events: list[tuple[int, str, re.Match[str] | None]] = []
+    for m in _COMMENT.finditer(masked):
+        events.append((m.start(), "comment", m))
+    comment_spans = [(m.start(), m.end()) for _, _, m in events if m]
+    for m in _TAG.finditer(masked):
+        if not any(a <= m.start() < b for a, b in comment_spans):
+            events.append((m.start(), "tag", m))
+    for start, _, _ in tokens:
+        events.append((start, "jinja", None))
+    events.sort(key=lambda e: e[0])
+    tag_spans = sorted((m.start(), m.end()) for _, kind, m in events if kind == "tag" and m)
+    covered = sorted(comment_spans + tag_spans + [(s, e) for s, e, _ in tokens])
+    return events, covered
+
+
+def _follow_jinja(tok: str, offset: int, depth: int, open_jinja: list[_OpenJinja]) -> None:
+    """Keep ``open_jinja`` the Jinja blocks (for/if...) open at this point, with their MJML depth."""
+    if block_start := _BLOCK_START.match(tok):
+        open_jinja.append(_OpenJinja(block_start.group(1), depth, offset))
+    elif _BLOCK_END.match(tok) and open_jinja:
+        open_jinja.pop()
+
+
+def _check_html_tag(name: str, offset: int, stack: list[tuple[str, int]], report) -> None:
+    """HTML belongs in an ending tag (mj-text, mj-raw...), not directly in a layout tag."""
+    if stack and stack[-1][0] not in ENDING_TAGS and stack[-1][0] not in ("mj-head", "mjml"):
+        report(offset, f"HTML tag <{name}> directly inside <{stack[-1][0]}>: wrap it in <mj-text> or <mj-raw>")
+
+
+def _close(name: str, offset: int, stack: list[tuple[str, int]], report) -> None:
+    """``</name>`` closes the innermost open tag, or is reported for closing nothing."""
+    if not stack or stack[-1][0] != name:
+        report(offset, f"</{name}> closes nothing" + (f" (open: <{stack[-1][0]}>)" if stack else ""))
+    else:
+        stack.pop()
+
+
+def _check_placement(
+    name: str, offset: int, stack: list[tuple[str, int]], open_jinja: list[_OpenJinja], report
+) -> None:
+    """An opening tag in a parent it is not allowed in, or a column repeated or chosen by Jinja."""
+    parent = stack[-1][0] if stack else None
+    allowed = ALLOWED_PARENTS.get(name)
+    if allowed and parent is not None and parent not in allowed and parent != "mj-attributes":
+        report(offset, f"<{name}> cannot be inside <{parent}> (allowed in: {', '.join(sorted(allowed))})")
+    if name not in ("mj-column", "mj-group"):
+        return
+    for block in open_jinja:
+        if block.depth == len(stack):
+            report(
+                block.offset,
+                f"{{% {block.kind} %}} around <{name}>: MJML computes column widths once, so the result "
+                f"would be wrong for some recipients; put the {block.kind} around the whole <mj-section>, "
+                "or inside the column",
+            )
 
 
 def _check_attributes(match: re.Match[str], tag_offset: int, tag: str, report) -> None:
@@ -241,16 +273,16 @@ def _check_attributes(match: re.Match[str], tag_offset: int, tag: str, report) -
             if name in LAYOUT_ATTRIBUTES:
                 report(
                     where,
-                    f'Jinja in {name}="…" of <{tag}>: MJML computes layout from it at compile time, so it would render wrong; use a fixed value, or choose between whole blocks with a rule',
+                    f'Jinja in {name}="…" of <{tag}>: MJML computes layout from it at compile time, so it would '
+                    "render wrong; use a fixed value, or choose between whole blocks with a rule",
                 )
             continue
         if name in _COLOR_ATTRIBUTES and not _COLOR.match(value.strip()):
             report(where, f"{name}={value!r} is not a color")
         elif name in ("width", "height") and tag != "mj-body" and not _LENGTH.match(value.strip()):
             report(where, f"{name}={value!r} is not a length (e.g. 300px or 50%)")
-        elif name.startswith("padding") or name == "inner-padding":
-            if not _PADDING.match(value.strip()):
-                report(where, f"{name}={value!r} is not a padding (1 to 4 lengths)")
+        elif (name.startswith("padding") or name == "inner-padding") and not _PADDING.match(value.strip()):
+            report(where, f"{name}={value!r} is not a padding (1 to 4 lengths)")
 
 
 _WS_BETWEEN_TAGS = re.compile(r">([ \t]*\r?\n\s*)<")

@@ -265,7 +265,8 @@ class Expander:
                 Problem(
                     str(path),
                     *where,
-                    f"include needs a quoted file name (got {target.strip()!r}): includes are resolved when the template compiles",
+                    f"include needs a quoted file name (got {target.strip()!r}): includes are resolved when the "
+                    "template compiles",
                 )
             )
             return
@@ -321,7 +322,8 @@ class Expander:
                 Problem(
                     str(path),
                     *where,
-                    f'slot {name!r} has no default block: add default="{name}/..." or a rules file with `slot: {name}` and `default:`',
+                    f'slot {name!r} has no default block: add default="{name}/..." '
+                    f"or a rules file with `slot: {name}` and `default:`",
                 )
             )
             return

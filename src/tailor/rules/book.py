@@ -39,7 +39,7 @@ class RuleBook:
 
             try:
                 self._artifacts = Settings.load().artifacts
-            except Exception:  # noqa: BLE001 - a broken tailor.toml is reported elsewhere
+            except Exception:  # a broken tailor.toml is reported elsewhere
                 self._artifacts = Settings().artifacts
         return self._artifacts
 
@@ -126,7 +126,7 @@ class RuleBook:
         return self.decide(slots, ctx, personalized=personalized(document))
 
     def _abort(self, ctx: dict[str, Any], personalized: bool, decision: Decision) -> dict[str, Any]:
-        considered = []
+        considered: list[dict[str, Any]] = []
         for rule in self.abort_rules:
             if decision.abort is not None:
                 considered.append({"id": rule.id, "matched": None, "skipped": "an earlier abort rule matched"})
@@ -146,17 +146,17 @@ class RuleBook:
         if slot_rules is None:
             return {"slot": slot, "block": None, "why": "no rules for this slot", "rules": []}
         winner: Rule | None = None
-        considered = []
+        considered: list[dict[str, Any]] = []
         for rule in slot_rules.rules:
             if winner is not None:
                 considered.append({"id": rule.id, "priority": rule.priority, "matched": None, "skipped": OUTRANKED})
             elif rule.personal and not personalized:
                 considered.append({"id": rule.id, "priority": rule.priority, "matched": False, "skipped": NO_CONSENT})
             else:
-                entry = _evaluate(rule.id, rule.condition, ctx)
-                entry["priority"] = rule.priority
-                considered.append(entry)
-                if entry["matched"]:
+                evaluated = _evaluate(rule.id, rule.condition, ctx)
+                evaluated["priority"] = rule.priority
+                considered.append(evaluated)
+                if evaluated["matched"]:
                     winner = rule
         entry: dict[str, Any] = {"slot": slot, "rules": considered}
         if winner is not None:

@@ -118,7 +118,8 @@ class ClusterSegment:
             return None
         point = _transform([_value(profile.get(c)) for c in self.columns], model)
         best = min(
-            range(len(model["centers"])), key=lambda i: sum((a - b) ** 2 for a, b in zip(point, model["centers"][i]))
+            range(len(model["centers"])),
+            key=lambda i: sum((a - b) ** 2 for a, b in zip(point, model["centers"][i], strict=True)),
         )
         return model["labels"][best]
 
@@ -136,7 +137,7 @@ def _value(raw: Any) -> float | None:
 def _transform(values: list[float | None], model: Mapping[str, Any]) -> list[float]:
     """Missing -> the training fill value; log1p (long tails); standardize."""
     out = []
-    for value, fill, mean, scale in zip(values, model["fill"], model["mean"], model["scale"]):
+    for value, fill, mean, scale in zip(values, model["fill"], model["mean"], model["scale"], strict=True):
         value = fill if value is None else value
         out.append((math.log1p(max(value, 0.0)) - mean) / scale)
     return out
@@ -159,7 +160,7 @@ def train(segment: ClusterSegment, features, *, seed: int = 0) -> dict[str, Any]
         # never bought / never seen: further away than anyone who did
         missing = (values.max() + 1.0 if column.startswith("days_since") else 0.0) if len(values) else 0.0
         fill.append(float(missing))
-    raw = frame.fillna(dict(zip(segment.columns, fill))).to_numpy()
+    raw = frame.fillna(dict(zip(segment.columns, fill, strict=True))).to_numpy()
     logged = np.log1p(np.clip(raw, 0.0, None))
     mean = logged.mean(axis=0)
     scale = logged.std(axis=0)

@@ -68,8 +68,8 @@ class Condition:
         self.never = source is False
         self.ast: nodes.Expr | None = None
         self._parts: dict[int, TemplateExpression] = {}
-        if self.always or self.never:
-            self._expr = None
+        self._expr: TemplateExpression | None = None
+        if self.always or not isinstance(source, str):  # None and True: always; False: never
             return
         self.ast = _parse(source)
         bad = escapes(self.ast)
@@ -115,14 +115,16 @@ class Condition:
             return self._evaluate(context)
 
     def _evaluate(self, context: Mapping[str, Any]) -> Outcome:
-        ok, error = _truth(self._expr, context)
+        ast, expr = self.ast, self._expr
+        assert ast is not None and expr is not None  # compiled by __init__ unless always or never
+        ok, error = _truth(expr, context)
         if error:
             # One operand failing (``None <= 30``) must not sink a whole ``or``:
             # re-evaluate with the failing operands as "unknown" (SQL-style).
-            ok = self._tristate(self.ast, context) is True
+            ok = self._tristate(ast, context) is True
         if ok:
             return Outcome(True)
-        detail = self._explain(self.ast, context)
+        detail = self._explain(ast, context)
         if error and "error" not in detail:
             detail["error"] = error
         return Outcome(False, detail)
@@ -200,7 +202,7 @@ def _truth(expr: TemplateExpression, context: Mapping[str, Any]) -> tuple[bool, 
         return bool(expr(context)), None
     except RenderTimeLimit:
         raise  # the render is out of time: refused as a whole, not one non-matching rule
-    except Exception as exc:  # noqa: BLE001 - any failure of marketer data is a non-match
+    except Exception as exc:  # any failure of marketer data is a non-match
         return False, f"{type(exc).__name__}: {exc}"
 
 
@@ -209,12 +211,16 @@ def resolve(node: nodes.Node, context: Mapping[str, Any]) -> Any:
     env = environment()
     if isinstance(node, nodes.Name):
         return context[node.name] if node.name in context else env.undefined(name=node.name)
+    if not isinstance(node, (nodes.Getattr, nodes.Getitem)):
+        return env.undefined(name=dotted(node))  # not a path: nothing to look up
     base = resolve(node.node, context)
     if isinstance(base, Undefined):
         return base
     try:
         if isinstance(node, nodes.Getattr):
             return env.getattr(base, node.attr)
-        return env.getitem(base, node.arg.value)
-    except Exception:  # noqa: BLE001 - the trace shows it as missing
-        return env.undefined(name=dotted(node))
+        if isinstance(node.arg, nodes.Const):
+            return env.getitem(base, node.arg.value)
+    except Exception:  # the trace shows it as missing
+        pass
+    return env.undefined(name=dotted(node))

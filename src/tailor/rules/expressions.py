@@ -65,6 +65,15 @@ _UNSAFE_ATTRIBUTES = frozenset(
 
 def unparse(node: nodes.Node) -> str:
     """Jinja source text for ``node`` (normalised spacing and quoting)."""
+    for write in (_path_text, _operator_text, _call_text, _literal_text):
+        text = write(node)
+        if text is not None:
+            return text
+    return f"<{type(node).__name__}>"
+
+
+def _path_text(node: nodes.Node) -> str | None:
+    """Names, constants, attribute and item lookups, slices."""
     if isinstance(node, nodes.Name):
         return node.name
     if isinstance(node, nodes.Const):
@@ -76,6 +85,11 @@ def unparse(node: nodes.Node) -> str:
     if isinstance(node, nodes.Slice):
         parts = [unparse(p) if p is not None else "" for p in (node.start, node.stop)]
         return ":".join(parts) + (f":{unparse(node.step)}" if node.step is not None else "")
+    return None
+
+
+def _operator_text(node: nodes.Node) -> str | None:
+    """Comparisons, ``not``, arithmetic, ``~`` and ``if``/``else``, parenthesised by precedence."""
     if isinstance(node, nodes.Compare):
         text = _wrap(node.expr, node)
         for op in node.ops:
@@ -92,12 +106,22 @@ def unparse(node: nodes.Node) -> str:
     if isinstance(node, nodes.CondExpr):
         text = f"{_wrap(node.expr1, node)} if {_wrap(node.test, node)}"
         return text + (f" else {_wrap(node.expr2, node)}" if node.expr2 is not None else "")
-    if isinstance(node, nodes.Filter):
+    return None
+
+
+def _call_text(node: nodes.Node) -> str | None:
+    """Filters, tests and calls with their arguments."""
+    if isinstance(node, nodes.Filter) and node.node is not None:  # None only in a {% filter %} block
         return f"{_wrap(node.node)} | {node.name}{_arguments(node)}"
     if isinstance(node, nodes.Test):
         return f"{_wrap(node.node)} is {node.name}{_arguments(node, bare=True)}"
     if isinstance(node, nodes.Call):
         return f"{_wrap(node.node)}{_arguments(node, always=True)}"
+    return None
+
+
+def _literal_text(node: nodes.Node) -> str | None:
+    """List, tuple and dict literals."""
     if isinstance(node, nodes.List):
         return "[" + ", ".join(unparse(n) for n in node.items) + "]"
     if isinstance(node, nodes.Tuple):
@@ -105,7 +129,7 @@ def unparse(node: nodes.Node) -> str:
         return f"({inner},)" if len(node.items) == 1 else f"({inner})"
     if isinstance(node, nodes.Dict):
         return "{" + ", ".join(f"{unparse(p.key)}: {unparse(p.value)}" for p in node.items) + "}"
-    return f"<{type(node).__name__}>"
+    return None
 
 
 def _const(value: object) -> str:
@@ -138,7 +162,7 @@ def _wrap(node: nodes.Node, parent: nodes.Node | None = None) -> str:
     return f"({text})"
 
 
-def _arguments(node: nodes.Node, *, bare: bool = False, always: bool = False) -> str:
+def _arguments(node: nodes.Call | nodes.Filter | nodes.Test, *, bare: bool = False, always: bool = False) -> str:
     args = [unparse(a) for a in node.args or ()]
     args += [f"{k.key}={unparse(k.value)}" for k in node.kwargs or ()]
     if not args and not always:
@@ -148,7 +172,7 @@ def _arguments(node: nodes.Node, *, bare: bool = False, always: bool = False) ->
     return "(" + ", ".join(args) + ")"
 
 
-def flatten(node: nodes.Node, kind: type[nodes.BinExpr]) -> list[nodes.Node]:
+def flatten(node: nodes.Expr, kind: type[nodes.BinExpr]) -> list[nodes.Expr]:
     """Operands of a chain of ``and`` (or ``or``), left to right."""
     if isinstance(node, kind):
         return flatten(node.left, kind) + flatten(node.right, kind)
@@ -173,14 +197,14 @@ def dotted(node: nodes.Node) -> str | None:
 
 def paths(node: nodes.Node) -> Iterator[tuple[str, nodes.Node]]:
     """The maximal dotted paths (data the expression reads), in source order."""
-    if dotted(node) is not None:
-        yield dotted(node), node
+    if (path := dotted(node)) is not None:
+        yield path, node
         return
     if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr):
         # ``profile.tags.count('x')``: the data is ``profile.tags``, not the method.
         yield from paths(node.node.node)
-        for child in list(node.args) + [k.value for k in node.kwargs]:
-            yield from paths(child)
+        for argument in list(node.args) + [k.value for k in node.kwargs]:
+            yield from paths(argument)
         return
     for child in node.iter_child_nodes():
         yield from paths(child)

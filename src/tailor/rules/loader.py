@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -38,7 +38,7 @@ class Loaded:
     defaults: dict[str, list[tuple[str, Origin]]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
-    def problem(self, origin: Origin, message: str, severity: str = "error") -> None:
+    def problem(self, origin: Origin, message: str, severity: Literal["error", "warning"] = "error") -> None:
         self.problems.append(Problem(origin.path, origin.line, origin.col, message, severity))
 
 
@@ -82,7 +82,7 @@ def _load_file(path: Path, loaded: Loaded) -> None:
     mark = getattr(data, "mark", (1, 1))
     for (line, col), message in schema.validate(data, schema.RULE_FILE, mark):
         loaded.problem(Origin(name, line, col), message)
-    if not isinstance(data, dict):
+    if not isinstance(data, MarkedDict):  # load_marked builds every mapping as a MarkedDict
         return
     _read_slot(name, data, loaded)
     _read_abort(name, data, loaded)

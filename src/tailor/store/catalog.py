@@ -98,7 +98,7 @@ def upsert_products(conn: Connection, rows: Sequence[dict[str, Any]], now: datet
     return IngestResult(len(changed), len(rows) - len(changed))
 
 
-def product_dict(row: Mapping[str, Any]) -> dict[str, Any]:
+def product_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
     """A product as the rest of tailor sees it."""
     return {
         "id": row["id"],

@@ -51,8 +51,12 @@ def validate_email_event(message: Any, pointer: str, received_at: datetime) -> t
     if not isinstance(message, Mapping):
         raise ValidationError(pointer or "/", "a message must be a JSON object")
     context = message.get("context")
-    traits = context.get("traits") if isinstance(context, Mapping) else None
-    email = traits.get("email") if isinstance(traits, Mapping) else None
+    if not isinstance(context, Mapping):
+        context = {}
+    traits = context.get("traits")
+    if not isinstance(traits, Mapping):
+        traits = {}
+    email = traits.get("email")
     if not isinstance(email, str) or not looks_like_email(normalize_email(email)):
         raise ValidationError(f"{pointer}/context/traits/email", "required: the recipient's email address")
     email = normalize_email(email)

@@ -12,6 +12,7 @@ import csv
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import nullcontext
 from datetime import datetime
@@ -48,12 +49,8 @@ def read_batches(path: str | os.PathLike[str], received_at: datetime, progress: 
             [Problem(str(path), 0, 0, f"unknown file type {suffix or '(none)'}: use .json, .jsonl or .csv")]
         )
     size = path.stat().st_size
-    # on stderr: stdout stays clean for the summary lines
-    bar = (
-        click.progressbar(length=size, label=f"ingesting {path.name}", file=click.get_text_stream("stderr"))
-        if progress
-        else nullcontext()
-    )
+    # on stderr: stdout stays clean for the summary lines (click.get_text_stream is deprecated)
+    bar = click.progressbar(length=size, label=f"ingesting {path.name}", file=sys.stderr) if progress else nullcontext()
     with bar as tick:
         yield from readers[suffix](path, received_at, tick.update if tick is not None else (lambda n: None))
 
@@ -121,10 +118,10 @@ def _json(path: Path, received_at: datetime, tick: Any) -> Iterator[Batch]:
         raise ProblemError([Problem(str(path), 0, 0, f"not UTF-8 text: {exc.reason}")]) from None
     tick(path.stat().st_size)
     if isinstance(data, dict) and isinstance(data.get("products"), list):
-        yield from _products(problems, [(1, "/products/%d" % i, item) for i, item in enumerate(data["products"])])
+        yield from _products(problems, [(1, f"/products/{i}", item) for i, item in enumerate(data["products"])])
         return
     if isinstance(data, list) and data and all(isinstance(d, dict) and "type" not in d and "title" in d for d in data):
-        yield from _products(problems, [(1, "/%d" % i, item) for i, item in enumerate(data)])
+        yield from _products(problems, [(1, f"/{i}", item) for i, item in enumerate(data)])
         return
     if isinstance(data, dict) and "batch" in data:
         if not isinstance(data["batch"], list):
@@ -188,7 +185,7 @@ def _csv(path: Path, received_at: datetime, tick: Any) -> Iterator[Batch]:
         if len(values) != len(header):
             problems.add(line, f"expected {len(header)} fields, got {len(values)}")
             continue
-        rows.append((line, "", dict(zip(header, values))))
+        rows.append((line, "", dict(zip(header, values, strict=True))))
     if kind == "products":
         yield from _products(problems, rows)
     else:

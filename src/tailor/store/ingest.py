@@ -12,7 +12,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from . import privacy
 from .messages import Record
 from .models import Event, Identity, Profile, Suppression, TriggerState
-from .resolve import Key, ProfileState, components, record_keys
+from .resolve import Component, Key, ProfileState, components, record_keys
 from .upsert import insert_ignore
 
 CHUNK = 500
@@ -70,27 +70,11 @@ def apply_records(
 
     root_of_record = [uf.find(("K",) + keys[0]) for keys in keys_per_record]
     first_seen: dict[Any, datetime] = {}
-    for root, record in zip(root_of_record, fresh):
+    for root, record in zip(root_of_record, fresh, strict=True):
         seen = record.created_at or record.timestamp
         first_seen[root] = min(first_seen.get(root, seen), seen)
 
-    owner: dict[Any, ProfileState] = {}
-    new_profiles: list[ProfileState] = []
-    merges: list[tuple[str, list[str]]] = []
-    for root, group in sorted(groups.items()):
-        if root not in first_seen:
-            continue  # an identity of a loaded profile that no record of this batch touches
-        target = group.target_id()
-        if target not in states:
-            states[target] = ProfileState(id=target, created_at=first_seen[root], new=True, dirty=True)
-            new_profiles.append(states[target])
-        survivor = states[target]
-        absorbed = [pid for pid in group.profiles if pid != target]
-        for pid in absorbed:
-            survivor.absorb(states[pid])
-        if absorbed:
-            merges.append((target, absorbed))
-        owner[root] = survivor
+    owner, new_profiles, merges = _owners(groups, states, first_seen)
 
     changed = [False] * len(fresh)
     # last-write-wins makes the order irrelevant; a fixed order keeps runs reproducible
@@ -116,29 +100,22 @@ def apply_records(
     # stands after this batch) behavioural events are counted and dropped, never stored
     history = [
         row
-        for root, r in zip(root_of_record, fresh)
+        for root, r in zip(root_of_record, fresh, strict=True)
         if r.consents
         for row in privacy.consent_rows(owner[root].id, r, now)
     ]
     untracked = {
         i
-        for i, (root, r) in enumerate(zip(root_of_record, fresh))
+        for i, (root, r) in enumerate(zip(root_of_record, fresh, strict=True))
         if privacy.is_behavioural(r) and owner[root].consents.get("tracking") is False
     }
     event_rows = [
         _event_row(r, owner[root].id)
-        for i, (root, r) in enumerate(zip(root_of_record, fresh))
+        for i, (root, r) in enumerate(zip(root_of_record, fresh, strict=True))
         if r.store_event and i not in untracked
     ]
     inserted = _insert_events(conn, event_rows)
-    dirty = {s.id: s for s in owner.values() if s.dirty and not s.new}
-    if dirty:
-        rows = []
-        for state in dirty.values():
-            row = state.as_row(now)
-            row["_id"] = row.pop("id")
-            rows.append(row)
-        conn.execute(update(profiles_t).where(profiles_t.c.id == bindparam("_id")), rows)
+    _update_changed_profiles(conn, owner.values(), now)
     privacy.record_consent_history(conn, history)
     privacy.count(conn, privacy.DROPPED_NO_CONSENT, len(untracked), now)
 
@@ -154,6 +131,47 @@ def apply_records(
             keys = keys_per_record[i]
             accepted += changed[i] or any(k in new_keys for k in keys)
     return IngestResult(accepted, duplicates + len(fresh) - accepted - len(untracked), len(untracked))
+
+
+def _owners(
+    groups: dict[Any, Component], states: dict[str, ProfileState], first_seen: dict[Any, datetime]
+) -> tuple[dict[Any, ProfileState], list[ProfileState], list[tuple[str, list[str]]]]:
+    """The surviving profile of each person this batch touches: ``(owner by root, new profiles, merges)``.
+
+    A person without a profile gets a new one (created when first seen); a person spread
+    over several profiles keeps the group's target, which absorbs the others.
+    """
+    owner: dict[Any, ProfileState] = {}
+    new_profiles: list[ProfileState] = []
+    merges: list[tuple[str, list[str]]] = []
+    for root, group in sorted(groups.items()):
+        if root not in first_seen:
+            continue  # an identity of a loaded profile that no record of this batch touches
+        target = group.target_id()
+        if target not in states:
+            states[target] = ProfileState(id=target, created_at=first_seen[root], new=True, dirty=True)
+            new_profiles.append(states[target])
+        survivor = states[target]
+        absorbed = [pid for pid in group.profiles if pid != target]
+        for pid in absorbed:
+            survivor.absorb(states[pid])
+        if absorbed:
+            merges.append((target, absorbed))
+        owner[root] = survivor
+    return owner, new_profiles, merges
+
+
+def _update_changed_profiles(conn: Connection, states: Iterable[ProfileState], now: datetime) -> None:
+    """One UPDATE for every existing profile the batch changed (new ones were inserted already)."""
+    dirty = {s.id: s for s in states if s.dirty and not s.new}
+    if not dirty:
+        return
+    rows = []
+    for state in dirty.values():
+        row = state.as_row(now)
+        row["_id"] = row.pop("id")
+        rows.append(row)
+    conn.execute(update(profiles_t).where(profiles_t.c.id == bindparam("_id")), rows)
 
 
 def _drop_duplicates(conn: Connection, records: Sequence[Record]) -> tuple[list[Record], int]:
@@ -211,10 +229,10 @@ def _merge_trigger_state(conn: Connection, survivor: str, absorbed: list[str]) -
     latest: dict[tuple[str, str], datetime] = {}
     mine: dict[tuple[str, str], datetime] = {}
     for row in rows:
-        key = (row.trigger, row.key)
-        latest[key] = max(latest.get(key, row.fired_at), row.fired_at)
+        episode = (row.trigger, row.key)
+        latest[episode] = max(latest.get(episode, row.fired_at), row.fired_at)
         if row.profile_id == survivor:
-            mine[key] = row.fired_at
+            mine[episode] = row.fired_at
     conn.execute(delete(trigger_t).where(trigger_t.c.profile_id.in_(absorbed)))
     for (trigger, key), fired_at in sorted(latest.items()):
         if (trigger, key) not in mine:

@@ -72,36 +72,12 @@ def validate_message(message: Any, pointer: str = "", *, received_at: datetime |
     if user_id is None and anonymous_id is None:
         raise ValidationError(f"{pointer}/userId", "userId or anonymousId is required")
 
-    message_id = message.get("messageId")
-    if message_id is None or message_id == "":
-        message_id = generated_message_id(message)
-    elif not isinstance(message_id, str):
-        raise ValidationError(f"{pointer}/messageId", f"must be a string, got {_kind(message_id)}")
-    elif len(message_id) > MAX_ID_LENGTH:
-        raise ValidationError(f"{pointer}/messageId", f"longer than {MAX_ID_LENGTH} characters")
-
+    message_id = _message_id(message, pointer)
     for key in ("properties", "traits", "context"):
         if message.get(key) is not None and not isinstance(message[key], Mapping):
             raise ValidationError(f"{pointer}/{key}", f"must be an object, got {_kind(message[key])}")
-
-    event: str | None = None
-    if kind == "track":
-        event = message.get("event")
-        if not isinstance(event, str) or not event.strip():
-            raise ValidationError(f"{pointer}/event", "required for track calls: a non-empty string")
-    elif kind in ("page", "screen", "group"):
-        name = message.get("name")
-        if name is not None and not isinstance(name, str):
-            raise ValidationError(f"{pointer}/name", f"must be a string, got {_kind(name)}")
-        event = name
-
-    previous_id: str | None = None
-    if kind == "alias":
-        previous_id = _identifier(message, "previousId", pointer)
-        if previous_id is None:
-            raise ValidationError(f"{pointer}/previousId", "required for alias calls")
-        if user_id is None:
-            raise ValidationError(f"{pointer}/userId", "required for alias calls")
+    event = _event_name(message, kind, pointer)
+    previous_id = _previous_id(message, kind, user_id, pointer)
 
     properties = dict(message.get("properties") or {})
     _check_products(properties, f"{pointer}/properties")
@@ -125,6 +101,45 @@ def validate_message(message: Any, pointer: str = "", *, received_at: datetime |
         # group traits describe the group, not the person: keep them with the event
         record.properties = {**properties, "traits": dict(message["traits"])}
     return record
+
+
+def _message_id(message: Mapping[str, Any], pointer: str) -> str:
+    """The sender's ``messageId``, or one derived from the content when it has none."""
+    message_id = message.get("messageId")
+    if message_id is None or message_id == "":
+        return generated_message_id(message)
+    if not isinstance(message_id, str):
+        raise ValidationError(f"{pointer}/messageId", f"must be a string, got {_kind(message_id)}")
+    if len(message_id) > MAX_ID_LENGTH:
+        raise ValidationError(f"{pointer}/messageId", f"longer than {MAX_ID_LENGTH} characters")
+    return message_id
+
+
+def _event_name(message: Mapping[str, Any], kind: str, pointer: str) -> str | None:
+    """A track call's ``event`` (required), or the ``name`` of a page, screen or group call."""
+    if kind == "track":
+        event = message.get("event")
+        if not isinstance(event, str) or not event.strip():
+            raise ValidationError(f"{pointer}/event", "required for track calls: a non-empty string")
+        return event
+    if kind in ("page", "screen", "group"):
+        name = message.get("name")
+        if name is not None and not isinstance(name, str):
+            raise ValidationError(f"{pointer}/name", f"must be a string, got {_kind(name)}")
+        return name
+    return None
+
+
+def _previous_id(message: Mapping[str, Any], kind: str, user_id: str | None, pointer: str) -> str | None:
+    """An alias call's ``previousId`` (it needs a ``userId`` too); None for other calls."""
+    if kind != "alias":
+        return None
+    previous_id = _identifier(message, "previousId", pointer)
+    if previous_id is None:
+        raise ValidationError(f"{pointer}/previousId", "required for alias calls")
+    if user_id is None:
+        raise ValidationError(f"{pointer}/userId", "required for alias calls")
+    return previous_id
 
 
 def split_traits(traits: Mapping[str, Any], pointer: str) -> tuple[dict[str, Any], dict[str, bool], str | None]:

@@ -7,9 +7,9 @@ indexes behave the same on SQLite (text) and PostgreSQL (``timestamp``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -18,7 +18,9 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
 class Base(DeclarativeBase):
-    pass
+    # Every model here is declared with columns, so its ``__table__`` is a Table (SQLAlchemy
+    # types it as the wider FromClause, which has no insert/update/delete for the type checker).
+    __table__: ClassVar[Table]
 
 
 class Profile(Base):

@@ -25,11 +25,13 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    ColumnElement,
     Connection,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    Row,
     String,
     UniqueConstraint,
     and_,
@@ -163,8 +165,8 @@ def counters(conn: Connection, name: str | None = None) -> dict[str, dict[str, i
     if name is not None:
         query = query.where(counters_t.c.name == name)
     result: dict[str, dict[str, int]] = {}
-    for row in conn.execute(query):
-        result.setdefault(row.name, {})[row.day] = row.count
+    for row in conn.execute(query).mappings():  # by name: on a Row, ``.count`` is also tuple.count()
+        result.setdefault(row["name"], {})[row["day"]] = row["count"]
     return result
 
 
@@ -309,7 +311,7 @@ def export_full(conn: Connection, row: Any, hash_email: Callable[[str], str], no
     doc["consent_history"] = consent_history(conn, row.id)
     doc["trigger_state"] = _trigger_state(conn, row.id)
     email_hash = hash_email(row.email) if row.email else None
-    by_email = []
+    by_email: Sequence[Row[Any]] = []
     if email_hash is not None:
         by_email = conn.execute(
             select(suppressions_t)
@@ -427,6 +429,7 @@ def expired_condition(rules: Sequence[tuple[str, str | None, datetime]]) -> Any:
     typed = {t for t, e, _ in rules if e is None and t != "*"}
     parts = []
     for kind, name, cutoff in rules:
+        cond: ColumnElement[bool] | None
         if name is not None:
             cond = and_(events_t.c.type == kind, events_t.c.event == name)
         elif kind != "*":

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 from .messages import Record
@@ -222,7 +223,7 @@ def components(
             candidate = key[1] if key[0] == "user_id" else ANON_PREFIX + key[1] if key[0] == "anonymous_id" else None
             if candidate in known:
                 uf.union(node, ("P", candidate))
-        for a, b in zip(keys, keys[1:]):
+        for a, b in pairwise(keys):
             uf.union(("K",) + a, ("K",) + b)
     groups: dict[Any, Component] = {}
     for node in list(uf.parent):

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import Engine, select, text
+from sqlalchemy import ColumnElement, Engine, select, text
 
 from .catalog import product_dict, products_t, upsert_products
 from .documents import find_profile, profile_document
@@ -272,7 +272,7 @@ class Store:
                 if row_email:
                     hashes.append(self.hash_email(row_email))
             table = Suppression.__table__
-            condition = table.c.email_hash.in_(hashes) if hashes else None
+            condition: ColumnElement[bool] | None = table.c.email_hash.in_(hashes) if hashes else None
             if profile_id is not None:
                 by_profile = table.c.profile_id == profile_id
                 condition = by_profile if condition is None else (by_profile | condition)

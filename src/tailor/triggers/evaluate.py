@@ -32,7 +32,9 @@ class _Pending:
     at: datetime
     event_id: str
     products: list[Mapping[str, Any]]
-    snapshot: bool
+    #: True: ``products[]`` listed the whole cart; False: single products; None: the event
+    #: named no product (any exit event ends it)
+    snapshot: bool | None
     currency: Any
 
 
@@ -42,7 +44,9 @@ class Fired:
 
     trigger: str
     key: str
-    at: datetime
+    #: None when a stored record's time is unreadable: it still marks its episode as fired,
+    #: but cannot start a cooldown
+    at: datetime | None
 
 
 def evaluate_triggers(
@@ -189,6 +193,8 @@ def _items(pending: list[_Pending], catalog: Mapping[str, dict] | None) -> list[
     for entry in pending:
         for product in entry.products:
             pid = product_id(product)
+            if pid is None:  # products_of keeps only products with an id
+                continue
             fresh = make_item(product, entry.currency)
             item = items.pop(pid, None) or fresh
             for key, value in fresh.items():

@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -72,7 +73,7 @@ def _records(frame: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     stamps = frame["timestamp"].dt.to_pydatetime()
     per: dict[str, list[dict[str, Any]]] = {}
     for pid, name, moment, props, mid in zip(
-        frame["profile_id"], frame["event"], stamps, frame["properties"], frame["message_id"]
+        frame["profile_id"], frame["event"], stamps, frame["properties"], frame["message_id"], strict=True
     ):
         per.setdefault(pid, []).append(
             {"type": "track", "event": name, "timestamp": moment, "properties": props or {}, "messageId": mid}
@@ -137,8 +138,8 @@ def find_due(
 
 def window_start(specs: Mapping[str, TriggerSpec], at: datetime) -> datetime | None:
     """The oldest event any trigger can still count (None: a trigger without a window)."""
-    horizons = [spec.horizon for spec in specs.values()]
-    if not horizons or any(h is None for h in horizons):
+    horizons = [spec.horizon for spec in specs.values() if spec.horizon is not None]
+    if not horizons or len(horizons) < len(specs):
         return None
     return to_utc(at) - max(horizons)
 
@@ -305,7 +306,7 @@ def notify(
             delivery,
             body,
             row["key"],
-            on_attempt=lambda err, row_id=row["id"]: store.notification_attempted(row_id, owner, err),
+            on_attempt=partial(store.notification_attempted, row["id"], owner),  # called with each error
         )
         if acknowledged:
             acknowledged = store.notification_acknowledged(row["id"], owner)

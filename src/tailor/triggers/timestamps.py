@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
+
+
+@overload
+def to_utc(value: datetime) -> datetime: ...
+@overload
+def to_utc(value: Any) -> datetime | None: ...
 
 
 def to_utc(value: Any) -> datetime | None:

@@ -38,7 +38,7 @@ from tailor.web.problem import problem
 MAX_BODY_BYTES = 1024 * 1024
 
 
-def create_esp_blueprint(store: Store, settings: Settings, *, config: EspConfig | None = None) -> Blueprint:
+def create_esp_blueprint(store: Store, settings: Settings, *, config: EspConfig | None = None) -> Blueprint:  # noqa: C901 - a Flask factory: mccabe sums the route closures
     """The ESP webhook routes over ``store``; secrets from ``config`` (default: the environment).
 
     A configured provider is authenticated here, by its own scheme; an unconfigured one
@@ -111,7 +111,9 @@ def create_esp_blueprint(store: Store, settings: Settings, *, config: EspConfig 
             return _malformed(rejected, provider, exc.message, exc.pointer)
         messages = [to_segment(e) for e in events]
         suppressions = {
-            m["messageId"]: (e.suppression, f"esp:{provider}") for m, e in zip(messages, events) if e.suppression
+            m["messageId"]: (e.suppression, f"esp:{provider}")
+            for m, e in zip(messages, events, strict=True)
+            if e.suppression
         }
         try:
             result = store.ingest_email_events(messages, suppressions)

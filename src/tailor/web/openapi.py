@@ -29,7 +29,10 @@ def _segment_endpoint(kind: str) -> dict[str, Any]:
     return {
         "post": {
             "summary": f"Segment-compatible {kind} call",
-            "description": "Write key as the HTTP basic-auth user or as `writeKey` in the body; gzip bodies accepted; idempotent on `messageId`.",
+            "description": (
+                "Write key as the HTTP basic-auth user or as `writeKey` in the body; "
+                "gzip bodies accepted; idempotent on `messageId`."
+            ),
             "tags": ["ingestion"],
             "security": [{"writeKey": []}, {}],
             "requestBody": {
@@ -66,7 +69,10 @@ def openapi_document() -> dict[str, Any]:
         "info": {
             "title": "tailor",
             "version": __version__,
-            "description": "Send-time email personalization: render webhooks for ESPs, Segment-compatible ingestion, profiles, health.",
+            "description": (
+                "Send-time email personalization: render webhooks for ESPs, Segment-compatible ingestion, "
+                "profiles, health."
+            ),
         },
         "servers": [{"url": "http://127.0.0.1:8000"}],
         "tags": [{"name": "send-time"}, {"name": "ingestion"}, {"name": "profiles"}, {"name": "operations"}],
@@ -139,7 +145,11 @@ def openapi_document() -> dict[str, Any]:
             "/v1/esp/{provider}": {
                 "post": {
                     "summary": "ESP event webhook (SendGrid, Mailgun, Postmark): opens, clicks, bounces, unsubscribes",
-                    "description": "Each provider's own scheme is verified: SendGrid ECDSA signature, Mailgun HMAC, Postmark basic auth. Idempotent on the provider's event id; unsubscribes, hard bounces and spam reports become suppressions.",
+                    "description": (
+                        "Each provider's own scheme is verified: SendGrid ECDSA signature, Mailgun HMAC, "
+                        "Postmark basic auth. Idempotent on the provider's event id; "
+                        "unsubscribes, hard bounces and spam reports become suppressions."
+                    ),
                     "tags": ["ingestion"],
                     "parameters": [
                         {

@@ -8,6 +8,7 @@ configured. Who is trusted is decided per request from the caller's address.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 
@@ -16,12 +17,10 @@ from tailor.web.logs import log
 
 application = create_app(bind_host=os.environ.get("TAILOR_BIND_HOST"))
 _tailor = application.extensions["tailor"]
-_tailor.recommender  # each worker loads its models before serving
+_ = _tailor.recommender  # each worker loads its models before serving
 for _name in _tailor.template_names():
-    try:
+    with contextlib.suppress(Exception):  # a broken template is reported by /healthz; the others serve
         _tailor.compile(_name)
-    except Exception:  # a broken template is reported by /healthz; the others serve
-        pass
 if os.environ.get("TAILOR_WARM", "1") != "0":
     # compile templates, load rules and fit/load the recommender before the first request
     for _what, _error in application.extensions["tailor"].warm().items():
