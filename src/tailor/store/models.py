@@ -155,3 +155,25 @@ class Exposure(Base):
     send_key: Mapped[str] = mapped_column(String(255))
     template: Mapped[str] = mapped_column(String(255))
     exposed_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class UsedWebhookToken(Base):
+    """A single-use ESP webhook token (Mailgun's ``signature.token``) already seen, until it expires.
+
+    In the database — not in a worker's memory — so a replay is refused whichever worker
+    gets it and after a restart. ``digest`` is of the content it came with: the same
+    token with the same content is the provider's retry (a duplicate), with other
+    content a replay (refused).
+    """
+
+    __tablename__ = "webhook_tokens"
+    __table_args__ = (
+        UniqueConstraint("provider", "token", name="uq_webhook_tokens"),
+        Index("ix_webhook_tokens_expires_at", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    token: Mapped[str] = mapped_column(String(255))
+    digest: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime)

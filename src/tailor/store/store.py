@@ -24,6 +24,8 @@ from .schema import current_revision, migrate
 from .times import utcnow
 
 if TYPE_CHECKING:
+    from tailor.esp.events import WebhookToken
+
     from .email_events import EmailEventsResult
 
 HASH_KEY = "email_hash_key"
@@ -132,20 +134,29 @@ class Store:
         return result
 
     def ingest_email_events(
-        self, messages: Sequence[Any], suppressions: Mapping[str, tuple[str, str]] | None = None, *, pointer: str = ""
+        self,
+        messages: Sequence[Any],
+        suppressions: Mapping[str, tuple[str, str]] | None = None,
+        *,
+        pointer: str = "",
+        token: WebhookToken | None = None,
     ) -> EmailEventsResult:
         """Store ESP email events (Segment track messages whose recipient is ``context.traits.email``).
 
         ``suppressions`` maps a message's ``messageId`` to ``(reason, source)``: that
         suppression is written with the event. Everything is validated first and stored in
-        one transaction; idempotent on ``messageId``. See :mod:`tailor.store.email_events`.
+        one transaction; idempotent on ``messageId``. ``token`` (the request's single-use
+        webhook token) is claimed in that transaction: a replay raises ``WebhookReplayed``
+        and writes nothing. See :mod:`tailor.store.email_events`.
         """
-        from .email_events import apply_email_events, validate_email_event
+        from .email_events import apply_email_events, claim_token, validate_email_event
 
         now = utcnow()
         items = [validate_email_event(m, f"{pointer}/{i}", now) for i, m in enumerate(messages)]
         self.hash_email("")  # read the key before the write transaction opens
         with write_transaction(self.engine) as conn:
+            if token is not None:
+                claim_token(conn, token, now)
             return apply_email_events(conn, items, suppressions or {}, self.hash_email, now)
 
     def upsert_products(self, products: Iterable[Mapping[str, Any]]) -> IngestResult:

@@ -9,8 +9,11 @@ Answers:
 * 200 ``{"accepted", "duplicates", "suppressions", "skipped": {reason: n}}`` — stored
   (events the store cannot use, e.g. without a recipient address or of a kind tailor
   does not track, are skipped and counted, never failing the whole batch).
-* 401 problem+json — bad/missing signature or credentials, or the provider is not
-  configured and the server is not bound to loopback.
+* 401 problem+json — bad/missing signature or credentials, or a signed timestamp more
+  than 5 minutes from the server clock (SendGrid, Mailgun).
+* 403 problem+json — a Mailgun token already used with other content (a replay).
+* 404 problem+json — an unknown provider, or one whose settings are missing or
+  incomplete: it is disabled on every interface (never open).
 * 400 problem+json — the body is not the provider's format (SendGrid, Postmark).
   **Mailgun gets 406 instead**: Mailgun retries anything but 200/406 for ~8 hours, and
   a malformed payload will never become acceptable.
@@ -29,8 +32,9 @@ from flask import Blueprint, Response, request
 from tailor.config import Settings
 from tailor.esp import PROVIDERS, EspConfig, MalformedPayload, RequestParts, SignatureError, to_segment
 from tailor.esp import sendgrid as sendgrid_mod
+from tailor.esp import verify as verify_webhook
 from tailor.store import Store, ValidationError
-from tailor.web.auth import is_loopback
+from tailor.store.email_events import WebhookReplayed
 from tailor.web.logs import log
 from tailor.web.problem import problem
 
@@ -42,24 +46,32 @@ def create_esp_blueprint(
 ) -> Blueprint:
     """The ESP webhook routes over ``store``; secrets from ``config`` (default: the environment).
 
-    ``bind_host`` is the address the server listens on: an unconfigured provider is
-    accepted only when it is loopback (when unknown: only from a loopback client).
+    A provider without complete settings is disabled whatever the interface;
+    ``bind_host`` is kept for the signature of the other blueprints' factories.
     """
     config = config or EspConfig.from_env()
     bp = Blueprint("esp", __name__)
     sendgrid_key = sendgrid_mod.load_public_key(config.sendgrid_public_key) if config.sendgrid_public_key else None
     for name in PROVIDERS:
-        if config.secret(name) is None:
-            log(logging.WARNING, "ESP webhook not configured: accepted on loopback only", provider=name, bind=bind_host)
-
-    def unconfigured_allowed() -> bool:
-        return is_loopback(bind_host) if bind_host is not None else is_loopback(request.remote_addr or "")
+        if config.missing(name):
+            log(
+                logging.WARNING,
+                "ESP webhook disabled: not configured",
+                provider=name,
+                missing=list(config.missing(name)),
+            )
 
     @bp.post("/v1/esp/<provider>")
     def esp_webhook(provider: str) -> Response:
         module = PROVIDERS.get(provider)
         if module is None:
             return problem(404, "unknown-provider", detail=f"unknown ESP {provider!r} (known: {', '.join(PROVIDERS)})")
+        if config.missing(provider):  # before reading the body: a disabled route does no work
+            return problem(
+                404,
+                "esp-provider-not-configured",
+                detail=f"{provider} webhooks are disabled: set {' and '.join(config.missing(provider))}",
+            )
         rejected = 406 if provider == "mailgun" else 400
         body = request.get_data(cache=False)
         if len(body) > MAX_BODY_BYTES:
@@ -73,7 +85,6 @@ def create_esp_blueprint(
             username=auth.username if auth and auth.type == "basic" else None,
             password=auth.password if auth and auth.type == "basic" else None,
         )
-        secret = sendgrid_key if provider == "sendgrid" else config.secret(provider)
 
         payload: Any = None
         parsed = False
@@ -82,21 +93,12 @@ def create_esp_blueprint(
                 payload, parsed = json.loads(body), True
             except (ValueError, UnicodeDecodeError):
                 parsed = False
+            if provider == "mailgun" and not parsed:  # its signature is inside the JSON
+                return _malformed(rejected, provider, "the body is not valid JSON")
         try:
-            if secret is not None:
-                if provider == "mailgun":
-                    if not parsed:
-                        return _malformed(rejected, provider, "the body is not valid JSON")
-                    module.verify(parts, secret, payload)
-                else:
-                    module.verify(parts, secret)
-            elif not unconfigured_allowed():
-                return problem(
-                    401,
-                    "unauthorized",
-                    detail=f"{provider} webhooks are not configured "
-                    f"({_env_names(provider)}): accepted on loopback only",
-                )
+            token = verify_webhook(
+                provider, parts, config, payload, secret=sendgrid_key if provider == "sendgrid" else None
+            )
         except SignatureError as exc:
             log(logging.WARNING, "ESP webhook refused", provider=provider, reason=str(exc))
             return problem(401, "unauthorized", detail=str(exc))
@@ -117,9 +119,12 @@ def create_esp_blueprint(
             m["messageId"]: (e.suppression, f"esp:{provider}") for m, e in zip(messages, events) if e.suppression
         }
         try:
-            result = store.ingest_email_events(messages, suppressions)
+            result = store.ingest_email_events(messages, suppressions, token=token)
         except ValidationError as exc:  # parse() produced something the store refuses: a bug or odd data
             return _malformed(rejected, provider, exc.message)
+        except WebhookReplayed as exc:
+            log(logging.WARNING, "ESP webhook refused: replayed token", provider=provider)
+            return problem(403, "webhook-replayed", detail=str(exc))
         # counts only: addresses never reach the log
         log(
             logging.INFO,
@@ -157,13 +162,3 @@ def _malformed(status: int, provider: str, detail: str, pointer: str | None = No
         detail=f"not a {provider} webhook payload: {detail}",
         pointer=pointer,
     )
-
-
-def _env_names(provider: str) -> str:
-    from tailor.esp import mailgun, postmark, sendgrid
-
-    return {
-        "sendgrid": sendgrid.ENV,
-        "mailgun": mailgun.ENV,
-        "postmark": f"{postmark.ENV_USER}/{postmark.ENV_PASSWORD}",
-    }[provider]
