@@ -1,9 +1,19 @@
-"""Writing a batch of validated records in one transaction (the caller's)."""
+"""Writing a batch of validated records in one transaction (the caller's).
+
+Identity integrity: an identifier a message merely *claims* — the email of an identify,
+an alias's ``previousId``, an ``anonymousId`` — never moves into another **known**
+profile (one with a user id) than the message's own, unless the write is *trusted*
+(an operator's file, or a write key marked trusted: a server-side source). Otherwise
+anyone holding a write key could identify with a customer's email (or alias a
+customer's id) and get that customer's profile merged into theirs — traits, email,
+consents, events. Such a claim is dropped, the rest of the message is stored, and the
+conflict is reported (:class:`IdentityConflict`, profile ids only).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +22,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from . import privacy
 from .messages import Record
 from .models import Event, Identity, Profile, Suppression, TriggerState
-from .resolve import Key, ProfileState, components, record_keys
+from .resolve import ANON_PREFIX, Key, ProfileState, components, record_keys
 from .upsert import insert_ignore
 
 CHUNK = 500
@@ -25,26 +35,54 @@ suppressions_t = Suppression.__table__
 
 
 @dataclass(frozen=True)
+class IdentityConflict:
+    """An untrusted message claimed an identifier of another known profile; the claim was dropped.
+
+    ``kind``: ``email``, ``alias`` (a ``previousId``) or ``anonymous_id``. Only ids, never
+    the email, so it can be logged.
+    """
+
+    kind: str
+    message_id: str
+    #: the known profile the identifier belongs to (left untouched)
+    owner: str
+    #: the profile the message is about (its user id when that is new; None if anonymous and new)
+    claimant: str | None
+
+
+@dataclass(frozen=True)
 class IngestResult:
-    """What an ingestion did: records stored (or changed), records already known, and
-    behavioural events dropped because their profile has no ``tracking`` consent."""
+    """What an ingestion did: records stored (or changed), records already known,
+    behavioural events dropped because their profile has no ``tracking`` consent, and
+    identity claims refused."""
 
     accepted: int = 0
     duplicates: int = 0
     dropped_no_consent: int = 0
+    conflicts: tuple[IdentityConflict, ...] = ()
 
     def __add__(self, other: IngestResult) -> IngestResult:
         return IngestResult(
             self.accepted + other.accepted,
             self.duplicates + other.duplicates,
             self.dropped_no_consent + other.dropped_no_consent,
+            self.conflicts + other.conflicts,
         )
 
 
 def apply_records(
-    conn: Connection, records: Sequence[Record], hash_email: Callable[[str], str], now: datetime
+    conn: Connection,
+    records: Sequence[Record],
+    hash_email: Callable[[str], str],
+    now: datetime,
+    *,
+    trusted: bool = True,
 ) -> IngestResult:
-    """Store ``records``: identities, merges, traits and events. Idempotent on ``message_id``."""
+    """Store ``records``: identities, merges, traits and events. Idempotent on ``message_id``.
+
+    Untrusted records (``trusted=False``: a write key not marked trusted) cannot join
+    two known profiles: see the module docstring.
+    """
     fresh, duplicates = _drop_duplicates(conn, records)
     if not fresh:
         return IngestResult(0, duplicates)
@@ -66,6 +104,11 @@ def apply_records(
     candidate_ids = {pid for pid in identities.values()}
     candidate_ids |= {v if k == "user_id" else "anon-" + v for keys in keys_per_record for k, v in keys if k != "email"}
     states = _load_profiles(conn, candidate_ids)
+    conflicts: list[IdentityConflict] = []
+    if not trusted:
+        fresh = list(fresh)
+        conflicts = _drop_foreign_claims(fresh, keys_per_record, identities, states)
+        identities = {k: v for k, v in identities.items() if any(k in keys for keys in keys_per_record)}
     uf, groups = components(keys_per_record, identities, states)
 
     root_of_record = [uf.find(("K",) + keys[0]) for keys in keys_per_record]
@@ -153,7 +196,48 @@ def apply_records(
             # a profile row counts as new when it created or changed something
             keys = keys_per_record[i]
             accepted += changed[i] or any(k in new_keys for k in keys)
-    return IngestResult(accepted, duplicates + len(fresh) - accepted - len(untracked), len(untracked))
+    return IngestResult(accepted, duplicates + len(fresh) - accepted - len(untracked), len(untracked), tuple(conflicts))
+
+
+def _drop_foreign_claims(
+    fresh: list[Record],
+    keys_per_record: list[list[Key]],
+    identities: dict[Key, str],
+    states: dict[str, ProfileState],
+) -> list[IdentityConflict]:
+    """Remove, in place, each record's claimed identifiers that belong to another known profile.
+
+    A record's own identity is its ``userId`` (else its ``anonymousId``): the first of its
+    keys, never removed. Any other key already resolving to a known profile that is not
+    the one its own identity resolves to is dropped (an email also stops being written
+    to the profile). Joining anonymous profiles stays allowed (a visitor logging in).
+    """
+
+    def owner(key: Key) -> str | None:
+        found = identities.get(key)
+        if found is not None:
+            return found
+        kind, value = key
+        candidate = value if kind == "user_id" else ANON_PREFIX + value if kind == "anonymous_id" else None
+        return candidate if candidate in states else None
+
+    conflicts = []
+    for i, record in enumerate(fresh):
+        keys = keys_per_record[i]
+        own = owner(keys[0])
+        claimant = own if own is not None else record.user_id
+        kept = [keys[0]]
+        for key in keys[1:]:
+            other = owner(key)
+            if other is None or other == own or other.startswith(ANON_PREFIX):
+                kept.append(key)
+                continue
+            kind = "alias" if record.previous_id is not None and key[1] == record.previous_id else key[0]
+            conflicts.append(IdentityConflict(kind, record.message_id, other, claimant))
+            if key[0] == "email":
+                fresh[i] = record = replace(record, email=None)
+        keys_per_record[i] = kept
+    return conflicts
 
 
 def _drop_duplicates(conn: Connection, records: Sequence[Record]) -> tuple[list[Record], int]:

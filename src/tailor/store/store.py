@@ -98,23 +98,26 @@ class Store:
         received_at = received_at or utcnow()
         return [validate_message(m, f"{pointer}/{i}", received_at=received_at) for i, m in enumerate(messages)]
 
-    def ingest(self, messages: Sequence[Any], *, pointer: str = "/batch") -> IngestResult:
+    def ingest(self, messages: Sequence[Any], *, pointer: str = "/batch", trusted: bool = True) -> IngestResult:
         """Store a batch of Segment messages, all or nothing, idempotent on ``messageId``.
 
         Every message is validated before anything is written; the first bad field
         raises :class:`ValidationError` with its JSON pointer (``/batch/3/event``).
+        ``trusted=False`` (what the HTTP API passes for a write key not marked trusted)
+        refuses claims on another known profile's identifiers (see
+        :mod:`tailor.store.ingest`); the Python API is operator code and trusted by default.
         """
-        return self.ingest_records(self.validate(messages, pointer))
+        return self.ingest_records(self.validate(messages, pointer), trusted=trusted)
 
-    def ingest_message(self, message: Any) -> IngestResult:
+    def ingest_message(self, message: Any, *, trusted: bool = True) -> IngestResult:
         """Store one Segment message; a ValidationError's pointer is relative to it (``/event``)."""
-        return self.ingest_records([validate_message(message, "", received_at=utcnow())])
+        return self.ingest_records([validate_message(message, "", received_at=utcnow())], trusted=trusted)
 
-    def ingest_records(self, records: Sequence[Record]) -> IngestResult:
+    def ingest_records(self, records: Sequence[Record], *, trusted: bool = True) -> IngestResult:
         """Store already validated records in one committed transaction."""
         hash_email = self.hash_email
         with write_transaction(self.engine) as conn:
-            return apply_records(conn, records, hash_email, utcnow())
+            return apply_records(conn, records, hash_email, utcnow(), trusted=trusted)
 
     def ingest_file(self, path: str | os.PathLike[str], progress: bool = False) -> IngestResult:
         """Load ``.json``/``.jsonl`` Segment messages, or a profiles or catalog ``.csv``.

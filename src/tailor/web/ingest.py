@@ -15,10 +15,10 @@ import logging
 import zlib
 from typing import Any
 
-from flask import Blueprint, Request, Response, request
+from flask import Blueprint, Request, Response, current_app, request
 
 from tailor.config import Settings
-from tailor.store import Store, ValidationError
+from tailor.store import IngestResult, Store, ValidationError
 from tailor.web.auth import is_loopback
 from tailor.web.logs import log
 from tailor.web.problem import problem
@@ -41,20 +41,22 @@ def create_ingest_blueprint(store: Store, settings: Settings, *, bind_host: str 
     """
     bp = Blueprint("ingest", __name__)
 
-    def authorize(body: dict[str, Any]) -> Response | None:
+    def authorize(body: dict[str, Any]) -> Response | bool:
+        """A refusal, or whether the write key used is trusted (may merge two known profiles)."""
         given = _write_key(request, body)
         if settings.write_keys:
-            matched = False
+            matched = None
             for known in settings.write_keys:
-                matched |= given is not None and hmac.compare_digest(given.encode(), known.encode())
-            if matched:
-                return None
+                if given is not None and hmac.compare_digest(given.encode(), known.encode()):
+                    matched = known
+            if matched is not None:
+                return matched in settings.trusted_write_keys
             return problem(
                 401, "unauthorized", detail="unknown or missing write key (HTTP basic-auth user or `writeKey`)"
             )
         local = is_loopback(bind_host) if bind_host is not None else is_loopback(request.remote_addr or "")
         if local:
-            return None
+            return False  # the keyless development mode is not a trusted source
         return problem(
             401, "unauthorized", detail="no TAILOR_WRITE_KEYS configured: ingestion is only accepted on loopback"
         )
@@ -78,9 +80,9 @@ def create_ingest_blueprint(store: Store, settings: Settings, *, bind_host: str 
             return problem(400, "malformed-json", detail=f"request body is not valid JSON{where}", pointer="")
         if not isinstance(body, dict):
             return problem(400, "invalid-message", detail="the body must be a JSON object", pointer="")
-        denied = authorize(body)
-        if denied is not None:
-            return denied
+        trusted = authorize(body)
+        if isinstance(trusted, Response):
+            return trusted
         if kind == "batch":
             messages, prefix = body.get("batch"), "/batch"
             if not isinstance(messages, list):
@@ -103,15 +105,36 @@ def create_ingest_blueprint(store: Store, settings: Settings, *, bind_host: str 
             if isinstance(message, dict):
                 message.pop("writeKey", None)
         try:
-            result = store.ingest(messages, pointer=prefix) if prefix else store.ingest_message(messages[0])
+            if prefix:
+                result = store.ingest(messages, pointer=prefix, trusted=trusted)
+            else:
+                result = store.ingest_message(messages[0], trusted=trusted)
         except ValidationError as exc:
             return problem(400, "invalid-message", detail=exc.message, pointer=exc.pointer)
         log(logging.INFO, "ingested", endpoint=kind, accepted=result.accepted, duplicates=result.duplicates)
+        _report_conflicts(result, kind)
         return Response(json.dumps({"success": True}), status=200, mimetype="application/json")
 
     for kind in (*SINGLE_TYPES, "batch"):
         bp.add_url_rule(f"/v1/{kind}", f"ingest_{kind}", (lambda kind=kind: handle(kind)), methods=["POST"])
     return bp
+
+
+def _report_conflicts(result: IngestResult, endpoint: str) -> None:
+    """Count and log refused identity claims: profile ids and the kind only, never the email."""
+    metrics = current_app.extensions.get("tailor.metrics")
+    for conflict in result.conflicts:
+        if metrics is not None:
+            metrics.identity_conflicts.labels(conflict.kind).inc()
+        log(
+            logging.WARNING,
+            "identity claim refused: it belongs to another known profile",
+            endpoint=endpoint,
+            kind=conflict.kind,
+            message_id=conflict.message_id,
+            owner=conflict.owner,
+            claimant=conflict.claimant,
+        )
 
 
 def _write_key(req: Request, body: dict[str, Any]) -> str | None:

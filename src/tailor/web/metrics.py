@@ -38,6 +38,12 @@ class Metrics:
             ["source", "result"],
             registry=self.registry,
         )
+        self.identity_conflicts = Counter(
+            "tailor_identity_conflicts_total",
+            "Ingested identity claims refused because the identifier belongs to another known profile, by kind",
+            ["kind"],
+            registry=self.registry,
+        )
         self.requests = Counter(
             "tailor_http_requests_total",
             "HTTP requests, by endpoint and status",

@@ -1,0 +1,164 @@
+"""Identity integrity: a write key cannot take over another known profile (SQLite and PostgreSQL).
+
+An untrusted write (``trusted=False``: what the HTTP API passes for a write key not
+marked trusted) that claims an identifier of another known profile — the email of an
+identify, an alias's ``previousId``, an ``anonymousId`` — keeps the rest of its message
+but not the claim; a trusted write merges as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+from flask import Flask, Response
+from prometheus_client import generate_latest
+from store_helpers import identify, table_counts, track
+
+from tailor.config import ConfigError, Settings
+from tailor.store import Store
+from tailor.web.ingest import create_ingest_blueprint
+from tailor.web.metrics import Metrics
+
+VICTIM_EMAIL = "victim@example.com"
+
+
+def _victim(store: Store) -> dict:
+    store.ingest(
+        [
+            identify("v1", user="victim", ts="2026-11-01T00:00:00Z", email=VICTIM_EMAIL, first_name="Vera"),
+            track("v2", user="victim", ts="2026-11-02T00:00:00Z", product_id="sku-v"),
+        ]
+    )
+    return store.load_profile(id="victim")
+
+
+def _attacker_history(store: Store) -> None:
+    store.ingest([track("a1", user="attacker", product_id="sku-a")], trusted=False)
+
+
+def test_identify_with_anothers_email_neither_merges_nor_replaces_it(store: Store) -> None:
+    before = _victim(store)
+    _attacker_history(store)
+    result = store.ingest(
+        [identify("a2", user="attacker", ts="9999-12-31T23:59:59Z", email=VICTIM_EMAIL, first_name="Mallory")],
+        trusted=False,
+    )
+    assert [(c.kind, c.owner, c.claimant) for c in result.conflicts] == [("email", "victim", "attacker")]
+    victim = store.load_profile(id="victim")
+    assert victim["email"] == VICTIM_EMAIL and victim["traits"] == before["traits"]
+    assert [e["messageId"] for e in victim["events"]] == ["v1", "v2"], "the attacker's events were merged in"
+    assert store.load_profile(email=VICTIM_EMAIL)["id"] == "victim"
+    attacker = store.load_profile(id="attacker")
+    assert attacker["id"] == "attacker" and attacker["email"] is None, "the attacker got the victim's address"
+    assert attacker["traits"]["first_name"] == "Mallory"  # the rest of the message is kept
+
+
+def test_new_user_claiming_an_email_does_not_absorb_its_profile(store: Store) -> None:
+    """A brand-new user id smaller than the victim's would have become the merged profile's id."""
+    _victim(store)
+    result = store.ingest([identify("a1", user="aaa-new", email=VICTIM_EMAIL)], trusted=False)
+    assert [c.kind for c in result.conflicts] == ["email"]
+    assert store.load_profile(email=VICTIM_EMAIL)["id"] == "victim"
+    assert store.load_profile(id="aaa-new")["id"] == "aaa-new"
+
+
+def test_anonymous_visitor_claiming_a_known_email_is_not_joined(store: Store) -> None:
+    """Otherwise the visitor's anonymousId would resolve to the customer and write their traits."""
+    _victim(store)
+    store.ingest([identify("a1", anon="anon-evil", email=VICTIM_EMAIL)], trusted=False)
+    store.ingest([identify("a2", anon="anon-evil", first_name="Mallory")], trusted=False)
+    assert store.load_profile(id="victim")["traits"]["first_name"] == "Vera"
+    assert store.load_profile(id="anon-anon-evil")["email"] is None
+
+
+@pytest.mark.parametrize("previous", ["victim", "victim-anon"])
+def test_alias_of_another_known_id_refused(store: Store, previous: str) -> None:
+    store.ingest(
+        [identify("v0", user="victim", anon="victim-anon", email=VICTIM_EMAIL, first_name="Vera")], trusted=True
+    )
+    _attacker_history(store)
+    alias = {"type": "alias", "userId": "attacker", "previousId": previous, "messageId": "al1"}
+    result = store.ingest([alias], trusted=False)
+    assert [(c.kind, c.owner) for c in result.conflicts] == [("alias", "victim")]
+    assert store.load_profile(id="victim")["id"] == "victim"
+    assert store.load_profile(id="attacker")["id"] == "attacker"
+    assert [e["messageId"] for e in store.load_profile(id="victim")["events"]] == ["v0"]
+
+
+def test_foreign_anonymous_id_refused(store: Store) -> None:
+    store.ingest([identify("v0", user="victim", anon="victim-anon", first_name="Vera")])
+    result = store.ingest([track("a1", user="attacker", anon="victim-anon")], trusted=False)
+    assert [(c.kind, c.owner) for c in result.conflicts] == [("anonymous_id", "victim")]
+    assert store.load_profile(id="attacker")["id"] == "attacker"
+    assert store.load_profile(anonymous_id="victim-anon")["id"] == "victim"
+
+
+def test_legitimate_flows_still_merge_untrusted(store: Store) -> None:
+    """A visitor logging in (anonymous → user), and the same person identifying again."""
+    store.ingest([track("t1", user=None, anon="visitor-1")], trusted=False)
+    result = store.ingest([identify("i1", user="u-9", anon="visitor-1", email="zoe@example.com")], trusted=False)
+    store.ingest([identify("i2", user="u-9", email="zoe@example.com", first_name="Zoe")], trusted=False)
+    store.ingest([{"type": "alias", "userId": "u-9", "previousId": "visitor-2", "messageId": "al"}], trusted=False)
+    assert result.conflicts == ()
+    doc = store.load_profile(anonymous_id="visitor-1")
+    assert doc["id"] == "u-9" and doc["email"] == "zoe@example.com" and doc["traits"]["first_name"] == "Zoe"
+    assert [e["messageId"] for e in doc["events"]] == ["t1", "i1", "i2", "al"]
+    assert table_counts(store)["profiles"] == 1
+
+
+def test_trusted_write_merges_two_known_profiles(store: Store) -> None:
+    _victim(store)
+    _attacker_history(store)
+    result = store.ingest([{"type": "alias", "userId": "u-new", "previousId": "victim", "messageId": "al"}])
+    assert result.conflicts == ()
+    assert store.load_profile(id="victim")["id"] == "u-new"  # the server-side source renamed the customer
+
+
+# -- the setting and the HTTP path ---------------------------------------------------------
+
+
+def test_trusted_suffix_in_write_keys() -> None:
+    settings = Settings.load(None, {"TAILOR_WRITE_KEYS": "browser-key, backend-key:trusted"})
+    assert settings.write_keys == ("browser-key", "backend-key")
+    assert settings.trusted_write_keys == ("backend-key",)
+    assert Settings().with_values(write_keys=["k"]).trusted_write_keys == ()
+    with pytest.raises(ConfigError):
+        Settings().with_values(write_keys=":trusted")
+
+
+@pytest.fixture
+def ingest_url(store: Store, serve) -> Iterator[tuple[str, Metrics]]:
+    metrics = Metrics()
+    app = Flask("integrity-test")
+    app.extensions["tailor.metrics"] = metrics
+    settings = Settings().with_values(write_keys="browser-key,backend-key:trusted")
+    app.register_blueprint(create_ingest_blueprint(store, settings, bind_host="0.0.0.0"))
+    app.add_url_rule("/metrics", "metrics", lambda: Response(generate_latest(metrics.registry), mimetype="text/plain"))
+    yield serve(app), metrics
+
+
+def test_http_untrusted_key_cannot_take_over_and_conflict_is_counted(store: Store, ingest_url, capfd) -> None:
+    url, _ = ingest_url
+    _victim(store)
+    batch = {"batch": [identify("a1", user="attacker", email=VICTIM_EMAIL, first_name="Mallory")]}
+    response = requests.post(f"{url}/v1/batch", json=batch, auth=("browser-key", ""), timeout=10)
+    assert response.status_code == 200
+    assert store.load_profile(email=VICTIM_EMAIL)["id"] == "victim"
+    assert store.load_profile(id="attacker")["email"] is None
+    exposition = requests.get(f"{url}/metrics", timeout=10).text
+    assert 'tailor_identity_conflicts_total{kind="email"} 1.0' in exposition
+    logged = capfd.readouterr().err  # the JSON log lines
+    assert '"owner": "victim"' in logged and "identity claim refused" in logged
+    assert VICTIM_EMAIL not in logged
+
+
+def test_http_trusted_key_merges(store: Store, ingest_url) -> None:
+    url, _ = ingest_url
+    _victim(store)
+    alias = {"type": "alias", "userId": "u-new", "previousId": "victim", "messageId": "al"}
+    assert requests.post(f"{url}/v1/alias", json=alias, auth=("backend-key", ""), timeout=10).status_code == 200
+    assert store.load_profile(email=VICTIM_EMAIL)["id"] == "u-new"
+    exposition = requests.get(f"{url}/metrics", timeout=10).text
+    assert "tailor_identity_conflicts_total{" not in exposition
