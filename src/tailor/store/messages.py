@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .emails import looks_like_email, normalize_email
@@ -21,6 +21,12 @@ from .errors import ValidationError
 from .times import parse_time, utcnow
 
 TYPES = ("identify", "track", "page", "screen", "group", "alias")
+#: how far after its receive time a message's time may be before it is clamped to it
+MAX_FUTURE_SKEW = timedelta(minutes=5)
+#: the earliest time a message may carry
+EARLIEST = datetime(1970, 1, 1)
+#: where a stored event's context records tailor's corrections (``timestampClamped``: the client's time)
+CONTEXT_KEY = "tailor"
 CONSENT_PREFIX = "consent_"
 MAX_ID_LENGTH = 255
 
@@ -105,7 +111,11 @@ def validate_message(message: Any, pointer: str = "", *, received_at: datetime |
 
     properties = dict(message.get("properties") or {})
     _check_products(properties, f"{pointer}/properties")
-    timestamp = _timestamp(message, pointer, received_at)
+    timestamp, clamped_from = _timestamp(message, pointer, received_at)
+    context = dict(message.get("context") or {})
+    if clamped_from is not None:
+        noted = context.get(CONTEXT_KEY)
+        context[CONTEXT_KEY] = {**(noted if isinstance(noted, Mapping) else {}), "timestampClamped": clamped_from}
 
     record = Record(
         message_id=message_id,
@@ -117,7 +127,7 @@ def validate_message(message: Any, pointer: str = "", *, received_at: datetime |
         previous_id=previous_id,
         event=event,
         properties=properties,
-        context=dict(message.get("context") or {}),
+        context=context,
     )
     if kind == "identify":
         record.traits, record.consents, record.email = split_traits(message.get("traits") or {}, f"{pointer}/traits")
@@ -174,10 +184,19 @@ def _identifier(message: Mapping[str, Any], key: str, pointer: str) -> str | Non
     return value
 
 
-def _timestamp(message: Mapping[str, Any], pointer: str, received_at: datetime) -> datetime:
-    """``timestamp``, else Segment's clock-corrected ``originalTimestamp``, else the receive time."""
+def _timestamp(message: Mapping[str, Any], pointer: str, received_at: datetime) -> tuple[datetime, str | None]:
+    """When the message happened, corrected like Segment does; and the client's time if it was clamped.
+
+    The client's clock is ``originalTimestamp`` (else ``timestamp``). With ``sentAt``
+    (when the client sent it, by the same clock) the skew is removed:
+    ``receivedAt - (sentAt - clientTime)``, ``receivedAt`` being the message's own
+    (a Segment export; the HTTP API removes it) else the time tailor received it. A
+    time more than :data:`MAX_FUTURE_SKEW` after the receive time is clamped to the
+    receive time: a far-future time would win every last-write-wins comparison forever.
+    Unparseable or out-of-range times are a :class:`ValidationError` on their field.
+    """
     parsed: dict[str, datetime] = {}
-    for key in ("timestamp", "originalTimestamp", "sentAt"):
+    for key in ("timestamp", "originalTimestamp", "sentAt", "receivedAt"):
         value = message.get(key)
         if value is None:
             continue
@@ -185,13 +204,26 @@ def _timestamp(message: Mapping[str, Any], pointer: str, received_at: datetime) 
             parsed[key] = parse_time(value)
         except (TypeError, ValueError):
             raise ValidationError(f"{pointer}/{key}", f"must be an ISO 8601 time, got {value!r}") from None
-    if "timestamp" in parsed:
-        return parsed["timestamp"]
-    if "originalTimestamp" in parsed:
-        if "sentAt" in parsed:
-            return received_at - (parsed["sentAt"] - parsed["originalTimestamp"])
-        return parsed["originalTimestamp"]
-    return received_at
+    field_name = "originalTimestamp" if "originalTimestamp" in parsed else "timestamp"
+    if field_name not in parsed:
+        return received_at, None
+    when = parsed[field_name]
+    if "sentAt" in parsed:
+        try:
+            when = parsed.get("receivedAt", received_at) - (parsed["sentAt"] - when)
+        except OverflowError:
+            raise ValidationError(
+                f"{pointer}/{field_name}", "out of range once corrected for the clock skew given by `sentAt`"
+            ) from None
+    if when < EARLIEST:
+        raise ValidationError(f"{pointer}/{field_name}", f"out of range: before {EARLIEST.year}")
+    if when > received_at + MAX_FUTURE_SKEW:
+        return received_at, _iso(when)
+    return when, None
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat() + "Z"
 
 
 def _check_products(properties: Mapping[str, Any], pointer: str) -> None:

@@ -104,6 +104,8 @@ def create_ingest_blueprint(store: Store, settings: Settings, *, bind_host: str 
         for message in messages:
             if isinstance(message, dict):
                 message.pop("writeKey", None)
+                # the receive time is tailor's clock, never the caller's (it anchors the skew correction)
+                message.pop("receivedAt", None)
         try:
             if prefix:
                 result = store.ingest(messages, pointer=prefix, trusted=trusted)
