@@ -162,3 +162,66 @@ def test_http_trusted_key_merges(store: Store, ingest_url) -> None:
     assert store.load_profile(email=VICTIM_EMAIL)["id"] == "u-new"
     exposition = requests.get(f"{url}/metrics", timeout=10).text
     assert "tailor_identity_conflicts_total{" not in exposition
+
+
+# -- messageId scope -------------------------------------------------------------------------
+
+
+def test_two_people_with_the_same_message_id_both_stored_and_reported(store: Store) -> None:
+    first = store.ingest([track("m-1", user="victim", product_id="sku-1")], trusted=False)
+    second = store.ingest([track("m-1", user="attacker", product_id="sku-1")], trusted=False)
+    assert first.clashes == () and second.accepted == 1
+    assert [(c.kind, c.pointer) for c in second.clashes] == [("shared", "/batch/0")]
+    assert [e["messageId"] for e in store.load_profile(id="victim")["events"]] == ["m-1"]
+    assert [e["messageId"] for e in store.load_profile(id="attacker")["events"]] == ["m-1"]
+
+
+def test_same_message_twice_stores_once_without_a_clash(store: Store) -> None:
+    message = track("m-1", user="u-1", anon="a-1", product_id="sku-1")
+    store.ingest([message])
+    again = store.ingest([message, message])
+    assert (again.accepted, again.duplicates, again.clashes) == (0, 2, ())
+    assert table_counts(store)["events"] == 1
+
+
+def test_same_sender_reusing_an_id_for_other_content_is_reported(store: Store) -> None:
+    store.ingest([track("m-1", user="u-1", product_id="sku-1")])
+    result = store.ingest([track("ok", user="u-1"), track("m-1", user="u-1", product_id="sku-2")])
+    assert result.accepted == 1 and [(c.kind, c.pointer) for c in result.clashes] == [("reused", "/batch/1")]
+    assert [e["properties"] for e in store.load_profile(id="u-1")["events"] if e["messageId"] == "m-1"] == [
+        {"product_id": "sku-1"}
+    ]
+
+
+def test_one_batch_two_people_same_id(store: Store) -> None:
+    result = store.ingest([track("m", user="u-1"), track("m", user="u-2")])
+    assert result.accepted == 2 and {c.kind for c in result.clashes} == {"shared"}
+    assert table_counts(store)["events"] == 2
+
+
+def test_rows_from_before_scopes_still_deduplicate(store: Store) -> None:
+    """Events stored before migration 0005 have scope '': a retry of one is still a duplicate."""
+    from sqlalchemy import text
+
+    store.ingest([track("old", user="u-1")])
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE events SET scope = ''"))
+    assert store.ingest([track("old", user="u-1")]).duplicates == 1
+    assert table_counts(store)["events"] == 1
+
+
+def test_http_clash_is_a_warning_in_the_answer_and_counted(store: Store, ingest_url) -> None:
+    url, _ = ingest_url
+    store.ingest([track("m-1", user="victim")])
+    batch = {"batch": [track("fine", user="attacker"), track("m-1", user="attacker")]}
+    response = requests.post(f"{url}/v1/batch", json=batch, auth=("browser-key", ""), timeout=10)
+    assert response.status_code == 200 and response.json()["success"] is True
+    assert response.json()["warnings"] == [
+        {"code": "message-id-shared", "pointer": "/batch/1/messageId", "detail": "..."}
+        | {"detail": response.json()["warnings"][0]["detail"]}
+    ]
+    assert len(store.load_profile(id="victim")["events"]) == 1
+    assert [e["messageId"] for e in store.load_profile(id="attacker")["events"]] == ["fine", "m-1"]
+    assert 'tailor_message_id_clashes_total{kind="shared"} 1.0' in requests.get(f"{url}/metrics", timeout=10).text
+    plain = requests.post(f"{url}/v1/track", json=track("other", user="attacker"), auth=("browser-key", ""), timeout=10)
+    assert plain.json() == {"success": True}  # Segment's answer, unchanged when there is nothing to say

@@ -45,7 +45,9 @@ def _send_shop_session(client) -> None:
     # clock-skew rule), so equal times would come out in network-jitter order
     start = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
     at = iter(start + timedelta(seconds=s) for s in range(10))
-    client.page(anonymous_id="anon-7", name="Shoes", properties={"path": "/c/shoes"}, timestamp=next(at), message_id="p1")
+    client.page(
+        anonymous_id="anon-7", name="Shoes", properties={"path": "/c/shoes"}, timestamp=next(at), message_id="p1"
+    )
     client.track(
         anonymous_id="anon-7",
         event="Product Viewed",

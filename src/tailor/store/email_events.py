@@ -44,6 +44,8 @@ tokens_t = cast(Table, UsedWebhookToken.__table__)
 
 #: prefix of the anonymous id given to an ESP recipient tailor has never seen
 ESP_ANON_PREFIX = "esp-"
+#: the ``messageId`` scope of ESP events
+ESP_SCOPE = "esp"
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,8 @@ def validate_email_event(message: Any, pointer: str, received_at: datetime) -> t
     if record.type != "track":
         raise ValidationError(f"{pointer}/type", "email events are track messages")
     record.anonymous_id = None
+    # ESP message ids are already namespaced by provider and event (esp-<provider>-<hash>)
+    record.scope = ESP_SCOPE
     return record, email
 
 
@@ -111,7 +115,7 @@ def apply_email_events(
 ) -> EmailEventsResult:
     """Store email events (resolved by address) and their suppressions in the caller's transaction."""
     email_of = {record.message_id: email for record, email in items}
-    fresh, duplicates = _drop_duplicates(conn, [record for record, _ in items])
+    fresh, duplicates, _clashes = _drop_duplicates(conn, [record for record, _ in items])
     if not fresh:
         return EmailEventsResult(0, duplicates)
     hashes = {email: hash_email(email) for email in {email_of[r.message_id] for r in fresh}}

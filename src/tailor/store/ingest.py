@@ -50,16 +50,38 @@ class IdentityConflict:
     claimant: str | None
 
 
+#: ``MessageIdClash`` kinds: the same sender's id again with other content (dropped), or
+#: another sender's id (stored)
+REUSED, SHARED = "reused", "shared"
+
+
+@dataclass(frozen=True)
+class MessageIdClash:
+    """A ``messageId`` that was already used: by the same sender for other content, or by another."""
+
+    kind: str
+    message_id: str
+    #: the JSON pointer of the message in its batch
+    pointer: str
+
+    @property
+    def detail(self) -> str:
+        if self.kind == REUSED:
+            return "this messageId was already used by this sender for a different message: this one was not stored"
+        return "this messageId is also used by another person's message: both are stored"
+
+
 @dataclass(frozen=True)
 class IngestResult:
     """What an ingestion did: records stored (or changed), records already known,
-    behavioural events dropped because their profile has no ``tracking`` consent, and
-    identity claims refused."""
+    behavioural events dropped because their profile has no ``tracking`` consent,
+    identity claims refused, and ``messageId`` clashes."""
 
     accepted: int = 0
     duplicates: int = 0
     dropped_no_consent: int = 0
     conflicts: tuple[IdentityConflict, ...] = ()
+    clashes: tuple[MessageIdClash, ...] = ()
 
     def __add__(self, other: IngestResult) -> IngestResult:
         return IngestResult(
@@ -67,6 +89,7 @@ class IngestResult:
             self.duplicates + other.duplicates,
             self.dropped_no_consent + other.dropped_no_consent,
             self.conflicts + other.conflicts,
+            self.clashes + other.clashes,
         )
 
 
@@ -83,9 +106,9 @@ def apply_records(
     Untrusted records (``trusted=False``: a write key not marked trusted) cannot join
     two known profiles: see the module docstring.
     """
-    fresh, duplicates = _drop_duplicates(conn, records)
+    fresh, duplicates, clashes = _drop_duplicates(conn, records)
     if not fresh:
-        return IngestResult(0, duplicates)
+        return IngestResult(0, duplicates, clashes=tuple(clashes))
 
     keys_per_record = [record_keys(r, hash_email) for r in fresh]
     alias_candidates = [(i, r.previous_id) for i, r in enumerate(fresh) if r.previous_id is not None]
@@ -104,16 +127,13 @@ def apply_records(
     candidate_ids = {pid for pid in identities.values()}
     candidate_ids |= {v if k == "user_id" else "anon-" + v for keys in keys_per_record for k, v in keys if k != "email"}
     states = _load_profiles(conn, candidate_ids)
-    conflicts: list[IdentityConflict] = []
-    if not trusted:
-        fresh = list(fresh)
-        conflicts = _drop_foreign_claims(fresh, keys_per_record, identities, states)
-        identities = {k: v for k, v in identities.items() if any(k in keys for keys in keys_per_record)}
+    conflicts = _drop_foreign_claims(fresh, keys_per_record, identities, states, trusted=trusted)
+    identities = {k: v for k, v in identities.items() if any(k in keys for keys in keys_per_record)}
     uf, groups = components(keys_per_record, identities, states)
 
     root_of_record = [uf.find(("K",) + keys[0]) for keys in keys_per_record]
     first_seen: dict[Any, datetime] = {}
-    for root, record in zip(root_of_record, fresh):
+    for root, record in zip(root_of_record, fresh, strict=True):
         seen = record.created_at or record.timestamp
         first_seen[root] = min(first_seen.get(root, seen), seen)
 
@@ -159,18 +179,18 @@ def apply_records(
     # stands after this batch) behavioural events are counted and dropped, never stored
     history = [
         row
-        for root, r in zip(root_of_record, fresh)
+        for root, r in zip(root_of_record, fresh, strict=True)
         if r.consents
         for row in privacy.consent_rows(owner[root].id, r, now)
     ]
     untracked = {
         i
-        for i, (root, r) in enumerate(zip(root_of_record, fresh))
+        for i, (root, r) in enumerate(zip(root_of_record, fresh, strict=True))
         if privacy.is_behavioural(r) and owner[root].consents.get("tracking") is False
     }
     event_rows = [
         _event_row(r, owner[root].id)
-        for i, (root, r) in enumerate(zip(root_of_record, fresh))
+        for i, (root, r) in enumerate(zip(root_of_record, fresh, strict=True))
         if r.store_event and i not in untracked
     ]
     inserted = _insert_events(conn, event_rows)
@@ -196,7 +216,9 @@ def apply_records(
             # a profile row counts as new when it created or changed something
             keys = keys_per_record[i]
             accepted += changed[i] or any(k in new_keys for k in keys)
-    return IngestResult(accepted, duplicates + len(fresh) - accepted - len(untracked), len(untracked), tuple(conflicts))
+    return IngestResult(
+        accepted, duplicates + len(fresh) - accepted - len(untracked), len(untracked), tuple(conflicts), tuple(clashes)
+    )
 
 
 def _drop_foreign_claims(
@@ -204,6 +226,8 @@ def _drop_foreign_claims(
     keys_per_record: list[list[Key]],
     identities: dict[Key, str],
     states: dict[str, ProfileState],
+    *,
+    trusted: bool,
 ) -> list[IdentityConflict]:
     """Remove, in place, each record's claimed identifiers that belong to another known profile.
 
@@ -211,7 +235,10 @@ def _drop_foreign_claims(
     keys, never removed. Any other key already resolving to a known profile that is not
     the one its own identity resolves to is dropped (an email also stops being written
     to the profile). Joining anonymous profiles stays allowed (a visitor logging in).
+    A trusted write claims what it names: nothing is removed.
     """
+    if trusted:
+        return []
 
     def owner(key: Key) -> str | None:
         found = identities.get(key)
@@ -240,20 +267,54 @@ def _drop_foreign_claims(
     return conflicts
 
 
-def _drop_duplicates(conn: Connection, records: Sequence[Record]) -> tuple[list[Record], int]:
-    seen: set[str] = set()
+def _drop_duplicates(conn: Connection, records: Sequence[Record]) -> tuple[list[Record], int, list[MessageIdClash]]:
+    """The records not stored yet, the number dropped as duplicates, and the ``messageId`` clashes.
+
+    A duplicate has the ``messageId`` of a stored (or earlier) event in the same scope
+    (or of a row from before scopes, scope ``''``); when its content differs that is a
+    ``reused`` clash (dropped all the same: the first one stays). Another scope's event
+    with the same ``messageId`` is a ``shared`` clash: both are stored.
+    """
+    clashes: list[MessageIdClash] = []
+    first: dict[tuple[str, str], Record] = {}
     unique: list[Record] = []
     for record in records:
-        if record.message_id in seen:
-            continue
-        seen.add(record.message_id)
-        unique.append(record)
-    stored: set[str] = set()
-    ids = [r.message_id for r in unique if r.store_event]
+        earlier = first.get((record.scope, record.message_id))
+        if earlier is None:
+            first[(record.scope, record.message_id)] = record
+            unique.append(record)
+        elif _content(earlier) != _content(record):
+            clashes.append(MessageIdClash(REUSED, record.message_id, record.pointer))
+    stored: dict[str, list[Any]] = {}
+    ids = sorted({r.message_id for r in unique if r.store_event})
+    columns = (events_t.c.message_id, events_t.c.scope, events_t.c.type, events_t.c.event, events_t.c.properties)
     for chunk in _chunks(ids):
-        stored.update(conn.execute(select(events_t.c.message_id).where(events_t.c.message_id.in_(chunk))).scalars())
-    fresh = [r for r in unique if not (r.store_event and r.message_id in stored)]
-    return fresh, len(records) - len(fresh)
+        for row in conn.execute(select(*columns).where(events_t.c.message_id.in_(chunk))):
+            stored.setdefault(row.message_id, []).append(row)
+    batch_scopes: dict[str, set[str]] = {}
+    for record in unique:
+        if record.store_event:
+            batch_scopes.setdefault(record.message_id, set()).add(record.scope)
+    fresh = []
+    for record in unique:
+        if not record.store_event:
+            fresh.append(record)
+            continue
+        rows = stored.get(record.message_id, [])
+        same = [row for row in rows if row.scope in (record.scope, "")]
+        if same:
+            if _content(same[0]) != _content(record):
+                clashes.append(MessageIdClash(REUSED, record.message_id, record.pointer))
+            continue
+        if rows or len(batch_scopes[record.message_id]) > 1:
+            clashes.append(MessageIdClash(SHARED, record.message_id, record.pointer))
+        fresh.append(record)
+    return fresh, len(records) - len(fresh), clashes
+
+
+def _content(event: Any) -> tuple[Any, ...]:
+    """What a retry repeats exactly (its time may move: the skew correction uses the send time)."""
+    return (event.type, event.event, dict(event.properties or {}))
 
 
 def _load_identities(conn: Connection, keys: set[Key]) -> dict[Key, str]:
@@ -314,6 +375,7 @@ def _merge_trigger_state(conn: Connection, survivor: str, absorbed: list[str]) -
 def _event_row(record: Record, profile_id: str) -> dict[str, Any]:
     return {
         "message_id": record.message_id,
+        "scope": record.scope,
         "profile_id": profile_id,
         "type": record.type,
         "event": record.event,
@@ -328,7 +390,7 @@ def _insert_events(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
     """Insert events, skipping stored message ids (a concurrent retry); the ids actually inserted."""
     if not rows:
         return set()
-    return set(insert_ignore(conn, events_t, rows, ["message_id"], returning=events_t.c.message_id))
+    return set(insert_ignore(conn, events_t, rows, ["message_id", "scope"], returning=events_t.c.message_id))
 
 
 def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:

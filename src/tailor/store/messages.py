@@ -51,10 +51,24 @@ class Record:
     store_event: bool = True
     #: when the person was first seen, if the input says so (``profiles.csv``)
     created_at: datetime | None = None
+    #: what ``message_id`` is unique within: who the message is about (see :func:`dedup_scope`)
+    scope: str = ""
+    #: the JSON pointer of the message in its input, for warnings about it
+    pointer: str = ""
 
     @property
     def updates_profile(self) -> bool:
         return bool(self.traits or self.consents or self.email)
+
+
+def dedup_scope(user_id: str | None, anonymous_id: str | None) -> str:
+    """The scope a ``messageId`` is unique in: the message's ``userId``, else its ``anonymousId``.
+
+    Segment deduplicates per source; tailor has no sources (write keys rotate, files have
+    none), so it scopes by who the message is about: a retry carries the same ids (a
+    duplicate), while another person's message with the same id is stored too.
+    """
+    return f"user:{user_id}" if user_id is not None else f"anon:{anonymous_id}"
 
 
 def generated_message_id(message: Mapping[str, Any]) -> str:
@@ -112,10 +126,7 @@ def validate_message(message: Any, pointer: str = "", *, received_at: datetime |
     properties = dict(message.get("properties") or {})
     _check_products(properties, f"{pointer}/properties")
     timestamp, clamped_from = _timestamp(message, pointer, received_at)
-    context = dict(message.get("context") or {})
-    if clamped_from is not None:
-        noted = context.get(CONTEXT_KEY)
-        context[CONTEXT_KEY] = {**(noted if isinstance(noted, Mapping) else {}), "timestampClamped": clamped_from}
+    context = _with_clamp_noted(dict(message.get("context") or {}), clamped_from)
 
     record = Record(
         message_id=message_id,
@@ -128,6 +139,8 @@ def validate_message(message: Any, pointer: str = "", *, received_at: datetime |
         event=event,
         properties=properties,
         context=context,
+        scope=dedup_scope(user_id, anonymous_id),
+        pointer=pointer,
     )
     if kind == "identify":
         record.traits, record.consents, record.email = split_traits(message.get("traits") or {}, f"{pointer}/traits")
@@ -220,6 +233,14 @@ def _timestamp(message: Mapping[str, Any], pointer: str, received_at: datetime) 
     if when > received_at + MAX_FUTURE_SKEW:
         return received_at, _iso(when)
     return when, None
+
+
+def _with_clamp_noted(context: dict[str, Any], clamped_from: str | None) -> dict[str, Any]:
+    """``context`` with the client's clamped time kept under ``tailor.timestampClamped``."""
+    if clamped_from is not None:
+        noted = context.get(CONTEXT_KEY)
+        context[CONTEXT_KEY] = {**(noted if isinstance(noted, Mapping) else {}), "timestampClamped": clamped_from}
+    return context
 
 
 def _iso(value: datetime) -> str:

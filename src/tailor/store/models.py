@@ -54,16 +54,24 @@ class Identity(Base):
 
 
 class Event(Base):
-    """One Segment message (track, identify, page, screen, group, alias)."""
+    """One Segment message (track, identify, page, screen, group, alias).
+
+    ``messageId`` is unique per ``scope`` — who the message is about (``user:<userId>``,
+    else ``anon:<anonymousId>``; ``esp`` for ESP events; ``''`` for rows stored before
+    migration 0005, which match any scope) — so a retry is a duplicate but one sender's
+    id cannot make another person's event vanish.
+    """
 
     __tablename__ = "events"
     __table_args__ = (
         Index("ix_events_profile_timestamp", "profile_id", "timestamp"),
         Index("ix_events_timestamp", "timestamp"),
+        UniqueConstraint("message_id", "scope", name="uq_events_message_scope"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    message_id: Mapped[str] = mapped_column(String(255))
+    scope: Mapped[str] = mapped_column(String(300), default="", server_default="")
     profile_id: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(16))
     #: the track event name, or the page/screen/group name

@@ -116,7 +116,9 @@ def create_esp_blueprint(
             return _malformed(rejected, provider, exc.message, exc.pointer)
         messages = [to_segment(e) for e in events]
         suppressions = {
-            m["messageId"]: (e.suppression, f"esp:{provider}") for m, e in zip(messages, events) if e.suppression
+            m["messageId"]: (e.suppression, f"esp:{provider}")
+            for m, e in zip(messages, events, strict=True)
+            if e.suppression
         }
         try:
             result = store.ingest_email_events(messages, suppressions, token=token)

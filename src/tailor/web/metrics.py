@@ -44,6 +44,12 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self.message_id_clashes = Counter(
+            "tailor_message_id_clashes_total",
+            "Ingested messageIds already used: by the same sender for other content (reused) or by another (shared)",
+            ["kind"],
+            registry=self.registry,
+        )
         self.requests = Counter(
             "tailor_http_requests_total",
             "HTTP requests, by endpoint and status",
