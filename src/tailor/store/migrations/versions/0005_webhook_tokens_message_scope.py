@@ -47,7 +47,9 @@ def upgrade() -> None:
             batch.create_unique_constraint(NEW, ["message_id", "scope"])
     else:
         old = [
-            u["name"] for u in sa.inspect(bind).get_unique_constraints("events") if u["column_names"] == ["message_id"]
+            u["name"]
+            for u in sa.inspect(bind).get_unique_constraints("events")
+            if u["column_names"] == ["message_id"] and u["name"]
         ]
         op.add_column("events", scope)
         for name in old:
