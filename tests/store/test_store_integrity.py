@@ -225,3 +225,21 @@ def test_http_clash_is_a_warning_in_the_answer_and_counted(store: Store, ingest_
     assert 'tailor_message_id_clashes_total{kind="shared"} 1.0' in requests.get(f"{url}/metrics", timeout=10).text
     plain = requests.post(f"{url}/v1/track", json=track("other", user="attacker"), auth=("browser-key", ""), timeout=10)
     assert plain.json() == {"success": True}  # Segment's answer, unchanged when there is nothing to say
+
+
+def test_two_known_people_cannot_be_joined_through_a_new_identifier_in_one_batch(store: Store) -> None:
+    """A fresh email (or anonymousId) claimed by the attacker and then by the victim's id in the same batch."""
+    _victim(store)
+    result = store.ingest(
+        [
+            identify("a1", user="attacker", anon="fresh-anon", email="fresh@example.com"),
+            identify("a2", user="victim", anon="fresh-anon", email="fresh@example.com"),
+        ],
+        trusted=False,
+    )
+    assert sorted(c.kind for c in result.conflicts) == ["anonymous_id", "email"]
+    assert {c.owner for c in result.conflicts} == {"attacker"}
+    assert store.load_profile(id="victim")["id"] == "victim"
+    assert store.load_profile(id="attacker")["id"] == "attacker"
+    assert store.load_profile(email=VICTIM_EMAIL)["email"] == VICTIM_EMAIL
+    assert store.load_profile(email="fresh@example.com")["id"] == "attacker"

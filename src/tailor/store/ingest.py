@@ -234,7 +234,9 @@ def _drop_foreign_claims(
     A record's own identity is its ``userId`` (else its ``anonymousId``): the first of its
     keys, never removed. Any other key already resolving to a known profile that is not
     the one its own identity resolves to is dropped (an email also stops being written
-    to the profile). Joining anonymous profiles stays allowed (a visitor logging in).
+    to the profile) — and so is a key new in this batch that another known profile (or
+    new user id) claimed earlier in it. Joining anonymous profiles stays allowed (a
+    visitor logging in).
     A trusted write claims what it names: nothing is removed.
     """
     if trusted:
@@ -249,14 +251,20 @@ def _drop_foreign_claims(
         return candidate if candidate in states else None
 
     conflicts = []
+    # an identifier new in this batch → the known profile (or new user id) that claimed it
+    # first: two known people cannot be joined through an identifier both claim in one batch
+    first_claim: dict[Key, str] = {}
     for i, record in enumerate(fresh):
         keys = keys_per_record[i]
         own = owner(keys[0])
         claimant = own if own is not None else record.user_id
+        known = claimant if claimant is not None and not claimant.startswith(ANON_PREFIX) else None
         kept = [keys[0]]
         for key in keys[1:]:
             other = owner(key)
-            if other is None or other == own or other.startswith(ANON_PREFIX):
+            if other is None:
+                other = first_claim.setdefault(key, known) if known is not None else first_claim.get(key)
+            if other is None or other in (own, known) or other.startswith(ANON_PREFIX):
                 kept.append(key)
                 continue
             kind = "alias" if record.previous_id is not None and key[1] == record.previous_id else key[0]
