@@ -77,7 +77,8 @@ def test_0005_keeps_events_stored_before_it_deduplicated(store: Store) -> None:
         )
         conn.execute(
             text(
-                "INSERT INTO identities (kind, value, profile_id, created_at) VALUES ('user_id', 'u', 'u', '2026-01-01')"
+                "INSERT INTO identities (kind, value, profile_id, created_at)"
+                " VALUES ('user_id', 'u', 'u', '2026-01-01')"
             )
         )
         conn.execute(
