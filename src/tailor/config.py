@@ -26,6 +26,8 @@ ENV_NAMES = {
 }
 
 _LIST_SETTINGS = {"secret", "write_keys", "api_tokens", "trusted_proxies"}
+#: suffix marking a write key as trusted (``TAILOR_WRITE_KEYS="browser-key,backend-key:trusted"``)
+TRUSTED_SUFFIX = ":trusted"
 
 
 class ConfigError(ValueError):
@@ -42,6 +44,9 @@ class Settings:
     #: several secrets are accepted at once so they can be rotated
     secret: tuple[str, ...] = ()
     write_keys: tuple[str, ...] = ()
+    #: the write keys (also in ``write_keys``) of server-side sources, allowed to merge two
+    #: known profiles; set by suffixing a key with ``:trusted`` in ``TAILOR_WRITE_KEYS``
+    trusted_write_keys: tuple[str, ...] = ()
     api_tokens: tuple[str, ...] = ()
     #: IPs or CIDRs of reverse proxies whose ``X-Forwarded-For`` is believed (nobody's, by default)
     trusted_proxies: tuple[str, ...] = ()
@@ -71,7 +76,7 @@ class Settings:
             except tomllib.TOMLDecodeError as exc:
                 raise ConfigError(f"{toml_path}: {exc}") from None
             table = data.get("tailor", data)
-            known = {f.name for f in fields(cls)} - {"extra"}
+            known = {f.name for f in fields(cls)} - {"extra", "trusted_write_keys"}  # trust: ``key:trusted``
             for key, value in table.items():
                 if key not in known:
                     raise ConfigError(f"{toml_path}: unknown setting {key!r}")
@@ -91,6 +96,8 @@ class Settings:
                 coerced[key] = tuple(value or ())
                 if key == "trusted_proxies":
                     _check_networks(coerced[key])
+                if key == "write_keys":
+                    coerced["write_keys"], coerced["trusted_write_keys"] = _split_trusted(coerced[key])
             elif key in ("templates", "rules", "artifacts"):
                 coerced[key] = Path(value)
             elif key in ("budget_ms", "render_timeout_ms"):
@@ -122,3 +129,24 @@ def _check_networks(values: tuple[str, ...]) -> None:
             ip_network(value, strict=False)
         except ValueError:
             raise ConfigError(f"trusted_proxies: {value!r} is not an IP address or CIDR network") from None
+
+
+def _split_trusted(entries: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``("k1", "k2:trusted")`` → (all keys without the suffix, the trusted ones).
+
+    The marker lives next to the key it qualifies, so rotating a key cannot leave a
+    stale trust entry behind; ``write_keys`` stays a plain list of keys for whoever
+    authenticates with it.
+    """
+    keys: list[str] = []
+    trusted: list[str] = []
+    for entry in entries:
+        if not isinstance(entry, str):
+            raise ConfigError(f"write_keys must be strings, got {entry!r}")
+        key = entry[: -len(TRUSTED_SUFFIX)].strip() if entry.endswith(TRUSTED_SUFFIX) else entry
+        if not key:
+            raise ConfigError(f"write_keys: {entry!r} has no key before {TRUSTED_SUFFIX!r}")
+        keys.append(key)
+        if key != entry:
+            trusted.append(key)
+    return tuple(keys), tuple(trusted)

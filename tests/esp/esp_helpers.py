@@ -53,10 +53,19 @@ def sendgrid_headers(private_key: Any, body: bytes, timestamp: str | None = None
 
 
 def mailgun_signed(
-    payload: dict[str, Any], key: str = MAILGUN_KEY, token: str = "a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0"
+    payload: dict[str, Any],
+    key: str = MAILGUN_KEY,
+    token: str | None = None,
+    timestamp: str | None = None,
 ) -> dict[str, Any]:
-    """``payload`` with its ``signature`` block recomputed with ``key`` (as Mailgun signs)."""
-    timestamp = str(int(time.time()))
+    """``payload`` with its ``signature`` block recomputed with ``key`` (as Mailgun signs).
+
+    Each call gets a fresh random token (Mailgun's are single-use) unless ``token`` is given.
+    """
+    import secrets
+
+    token = token or secrets.token_hex(25)
+    timestamp = timestamp or str(int(time.time()))
     signature = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
     return {**payload, "signature": {"timestamp": timestamp, "token": token, "signature": signature}}
 

@@ -14,12 +14,26 @@ def test_sendgrid_signature(sendgrid_keys) -> None:
     private, public_der = sendgrid_keys
     body = dumps(sample("sendgrid_events"))
     headers = sendgrid_headers(private, body, "1513299569")
-    sendgrid.verify(RequestParts(body=body, headers=headers), public_der)
+    signed_at = 1513299569.0
+    sendgrid.verify(RequestParts(body=body, headers=headers), public_der, now=signed_at + 299)
     # PEM works too, and header names are case-insensitive
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
     pem = private.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
-    sendgrid.verify(RequestParts(body=body, headers={k.lower(): v for k, v in headers.items()}), pem)
+    sendgrid.verify(RequestParts(body=body, headers={k.lower(): v for k, v in headers.items()}), pem, now=signed_at)
+
+
+@pytest.mark.parametrize("offset", [-301, 301, 3 * 365 * 86400])
+def test_sendgrid_signature_outside_the_window_refused(sendgrid_keys, offset) -> None:
+    """A valid signature whose signed timestamp is over 5 minutes away (a captured request replayed later)."""
+    private, public_der = sendgrid_keys
+    body = dumps(sample("sendgrid_events"))
+    headers = sendgrid_headers(private, body, "1513299569")
+    with pytest.raises(SignatureError, match="300 s"):
+        sendgrid.verify(RequestParts(body=body, headers=headers), public_der, now=1513299569.0 + offset)
+    headers = sendgrid_headers(private, body, "nan")  # signed, but not a time
+    with pytest.raises(SignatureError):
+        sendgrid.verify(RequestParts(body=body, headers=headers), public_der, now=1513299569.0)
 
 
 @pytest.mark.parametrize("tamper", ["body", "timestamp", "signature", "other-key", "missing", "not-base64"])
@@ -52,7 +66,10 @@ def test_sendgrid_bad_key() -> None:
 
 def test_mailgun_signature() -> None:
     payload = mailgun_signed(sample("mailgun_delivered"))
-    mailgun.verify(RequestParts(body=dumps(payload)), MAILGUN_KEY)
+    token = mailgun.verify(RequestParts(body=dumps(payload)), MAILGUN_KEY)
+    assert token.provider == "mailgun" and token.token == payload["signature"]["token"]
+    other = mailgun_signed(sample("mailgun_opened"), token=token.token)  # same token, other event data: another digest
+    assert mailgun.verify(RequestParts(body=dumps(other)), MAILGUN_KEY).digest != token.digest
     with pytest.raises(SignatureError):
         mailgun.verify(RequestParts(body=dumps(payload)), "another-key")
     forged = {**payload, "signature": {**payload["signature"], "token": "x" + payload["signature"]["token"]}}
@@ -66,9 +83,43 @@ def test_mailgun_signature() -> None:
         mailgun.verify(RequestParts(body=b"not json"), MAILGUN_KEY)
 
 
+@pytest.mark.parametrize("offset", [-301, 301, 4 * 365 * 86400])
+def test_mailgun_stale_timestamp_refused(offset) -> None:
+    """Mailgun signs only timestamp + token: an old signature must not carry new event data."""
+    import time
+
+    payload = mailgun_signed(sample("mailgun_delivered"))
+    signed_at = float(payload["signature"]["timestamp"])
+    mailgun.verify(RequestParts(body=dumps(payload)), MAILGUN_KEY, now=signed_at + 299)
+    with pytest.raises(SignatureError, match="300 s"):
+        mailgun.verify(RequestParts(body=dumps(payload)), MAILGUN_KEY, now=signed_at + offset)
+    old = mailgun_signed(sample("mailgun_delivered"), timestamp=str(int(time.time()) - 4 * 365 * 86400))
+    with pytest.raises(SignatureError, match="300 s"):
+        mailgun.verify(RequestParts(body=dumps(old)), MAILGUN_KEY)
+
+
 def test_postmark_basic_auth() -> None:
     creds = ("hook", "pw")
     postmark.verify(RequestParts(body=b"{}", username="hook", password="pw"), creds)
     for user, password in [("hook", "nope"), ("nope", "pw"), (None, None), ("hook", None)]:
         with pytest.raises(SignatureError):
             postmark.verify(RequestParts(body=b"{}", username=user, password=password), creds)
+
+
+@pytest.mark.parametrize("creds", [("hook", ""), ("", "pw"), ("", "")])
+def test_postmark_incomplete_credentials_never_match(creds) -> None:
+    """A user configured without a password must not accept an empty password."""
+    user, password = creds
+    with pytest.raises(SignatureError):
+        postmark.verify(RequestParts(body=b"{}", username=user, password=password), creds)
+
+
+def test_incomplete_configuration_disables_the_provider() -> None:
+    from tailor.esp import EspConfig, ProviderNotConfigured, verify
+
+    config = EspConfig(postmark_user="hook")
+    assert config.missing("postmark") == ("TAILOR_POSTMARK_PASSWORD",) and config.secret("postmark") is None
+    with pytest.raises(ProviderNotConfigured, match="TAILOR_POSTMARK_PASSWORD"):
+        verify("postmark", RequestParts(body=b"{}", username="hook", password=""), config)
+    with pytest.raises(ProviderNotConfigured, match="TAILOR_MAILGUN_SIGNING_KEY"):
+        verify("mailgun", RequestParts(body=b"{}"), config)

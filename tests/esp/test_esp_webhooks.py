@@ -222,31 +222,96 @@ def test_unknown_provider_404(url: str) -> None:
     assert response.status_code == 404 and response.headers["Content-Type"] == "application/problem+json"
 
 
-def test_unconfigured_provider_refused_unless_loopback(store: Store, serve) -> None:
-    from live_server import LiveServer, lan_address
-    from tailor.web.auth import is_loopback
+def test_unconfigured_or_incomplete_provider_is_disabled(store: Store, serve) -> None:
+    """No open mode, not even on loopback: an unverified webhook could suppress anyone."""
+    app = Flask("esp-incomplete")
+    config = EspConfig(postmark_user=POSTMARK_USER)  # a user but no password: incomplete
+    app.register_blueprint(create_esp_blueprint(store, Settings(), config=config))
+    url = serve(app)
+    for provider, payload, auth, missing in [
+        ("postmark", postmark_event("bounce"), (POSTMARK_USER, ""), "TAILOR_POSTMARK_PASSWORD"),
+        ("sendgrid", sendgrid_events("unsubscribe"), None, "TAILOR_SENDGRID_PUBLIC_KEY"),
+        ("mailgun", mailgun_signed(mailgun_event("unsubscribed")), None, "TAILOR_MAILGUN_SIGNING_KEY"),
+    ]:
+        response = requests.post(f"{url}/v1/esp/{provider}", json=payload, auth=auth, timeout=10)
+        assert response.status_code == 404, provider
+        assert response.headers["Content-Type"] == "application/problem+json"
+        assert missing in response.json()["detail"] and "disabled" in response.json()["detail"]
+    assert _counts(store) == {"profiles": 0, "events": 0, "suppressions": 0}
 
-    app = Flask("esp-unconfigured")
-    app.register_blueprint(create_esp_blueprint(store, Settings(), config=EspConfig()))
-    local_url = serve(app)
-    payload = sample("postmark_delivery")
-    lan = lan_address()
-    if lan is not None:  # a caller that is not a loopback peer (same app, reached over the LAN address)
-        server = LiveServer(app, host=lan).start()
-        try:
-            refused = requests.post(f"{server.url}/v1/esp/postmark", json=payload, timeout=10)
-        finally:
-            server.stop()
-        assert not is_loopback(lan) and refused.status_code == 403, refused.text
-        assert refused.headers["Content-Type"] == "application/problem+json"
-    # with credentials configured, loopback grants nothing: an unconfigured provider is refused everywhere
-    strict = Flask("esp-strict")
-    strict.register_blueprint(create_esp_blueprint(store, Settings(api_tokens=("t",)), config=EspConfig()))
-    refused = requests.post(f"{serve(strict)}/v1/esp/postmark", json=payload, timeout=10)
-    assert refused.status_code == 401 and "not configured" in refused.json()["detail"]
-    assert requests.post(f"{local_url}/v1/esp/postmark", json=payload, timeout=10).status_code == 200
-    assert requests.post(f"{local_url}/v1/esp/sendgrid", json=sendgrid_events("open"), timeout=10).status_code == 200
-    assert requests.post(f"{local_url}/v1/esp/mailgun", json=sample("mailgun_opened"), timeout=10).status_code == 200
+
+def test_mailgun_replayed_token_with_new_event_data_refused(store: Store, url: str) -> None:
+    """Someone who saw one signed webhook re-sends its signature with another recipient: 403, nothing stored."""
+    _identify(store, "victim", "victim@example.com")
+    seen = mailgun_signed(mailgun_event("opened", "someone@example.com"))
+    assert requests.post(f"{url}/v1/esp/mailgun", json=seen, timeout=10).status_code == 200
+    before = _counts(store)
+    forged = mailgun_event("complained", "victim@example.com")
+    forged["signature"] = seen["signature"]
+    response = requests.post(f"{url}/v1/esp/mailgun", json=forged, timeout=10)
+    assert response.status_code == 403 and response.headers["Content-Type"] == "application/problem+json"
+    assert "replay" in response.json()["detail"]
+    assert _counts(store) == before and store.is_suppressed("victim") is None
+    # Mailgun retrying the very same request (lost answer) is a duplicate, not an error
+    again = requests.post(f"{url}/v1/esp/mailgun", json=seen, timeout=10)
+    assert again.status_code == 200 and again.json()["accepted"] == 0 and again.json()["duplicates"] == 1
+
+
+def test_mailgun_token_remembered_across_workers(store: Store, serve) -> None:
+    """Two apps (two workers) over one database: the token used on one is refused on the other."""
+    config = EspConfig(mailgun_signing_key=MAILGUN_KEY)
+    urls = []
+    for name in ("worker-1", "worker-2"):
+        app = Flask(name)
+        app.register_blueprint(create_esp_blueprint(store, Settings(), config=config))
+        urls.append(serve(app))
+    seen = mailgun_signed(mailgun_event("delivered", "a@example.com"))
+    assert requests.post(f"{urls[0]}/v1/esp/mailgun", json=seen, timeout=10).status_code == 200
+    forged = {**mailgun_event("unsubscribed", "b@example.com"), "signature": seen["signature"]}
+    assert requests.post(f"{urls[1]}/v1/esp/mailgun", json=forged, timeout=10).status_code == 403
+    assert store.is_suppressed(email="b@example.com") is None
+
+
+def test_mailgun_old_signature_refused(store: Store, url: str) -> None:
+    import time
+
+    old = mailgun_signed(mailgun_event("unsubscribed", "victim@example.com"), timestamp=str(int(time.time()) - 3600))
+    response = requests.post(f"{url}/v1/esp/mailgun", json=old, timeout=10)
+    assert response.status_code == 401 and "300 s" in response.json()["detail"]
+    assert _counts(store)["events"] == 0
+
+
+def test_mailgun_expired_tokens_are_forgotten(store: Store, url: str) -> None:
+    """Tokens are kept only while their timestamp could still pass: the table does not grow forever."""
+    from datetime import datetime, timedelta
+
+    from tailor.store.models import UsedWebhookToken
+
+    with store.engine.begin() as conn:
+        conn.execute(
+            UsedWebhookToken.__table__.insert().values(
+                provider="mailgun", token="old", digest="x", expires_at=datetime(2020, 1, 1) - timedelta(days=1)
+            )
+        )
+    assert _post_mailgun(url, mailgun_event("delivered", "a@example.com")).status_code == 200
+    with store.engine.connect() as conn:
+        tokens = conn.execute(text("SELECT token FROM webhook_tokens")).scalars().all()
+    assert "old" not in tokens and len(tokens) == 1
+
+
+def test_sendgrid_stale_timestamp_refused(store: Store, url: str, sendgrid_keys) -> None:
+    import time
+
+    body = dumps(sendgrid_events("unsubscribe", email="victim@example.com"))
+    headers = sendgrid_headers(sendgrid_keys[0], body, str(int(time.time()) - 3600))
+    response = requests.post(f"{url}/v1/esp/sendgrid", data=body, headers=headers, timeout=10)
+    assert response.status_code == 401 and "300 s" in response.json()["detail"]
+    assert _counts(store)["events"] == 0 and store.is_suppressed(email="victim@example.com") is None
+
+
+def test_postmark_empty_password_refused(store: Store, url: str) -> None:
+    response = _post_postmark(url, postmark_event("bounce"), auth=(POSTMARK_USER, ""))
+    assert response.status_code == 401 and _counts(store)["events"] == 0
 
 
 def test_env_configuration(monkeypatch, sendgrid_keys) -> None:
@@ -256,4 +321,4 @@ def test_env_configuration(monkeypatch, sendgrid_keys) -> None:
     monkeypatch.delenv("TAILOR_POSTMARK_PASSWORD", raising=False)
     config = EspConfig.from_env()
     assert config.secret("sendgrid") == sendgrid_keys[1] and config.secret("mailgun") == MAILGUN_KEY
-    assert config.secret("postmark") == (POSTMARK_USER, "")
+    assert config.secret("postmark") is None and config.missing("postmark") == ("TAILOR_POSTMARK_PASSWORD",)

@@ -55,3 +55,43 @@ def test_sqlite_pragmas(tmp_path) -> None:
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
     store.close()
+
+
+def test_0005_keeps_events_stored_before_it_deduplicated(store: Store) -> None:
+    """An event stored under 0004 (unique messageId, no scope) upgrades to scope '': its retry is a duplicate."""
+    from alembic import command
+
+    from tailor.store.schema import alembic_config
+
+    config = alembic_config(store.engine)
+    with store.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0004")
+    assert "scope" not in {c["name"] for c in inspect(store.engine).get_columns("events")}
+    with store.engine.begin() as conn:  # what the code before 0005 wrote
+        conn.execute(
+            text(
+                "INSERT INTO profiles (id, traits, consents, stamps, created_at, updated_at)"
+                " VALUES ('u', '{}', '{}', '{}', '2026-01-01', '2026-01-01')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO identities (kind, value, profile_id, created_at)"
+                " VALUES ('user_id', 'u', 'u', '2026-01-01')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO events (message_id, profile_id, type, event, properties, context, timestamp, received_at)"
+                " VALUES ('m', 'u', 'track', 'x', '{}', '{}', '2026-01-01', '2026-01-01')"
+            )
+        )
+    store.migrate()
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT scope FROM events")).scalars().all() == [""]
+    assert store.ingest([{"type": "track", "event": "x", "userId": "u", "messageId": "m"}]).duplicates == 1
+    store.ingest([{"type": "track", "event": "x", "userId": "other", "messageId": "m2"}])
+    store.ingest([{"type": "track", "event": "x", "userId": "u", "messageId": "m2"}])
+    uniques = {tuple(u["column_names"]) for u in inspect(store.engine).get_unique_constraints("events")}
+    assert ("message_id", "scope") in uniques and ("message_id",) not in uniques

@@ -7,7 +7,7 @@ import gzip
 import json
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -41,30 +41,35 @@ def _client(url: str, **options):
 
 
 def _send_shop_session(client) -> None:
-    when = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
-    client.page(anonymous_id="anon-7", name="Shoes", properties={"path": "/c/shoes"}, timestamp=when, message_id="p1")
+    # a second apart: the server corrects each call's time by its own send delay (Segment's
+    # clock-skew rule), so equal times would come out in network-jitter order
+    start = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
+    at = iter(start + timedelta(seconds=s) for s in range(10))
+    client.page(
+        anonymous_id="anon-7", name="Shoes", properties={"path": "/c/shoes"}, timestamp=next(at), message_id="p1"
+    )
     client.track(
         anonymous_id="anon-7",
         event="Product Viewed",
         properties={"product_id": "sku-1", "price": 49.0},
-        timestamp=when,
+        timestamp=next(at),
         message_id="t1",
     )
     client.identify(
         user_id="u-7",
         anonymous_id="anon-7",
         traits={"email": "Zoe@Example.com", "first_name": "Zoe"},
-        timestamp=when,
+        timestamp=next(at),
         message_id="i1",
     )
     client.track(
         user_id="u-7",
         event="Order Completed",
         properties={"order_id": "o1", "products": [{"product_id": "sku-1"}]},
-        timestamp=when,
+        timestamp=next(at),
         message_id="t2",
     )
-    client.alias(previous_id="anon-7", user_id="u-7", timestamp=when, message_id="a1")
+    client.alias(previous_id="anon-7", user_id="u-7", timestamp=next(at), message_id="a1")
     client.flush()
 
 

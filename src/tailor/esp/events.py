@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 #: event kinds, and the Segment "Email" spec event name each one is stored under
@@ -23,6 +24,10 @@ SEGMENT_NAMES = {
     "resubscribe": "Resubscribed",
 }
 
+#: how far a signed webhook timestamp may be from the server clock, either way (seconds):
+#: Mailgun's and Twilio's advice, and the window :class:`WebhookToken` s are remembered for
+TOLERANCE_SECONDS = 300
+
 #: suppression reasons written to the store
 UNSUBSCRIBE, SPAM_REPORT, HARD_BOUNCE = "unsubscribe", "spam_report", "hard_bounce"
 
@@ -38,6 +43,43 @@ class MalformedPayload(ValueError):
         self.pointer = pointer
         self.message = message
         super().__init__(f"{pointer or '/'}: {message}")
+
+
+@dataclass(frozen=True)
+class WebhookToken:
+    """A single-use token a verified request carried (Mailgun's ``signature.token``).
+
+    The store remembers it until ``expires_at`` (when the timestamp check would refuse
+    it anyway): the same token with other content is a replay and is refused; the same
+    token with the same content (``digest``) is the provider retrying, and is answered
+    like any duplicate.
+    """
+
+    provider: str
+    token: str
+    digest: str
+    expires_at: datetime
+
+
+def check_fresh(timestamp: str, now: float | None, what: str) -> float:
+    """The signed unix ``timestamp`` as a number; SignatureError when outside ±TOLERANCE_SECONDS of ``now``.
+
+    A signature binds its timestamp, so this is what stops a captured request from
+    being replayed later (and, with new event data, ever).
+    """
+    try:
+        seconds = float(timestamp)
+    except ValueError:
+        raise SignatureError(f"{what} is not unix seconds") from None
+    now = time.time() if now is None else now
+    if not abs(now - seconds) <= TOLERANCE_SECONDS:  # also refuses NaN
+        raise SignatureError(f"{what} is more than {TOLERANCE_SECONDS} s away from the server clock")
+    return seconds
+
+
+def token_expiry(signed_at: float) -> datetime:
+    """When a token signed at ``signed_at`` can be forgotten: its timestamp is then refused anyway."""
+    return datetime.fromtimestamp(signed_at, tz=UTC).replace(tzinfo=None) + timedelta(seconds=TOLERANCE_SECONDS + 60)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,11 @@
 Verification: ``signature.signature`` is the hex HMAC-SHA256, keyed with the HTTP
 webhook signing key (``TAILOR_MAILGUN_SIGNING_KEY``), of ``signature.timestamp``
 followed by ``signature.token``. The signature is in the body, so the body is parsed
-before it is verified.
+before it is verified. The signature covers only the timestamp and the token, not the
+event data — so, as Mailgun advises, the timestamp must be within ±5 minutes of the
+server clock and the token is single-use (:class:`~tailor.esp.events.WebhookToken`,
+remembered in the store until it expires): otherwise anyone who once saw a webhook
+could attach its signature to invented events (unsubscribe or "complain" anyone).
 
 Events (``event-data.event``): accepted, rejected, delivered, failed (``severity``:
 ``permanent`` = hard bounce, ``temporary`` = soft), opened, clicked, unsubscribed,
@@ -17,13 +21,26 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections import Counter
 from typing import Any
 
-from .events import EspEvent, MalformedPayload, RequestParts, SignatureError, clean_email, from_unix
+from .events import (
+    EspEvent,
+    MalformedPayload,
+    RequestParts,
+    SignatureError,
+    WebhookToken,
+    check_fresh,
+    clean_email,
+    from_unix,
+    token_expiry,
+)
 
 NAME = "mailgun"
 ENV = "TAILOR_MAILGUN_SIGNING_KEY"
+#: Mailgun's tokens are 50 characters; anything far longer is not one (and must fit the store)
+MAX_FIELD_LENGTH = 255
 
 _KINDS = {
     "accepted": "sent",
@@ -49,15 +66,20 @@ def signature_fields(payload: Any) -> tuple[str, str, str]:
             value = str(value)
         if not isinstance(value, str) or not value:
             raise SignatureError(f"`signature.{key}` is missing")
+        if len(value) > MAX_FIELD_LENGTH:
+            raise SignatureError(f"`signature.{key}` is longer than {MAX_FIELD_LENGTH} characters")
         values.append(value)
     return values[0], values[1], values[2]
 
 
-def verify(parts: RequestParts, signing_key: str, payload: Any = None) -> None:
-    """Raise :class:`SignatureError` unless ``signature.signature`` is HMAC-SHA256(key, timestamp + token)."""
-    if payload is None:
-        import json
+def verify(parts: RequestParts, signing_key: str, payload: Any = None, *, now: float | None = None) -> WebhookToken:
+    """The request's single-use token, once ``signature.signature`` is HMAC-SHA256(key, timestamp + token)
+    and the timestamp is fresh; :class:`SignatureError` otherwise.
 
+    The caller must have the store claim the returned token (refusing a replay) in the
+    transaction that stores the events.
+    """
+    if payload is None:
         try:
             payload = json.loads(parts.body)
         except (ValueError, UnicodeDecodeError):
@@ -66,6 +88,14 @@ def verify(parts: RequestParts, signing_key: str, payload: Any = None) -> None:
     expected = hmac.new(signing_key.encode("utf-8"), (timestamp + token).encode("utf-8"), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, signature.strip().lower()):
         raise SignatureError("the Mailgun signature does not match")
+    signed_at = check_fresh(timestamp, now, "`signature.timestamp`")
+    return WebhookToken(NAME, token, _digest(payload.get("event-data")), token_expiry(signed_at))
+
+
+def _digest(event_data: Any) -> str:
+    """What the token was sent with: a retry has the same event data, a replay does not."""
+    canonical = json.dumps(event_data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def parse(payload: Any, skipped: Counter | None = None) -> list[EspEvent]:

@@ -2,7 +2,11 @@
 
 Postmark signs nothing; it sends the HTTP basic-auth credentials written into the
 webhook URL (``https://user:password@host/v1/esp/postmark``). They are compared, in
-constant time, with ``TAILOR_POSTMARK_USER`` / ``TAILOR_POSTMARK_PASSWORD``.
+constant time, with ``TAILOR_POSTMARK_USER`` / ``TAILOR_POSTMARK_PASSWORD``; both must be
+set (a user without a password would accept an empty one): otherwise the route is
+disabled. Basic auth has no timestamp, so a captured request can be replayed — it only
+repeats events already stored (their ids make it a duplicate); keep the URL secret and
+on HTTPS.
 
 Record types: Delivery, Open, Click, Bounce (``Type`` ``HardBounce``, ``BadEmailAddress``,
 ``ManuallyDeactivated`` or ``Inactive: true`` = hard; ``SoftBounce``, ``Transient``… =
@@ -25,7 +29,16 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from .events import EspEvent, MalformedPayload, RequestParts, SignatureError, clean_email, content_id, from_iso
+from .events import (
+    EspEvent,
+    MalformedPayload,
+    RequestParts,
+    SignatureError,
+    WebhookToken,
+    clean_email,
+    content_id,
+    from_iso,
+)
 
 NAME = "postmark"
 ENV_USER = "TAILOR_POSTMARK_USER"
@@ -39,15 +52,23 @@ _SUPPRESSION_KINDS = {
 }
 
 
-def verify(parts: RequestParts, credentials: tuple[str, str]) -> None:
-    """Raise :class:`SignatureError` unless the basic-auth user and password match."""
+def verify(
+    parts: RequestParts, credentials: tuple[str, str], payload: Any = None, *, now: float | None = None
+) -> WebhookToken | None:
+    """Raise :class:`SignatureError` unless the basic-auth user and password match (both non-empty).
+
+    Postmark sends no token or timestamp: this returns None.
+    """
     user, password = credentials
+    if not user or not password:  # never compare against an empty secret
+        raise SignatureError("Postmark webhook credentials are not configured")
     given_user = (parts.username or "").encode("utf-8")
     given_password = (parts.password or "").encode("utf-8")
     ok = hmac.compare_digest(given_user, user.encode("utf-8"))
     ok &= hmac.compare_digest(given_password, password.encode("utf-8"))
     if parts.username is None or not ok:
         raise SignatureError("wrong or missing HTTP basic-auth credentials")
+    return None
 
 
 def parse(payload: Any, skipped: Counter | None = None) -> list[EspEvent]:

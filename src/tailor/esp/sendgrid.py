@@ -4,7 +4,10 @@ Verification (SendGrid's "Signed Event Webhook"): the header
 ``X-Twilio-Email-Event-Webhook-Signature`` is a base64 DER ECDSA signature, made with
 SHA-256, over ``X-Twilio-Email-Event-Webhook-Timestamp`` followed by the raw request
 body; the public key (SendGrid shows it as base64 DER, PEM is accepted too) is
-``TAILOR_SENDGRID_PUBLIC_KEY``.
+``TAILOR_SENDGRID_PUBLIC_KEY``. The signed timestamp must be within ±5 minutes of the
+server clock (Twilio's advice), so a captured request cannot be replayed later; within
+that window a replay only repeats events already stored (``sg_event_id`` makes it a
+duplicate).
 
 Events (``event``): processed, deferred, delivered, open, click, bounce (``type``:
 ``bounce`` = permanent, ``blocked`` = temporary), dropped (``reason`` says why — a drop
@@ -21,7 +24,17 @@ import binascii
 from collections import Counter
 from typing import Any
 
-from .events import EspEvent, MalformedPayload, RequestParts, SignatureError, clean_email, content_id, from_unix
+from .events import (
+    EspEvent,
+    MalformedPayload,
+    RequestParts,
+    SignatureError,
+    WebhookToken,
+    check_fresh,
+    clean_email,
+    content_id,
+    from_unix,
+)
 
 NAME = "sendgrid"
 ENV = "TAILOR_SENDGRID_PUBLIC_KEY"
@@ -72,8 +85,14 @@ def load_public_key(value: str | bytes) -> Any:
     return key
 
 
-def verify(parts: RequestParts, public_key: Any) -> None:
-    """Raise :class:`SignatureError` unless the body carries SendGrid's valid ECDSA signature."""
+def verify(
+    parts: RequestParts, public_key: Any, payload: Any = None, *, now: float | None = None
+) -> WebhookToken | None:
+    """Raise :class:`SignatureError` unless the body carries SendGrid's valid, fresh ECDSA signature.
+
+    SendGrid sends no single-use token, so this returns None (``payload`` is unused:
+    the signature covers the raw body).
+    """
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -92,6 +111,8 @@ def verify(parts: RequestParts, public_key: Any) -> None:
         public_key.verify(der, timestamp.encode("utf-8") + parts.body, ec.ECDSA(hashes.SHA256()))
     except (InvalidSignature, ValueError):
         raise SignatureError("the SendGrid signature does not match the body") from None
+    check_fresh(timestamp.strip(), now, TIMESTAMP_HEADER)
+    return None
 
 
 def parse(payload: Any, skipped: Counter | None = None) -> list[EspEvent]:

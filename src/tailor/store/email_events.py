@@ -15,6 +15,10 @@ An ESP only knows the address it sent to, so these Segment ``track`` messages ca
   event is new (a retry adds nothing), and not twice for the same address and reason.
 * Events and suppressions of a batch are written in one transaction; ``messageId``
   makes the whole thing idempotent.
+* A request's single-use token (Mailgun) is claimed in that same transaction: a token
+  already used with other content is a replay (:class:`WebhookReplayed`, nothing is
+  written); with the same content it is the provider retrying (duplicates). Expired
+  tokens are deleted as new ones arrive — the signature's timestamp check refuses them.
 """
 
 from __future__ import annotations
@@ -22,17 +26,26 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, delete, insert, select
 
 from .emails import looks_like_email, normalize_email
 from .errors import ValidationError
 from .ingest import _chunks, _drop_duplicates, _event_row, _insert_events, apply_records, identities_t, suppressions_t
 from .messages import Record, validate_message
+from .models import UsedWebhookToken
+from .upsert import insert_ignore
+
+if TYPE_CHECKING:
+    from tailor.esp.events import WebhookToken
+
+tokens_t = UsedWebhookToken.__table__
 
 #: prefix of the anonymous id given to an ESP recipient tailor has never seen
 ESP_ANON_PREFIX = "esp-"
+#: the ``messageId`` scope of ESP events
+ESP_SCOPE = "esp"
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,28 @@ class EmailEventsResult:
     suppressions: int = 0
     #: recipients unknown to the store, given a new anonymous profile
     new_profiles: int = 0
+
+
+class WebhookReplayed(Exception):
+    """A single-use webhook token came again with other content: refuse the request (HTTP 403)."""
+
+    def __init__(self, provider: str):
+        self.provider = provider
+        super().__init__(f"this {provider} webhook token was already used with other content (a replay)")
+
+
+def claim_token(conn: Connection, token: WebhookToken, now: datetime) -> bool:
+    """Remember ``token``; True when new, False for a retry with the same content; WebhookReplayed otherwise."""
+    conn.execute(delete(tokens_t).where(tokens_t.c.expires_at < now))
+    row = {"provider": token.provider, "token": token.token, "digest": token.digest, "expires_at": token.expires_at}
+    if insert_ignore(conn, tokens_t, [row], ["provider", "token"], returning=tokens_t.c.id):
+        return True
+    stored = conn.execute(
+        select(tokens_t.c.digest).where(tokens_t.c.provider == token.provider, tokens_t.c.token == token.token)
+    ).scalar_one()
+    if stored != token.digest:
+        raise WebhookReplayed(token.provider)
+    return False
 
 
 def validate_email_event(message: Any, pointer: str, received_at: datetime) -> tuple[Record, str]:
@@ -70,6 +105,8 @@ def validate_email_event(message: Any, pointer: str, received_at: datetime) -> t
     if record.type != "track":
         raise ValidationError(f"{pointer}/type", "email events are track messages")
     record.anonymous_id = None
+    # ESP message ids are already namespaced by provider and event (esp-<provider>-<hash>)
+    record.scope = ESP_SCOPE
     return record, email
 
 
@@ -82,7 +119,7 @@ def apply_email_events(
 ) -> EmailEventsResult:
     """Store email events (resolved by address) and their suppressions in the caller's transaction."""
     email_of = {record.message_id: email for record, email in items}
-    fresh, duplicates = _drop_duplicates(conn, [record for record, _ in items])
+    fresh, duplicates, _clashes = _drop_duplicates(conn, [record for record, _ in items])
     if not fresh:
         return EmailEventsResult(0, duplicates)
     hashes = {email: hash_email(email) for email in {email_of[r.message_id] for r in fresh}}

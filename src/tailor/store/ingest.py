@@ -1,9 +1,19 @@
-"""Writing a batch of validated records in one transaction (the caller's)."""
+"""Writing a batch of validated records in one transaction (the caller's).
+
+Identity integrity: an identifier a message merely *claims* — the email of an identify,
+an alias's ``previousId``, an ``anonymousId`` — never moves into another **known**
+profile (one with a user id) than the message's own, unless the write is *trusted*
+(an operator's file, or a write key marked trusted: a server-side source). Otherwise
+anyone holding a write key could identify with a customer's email (or alias a
+customer's id) and get that customer's profile merged into theirs — traits, email,
+consents, events. Such a claim is dropped, the rest of the message is stored, and the
+conflict is reported (:class:`IdentityConflict`, profile ids only).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +22,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from . import privacy
 from .messages import Record
 from .models import Event, Identity, Profile, Suppression, TriggerState
-from .resolve import Component, Key, ProfileState, components, record_keys
+from .resolve import ANON_PREFIX, Component, Key, ProfileState, components, record_keys
 from .upsert import insert_ignore
 
 CHUNK = 500
@@ -25,29 +35,80 @@ suppressions_t = Suppression.__table__
 
 
 @dataclass(frozen=True)
+class IdentityConflict:
+    """An untrusted message claimed an identifier of another known profile; the claim was dropped.
+
+    ``kind``: ``email``, ``alias`` (a ``previousId``) or ``anonymous_id``. Only ids, never
+    the email, so it can be logged.
+    """
+
+    kind: str
+    message_id: str
+    #: the known profile the identifier belongs to (left untouched)
+    owner: str
+    #: the profile the message is about (its user id when that is new; None if anonymous and new)
+    claimant: str | None
+
+
+#: ``MessageIdClash`` kinds: the same sender's id again with other content (dropped), or
+#: another sender's id (stored)
+REUSED, SHARED = "reused", "shared"
+
+
+@dataclass(frozen=True)
+class MessageIdClash:
+    """A ``messageId`` that was already used: by the same sender for other content, or by another."""
+
+    kind: str
+    message_id: str
+    #: the JSON pointer of the message in its batch
+    pointer: str
+
+    @property
+    def detail(self) -> str:
+        if self.kind == REUSED:
+            return "this messageId was already used by this sender for a different message: this one was not stored"
+        return "this messageId is also used by another person's message: both are stored"
+
+
+@dataclass(frozen=True)
 class IngestResult:
-    """What an ingestion did: records stored (or changed), records already known, and
-    behavioural events dropped because their profile has no ``tracking`` consent."""
+    """What an ingestion did: records stored (or changed), records already known,
+    behavioural events dropped because their profile has no ``tracking`` consent,
+    identity claims refused, and ``messageId`` clashes."""
 
     accepted: int = 0
     duplicates: int = 0
     dropped_no_consent: int = 0
+    conflicts: tuple[IdentityConflict, ...] = ()
+    clashes: tuple[MessageIdClash, ...] = ()
 
     def __add__(self, other: IngestResult) -> IngestResult:
         return IngestResult(
             self.accepted + other.accepted,
             self.duplicates + other.duplicates,
             self.dropped_no_consent + other.dropped_no_consent,
+            self.conflicts + other.conflicts,
+            self.clashes + other.clashes,
         )
 
 
 def apply_records(
-    conn: Connection, records: Sequence[Record], hash_email: Callable[[str], str], now: datetime
+    conn: Connection,
+    records: Sequence[Record],
+    hash_email: Callable[[str], str],
+    now: datetime,
+    *,
+    trusted: bool = True,
 ) -> IngestResult:
-    """Store ``records``: identities, merges, traits and events. Idempotent on ``message_id``."""
-    fresh, duplicates = _drop_duplicates(conn, records)
+    """Store ``records``: identities, merges, traits and events. Idempotent on ``message_id``.
+
+    Untrusted records (``trusted=False``: a write key not marked trusted) cannot join
+    two known profiles: see the module docstring.
+    """
+    fresh, duplicates, clashes = _drop_duplicates(conn, records)
     if not fresh:
-        return IngestResult(0, duplicates)
+        return IngestResult(0, duplicates, clashes=tuple(clashes))
 
     keys_per_record = [record_keys(r, hash_email) for r in fresh]
     alias_candidates = [(i, r.previous_id) for i, r in enumerate(fresh) if r.previous_id is not None]
@@ -66,6 +127,8 @@ def apply_records(
     candidate_ids = {pid for pid in identities.values()}
     candidate_ids |= {v if k == "user_id" else "anon-" + v for keys in keys_per_record for k, v in keys if k != "email"}
     states = _load_profiles(conn, candidate_ids)
+    conflicts = _drop_foreign_claims(fresh, keys_per_record, identities, states, trusted=trusted)
+    identities = {k: v for k, v in identities.items() if any(k in keys for keys in keys_per_record)}
     uf, groups = components(keys_per_record, identities, states)
 
     root_of_record = [uf.find(("K",) + keys[0]) for keys in keys_per_record]
@@ -130,7 +193,9 @@ def apply_records(
             # a profile row counts as new when it created or changed something
             keys = keys_per_record[i]
             accepted += changed[i] or any(k in new_keys for k in keys)
-    return IngestResult(accepted, duplicates + len(fresh) - accepted - len(untracked), len(untracked))
+    return IngestResult(
+        accepted, duplicates + len(fresh) - accepted - len(untracked), len(untracked), tuple(conflicts), tuple(clashes)
+    )
 
 
 def _owners(
@@ -174,20 +239,108 @@ def _update_changed_profiles(conn: Connection, states: Iterable[ProfileState], n
     conn.execute(update(profiles_t).where(profiles_t.c.id == bindparam("_id")), rows)
 
 
-def _drop_duplicates(conn: Connection, records: Sequence[Record]) -> tuple[list[Record], int]:
-    seen: set[str] = set()
+def _drop_foreign_claims(
+    fresh: list[Record],
+    keys_per_record: list[list[Key]],
+    identities: dict[Key, str],
+    states: dict[str, ProfileState],
+    *,
+    trusted: bool,
+) -> list[IdentityConflict]:
+    """Remove, in place, each record's claimed identifiers that belong to another known profile.
+
+    A record's own identity is its ``userId`` (else its ``anonymousId``): the first of its
+    keys, never removed. Any other key already resolving to a known profile that is not
+    the one its own identity resolves to is dropped (an email also stops being written
+    to the profile) — and so is a key new in this batch that another known profile (or
+    new user id) claimed earlier in it. Joining anonymous profiles stays allowed (a
+    visitor logging in).
+    A trusted write claims what it names: nothing is removed.
+    """
+    if trusted:
+        return []
+
+    def owner(key: Key) -> str | None:
+        found = identities.get(key)
+        if found is not None:
+            return found
+        kind, value = key
+        candidate = value if kind == "user_id" else ANON_PREFIX + value if kind == "anonymous_id" else None
+        return candidate if candidate in states else None
+
+    conflicts = []
+    # an identifier new in this batch → the known profile (or new user id) that claimed it
+    # first: two known people cannot be joined through an identifier both claim in one batch
+    first_claim: dict[Key, str] = {}
+    for i, record in enumerate(fresh):
+        keys = keys_per_record[i]
+        own = owner(keys[0])
+        claimant = own if own is not None else record.user_id
+        known = claimant if claimant is not None and not claimant.startswith(ANON_PREFIX) else None
+        kept = [keys[0]]
+        for key in keys[1:]:
+            other = owner(key)
+            if other is None:
+                other = first_claim.setdefault(key, known) if known is not None else first_claim.get(key)
+            if other is None or other in (own, known) or other.startswith(ANON_PREFIX):
+                kept.append(key)
+                continue
+            kind = "alias" if record.previous_id is not None and key[1] == record.previous_id else key[0]
+            conflicts.append(IdentityConflict(kind, record.message_id, other, claimant))
+            if key[0] == "email":
+                fresh[i] = record = replace(record, email=None)
+        keys_per_record[i] = kept
+    return conflicts
+
+
+def _drop_duplicates(conn: Connection, records: Sequence[Record]) -> tuple[list[Record], int, list[MessageIdClash]]:
+    """The records not stored yet, the number dropped as duplicates, and the ``messageId`` clashes.
+
+    A duplicate has the ``messageId`` of a stored (or earlier) event in the same scope
+    (or of a row from before scopes, scope ``''``); when its content differs that is a
+    ``reused`` clash (dropped all the same: the first one stays). Another scope's event
+    with the same ``messageId`` is a ``shared`` clash: both are stored.
+    """
+    clashes: list[MessageIdClash] = []
+    first: dict[tuple[str, str], Record] = {}
     unique: list[Record] = []
     for record in records:
-        if record.message_id in seen:
-            continue
-        seen.add(record.message_id)
-        unique.append(record)
-    stored: set[str] = set()
-    ids = [r.message_id for r in unique if r.store_event]
+        earlier = first.get((record.scope, record.message_id))
+        if earlier is None:
+            first[(record.scope, record.message_id)] = record
+            unique.append(record)
+        elif _content(earlier) != _content(record):
+            clashes.append(MessageIdClash(REUSED, record.message_id, record.pointer))
+    stored: dict[str, list[Any]] = {}
+    ids = sorted({r.message_id for r in unique if r.store_event})
+    columns = (events_t.c.message_id, events_t.c.scope, events_t.c.type, events_t.c.event, events_t.c.properties)
     for chunk in _chunks(ids):
-        stored.update(conn.execute(select(events_t.c.message_id).where(events_t.c.message_id.in_(chunk))).scalars())
-    fresh = [r for r in unique if not (r.store_event and r.message_id in stored)]
-    return fresh, len(records) - len(fresh)
+        for row in conn.execute(select(*columns).where(events_t.c.message_id.in_(chunk))):
+            stored.setdefault(row.message_id, []).append(row)
+    batch_scopes: dict[str, set[str]] = {}
+    for record in unique:
+        if record.store_event:
+            batch_scopes.setdefault(record.message_id, set()).add(record.scope)
+    fresh = []
+    for record in unique:
+        if not record.store_event:
+            fresh.append(record)
+            continue
+        rows = stored.get(record.message_id, [])
+        same = [row for row in rows if row.scope in (record.scope, "")]
+        if same:
+            if _content(same[0]) != _content(record):
+                clashes.append(MessageIdClash(REUSED, record.message_id, record.pointer))
+            continue
+        if rows or len(batch_scopes[record.message_id]) > 1:
+            clashes.append(MessageIdClash(SHARED, record.message_id, record.pointer))
+        fresh.append(record)
+    return fresh, len(records) - len(fresh), clashes
+
+
+def _content(event: Any) -> tuple[Any, ...]:
+    """What a retry repeats exactly (its time may move: the skew correction uses the send time)."""
+    return (event.type, event.event, dict(event.properties or {}))
 
 
 def _load_identities(conn: Connection, keys: set[Key]) -> dict[Key, str]:
@@ -248,6 +401,7 @@ def _merge_trigger_state(conn: Connection, survivor: str, absorbed: list[str]) -
 def _event_row(record: Record, profile_id: str) -> dict[str, Any]:
     return {
         "message_id": record.message_id,
+        "scope": record.scope,
         "profile_id": profile_id,
         "type": record.type,
         "event": record.event,
@@ -262,7 +416,7 @@ def _insert_events(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
     """Insert events, skipping stored message ids (a concurrent retry); the ids actually inserted."""
     if not rows:
         return set()
-    return set(insert_ignore(conn, events_t, rows, ["message_id"], returning=events_t.c.message_id))
+    return set(insert_ignore(conn, events_t, rows, ["message_id", "scope"], returning=events_t.c.message_id))
 
 
 def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:

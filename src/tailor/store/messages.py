@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .emails import looks_like_email, normalize_email
@@ -21,6 +21,12 @@ from .errors import ValidationError
 from .times import parse_time, utcnow
 
 TYPES = ("identify", "track", "page", "screen", "group", "alias")
+#: how far after its receive time a message's time may be before it is clamped to it
+MAX_FUTURE_SKEW = timedelta(minutes=5)
+#: the earliest time a message may carry
+EARLIEST = datetime(1970, 1, 1)
+#: where a stored event's context records tailor's corrections (``timestampClamped``: the client's time)
+CONTEXT_KEY = "tailor"
 CONSENT_PREFIX = "consent_"
 MAX_ID_LENGTH = 255
 
@@ -45,10 +51,24 @@ class Record:
     store_event: bool = True
     #: when the person was first seen, if the input says so (``profiles.csv``)
     created_at: datetime | None = None
+    #: what ``message_id`` is unique within: who the message is about (see :func:`dedup_scope`)
+    scope: str = ""
+    #: the JSON pointer of the message in its input, for warnings about it
+    pointer: str = ""
 
     @property
     def updates_profile(self) -> bool:
         return bool(self.traits or self.consents or self.email)
+
+
+def dedup_scope(user_id: str | None, anonymous_id: str | None) -> str:
+    """The scope a ``messageId`` is unique in: the message's ``userId``, else its ``anonymousId``.
+
+    Segment deduplicates per source; tailor has no sources (write keys rotate, files have
+    none), so it scopes by who the message is about: a retry carries the same ids (a
+    duplicate), while another person's message with the same id is stored too.
+    """
+    return f"user:{user_id}" if user_id is not None else f"anon:{anonymous_id}"
 
 
 def generated_message_id(message: Mapping[str, Any]) -> str:
@@ -81,7 +101,8 @@ def validate_message(message: Any, pointer: str = "", *, received_at: datetime |
 
     properties = dict(message.get("properties") or {})
     _check_products(properties, f"{pointer}/properties")
-    timestamp = _timestamp(message, pointer, received_at)
+    timestamp, clamped_from = _timestamp(message, pointer, received_at)
+    context = _with_clamp_noted(dict(message.get("context") or {}), clamped_from)
 
     record = Record(
         message_id=message_id,
@@ -93,7 +114,9 @@ def validate_message(message: Any, pointer: str = "", *, received_at: datetime |
         previous_id=previous_id,
         event=event,
         properties=properties,
-        context=dict(message.get("context") or {}),
+        context=context,
+        scope=dedup_scope(user_id, anonymous_id),
+        pointer=pointer,
     )
     if kind == "identify":
         record.traits, record.consents, record.email = split_traits(message.get("traits") or {}, f"{pointer}/traits")
@@ -189,10 +212,19 @@ def _identifier(message: Mapping[str, Any], key: str, pointer: str) -> str | Non
     return value
 
 
-def _timestamp(message: Mapping[str, Any], pointer: str, received_at: datetime) -> datetime:
-    """``timestamp``, else Segment's clock-corrected ``originalTimestamp``, else the receive time."""
+def _timestamp(message: Mapping[str, Any], pointer: str, received_at: datetime) -> tuple[datetime, str | None]:
+    """When the message happened, corrected like Segment does; and the client's time if it was clamped.
+
+    The client's clock is ``originalTimestamp`` (else ``timestamp``). With ``sentAt``
+    (when the client sent it, by the same clock) the skew is removed:
+    ``receivedAt - (sentAt - clientTime)``, ``receivedAt`` being the message's own
+    (a Segment export; the HTTP API removes it) else the time tailor received it. A
+    time more than :data:`MAX_FUTURE_SKEW` after the receive time is clamped to the
+    receive time: a far-future time would win every last-write-wins comparison forever.
+    Unparseable or out-of-range times are a :class:`ValidationError` on their field.
+    """
     parsed: dict[str, datetime] = {}
-    for key in ("timestamp", "originalTimestamp", "sentAt"):
+    for key in ("timestamp", "originalTimestamp", "sentAt", "receivedAt"):
         value = message.get(key)
         if value is None:
             continue
@@ -200,13 +232,34 @@ def _timestamp(message: Mapping[str, Any], pointer: str, received_at: datetime) 
             parsed[key] = parse_time(value)
         except (TypeError, ValueError):
             raise ValidationError(f"{pointer}/{key}", f"must be an ISO 8601 time, got {value!r}") from None
-    if "timestamp" in parsed:
-        return parsed["timestamp"]
-    if "originalTimestamp" in parsed:
-        if "sentAt" in parsed:
-            return received_at - (parsed["sentAt"] - parsed["originalTimestamp"])
-        return parsed["originalTimestamp"]
-    return received_at
+    field_name = "originalTimestamp" if "originalTimestamp" in parsed else "timestamp"
+    if field_name not in parsed:
+        return received_at, None
+    when = parsed[field_name]
+    if "sentAt" in parsed:
+        try:
+            when = parsed.get("receivedAt", received_at) - (parsed["sentAt"] - when)
+        except OverflowError:
+            raise ValidationError(
+                f"{pointer}/{field_name}", "out of range once corrected for the clock skew given by `sentAt`"
+            ) from None
+    if when < EARLIEST:
+        raise ValidationError(f"{pointer}/{field_name}", f"out of range: before {EARLIEST.year}")
+    if when > received_at + MAX_FUTURE_SKEW:
+        return received_at, _iso(when)
+    return when, None
+
+
+def _with_clamp_noted(context: dict[str, Any], clamped_from: str | None) -> dict[str, Any]:
+    """``context`` with the client's clamped time kept under ``tailor.timestampClamped``."""
+    if clamped_from is not None:
+        noted = context.get(CONTEXT_KEY)
+        context[CONTEXT_KEY] = {**(noted if isinstance(noted, Mapping) else {}), "timestampClamped": clamped_from}
+    return context
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat() + "Z"
 
 
 def _check_products(properties: Mapping[str, Any], pointer: str) -> None:

@@ -56,16 +56,24 @@ class Identity(Base):
 
 
 class Event(Base):
-    """One Segment message (track, identify, page, screen, group, alias)."""
+    """One Segment message (track, identify, page, screen, group, alias).
+
+    ``messageId`` is unique per ``scope`` — who the message is about (``user:<userId>``,
+    else ``anon:<anonymousId>``; ``esp`` for ESP events; ``''`` for rows stored before
+    migration 0005, which match any scope) — so a retry is a duplicate but one sender's
+    id cannot make another person's event vanish.
+    """
 
     __tablename__ = "events"
     __table_args__ = (
         Index("ix_events_profile_timestamp", "profile_id", "timestamp"),
         Index("ix_events_timestamp", "timestamp"),
+        UniqueConstraint("message_id", "scope", name="uq_events_message_scope"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    message_id: Mapped[str] = mapped_column(String(255))
+    scope: Mapped[str] = mapped_column(String(300), default="", server_default="")
     profile_id: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(16))
     #: the track event name, or the page/screen/group name
@@ -157,3 +165,25 @@ class Exposure(Base):
     send_key: Mapped[str] = mapped_column(String(255))
     template: Mapped[str] = mapped_column(String(255))
     exposed_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class UsedWebhookToken(Base):
+    """A single-use ESP webhook token (Mailgun's ``signature.token``) already seen, until it expires.
+
+    In the database — not in a worker's memory — so a replay is refused whichever worker
+    gets it and after a restart. ``digest`` is of the content it came with: the same
+    token with the same content is the provider's retry (a duplicate), with other
+    content a replay (refused).
+    """
+
+    __tablename__ = "webhook_tokens"
+    __table_args__ = (
+        UniqueConstraint("provider", "token", name="uq_webhook_tokens"),
+        Index("ix_webhook_tokens_expires_at", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    token: Mapped[str] = mapped_column(String(255))
+    digest: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime)

@@ -24,6 +24,8 @@ from .schema import current_revision, migrate
 from .times import utcnow
 
 if TYPE_CHECKING:
+    from tailor.esp.events import WebhookToken
+
     from .email_events import EmailEventsResult
 
 HASH_KEY = "email_hash_key"
@@ -96,23 +98,26 @@ class Store:
         received_at = received_at or utcnow()
         return [validate_message(m, f"{pointer}/{i}", received_at=received_at) for i, m in enumerate(messages)]
 
-    def ingest(self, messages: Sequence[Any], *, pointer: str = "/batch") -> IngestResult:
+    def ingest(self, messages: Sequence[Any], *, pointer: str = "/batch", trusted: bool = True) -> IngestResult:
         """Store a batch of Segment messages, all or nothing, idempotent on ``messageId``.
 
         Every message is validated before anything is written; the first bad field
         raises :class:`ValidationError` with its JSON pointer (``/batch/3/event``).
+        ``trusted=False`` (what the HTTP API passes for a write key not marked trusted)
+        refuses claims on another known profile's identifiers (see
+        :mod:`tailor.store.ingest`); the Python API is operator code and trusted by default.
         """
-        return self.ingest_records(self.validate(messages, pointer))
+        return self.ingest_records(self.validate(messages, pointer), trusted=trusted)
 
-    def ingest_message(self, message: Any) -> IngestResult:
+    def ingest_message(self, message: Any, *, trusted: bool = True) -> IngestResult:
         """Store one Segment message; a ValidationError's pointer is relative to it (``/event``)."""
-        return self.ingest_records([validate_message(message, "", received_at=utcnow())])
+        return self.ingest_records([validate_message(message, "", received_at=utcnow())], trusted=trusted)
 
-    def ingest_records(self, records: Sequence[Record]) -> IngestResult:
+    def ingest_records(self, records: Sequence[Record], *, trusted: bool = True) -> IngestResult:
         """Store already validated records in one committed transaction."""
         hash_email = self.hash_email
         with write_transaction(self.engine) as conn:
-            return apply_records(conn, records, hash_email, utcnow())
+            return apply_records(conn, records, hash_email, utcnow(), trusted=trusted)
 
     def ingest_file(self, path: str | os.PathLike[str], progress: bool = False) -> IngestResult:
         """Load ``.json``/``.jsonl`` Segment messages, or a profiles or catalog ``.csv``.
@@ -132,20 +137,29 @@ class Store:
         return result
 
     def ingest_email_events(
-        self, messages: Sequence[Any], suppressions: Mapping[str, tuple[str, str]] | None = None, *, pointer: str = ""
+        self,
+        messages: Sequence[Any],
+        suppressions: Mapping[str, tuple[str, str]] | None = None,
+        *,
+        pointer: str = "",
+        token: WebhookToken | None = None,
     ) -> EmailEventsResult:
         """Store ESP email events (Segment track messages whose recipient is ``context.traits.email``).
 
         ``suppressions`` maps a message's ``messageId`` to ``(reason, source)``: that
         suppression is written with the event. Everything is validated first and stored in
-        one transaction; idempotent on ``messageId``. See :mod:`tailor.store.email_events`.
+        one transaction; idempotent on ``messageId``. ``token`` (the request's single-use
+        webhook token) is claimed in that transaction: a replay raises ``WebhookReplayed``
+        and writes nothing. See :mod:`tailor.store.email_events`.
         """
-        from .email_events import apply_email_events, validate_email_event
+        from .email_events import apply_email_events, claim_token, validate_email_event
 
         now = utcnow()
         items = [validate_email_event(m, f"{pointer}/{i}", now) for i, m in enumerate(messages)]
         self.hash_email("")  # read the key before the write transaction opens
         with write_transaction(self.engine) as conn:
+            if token is not None:
+                claim_token(conn, token, now)
             return apply_email_events(conn, items, suppressions or {}, self.hash_email, now)
 
     def upsert_products(self, products: Iterable[Mapping[str, Any]]) -> IngestResult:

@@ -321,6 +321,17 @@ def _presented_tokens(req: Request) -> list[str]:
     return []
 
 
+def is_trusted_writer(settings: Settings) -> bool:
+    """Whether this request was authenticated with a write key marked ``:trusted`` (a server-side source).
+
+    Only such a key may merge two known profiles; the keyless loopback mode is not trusted.
+    """
+    if g.get("auth") != Kind.WRITE_KEY:
+        return False
+    key = _write_key(request)
+    return key is not None and _known(key, settings.trusted_write_keys)
+
+
 def _write_key(req: Request) -> str | None:
     auth = req.authorization
     if auth is not None and auth.type == "basic" and auth.username:

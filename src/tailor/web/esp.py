@@ -9,9 +9,11 @@ Answers:
 * 200 ``{"accepted", "duplicates", "suppressions", "skipped": {reason: n}}`` — stored
   (events the store cannot use, e.g. without a recipient address or of a kind tailor
   does not track, are skipped and counted, never failing the whole batch).
-* 401 problem+json — bad/missing signature or credentials; 401/403 from the policy
-  (:mod:`tailor.web.auth`) when the provider is not configured and the caller is not a
-  loopback peer of a server with no credentials at all.
+* 401 problem+json — bad/missing signature or credentials, or a signed timestamp more
+  than 5 minutes from the server clock (SendGrid, Mailgun).
+* 403 problem+json — a Mailgun token already used with other content (a replay).
+* 404 problem+json — an unknown provider, or one whose settings are missing or
+  incomplete: it is disabled on every interface (never open).
 * 400 problem+json — the body is not the provider's format (SendGrid, Postmark).
   **Mailgun gets 406 instead**: Mailgun retries anything but 200/406 for ~8 hours, and
   a malformed payload will never become acceptable.
@@ -29,7 +31,9 @@ from flask import Blueprint, Response, request
 from tailor.config import Settings
 from tailor.esp import PROVIDERS, EspConfig, MalformedPayload, RequestParts, SignatureError, to_segment
 from tailor.esp import sendgrid as sendgrid_mod
+from tailor.esp import verify as verify_webhook
 from tailor.store import Store, ValidationError
+from tailor.store.email_events import WebhookReplayed
 from tailor.web.auth import on_register
 from tailor.web.body import BadBody, json_response, loads
 from tailor.web.logs import log
@@ -41,22 +45,20 @@ MAX_BODY_BYTES = 1024 * 1024
 def create_esp_blueprint(store: Store, settings: Settings, *, config: EspConfig | None = None) -> Blueprint:  # noqa: C901 - a Flask factory: mccabe sums the route closures
     """The ESP webhook routes over ``store``; secrets from ``config`` (default: the environment).
 
-    A configured provider is authenticated here, by its own scheme; an unconfigured one
-    is left to the app's policy (:mod:`tailor.web.auth`: a loopback caller in dev mode).
+    A provider without complete settings is disabled whatever the interface (404): the route
+    authenticates each provider by its own scheme, so the app's policy lets ESP routes through.
     """
     config = config or EspConfig.from_env()
     bp = Blueprint("esp", __name__)
-    secrets: EspConfig = config
-    bp.record_once(
-        on_register(settings, provider_configured=lambda name: name in PROVIDERS and secrets.secret(name) is not None)
-    )
+    bp.record_once(on_register(settings, provider_configured=lambda name: name in PROVIDERS))
     sendgrid_key = sendgrid_mod.load_public_key(config.sendgrid_public_key) if config.sendgrid_public_key else None
     for name in PROVIDERS:
-        if config.secret(name) is None:
+        if config.missing(name):
             log(
                 logging.WARNING,
-                "ESP webhook not configured: accepted from loopback callers in dev mode only",
+                "ESP webhook disabled: not configured",
                 provider=name,
+                missing=list(config.missing(name)),
             )
 
     @bp.post("/v1/esp/<provider>")
@@ -64,6 +66,12 @@ def create_esp_blueprint(store: Store, settings: Settings, *, config: EspConfig 
         module = PROVIDERS.get(provider)
         if module is None:
             return problem(404, "unknown-provider", detail=f"unknown ESP {provider!r} (known: {', '.join(PROVIDERS)})")
+        if config.missing(provider):  # before reading the body: a disabled route does no work
+            return problem(
+                404,
+                "esp-provider-not-configured",
+                detail=f"{provider} webhooks are disabled: set {' and '.join(config.missing(provider))}",
+            )
         rejected = 406 if provider == "mailgun" else 400
         body = request.get_data(cache=False)
         if len(body) > MAX_BODY_BYTES:
@@ -77,7 +85,6 @@ def create_esp_blueprint(store: Store, settings: Settings, *, config: EspConfig 
             username=auth.username if auth and auth.type == "basic" else None,
             password=auth.password if auth and auth.type == "basic" else None,
         )
-        secret = sendgrid_key if provider == "sendgrid" else config.secret(provider)
 
         payload: Any = None
         parsed = False
@@ -86,15 +93,12 @@ def create_esp_blueprint(store: Store, settings: Settings, *, config: EspConfig 
                 payload, parsed = loads(body), True
             except BadBody:
                 parsed = False
+            if provider == "mailgun" and not parsed:  # its signature is inside the JSON
+                return _malformed(rejected, provider, "the body is not valid JSON")
         try:
-            # an unconfigured provider got here only by the policy's dev-mode loopback rule
-            if secret is not None:
-                if provider == "mailgun":
-                    if not parsed:
-                        return _malformed(rejected, provider, "the body is not valid JSON")
-                    module.verify(parts, secret, payload)
-                else:
-                    module.verify(parts, secret)
+            token = verify_webhook(
+                provider, parts, config, payload, secret=sendgrid_key if provider == "sendgrid" else None
+            )
         except SignatureError as exc:
             log(logging.WARNING, "ESP webhook refused", provider=provider, reason=str(exc))
             return problem(401, "unauthorized", detail=str(exc))
@@ -116,9 +120,12 @@ def create_esp_blueprint(store: Store, settings: Settings, *, config: EspConfig 
             if e.suppression
         }
         try:
-            result = store.ingest_email_events(messages, suppressions)
+            result = store.ingest_email_events(messages, suppressions, token=token)
         except ValidationError as exc:  # parse() produced something the store refuses: a bug or odd data
             return _malformed(rejected, provider, exc.message)
+        except WebhookReplayed as exc:
+            log(logging.WARNING, "ESP webhook refused: replayed token", provider=provider)
+            return problem(403, "webhook-replayed", detail=str(exc))
         # counts only: addresses never reach the log
         log(
             logging.INFO,

@@ -38,6 +38,18 @@ class Metrics:
             ["source", "result"],
             registry=self.registry,
         )
+        self.identity_conflicts = Counter(
+            "tailor_identity_conflicts_total",
+            "Ingested identity claims refused because the identifier belongs to another known profile, by kind",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.message_id_clashes = Counter(
+            "tailor_message_id_clashes_total",
+            "Ingested messageIds already used: by the same sender for other content (reused) or by another (shared)",
+            ["kind"],
+            registry=self.registry,
+        )
         self.requests = Counter(
             "tailor_http_requests_total",
             "HTTP requests, by endpoint and status",

@@ -49,10 +49,28 @@ def _segment_endpoint(kind: str) -> dict[str, Any]:
             },
             "responses": {
                 "200": {
-                    "description": "Stored (durably) or already stored",
+                    "description": "Stored (durably) or already stored. `warnings` (only when there are some): "
+                    "a messageId already used by the same sender for another message (not stored) or by "
+                    "another person's message (both stored)",
                     "content": {
                         "application/json": {
-                            "schema": {"type": "object", "properties": {"success": {"type": "boolean"}}}
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "success": {"type": "boolean"},
+                                    "warnings": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "properties": {
+                                                "code": {"type": "string"},
+                                                "pointer": {"type": "string"},
+                                                "detail": {"type": "string"},
+                                            },
+                                        },
+                                    },
+                                },
+                            }
                         }
                     },
                 },
@@ -145,11 +163,10 @@ def openapi_document() -> dict[str, Any]:
             "/v1/esp/{provider}": {
                 "post": {
                     "summary": "ESP event webhook (SendGrid, Mailgun, Postmark): opens, clicks, bounces, unsubscribes",
-                    "description": (
-                        "Each provider's own scheme is verified: SendGrid ECDSA signature, Mailgun HMAC, "
-                        "Postmark basic auth. Idempotent on the provider's event id; "
-                        "unsubscribes, hard bounces and spam reports become suppressions."
-                    ),
+                    "description": "Each provider's own scheme is verified: SendGrid ECDSA signature, Mailgun HMAC, "
+                    "Postmark basic auth; signed timestamps within 5 minutes, Mailgun tokens single-use. A provider "
+                    "without complete settings is disabled (404). Idempotent on the provider's event id; "
+                    "unsubscribes, hard bounces and spam reports become suppressions.",
                     "tags": ["ingestion"],
                     "parameters": [
                         {
@@ -164,6 +181,10 @@ def openapi_document() -> dict[str, Any]:
                         "200": {
                             "description": "Stored (or already stored)",
                             "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        "403": {
+                            "description": "Mailgun: the token was already used with other event data (a replay)",
+                            "content": {"application/problem+json": {"schema": _PROBLEM}},
                         },
                         "406": {
                             "description": "Mailgun: permanently unacceptable payload (do not retry)",
