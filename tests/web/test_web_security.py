@@ -157,7 +157,6 @@ def test_a_peer_outside_the_trusted_proxies_cannot_forward(proxied):
         ("DELETE", "/v1/profiles/u-00001"),
         ("POST", "/v1/track"),
         ("POST", "/v1/batch"),
-        ("POST", "/v1/esp/postmark"),
         ("GET", "/metrics"),
         ("GET", "/preview/api/render?template=newsletter&ref=u-00001&unmask=1"),
         ("GET", "/preview/api/version"),
@@ -167,6 +166,13 @@ def test_with_credentials_configured_loopback_grants_nothing(secured, method, pa
     r = requests.request(method, f"{secured}{path}", json={"type": "track"}, timeout=10)
     body = assert_problem(r, 401)
     assert body["type"].endswith("/unauthorized")
+
+
+def test_an_unconfigured_esp_provider_is_disabled_even_from_loopback(secured):
+    """An ESP route authenticates by its provider's own scheme: without its settings it is off, not open."""
+    r = requests.post(f"{secured}/v1/esp/postmark", json={"RecordType": "Bounce"}, timeout=10)
+    body = assert_problem(r, 404)
+    assert body["type"].endswith("/esp-provider-not-configured") and "TAILOR_POSTMARK_PASSWORD" in body["detail"]
 
 
 def test_studio_pages_send_a_browser_to_sign_in(secured):
