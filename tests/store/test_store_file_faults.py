@@ -114,3 +114,18 @@ def test_serve_create_store_creates_the_store(tmp_path: Path) -> None:
     with Store(f"sqlite:///{db}") as store:
         assert store.health() and store.revision() is not None
     _require_store(f"sqlite:///{db}", create=False)  # an existing store is served as it is
+
+
+def test_a_gunicorn_worker_refuses_a_missing_store_file(tmp_path: Path) -> None:
+    """A worker respawned after the file was deleted stops gunicorn instead of serving an empty store."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "gone.db"
+    env = dict(os.environ, TAILOR_DATABASE_URL=f"sqlite:///{db}", TAILOR_WARM="0")
+    run = subprocess.run(
+        [sys.executable, "-c", "import tailor.web.wsgi"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 3  # gunicorn's WORKER_BOOT_ERROR: the arbiter halts
+    assert "does not exist" in run.stderr and "Traceback" not in run.stderr
+    assert not db.exists()
