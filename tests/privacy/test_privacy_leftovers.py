@@ -120,3 +120,47 @@ def test_unknown_addresses_are_unknown(store: Store, ref: str) -> None:
     store.add_suppression(email="someone@example.com", reason="unsubscribe")
     assert export_profile(store, ref) is None
     assert erase_profile(store, ref) is None
+
+
+def test_the_http_endpoints_take_an_email(tmp_path: Path, serve) -> None:
+    import requests
+    from privacy_helpers import ROOT, app_with_profiles
+
+    from tailor.config import Settings
+
+    db = tmp_path / "web.db"
+    with Store(f"sqlite:///{db}") as store:
+        store.migrate()
+        store.ingest_email_events([_esp_event("esp-9", ESP_ONLY)], {"esp-9": ("unsubscribe", "esp:mailgun")})
+    settings = Settings(templates=ROOT / "templates", rules=ROOT / "rules", database_url=f"sqlite:///{db}")
+    url = serve(app_with_profiles(settings))
+    export = requests.get(f"{url}/v1/profiles/{ESP_ONLY}/export", timeout=10)
+    assert export.status_code == 200 and [e["messageId"] for e in export.json()["events"]] == ["esp-9"]
+    erased = requests.delete(f"{url}/v1/profiles/{ESP_ONLY}", timeout=10)
+    assert erased.status_code == 200 and erased.json()["rows_deleted"]["events"] == 1
+    rest = requests.get(f"{url}/v1/profiles/{ESP_ONLY}/export", timeout=10)
+    assert rest.status_code == 200 and rest.json()["id"] is None
+    assert requests.get(f"{url}/v1/profiles/never@example.com/export", timeout=10).status_code == 404
+
+
+def test_the_cli_takes_an_email(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from tailor.cli.profiles import profiles
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    with Store(url) as store:
+        store.migrate()
+        store.ingest_email_events([_esp_event("esp-5", ESP_ONLY)])
+        store.add_suppression(email="bare@example.com", reason="unsubscribe")
+    runner = CliRunner()
+    exported = runner.invoke(profiles, ["export", ESP_ONLY, "--database-url", url])
+    assert exported.exit_code == 0 and json.loads(exported.output)["events"][0]["messageId"] == "esp-5"
+    erased = runner.invoke(profiles, ["erase", ESP_ONLY, "--yes", "--database-url", url])
+    assert erased.exit_code == 0 and json.loads(erased.output)["rows_deleted"]["events"] == 1
+    bare = runner.invoke(profiles, ["erase", "bare@example.com", "--yes", "--database-url", url])
+    assert bare.exit_code == 0 and json.loads(bare.output)["suppressions_kept"] == 1
+    unknown = runner.invoke(profiles, ["erase", "nobody@example.com", "--yes", "--database-url", url])
+    assert unknown.exit_code == 1 and "no profile" in unknown.output
