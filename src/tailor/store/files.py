@@ -146,6 +146,10 @@ def _too_deep(text: str) -> int:
     return -1
 
 
+#: one decoder for every line (``json.loads`` with options builds a new one per call)
+_DECODER = json.JSONDecoder(parse_constant=_not_json_constant, parse_float=_finite_float)
+
+
 def parse_json(text: str) -> Any:
     """``json.loads`` that refuses what tailor cannot store; raises :class:`JSONProblem`."""
     deep = _too_deep(text) if text.count("[") + text.count("{") > MAX_JSON_DEPTH else -1
@@ -154,7 +158,7 @@ def parse_json(text: str) -> Any:
         col = deep - (text.rfind("\n", 0, deep) + 1) + 1
         raise JSONProblem(f"invalid JSON: nested deeper than {MAX_JSON_DEPTH} levels", line, col)
     try:
-        return json.loads(text, parse_constant=_not_json_constant, parse_float=_finite_float)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise JSONProblem(f"invalid JSON: {exc.msg}", exc.lineno, exc.colno) from None
     except JSONProblem:
