@@ -23,6 +23,7 @@ ENV_NAMES = {
     "render_timeout_ms": "TAILOR_RENDER_TIMEOUT_MS",
     "inliner": "TAILOR_INLINER",
     "artifacts": "TAILOR_ARTIFACTS",
+    "outbound_max_bytes": "TAILOR_OUTBOUND_MAX_BYTES",
 }
 
 _LIST_SETTINGS = {"secret", "write_keys", "api_tokens", "trusted_proxies"}
@@ -58,6 +59,8 @@ class Settings:
     inliner: str = "css-inline"
     #: where trained recommendation artifacts are written
     artifacts: Path = Path(".tailor/artifacts")
+    #: the largest answer read from another service (recommendations, trigger notifications)
+    outbound_max_bytes: int = 1024 * 1024
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -107,6 +110,13 @@ class Settings:
                     raise ConfigError(f"{key} must be an integer, got {value!r}") from None
                 if coerced[key] <= 0:
                     raise ConfigError(f"{key} must be positive")
+            elif key == "outbound_max_bytes":
+                try:
+                    coerced[key] = int(value)
+                except (TypeError, ValueError):
+                    raise ConfigError(f"outbound_max_bytes must be an integer, got {value!r}") from None
+                if coerced[key] <= 0:
+                    raise ConfigError("outbound_max_bytes must be positive")
             elif key == "inliner":
                 if value not in ("css-inline", "premailer"):
                     raise ConfigError(f"inliner must be 'css-inline' or 'premailer', got {value!r}")

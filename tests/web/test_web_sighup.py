@@ -21,7 +21,7 @@ def test_sighup_loads_newest_artifacts(tmp_path):
         "TAILOR_DATABASE_URL": f"sqlite:///{tmp_path / 'absent.db'}",
         "TAILOR_ARTIFACTS": str(artifacts),
     }
-    server = ServeProcess(env=env)
+    server = ServeProcess("--create-store", env=env)  # serve refuses a missing store file otherwise
     try:
         server.wait_ready()
         server.proc.send_signal(signal.SIGHUP)

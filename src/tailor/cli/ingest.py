@@ -28,8 +28,10 @@ def _default_database_url() -> str:
 def ingest(files: tuple[str, ...], database_url: str | None, progress: bool | None) -> None:
     """Load Segment .json/.jsonl events, or profiles/catalog .csv files, into the store.
 
-    Each file is one transaction: a file with a problem writes nothing. Loading the
-    same file again changes nothing (messages are deduplicated by messageId).
+    Each file is one transaction: a file with a problem writes nothing, every bad line
+    is reported as ``path:line:col: message``, the other files still load, and the exit
+    status is 1. Loading the same file again changes nothing (messages are
+    deduplicated by messageId).
     """
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -48,6 +50,10 @@ def ingest(files: tuple[str, ...], database_url: str | None, progress: bool | No
             except ProblemError as exc:
                 for problem in exc.problems:
                     click.echo(str(problem), err=True)
+                failed = True
+                continue
+            except OSError as exc:  # unreadable (permissions, a device error): this file only
+                click.echo(f"{name}:0:0: cannot read the file: {exc.strerror or type(exc).__name__}", err=True)
                 failed = True
                 continue
             click.echo(f"{name}: {result.accepted} stored, {result.duplicates} already present")

@@ -41,7 +41,7 @@ def profiles() -> None:
 )
 @click.option("--database-url", default=None, help="SQLAlchemy URL of the store (TAILOR_DATABASE_URL).")
 def export(profile_id: str, output: str | None, database_url: str | None) -> None:
-    """Print everything stored about PROFILE_ID (a profile id, user id or anonymous id) as JSON."""
+    """Print everything stored about PROFILE_ID (a profile id, user id, anonymous id or email) as JSON."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from tailor.privacy import export_profile
@@ -70,14 +70,17 @@ def export(profile_id: str, output: str | None, database_url: str | None) -> Non
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--database-url", default=None, help="SQLAlchemy URL of the store (TAILOR_DATABASE_URL).")
 def erase(profile_id: str, yes: bool, database_url: str | None) -> None:
-    """Delete everything stored about PROFILE_ID in one transaction (keeps only a keyed hash and the time)."""
+    """Delete everything stored about PROFILE_ID (as for export) in one transaction.
+
+    Keeps only a keyed hash of each identifier and the time.
+    """
     from sqlalchemy.exc import SQLAlchemyError
 
     from tailor.privacy import erase_profile
 
     store, settings = _store(database_url)
     try:
-        if store.resolve(id=profile_id) is None:
+        if store.resolve_person(profile_id) is None and store.export_profile(profile_id) is None:
             click.echo("error: no profile with this id", err=True)
             sys.exit(1)
         if not yes and not click.confirm(f"Erase every datum about {profile_id}? This cannot be undone", default=False):

@@ -22,11 +22,15 @@ if TYPE_CHECKING:  # imported when serving starts, not for every `tailor` comman
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="More than 1 runs gunicorn.")
 @click.option("--warm/--no-warm", default=True, show_default=True, help="Compile every template before serving.")
-def serve(host: str, port: int, workers: int, warm: bool) -> None:
+@click.option(
+    "--create-store", is_flag=True, help="Create an empty SQLite store when the configured file does not exist."
+)
+def serve(host: str, port: int, workers: int, warm: bool, create_store: bool) -> None:
     """Serve the webhook API and the preview UI.
 
     Refuses to listen beyond loopback (0.0.0.0, ::, "", a LAN address) with no
     credential configured: set TAILOR_SECRET / TAILOR_API_TOKENS / TAILOR_WRITE_KEYS.
+    Refuses a SQLite store file that does not exist unless --create-store is given.
     """
     from tailor.web.app import check_bind
 
@@ -35,6 +39,7 @@ def serve(host: str, port: int, workers: int, warm: bool) -> None:
         check_bind(host, settings)
     except ConfigError as exc:
         fail(str(exc))
+    _require_store(settings.database_url, create=create_store)
     if workers > 1:
         env = dict(os.environ, TAILOR_BIND_HOST=host)
         # every worker writes its metrics here; /metrics sums them (prometheus multiprocess mode)
@@ -85,6 +90,32 @@ def serve(host: str, port: int, workers: int, warm: bool) -> None:
         run_simple(host, port, app, threaded=True, use_reloader=False)
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror}")
+
+
+def _require_store(database_url: str, *, create: bool) -> None:
+    """Refuse to serve a SQLite store whose file is missing, unless asked to create it.
+
+    A missing file is a deleted or mistyped store far more often than a wish to start
+    empty: serving would create a new empty file and answer every render with no data.
+    """
+    from tailor.store.engine import missing_sqlite_path
+
+    path = missing_sqlite_path(database_url)
+    if path is None:
+        return
+    if not create:
+        fail(
+            f"the store {path} does not exist: create it by loading data (`tailor ingest FILE...`) "
+            "or start empty with `tailor serve --create-store`"
+        )
+    from tailor.store import Store
+
+    try:
+        with Store(database_url) as store:
+            store.migrate()
+    except Exception as exc:  # an unwritable folder: one clear line, no traceback
+        fail(f"cannot create the store {path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    click.echo(f"created an empty store at {path}", err=True)
 
 
 def _reload_models_on_sighup(tailor: Tailor, settings: Settings) -> None:

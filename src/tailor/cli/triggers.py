@@ -89,7 +89,9 @@ def scan(
         secret = settings.secret[0] if settings.secret else None
         if secret is None:
             click.echo("warning: TAILOR_SECRET is not set: notifications are not signed", err=True)
-        delivery = Delivery(notify_url, secret, retries=retries, timeout=timeout, backoff=backoff)
+        delivery = Delivery(
+            notify_url, secret, retries=retries, timeout=timeout, backoff=backoff, max_bytes=settings.outbound_max_bytes
+        )
 
         def echo(outcome) -> None:
             line = {

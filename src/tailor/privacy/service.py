@@ -29,20 +29,21 @@ class UnknownPurpose(ValueError):
 
 
 def export_profile(store: Store, ref: str) -> dict[str, Any] | None:
-    """Everything stored about the person ``ref`` (profile id, user id or anonymous id) names, or None."""
+    """Everything stored about the person ``ref`` (profile id, user id, anonymous id or email) names, or None."""
     return store.export_profile(ref)
 
 
 def erase_profile(
     store: Store, ref: str, *, artifacts: str | Path | None = None, on_erase: Iterable[Callable[[str], None]] = ()
 ) -> dict[str, Any] | None:
-    """Erase the person ``ref`` names in one transaction; a receipt without personal data, or None.
+    """Erase the person ``ref`` (as for :func:`export_profile`) names in one transaction; a receipt
+    without personal data, or None.
 
     After the commit: recommendation artifacts under ``artifacts`` that may include the
     person are flagged for retraining, and each ``on_erase`` callback gets the erased
     profile id (to drop in-memory caches: rendered sends, recommendation results).
     """
-    profile_id = store.resolve(id=ref)
+    profile_id = store.resolve_person(ref)
     receipt = store.erase_profile_receipt(ref)
     if receipt is None:
         return None

@@ -2,7 +2,9 @@
 
 The contract (request/response JSON) is in docs/recommendations.md. The client never
 takes longer than the deadline it is given: the HTTP call runs on a small worker
-pool and the caller waits at most until the deadline, whatever the server does.
+pool and the caller waits at most until the deadline, whatever the server does; the
+worker itself stops reading at the same deadline or at ``max_bytes`` of answer
+(:mod:`tailor.outbound`), so a slow or huge answer neither holds a worker nor its memory.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+
+from tailor import outbound
 
 
 class CircuitBreaker:
@@ -171,6 +175,7 @@ class ExternalRecsClient:
     """POSTs the request JSON to ``url``; one pooled session, breaker and cache per client.
 
     ``min_call_ms``: a (re)try is not started with less time than this left.
+    ``max_bytes``: a longer answer fails the call (``outbound_max_bytes``).
     """
 
     def __init__(
@@ -183,8 +188,10 @@ class ExternalRecsClient:
         headers: Mapping[str, str] | None = None,
         max_workers: int = 8,
         min_call_ms: float = 10.0,
+        max_bytes: int = outbound.DEFAULT_MAX_BYTES,
     ) -> None:
         self.url = url
+        self.max_bytes = max_bytes
         self.breaker = breaker or CircuitBreaker()
         self.cache = cache if cache is not None else TTLCache(ttl=60.0)
         self.min_call_ms = min_call_ms
@@ -244,20 +251,21 @@ class ExternalRecsClient:
 
     def _post(self, body: bytes, timeout: float) -> tuple[list[tuple[str, float]], str | None]:
         try:
-            response = self.session.post(self.url, data=body, timeout=(timeout, timeout), allow_redirects=False)
-        except requests.Timeout:
-            raise ExternalError("timeout", f"no answer within {timeout * 1000:.0f} ms") from None
-        except requests.ConnectionError as exc:
-            raise _Retryable(f"connection failed: {type(exc).__name__}") from None
-        except requests.RequestException as exc:
-            raise ExternalError("error", f"request failed: {type(exc).__name__}") from None
+            response = outbound.post(
+                self.session, self.url, data=body, deadline=time.monotonic() + timeout, max_bytes=self.max_bytes
+            )
+        except outbound.OutboundError as exc:
+            if exc.kind == "connection":
+                raise _Retryable(exc.reason) from None
+            # over the deadline or over the byte cap: a failure the breaker counts, then the fallbacks
+            raise ExternalError("timeout" if exc.kind == "timeout" else "error", exc.reason) from None
         if response.status_code >= 500:
             raise _Retryable(f"HTTP {response.status_code}")
         if response.status_code != 200:
             raise ExternalError("error", f"HTTP {response.status_code}")
         try:
             return parse_response(response.content)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, RecursionError) as exc:
             raise ExternalError("error", f"malformed response: {exc}") from None
 
     def close(self) -> None:

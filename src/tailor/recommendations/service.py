@@ -159,12 +159,15 @@ class RecommendationService:
                 models = fit_models(interactions, catalog or None) if len(interactions) else None
             except Exception:  # an empty or unreachable store must not stop rendering
                 models = None
+        client = (
+            ExternalRecsClient(settings.recs_url, max_bytes=settings.outbound_max_bytes) if settings.recs_url else None
+        )
         return cls(
             catalog,
             models or {},
-            recs_url=settings.recs_url,
             budget_ms=settings.budget_ms,
             filters=BusinessFilters.from_rules_dir(settings.rules),
+            client=client,
         )
 
     @property

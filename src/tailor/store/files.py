@@ -4,6 +4,12 @@ Files are read in chunks (yielded as ``("records" | "products", rows)``) so a la
 needs little memory. A problem stops the yielding but not the reading: every problem
 in the file is collected and raised at the end as one :class:`ProblemError` (the
 caller's transaction then rolls back, so a bad file writes nothing).
+
+Hostile or broken input is a problem on its line, never a traceback: bytes that are not
+UTF-8, a CSV field over the csv module's limit, JSON nested deeper than
+:data:`MAX_JSON_DEPTH` (Python's parser would hit its recursion limit, and every later
+``json.dumps`` of the value too), and ``NaN``/``Infinity``/``1e999``, which are not JSON
+and cannot be stored as JSON either.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -31,6 +38,8 @@ from .times import parse_time
 
 CHUNK = 5000
 MAX_PROBLEMS = 100
+#: deepest nesting of objects/arrays accepted in a JSON value (Segment messages are shallow)
+MAX_JSON_DEPTH = 64
 Batch = tuple[str, list[Any]]
 
 _TRUE = {"true", "1", "yes", "y", "t"}
@@ -71,37 +80,111 @@ class _Collector:
             raise ProblemError(self.problems)
 
 
-def _lines(path: Path, tick: Any) -> Iterator[tuple[int, str]]:
+def _lines(path: Path, tick: Any, problems: _Collector) -> Iterator[tuple[int, str, bool]]:
+    """``(line number, text, is UTF-8)``; a line that is not is reported here and decoded with U+FFFD."""
     with path.open("rb") as fh:
         for number, raw in enumerate(fh, start=1):
             tick(len(raw))
-            yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            encoding = "utf-8-sig" if number == 1 else "utf-8"
+            try:
+                yield number, raw.decode(encoding), True
+            except UnicodeDecodeError as exc:
+                problems.add(number, _not_utf8(exc), _column(raw, exc.start))
+                yield number, raw.decode(encoding, "replace"), False
+
+
+def _not_utf8(exc: UnicodeDecodeError) -> str:
+    return f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x} ({exc.reason})"
+
+
+def _column(raw: bytes, offset: int) -> int:
+    """The 1-based character column of byte ``offset`` in the line ``raw``."""
+    return len(raw[:offset].decode("utf-8", "replace")) + 1
+
+
+class JSONProblem(ValueError):
+    """A JSON text tailor does not accept; ``line``/``col`` where known (1-based, else 1)."""
+
+    def __init__(self, message: str, line: int = 1, col: int = 1):
+        super().__init__(message)
+        self.message, self.line, self.col = message, line, col
+
+
+def _not_json_constant(name: str) -> Any:
+    raise JSONProblem(f"invalid JSON: {name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise JSONProblem(f"invalid JSON: {text[:40]} is out of range")
+    return value
+
+
+def _too_deep(text: str) -> int:
+    """The offset where nesting passes MAX_JSON_DEPTH, or -1 (brackets inside strings do not count)."""
+    depth, in_string, escaped = 0, False, False
+    for offset, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return offset
+        elif char in "]}":
+            depth -= 1
+    return -1
+
+
+#: one decoder for every line (``json.loads`` with options builds a new one per call)
+_DECODER = json.JSONDecoder(parse_constant=_not_json_constant, parse_float=_finite_float)
+
+
+def parse_json(text: str) -> Any:
+    """``json.loads`` that refuses what tailor cannot store; raises :class:`JSONProblem`."""
+    deep = _too_deep(text) if text.count("[") + text.count("{") > MAX_JSON_DEPTH else -1
+    if deep >= 0:
+        line = text.count("\n", 0, deep) + 1
+        col = deep - (text.rfind("\n", 0, deep) + 1) + 1
+        raise JSONProblem(f"invalid JSON: nested deeper than {MAX_JSON_DEPTH} levels", line, col)
+    try:
+        return _DECODER.decode(text)
+    except json.JSONDecodeError as exc:
+        raise JSONProblem(f"invalid JSON: {exc.msg}", exc.lineno, exc.colno) from None
+    except JSONProblem:
+        raise
+    except (ValueError, RecursionError) as exc:  # e.g. an integer of more than 4300 digits
+        raise JSONProblem(f"invalid JSON: {str(exc).split(';')[0][:200]}") from None
 
 
 def _jsonl(path: Path, received_at: datetime, tick: Any) -> Iterator[Batch]:
     problems = _Collector(path)
     chunk: list[Record] = []
-    try:
-        for number, line in _lines(path, tick):
-            if not line.strip():
-                continue
-            try:
-                message = json.loads(line)
-            except json.JSONDecodeError as exc:
-                problems.add(number, f"invalid JSON: {exc.msg}", exc.colno)
-                continue
-            try:
-                record = validate_message(message, "", received_at=received_at)
-            except ValidationError as exc:
-                problems.add(number, f"{exc.pointer}: {exc.message}")
-                continue
-            if not problems.problems:
-                chunk.append(record)
-                if len(chunk) >= CHUNK:
-                    yield "records", chunk
-                    chunk = []
-    except UnicodeDecodeError as exc:
-        problems.add(0, f"not UTF-8 text: {exc.reason}")
+    for number, line, utf8 in _lines(path, tick, problems):
+        if not utf8 or not line.strip():
+            continue
+        try:
+            message = parse_json(line)
+        except JSONProblem as exc:
+            problems.add(number, exc.message, exc.col)
+            continue
+        try:
+            record = validate_message(message, "", received_at=received_at)
+        except ValidationError as exc:
+            problems.add(number, f"{exc.pointer}: {exc.message}")
+            continue
+        if not problems.problems:
+            chunk.append(record)
+            if len(chunk) >= CHUNK:
+                yield "records", chunk
+                chunk = []
     problems.finish()
     if chunk:
         yield "records", chunk
@@ -109,13 +192,19 @@ def _jsonl(path: Path, received_at: datetime, tick: Any) -> Iterator[Batch]:
 
 def _json(path: Path, received_at: datetime, tick: Any) -> Iterator[Batch]:
     problems = _Collector(path)
+    raw = path.read_bytes()
     try:
-        text = path.read_text(encoding="utf-8-sig")
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ProblemError([Problem(str(path), exc.lineno, exc.colno, f"invalid JSON: {exc.msg}")]) from None
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ProblemError([Problem(str(path), 0, 0, f"not UTF-8 text: {exc.reason}")]) from None
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ProblemError(
+            [Problem(str(path), line, _column(raw[line_start:], exc.start - line_start), _not_utf8(exc))]
+        ) from None
+    try:
+        data = parse_json(text)
+    except JSONProblem as exc:
+        raise ProblemError([Problem(str(path), exc.line, exc.col, exc.message)]) from None
     tick(path.stat().st_size)
     if isinstance(data, dict) and isinstance(data.get("products"), list):
         yield from _products(problems, [(1, f"/products/{i}", item) for i, item in enumerate(data["products"])])
@@ -145,11 +234,11 @@ def _json(path: Path, received_at: datetime, tick: Any) -> Iterator[Batch]:
 
 def _csv(path: Path, received_at: datetime, tick: Any) -> Iterator[Batch]:
     problems = _Collector(path)
-    numbered = _lines(path, tick)
+    numbered = _lines(path, tick, problems)
     line_of_row: list[int] = []
 
     def feed() -> Iterator[str]:
-        for number, line in numbered:
+        for number, line, _ in numbered:
             line_of_row.append(number)
             yield line
 
@@ -158,6 +247,8 @@ def _csv(path: Path, received_at: datetime, tick: Any) -> Iterator[Batch]:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
         raise ProblemError([Problem(str(path), 1, 1, "empty file: expected a CSV header")]) from None
+    except csv.Error as exc:
+        raise ProblemError([Problem(str(path), 1, 1, f"unreadable CSV header: {exc}")]) from None
     columns = set(header)
     if {"id", "title"} <= columns:
         kind = "products"
@@ -177,7 +268,15 @@ def _csv(path: Path, received_at: datetime, tick: Any) -> Iterator[Batch]:
         )
     rows: list[tuple[int, str, dict[str, str]]] = []
     start = line_of_row[-1]  # a record starts on the line after the previous one ended
-    for values in reader:
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. a field over the csv module's size limit; reading goes on
+            problems.add(start + 1, f"unreadable CSV record: {exc}")
+            start = line_of_row[-1]
+            continue
         line = start + 1
         start = line_of_row[-1]
         if not any(v.strip() for v in values):

@@ -43,6 +43,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import insert as sql_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -413,6 +414,65 @@ def erase_full(conn: Connection, row: Any, hash_email: Callable[[str], str], now
         "identifiers_logged": len(hashes),
         "had_events": first_event is not None,
         "first_event_received_at": iso(first_event),
+    }
+
+
+def _suppressions_by_email(conn: Connection, email_hash: str) -> list[Any]:
+    return list(
+        conn.execute(
+            select(suppressions_t).where(suppressions_t.c.email_hash == email_hash).order_by(suppressions_t.c.id)
+        )
+    )
+
+
+def export_by_email(conn: Connection, email_hash: str, now: datetime) -> dict[str, Any] | None:
+    """The export of an address tailor has no profile for: the suppressions kept under its hash.
+
+    (An ESP's report about an unknown recipient normally creates an anonymous profile
+    holding the address; what is left without one is a bare suppression, e.g. after an
+    erasure or ``add_suppression(email=...)``.) None when nothing is stored for it.
+    """
+    rows = _suppressions_by_email(conn, email_hash)
+    if not rows:
+        return None
+    return {
+        "schema_version": EXPORT_SCHEMA_VERSION,
+        "exported_at": iso(now),
+        "id": None,
+        "suppressions": [
+            {"reason": r.reason, "source": r.source, "created_at": iso(r.created_at), "by": "email"} for r in rows
+        ],
+        "metadata": {
+            "profile": False,
+            # what is stored is HMAC(per-database key, address), never the address
+            "stored_as": "keyed hash of the email address",
+        },
+    }
+
+
+def erase_by_email(
+    conn: Connection, email_hash: str, hash_email: Callable[[str], str], now: datetime
+) -> dict[str, Any] | None:
+    """Erasure for an address tailor has no profile for; None when nothing is stored for it.
+
+    There is nothing personal to delete: the suppressions stay, as the bare keyed hash
+    they already are, so the address is never emailed again; the erasure is logged.
+    """
+    rows = _suppressions_by_email(conn, email_hash)
+    if not rows:
+        return None
+    conn.execute(update(Suppression).where(Suppression.email_hash == email_hash).values(profile_id=None))
+    conn.execute(
+        sql_insert(ErasureLog), [{"subject_hash": subject_hash(hash_email, "email", email_hash), "erased_at": now}]
+    )
+    return {
+        "erased": True,
+        "erased_at": iso(now),
+        "rows_deleted": {},
+        "suppressions_kept": len(rows),
+        "identifiers_logged": 1,
+        "had_events": False,
+        "first_event_received_at": None,
     }
 
 

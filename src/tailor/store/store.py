@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
@@ -13,8 +14,8 @@ from sqlalchemy import ColumnElement, Engine, select, text
 
 from .catalog import product_dict, products_t, upsert_products
 from .documents import find_profile, profile_document
-from .emails import EmailHasher, normalize_email
-from .engine import make_engine, write_transaction
+from .emails import EmailHasher, looks_like_email, normalize_email
+from .engine import make_engine, store_file, truncate_wal, write_transaction
 from .files import read_batches
 from .frames import events_frame, interactions
 from .ingest import IngestResult, apply_records
@@ -68,7 +69,10 @@ class Store:
         self.close()
 
     def health(self) -> bool:
-        """True when the database answers a trivial query."""
+        """True when the database answers a trivial query (and a SQLite file is still the one opened)."""
+        checked = store_file(self.engine)
+        if checked is not None and checked.problem():
+            return False
         with self.engine.connect() as conn:
             return conn.execute(text("SELECT 1")).scalar() == 1
 
@@ -229,27 +233,58 @@ class Store:
     # -- privacy -------------------------------------------------------------
 
     def export_profile(self, id: str) -> dict[str, Any] | None:
-        """Everything stored about a profile (data-subject access), or None if unknown."""
-        from .privacy import export_full
+        """Everything stored about a person (data-subject access), or None if unknown.
+
+        ``id`` is a profile id, user id, anonymous id or email address: a person an ESP
+        reported on (email events, a suppression) may be known by nothing else.
+        """
+        from .privacy import export_by_email, export_full
 
         hash_email = self.hash_email
         with self.engine.connect() as conn:
-            row = find_profile(conn, id=id, hash_email=hash_email)
-            return None if row is None else export_full(conn, row, hash_email, utcnow())
+            row = self._find_person(conn, id)
+            if row is not None:
+                return export_full(conn, row, hash_email, utcnow())
+            email = _as_email(id)
+            return None if email is None else export_by_email(conn, hash_email(email), utcnow())
 
     def erase_profile(self, id: str) -> bool:
         """Delete a profile, its identities, events and trigger state in one transaction."""
         return self.erase_profile_receipt(id) is not None
 
     def erase_profile_receipt(self, id: str) -> dict[str, Any] | None:
-        """Erase everything about a person in one transaction (see :mod:`.privacy`); a receipt, or None if unknown."""
-        from .privacy import erase_full
+        """Erase everything about a person in one transaction (see :mod:`.privacy`); a receipt, or None if unknown.
+
+        ``id`` as for :meth:`export_profile`. On SQLite the WAL is then emptied into the
+        database file, where ``secure_delete`` has zeroed the deleted rows.
+        """
+        from .privacy import erase_by_email, erase_full
 
         hash_email = self.hash_email
         hash_email("")  # read the key before the write transaction opens
+        receipt: dict[str, Any] | None
         with write_transaction(self.engine) as conn:
-            row = find_profile(conn, id=id, hash_email=hash_email)
-            return None if row is None else erase_full(conn, row, hash_email, utcnow())
+            row = self._find_person(conn, id)
+            if row is not None:
+                receipt = erase_full(conn, row, hash_email, utcnow())
+            else:
+                email = _as_email(id)
+                receipt = None if email is None else erase_by_email(conn, hash_email(email), hash_email, utcnow())
+        if receipt is not None and not truncate_wal(self.engine):
+            # a long reader kept the WAL from being emptied: the next erasure or checkpoint does it
+            logging.getLogger("tailor.store").warning("erasure: the SQLite WAL could not be emptied yet (busy)")
+        return receipt
+
+    def resolve_person(self, ref: str) -> str | None:
+        """The profile id ``ref`` names: a profile id, user id, anonymous id or email address."""
+        with self.engine.connect() as conn:
+            row = self._find_person(conn, ref)
+        return None if row is None else row.id
+
+    def _find_person(self, conn: Any, ref: str) -> Any:
+        row = find_profile(conn, id=ref, hash_email=self.hash_email)
+        email = _as_email(ref) if row is None else None
+        return row if email is None else find_profile(conn, email=email, hash_email=self.hash_email)
 
     def add_suppression(
         self, *, profile_id: str | None = None, email: str | None = None, reason: str, source: str = ""
@@ -430,3 +465,9 @@ def _aware(value: datetime | None) -> datetime | None:
 def _naive_utc(value: datetime) -> datetime:
     """Aware datetimes are converted; naive ones are taken to be UTC already."""
     return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def _as_email(ref: str) -> str | None:
+    """``ref`` normalized when it is an email address, else None."""
+    email = normalize_email(ref) if "@" in ref else ""
+    return email if email and looks_like_email(email) else None

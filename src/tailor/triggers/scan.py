@@ -31,6 +31,7 @@ from typing import Any
 
 import pandas as pd
 
+from tailor.outbound import DEFAULT_MAX_BYTES
 from tailor.triggers.evaluate import Fired, evaluate_triggers
 from tailor.triggers.spec import TriggerSpec
 from tailor.triggers.timestamps import to_utc
@@ -158,12 +159,17 @@ def scan(store: Any, specs: Mapping[str, TriggerSpec], at: datetime) -> list[dic
 
 @dataclass
 class Delivery:
-    """How to POST a notification: bounded retries with exponential backoff."""
+    """How to POST a notification: bounded retries with exponential backoff.
+
+    ``timeout`` bounds each attempt as a whole (connecting, waiting and reading the
+    answer); an answer over ``max_bytes`` fails the attempt (:mod:`tailor.outbound`).
+    """
 
     url: str
     secret: str | None = None
     retries: int = 4
     timeout: float = 10.0
+    max_bytes: int = DEFAULT_MAX_BYTES
     backoff: float = 0.5
     max_backoff: float = 8.0
     session: Any = None
@@ -225,6 +231,7 @@ def post(
     """
     import requests
 
+    from tailor import outbound
     from tailor.client import SIGNATURE_HEADER, request_target, sign
 
     session = delivery.session or requests.Session()
@@ -237,11 +244,17 @@ def post(
             headers[SIGNATURE_HEADER] = sign(data, delivery.secret, method="POST", path=request_target(delivery.url))
         retry_after = None
         try:
-            response = session.post(
-                delivery.url, data=data, headers=headers, timeout=delivery.timeout, allow_redirects=False
+            response = outbound.post(
+                session,
+                delivery.url,
+                data=data,
+                headers=headers,
+                deadline=time.monotonic() + delivery.timeout,
+                max_bytes=delivery.max_bytes,
             )
-        except requests.RequestException as exc:
-            error, retryable = f"{type(exc).__name__}: {exc}"[:500], True
+        except outbound.OutboundError as exc:
+            # a timeout, a failed connection or an answer over the cap: worth another attempt
+            error, retryable = f"{exc.kind}: {exc.reason}"[:500], True
         else:
             if 200 <= response.status_code < 300:
                 if on_attempt:

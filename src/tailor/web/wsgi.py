@@ -11,10 +11,27 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 
+from tailor.config import Settings
+from tailor.store.engine import missing_sqlite_path
 from tailor.web.app import create_app
 from tailor.web.logs import log
 
+
+def _refuse_missing_store() -> None:
+    """A worker (re)started after its SQLite file vanished must not create an empty store.
+
+    Exit code 3 is gunicorn's "worker failed to boot": the arbiter stops instead of
+    respawning workers that would each fail the same way.
+    """
+    missing = missing_sqlite_path(Settings.load().database_url)
+    if missing is not None:
+        print(f"error: the store {missing} does not exist (see `tailor serve --create-store`)", file=sys.stderr)
+        sys.exit(3)
+
+
+_refuse_missing_store()
 application = create_app(bind_host=os.environ.get("TAILOR_BIND_HOST"))
 _tailor = application.extensions["tailor"]
 _ = _tailor.recommender  # each worker loads its models before serving
