@@ -18,6 +18,17 @@ def test_ci_coverage_false_positives_and_power_at_the_planned_size():
     assert 0.74 <= lifted.positive_rate <= 0.86, "the plan's 80% power"
 
 
+def test_the_statistics_stay_off_the_render_path():
+    """Rendering imports tailor.experiments (assignment): that must not import scipy or pandas."""
+    import subprocess
+    import sys
+
+    code = "import sys, tailor.experiments; print(sorted({'scipy', 'pandas'} & set(sys.modules)))"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    )
+
+
 def test_the_real_send_path_counts_every_recipient_once_per_experiment(tmp_path, database_url):
     """Tailor.render with a store and a send id → exposures → ingested conversions → report, for 6 experiments."""
     rng = np.random.default_rng(5)
@@ -28,10 +39,12 @@ def test_the_real_send_path_counts_every_recipient_once_per_experiment(tmp_path,
     assert result.outcome_null.positives <= 1
 
 
-def test_srm_is_flagged_when_one_arm_loses_exposures():
+def test_srm_is_flagged_when_one_arm_loses_exposures_or_assignment_is_skewed():
     rng = np.random.default_rng(3)
     flagged, healthy = sim.srm_detection(rng, 10, 10_000, lost_share=0.10)
-    assert flagged >= 0.9 and healthy <= 0.05
+    assert flagged >= 0.9 and healthy <= 0.1
+    flagged, _ = sim.srm_detection(rng, 10, 10_000, assigned_weights=(55, 45))
+    assert flagged >= 0.9, "real hash assignment at 55/45 against a declared 50/50"
 
 
 def test_daily_peeking_inflates_naive_false_positives_but_not_the_gated_verdict():

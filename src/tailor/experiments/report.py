@@ -25,7 +25,7 @@ import pandas as pd
 
 from tailor.experiments.assign import HOLDOUT
 from tailor.experiments.exposures import conversion_frame, exposure_frame, now_naive
-from tailor.experiments.spec import Experiment
+from tailor.experiments.spec import Experiment, format_duration
 from tailor.experiments.stats import SRM_ALPHA, compare, sample_ratio_mismatch
 
 #: verdicts, in the order a reader should care about them
@@ -118,7 +118,7 @@ def attributed(
     chosen = events[events["event"].isin(list(names))] if "event" in events else events
     joined = chosen.merge(exposures[["profile_id", "exposed_at"]], on="profile_id")
     in_window = (joined["timestamp"] >= joined["exposed_at"]) & (joined["timestamp"] <= joined["exposed_at"] + window)
-    return set(joined.loc[in_window, "profile_id"])
+    return set(joined.loc[in_window, "profile_id"].tolist())
 
 
 def planned_sample(
@@ -169,7 +169,7 @@ def build_report(
         arms=results,
         srm_p_value=srm_p,
         srm=srm,
-        window=str(experiment.conversion_window),
+        window=format_duration(experiment.conversion_window),
         conversion_event=experiment.conversion_event,
         conversion_events=list(experiment.conversion_events),
         secondary_events=list(experiment.secondary_events),
@@ -194,7 +194,7 @@ def _arm_results(
     converted = attributed(exposures, events, experiment.conversion_events, window)
     secondary = {name: attributed(exposures, events, (name,), window) for name in experiment.secondary_events}
     members = {
-        arm: list(exposures.loc[exposures["variant"] == arm, "profile_id"]) if not exposures.empty else []
+        arm: exposures.loc[exposures["variant"] == arm, "profile_id"].tolist() if not exposures.empty else []
         for arm in arms
     }
     control = experiment.control.name

@@ -31,7 +31,7 @@ from tailor.experiments.assign import assign
 from tailor.experiments.exposures import now_naive
 from tailor.experiments.report import NO_DIFFERENCE, SIGNIFICANT, build_report
 from tailor.experiments.spec import Experiment, Variant
-from tailor.experiments.stats import compare, make_plan, sample_ratio_mismatch
+from tailor.experiments.stats import SRM_ALPHA, compare, make_plan, sample_ratio_mismatch
 
 
 @dataclass
@@ -67,20 +67,29 @@ def report_level(
 
 
 def srm_detection(
-    rng: np.random.Generator, experiments: int, recipients: int, lost_share: float
+    rng: np.random.Generator,
+    experiments: int,
+    recipients: int,
+    lost_share: float = 0.0,
+    assigned_weights: tuple[float, float] = (1, 1),
 ) -> tuple[float, float]:
-    """(flag rate with ``lost_share`` of the treatment's exposures lost, flag rate with none lost)."""
-    ab = Experiment("srm", (Variant("control", 1), Variant("treatment", 1)))
+    """(flag rate of a broken experiment, flag rate of a healthy one), both declared 50/50.
+
+    Broken: ``lost_share`` of the treatment's exposures never logged, and/or the real hash
+    assignment running at ``assigned_weights`` (a deploy with other weights than the YAML's).
+    """
+    declared = Experiment("srm", (Variant("control", 1), Variant("treatment", 1)))
+    skewed = Experiment("srm", (Variant("control", assigned_weights[0]), Variant("treatment", assigned_weights[1])))
     flagged = {True: 0, False: 0}
     for run in range(experiments):
-        arms = [assign(ab, f"srm-{run}-{i}") for i in range(recipients)]
-        counts = {"control": arms.count("control"), "treatment": arms.count("treatment")}
-        for lossy in (True, False):
-            seen = dict(counts)
-            if lossy:
-                seen["treatment"] = int(rng.binomial(counts["treatment"], 1 - lost_share))
-            p_value = sample_ratio_mismatch(seen, ab.expected_shares())
-            flagged[lossy] += p_value is not None and p_value < 0.001
+        ids = [f"srm-{run}-{i}" for i in range(recipients)]
+        for broken in (True, False):
+            arms = [assign(skewed if broken else declared, i) for i in ids]
+            seen = {"control": arms.count("control"), "treatment": arms.count("treatment")}
+            if broken and lost_share:
+                seen["treatment"] = int(rng.binomial(seen["treatment"], 1 - lost_share))
+            p_value = sample_ratio_mismatch(seen, declared.expected_shares())
+            flagged[broken] += p_value is not None and p_value < SRM_ALPHA
     return flagged[True] / experiments, flagged[False] / experiments
 
 
@@ -126,14 +135,17 @@ def peeking(
             {"profile_id": ids[converts], "event": "Order Completed", "timestamp": (exposed + delay)[converts]}
         )
         naive_done = gated_done = False
+        exposed_at = exposed.to_numpy()
+        converted_at = np.where(converts, (exposed + delay).to_numpy(), np.datetime64("NaT"))
+        treated = variant == "treatment"
         for day in range(1, days + 1):
             now = start + timedelta(days=day)
             if not naive_done:
-                seen = exposures[exposures["exposed_at"] <= now]
-                conv = set(events.loc[events["timestamp"] <= now, "profile_id"])
-                c = seen[seen["variant"] == "control"]["profile_id"]
-                t = seen[seen["variant"] == "treatment"]["profile_id"]
-                _, _, _, p_value = compare((int(c.isin(conv).sum()), len(c)), (int(t.isin(conv).sum()), len(t)))
+                seen = exposed_at <= np.datetime64(now)
+                conv = seen & (converted_at <= np.datetime64(now))
+                c_n, t_n = int((seen & ~treated).sum()), int((seen & treated).sum())
+                c_conv, t_conv = int((conv & ~treated).sum()), int((conv & treated).sum())
+                _, _, _, p_value = compare((c_conv, c_n), (t_conv, t_n))
                 if p_value < 0.05:
                     naive_hits += 1
                     naive_done = True

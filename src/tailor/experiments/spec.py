@@ -83,6 +83,15 @@ def parse_duration(text: Any) -> timedelta | None:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
+def format_duration(duration: timedelta) -> str:
+    """The YAML spelling of a duration (``7d``, ``36h``): the inverse of :func:`parse_duration`."""
+    seconds = int(duration.total_seconds())
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return str(duration)
+
+
 def load_experiments(rules_dir: Path) -> tuple[dict[str, Experiment], list[Problem]]:
     """Every ``experiments:`` mapping in ``rules/*.yaml``, with problems located by line."""
     experiments: dict[str, Experiment] = {}
