@@ -336,3 +336,47 @@ def test_report_formats_text_json_and_a_self_contained_html_page(shop):
     page = CliRunner().invoke(main, [*base, "--format", "html"]).output
     assert page.startswith("<!doctype html>") and "<svg" in page and "<style>" in page
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "") and "<script" not in page
+
+
+def test_esp_clicks_from_webhooks_are_the_secondary_metric(tmp_path, database_url):
+    """A click stored by the ESP webhook path (keyed by email) counts for the recipient's arm; a stranger's does not."""
+    from tailor.experiments import report_from_store
+
+    shop = Tailor(ROOT / "templates", ROOT / "rules", database_url, create_store=True)
+    store = shop.store
+    store.ingest(
+        [
+            {
+                "type": "identify",
+                "userId": f"esp-{i}",
+                "traits": {"email": f"esp{i}@example.com"},
+                "messageId": f"i-{i}",
+            }
+            for i in range(4)
+        ]
+    )
+    arms = {}
+    for i in range(4):
+        email = shop.render("newsletter", profile={**persona("sparse-data"), "id": f"esp-{i}"}, at=AT, send_id=f"e-{i}")
+        arms[f"esp-{i}"] = email.experiments["winter-hero"]["variant"]
+    later = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+
+    def click(address: str, n: int) -> dict:
+        return {
+            "type": "track",
+            "event": "Email Link Clicked",
+            "context": {"traits": {"email": address}},
+            "timestamp": later,
+            "messageId": f"click-{n}",
+        }
+
+    store.ingest_email_events(
+        [click("esp0@example.com", 0), click("esp1@example.com", 1), click("nobody@example.com", 2)]
+    )
+    report = report_from_store(
+        store, shop.experiments["winter-hero"], now=datetime.now(UTC).replace(tzinfo=None) + timedelta(days=9)
+    )
+    clicks = {a.variant: a.secondary[0].conversions for a in report.arms}
+    expected = Counter(arms[p] for p in ("esp-0", "esp-1"))
+    assert {v: n for v, n in clicks.items() if n} == dict(expected), "only the two known recipients' clicks count"
+    assert report.secondary_events == ["Email Link Clicked"]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
 from tailor.store.models import Event, Exposure
 from tailor.store.upsert import insert_ignore
@@ -16,7 +16,7 @@ def record_exposures(store: Any, rows: list[dict[str, Any]]) -> int:
     """Store exposures; a repeated ``(experiment, profile_id, send_key)`` is ignored. Returns new rows."""
     if not rows:
         return 0
-    table = Exposure.__table__
+    table = cast(Table, Exposure.__table__)  # a declarative model's __table__ is a Table
     with store.engine.begin() as conn:
         inserted = insert_ignore(conn, table, rows, ["experiment", "profile_id", "send_key"], returning=table.c.id)
     return len(inserted)
