@@ -84,9 +84,9 @@ def parse_duration(text: Any) -> timedelta | None:
 
 
 def format_duration(duration: timedelta) -> str:
-    """The YAML spelling of a duration (``7d``, ``36h``): the inverse of :func:`parse_duration`."""
+    """A duration as YAML spells it (``7d``, ``36h``, ``90m``), as read by :func:`parse_duration`."""
     seconds = int(duration.total_seconds())
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds and seconds % size == 0:
             return f"{seconds // size}{unit}"
     return str(duration)
