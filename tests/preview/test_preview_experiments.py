@@ -1,4 +1,4 @@
-"""The studio's experiments pages in Chromium: the list, one experiment's table, SVG charts, SRM verdict, plan progress."""
+"""The studio's experiments pages in Chromium: list, one experiment's table, SVG charts, SRM, plan progress."""
 
 from __future__ import annotations
 
