@@ -36,19 +36,20 @@ def exposure_frame(store: Any, experiment: str) -> pd.DataFrame:
     return frame.sort_values("exposed_at").groupby("profile_id", as_index=False).first()
 
 
-def conversion_frame(store: Any, event: str, profile_ids: list[str]) -> pd.DataFrame:
-    """Timestamps of ``event`` for these recipients."""
+def conversion_frame(store: Any, events: str | list[str], profile_ids: list[str]) -> pd.DataFrame:
+    """Name and timestamp of each of ``events`` for these recipients."""
+    names = [events] if isinstance(events, str) else list(events)
     table = Event.__table__
     found: list[Any] = []
     with store.engine.connect() as conn:
         for start in range(0, len(profile_ids), 500):
             chunk = profile_ids[start : start + 500]
             found += conn.execute(
-                select(table.c.profile_id, table.c.timestamp).where(
-                    table.c.event == event, table.c.profile_id.in_(chunk)
+                select(table.c.profile_id, table.c.event, table.c.timestamp).where(
+                    table.c.event.in_(names), table.c.profile_id.in_(chunk)
                 )
             ).all()
-    frame = pd.DataFrame(found, columns=["profile_id", "timestamp"])
+    frame = pd.DataFrame(found, columns=["profile_id", "event", "timestamp"])
     frame["timestamp"] = pd.to_datetime(frame["timestamp"])
     return frame
 

@@ -11,11 +11,14 @@ from typing import Any
 
 import yaml
 
+from tailor.experiments.stats import Plan, make_plan
 from tailor.problems import Problem
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+#: the ESP click event (tailor.esp.events.SEGMENT_NAMES["click"]), the default secondary metric
+CLICK_EVENT = "Email Link Clicked"
 
 
 @dataclass(frozen=True)
@@ -36,11 +39,20 @@ class Experiment:
     variants: tuple[Variant, ...]
     holdout: float = 0.0
     templates: tuple[str, ...] = ()
-    conversion_event: str = "Order Completed"
+    #: a recipient converts with any of these events within the window after their first exposure
+    conversion_events: tuple[str, ...] = ("Order Completed",)
     conversion_window: timedelta = timedelta(days=7)
     #: a variant's blocks replace a targeted rule's choice only when this is true
     override_rules: bool = False
     description: str = ""
+    #: secondary metrics, attributed like the conversion (default: ESP clicks)
+    secondary_events: tuple[str, ...] = (CLICK_EVENT,)
+    #: the sample size the experiment is read at (none: the report says the p-value is not a decision)
+    plan: Plan | None = None
+
+    @property
+    def conversion_event(self) -> str:
+        return " or ".join(self.conversion_events)
 
     @property
     def control(self) -> Variant:
@@ -69,6 +81,15 @@ def parse_duration(text: Any) -> timedelta | None:
     if not match:
         return None
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def format_duration(duration: timedelta) -> str:
+    """A duration as YAML spells it (``7d``, ``36h``, ``90m``), as read by :func:`parse_duration`."""
+    seconds = int(duration.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return str(duration)
 
 
 def load_experiments(rules_dir: Path) -> tuple[dict[str, Experiment], list[Problem]]:
@@ -109,7 +130,7 @@ def _parse(name: str, spec: Any, path: str, where: tuple[int, int]) -> tuple[Exp
     if not isinstance(spec, dict):
         bad("must be a mapping with `variants:`")
         return None, problems
-    known = {"variants", "holdout", "templates", "conversion", "override_rules", "description"}
+    known = {"variants", "holdout", "templates", "conversion", "override_rules", "description", "secondary", "plan"}
     for key in set(spec) - known:
         bad(f"unknown key {key!r} (known: {', '.join(sorted(known))})")
     variants: list[Variant] = []
@@ -137,11 +158,19 @@ def _parse(name: str, spec: Any, path: str, where: tuple[int, int]) -> tuple[Exp
         bad("holdout is a fraction in [0, 1)")
         holdout = 0
     conversion = spec.get("conversion") or {}
-    event = conversion.get("event", "Order Completed") if isinstance(conversion, dict) else None
+    events = conversion.get("event", "Order Completed") if isinstance(conversion, dict) else None
+    events = [events] if isinstance(events, str) else events
     window = parse_duration(conversion.get("within", "7d")) if isinstance(conversion, dict) else None
-    if not isinstance(event, str) or window is None:
-        bad("conversion is {event: <event name>, within: <duration like 7d>}")
+    if not _event_names(events) or window is None:
+        bad("conversion is {event: <event name or list of names>, within: <duration like 7d>}")
         window = timedelta(days=7)
+        events = ["Order Completed"]
+    secondary = spec.get("secondary", [CLICK_EVENT])
+    secondary = [secondary] if isinstance(secondary, str) else secondary
+    if secondary != [] and not _event_names(secondary):
+        bad("secondary is a list of event names (default: [Email Link Clicked])")
+        secondary = []
+    plan = _parse_plan(spec["plan"], bad) if "plan" in spec else None
     templates = spec.get("templates") or []
     if isinstance(templates, str):
         templates = [templates]
@@ -152,11 +181,32 @@ def _parse(name: str, spec: Any, path: str, where: tuple[int, int]) -> tuple[Exp
         tuple(variants),
         float(holdout),
         tuple(templates),
-        str(event),
+        tuple(str(e) for e in events or ()),
         window,
         bool(spec.get("override_rules", False)),
         str(spec.get("description", "")),
+        tuple(str(e) for e in secondary or ()),
+        plan,
     ), problems
+
+
+def _parse_plan(raw: Any, bad: Any) -> Plan | None:
+    """``plan: {baseline, mde, power?, alpha?}`` → a Plan, or None after reporting what is wrong."""
+    if not isinstance(raw, dict) or not {"baseline", "mde"} <= set(raw):
+        bad("plan is {baseline: 0.03, mde: 10% (relative) or 0.3pp (absolute), power: 0.8, alpha: 0.05}")
+        return None
+    if unknown := set(raw) - {"baseline", "mde", "power", "alpha"}:
+        bad(f"plan: unknown key(s) {', '.join(sorted(map(str, unknown)))} (known: baseline, mde, power, alpha)")
+        return None
+    try:
+        return make_plan(raw["baseline"], raw["mde"], raw.get("power", 0.8), raw.get("alpha", 0.05))
+    except ValueError as exc:
+        bad(f"plan: {exc}")
+        return None
+
+
+def _event_names(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(e, str) and e.strip() for e in value)
 
 
 def _key_lines(node: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], tuple[int, int]]:

@@ -156,6 +156,8 @@ def create_preview_blueprint(tailor: Tailor) -> Blueprint:  # noqa: C901 - a Fla
             state=watcher().state(req.template),
         )
 
+    add_experiment_routes(bp, tailor)
+
     @bp.get("/api/version")
     def version() -> Response:
         """Polled about every second by open pages: changes when a template, rule or persona file does."""
@@ -200,3 +202,33 @@ def _add_sign_in(bp: Blueprint) -> None:
     def logout() -> Any:
         session.clear()
         return redirect(url_for("preview.login"), 303)
+
+
+def add_experiment_routes(bp: Blueprint, tailor: Tailor) -> None:
+    """``/preview/experiments``: every experiment with its status, and one experiment's results."""
+
+    @bp.get("/experiments")
+    def experiments_list() -> str:
+        from tailor.experiments import load_experiments, report_from_store
+
+        found, problems = load_experiments(tailor.rules_dir)
+        store = tailor.store
+        rows = [
+            {"experiment": experiment, "report": report_from_store(store, experiment) if store is not None else None}
+            for experiment in found.values()
+        ]
+        return render_template("preview/experiments.html", rows=rows, problems=problems, has_store=store is not None)
+
+    @bp.get("/experiments/<name>")
+    def experiment_view(name: str) -> Any:
+        from tailor.experiments import load_experiments, report_from_store
+        from tailor.preview.experiments import view
+
+        found, _ = load_experiments(tailor.rules_dir)
+        if name not in found:
+            return render_template("preview/error.html", message=f"unknown experiment {name!r}"), 404
+        store = tailor.store
+        if store is None:
+            message = "no store is configured (database_url): there are no exposures to report"
+            return render_template("preview/error.html", message=message), 404
+        return render_template("preview/experiment.html", **view(report_from_store(store, found[name]), found[name]))
