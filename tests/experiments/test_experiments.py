@@ -303,13 +303,19 @@ def test_two_experiments_attribute_independently_through_the_real_send_path(tmp_
             "newsletter", profile={**persona("sparse-data"), "id": person}, at=AT, send_id=f"s-{person}"
         )
         assert set(email.experiments) == {"hero-test", "subject-test"}
-    later = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
-    shop.store.ingest(
-        [
-            {"type": "track", "userId": p, "event": "Order Completed", "timestamp": later, "messageId": f"o-{p}"}
-            for p in people[:6]
-        ]
-    )
+    later = datetime.now(UTC) + timedelta(hours=3)
+    orders = [
+        {
+            "type": "track",
+            "userId": p,
+            "event": "Order Completed",
+            "timestamp": later.isoformat(),
+            "messageId": f"o-{p}",
+        }
+        for p in people[:6]
+    ]
+    # received then too (as a later load would): a time ahead of its receipt is clamped to the receipt
+    shop.store.ingest_records(shop.store.validate(orders, received_at=later.replace(tzinfo=None)))
     read_at = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=10)
     hero = report_from_store(shop.store, shop.experiments["hero-test"], now=read_at)
     subject = report_from_store(shop.store, shop.experiments["subject-test"], now=read_at)
