@@ -256,7 +256,8 @@ def _check_attributes(match: re.Match[str], tag_offset: int, tag: str, report) -
 _WS_BETWEEN_TAGS = re.compile(r">([ \t]*\r?\n\s*)<")
 _CONTENT_TAG = re.compile(
     r"(<(mj-text|mj-button|mj-table|mj-accordion-text|mj-accordion-title|mj-navbar-link|mj-social-element)\b"
-    r"(?:[^>\"']|\"[^\"]*\"|'[^']*')*(?<!/)>)(.*?)(</\2>)",  # an opening tag, never a self-closing one
+    # an opening tag (never a self-closing one); a closing tag may have its ">" on the next line
+    r"(?:[^>\"']|\"[^\"]*\"|'[^']*')*(?<!/)>)(.*?)(</\2\s*>)",
     re.S,
 )
 _ATTR_VALUE = re.compile(r"(?P<name>[\w:-]+)\s*=\s*(?:\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)')")
@@ -288,9 +289,87 @@ def fix_for_mrml(source: str) -> str:
     return re.sub(r"<[a-zA-Z][^<>]*>", fix_tag, source)
 
 
+#: MJML tags after which text is at the structural level (not content) unless the tag opens an ending tag
+_MJ_TAG = re.compile(r"<(?P<close>/?)(?P<name>mjml|mj-[\w-]+)\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*?(?P<self>/?)>")
+_PLACEHOLDER_OR_SPACE = re.compile(r"TJ0x\d+x|\s+")
+_RAW = re.compile(r"(<mj-raw\b[^>]*>)(.*?)(</mj-raw\s*>)", re.S)
+RAW_OPEN, RAW_CLOSE = "<!--tailor:raw-->", "<!--/tailor:raw-->"
+_MSO_OPEN, _MSO_CLOSE = "<!--[if mso | IE]>", "<![endif]-->"
+_NAVBAR_LINK_END = re.compile(r'(<a\b[^>]*\bclass="mj-link"[^>]*>.*?</a>)(?=<)', re.S)
+
+
+def drop_stray_text(source: str) -> str:
+    """Text between MJML elements (``</mj-column>a<mj-column>``) is dropped, as official MJML does.
+
+    MRML prints it into the page. Jinja placeholders there are kept: a ``{% if %}`` between
+    sections is how a template chooses sections.
+    """
+    out: list[str] = []
+    last = 0
+    for tag in _MJ_TAG.finditer(source):
+        out.append(source[last : tag.end()])
+        last = tag.end()
+        opens_content = not tag.group("close") and not tag.group("self") and tag.group("name") in ENDING_TAGS
+        if opens_content:
+            continue
+        following = source.find("<", last)
+        following = len(source) if following < 0 else following
+        text = source[last:following]
+        if text.strip():
+            out.append("".join(m.group(0) for m in _PLACEHOLDER_OR_SPACE.finditer(text)))
+            last = following
+    out.append(source[last:])
+    return "".join(out)
+
+
+def mark_raw(source: str) -> str:
+    """Wrap each ``mj-raw``'s content in markers so :func:`fix_mrml_output` can find it again.
+
+    tailor's own slot sentinels (``<!--tailor:…-->`` alone in an mj-raw) are left as they are.
+    """
+
+    def mark(m: re.Match[str]) -> str:
+        body = m.group(2)
+        if re.fullmatch(r"\s*<!--/?tailor:[^>]*-->\s*", body):
+            return m.group(0)
+        return m.group(1) + RAW_OPEN + body + RAW_CLOSE + m.group(3)
+
+    return _RAW.sub(mark, source)
+
+
+def _outside_mso(html: str) -> str:
+    """Move each marked mj-raw out of the Outlook-only conditional MRML puts it in.
+
+    Between a wrapper's sections MRML writes ``<!--[if mso | IE]></td></tr>RAW<tr><td><![endif]-->``:
+    the raw HTML then exists for Outlook only (and a raw conditional comment inside it breaks
+    the page). Official MJML writes the raw between two conditionals; so do we.
+    """
+    out: list[str] = []
+    inside = False  # in an Outlook-only conditional, judged from the HTML outside the raws
+    pos = 0
+    while (start := html.find(RAW_OPEN, pos)) >= 0 and (end := html.find(RAW_CLOSE, start)) >= 0:
+        before = html[pos:start]
+        opened, closed = before.rfind(_MSO_OPEN), before.rfind(_MSO_CLOSE)
+        if opened != closed:  # both -1 (neither there) keeps the state
+            inside = opened > closed
+        raw = html[start + len(RAW_OPEN) : end]
+        out.append(before)
+        out.append(f"{_MSO_CLOSE}{raw}{_MSO_OPEN}" if inside else raw)
+        pos = end + len(RAW_CLOSE)
+    out.append(html[pos:])
+    return "".join(out).replace(_MSO_OPEN + _MSO_CLOSE, "")
+
+
+def fix_mrml_output(html: str) -> str:
+    """Fix what MRML writes differently from official MJML (mj-raw placement, navbar spacing)."""
+    html = _outside_mso(html)
+    # official MJML writes each navbar link on its own line: browsers show a space between them
+    return _NAVBAR_LINK_END.sub(lambda m: m.group(1) + "\n", html)
+
+
 def compile_mjml(source: str) -> str:
     """MJML → HTML with mjml-python; raises :class:`MJMLError` with MRML's message."""
     try:
-        return mjml2html(source, disable_comments=False)
+        return fix_mrml_output(mjml2html(mark_raw(drop_stray_text(source)), disable_comments=False))
     except ValueError as exc:
         raise MJMLError(str(exc)) from None
