@@ -286,7 +286,18 @@ def fix_for_mrml(source: str) -> str:
 
         return _ATTR_VALUE.sub(fix_attr, text)
 
-    return re.sub(r"<[a-zA-Z][^<>]*>", fix_tag, source)
+    source = re.sub(r"<[a-zA-Z][^<>]*>", fix_tag, source)
+
+    # MRML ignores a padding shorthand with a unitless 0 ("0 15px") when it computes column
+    # widths (official MJML reads it as 0px): spell the unit out
+    def zero_px(attr: re.Match[str]) -> str:
+        return attr.group(1) + _BARE_ZERO.sub("0px", attr.group(2)) + attr.group(3)
+
+    return re.sub(r"<mj-[^<>]*>", lambda tag: _PADDING_ATTR.sub(zero_px, tag.group(0)), source)
+
+
+_PADDING_ATTR = re.compile(r"(\s(?:padding|padding-\w+|inner-padding)\s*=\s*\")([^\"]*)(\")")
+_BARE_ZERO = re.compile(r"(?<![\w.])0(?![\w.%])")
 
 
 #: MJML tags after which text is at the structural level (not content) unless the tag opens an ending tag
@@ -367,9 +378,31 @@ def fix_mrml_output(html: str) -> str:
     return _NAVBAR_LINK_END.sub(lambda m: m.group(1) + "\n", html)
 
 
+#: official MJML 4.18's defaults where MRML's differ (its accordion icons are on imgur.com)
+OFFICIAL_DEFAULTS = {
+    "mj-accordion": (
+        'icon-wrapped-url="https://static.mailjet.com/mjml-website/documentation/accordion-arrow-down.png" '
+        'icon-unwrapped-url="https://static.mailjet.com/mjml-website/documentation/accordion-arrow-up.png"'
+    ),
+}
+
+
+def with_official_defaults(source: str) -> str:
+    """Declare official MJML's defaults first in ``mj-head``: the template's own attributes still win."""
+    used = [f"<{tag} {attrs} />" for tag, attrs in OFFICIAL_DEFAULTS.items() if f"<{tag}" in source]
+    if not used:
+        return source
+    defaults = f"<mj-attributes>{''.join(used)}</mj-attributes>"
+    head = re.search(r"<mj-head\b[^>]*>", source)
+    if head:
+        return source[: head.end()] + defaults + source[head.end() :]
+    return re.sub(r"(<mjml\b[^>]*>)", lambda m: f"{m.group(1)}<mj-head>{defaults}</mj-head>", source, count=1)
+
+
 def compile_mjml(source: str) -> str:
     """MJML → HTML with mjml-python; raises :class:`MJMLError` with MRML's message."""
+    source = with_official_defaults(mark_raw(drop_stray_text(source)))
     try:
-        return fix_mrml_output(mjml2html(mark_raw(drop_stray_text(source)), disable_comments=False))
+        return fix_mrml_output(mjml2html(source, disable_comments=False))
     except ValueError as exc:
         raise MJMLError(str(exc)) from None
