@@ -202,8 +202,6 @@ def lint(expanded: Expanded) -> list[Problem]:
         if name not in KNOWN_TAGS:
             report(offset, f"unknown MJML tag <{name}>")
             continue
-        if name == "mj-include":
-            report(offset, 'use {% include "partials/..." %} instead of <mj-include>: includes are resolved by tailor')
         if match.group("close"):
             if not stack or stack[-1][0] != name:
                 report(offset, f"</{name}> closes nothing" + (f" (open: <{stack[-1][0]}>)" if stack else ""))
