@@ -121,7 +121,9 @@ def test_an_include_through_a_symlink_out_of_templates_is_refused(tmp_path):
     compiler = write(
         tmp_path / "templates",
         {
-            "page.mjml": '---\nsubject: x\n---\n<mjml><mj-head><mj-include path="brand.css" type="css" /></mj-head></mjml>'
+            "page.mjml": (
+                '---\nsubject: x\n---\n<mjml><mj-head><mj-include path="brand.css" type="css" /></mj-head></mjml>'
+            )
         },
     )
     (tmp_path / "templates" / "brand.css").symlink_to(tmp_path / "secret.css")
