@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from lxml import html as lxml_html
+from lxml.cssselect import CSSSelector
 from mjml import mjml2html
 
 from tailor.problems import Problem
@@ -53,6 +55,9 @@ KNOWN_TAGS = {
     "mj-text",
     "mj-wrapper",
     "mj-include",
+    "mj-html-attributes",
+    "mj-selector",
+    "mj-html-attribute",
 }
 #: tags whose content is HTML passed through, not MJML
 ENDING_TAGS = {
@@ -67,6 +72,7 @@ ENDING_TAGS = {
     "mj-title",
     "mj-preview",
     "mj-style",
+    "mj-html-attribute",
 }
 CONTENT_TAGS = {
     "mj-text",
@@ -397,10 +403,66 @@ def with_official_defaults(source: str) -> str:
     return re.sub(r"(<mjml\b[^>]*>)", lambda m: f"{m.group(1)}<mj-head>{defaults}</mj-head>", source, count=1)
 
 
+_HTML_ATTRIBUTES = re.compile(r"<mj-html-attributes\b[^>]*>(.*?)</mj-html-attributes\s*>", re.S)
+_SELECTOR = re.compile(r"<mj-selector\b[^>]*?\bpath\s*=\s*(?:\"([^\"]*)\"|'([^']*)')[^>]*>(.*?)</mj-selector\s*>", re.S)
+_HTML_ATTRIBUTE = re.compile(
+    r"<mj-html-attribute\b[^>]*?\bname\s*=\s*(?:\"([^\"]*)\"|'([^']*)')[^>]*>(.*?)</mj-html-attribute\s*>", re.S
+)
+_START_TAG = re.compile(
+    r"<!--.*?-->|<(style|script)\b.*?</\1\s*>|<([a-zA-Z][\w:-]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>", re.S | re.I
+)
+
+
+def take_html_attributes(source: str) -> tuple[str, list[tuple[str, str, str]]]:
+    """Cut ``<mj-html-attributes>`` out of the head (MRML rejects it): ``(selector, name, value)`` each."""
+    found: list[tuple[str, str, str]] = []
+    for block in _HTML_ATTRIBUTES.finditer(source):
+        for selector in _SELECTOR.finditer(block.group(1)):
+            path = selector.group(1) if selector.group(1) is not None else selector.group(2)
+            for attribute in _HTML_ATTRIBUTE.finditer(selector.group(3)):
+                name = attribute.group(1) if attribute.group(1) is not None else attribute.group(2)
+                found.append((path, name, attribute.group(3).strip()))
+    return _HTML_ATTRIBUTES.sub("", source), found
+
+
+def apply_html_attributes(html: str, wanted: list[tuple[str, str, str]]) -> str:
+    """Set each ``mj-html-attribute`` on the elements its CSS selector matches, as official MJML does.
+
+    lxml finds the elements; the attributes are written into the start tags of the HTML as
+    it is, so nothing else of MRML's output (conditional comments above all) is re-serialized.
+    """
+    doc = lxml_html.document_fromstring(html)
+    elements = [el for el in doc.iter() if isinstance(el.tag, str)]
+    index = {id(el): i for i, el in enumerate(elements)}
+    additions: dict[int, dict[str, str]] = {}
+    for selector, name, value in wanted:
+        for el in CSSSelector(selector)(doc):
+            additions.setdefault(index[id(el)], {})[name] = value
+    starts = [m for m in _START_TAG.finditer(html) if m.group(1) or m.group(2)]  # comments are no elements
+    if [(m.group(2) or m.group(1)).lower() for m in starts] != [el.tag.lower() for el in elements]:
+        raise MJMLError("mj-html-attributes: could not match the compiled HTML's elements")
+    out: list[str] = []
+    last = 0
+    for position, tag in enumerate(starts):
+        extra = additions.get(position)
+        if not extra or not tag.group(2):
+            continue
+        attrs = tag.group(3)
+        for name, value in extra.items():
+            attrs = re.sub(rf"\s{re.escape(name)}\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]+)", "", attrs)
+            attrs = attrs.rstrip("/") + f' {name}="{value.replace(chr(34), "&quot;")}"'
+        out.append(html[last : tag.start(3)] + attrs)
+        last = tag.end(3)
+    out.append(html[last:])
+    return "".join(out)
+
+
 def compile_mjml(source: str) -> str:
     """MJML → HTML with mjml-python; raises :class:`MJMLError` with MRML's message."""
+    source, html_attributes = take_html_attributes(source)
     source = with_official_defaults(mark_raw(drop_stray_text(source)))
     try:
-        return fix_mrml_output(mjml2html(source, disable_comments=False))
+        html = fix_mrml_output(mjml2html(source, disable_comments=False))
     except ValueError as exc:
         raise MJMLError(str(exc)) from None
+    return apply_html_attributes(html, html_attributes) if html_attributes else html
