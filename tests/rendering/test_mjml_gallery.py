@@ -85,3 +85,128 @@ def test_an_mj_title_is_the_subject_of_a_file_dropped_in_as_it_is(tmp_path, sour
     compiler = drop_in(tmp_path / "templates", source)
     title = source.read_text().split("<mj-title>", 1)[1].split("</mj-title>", 1)[0]
     assert compiler.compile_fresh(source.stem).render(MERGE_TAGS).subject == " ".join(title.split())
+
+
+#: Jinja in every position the gallery's markup uses: attribute lists over several lines with
+#: ">" alone on a line, closing tags split the same way, entities, comments and Jinja between
+#: sections, conditional comments in mj-raw, navbar and carousel attributes, mj-attributes/mj-class.
+#: (A raw ``<!--[if !mso]><!-->…<!--<![endif]-->`` pair is inside a column, not between sections:
+#: official MJML 4.18 merges a raw's closing ``<![endif]-->`` with the next section's Outlook
+#: conditional, and after ``<!--<![endif]-->`` that hides the section's Outlook table from
+#: Outlook; tailor keeps the table, so the layouts would differ by official MJML's bug.)
+JINJA_EVERYWHERE = """---
+subject: "{{ name }}, your picks"
+---
+<mjml>
+  <mj-head>
+    <mj-attributes>
+      <mj-class name="lead" font-size="18px" color="#333333" />
+      <mj-all font-family="Arial, sans-serif" />
+    </mj-attributes>
+  </mj-head>
+  <mj-body>
+    <!-- Header: {{ name }} -->
+    <mj-section
+      background-color="#ffffff"
+      padding="0 15px 0 15px"
+    >
+      <mj-column
+        width="100%"
+      >
+        <mj-text
+          mj-class="lead"
+          css-class="hello"
+          >Hi&nbsp;{{ name }} &amp; friends &mdash; {{ tagline }}</mj-text
+        >
+        <mj-button
+          href="{{ url }}?a=1&amp;b=2"
+          background-color="#f45e43"
+        >
+          Shop {{ name }}
+        </mj-button>
+      </mj-column>
+    </mj-section>
+    {# a Jinja comment between sections #}
+    {% if vip %}
+    <mj-raw><!--[if mso]><p>{{ name }} (Outlook)</p><![endif]--></mj-raw>
+    <mj-section>
+      <mj-column>
+        <mj-raw><!--[if !mso]><!--></mj-raw>
+        <mj-text>VIP {{ name }}</mj-text>
+        <mj-raw><!--<![endif]--></mj-raw>
+      </mj-column>
+    </mj-section>
+    {% endif %}
+    <mj-section>
+      <mj-column>
+        <mj-navbar
+          base-url="https://shop.example"
+          hamburger="hamburger"
+          ico-color="#444"
+        >
+          <mj-navbar-link href="/home?u={{ user_id }}">Home</mj-navbar-link>
+          <mj-navbar-link href="/deals">Deals for {{ name }}</mj-navbar-link>
+        </mj-navbar>
+        <mj-carousel
+          left-icon="https://shop.example/l.png"
+          right-icon="https://shop.example/r.png"
+        >
+          <mj-carousel-image src="{{ items[0].image }}" alt="{{ items[0].title }}" href="{{ items[0].url }}" />
+          <mj-carousel-image
+            src="{{ items[1].image }}"
+            alt="{{ items[1].title }}"
+            href="{{ items[1].url }}"
+          />
+        </mj-carousel>
+      </mj-column>
+    </mj-section>
+  </mj-body>
+</mjml>
+"""
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"name": "Ada", "vip": True, "tagline": "new in", "url": "https://shop.example/p", "user_id": 7},
+        {"name": 'Bob & "Co" <b>', "vip": False, "tagline": "", "url": "https://shop.example/q", "user_id": 8},
+    ],
+    ids=["vip", "escaped"],
+)
+def test_jinja_in_the_gallery_positions_renders_like_official_mjml_per_recipient(tmp_path, mjml_oracle, context):
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "positions.mjml").write_text(JINJA_EVERYWHERE, encoding="utf-8")
+    items = [
+        {"image": f"https://shop.example/{i}.jpg", "title": f"Item {i}", "url": f"https://shop.example/{i}"}
+        for i in range(3)
+    ]
+    context = {**context, "items": items}
+    compiler = Compiler(templates)
+    compiled = compiler.compile_fresh("positions")
+    ours = compiled.render(context).html
+    official = render_naive(
+        compiler, "positions", context, {}, mjml=mjml_oracle, inliner="css-inline", utm=compiled.utm
+    )
+    a, b = anatomy(ours), anatomy(official)
+    assert a.text == b.text
+    assert a.links == b.links
+    assert a.images == b.images
+    assert layout(ours) == layout(official)
+    assert (context["name"] in a.text) or ("&" in context["name"] and "Bob" in a.text)
+    assert ("(Outlook)" in ours) == context["vip"]
+
+
+def test_a_jinja_loop_inside_a_carousel_is_refused_with_its_position(tmp_path):
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "loop.mjml").write_text(
+        "---\nsubject: x\n---\n<mjml><mj-body><mj-section><mj-column><mj-carousel>\n"
+        '  {% for i in items %}<mj-carousel-image src="{{ i }}" />{% endfor %}\n'
+        "</mj-carousel></mj-column></mj-section></mj-body></mjml>",
+        encoding="utf-8",
+    )
+    problems = [str(p) for p in Compiler(templates).check("loop")]
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{templates / 'loop.mjml'}:5:3: ")
+    assert "inside <mj-carousel>" in problems[0]

@@ -93,7 +93,8 @@ def anatomy(html: str, *, include_hidden: bool = False) -> EmailAnatomy:
     )
 
 
-_CONDITIONAL = re.compile(r"<!--\[if mso \| IE\]>(.*?)<!\[endif\]-->", re.S)
+#: Outlook-only HTML; official MJML merges a raw ``<!--[if mso]>…<![endif]-->`` into the next one
+_CONDITIONAL = re.compile(r"<!--\[if mso(?: \| IE)?\]>(.*?)<!\[endif\]-->", re.S)
 _OUTLOOK_WIDTH = re.compile(
     r"<(?:td|table)\b[^>]*?(?:\bwidth=\"(\d+(?:\.\d+)?)(?:px)?\"|style=\"[^\"]*?(?<![-\w])width:\s*(\d+(?:\.\d+)?)px)"
 )

@@ -94,6 +94,9 @@ ALLOWED_PARENTS = {
     "mj-hero": {"mj-body", "mj-wrapper"},
     **{tag: {"mj-column", "mj-hero"} for tag in CONTENT_TAGS},
 }
+#: containers MJML builds from their children at compile time (CSS per child, counts): MRML
+#: refuses text in them, and a Jinja loop there would change a layout computed once
+_FIXED_CHILDREN = {"mj-carousel", "mj-navbar", "mj-social", "mj-accordion", "mj-accordion-element"}
 #: attributes MJML does arithmetic with at compile time: Jinja there renders wrong
 LAYOUT_ATTRIBUTES = {
     "width",
@@ -188,6 +191,12 @@ def lint(expanded: Expanded) -> list[Problem]:
         in_ending = bool(stack) and stack[-1][0] in ENDING_TAGS
         if kind == "jinja":
             tok = jinja_by_start[offset]
+            if stack and stack[-1][0] in _FIXED_CHILDREN and _BLOCK_START.match(tok):
+                report(
+                    offset,
+                    f"Jinja {tok[:20]!r} directly inside <{stack[-1][0]}>: MJML builds it from a fixed list of "
+                    "children at compile time; choose between whole sections instead",
+                )
             if _BLOCK_START.match(tok):
                 open_jinja.append(_OpenJinja(_BLOCK_START.match(tok).group(1), len(stack), offset))
             elif _BLOCK_END.match(tok) and open_jinja:
