@@ -6,7 +6,8 @@ Two corpora, each file used as it is: the 25 templates of the public MJML galler
 is rendered twice: by tailor (compiled once with mjml-python, Jinja per recipient) and by
 the reference pipeline with official npm ``mjml@4.18.0``. A reader must get the same
 visible text, links and images, and the client the same layout: column widths,
-Outlook's conditional tables, and the hamburger/carousel/accordion parts.
+Outlook's conditional tables, the hamburger/carousel/accordion parts, and the text
+styles mj-attributes/mj-class give.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tailor.rendering.compiler import Compiler
-from tailor.rendering.inspect import anatomy, layout
+from tailor.rendering.inspect import anatomy, layout, text_styles
 from tailor.rendering.naive import render_naive
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -53,6 +54,11 @@ def assert_renders_like_official(compiler: Compiler, name: str, oracle) -> str:
     assert shape.widgets == official_shape.widgets
     # attributes set by <mj-html-attributes> (MRML has none: tailor applies them after the compile)
     assert _DATA_ATTRIBUTE.findall(ours) == _DATA_ATTRIBUTE.findall(official)
+    # mj-attributes, mj-class and defaults reach the text as in official MJML's own output
+    # (not the reference pipeline's, whose inliner also inlines MJML's <style> rules)
+    source = compiler.path_of(name).read_text(encoding="utf-8").split("---\n", 2)[-1]
+    official_as_is = compiler.html_env.from_string(oracle(source)).render(MERGE_TAGS)
+    assert text_styles(ours) == text_styles(official_as_is)
     return a.text
 
 

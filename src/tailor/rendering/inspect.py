@@ -142,3 +142,44 @@ def layout(html: str) -> EmailLayout:
         for m in _OUTLOOK_WIDTH.finditer(block):
             outlook.append(str(int(round(float(m.group(1) or m.group(2)), 1))))
     return EmailLayout(columns=columns, outlook_widths=outlook, widgets=sorted(widgets))
+
+
+#: the properties MJML attributes (and mj-attributes/mj-class) set on what a reader sees
+_TEXT_STYLE_PROPERTIES = (
+    "color",
+    "background-color",
+    "font-family",
+    "font-size",
+    "font-style",
+    "font-weight",
+    "letter-spacing",
+    "line-height",
+    "text-align",
+    "text-decoration",
+    "text-transform",
+)
+_SHORT_HEX = re.compile(r"#([0-9a-f])([0-9a-f])([0-9a-f])\b")
+
+
+def text_styles(html: str) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
+    """Each element holding text, with the text styles written on it (values normalized).
+
+    Shows whether mj-attributes, mj-class and the components' defaults reached the text:
+    ``#fff`` equals ``#ffffff`` and spacing is folded. ``!important`` is dropped: official
+    MJML's inliner (juice) drops it from ``<mj-style inline>`` rules, css-inline keeps it.
+    """
+    doc = lxml_html.document_fromstring(html or "<html></html>")
+    body = doc.find("body")
+    found: list[tuple[str, tuple[tuple[str, str], ...]]] = []
+    for el in (body if body is not None else doc).iter():
+        if not isinstance(el.tag, str) or not (el.text and el.text.strip()):
+            continue
+        declared: dict[str, str] = {}
+        for declaration in (el.get("style") or "").split(";"):
+            name, _, value = declaration.partition(":")
+            name = name.strip().lower()
+            if name in _TEXT_STYLE_PROPERTIES:
+                value = " ".join(value.lower().replace("!important", "").split())
+                declared[name] = _SHORT_HEX.sub(r"#\1\1\2\2\3\3", value.replace(", ", ","))
+        found.append((" ".join(el.text.split())[:40], tuple(sorted(declared.items()))))
+    return found

@@ -300,6 +300,8 @@ def fix_for_mrml(source: str) -> str:
         return _ATTR_VALUE.sub(fix_attr, text)
 
     source = re.sub(r"<[a-zA-Z][^<>]*>", fix_tag, source)
+    # an attribute written twice: official MJML's parser keeps the first, MRML the last
+    source = re.sub(r"<mj-[^<>]*>", _first_of_each_attribute, source)
 
     # MRML ignores a padding shorthand with a unitless 0 ("0 15px") when it computes column
     # widths (official MJML reads it as 0px): spell the unit out
@@ -307,6 +309,23 @@ def fix_for_mrml(source: str) -> str:
         return attr.group(1) + _BARE_ZERO.sub("0px", attr.group(2)) + attr.group(3)
 
     return re.sub(r"<mj-[^<>]*>", lambda tag: _PADDING_ATTR.sub(zero_px, tag.group(0)), source)
+
+
+def _first_of_each_attribute(tag: re.Match[str]) -> str:
+    text = tag.group(0)
+    names = [m.group("name").lower() for m in _ATTR_VALUE.finditer(text)]
+    if len(names) == len(set(names)):
+        return text
+    seen: set[str] = set()
+
+    def keep_first(attr: re.Match[str]) -> str:
+        name = attr.group("name").lower()
+        if name in seen:
+            return ""
+        seen.add(name)
+        return attr.group(0)
+
+    return _ATTR_VALUE.sub(keep_first, text)
 
 
 _PADDING_ATTR = re.compile(r"(\s(?:padding|padding-\w+|inner-padding)\s*=\s*\")([^\"]*)(\")")
