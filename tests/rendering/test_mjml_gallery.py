@@ -216,3 +216,15 @@ def test_a_jinja_loop_inside_a_carousel_is_refused_with_its_position(tmp_path):
     assert len(problems) == 1
     assert problems[0].startswith(f"{templates / 'loop.mjml'}:5:3: ")
     assert "inside <mj-carousel>" in problems[0]
+
+
+def test_a_title_whose_closing_tag_is_split_over_two_lines_is_the_subject(tmp_path):
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "split.mjml").write_text(
+        "<mjml><mj-head><mj-title\n  >Spring sale</mj-title\n  ><mj-preview>Up to 50%</mj-preview\n>"
+        "</mj-head><mj-body><mj-section><mj-column><mj-text>Hi</mj-text></mj-column></mj-section></mj-body></mjml>",
+        encoding="utf-8",
+    )
+    rendered = Compiler(templates).compile_fresh("split").render({})
+    assert (rendered.subject, rendered.preheader) == ("Spring sale", "Up to 50%")

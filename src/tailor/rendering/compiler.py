@@ -48,8 +48,9 @@ from tailor.watch import folder_stamp
 
 COMPILER_VERSION = "1"
 
-_TITLE = re.compile(r"<mj-title>(.*?)</mj-title>", re.S)
-_PREVIEW = re.compile(r"<mj-preview>(.*?)</mj-preview>", re.S)
+# closing tags may carry their ">" on the next line (Prettier writes MJML that way)
+_TITLE = re.compile(r"<mj-title\s*>(.*?)</mj-title\s*>", re.S)
+_PREVIEW = re.compile(r"<mj-preview\s*>(.*?)</mj-preview\s*>", re.S)
 _INLINE_MJ_STYLE = re.compile(r"<mj-style\b[^>]*\binline=[\"']inline[\"'][^>]*>")
 #: a style block, or a conditional comment holding one (kept whole: a placeholder comment
 #: inside a conditional comment would end it early and leave ``<!--[endif]---->`` for Outlook)
