@@ -78,9 +78,11 @@ class MJMLOracle:
             ["node", str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=script.parent
         )
 
-    def __call__(self, source: str) -> str:
+    def __call__(self, source: str, file_path: Path | None = None) -> str:
+        """Official MJML's HTML for ``source``; ``file_path`` is where its ``mj-include`` paths start."""
         assert self.proc.stdin and self.proc.stdout
-        self.proc.stdin.write(json.dumps({"mjml": source}) + "\n")
+        request = {"mjml": source, **({"filePath": str(file_path)} if file_path else {})}
+        self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
         answer = json.loads(self.proc.stdout.readline())
         if "error" in answer:

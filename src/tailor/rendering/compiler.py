@@ -48,10 +48,15 @@ from tailor.watch import folder_stamp
 
 COMPILER_VERSION = "1"
 
-_TITLE = re.compile(r"<mj-title>(.*?)</mj-title>", re.S)
-_PREVIEW = re.compile(r"<mj-preview>(.*?)</mj-preview>", re.S)
+# closing tags may carry their ">" on the next line (Prettier writes MJML that way)
+_TITLE = re.compile(r"<mj-title\s*>(.*?)</mj-title\s*>", re.S)
+_PREVIEW = re.compile(r"<mj-preview\s*>(.*?)</mj-preview\s*>", re.S)
 _INLINE_MJ_STYLE = re.compile(r"<mj-style\b[^>]*\binline=[\"']inline[\"'][^>]*>")
-_STYLE_BLOCK = re.compile(r"<style\b[^>]*>.*?</style>", re.S | re.I)
+#: a style block, or a conditional comment holding one (kept whole: a placeholder comment
+#: inside a conditional comment would end it early and leave ``<!--[endif]---->`` for Outlook)
+_STYLE_BLOCK = re.compile(
+    r"<!--\[if [^\]]*\]>(?:(?!<!\[endif\]-->).)*?<style\b.*?<!\[endif\]-->|<style\b[^>]*>.*?</style>", re.S | re.I
+)
 INLINE_MARK = "/*tailor:inline*/"
 _HREF = re.compile(r"(?P<pre>\shref=)(?P<q>[\"'])(?P<url>.*?)(?P=q)", re.S)
 

@@ -92,3 +92,95 @@ def anatomy(html: str, *, include_hidden: bool = False) -> EmailAnatomy:
         size_bytes=len(html.encode("utf-8")),
         has_dark_mode_meta=bool(re.search(r"<meta[^>]+name=[\"']color-scheme[\"']", html, re.I)),
     )
+
+
+#: Outlook-only HTML; official MJML merges a raw ``<!--[if mso]>…<![endif]-->`` into the next one
+_CONDITIONAL = re.compile(r"<!--\[if mso(?: \| IE)?\]>(.*?)<!\[endif\]-->", re.S)
+_OUTLOOK_WIDTH = re.compile(
+    r"<(?:td|table)\b[^>]*?(?:\bwidth=\"(\d+(?:\.\d+)?)(?:px)?\"|style=\"[^\"]*?(?<![-\w])width:\s*(\d+(?:\.\d+)?)px)"
+)
+_COLUMN_CLASS = re.compile(r"^mj-column-(per|px)-(\d+)(?:-(\d+))?$")
+_WIDGET_CLASS = re.compile(r"^mj-(menu|carousel|accordion)[\w-]*$")
+_CAROUSEL_ID = re.compile(r"mj-carousel-[0-9a-f]{8,16}-")
+
+
+@dataclass
+class EmailLayout:
+    """The layout a reader's client builds: column widths, Outlook's tables, interactive parts."""
+
+    #: each column's width class in document order: "per-33.33", "px-480"
+    columns: list[str]
+    #: the widths of the tables and cells inside Outlook-only conditional comments, in order,
+    #: in whole pixels (official MJML writes 254.4px where MRML writes 254px, 85px for 85.71429px,
+    #: and 199.99999999999997px for 200px)
+    outlook_widths: list[str]
+    #: hamburger, carousel and accordion parts (class names, generated ids folded), sorted
+    widgets: list[str]
+
+
+def layout(html: str) -> EmailLayout:
+    """The structure of an MJML email as official MJML and MRML both write it, numbers rounded.
+
+    MRML writes ``mj-column-per-33-333332`` where MJML writes ``…-33-333333333333336``,
+    and a random carousel id where MJML writes another: both are folded.
+    """
+    doc = lxml_html.document_fromstring(html or "<html></html>")
+    columns: list[str] = []
+    widgets: list[str] = []
+    for el in doc.iter():
+        if not isinstance(el.tag, str):
+            continue
+        for cls in (el.get("class") or "").split():
+            column = _COLUMN_CLASS.match(cls)
+            if column:
+                kind, whole, fraction = column.groups()
+                value = float(f"{whole}.{fraction or 0}")
+                columns.append(f"{kind}-{value:.2f}".rstrip("0").rstrip("."))
+            elif _WIDGET_CLASS.match(cls):
+                widgets.append(_CAROUSEL_ID.sub("mj-carousel-ID-", cls))
+    outlook: list[str] = []
+    for block in _CONDITIONAL.findall(html):
+        for m in _OUTLOOK_WIDTH.finditer(block):
+            outlook.append(str(int(round(float(m.group(1) or m.group(2)), 1))))
+    return EmailLayout(columns=columns, outlook_widths=outlook, widgets=sorted(widgets))
+
+
+#: the properties MJML attributes (and mj-attributes/mj-class) set on what a reader sees
+_TEXT_STYLE_PROPERTIES = (
+    "color",
+    "background-color",
+    "font-family",
+    "font-size",
+    "font-style",
+    "font-weight",
+    "letter-spacing",
+    "line-height",
+    "text-align",
+    "text-decoration",
+    "text-transform",
+)
+_SHORT_HEX = re.compile(r"#([0-9a-f])([0-9a-f])([0-9a-f])\b")
+
+
+def text_styles(html: str) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
+    """Each element holding text, with the text styles written on it (values normalized).
+
+    Shows whether mj-attributes, mj-class and the components' defaults reached the text:
+    ``#fff`` equals ``#ffffff`` and spacing is folded. ``!important`` is dropped: official
+    MJML's inliner (juice) drops it from ``<mj-style inline>`` rules, css-inline keeps it.
+    """
+    doc = lxml_html.document_fromstring(html or "<html></html>")
+    body = doc.find("body")
+    found: list[tuple[str, tuple[tuple[str, str], ...]]] = []
+    for el in (body if body is not None else doc).iter():
+        if not isinstance(el.tag, str) or not (el.text and el.text.strip()):
+            continue
+        declared: dict[str, str] = {}
+        for declaration in (el.get("style") or "").split(";"):
+            name, _, value = declaration.partition(":")
+            name = name.strip().lower()
+            if name in _TEXT_STYLE_PROPERTIES:
+                value = " ".join(value.lower().replace("!important", "").split())
+                declared[name] = _SHORT_HEX.sub(r"#\1\1\2\2\3\3", value.replace(", ", ","))
+        found.append((" ".join(el.text.split())[:40], tuple(sorted(declared.items()))))
+    return found

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from lxml import html as lxml_html
+from lxml.cssselect import CSSSelector
 from mjml import mjml2html
 
 from tailor.problems import Problem
@@ -53,6 +55,9 @@ KNOWN_TAGS = {
     "mj-text",
     "mj-wrapper",
     "mj-include",
+    "mj-html-attributes",
+    "mj-selector",
+    "mj-html-attribute",
 }
 #: tags whose content is HTML passed through, not MJML
 ENDING_TAGS = {
@@ -67,6 +72,7 @@ ENDING_TAGS = {
     "mj-title",
     "mj-preview",
     "mj-style",
+    "mj-html-attribute",
 }
 CONTENT_TAGS = {
     "mj-text",
@@ -88,6 +94,9 @@ ALLOWED_PARENTS = {
     "mj-hero": {"mj-body", "mj-wrapper"},
     **{tag: {"mj-column", "mj-hero"} for tag in CONTENT_TAGS},
 }
+#: containers MJML builds from their children at compile time (CSS per child, counts): MRML
+#: refuses text in them, and a Jinja loop there would change a layout computed once
+_FIXED_CHILDREN = {"mj-carousel", "mj-navbar", "mj-social", "mj-accordion", "mj-accordion-element"}
 #: attributes MJML does arithmetic with at compile time: Jinja there renders wrong
 LAYOUT_ATTRIBUTES = {
     "width",
@@ -170,7 +179,14 @@ def lint(expanded: Expanded) -> list[Problem]:
     for offset, kind, match in events:
         in_ending = bool(stack) and stack[-1][0] in ENDING_TAGS
         if kind == "jinja":
-            _follow_jinja(jinja_by_start[offset], offset, len(stack), open_jinja)
+            tok = jinja_by_start[offset]
+            if stack and stack[-1][0] in _FIXED_CHILDREN and _BLOCK_START.match(tok):
+                report(
+                    offset,
+                    f"Jinja {tok[:20]!r} directly inside <{stack[-1][0]}>: MJML builds it from a fixed list of "
+                    "children at compile time; choose between whole sections instead",
+                )
+            _follow_jinja(tok, offset, len(stack), open_jinja)
             continue
         if kind != "tag" or match is None:
             continue
@@ -186,8 +202,6 @@ def lint(expanded: Expanded) -> list[Problem]:
         if name not in KNOWN_TAGS:
             report(offset, f"unknown MJML tag <{name}>")
             continue
-        if name == "mj-include":
-            report(offset, 'use {% include "partials/..." %} instead of <mj-include>: includes are resolved by tailor')
         if match.group("close"):
             _close(name, offset, stack, report)
             continue
@@ -288,7 +302,8 @@ def _check_attributes(match: re.Match[str], tag_offset: int, tag: str, report) -
 _WS_BETWEEN_TAGS = re.compile(r">([ \t]*\r?\n\s*)<")
 _CONTENT_TAG = re.compile(
     r"(<(mj-text|mj-button|mj-table|mj-accordion-text|mj-accordion-title|mj-navbar-link|mj-social-element)\b"
-    r"(?:[^>\"']|\"[^\"]*\"|'[^']*')*(?<!/)>)(.*?)(</\2>)",  # an opening tag, never a self-closing one
+    # an opening tag (never a self-closing one); a closing tag may have its ">" on the next line
+    r"(?:[^>\"']|\"[^\"]*\"|'[^']*')*(?<!/)>)(.*?)(</\2\s*>)",
     re.S,
 )
 _ATTR_VALUE = re.compile(r"(?P<name>[\w:-]+)\s*=\s*(?:\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)')")
@@ -317,12 +332,198 @@ def fix_for_mrml(source: str) -> str:
 
         return _ATTR_VALUE.sub(fix_attr, text)
 
-    return re.sub(r"<[a-zA-Z][^<>]*>", fix_tag, source)
+    source = re.sub(r"<[a-zA-Z][^<>]*>", fix_tag, source)
+    # an attribute written twice: official MJML's parser keeps the first, MRML the last
+    source = re.sub(r"<mj-[^<>]*>", _first_of_each_attribute, source)
+
+    # MRML ignores a padding shorthand with a unitless 0 ("0 15px") when it computes column
+    # widths (official MJML reads it as 0px): spell the unit out
+    def zero_px(attr: re.Match[str]) -> str:
+        return attr.group(1) + _BARE_ZERO.sub("0px", attr.group(2)) + attr.group(3)
+
+    return re.sub(r"<mj-[^<>]*>", lambda tag: _PADDING_ATTR.sub(zero_px, tag.group(0)), source)
+
+
+def _first_of_each_attribute(tag: re.Match[str]) -> str:
+    text = tag.group(0)
+    names = [m.group("name").lower() for m in _ATTR_VALUE.finditer(text)]
+    if len(names) == len(set(names)):
+        return text
+    seen: set[str] = set()
+
+    def keep_first(attr: re.Match[str]) -> str:
+        name = attr.group("name").lower()
+        if name in seen:
+            return ""
+        seen.add(name)
+        return attr.group(0)
+
+    return _ATTR_VALUE.sub(keep_first, text)
+
+
+_PADDING_ATTR = re.compile(r"(\s(?:padding|padding-\w+|inner-padding)\s*=\s*\")([^\"]*)(\")")
+_BARE_ZERO = re.compile(r"(?<![\w.])0(?![\w.%])")
+
+
+#: MJML tags after which text is at the structural level (not content) unless the tag opens an ending tag
+_MJ_TAG = re.compile(r"<(?P<close>/?)(?P<name>mjml|mj-[\w-]+)\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*?(?P<self>/?)>")
+_PLACEHOLDER_OR_SPACE = re.compile(r"TJ0x\d+x|\s+")
+_RAW = re.compile(r"(<mj-raw\b[^>]*>)(.*?)(</mj-raw\s*>)", re.S)
+RAW_OPEN, RAW_CLOSE = "<!--tailor:raw-->", "<!--/tailor:raw-->"
+_MSO_OPEN, _MSO_CLOSE = "<!--[if mso | IE]>", "<![endif]-->"
+_NAVBAR_LINK_END = re.compile(r'(<a\b[^>]*\bclass="mj-link"[^>]*>.*?</a>)(?=<)', re.S)
+
+
+def drop_stray_text(source: str) -> str:
+    """Text between MJML elements (``</mj-column>a<mj-column>``) is dropped, as official MJML does.
+
+    MRML prints it into the page. Jinja placeholders there are kept: a ``{% if %}`` between
+    sections is how a template chooses sections.
+    """
+    out: list[str] = []
+    last = 0
+    for tag in _MJ_TAG.finditer(source):
+        out.append(source[last : tag.end()])
+        last = tag.end()
+        opens_content = not tag.group("close") and not tag.group("self") and tag.group("name") in ENDING_TAGS
+        if opens_content:
+            continue
+        following = source.find("<", last)
+        following = len(source) if following < 0 else following
+        text = source[last:following]
+        if text.strip():
+            out.append("".join(m.group(0) for m in _PLACEHOLDER_OR_SPACE.finditer(text)))
+            last = following
+    out.append(source[last:])
+    return "".join(out)
+
+
+def mark_raw(source: str) -> str:
+    """Wrap each ``mj-raw``'s content in markers so :func:`fix_mrml_output` can find it again.
+
+    tailor's own slot sentinels (``<!--tailor:…-->`` alone in an mj-raw) are left as they are.
+    """
+
+    def mark(m: re.Match[str]) -> str:
+        body = m.group(2)
+        if re.fullmatch(r"\s*<!--/?tailor:[^>]*-->\s*", body):
+            return m.group(0)
+        return m.group(1) + RAW_OPEN + body + RAW_CLOSE + m.group(3)
+
+    return _RAW.sub(mark, source)
+
+
+def _outside_mso(html: str) -> str:
+    """Move each marked mj-raw out of the Outlook-only conditional MRML puts it in.
+
+    Between a wrapper's sections MRML writes ``<!--[if mso | IE]></td></tr>RAW<tr><td><![endif]-->``:
+    the raw HTML then exists for Outlook only (and a raw conditional comment inside it breaks
+    the page). Official MJML writes the raw between two conditionals; so do we.
+    """
+    out: list[str] = []
+    inside = False  # in an Outlook-only conditional, judged from the HTML outside the raws
+    pos = 0
+    while (start := html.find(RAW_OPEN, pos)) >= 0 and (end := html.find(RAW_CLOSE, start)) >= 0:
+        before = html[pos:start]
+        opened, closed = before.rfind(_MSO_OPEN), before.rfind(_MSO_CLOSE)
+        if opened != closed:  # both -1 (neither there) keeps the state
+            inside = opened > closed
+        raw = html[start + len(RAW_OPEN) : end]
+        out.append(before)
+        out.append(f"{_MSO_CLOSE}{raw}{_MSO_OPEN}" if inside else raw)
+        pos = end + len(RAW_CLOSE)
+    out.append(html[pos:])
+    return "".join(out).replace(_MSO_OPEN + _MSO_CLOSE, "")
+
+
+def fix_mrml_output(html: str) -> str:
+    """Fix what MRML writes differently from official MJML (mj-raw placement, navbar spacing)."""
+    html = _outside_mso(html)
+    # official MJML writes each navbar link on its own line: browsers show a space between them
+    return _NAVBAR_LINK_END.sub(lambda m: m.group(1) + "\n", html)
+
+
+#: official MJML 4.18's defaults where MRML's differ (its accordion icons are on imgur.com)
+OFFICIAL_DEFAULTS = {
+    "mj-accordion": (
+        'icon-wrapped-url="https://static.mailjet.com/mjml-website/documentation/accordion-arrow-down.png" '
+        'icon-unwrapped-url="https://static.mailjet.com/mjml-website/documentation/accordion-arrow-up.png"'
+    ),
+}
+
+
+def with_official_defaults(source: str) -> str:
+    """Declare official MJML's defaults first in ``mj-head``: the template's own attributes still win."""
+    used = [f"<{tag} {attrs} />" for tag, attrs in OFFICIAL_DEFAULTS.items() if f"<{tag}" in source]
+    if not used:
+        return source
+    defaults = f"<mj-attributes>{''.join(used)}</mj-attributes>"
+    head = re.search(r"<mj-head\b[^>]*>", source)
+    if head:
+        return source[: head.end()] + defaults + source[head.end() :]
+    return re.sub(r"(<mjml\b[^>]*>)", lambda m: f"{m.group(1)}<mj-head>{defaults}</mj-head>", source, count=1)
+
+
+_HTML_ATTRIBUTES = re.compile(r"<mj-html-attributes\b[^>]*>(.*?)</mj-html-attributes\s*>", re.S)
+_SELECTOR = re.compile(r"<mj-selector\b[^>]*?\bpath\s*=\s*(?:\"([^\"]*)\"|'([^']*)')[^>]*>(.*?)</mj-selector\s*>", re.S)
+_HTML_ATTRIBUTE = re.compile(
+    r"<mj-html-attribute\b[^>]*?\bname\s*=\s*(?:\"([^\"]*)\"|'([^']*)')[^>]*>(.*?)</mj-html-attribute\s*>", re.S
+)
+_START_TAG = re.compile(
+    r"<!--.*?-->|<(style|script)\b.*?</\1\s*>|<([a-zA-Z][\w:-]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>", re.S | re.I
+)
+
+
+def take_html_attributes(source: str) -> tuple[str, list[tuple[str, str, str]]]:
+    """Cut ``<mj-html-attributes>`` out of the head (MRML rejects it): ``(selector, name, value)`` each."""
+    found: list[tuple[str, str, str]] = []
+    for block in _HTML_ATTRIBUTES.finditer(source):
+        for selector in _SELECTOR.finditer(block.group(1)):
+            path = selector.group(1) if selector.group(1) is not None else selector.group(2)
+            for attribute in _HTML_ATTRIBUTE.finditer(selector.group(3)):
+                name = attribute.group(1) if attribute.group(1) is not None else attribute.group(2)
+                found.append((path, name, attribute.group(3).strip()))
+    return _HTML_ATTRIBUTES.sub("", source), found
+
+
+def apply_html_attributes(html: str, wanted: list[tuple[str, str, str]]) -> str:
+    """Set each ``mj-html-attribute`` on the elements its CSS selector matches, as official MJML does.
+
+    lxml finds the elements; the attributes are written into the start tags of the HTML as
+    it is, so nothing else of MRML's output (conditional comments above all) is re-serialized.
+    """
+    doc = lxml_html.document_fromstring(html)
+    elements = [el for el in doc.iter() if isinstance(el.tag, str)]
+    index = {id(el): i for i, el in enumerate(elements)}
+    additions: dict[int, dict[str, str]] = {}
+    for selector, name, value in wanted:
+        for el in CSSSelector(selector)(doc):
+            additions.setdefault(index[id(el)], {})[name] = value
+    starts = [m for m in _START_TAG.finditer(html) if m.group(1) or m.group(2)]  # comments are no elements
+    if [(m.group(2) or m.group(1)).lower() for m in starts] != [el.tag.lower() for el in elements]:
+        raise MJMLError("mj-html-attributes: could not match the compiled HTML's elements")
+    out: list[str] = []
+    last = 0
+    for position, tag in enumerate(starts):
+        extra = additions.get(position)
+        if not extra or not tag.group(2):
+            continue
+        attrs = tag.group(3)
+        for name, value in extra.items():
+            attrs = re.sub(rf"\s{re.escape(name)}\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]+)", "", attrs)
+            attrs = attrs.rstrip("/") + f' {name}="{value.replace(chr(34), "&quot;")}"'
+        out.append(html[last : tag.start(3)] + attrs)
+        last = tag.end(3)
+    out.append(html[last:])
+    return "".join(out)
 
 
 def compile_mjml(source: str) -> str:
     """MJML → HTML with mjml-python; raises :class:`MJMLError` with MRML's message."""
+    source, html_attributes = take_html_attributes(source)
+    source = with_official_defaults(mark_raw(drop_stray_text(source)))
     try:
-        return mjml2html(source, disable_comments=False)
+        html = fix_mrml_output(mjml2html(source, disable_comments=False))
     except ValueError as exc:
         raise MJMLError(str(exc)) from None
+    return apply_html_attributes(html, html_attributes) if html_attributes else html

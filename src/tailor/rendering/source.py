@@ -1,7 +1,11 @@
 """Template sources: discovery, front matter, and compile-time expansion of includes and slots.
 
-``{% include "partials/x.mjml" %}`` is resolved here, before the MJML compile, so that
-MRML sees every tag (the same job ``mj-include`` does). Every file a template names —
+``{% include "partials/x.mjml" %}`` and MJML's own ``<mj-include path="…">`` are resolved
+here, before the MJML compile, so that MRML sees every tag. ``mj-include`` follows official
+MJML 4.18: the path is relative to the including file (the extension is not guessed), an
+included ``<mjml>`` document gives its body in place and its head to the end of the page's ``<mj-head>``,
+``type="css"`` becomes an ``<mj-style>`` (``css-inline="inline"``: an inlined one) and
+``type="html"`` an ``<mj-raw>``. Every file a template names —
 an include, a slot's block, the template itself and its settings file — must resolve
 inside ``templates/`` after symlinks are followed (:func:`confined_path`): a marketer
 with write access to ``templates/`` must not be able to read ``/proc/self/environ`` or
@@ -33,6 +37,11 @@ _LITERAL = re.compile(r"""^(["'])(?P<path>[^"']+)\1(?P<rest>(\s+ignore\s+missing
 _SLOT_ARGS = re.compile(
     r"""^(?P<q>["'])(?P<name>[\w-]+)(?P=q)(\s+default\s*=\s*(?P<dq>["'])(?P<default>[\w/-]+)(?P=dq))?$"""
 )
+MJ_INCLUDE_TAG = re.compile(
+    r"<mj-include\b(?P<mj_attrs>(?:[^>\"'/]|\"[^\"]*\"|'[^']*'|/(?!\s*>))*)/?\s*>(?:\s*</mj-include\s*>)?"
+)
+_MJ_ATTR = re.compile(r"(?P<name>[\w-]+)\s*=\s*(?:\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)')")
+_MJ_PART = re.compile(r"<(?P<tag>mj-head|mj-body)\b[^>]*>(?P<inner>.*)</(?P=tag)\s*>", re.S)
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(?P<yaml>.*?)^---[ \t]*\r?\n", re.S | re.M)
 
 SLOT_OPEN = "<!--tailor:slot {}-->"
@@ -167,6 +176,8 @@ class Expanded:
     files: dict[Path, str] = field(default_factory=dict)
     slots: dict[str, list[str]] = field(default_factory=dict)
     defaults: dict[str, str] = field(default_factory=dict)
+    #: what ``mj-include`` brings into the page's ``<mj-head>`` (styles, included heads)
+    head: list[Segment] = field(default_factory=list)
 
     @property
     def source(self) -> str:
@@ -211,6 +222,7 @@ class Expander:
 
     def __init__(self, templates_dir: Path, slot_resolver: SlotResolver | None = None, *, mjml: bool = True):
         self.templates_dir = templates_dir
+        self.mjml = mjml
         # sentinels must be mj-raw inside MJML so MRML keeps them where they are
         self._wrap = "<mj-raw>{}</mj-raw>" if mjml else "{}"
         self.slot_resolver = slot_resolver or (lambda slot: ([], None))
@@ -220,6 +232,8 @@ class Expander:
         result = Expanded()
         result.files[template.path] = template.text
         self._expand_text(template.body, template.path, template.body_offset, result, depth=0, stack=(template.path,))
+        if result.head:
+            _insert_head(result)
         return result
 
     def _expand_text(
@@ -233,13 +247,16 @@ class Expander:
         stack: tuple[Path, ...],
         in_block: bool = False,
     ) -> None:
-        pattern = re.compile(f"{INCLUDE_TAG.pattern}|{SLOT_TAG.pattern}", re.S)
+        mj_include = f"|{MJ_INCLUDE_TAG.pattern}" if self.mjml else ""
+        pattern = re.compile(f"{INCLUDE_TAG.pattern}|{SLOT_TAG.pattern}{mj_include}", re.S)
         last = 0
         for match in pattern.finditer(text):
             out.segments.append(Segment(text[last : match.start()], path, base + last))
             last = match.end()
             where = line_col(out.files[path], base + match.start())
-            if match.group("target") is not None:
+            if match.groupdict().get("mj_attrs") is not None:
+                self._mj_include(match.group("mj_attrs"), path, where, out, depth=depth, stack=stack, in_block=in_block)
+            elif match.group("target") is not None:
                 self._include(match.group("target"), path, where, out, depth=depth, stack=stack, in_block=in_block)
             else:
                 if in_block:
@@ -292,6 +309,87 @@ class Expander:
         content = included.read_text(encoding="utf-8")
         out.files[included] = content
         self._expand_text(content, included, 0, out, depth=depth + 1, stack=(*stack, included), in_block=in_block)
+
+    def _mj_include(
+        self,
+        attrs_text: str,
+        path: Path,
+        where: tuple[int, int],
+        out: Expanded,
+        *,
+        depth: int,
+        stack: tuple[Path, ...],
+        in_block: bool,
+    ) -> None:
+        """``<mj-include path="…" [type="css|html|mjml"] [css-inline="inline"]>``, as official MJML does it."""
+        attrs = {
+            m.group("name"): m.group("dq") if m.group("dq") is not None else m.group("sq")
+            for m in _MJ_ATTR.finditer(attrs_text)
+        }
+        target = attrs.get("path", "").strip()
+        kind = attrs.get("type", "mjml")
+        if not target or "{" in target:
+            self.problems.append(
+                Problem(str(path), *where, 'mj-include needs a literal path="…" (resolved when the template compiles)')
+            )
+            return
+        if kind not in ("mjml", "css", "html"):
+            self.problems.append(
+                Problem(str(path), *where, f'mj-include type={kind!r}: use type="mjml", "css" or "html"')
+            )
+            return
+        wanted = (path.parent / target).absolute()
+        included = confined_path(self.templates_dir, wanted)
+        if included is None:
+            self.problems.append(Problem(str(path), *where, f"mj-include: {outside_message(target)}"))
+            return
+        if not included.is_file():
+            self.problems.append(
+                Problem(str(path), *where, f"mj-include: file {target!r} not found (looked for {wanted})")
+            )
+            return
+        if included in {p.resolve() for p in stack} or depth >= self.max_depth:
+            chain = " -> ".join(p.name for p in (*stack, included))
+            self.problems.append(Problem(str(path), *where, f"include cycle: {chain}"))
+            return
+        content = included.read_text(encoding="utf-8")
+        out.files[included] = content
+        nested = (*stack, included)
+        if kind == "css":
+            inline = ' inline="inline"' if attrs.get("css-inline") == "inline" else ""
+            out.head.append(Segment(f"<mj-style{inline}>", None, 0))
+            out.head.append(Segment(content, included, 0))
+            out.head.append(Segment("</mj-style>", None, 0))
+            return
+        if kind == "html":
+            out.segments.append(Segment("<mj-raw>", None, 0))
+            self._expand_text(content, included, 0, out, depth=depth + 1, stack=nested, in_block=in_block)
+            out.segments.append(Segment("</mj-raw>", None, 0))
+            return
+        parts = {m.group("tag"): m for m in _MJ_PART.finditer(content)}
+        if not parts:  # a fragment: included as it is
+            self._expand_text(content, included, 0, out, depth=depth + 1, stack=nested, in_block=in_block)
+            return
+        if "mj-head" in parts:
+            head = parts["mj-head"]
+            # the included head's parts go to the page's head (expanded into a scratch page first)
+            scratch = Expanded(files=out.files)
+            inner = head.group("inner")
+            self._expand_text(
+                inner, included, head.start("inner"), scratch, depth=depth + 1, stack=nested, in_block=in_block
+            )
+            out.head.extend(scratch.head + scratch.segments)
+        if "mj-body" in parts:
+            body = parts["mj-body"]
+            self._expand_text(
+                body.group("inner"),
+                included,
+                body.start("inner"),
+                out,
+                depth=depth + 1,
+                stack=nested,
+                in_block=in_block,
+            )
 
     def _slot(
         self,
@@ -347,3 +445,30 @@ class Expander:
             self._expand_text(content, block_path, 0, out, depth=depth + 1, stack=(*stack, block_path), in_block=True)
             out.segments.append(Segment(self._wrap.format(BLOCK_CLOSE), None, offset))
         out.segments.append(Segment(self._wrap.format(SLOT_CLOSE.format(name)), None, offset))
+
+
+_HEAD_CLOSE = re.compile(r"</mj-head\s*>")
+_MJML_OPEN = re.compile(r"<mjml\b[^>]*>")
+
+
+def _insert_head(expanded: Expanded) -> None:
+    """Put what mj-include brought for the head at the end of the page's ``<mj-head>`` (made if missing).
+
+    Last, as official MJML does: an included ``mj-attributes`` overrides the page's own.
+    """
+    for opening, wrap in ((_HEAD_CLOSE, False), (_MJML_OPEN, True)):
+        for index, seg in enumerate(expanded.segments):
+            found = opening.search(seg.text) if seg.path is not None else None
+            if found is None:
+                continue
+            cut = found.end() if wrap else found.start()
+            head = expanded.head
+            if wrap:
+                head = [Segment("<mj-head>", None, 0), *head, Segment("</mj-head>", None, 0)]
+            expanded.segments[index : index + 1] = [
+                Segment(seg.text[:cut], seg.path, seg.offset),
+                *head,
+                Segment(seg.text[cut:], seg.path, seg.offset + cut),
+            ]
+            expanded.head = []
+            return
