@@ -405,10 +405,11 @@ def test_serve_refuses_a_public_interface_without_credentials(host, workers, tmp
     assert "Traceback" not in result.stderr
 
 
-def test_serve_listens_everywhere_once_credentials_are_configured():
+def test_serve_listens_everywhere_once_credentials_are_configured(tmp_path):
     from webtools import ServeProcess
 
-    server = ServeProcess("--host", "0.0.0.0", "--no-warm", env={"TAILOR_API_TOKENS": TOKEN, "TAILOR_DATABASE_URL": ""})
+    env = {"TAILOR_API_TOKENS": TOKEN, "TAILOR_DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}"}
+    server = ServeProcess("--host", "0.0.0.0", "--no-warm", "--create-store", env=env)
     try:
         assert server.wait_ready() == {"status": "ok"}
         r = requests.get(f"{server.url}/healthz", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
@@ -429,3 +430,50 @@ def test_every_route_is_in_the_policy_table(shop_copy):
     assert access_for("static") == API and access_for("someday.new_route") == API
     public = {e for e in endpoints if access_for(e).public}
     assert public == {"healthz", "openapi", "preview.login", "preview.logout", "preview.static"}
+
+
+# -- found by attacking the merged policy ------------------------------------------------
+
+
+def test_a_signature_cannot_move_part_of_its_path_into_a_body(secured, shop_copy):
+    """``t.DELETE./v1/profiles/u-00001.uk.`` also reads as the path ``/v1/profiles/u-00001`` and the body ``uk.``."""
+    signed_for = f"{secured}/v1/profiles/u-00001.uk"
+    headers = signed_headers("DELETE", signed_for, SECRET)
+    r = requests.delete(f"{secured}/v1/profiles/u-00001", data=b"uk.", headers=headers, timeout=10)
+    assert "carries no body" in assert_problem(r, 401)["detail"]
+    content = f"{secured}/v1/content/newsletter/hero?recipient=u-00001&at={AT}&x=1.ignored"
+    headers = signed_headers("GET", content, SECRET)
+    r = requests.get(content.removesuffix(".ignored"), data=b"ignored.", headers=headers, timeout=10)
+    assert_problem(r, 401)
+    engine = create_engine(shop_copy)
+    with engine.connect() as conn:
+        assert conn.execute(text("select count(*) from profiles where id = 'u-00001'")).scalar() == 1
+    engine.dispose()
+
+
+def test_dev_mode_serves_only_requests_addressed_to_loopback(dev):
+    """DNS rebinding: a page on evil.example resolving to 127.0.0.1 makes the browser a loopback peer."""
+    local = dev[0]
+    export = f"{local}/v1/profiles/u-00004/export"
+    rebound = requests.get(export, headers={"Host": "evil.example:8000"}, timeout=10)
+    assert "Host header" in assert_problem(rebound, 403)["detail"]
+    studio = requests.get(
+        f"{local}/preview/api/render?template=newsletter&ref=u-00004&unmask=1",
+        headers={"Host": "evil.example"},
+        timeout=10,
+    )
+    assert studio.status_code == 403 and "@" not in studio.text
+    for host in ("localhost:8000", "127.0.0.1", "[::1]:8000"):
+        assert requests.get(export, headers={"Host": host}, timeout=10).status_code == 200, host
+
+
+@pytest.mark.parametrize(
+    "target", ["/%09/evil.example", "/%0d/evil.example", "/%0a/evil.example", "/%5C/evil.example", "//evil.example"]
+)
+def test_sign_in_never_redirects_off_the_site(secured, target):
+    r = requests.get(f"{secured}/preview/login?next={target}", allow_redirects=False, timeout=10)
+    assert r.status_code == 200  # the form, no 500
+    r = requests.post(
+        f"{secured}/preview/login?next={target}", data={"token": TOKEN}, allow_redirects=False, timeout=10
+    )
+    assert r.status_code == 303 and r.headers["Location"].endswith("/preview/"), r.headers.get("Location")

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from flask import Flask, Request, g, redirect, request, session, url_for
 from flask.blueprints import BlueprintSetupState
@@ -118,6 +118,18 @@ def is_loopback(host: str) -> bool:
     return (mapped or address).is_loopback
 
 
+def is_local_host(host: str) -> bool:
+    """Whether a ``Host`` header names this machine's loopback (``localhost``, ``127.x``, ``[::1]``).
+
+    In development mode a loopback peer is trusted without credentials; a page on another
+    site can make the developer's browser that peer (DNS rebinding: ``evil.example``
+    resolving to 127.0.0.1), but cannot make it send a loopback ``Host``.
+    """
+    host = host.strip().lower()
+    name = host[1:].split("]", 1)[0] if host.startswith("[") else host.rsplit(":", 1)[0]
+    return name == "localhost" or is_loopback(name)
+
+
 def is_loopback_interface(host: str) -> bool:
     """Whether a *bind* address listens on loopback only ("" and 0.0.0.0 listen everywhere)."""
     return host == "localhost" or is_loopback(host)
@@ -173,11 +185,18 @@ class Policy:
             g.auth = Kind.PROVIDER  # the route verifies the provider's signature or password
             return None
         if not self.settings.has_credentials:
-            if is_loopback(g.peer):
+            if is_loopback(g.peer) and is_local_host(request.host):
                 g.auth = Kind.LOOPBACK
                 return None
             if access.public:
                 return None
+            if is_loopback(g.peer):
+                return problem(
+                    403,
+                    "loopback-only",
+                    detail="no credentials are configured: only requests addressed to localhost, 127.0.0.1 or "
+                    "[::1] are served (the Host header names another site)",
+                )
             return problem(
                 403,
                 "loopback-only",
@@ -357,6 +376,15 @@ def _fingerprint(token: str) -> str:
 
 
 def local_next(target: str) -> str:
-    """Only a path on this server may be the place to return to after login (no open redirect)."""
+    """Only a path on this server may be the place to return to after login (no open redirect).
+
+    Browsers drop tabs and newlines from a ``Location`` and read ``\\`` as ``/``, so
+    ``/\t/evil.example`` would leave the site: any control character, space or backslash
+    sends the user to the studio's front page instead.
+    """
     target = target.rstrip("?")
-    return target if target.startswith("/") and not target.startswith("//") else "/preview/"
+    odd = any(ord(c) <= 0x20 or ord(c) == 0x7F or c == "\\" for c in target)
+    parts = urlsplit(target)
+    if odd or not target.startswith("/") or target.startswith("//") or parts.scheme or parts.netloc:
+        return "/preview/"
+    return target
