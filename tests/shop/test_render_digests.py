@@ -2,7 +2,8 @@
 
 ``render_digests.json`` was written by the code *before* the render context became one
 typed value (``tailor.context``): a change of the context's shape that changes any email,
-any decision trace or any trigger state fails here. Regenerate (only for an intended change
+any decision trace, trigger state, recommendation summary or
+fallback list fails here. Regenerate (only for an intended change
 of output) with ``TAILOR_WRITE_DIGESTS=1 pytest tests/shop/test_render_digests.py``.
 """
 
@@ -38,6 +39,7 @@ def _digest(shop, personas, template: str, persona: str) -> dict[str, str]:
         "decisions": _sha(email.decisions),
         "triggers": _sha(email.triggers),
         "recommendations": _sha(email.recommendations),
+        "fallbacks": _sha(email.fallbacks),
     }
 
 
