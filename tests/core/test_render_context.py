@@ -75,3 +75,24 @@ def test_the_winning_rules_are_read_from_the_typed_decisions_and_the_json_keeps_
     json.dumps(email.to_dict())
     plain = tailor.render("newsletter", profile=persona("sparse-data"), at=AT, record_exposure=False)
     assert "hero" not in plain.winning_rules()
+
+
+def test_segments_of_a_stored_profile_follow_the_render_context(tmp_path):
+    """``tailor batch --segment`` picks recipients with the same context a send renders with."""
+    tailor = Tailor(ROOT / "templates", ROOT / "rules", f"sqlite:///{tmp_path / 'seg.db'}", create_store=True)
+    identify = {"type": "identify", "timestamp": "2026-11-01T10:00:00Z"}
+    traits = {"lifetime_value": 900, "locale": "fr_FR"}  # a CRM trait beats the computed 0
+    tailor.store.ingest(
+        [
+            {**identify, "userId": "u-seg", "messageId": "seg-1", "traits": traits},
+            {
+                **identify,
+                "userId": "u-off",
+                "messageId": "seg-2",
+                "traits": {**traits, "consent_personalization": False},
+            },
+        ]
+    )
+    assert tailor.segments_of("u-seg", AT) == ["vip", "french_speaking"]
+    assert tailor.segments_of("u-off", AT) == ["french_speaking"]  # only segments that read no behaviour
+    assert tailor.segments_of("nobody", AT) == []
