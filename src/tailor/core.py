@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tailor.config import Settings
+from tailor.context import build_render_context
 from tailor.email import (
     Email,
     InvalidInput,
@@ -21,12 +22,14 @@ from tailor.email import (
     TemplateNotFound,
 )
 from tailor.problems import Problem, ProblemError
-from tailor.profile import consent, template_profile, validate_profile
+from tailor.profile import consent, validate_profile
 from tailor.rendering.compiler import CompiledTemplate, Compiler, UnknownTemplate
 from tailor.rendering.fallbacks import collecting_fallbacks, record_fallback
-from tailor.rendering.filters import resolve_locale, resolve_timezone
 from tailor.sandbox import ResourceLimitError, render_limits
 from tailor.watch import folder_stamp
+
+if TYPE_CHECKING:
+    from tailor.rules.model import SlotDecision
 
 
 def parse_at(value: str | datetime | None) -> datetime:
@@ -285,6 +288,7 @@ class Tailor:
                 html=parts.html,
                 text=parts.text,
                 decisions=prepared.decisions,
+                slot_decisions=prepared.slot_decisions,
                 fallbacks=list(fallbacks),
                 blocks=parts.blocks,
                 triggers=prepared.context["triggers"],
@@ -361,19 +365,18 @@ class Tailor:
                 "no-consent",
                 "no personalization consent: behavioural rules, triggers and history-based recommendations are off",
             )
-        context, features = self._recipient_context(doc, at, esp_context, personalized)
         recs_info: dict[str, Any] = {}
-        if _uses_recs(compiled):
+
+        def recommend(features: Mapping[str, Any]) -> list[dict[str, Any]]:
             result = self._recommend(
-                doc, compiled, features, deadline, personalized and consent(doc, "recommendations")
+                doc, compiled, dict(features), deadline, personalized and consent(doc, "recommendations")
             )
-            context["recs"] = result.products
-            recs_info = {
-                "provider": result.provider,
-                "attempts": result.attempts,
-                "count": len(result.products),
-                "products": [p.get("id") for p in result.products],
-            }
+            recs_info.update(
+                provider=result.provider,
+                attempts=result.attempts,
+                count=len(result.products),
+                products=[p.get("id") for p in result.products],
+            )
             for attempt in result.attempts:
                 if attempt.get("outcome") not in ("ok", "skipped"):
                     record_fallback(
@@ -382,45 +385,25 @@ class Tailor:
                     )
             if not result.products:
                 record_fallback("recs-hidden", "no provider returned products; the recommendations block is hidden")
-        decision = book.decide(compiled.slot_names, context, personalized=personalized)
+            return list(result.products)
+
+        ctx = build_render_context(
+            doc,
+            at,
+            book,
+            catalog=self._catalog_index(),
+            esp_context=esp_context,
+            recommend=recommend if _uses_recs(compiled) else None,
+        )
+        decision = book.decide(compiled.slot_names, ctx.condition_names(), personalized=personalized)
         if decision.abort:
             raise RenderAborted(decision.abort, decisions=list(decision.trace))
-        context.update(decision.variables)
+        ctx.variables.update(decision.variables)
         blocks, trace = dict(decision.blocks), list(decision.trace)
-        experiments = self._apply_experiments(compiled, doc, blocks, trace, context)
-        context.update(
-            {
-                "__locale": resolve_locale(context["profile"].get("locale")),
-                "__tz": context["now"].tzinfo,
-                "__currency": esp_context.get("currency") or "USD",
-            }
+        experiments = self._apply_experiments(compiled, doc, blocks, trace, decision.slots, ctx.variables)
+        return Prepared(
+            compiled, ctx.as_template_vars(), blocks, trace, recs_info, experiments, doc.get("id"), decision.slots
         )
-        return Prepared(compiled, context, blocks, trace, recs_info, experiments, doc.get("id"))
-
-    def _recipient_context(
-        self, doc: dict[str, Any], at: datetime, esp_context: dict[str, Any], personalized: bool
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """profile → features → triggers → segments: what templates and conditions see."""
-        from tailor.features import compute_features
-        from tailor.triggers import evaluate_triggers
-
-        book = self.rulebook
-        events = doc["events"] if personalized else []
-        catalog_index = self._catalog_index()
-        features = compute_features(events, at, catalog=catalog_index, traits=doc["traits"]) if personalized else {}
-        profile = template_profile(doc, features)
-        tz = resolve_timezone(profile.get("timezone"))
-        triggers = evaluate_triggers(book.triggers, events, at, catalog=catalog_index) if personalized else {}
-        context: dict[str, Any] = {
-            "profile": profile,
-            "triggers": {name: state.as_dict() for name, state in triggers.items()},
-            "context": esp_context,
-            "now": at.astimezone(tz),
-            "segments": [],
-            "recs": [],
-        }
-        context["segments"] = list(book.segments_for(context, personalized=personalized))
-        return context, features
 
     def segments_of(self, profile_id: str, at: str | datetime | None = None) -> list[str]:
         """The segments a stored profile is in as of ``at`` (for ``tailor batch --segment``)."""
@@ -428,8 +411,7 @@ class Tailor:
         if doc is None:
             return []
         doc = validate_profile(doc)
-        context, _ = self._recipient_context(doc, parse_at(at), {}, consent(doc, "personalization"))
-        return context["segments"]
+        return build_render_context(doc, parse_at(at), self.rulebook, catalog=self._catalog_index()).segments
 
     def _apply_experiments(
         self,
@@ -437,7 +419,8 @@ class Tailor:
         doc: dict[str, Any],
         blocks: dict[str, str],
         trace: list[dict[str, Any]],
-        context: dict[str, Any],
+        decided: list[SlotDecision],
+        variables: dict[str, Any],
     ) -> dict[str, Any]:
         """Sticky variant per running experiment; a variant's blocks replace the default choice."""
         from tailor.experiments import HOLDOUT, assign
@@ -454,15 +437,16 @@ class Tailor:
             if variant_name != HOLDOUT:
                 variant = next(v for v in experiment.variants if v.name == variant_name)
                 for slot, block in variant.blocks.items():
-                    slot_trace = next((t for t in trace if t.get("slot") == slot), {})
+                    slot_decision = next((d for d in decided if d.slot == slot), None)
                     if slot not in compiled.slots:
                         continue
-                    if slot_trace.get("why", "default") != "default" and not experiment.override_rules:
-                        entry["overrides"][slot] = f"kept {slot_trace.get('why')} (a targeted rule wins)"
+                    kept = slot_decision.reason if slot_decision is not None else "default"
+                    if kept != "default" and not experiment.override_rules:
+                        entry["overrides"][slot] = f"kept {kept} (a targeted rule wins)"
                         continue
                     blocks[slot] = block
                     entry["overrides"][slot] = block
-                context.update(variant.set)
+                variables.update(variant.set)
             chosen[experiment.name] = {"variant": variant_name, "holdout": variant_name == HOLDOUT}
             trace.append(entry)
         return chosen
@@ -534,6 +518,8 @@ class Prepared:
     recommendations: dict[str, Any]
     experiments: dict[str, Any]
     profile_id: str | None
+    #: the typed form of the slot entries in ``decisions``
+    slot_decisions: list[SlotDecision] = field(default_factory=list)
 
 
 def _uses_recs(compiled: CompiledTemplate) -> bool:

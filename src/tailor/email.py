@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+import copy
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tailor.rules.model import SlotDecision
 
 
 @dataclass
@@ -25,9 +29,16 @@ class Email:
     blocks: dict[str, str] = field(default_factory=dict)
     triggers: dict[str, Any] = field(default_factory=dict)
     recommendations: dict[str, Any] = field(default_factory=dict)
+    #: the typed per-slot decisions behind ``decisions`` (code reads winners here, not the text)
+    slot_decisions: list[SlotDecision] = field(default_factory=list, repr=False, metadata={"json": False})
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The JSON the CLI prints: every field but the typed ones ``decisions`` already shows."""
+        return {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.metadata.get("json", True)}
+
+    def winning_rules(self) -> dict[str, str]:
+        """slot → id of the rule that chose its block (slots filled by a default are left out)."""
+        return {d.slot: d.rule_id for d in self.slot_decisions if d.rule_id is not None}
 
 
 class TailorError(Exception):

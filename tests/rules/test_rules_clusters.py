@@ -12,8 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from tailor.cli.segments import segments
+from tailor.context import build_render_context
+from tailor.profile import validate_profile
 from tailor.rules import RuleBook
-from tailor.rules.context import build_context
 from tailor.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,14 +99,14 @@ def test_send_time_label_is_the_trained_cluster_and_conditions_can_use_it(shop: 
     seen = set()
     for pid in store.profile_ids():
         document = store.load_profile(id=pid, event_limit=None)
-        context = build_context(document, AT, book, catalog=catalog)
-        labels = [s for s in context["segments"] if s in model["labels"]]
+        context = build_render_context(validate_profile(document), AT, book, catalog=catalog)
+        labels = [s for s in context.segments if s in model["labels"]]
         if document["consents"].get("personalization") is False:
             assert labels == []
             continue
         assert labels == [trained[pid]] if pid in trained else len(labels) == 1, pid
         seen.add(labels[0])
-        decision = book.decide(["champion_test"], context)
+        decision = book.decide(["champion_test"], context.condition_names(), personalized=context.personalized)
         assert (decision.blocks["champion_test"] == "hero/vip") == (labels[0] == "champions")
     store.close()
     assert "champions" in seen and len(seen) >= 3

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from conftest import AT, event
-from tailor.rules import RuleBook
+from tailor.context import build_render_context
+from tailor.profile import validate_profile
+from tailor.rules import Decision, RuleBook
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "rules"
@@ -89,6 +91,12 @@ def synthetic_personas() -> dict[str, dict]:
     }
 
 
+def decide(book: RuleBook, document: dict, context: dict | None = None) -> Decision:
+    """What a send decides for ``document``: the production render context, then the rules."""
+    ctx = build_render_context(validate_profile(document), AT, book, esp_context=context)
+    return book.decide(SLOTS, ctx.condition_names(), personalized=ctx.personalized)
+
+
 @pytest.fixture(scope="module")
 def book() -> RuleBook:
     return RuleBook.load(RULES)
@@ -108,7 +116,7 @@ def test_example_blocks_exist_once_templates_are_there():
 def test_every_synthetic_persona_takes_its_own_path(book):
     seen = set()
     for name, document in synthetic_personas().items():
-        decision = book.decide_for(document, SLOTS, AT, context={"test": True})
+        decision = decide(book, document, {"test": True})
         assert decision.abort is None, name
         assert (decision.blocks["hero"], decision.blocks["footer_offer"]) == EXPECTED[name], name
         json.dumps(decision.as_dict())
@@ -118,19 +126,19 @@ def test_every_synthetic_persona_takes_its_own_path(book):
 
 
 def test_cart_persona_gets_the_discount_code(book):
-    decision = book.decide_for(synthetic_personas()["cart-abandoner"], SLOTS, AT)
+    decision = decide(book, synthetic_personas()["cart-abandoner"])
     assert decision.variables == {"discount_code": "COMEBACK10"}
 
 
 def test_no_consent_trace_says_so(book):
-    decision = book.decide_for(synthetic_personas()["no-consent"], SLOTS, AT)
+    decision = decide(book, synthetic_personas()["no-consent"])
     hero = next(t for t in decision.trace if t.get("slot") == "hero")
     assert hero["consent"] is False and hero["why"] == "default"
     assert {r["id"] for r in hero["rules"] if r.get("skipped") == "no consent"} >= {"cart-reminder", "vip"}
 
 
 def test_sparse_data_falls_back_with_missing_names(book):
-    decision = book.decide_for(synthetic_personas()["sparse-data"], SLOTS, AT)
+    decision = decide(book, synthetic_personas()["sparse-data"])
     hero = next(t for t in decision.trace if t.get("slot") == "hero")
     rules = {r["id"]: r for r in hero["rules"]}
     assert rules["french-locale"]["missing"] == "profile.locale"
@@ -139,8 +147,8 @@ def test_sparse_data_falls_back_with_missing_names(book):
 
 def test_abort_without_email(book):
     document = synthetic_personas()["sparse-data"] | {"email": None}
-    assert book.decide_for(document, SLOTS, AT).abort == "the recipient has no email address"
-    assert book.decide_for(document, SLOTS, AT, context={"test": True}).abort is None
+    assert decide(book, document).abort == "the recipient has no email address"
+    assert decide(book, document, {"test": True}).abort is None
 
 
 def test_cart_campaign_aborts_once_the_cart_is_ordered(book):
@@ -148,7 +156,7 @@ def test_cart_campaign_aborts_once_the_cart_is_ordered(book):
     document["events"].append(
         event("Order Completed", AT.isoformat(), order_id="x", products=[{"product_id": "sku-0003"}])
     )
-    decision = book.decide_for(document, SLOTS, AT, context={"campaign": "cart_abandonment"})
+    decision = decide(book, document, {"campaign": "cart_abandonment"})
     assert decision.abort == "the cart is no longer abandoned"
 
 
@@ -158,5 +166,5 @@ def test_fixture_personas(book, name):
     path = PERSONAS / f"{name}.json"
     if not path.exists():
         pytest.skip(f"{path.name} not generated")
-    decision = book.decide_for(json.loads(path.read_text()), SLOTS, AT, context={"test": True})
+    decision = decide(book, json.loads(path.read_text()), {"test": True})
     assert decision.blocks["hero"] == EXPECTED[name][0], json.dumps(decision.trace, indent=1)

@@ -100,14 +100,6 @@ class InteractionMatrix:
     users: np.ndarray
     items: np.ndarray
 
-    @property
-    def user_index(self) -> dict[str, int]:
-        return {u: i for i, u in enumerate(self.users)}
-
-    @property
-    def item_index(self) -> dict[str, int]:
-        return {p: i for i, p in enumerate(self.items)}
-
 
 def build_matrix(
     weighted: pd.DataFrame,

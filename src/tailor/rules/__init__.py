@@ -2,7 +2,6 @@
 
 from tailor.rules.book import RuleBook, condition_context
 from tailor.rules.conditions import CONTEXT_NAMES, Condition, ConditionError, Outcome
-from tailor.rules.context import build_context, personalized
 from tailor.rules.model import AbortRule, Decision, Rule, SegmentRule, SlotRules
 from tailor.rules.schema import RULE_FILE as SCHEMA
 
@@ -18,7 +17,5 @@ __all__ = [
     "SCHEMA",
     "SegmentRule",
     "SlotRules",
-    "build_context",
     "condition_context",
-    "personalized",
 ]

@@ -11,7 +11,7 @@ from tailor.rules.checks import check_loaded
 from tailor.rules.conditions import Condition
 from tailor.rules.jsonable import jsonable
 from tailor.rules.loader import Loaded, load_files, rule_files
-from tailor.rules.model import AbortRule, Decision, Rule, SegmentRule, SlotRules
+from tailor.rules.model import AbortRule, Decision, Rule, SegmentRule, SlotDecision, SlotRules
 from tailor.triggers import TriggerSpec, TriggerState, TriggerStates
 
 NO_CONSENT = "no consent"
@@ -115,15 +115,10 @@ class RuleBook:
         if self.abort_rules:
             decision.trace.append(self._abort(ctx, personalized, decision))
         for slot in slots:
-            decision.trace.append(self._decide_slot(slot, ctx, personalized, decision))
+            slot_decision = self._decide_slot(slot, ctx, personalized, decision)
+            decision.slots.append(slot_decision)
+            decision.trace.append(slot_decision.as_dict())
         return decision
-
-    def decide_for(self, document: Mapping[str, Any], slots: Iterable[str], at: Any, **kwargs: Any) -> Decision:
-        """Decide for a profile document: features, triggers, segments, then :meth:`decide`."""
-        from tailor.rules.context import build_context, personalized
-
-        ctx = build_context(document, at, self, **kwargs)
-        return self.decide(slots, ctx, personalized=personalized(document))
 
     def _abort(self, ctx: dict[str, Any], personalized: bool, decision: Decision) -> dict[str, Any]:
         considered: list[dict[str, Any]] = []
@@ -138,13 +133,13 @@ class RuleBook:
             considered.append(entry)
             if entry["matched"]:
                 decision.abort = rule.reason
-                decision.rule_hits.append(rule.id)
+                decision.abort_rule = rule.id
         return {"abort": decision.abort, "rules": considered}
 
-    def _decide_slot(self, slot: str, ctx: dict[str, Any], personalized: bool, decision: Decision) -> dict[str, Any]:
+    def _decide_slot(self, slot: str, ctx: dict[str, Any], personalized: bool, decision: Decision) -> SlotDecision:
         slot_rules = self.slots.get(slot)
         if slot_rules is None:
-            return {"slot": slot, "block": None, "why": "no rules for this slot", "rules": []}
+            return SlotDecision(slot, None, has_rules=False)
         winner: Rule | None = None
         considered: list[dict[str, Any]] = []
         for rule in slot_rules.rules:
@@ -158,21 +153,20 @@ class RuleBook:
                 considered.append(evaluated)
                 if evaluated["matched"]:
                     winner = rule
-        entry: dict[str, Any] = {"slot": slot, "rules": considered}
-        if winner is not None:
-            decision.blocks[slot] = winner.block
-            decision.variables.update(winner.set)
-            decision.rule_hits.append(winner.id)
-            entry.update(block=winner.block, why=f"rule {winner.id}")
-            if winner.set:
-                entry["set"] = jsonable(winner.set)
-        else:
+        if winner is None:
             if slot_rules.default:
                 decision.blocks[slot] = slot_rules.default
-            entry.update(block=slot_rules.default, why="default")
-        if not personalized:
-            entry["consent"] = False
-        return entry
+            return SlotDecision(slot, slot_rules.default, considered=considered, personalized=personalized)
+        decision.blocks[slot] = winner.block
+        decision.variables.update(winner.set)
+        return SlotDecision(
+            slot,
+            winner.block,
+            rule_id=winner.id,
+            considered=considered,
+            set=jsonable(winner.set) if winner.set else {},
+            personalized=personalized,
+        )
 
 
 def _evaluate(rule_id: str, condition: Condition, ctx: dict[str, Any]) -> dict[str, Any]:

@@ -56,10 +56,6 @@ class Record:
     #: the JSON pointer of the message in its input, for warnings about it
     pointer: str = ""
 
-    @property
-    def updates_profile(self) -> bool:
-        return bool(self.traits or self.consents or self.email)
-
 
 def dedup_scope(user_id: str | None, anonymous_id: str | None) -> str:
     """The scope a ``messageId`` is unique in: the message's ``userId``, else its ``anonymousId``.

@@ -19,7 +19,7 @@ Everything here takes the caller's connection/transaction, like :mod:`.ingest`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -545,17 +545,3 @@ def _reflect(conn: Connection, name: str) -> Any:
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
     return {k: (iso(v) if isinstance(v, datetime) else v) for k, v in values.items()}
-
-
-def every_table(conn: Connection) -> list[str]:
-    """All tables of the database except Alembic's bookkeeping."""
-    return sorted(t for t in inspect(conn).get_table_names() if t != "alembic_version")
-
-
-def rows_of(conn: Connection, tables: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
-    """Every row of ``tables`` (for tests and audits)."""
-    out = {}
-    for name in tables:
-        table = _reflect(conn, name)
-        out[name] = [dict(r._mapping) for r in conn.execute(select(table))]
-    return out

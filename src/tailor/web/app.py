@@ -158,7 +158,7 @@ def create_app(  # noqa: C901 - a Flask factory: mccabe sums the route closures 
         metrics.render_seconds.labels(email.template, "ok").observe(seconds)
         for fallback in email.fallbacks:
             metrics.fallbacks.labels(fallback.get("reason", "unknown")).inc()
-        for slot, rule in _winning_rules(email).items():
+        for slot, rule in email.winning_rules().items():
             metrics.rule_hits.labels(slot, rule).inc()
         recs = email.recommendations or {}
         if recs:
@@ -354,15 +354,6 @@ def _product_objects(tailor: Tailor, ids: list[Any]) -> list[dict[str, Any]]:
         row = catalog.get(str(pid)) or {"id": pid}
         products.append({k: row[k] for k in _PRODUCT_FIELDS if row.get(k) is not None})
     return products
-
-
-def _winning_rules(email: Email) -> dict[str, str]:
-    winners: dict[str, str] = {}
-    for decision in email.decisions:
-        why = str(decision.get("why") or "")
-        if decision.get("slot") and why.startswith("rule "):
-            winners[str(decision["slot"])] = why[len("rule ") :]
-    return winners
 
 
 def _recipient_key(args: Mapping[str, Any]) -> str:
