@@ -405,10 +405,12 @@ def test_serve_refuses_a_public_interface_without_credentials(host, workers, tmp
     assert "Traceback" not in result.stderr
 
 
-def test_serve_listens_everywhere_once_credentials_are_configured():
+def test_serve_listens_everywhere_once_credentials_are_configured(tmp_path):
     from webtools import ServeProcess
 
-    server = ServeProcess("--host", "0.0.0.0", "--no-warm", env={"TAILOR_API_TOKENS": TOKEN, "TAILOR_DATABASE_URL": ""})
+    # serve refuses a missing SQLite store file unless told to create it (here, a fresh one in tmp_path)
+    env = {"TAILOR_API_TOKENS": TOKEN, "TAILOR_DATABASE_URL": f"sqlite:///{tmp_path / 'tailor.db'}"}
+    server = ServeProcess("--host", "0.0.0.0", "--no-warm", "--create-store", env=env)
     try:
         assert server.wait_ready() == {"status": "ok"}
         r = requests.get(f"{server.url}/healthz", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
