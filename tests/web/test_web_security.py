@@ -408,7 +408,8 @@ def test_serve_refuses_a_public_interface_without_credentials(host, workers, tmp
 def test_serve_listens_everywhere_once_credentials_are_configured(tmp_path):
     from webtools import ServeProcess
 
-    env = {"TAILOR_API_TOKENS": TOKEN, "TAILOR_DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}"}
+    # serve refuses a missing SQLite store file unless told to create it (here, a fresh one in tmp_path)
+    env = {"TAILOR_API_TOKENS": TOKEN, "TAILOR_DATABASE_URL": f"sqlite:///{tmp_path / 'tailor.db'}"}
     server = ServeProcess("--host", "0.0.0.0", "--no-warm", "--create-store", env=env)
     try:
         assert server.wait_ready() == {"status": "ok"}
@@ -424,12 +425,19 @@ def test_every_route_is_in_the_policy_table(shop_copy):
 
     app = _app(shop_copy)
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
-    assert {"render", "content", "healthz", "metrics_endpoint", "preview.render_view", "profiles.export"} <= endpoints
+    assert {
+        "render.render",
+        "render.content",
+        "ops.healthz",
+        "ops.metrics",
+        "preview.render_view",
+        "profiles.export",
+    } <= endpoints
     for endpoint in endpoints - {"static"}:  # Flask's own static folder: none here, and API-guarded anyway
         assert endpoint in POLICY or endpoint.split(".", 1)[0] + "." in POLICY, endpoint
     assert access_for("static") == API and access_for("someday.new_route") == API
     public = {e for e in endpoints if access_for(e).public}
-    assert public == {"healthz", "openapi", "preview.login", "preview.logout", "preview.static"}
+    assert public == {"ops.healthz", "ops.openapi", "preview.login", "preview.logout", "preview.static"}
 
 
 # -- found by attacking the merged policy ------------------------------------------------

@@ -25,6 +25,9 @@ import json
 from collections import Counter
 from typing import Any
 
+from tailor import strict_json
+from tailor.strict_json import InvalidJSON
+
 from .events import (
     EspEvent,
     MalformedPayload,
@@ -81,8 +84,8 @@ def verify(parts: RequestParts, signing_key: str, payload: Any = None, *, now: f
     """
     if payload is None:
         try:
-            payload = json.loads(parts.body)
-        except (ValueError, UnicodeDecodeError):
+            payload = strict_json.loads(parts.body)
+        except InvalidJSON:
             raise SignatureError("the body is not JSON, so it carries no signature") from None
     timestamp, token, signature = signature_fields(payload)
     expected = hmac.new(signing_key.encode("utf-8"), (timestamp + token).encode("utf-8"), hashlib.sha256).hexdigest()

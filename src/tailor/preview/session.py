@@ -8,10 +8,12 @@ from typing import Any
 
 from markupsafe import Markup
 
+from tailor import strict_json
 from tailor.core import Tailor
 from tailor.email import Email, RenderAborted, TailorError, TemplateBroken
 from tailor.preview.masking import mask_emails
 from tailor.preview.panel import decision_panel, rule_conditions
+from tailor.strict_json import InvalidJSON
 
 
 @dataclass
@@ -143,12 +145,11 @@ def _recipient(tailor: Tailor, personas: Mapping[str, Mapping[str, Any]], req: P
 
 
 def _json_object(text: str, what: str) -> dict[str, Any]:
-    from tailor.web.body import BadBody, loads  # the HTTP edges' strict parser: no NaN, no bombs
-
     try:
-        value = loads(text)
-    except BadBody as exc:
-        raise InputError(f"{what}: {exc.detail.replace('request body', 'it')}") from None
+        value = strict_json.loads(text)  # no NaN, no recursion bombs, no lone surrogates
+    except InvalidJSON as exc:
+        where = f" at line {exc.line} column {exc.col}" if exc.line else ""
+        raise InputError(f"{what}: it is not valid JSON{where}: {exc.message}") from None
     if not isinstance(value, dict):
         raise InputError(f"{what} must be a JSON object, got {type(value).__name__}")
     return value

@@ -6,10 +6,9 @@ in the file is collected and raised at the end as one :class:`ProblemError` (the
 caller's transaction then rolls back, so a bad file writes nothing).
 
 Hostile or broken input is a problem on its line, never a traceback: bytes that are not
-UTF-8, a CSV field over the csv module's limit, JSON nested deeper than
-:data:`MAX_JSON_DEPTH` (Python's parser would hit its recursion limit, and every later
-``json.dumps`` of the value too), and ``NaN``/``Infinity``/``1e999``, which are not JSON
-and cannot be stored as JSON either.
+UTF-8, a CSV field over the csv module's limit, and whatever :mod:`tailor.strict_json`
+refuses (nesting deeper than :data:`MAX_JSON_DEPTH`, ``NaN``/``Infinity``/``1e999``,
+lone surrogates, huge integers: none of them can be stored as JSON).
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import math
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -28,7 +26,9 @@ from typing import Any
 
 import click
 
+from tailor import strict_json
 from tailor.problems import Problem, ProblemError
+from tailor.strict_json import InvalidJSON
 
 from .catalog import product_row
 from .emails import looks_like_email, normalize_email
@@ -38,8 +38,8 @@ from .times import parse_time
 
 CHUNK = 5000
 MAX_PROBLEMS = 100
-#: deepest nesting of objects/arrays accepted in a JSON value (Segment messages are shallow)
-MAX_JSON_DEPTH = 64
+#: deepest nesting of objects/arrays accepted in a JSON value (the strict parser's limit)
+MAX_JSON_DEPTH = strict_json.MAX_DEPTH
 Batch = tuple[str, list[Any]]
 
 _TRUE = {"true", "1", "yes", "y", "t"}
@@ -102,68 +102,6 @@ def _column(raw: bytes, offset: int) -> int:
     return len(raw[:offset].decode("utf-8", "replace")) + 1
 
 
-class JSONProblem(ValueError):
-    """A JSON text tailor does not accept; ``line``/``col`` where known (1-based, else 1)."""
-
-    def __init__(self, message: str, line: int = 1, col: int = 1):
-        super().__init__(message)
-        self.message, self.line, self.col = message, line, col
-
-
-def _not_json_constant(name: str) -> Any:
-    raise JSONProblem(f"invalid JSON: {name} is not a JSON number")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise JSONProblem(f"invalid JSON: {text[:40]} is out of range")
-    return value
-
-
-def _too_deep(text: str) -> int:
-    """The offset where nesting passes MAX_JSON_DEPTH, or -1 (brackets inside strings do not count)."""
-    depth, in_string, escaped = 0, False, False
-    for offset, char in enumerate(text):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > MAX_JSON_DEPTH:
-                return offset
-        elif char in "]}":
-            depth -= 1
-    return -1
-
-
-#: one decoder for every line (``json.loads`` with options builds a new one per call)
-_DECODER = json.JSONDecoder(parse_constant=_not_json_constant, parse_float=_finite_float)
-
-
-def parse_json(text: str) -> Any:
-    """``json.loads`` that refuses what tailor cannot store; raises :class:`JSONProblem`."""
-    deep = _too_deep(text) if text.count("[") + text.count("{") > MAX_JSON_DEPTH else -1
-    if deep >= 0:
-        line = text.count("\n", 0, deep) + 1
-        col = deep - (text.rfind("\n", 0, deep) + 1) + 1
-        raise JSONProblem(f"invalid JSON: nested deeper than {MAX_JSON_DEPTH} levels", line, col)
-    try:
-        return _DECODER.decode(text)
-    except json.JSONDecodeError as exc:
-        raise JSONProblem(f"invalid JSON: {exc.msg}", exc.lineno, exc.colno) from None
-    except JSONProblem:
-        raise
-    except (ValueError, RecursionError) as exc:  # e.g. an integer of more than 4300 digits
-        raise JSONProblem(f"invalid JSON: {str(exc).split(';')[0][:200]}") from None
-
-
 def _jsonl(path: Path, received_at: datetime, tick: Any) -> Iterator[Batch]:
     problems = _Collector(path)
     chunk: list[Record] = []
@@ -171,9 +109,9 @@ def _jsonl(path: Path, received_at: datetime, tick: Any) -> Iterator[Batch]:
         if not utf8 or not line.strip():
             continue
         try:
-            message = parse_json(line)
-        except JSONProblem as exc:
-            problems.add(number, exc.message, exc.col)
+            message = strict_json.loads(line)
+        except InvalidJSON as exc:
+            problems.add(number, f"invalid JSON: {exc.message}", exc.col or 1)
             continue
         try:
             record = validate_message(message, "", received_at=received_at)
@@ -202,9 +140,9 @@ def _json(path: Path, received_at: datetime, tick: Any) -> Iterator[Batch]:
             [Problem(str(path), line, _column(raw[line_start:], exc.start - line_start), _not_utf8(exc))]
         ) from None
     try:
-        data = parse_json(text)
-    except JSONProblem as exc:
-        raise ProblemError([Problem(str(path), exc.line, exc.col, exc.message)]) from None
+        data = strict_json.loads(text)
+    except InvalidJSON as exc:
+        raise ProblemError([Problem(str(path), exc.line or 1, exc.col or 1, f"invalid JSON: {exc.message}")]) from None
     tick(path.stat().st_size)
     if isinstance(data, dict) and isinstance(data.get("products"), list):
         yield from _products(problems, [(1, f"/products/{i}", item) for i, item in enumerate(data["products"])])

@@ -78,11 +78,10 @@ PUBLIC = Access(frozenset(), public=True)
 
 #: endpoint (or ``blueprint.`` prefix) -> access; anything not listed gets :data:`API`
 POLICY: dict[str, Access] = {
-    "render": API,
-    "content": API,
-    "metrics_endpoint": API,
-    "healthz": STATUS,
-    "openapi": PUBLIC,
+    "render.": API,
+    "ops.metrics": API,
+    "ops.healthz": STATUS,
+    "ops.openapi": PUBLIC,
     "profiles.": API,
     "ingest.": INGEST,
     "esp.": ESP,

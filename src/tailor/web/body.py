@@ -3,10 +3,9 @@
 Every route reads its request body with :func:`json_body` and answers with
 :func:`json_response`, so the edges behave the same everywhere:
 
-* ``NaN``/``Infinity`` (which Python's ``json`` accepts and no other JSON parser
-  does), nesting deeper than :data:`MAX_DEPTH` (a recursion bomb), and lone UTF-16
-  surrogates (``"\\ud800"``: they cannot be written back out as UTF-8) are refused as
-  400 problem+json with a JSON pointer, instead of surfacing later as a 500;
+* what :mod:`tailor.strict_json` refuses (``NaN``, ``1e999``, recursion bombs, lone
+  surrogates, huge integers) is a 400 problem+json, with a JSON pointer when the
+  parser knows the value, instead of surfacing later as a 500;
 * bodies are decoded once per request (gzip for ingestion) and cached, so the
   authentication policy (a ``writeKey`` in the body, a signature over the raw bytes)
   and the route see the same bytes;
@@ -17,19 +16,14 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import zlib
 from typing import Any
 
 from flask import Response, g, request
 
+from tailor import strict_json
+from tailor.strict_json import InvalidJSON
 from tailor.web.problem import problem
-
-#: deepest nesting accepted in a request body (real profiles and contexts are far shallower)
-MAX_DEPTH = 64
-_SURROGATE = re.compile("[\ud800-\udfff]")
-#: a \uD800-\uDFFF escape in the JSON text: the only way a surrogate gets into a parsed value
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abAB]|\\u[dD][c-fC-F]")
 
 
 class BadBody(Exception):
@@ -45,25 +39,14 @@ class BadBody(Exception):
 
 
 def loads(raw: bytes | str) -> Any:
-    """Parse JSON strictly (see the module docstring); :class:`BadBody` says what and where."""
+    """Parse JSON with :func:`tailor.strict_json.loads`; :class:`BadBody` says what and where."""
     try:
-        value = json.loads(raw, parse_constant=_no_constant)
-    except _Constant as exc:
-        raise BadBody(400, "malformed-json", f"request body is not valid JSON: {exc} is not a JSON number") from None
-    except RecursionError:
-        raise BadBody(400, "malformed-json", f"request body is nested more than {MAX_DEPTH} levels deep") from None
-    except json.JSONDecodeError as exc:
-        raise BadBody(
-            400, "malformed-json", f"request body is not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
-    except (ValueError, UnicodeDecodeError):
-        raise BadBody(400, "malformed-json", "request body is not valid UTF-8 JSON") from None
-    text = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
-    if isinstance(value, (dict, list)):
-        _check_tree(value, strings=bool(_SURROGATE_ESCAPE.search(text)))
-    elif isinstance(value, str) and _SURROGATE.search(value):
-        raise BadBody(400, "invalid-input", "the body is a lone UTF-16 surrogate (not text)")
-    return value
+        return strict_json.loads(raw)
+    except InvalidJSON as exc:
+        if exc.pointer is not None:  # a value the parser read but tailor refuses: say which one
+            raise BadBody(400, "invalid-input", exc.message, exc.pointer) from None
+        where = f" at line {exc.line} column {exc.col}" if exc.line else ""
+        raise BadBody(400, "malformed-json", f"request body is not valid JSON{where}: {exc.message}") from None
 
 
 def raw_body(max_bytes: int, *, gzip: bool = False) -> bytes:
@@ -111,49 +94,6 @@ def json_response(payload: Any, status: int = 200, *, no_store: bool = False) ->
     if no_store:
         response.headers["Cache-Control"] = "no-store"
     return response
-
-
-class _Constant(ValueError):
-    pass
-
-
-def _no_constant(name: str) -> Any:
-    raise _Constant(name)
-
-
-def _check_tree(value: Any, *, strings: bool) -> None:
-    """Depth, and when ``strings`` surrogate, checks without recursion (the value may be as deep as
-    the parser allowed). Strings are visited only when the text held a surrogate escape; the JSON
-    pointer is built only for an error (``trail`` is a linked list of keys)."""
-    stack: list[tuple[Any, int, Any]] = [(value, 0, None)]
-    while stack:
-        item, depth, trail = stack.pop()
-        if isinstance(item, str):
-            if _SURROGATE.search(item):
-                raise BadBody(
-                    400, "invalid-input", "a string holds a lone UTF-16 surrogate (not text)", _pointer(trail)
-                )
-            continue
-        if depth >= MAX_DEPTH:
-            raise BadBody(400, "invalid-input", f"nested more than {MAX_DEPTH} levels deep", _pointer(trail))
-        pairs = item.items() if isinstance(item, dict) else enumerate(item)
-        for key, child in pairs:
-            if strings and isinstance(key, str) and _SURROGATE.search(key):
-                raise BadBody(400, "invalid-input", "a key holds a lone UTF-16 surrogate (not text)", _pointer(trail))
-            if isinstance(child, (dict, list)) or (strings and isinstance(child, str)):
-                stack.append((child, depth + 1, (key, trail)))
-
-
-def _pointer(trail: Any) -> str:
-    keys: list[str] = []
-    while trail is not None:
-        key, trail = trail
-        keys.append(_escape(str(key)))
-    return "".join("/" + k for k in reversed(keys)) or "/"
-
-
-def _escape(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
 
 
 def _finite(value: Any) -> Any:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, current_app
@@ -40,44 +41,57 @@ def create_ingest_blueprint(store: Store, settings: Settings) -> Blueprint:
     """
     bp = Blueprint("ingest", __name__)
     bp.record_once(on_register(settings))
-
-    def handle(kind: str) -> Response:
-        limit = MAX_BATCH_BYTES if kind == "batch" else MAX_MESSAGE_BYTES
-        too_large = problem(
-            413,
-            "payload-too-large",
-            detail=f"a {'batch' if kind == 'batch' else 'message'} may be at most {limit // 1024} KB",
-        )
-        try:
-            if len(raw_body(MAX_BATCH_BYTES, gzip=True)) > limit:
-                return too_large
-            body = json_body(MAX_BATCH_BYTES, gzip=True, require_json_type=False, require_object=False)
-        except BadBody as exc:
-            return too_large if exc.status == 413 else exc.response()
-        if not isinstance(body, dict):
-            return problem(400, "invalid-message", detail="the body must be a JSON object", pointer="")
-        trusted = is_trusted_writer(settings)
-        unpacked = _messages(kind, body)
-        if isinstance(unpacked, Response):
-            return unpacked
-        messages, prefix = unpacked
-        try:
-            if prefix:
-                result = store.ingest(messages, pointer=prefix, trusted=trusted)
-            else:
-                result = store.ingest_message(messages[0], trusted=trusted)
-        except ValidationError as exc:
-            return problem(400, "invalid-message", detail=exc.message, pointer=exc.pointer)
-        log(logging.INFO, "ingested", endpoint=kind, accepted=result.accepted, duplicates=result.duplicates)
-        _report_conflicts(result, kind)
-        answer: dict[str, Any] = {"success": True}
-        if result.clashes:  # only then: the answer stays exactly Segment's otherwise
-            answer["warnings"] = _clash_warnings(result, kind)
-        return json_response(answer)
-
+    bp.record_once(lambda state: state.app.extensions.update({_KEY: _Ingestion(store, settings)}))
     for kind in (*SINGLE_TYPES, "batch"):
-        bp.add_url_rule(f"/v1/{kind}", f"ingest_{kind}", (lambda kind=kind: handle(kind)), methods=["POST"])
+        bp.add_url_rule(f"/v1/{kind}", f"ingest_{kind}", ingest, methods=["POST"], defaults={"kind": kind})
     return bp
+
+
+#: the app.extensions key of what the views need
+_KEY = "tailor.ingest"
+
+
+@dataclass(frozen=True)
+class _Ingestion:
+    store: Store
+    settings: Settings
+
+
+def ingest(kind: str) -> Response:
+    """``POST /v1/<kind>``: one Segment message, or a batch, stored all or nothing."""
+    deps: _Ingestion = current_app.extensions[_KEY]
+    limit = MAX_BATCH_BYTES if kind == "batch" else MAX_MESSAGE_BYTES
+    too_large = problem(
+        413,
+        "payload-too-large",
+        detail=f"a {'batch' if kind == 'batch' else 'message'} may be at most {limit // 1024} KB",
+    )
+    try:
+        if len(raw_body(MAX_BATCH_BYTES, gzip=True)) > limit:
+            return too_large
+        body = json_body(MAX_BATCH_BYTES, gzip=True, require_json_type=False, require_object=False)
+    except BadBody as exc:  # the body limit is this route's (a message or a batch), not the reader's
+        return too_large if exc.status == 413 else exc.response()
+    if not isinstance(body, dict):
+        return problem(400, "invalid-message", detail="the body must be a JSON object", pointer="")
+    trusted = is_trusted_writer(deps.settings)
+    unpacked = _messages(kind, body)
+    if isinstance(unpacked, Response):
+        return unpacked
+    messages, prefix = unpacked
+    try:
+        if prefix:
+            result = deps.store.ingest(messages, pointer=prefix, trusted=trusted)
+        else:
+            result = deps.store.ingest_message(messages[0], trusted=trusted)
+    except ValidationError as exc:
+        return problem(400, "invalid-message", detail=exc.message, pointer=exc.pointer)
+    log(logging.INFO, "ingested", endpoint=kind, accepted=result.accepted, duplicates=result.duplicates)
+    _report_conflicts(result, kind)
+    answer: dict[str, Any] = {"success": True}
+    if result.clashes:  # only then: the answer stays exactly Segment's otherwise
+        answer["warnings"] = _clash_warnings(result, kind)
+    return json_response(answer)
 
 
 def _messages(kind: str, body: dict[str, Any]) -> tuple[list[Any], str] | Response:

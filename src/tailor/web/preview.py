@@ -10,10 +10,12 @@ exposures: nobody was sent anything.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, session, url_for
+from werkzeug.exceptions import HTTPException
 
 from tailor.core import Tailor
 from tailor.preview.grid import varying_slots
@@ -35,7 +37,7 @@ AT_KEY = "TAILOR_PREVIEW_AT"
 MASK_KEY = "TAILOR_PREVIEW_MASK"
 
 
-def create_preview_blueprint(tailor: Tailor) -> Blueprint:  # noqa: C901 - a Flask factory: mccabe sums the route closures defined in it
+def create_preview_blueprint(tailor: Tailor) -> Blueprint:
     """The studio's routes, bound to one :class:`Tailor`."""
     bp = Blueprint(
         "preview",
@@ -46,189 +48,222 @@ def create_preview_blueprint(tailor: Tailor) -> Blueprint:  # noqa: C901 - a Fla
         static_url_path="/static",
     )
     bp.record_once(on_register(tailor.settings))
-    watchers: dict[str, Watcher] = {}
-
-    def personas_dir() -> Path:
-        return Path(current_app.config.get(PERSONAS_KEY) or DEFAULT_PERSONAS)
-
-    def personas() -> tuple[dict[str, dict[str, Any]], str | None]:
-        try:
-            return load_personas(personas_dir()), None
-        except ProblemError as exc:
-            return {}, str(exc)
-
-    def watcher() -> Watcher:
-        folder = str(personas_dir())
-        if folder not in watchers:
-            watchers[folder] = Watcher(tailor, extra=(Path(folder),))
-        return watchers[folder]
-
-    def preview_request() -> PreviewRequest:
-        req = PreviewRequest.from_values(request.values, mask_default=bool(current_app.config.get(MASK_KEY, True)))
-        if g.get("auth") is None:  # unmasking is for a signed-in user (or the dev-mode loopback caller) only
-            req.mask = True
-        if not req.at and "at" not in request.values:
-            req.at = str(current_app.config.get(AT_KEY) or "")
-        return req
-
-    def persona_labels(found: dict[str, dict[str, Any]], mask: bool = True) -> dict[str, str]:
-        labels = {}
-        for name, doc in found.items():
-            email = str(doc.get("email") or "")
-            labels[name] = f"{name} · {mask_emails(email) if mask else email}" if email else name
-        return labels
-
-    _add_sign_in(bp)
-
-    @bp.get("/")
-    def index() -> str:
-        found, persona_error = personas()
-        problems = check_problems(tailor)
-        return render_template(
-            "preview/index.html",
-            templates=summarize(tailor, problems),
-            problems=problems,
-            personas=persona_labels(found),
-            persona_error=persona_error,
-            personas_dir=personas_dir(),
-            state=watcher().state(""),
-            templates_dir=tailor.templates_dir,
-            at=current_app.config.get(AT_KEY) or "",
-        )
-
-    @bp.route("/render", methods=["GET", "POST"])
-    def render_view() -> str:
-        found, persona_error = personas()
-        req = preview_request()
-        if not req.template and tailor.template_names():
-            req.template = tailor.template_names()[0]
-        if req.source == "persona" and not req.persona and found:
-            req.persona = next(iter(found))
-        outcome = render_preview(tailor, found, req)
-        return render_template(
-            "preview/render.html",
-            req=req,
-            outcome=outcome,
-            panel=panel_for(tailor, outcome),
-            templates=tailor.template_names(),
-            personas=persona_labels(found, req.mask),
-            persona_error=persona_error,
-            state=watcher().state(req.template),
-        )
-
-    @bp.route("/api/render", methods=["GET", "POST"])
-    def render_api() -> Response:
-        found, _ = personas()
-        req = preview_request()
-        outcome = render_preview(tailor, found, req)
-        fragment = render_template("preview/_result.html", req=req, outcome=outcome, panel=panel_for(tailor, outcome))
-        return json_response(
-            {
-                "ok": outcome.email is not None,
-                "error": outcome.error,
-                "html": fragment,
-                "template_version": outcome.email.template_version if outcome.email else None,
-                "blocks": outcome.email.blocks if outcome.email else {},
-            },
-            no_store=True,
-        )
-
-    @bp.get("/grid")
-    def grid() -> str:
-        found, persona_error = personas()
-        req = preview_request()
-        if not req.template and tailor.template_names():
-            req.template = tailor.template_names()[0]
-        outcomes: dict[str, PreviewOutcome] = {}
-        for name in found:
-            one = PreviewRequest(req.template, persona=name, at=req.at, context=req.context, mask=req.mask)
-            outcomes[name] = render_preview(tailor, found, one)
-        varying = varying_slots(outcomes.values())
-        slots = sorted({s for o in outcomes.values() if o.email for s in o.email.blocks} | set(varying))
-        return render_template(
-            "preview/grid.html",
-            req=req,
-            outcomes=outcomes,
-            varying=varying,
-            slots=slots,
-            templates=tailor.template_names(),
-            persona_error=persona_error,
-            state=watcher().state(req.template),
-        )
-
-    add_experiment_routes(bp, tailor)
-
-    @bp.get("/api/version")
-    def version() -> Response:
-        """Polled about every second by open pages: changes when a template, rule or persona file does."""
-        return json_response(watcher().state(request.args.get("template", "")).as_dict(), no_store=True)
-
-    @bp.errorhandler(Exception)
-    def _readable(exc: Exception) -> Any:
-        # a studio page never ends blank or as a bare stack trace: say what happened, in the page
-        from werkzeug.exceptions import HTTPException
-
-        if isinstance(exc, HTTPException):
-            return exc
-        log(logging.ERROR, "preview error", error=type(exc).__name__)
-        message = f"{type(exc).__name__}: {exc}"
-        if request.path.startswith("/preview/api/"):
-            return json_response({"ok": False, "error": message, "errors": [message]}, 500, no_store=True)
-        return render_template("preview/error.html", message=message), 500
-
+    studio = Studio(tailor)
+    bp.record_once(lambda state: state.app.extensions.update({_KEY: studio}))
+    for rule, view, methods in _ROUTES:
+        bp.add_url_rule(rule, view_func=view, methods=methods)
+    bp.register_error_handler(Exception, _readable)
     return bp
 
 
-def _add_sign_in(bp: Blueprint) -> None:
-    """``/preview/login`` (an API token starts a session) and ``/preview/logout``."""
+#: the app.extensions key of the studio's state
+_KEY = "tailor.preview"
 
-    @bp.route("/login", methods=["GET", "POST"])
-    def login() -> Any:
-        policy = policy_of(current_app)
-        target = local_next(request.values.get("next") or "/preview/")
-        if not policy.settings.has_credentials:  # dev mode: nothing to sign in with
+
+class Studio:
+    """What the studio's views share: the :class:`Tailor`, and one file watcher per personas folder."""
+
+    def __init__(self, tailor: Tailor):
+        self.tailor = tailor
+        self.watchers: dict[str, Watcher] = {}
+
+    def personas_dir(self) -> Path:
+        return Path(current_app.config.get(PERSONAS_KEY) or DEFAULT_PERSONAS)
+
+    def personas(self) -> tuple[dict[str, dict[str, Any]], str | None]:
+        try:
+            return load_personas(self.personas_dir()), None
+        except ProblemError as exc:
+            return {}, str(exc)
+
+    def watcher(self) -> Watcher:
+        folder = str(self.personas_dir())
+        if folder not in self.watchers:
+            self.watchers[folder] = Watcher(self.tailor, extra=(Path(folder),))
+        return self.watchers[folder]
+
+
+def _studio() -> Studio:
+    return current_app.extensions[_KEY]
+
+
+def _preview_request() -> PreviewRequest:
+    req = PreviewRequest.from_values(request.values, mask_default=bool(current_app.config.get(MASK_KEY, True)))
+    if g.get("auth") is None:  # unmasking is for a signed-in user (or the dev-mode loopback caller) only
+        req.mask = True
+    if not req.at and "at" not in request.values:
+        req.at = str(current_app.config.get(AT_KEY) or "")
+    return req
+
+
+def _persona_labels(found: dict[str, dict[str, Any]], mask: bool = True) -> dict[str, str]:
+    labels = {}
+    for name, doc in found.items():
+        email = str(doc.get("email") or "")
+        labels[name] = f"{name} · {mask_emails(email) if mask else email}" if email else name
+    return labels
+
+
+def index() -> str:
+    studio = _studio()
+    tailor = studio.tailor
+    found, persona_error = studio.personas()
+    problems = check_problems(tailor)
+    return render_template(
+        "preview/index.html",
+        templates=summarize(tailor, problems),
+        problems=problems,
+        personas=_persona_labels(found),
+        persona_error=persona_error,
+        personas_dir=studio.personas_dir(),
+        state=studio.watcher().state(""),
+        templates_dir=tailor.templates_dir,
+        at=current_app.config.get(AT_KEY) or "",
+    )
+
+
+def render_view() -> str:
+    studio = _studio()
+    tailor = studio.tailor
+    found, persona_error = studio.personas()
+    req = _preview_request()
+    if not req.template and tailor.template_names():
+        req.template = tailor.template_names()[0]
+    if req.source == "persona" and not req.persona and found:
+        req.persona = next(iter(found))
+    outcome = render_preview(tailor, found, req)
+    return render_template(
+        "preview/render.html",
+        req=req,
+        outcome=outcome,
+        panel=panel_for(tailor, outcome),
+        templates=tailor.template_names(),
+        personas=_persona_labels(found, req.mask),
+        persona_error=persona_error,
+        state=studio.watcher().state(req.template),
+    )
+
+
+def render_api() -> Response:
+    studio = _studio()
+    found, _ = studio.personas()
+    req = _preview_request()
+    outcome = render_preview(studio.tailor, found, req)
+    fragment = render_template(
+        "preview/_result.html", req=req, outcome=outcome, panel=panel_for(studio.tailor, outcome)
+    )
+    return json_response(
+        {
+            "ok": outcome.email is not None,
+            "error": outcome.error,
+            "html": fragment,
+            "template_version": outcome.email.template_version if outcome.email else None,
+            "blocks": outcome.email.blocks if outcome.email else {},
+        },
+        no_store=True,
+    )
+
+
+def grid() -> str:
+    studio = _studio()
+    tailor = studio.tailor
+    found, persona_error = studio.personas()
+    req = _preview_request()
+    if not req.template and tailor.template_names():
+        req.template = tailor.template_names()[0]
+    outcomes: dict[str, PreviewOutcome] = {}
+    for name in found:
+        one = PreviewRequest(req.template, persona=name, at=req.at, context=req.context, mask=req.mask)
+        outcomes[name] = render_preview(tailor, found, one)
+    varying = varying_slots(outcomes.values())
+    slots = sorted({s for o in outcomes.values() if o.email for s in o.email.blocks} | set(varying))
+    return render_template(
+        "preview/grid.html",
+        req=req,
+        outcomes=outcomes,
+        varying=varying,
+        slots=slots,
+        templates=tailor.template_names(),
+        persona_error=persona_error,
+        state=studio.watcher().state(req.template),
+    )
+
+
+def version() -> Response:
+    """Polled about every second by open pages: changes when a template, rule or persona file does."""
+    return json_response(_studio().watcher().state(request.args.get("template", "")).as_dict(), no_store=True)
+
+
+def _readable(exc: Exception) -> Any:
+    # a studio page never ends blank or as a bare stack trace: say what happened, in the page
+    if isinstance(exc, HTTPException):
+        return exc
+    log(logging.ERROR, "preview error", error=type(exc).__name__)
+    message = f"{type(exc).__name__}: {exc}"
+    if request.path.startswith("/preview/api/"):
+        return json_response({"ok": False, "error": message, "errors": [message]}, 500, no_store=True)
+    return render_template("preview/error.html", message=message), 500
+
+
+def login() -> Any:
+    """``/preview/login``: an API token starts a studio session."""
+    policy = policy_of(current_app)
+    target = local_next(request.values.get("next") or "/preview/")
+    if not policy.settings.has_credentials:  # dev mode: nothing to sign in with
+        return redirect(target, 303)
+    if request.method == "POST":
+        if policy.login(request.form.get("token", "")):
+            log(logging.INFO, "studio sign-in")
             return redirect(target, 303)
-        if request.method == "POST":
-            if policy.login(request.form.get("token", "")):
-                log(logging.INFO, "studio sign-in")
-                return redirect(target, 303)
-            log(logging.WARNING, "studio sign-in refused")
-            return render_template(
-                "preview/login.html", next=target, error="That is not an API token of this server."
-            ), 401
-        return render_template("preview/login.html", next=target, error=None)
-
-    @bp.route("/logout", methods=["GET", "POST"])
-    def logout() -> Any:
-        session.clear()
-        return redirect(url_for("preview.login"), 303)
+        log(logging.WARNING, "studio sign-in refused")
+        return render_template("preview/login.html", next=target, error="That is not an API token of this server."), 401
+    return render_template("preview/login.html", next=target, error=None)
 
 
-def add_experiment_routes(bp: Blueprint, tailor: Tailor) -> None:
-    """``/preview/experiments``: every experiment with its status, and one experiment's results."""
+def logout() -> Any:
+    session.clear()
+    return redirect(url_for("preview.login"), 303)
 
-    @bp.get("/experiments")
-    def experiments_list() -> str:
-        from tailor.experiments import load_experiments, report_from_store
 
-        found, problems = load_experiments(tailor.rules_dir)
-        store = tailor.store
-        rows = [
-            {"experiment": experiment, "report": report_from_store(store, experiment) if store is not None else None}
-            for experiment in found.values()
-        ]
-        return render_template("preview/experiments.html", rows=rows, problems=problems, has_store=store is not None)
+def experiments_list() -> str:
+    """``/preview/experiments``: every experiment with its status."""
+    from tailor.experiments import load_experiments, report_from_store
 
-    @bp.get("/experiments/<name>")
-    def experiment_view(name: str) -> Any:
-        from tailor.experiments import load_experiments, report_from_store
-        from tailor.preview.experiments import view
+    tailor = _studio().tailor
+    found, problems = load_experiments(tailor.rules_dir)
+    store = tailor.store
+    rows = [
+        {"experiment": experiment, "report": report_from_store(store, experiment) if store is not None else None}
+        for experiment in found.values()
+    ]
+    return render_template("preview/experiments.html", rows=rows, problems=problems, has_store=store is not None)
 
-        found, _ = load_experiments(tailor.rules_dir)
-        if name not in found:
-            return render_template("preview/error.html", message=f"unknown experiment {name!r}"), 404
-        store = tailor.store
-        if store is None:
-            message = "no store is configured (database_url): there are no exposures to report"
-            return render_template("preview/error.html", message=message), 404
-        return render_template("preview/experiment.html", **view(report_from_store(store, found[name]), found[name]))
+
+def experiment_view(name: str) -> Any:
+    """``/preview/experiments/<name>``: one experiment's results."""
+    from tailor.experiments import load_experiments, report_from_store
+    from tailor.preview.experiments import view
+
+    tailor = _studio().tailor
+    found, _ = load_experiments(tailor.rules_dir)
+    if name not in found:
+        return render_template("preview/error.html", message=f"unknown experiment {name!r}"), 404
+    store = tailor.store
+    if store is None:
+        message = "no store is configured (database_url): there are no exposures to report"
+        return render_template("preview/error.html", message=message), 404
+    return render_template("preview/experiment.html", **view(report_from_store(store, found[name]), found[name]))
+
+
+#: (rule, view, methods): the endpoint is the view's name (``preview.<name>`` in url_for and the policy)
+_ROUTES: list[tuple[str, Callable[..., Any], list[str]]] = [
+    ("/login", login, ["GET", "POST"]),
+    ("/logout", logout, ["GET", "POST"]),
+    ("/", index, ["GET"]),
+    ("/render", render_view, ["GET", "POST"]),
+    ("/api/render", render_api, ["GET", "POST"]),
+    ("/grid", grid, ["GET"]),
+    ("/experiments", experiments_list, ["GET"]),
+    ("/experiments/<name>", experiment_view, ["GET"]),
+    ("/api/version", version, ["GET"]),
+]

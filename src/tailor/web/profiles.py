@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, current_app
 
 from tailor.config import Settings
 from tailor.privacy import UnknownPurpose, erase_profile, export_profile, install_log_redaction, set_consents
 from tailor.store import Store
 from tailor.web.auth import on_register
-from tailor.web.body import BadBody, json_body, json_response
+from tailor.web.body import json_body, json_response
 from tailor.web.logs import log
 from tailor.web.problem import problem
 
@@ -39,65 +40,82 @@ def create_profiles_blueprint(
     install_log_redaction()
     bp = Blueprint("profiles", __name__)
     bp.record_once(on_register(settings))
-    callbacks = list(on_erase)
-
-    @bp.get("/v1/profiles/<profile_id>/export")
-    def export(profile_id: str) -> Response:
-        doc = export_profile(store, profile_id)
-        if doc is None:
-            return _unknown()
-        response = _json(doc)
-        response.headers["Content-Disposition"] = 'attachment; filename="profile-export.json"'
-        log(logging.INFO, "profile exported", events=len(doc.get("events", [])))
-        return response
-
-    @bp.get("/v1/profiles/<profile_id>")
-    def read(profile_id: str) -> Response:
-        doc = store.load_profile(id=profile_id)
-        return _unknown() if doc is None else _json(doc)
-
-    @bp.delete("/v1/profiles/<profile_id>")
-    def erase(profile_id: str) -> Response:
-        receipt = erase_profile(store, profile_id, artifacts=settings.artifacts, on_erase=callbacks)
-        if receipt is None:
-            return _unknown()
-        log(
-            logging.INFO,
-            "profile erased",
-            rows=sum(receipt["rows_deleted"].values()),
-            retrain_flagged=receipt["retrain_flagged"],
-        )
-        return _json(receipt)
-
-    @bp.put("/v1/profiles/<profile_id>/consents")
-    def consents(profile_id: str) -> Response:
-        try:
-            body = json_body(MAX_BODY_BYTES)
-        except BadBody as exc:
-            return exc.response()
-        choices = body.get("consents")
-        if not isinstance(choices, dict) or not choices:
-            return problem(
-                400, "invalid-input", detail='give `consents`: {"purpose": true|false, ...}', pointer="/consents"
-            )
-        source = body.get("source", "api")
-        if not isinstance(source, str) or not source.strip():
-            return problem(400, "invalid-input", detail="`source` must be a non-empty string", pointer="/source")
-        for purpose, granted in choices.items():
-            if not isinstance(granted, bool):
-                return problem(400, "invalid-input", detail="must be true or false", pointer=f"/consents/{purpose}")
-        label = source.strip()
-        try:
-            values = set_consents(
-                store, profile_id, choices, source=label if label.startswith(("api", "esp:")) else f"api:{label}"
-            )
-        except UnknownPurpose as exc:
-            return problem(400, "invalid-input", detail=str(exc), pointer=f"/consents/{exc.purpose}")
-        if values is None:
-            return _unknown()
-        return _json({"consents": values})
-
+    profiles = _Profiles(store, settings, list(on_erase))
+    bp.record_once(lambda state: state.app.extensions.update({_KEY: profiles}))
+    bp.add_url_rule("/v1/profiles/<profile_id>/export", view_func=export, methods=["GET"])
+    bp.add_url_rule("/v1/profiles/<profile_id>", view_func=read, methods=["GET"])
+    bp.add_url_rule("/v1/profiles/<profile_id>", view_func=erase, methods=["DELETE"])
+    bp.add_url_rule("/v1/profiles/<profile_id>/consents", view_func=consents, methods=["PUT"])
     return bp
+
+
+#: the app.extensions key of what the views need
+_KEY = "tailor.profiles"
+
+
+@dataclass(frozen=True)
+class _Profiles:
+    store: Store
+    settings: Settings
+    on_erase: list[Callable[[str], None]]
+
+
+def _deps() -> _Profiles:
+    return current_app.extensions[_KEY]
+
+
+def export(profile_id: str) -> Response:
+    doc = export_profile(_deps().store, profile_id)
+    if doc is None:
+        return _unknown()
+    response = _json(doc)
+    response.headers["Content-Disposition"] = 'attachment; filename="profile-export.json"'
+    log(logging.INFO, "profile exported", events=len(doc.get("events", [])))
+    return response
+
+
+def read(profile_id: str) -> Response:
+    doc = _deps().store.load_profile(id=profile_id)
+    return _unknown() if doc is None else _json(doc)
+
+
+def erase(profile_id: str) -> Response:
+    deps = _deps()
+    receipt = erase_profile(deps.store, profile_id, artifacts=deps.settings.artifacts, on_erase=deps.on_erase)
+    if receipt is None:
+        return _unknown()
+    log(
+        logging.INFO,
+        "profile erased",
+        rows=sum(receipt["rows_deleted"].values()),
+        retrain_flagged=receipt["retrain_flagged"],
+    )
+    return _json(receipt)
+
+
+def consents(profile_id: str) -> Response:
+    body = json_body(MAX_BODY_BYTES)  # a bad body is the app's BadBody handler's
+    choices = body.get("consents")
+    if not isinstance(choices, dict) or not choices:
+        return problem(
+            400, "invalid-input", detail='give `consents`: {"purpose": true|false, ...}', pointer="/consents"
+        )
+    source = body.get("source", "api")
+    if not isinstance(source, str) or not source.strip():
+        return problem(400, "invalid-input", detail="`source` must be a non-empty string", pointer="/source")
+    for purpose, granted in choices.items():
+        if not isinstance(granted, bool):
+            return problem(400, "invalid-input", detail="must be true or false", pointer=f"/consents/{purpose}")
+    label = source.strip()
+    try:
+        values = set_consents(
+            _deps().store, profile_id, choices, source=label if label.startswith(("api", "esp:")) else f"api:{label}"
+        )
+    except UnknownPurpose as exc:
+        return problem(400, "invalid-input", detail=str(exc), pointer=f"/consents/{exc.purpose}")
+    if values is None:
+        return _unknown()
+    return _json({"consents": values})
 
 
 def _unknown() -> Response:

@@ -1,0 +1,148 @@
+"""The one JSON parser for everything tailor reads from outside: HTTP bodies and ingestion files.
+
+Python's ``json`` accepts texts that no other JSON parser does and that tailor cannot
+store or send back out; each would otherwise surface later, far from the input, as a
+500 or a traceback. :func:`loads` refuses them where they enter, and says where:
+
+* ``NaN``, ``Infinity``, ``-Infinity`` (not JSON) and numbers such as ``1e999`` that
+  overflow to infinity (they cannot be written back out as JSON);
+* nesting deeper than :data:`MAX_DEPTH` (a recursion bomb: the parser, and every later
+  ``json.dumps`` of the value, would hit Python's recursion limit). A bracket scan that
+  skips strings finds the exact line and column, and runs only when the text holds
+  more brackets than the limit, so ordinary documents pay one ``str.count``;
+* lone UTF-16 surrogates (``"\\ud800"``): they are not text, cannot be encoded as UTF-8
+  and PostgreSQL refuses them. The value is walked only when the text holds a
+  surrogate escape, and the error names the JSON pointer of the string;
+* integers longer than Python's conversion limit (4300 digits by default).
+
+Every refusal is an :class:`InvalidJSON`; callers turn it into their own report (a 400
+problem+json in ``tailor.web.body``, ``path:line:col`` in ``tailor.store.files``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+#: deepest nesting of objects/arrays accepted (real profiles, contexts and Segment messages are shallow)
+MAX_DEPTH = 64
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: a \uD800-\uDFFF escape, or a surrogate itself (a str decoded with "surrogatepass" may hold one)
+_MAYBE_SURROGATE = re.compile("\\\\u[dD][89a-fA-F]|[\ud800-\udfff]")
+#: a high surrogate escape not followed by a low one, or a low one not preceded by a high one
+_LONE_SURROGATE_ESCAPE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+#: what the depth scan looks at: whole strings (skipped, brackets in them are text) and brackets
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]+|\\.)*"|[\[\]{}]', re.DOTALL)
+
+
+class InvalidJSON(ValueError):
+    """A JSON text tailor does not accept.
+
+    ``line``/``col`` are 1-based, 0 when unknown; ``pointer`` is the RFC 6901 pointer of
+    the offending value when known, else ``None``.
+    """
+
+    def __init__(self, message: str, line: int = 0, col: int = 0, pointer: str | None = None):
+        super().__init__(message)
+        self.message, self.line, self.col, self.pointer = message, line, col, pointer
+
+
+def _not_a_number(name: str) -> Any:
+    raise InvalidJSON(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise InvalidJSON(f"{text[:40]} is out of range")
+    return value
+
+
+#: one decoder for every call (``json.loads`` with options builds a new one per call)
+_DECODER = json.JSONDecoder(parse_constant=_not_a_number, parse_float=_finite_float)
+
+
+def loads(raw: str | bytes | bytearray) -> Any:
+    """Parse JSON strictly (see the module docstring); raises :class:`InvalidJSON`.
+
+    Bytes are decoded as ``json.loads`` does (UTF-8, or UTF-16/32 when the bytes say so).
+    """
+    if isinstance(raw, (bytes, bytearray)):
+        try:
+            text = bytes(raw).decode(json.detect_encoding(raw), "surrogatepass")
+        except UnicodeDecodeError as exc:
+            raise InvalidJSON(f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x} ({exc.reason})") from None
+    else:
+        text = raw
+    if text.startswith("\ufeff"):
+        text = text[1:]  # a byte order mark is not part of the document (json.loads refuses it in a str)
+    if text.count("[") + text.count("{") > MAX_DEPTH:
+        _check_depth(text)
+    try:
+        value = _DECODER.decode(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidJSON(exc.msg, exc.lineno, exc.colno) from None
+    except InvalidJSON:
+        raise
+    except (ValueError, RecursionError) as exc:  # e.g. an integer of more than 4300 digits
+        raise InvalidJSON(str(exc).split(";")[0][:200]) from None
+    # "\\u" and isascii() are C-speed (isascii is O(1)): most texts skip the regex
+    if ("\\u" in text or not text.isascii()) and _MAYBE_SURROGATE.search(text):
+        _check_surrogates(value, text)
+    return value
+
+
+def _check_depth(text: str) -> None:
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(text):
+        char = match.group()
+        if char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                line, col = _position(text, match.start())
+                raise InvalidJSON(f"nested deeper than {MAX_DEPTH} levels", line, col)
+        elif char in "]}":
+            depth -= 1
+
+
+def _check_surrogates(value: Any, text: str) -> None:
+    """Walk ``value`` without recursion; the pointer is built only for an error (``trail`` is a linked list)."""
+    stack: list[tuple[Any, Any]] = [(value, None)]
+    while stack:
+        item, trail = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                raise _surrogate_error("a string", trail, text)
+            continue
+        if not isinstance(item, (dict, list)):
+            continue
+        pairs = item.items() if isinstance(item, dict) else enumerate(item)
+        for key, child in pairs:
+            if isinstance(key, str) and _SURROGATE.search(key):
+                raise _surrogate_error("a key", trail, text)
+            if isinstance(child, (dict, list, str)):
+                stack.append((child, (key, trail)))
+
+
+def _surrogate_error(what: str, trail: Any, text: str) -> InvalidJSON:
+    escape = _LONE_SURROGATE_ESCAPE.search(text)
+    line, col = _position(text, escape.start()) if escape else (0, 0)
+    return InvalidJSON(f"{what} holds a lone UTF-16 surrogate (not text)", line, col, _pointer(trail))
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    """The 1-based line and column of ``offset`` in ``text``."""
+    return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _pointer(trail: Any) -> str:
+    keys: list[str] = []
+    while trail is not None:
+        key, trail = trail
+        keys.append(str(key).replace("~", "~0").replace("/", "~1"))
+    return "".join("/" + k for k in reversed(keys))

@@ -1,0 +1,48 @@
+"""The one strict JSON parser: what it refuses, and where it says the problem is."""
+
+from __future__ import annotations
+
+import pytest
+
+from tailor.strict_json import MAX_DEPTH, InvalidJSON, loads
+
+
+def _refused(text: str | bytes) -> InvalidJSON:
+    with pytest.raises(InvalidJSON) as info:
+        loads(text)
+    return info.value
+
+
+def test_plain_json_parses_from_str_and_bytes() -> None:
+    doc = '{"a": [1, 2.5, "caf\\u00e9", "\\ud83d\\ude00", null, true]}'
+    expected = {"a": [1, 2.5, "café", "\U0001f600", None, True]}
+    assert loads(doc) == expected and loads(doc.encode()) == expected
+    assert loads(b"\xef\xbb\xbf[1]") == [1]  # a UTF-8 byte order mark is not part of the document
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999", "-1e999"])
+def test_numbers_json_cannot_hold_are_refused(number: str) -> None:
+    assert number in _refused('{"x": ' + number + "}").message
+
+
+def test_nesting_is_limited_with_the_position_of_the_bracket_that_passes_it() -> None:
+    assert loads("[" * MAX_DEPTH + "]" * MAX_DEPTH)
+    error = _refused('{"s": "[[[[",\n "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert (error.line, error.col) == (2, 6 + MAX_DEPTH), error  # "{" is level 1
+    assert "nested deeper" in error.message
+    # brackets inside strings are text, also when escaped quotes surround them
+    assert loads('["\\"' + "[" * 200 + '"]') == ['"' + "[" * 200]
+
+
+def test_lone_surrogates_are_refused_with_a_pointer() -> None:
+    error = _refused('{"a": [1, {"b/c": "x\\ud800"}]}')
+    assert error.pointer == "/a/1/b~1c" and (error.line, error.col) == (1, 21), error
+    assert _refused('{"k": {"\\udfff": 1}}').pointer == "/k"
+    assert _refused('"\\ud800"').pointer == ""
+
+
+def test_syntax_errors_and_huge_integers_say_where_or_what() -> None:
+    error = _refused('{"a": 1,\n  "b" 2}')
+    assert (error.line, error.col) == (2, 7) and error.pointer is None
+    assert _refused("9" * 5000).message.startswith("Exceeds the limit")
+    assert "not UTF-8" in _refused(b'["caf\xe9"]').message
