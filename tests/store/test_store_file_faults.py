@@ -129,3 +129,15 @@ def test_a_gunicorn_worker_refuses_a_missing_store_file(tmp_path: Path) -> None:
     assert run.returncode == 3  # gunicorn's WORKER_BOOT_ERROR: the arbiter halts
     assert "does not exist" in run.stderr and "Traceback" not in run.stderr
     assert not db.exists()
+
+
+def test_a_store_file_truncated_in_place_is_a_503_not_a_500(served_store) -> None:
+    """``: > live.db`` keeps the inode: reads fail with SQLite's "file is not a database" — a problem, never a 500."""
+    db, url = served_store
+    with db.open("r+b") as fh:
+        fh.truncate(0)  # `: > live.db`: the same file, the same inode, no content
+    for path in ("/v1/profiles/u-1/export", "/v1/profiles/u-1", "/v1/profiles/u-1/export"):
+        answer = requests.get(f"{url}{path}", timeout=10)
+        assert answer.status_code != 500, answer.text
+        if answer.status_code != 200:  # what SQLite still holds in its WAL may be served
+            assert answer.status_code == 503 and answer.headers["Content-Type"] == "application/problem+json"
