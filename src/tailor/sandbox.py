@@ -12,6 +12,11 @@ the missing bounds, as extension points in the style of Jinja's own ``sandbox.py
   ``tojson``, ``slice``, ``batch``, ``lipsum``, ``wordwrap``, ``truncate``, ``replace``,
   ``join``, ``str.center/ljust/rjust/zfill/expandtabs/replace/join/translate/format``)
   checks the size it would produce *before* producing it (:data:`MAX_OPERATOR_RESULT`).
+  Integer ``*`` and ``**`` weigh their operands' bit lengths first (:data:`MAX_INT_BITS`):
+  one big-int operation is a single C call that no deadline check can interrupt.
+* **Every filter and test is guarded** — not only those with size arguments: each call
+  checks the deadline first, and a result that outgrew its input past the cap is
+  refused (``forceescape``, ``urlize`` and tailor's own filters included).
 * **Containers are weighed** — lists hold references, so ``[l, l, l]`` nested a few
   levels is small in memory and gigabytes once printed: list/dict/tuple literals and
   ``dict()``/``namespace()`` results may print to at most :data:`MAX_OUTPUT_CHARS`.
@@ -50,7 +55,7 @@ from jinja2.utils import generate_lorem_ipsum
 MAX_OPERATOR_RESULT = 100_000
 #: Largest exponent allowed in ``**``; 2 ** 10_000 is already a 3,000-digit number.
 MAX_EXPONENT = 1_000
-#: Largest integer ``*`` and ``**`` may produce (about 30,000 digits), estimated from the
+#: Largest integer ``*``, ``**`` or a filter may produce (about 30,000 digits), estimated from the
 #: operands' bit lengths before computing: ``((9 ** 1000) ** 1000) ** 3`` is one C-level
 #: operation of seconds to minutes that no deadline check can interrupt.
 MAX_INT_BITS = 100_000
@@ -192,7 +197,10 @@ def _capped_mul(left: Any, right: Any) -> Any:
         sized = isinstance(seq, (str, bytes, list, tuple)) and isinstance(count, int)
         if sized and _weight(seq) * max(count, 0) > MAX_OPERATOR_RESULT:
             raise ResourceLimitError(f"repetition would produce more than {MAX_OPERATOR_RESULT:,} items")
-    return _charge(operator.mul(left, right))
+    try:
+        return _charge(operator.mul(left, right))
+    except OverflowError:  # a 2,000-bit int times a float: a limit, not a broken template
+        raise ResourceLimitError("* would produce a number too large to represent") from None
 
 
 def _refuse_int_bits(bits: int, what: str) -> None:
@@ -387,6 +395,8 @@ def guarded(original: Callable[..., Any], name: str, check: Callable[..., None] 
                 )
             if limits is not None:
                 limits.charge(size)
+        elif type(result) is int and result.bit_length() > MAX_INT_BITS:  # ('f' * 99999)|int(base=16)
+            _refuse_int_bits(result.bit_length(), f"the filter {name}")
         return result
 
     guarded_call.tailor_guarded = True  # type: ignore[attr-defined]

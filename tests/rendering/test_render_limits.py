@@ -116,6 +116,8 @@ BIG = {
     "big int ** of a variable": "{% set x = 9 ** 1000 %}{{ (x ** 1000) ** 10 > 0 }}",
     "big int *": "{% set x = (9 ** 1000) ** 30 %}{{ x * x * x > 0 }}",
     "float ** overflow": "{{ 10.0 ** 400 }}",
+    "big int times a float": "{{ (2 ** 1000) ** 3 * 1.5 }}",
+    "big int from a filter": "{% set x = ('f' * 99999)|int(base=16) %}{{ x % 7 }}",
     # every filter is capped, not only those with size arguments
     "forceescape chain": "{{ ('&' * 99999)" + "|forceescape" * 20 + "|length }}",
     "urlize": "{{ ('x@y.z ' * 16000)|urlize|length }}",
