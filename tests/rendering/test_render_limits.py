@@ -18,7 +18,7 @@ from tailor.email import RenderLimit
 from tailor.rendering.environment import make_environment, render_capped
 from tailor.rendering.fallbacks import collecting_fallbacks
 from tailor.rules.conditions import Condition
-from tailor.sandbox import MAX_OPERATOR_RESULT, RenderTimeLimit, ResourceLimitError, render_limits
+from tailor.sandbox import MAX_OPERATOR_RESULT, UNGUARDED, RenderTimeLimit, ResourceLimitError, render_limits
 
 TIMEOUT_MS = 300
 #: generous: the machine is shared; what matters is "returns", not "returns fast"
@@ -258,14 +258,16 @@ def test_every_filter_and_test_is_guarded_including_tailors_own_and_later_additi
     env.filters["added_later"] = lambda value: value * 5
     env.filters.update(added_by_update=lambda value: value * 5)
     env.tests.setdefault("added_test", lambda value: True)
+    env.filters["d"] = lambda value, default="": str(value) * 5  # a replacement of the unguarded default
     unguarded = [
         name
         for table in (env.filters, env.tests)
         for name, func in table.items()
-        if not getattr(func, "tailor_guarded", False)
+        if not getattr(func, "tailor_guarded", False) and func not in UNGUARDED
     ]
     assert unguarded == [] and "money" in env.filters and "forceescape" in env.filters
-    for name in ("added_later", "added_by_update"):
+    assert sorted(name for name, func in env.filters.items() if func in UNGUARDED) == ["default"]
+    for name in ("added_later", "added_by_update", "d"):
         with pytest.raises(ResourceLimitError, match=name):
             render_capped(env.from_string(f"{{{{ ('x' * 90000)|{name}|length }}}}"), {})
 
