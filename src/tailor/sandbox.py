@@ -12,6 +12,11 @@ the missing bounds, as extension points in the style of Jinja's own ``sandbox.py
   ``tojson``, ``slice``, ``batch``, ``lipsum``, ``wordwrap``, ``truncate``, ``replace``,
   ``join``, ``str.center/ljust/rjust/zfill/expandtabs/replace/join/translate/format``)
   checks the size it would produce *before* producing it (:data:`MAX_OPERATOR_RESULT`).
+  Integer ``*`` and ``**`` weigh their operands' bit lengths first (:data:`MAX_INT_BITS`):
+  one big-int operation is a single C call that no deadline check can interrupt.
+* **Every filter and test is guarded** — not only those with size arguments: each call
+  checks the deadline first, and a result that outgrew its input past the cap is
+  refused (``forceescape``, ``urlize`` and tailor's own filters included).
 * **Containers are weighed** — lists hold references, so ``[l, l, l]`` nested a few
   levels is small in memory and gigabytes once printed: list/dict/tuple literals and
   ``dict()``/``namespace()`` results may print to at most :data:`MAX_OUTPUT_CHARS`.
@@ -42,7 +47,7 @@ from typing import Any
 
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
-from jinja2.filters import FILTERS as JINJA_FILTERS
+from jinja2.filters import do_default
 from jinja2.runtime import Namespace
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from jinja2.utils import generate_lorem_ipsum
@@ -51,6 +56,10 @@ from jinja2.utils import generate_lorem_ipsum
 MAX_OPERATOR_RESULT = 100_000
 #: Largest exponent allowed in ``**``; 2 ** 10_000 is already a 3,000-digit number.
 MAX_EXPONENT = 1_000
+#: Largest integer ``*``, ``**`` or a filter may produce (about 30,000 digits), estimated from the
+#: operands' bit lengths before computing: ``((9 ** 1000) ** 1000) ** 3`` is one C-level
+#: operation of seconds to minutes that no deadline check can interrupt.
+MAX_INT_BITS = 100_000
 #: Largest rendered output accepted (Braze Connected Content takes at most 1 MB); also
 #: the largest buffer a macro, ``{% set %}`` block or filter block may join.
 MAX_OUTPUT_CHARS = 1_000_000
@@ -183,17 +192,33 @@ def _refuse_above(size: int, what: str, limit: int = MAX_OPERATOR_RESULT) -> Non
 
 
 def _capped_mul(left: Any, right: Any) -> Any:
+    if type(left) is int and type(right) is int:  # bool is an int too, but tiny: skip the check
+        _refuse_int_bits(left.bit_length() + right.bit_length(), "multiplication")
     for seq, count in ((left, right), (right, left)):
         sized = isinstance(seq, (str, bytes, list, tuple)) and isinstance(count, int)
         if sized and _weight(seq) * max(count, 0) > MAX_OPERATOR_RESULT:
             raise ResourceLimitError(f"repetition would produce more than {MAX_OPERATOR_RESULT:,} items")
-    return _charge(operator.mul(left, right))
+    try:
+        return _charge(operator.mul(left, right))
+    except OverflowError:  # a 2,000-bit int times a float: a limit, not a broken template
+        raise ResourceLimitError("* would produce a number too large to represent") from None
+
+
+def _refuse_int_bits(bits: int, what: str) -> None:
+    # one C-level big-int operation never reaches a deadline check: refuse it before it runs
+    if bits > MAX_INT_BITS:
+        raise ResourceLimitError(f"{what} would produce an integer of more than {MAX_INT_BITS:,} bits")
 
 
 def _capped_pow(left: Any, right: Any) -> Any:
     if isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
         raise ResourceLimitError(f"exponent {right!r} is above the cap of {MAX_EXPONENT}")
-    return operator.pow(left, right)
+    if isinstance(left, int) and isinstance(right, int) and right > 0:
+        _refuse_int_bits(left.bit_length() * right, "**")
+    try:
+        return operator.pow(left, right)
+    except OverflowError:  # float ** float past 1.8e308: a limit, not a broken template
+        raise ResourceLimitError(f"** would produce a number too large to represent ({left!r} ** {right!r})") from None
 
 
 def _capped_add(left: Any, right: Any) -> Any:
@@ -340,22 +365,84 @@ def _materialized(value: Any) -> Any:
     return items
 
 
-def capped_filter(original: Callable[..., Any], check: Callable[..., None]) -> Callable[..., Any]:
-    """``original`` with ``check(value, *args, **kwargs)`` run first and its result charged.
+def guarded(original: Callable[..., Any], name: str, check: Callable[..., None] | None = None) -> Callable[..., Any]:
+    """``original`` (a filter or test) under the render's deadline, caps and budget.
 
-    ``functools.wraps`` keeps Jinja's ``pass_context``/``pass_eval_context`` marker, so
-    the wrapper receives the same leading argument the original does.
+    Before the call: the deadline, and ``check(value, *args, **kwargs)`` when the filter
+    has size arguments to weigh first. After it: a string or list result is charged to
+    the budget, and refused when it passed :data:`MAX_OPERATOR_RESULT` *and* outgrew its
+    input — ``forceescape`` makes five characters of one ``&`` and ``urlize`` adds markup,
+    so a chain of them would grow without bound, while ``upper`` of a long set block only
+    copies it (the budget bounds a chain of copies). ``functools.wraps`` keeps Jinja's
+    ``pass_context``/``pass_eval_context`` marker, so the wrapper receives the same
+    leading argument the original does.
     """
     passes = 1 if getattr(original, "jinja_pass_arg", None) is not None else 0
 
-    @functools.wraps(original)
-    def capped(*args: Any, **kwargs: Any) -> Any:
-        args = (*args[:passes], _materialized(args[passes]), *args[passes + 1 :])
-        check_deadline()
-        check(*args[passes:], **kwargs)
-        return _charge(original(*args, **kwargs))
+    monotonic, get_limits, sized = time.monotonic, _limits.get, (str, list, tuple, bytes)
 
-    return capped
+    @functools.wraps(original)
+    def guarded_call(*args: Any, **kwargs: Any) -> Any:
+        # inlined RenderLimits.check/charge: this runs on every filter call of every render
+        limits = get_limits()  # None at compile time (constant folding): the caps still hold
+        if limits is not None:
+            deadline = limits.deadline
+            if deadline is not None and monotonic() > deadline:
+                limits.check()
+        if check is not None:
+            args = (*args[:passes], _materialized(args[passes]), *args[passes + 1 :])
+            check(*args[passes:], **kwargs)
+        result = original(*args, **kwargs)
+        if isinstance(result, sized):
+            size = len(result)
+            if size > MAX_OPERATOR_RESULT and len(args) > passes and size > _weight(args[passes], size):
+                raise ResourceLimitError(
+                    f"the filter {name} would produce more than {MAX_OPERATOR_RESULT:,} characters"
+                )
+            if limits is not None:
+                limits.chars_left -= size
+                if limits.chars_left < 0:
+                    limits.charge(0)
+        elif type(result) is int and result.bit_length() > MAX_INT_BITS:  # ('f' * 99999)|int(base=16)
+            _refuse_int_bits(result.bit_length(), f"the filter {name}")
+        return result
+
+    guarded_call.tailor_guarded = True  # type: ignore[attr-defined]
+    return guarded_call
+
+
+#: Jinja's ``default``/``d`` returns its value or its argument, both already made (and
+#: charged) elsewhere, in constant time: the one filter left unwrapped, because it is
+#: also the most called (60 of 112 filter calls in the newsletter) and a wrapper costs a
+#: Python frame per call. By identity, so a replacement under the same name is guarded.
+UNGUARDED: frozenset[Callable[..., Any]] = frozenset([do_default])
+
+
+class GuardedCallables(dict[str, Any]):  # Any: Jinja types these dicts by its own alias
+    """An environment's ``filters`` or ``tests``: every callable guarded as it is added.
+
+    Wrapped once, when added (tailor's own filters are added after the sandbox is
+    built), so a render pays no lookup cost: compiled templates fetch each filter once.
+    """
+
+    def __init__(self, items: dict[str, Any], checks: dict[str, Callable[..., None]]) -> None:
+        super().__init__()
+        self.checks = checks
+        self.update(items)
+
+    def __setitem__(self, name: str, func: Callable[..., Any]) -> None:
+        if not getattr(func, "tailor_guarded", False) and func not in UNGUARDED:
+            func = guarded(func, name, self.checks.get(name))
+        super().__setitem__(name, func)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # dict.update bypasses __setitem__
+        for name, func in dict(*args, **kwargs).items():
+            self[name] = func
+
+    def setdefault(self, name: str, func: Any = None, /) -> Any:
+        if name not in self:
+            self[name] = func
+        return self[name]
 
 
 #: filter -> check of its size arguments, run before the filter
@@ -513,8 +600,8 @@ class CappedSandbox(ImmutableSandboxedEnvironment):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for name, check in FILTER_CHECKS.items():
-            self.filters[name] = capped_filter(JINJA_FILTERS[name], check)
+        self.filters = GuardedCallables(self.filters, FILTER_CHECKS)
+        self.tests = GuardedCallables(self.tests, {})
         self.globals["lipsum"] = capped_lipsum
 
     def getattr(self, obj: Any, attribute: str) -> Any:

@@ -18,7 +18,7 @@ from tailor.email import RenderLimit
 from tailor.rendering.environment import make_environment, render_capped
 from tailor.rendering.fallbacks import collecting_fallbacks
 from tailor.rules.conditions import Condition
-from tailor.sandbox import MAX_OPERATOR_RESULT, RenderTimeLimit, ResourceLimitError, render_limits
+from tailor.sandbox import MAX_OPERATOR_RESULT, UNGUARDED, RenderTimeLimit, ResourceLimitError, render_limits
 
 TIMEOUT_MS = 300
 #: generous: the machine is shared; what matters is "returns", not "returns fast"
@@ -110,6 +110,22 @@ BIG = {
     "nested dict() calls of references": (
         "{% set b = 'x' * 100000 %}{% set d = dict(a=b, b=b, c=b, d=b, e=b, f=b, g=b, h=b, i=b) %}"
         "{% set d2 = dict(a=d, b=d, c=d) %}{{ d2 }}"
+    ),
+    # one C-level big-int operation never reaches a deadline check: refused from the operands' sizes
+    "big int **": "{{ ((9 ** 1000) ** 1000) ** 3 > 0 }}",
+    "big int ** of a variable": "{% set x = 9 ** 1000 %}{{ (x ** 1000) ** 10 > 0 }}",
+    "big int *": "{% set x = (9 ** 1000) ** 30 %}{{ x * x * x > 0 }}",
+    "float ** overflow": "{{ 10.0 ** 400 }}",
+    "big int times a float": "{{ (2 ** 1000) ** 3 * 1.5 }}",
+    "big int from a filter": "{% set x = ('f' * 99999)|int(base=16) %}{{ x % 7 }}",
+    # every filter is capped, not only those with size arguments
+    "forceescape chain": "{{ ('&' * 99999)" + "|forceescape" * 20 + "|length }}",
+    "urlize": "{{ ('x@y.z ' * 16000)|urlize|length }}",
+    "filter results charge the budget": (
+        "{% set s = 'a' * 99999 %}{% for i in range(300) %}{% set t = s|upper %}{% endfor %}"
+    ),
+    "tailor's filters charge the budget": (
+        "{% set u = 'https://a.example/' ~ 'x' * 90000 %}{% for i in range(300) %}{% set t = u|utm(a=1) %}{% endfor %}"
     ),
     "nested namespaces": (
         "{% set b = 'x' * 100000 %}{% set n = namespace(a=b, b=b, c=b, d=b, e=b, f=b, g=b, h=b, i=b) %}"
@@ -220,6 +236,50 @@ def test_ordinary_uses_of_the_capped_operations_still_work():
     )
     assert len(render_capped(env.from_string("{{ 'x' * n }}"), {"n": MAX_OPERATOR_RESULT})) == MAX_OPERATOR_RESULT
     assert len(render_capped(env.from_string("{{ lipsum(3, html=False) }}"), {})) > 0
+
+
+def test_ordinary_arithmetic_and_uncapped_filters_still_work():
+    env = make_environment(None, autoescape=True)
+    source = (
+        "{{ 19.99 * 3 }} {{ 2 ** 0.5 }} {{ (2 ** 100) * (3 ** 50) }} {{ 7 // 2 }} {{ 7 % 3 }} {{ 2 ** -1 }} "
+        "{{ 1.5 ** 2 }} {{ '<a>'|forceescape }} {{ 'www.example.com'|urlize }} {{ 3 is odd }} {{ 'ab'|upper }}"
+    )
+    assert render_capped(env.from_string(source), {}) == (
+        "59.97 1.4142135623730951 910043815000214977332758527534256632492715260325658624 3 1 0.5 2.25 &lt;a&gt; "
+        '<a href="https://www.example.com" rel="noopener">www.example.com</a> True AB'
+    )
+    # a long value a filter only copies is not refused: the budget, not the cap, bounds copies
+    assert render_capped(env.from_string("{{ s|upper|length }}"), {"s": "a" * 500_000}) == "500000"
+
+
+def test_every_filter_and_test_is_guarded_including_tailors_own_and_later_additions():
+    """A filter added after construction (tailor's FILTERS, a future one) gets the guard too."""
+    env = make_environment(None, autoescape=True)
+    env.filters["added_later"] = lambda value: value * 5
+    env.filters.update(added_by_update=lambda value: value * 5)
+    env.tests.setdefault("added_test", lambda value: True)
+    env.filters["d"] = lambda value, default="": str(value) * 5  # a replacement of the unguarded default
+    unguarded = [
+        name
+        for table in (env.filters, env.tests)
+        for name, func in table.items()
+        if not getattr(func, "tailor_guarded", False) and func not in UNGUARDED
+    ]
+    assert unguarded == [] and "money" in env.filters and "forceescape" in env.filters
+    assert sorted(name for name, func in env.filters.items() if func in UNGUARDED) == ["default"]
+    for name in ("added_later", "added_by_update", "d"):
+        with pytest.raises(ResourceLimitError, match=name):
+            render_capped(env.from_string(f"{{{{ ('x' * 90000)|{name}|length }}}}"), {})
+
+
+def test_big_int_in_a_rule_condition_does_not_hold_the_render(write_templates, tmp_path):
+    """Before: 6.9 s in one ``**``. Now refused before computing: the condition is a non-match."""
+    rules = {"abort.yaml": 'abort:\n  - id: big\n    when: "((9 ** 1000) ** 1000) ** 10 > 0"\n    reason: never\n'}
+    tailor = warmed(tailor_for(write_templates({"t.html": page("<p>hi</p>")}), tmp_path, rules), "t")
+    started = time.monotonic()
+    email = tailor.render("t", profile={"id": "u1"})
+    assert "hi" in email.html  # not aborted: a condition that errs does not match
+    assert time.monotonic() - started < TIMEOUT_MS / 1000 + SLACK_S
 
 
 @pytest.mark.parametrize(

@@ -64,6 +64,36 @@ def test_runaway_template_is_refused_and_the_worker_is_freed(serve, tmp_path):
     assert ok.status_code == 200 and "fine" in ok.json()["html"]
 
 
+def test_big_int_template_is_refused_and_the_server_keeps_answering(serve, tmp_path):
+    """One ``**`` on a huge int is a single C-level operation no deadline check can stop.
+
+    Before: 200 after 11 s (``** 3``), over 30 s with ``** 10`` and /healthz unanswered
+    meanwhile. Now the size of the result is estimated first and the render refused.
+    """
+    big = "{{ ((9 ** 1000) ** 1000) ** 10 > 0 }}"
+    url = serve_templates(serve, tmp_path, {"bigint.html": page(big), "ok.html": page("<p>fine</p>")})
+    statuses: list[int] = []
+    runaway = threading.Thread(
+        target=lambda: statuses.append(
+            requests.post(
+                f"{url}/v1/render", json={"template": "bigint", "profile": {"id": "u1"}}, timeout=60
+            ).status_code
+        )
+    )
+    started = time.monotonic()
+    runaway.start()
+    health = requests.get(f"{url}/healthz", timeout=10)
+    runaway.join(timeout=TIMEOUT_MS / 1000 + SLACK_S)
+    assert not runaway.is_alive() and statuses == [422]
+    assert time.monotonic() - started < TIMEOUT_MS / 1000 + SLACK_S
+    assert health.ok
+    r = requests.post(f"{url}/v1/render", json={"template": "bigint", "profile": {"id": "u1"}}, timeout=60)
+    assert r.headers["Content-Type"].startswith("application/problem+json")
+    assert "render-limit" in r.text and "100,000 bits" in r.json()["detail"]
+    ok = requests.post(f"{url}/v1/render", json={"template": "ok", "profile": {"id": "u1"}}, timeout=10)
+    assert ok.status_code == 200 and "fine" in ok.json()["html"]
+
+
 def test_concurrent_requests_are_answered_while_a_runaway_renders(serve, tmp_path):
     url = serve_templates(serve, tmp_path, {"loop.html": page(LOOP), "ok.html": page("<p>fine</p>")})
     statuses: list[int] = []
