@@ -67,8 +67,12 @@ def test_sendgrid_bad_key() -> None:
 def test_mailgun_signature() -> None:
     payload = mailgun_signed(sample("mailgun_delivered"))
     token = mailgun.verify(RequestParts(body=dumps(payload)), MAILGUN_KEY)
-    assert token.provider == "mailgun" and token.token == payload["signature"]["token"]
-    other = mailgun_signed(sample("mailgun_opened"), token=token.token)  # same token, other event data: another digest
+    # the single-use key is the signature value (what was signed), not the token alone
+    assert token.provider == "mailgun" and token.token == payload["signature"]["signature"]
+    block = payload["signature"]
+    # same signature, other event data: the same key with another digest (a replay)
+    other = mailgun_signed(sample("mailgun_opened"), token=block["token"], timestamp=block["timestamp"])
+    assert mailgun.verify(RequestParts(body=dumps(other)), MAILGUN_KEY).token == token.token
     assert mailgun.verify(RequestParts(body=dumps(other)), MAILGUN_KEY).digest != token.digest
     with pytest.raises(SignatureError):
         mailgun.verify(RequestParts(body=dumps(payload)), "another-key")
@@ -96,6 +100,34 @@ def test_mailgun_stale_timestamp_refused(offset) -> None:
     old = mailgun_signed(sample("mailgun_delivered"), timestamp=str(int(time.time()) - 4 * 365 * 86400))
     with pytest.raises(SignatureError, match="300 s"):
         mailgun.verify(RequestParts(body=dumps(old)), MAILGUN_KEY)
+
+
+#: spellings ``float()`` accepts for the same signed second (``1513299569``)
+RESPELLED_TIMESTAMPS = ["1513299569e0", "1513299569.0", " 1513299569", "1_513_299_569", "+1513299569", "١٥١٣٢٩٩٥٦٩"]
+
+
+@pytest.mark.parametrize("timestamp", RESPELLED_TIMESTAMPS)
+def test_signed_timestamps_are_digits_only(sendgrid_keys, timestamp) -> None:
+    """Both providers: a validly signed timestamp that is not plain digits is refused, whatever float() says."""
+    private, public_der = sendgrid_keys
+    body = dumps(sample("sendgrid_events"))
+    headers = sendgrid_headers(private, body, timestamp)
+    with pytest.raises(SignatureError, match="digits only"):
+        sendgrid.verify(RequestParts(body=body, headers=headers), public_der, now=1513299569.0)
+    payload = mailgun_signed(sample("mailgun_delivered"), timestamp=timestamp)
+    with pytest.raises(SignatureError, match="digits only"):
+        mailgun.verify(RequestParts(body=dumps(payload)), MAILGUN_KEY, now=1513299569.0)
+
+
+def test_mailgun_claims_the_signature_not_the_token() -> None:
+    """The single-use key is the (normalized) signature: re-splitting timestamp + token cannot make it new."""
+    payload = mailgun_signed(sample("mailgun_delivered"))
+    block = payload["signature"]
+    shouted = {**payload, "signature": {**block, "signature": " " + block["signature"].upper() + " "}}
+    signed_at = float(block["timestamp"])
+    for sent in (payload, shouted):
+        claimed = mailgun.verify(RequestParts(body=dumps(sent)), MAILGUN_KEY, now=signed_at)
+        assert claimed.token == block["signature"] != block["token"]
 
 
 def test_postmark_basic_auth() -> None:

@@ -257,6 +257,28 @@ def test_mailgun_replayed_token_with_new_event_data_refused(store: Store, url: s
     assert again.status_code == 200 and again.json()["accepted"] == 0 and again.json()["duplicates"] == 1
 
 
+def test_mailgun_replay_resplit_across_timestamp_and_token_refused(store: Store, url: str) -> None:
+    """A token starting ``e0`` moved into the timestamp (``"<ts>e0"``, ``token[2:]``) signs the same bytes.
+
+    ``float("<ts>e0")`` is the same time and ``token[2:]`` a "new" token: before, the
+    replay carried new event data (unsubscribe a victim) and was stored.
+    """
+    import secrets
+    import time
+
+    _identify(store, "victim", "victim@example.com")
+    timestamp, token = str(int(time.time())), "e0" + secrets.token_hex(24)
+    seen = mailgun_signed(mailgun_event("delivered", "someone@example.com"), token=token, timestamp=timestamp)
+    assert requests.post(f"{url}/v1/esp/mailgun", json=seen, timeout=10).status_code == 200
+    before = _counts(store)
+    forged = mailgun_event("unsubscribed", "victim@example.com")
+    forged["signature"] = {**seen["signature"], "timestamp": timestamp + "e0", "token": token[2:]}
+    response = requests.post(f"{url}/v1/esp/mailgun", json=forged, timeout=10)
+    assert response.status_code in (401, 403) and response.headers["Content-Type"] == "application/problem+json"
+    assert _counts(store) == before and store.is_suppressed("victim") is None
+    assert store.is_suppressed(email="victim@example.com") is None
+
+
 def test_mailgun_token_remembered_across_workers(store: Store, serve) -> None:
     """Two apps (two workers) over one database: the token used on one is refused on the other."""
     config = EspConfig(mailgun_signing_key=MAILGUN_KEY)

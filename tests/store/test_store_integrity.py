@@ -236,9 +236,136 @@ def test_two_known_people_cannot_be_joined_through_a_new_identifier_in_one_batch
         ],
         trusted=False,
     )
-    assert sorted(c.kind for c in result.conflicts) == ["anonymous_id", "email"]
-    assert {c.owner for c in result.conflicts} == {"attacker"}
+    # the victim's own email stays (an untrusted write does not replace it); the anonymous id is the attacker's
+    assert sorted((c.kind, c.owner) for c in result.conflicts) == [("anonymous_id", "attacker"), ("email", "victim")]
     assert store.load_profile(id="victim")["id"] == "victim"
     assert store.load_profile(id="attacker")["id"] == "attacker"
     assert store.load_profile(email=VICTIM_EMAIL)["email"] == VICTIM_EMAIL
     assert store.load_profile(email="fresh@example.com")["id"] == "attacker"
+
+
+# -- what an untrusted write may change on a known profile -----------------------------------
+
+ATTACKER_EMAIL = "attacker@evil.test"
+
+
+def _customer(store: Store, **consents: bool) -> None:
+    """A known customer as a trusted source wrote them: email, a name, and consent statements."""
+    store.ingest(
+        [
+            identify(
+                "c1",
+                user="u-00002",
+                ts="2026-11-01T00:00:00Z",
+                email=VICTIM_EMAIL,
+                first_name="Vera",
+                consents=consents,
+            )
+        ]
+    )
+
+
+def _post(url: str, path: str, message: dict, key: str) -> requests.Response:
+    return requests.post(f"{url}/v1/{path}", json=message, auth=(key, ""), timeout=10)
+
+
+def test_http_untrusted_key_cannot_replace_a_known_customers_email(store: Store, ingest_url, capfd) -> None:
+    """The red team's takeover: identify as the customer's userId with the attacker's address."""
+    url, metrics = ingest_url
+    _customer(store)
+    attack = {"userId": "u-00002", "traits": {"email": ATTACKER_EMAIL, "first_name": "Mallory"}, "messageId": "x1"}
+    assert _post(url, "identify", attack, "browser-key").status_code == 200
+    customer = store.load_profile(id="u-00002")
+    assert customer["email"] == VICTIM_EMAIL, "the attacker's address replaced the customer's"
+    assert store.load_profile(email=ATTACKER_EMAIL) is None, "the attacker's address reaches the customer's export"
+    assert customer["traits"]["first_name"] == "Mallory"  # ordinary traits: a userId is the client's assertion
+    exposition = generate_latest(metrics.registry).decode()
+    assert 'tailor_identity_conflicts_total{kind="email"} 1.0' in exposition
+    logged = capfd.readouterr().err
+    assert '"owner": "u-00002"' in logged and ATTACKER_EMAIL not in logged and VICTIM_EMAIL not in logged
+    # a later timestamp does not help either
+    late = {**attack, "messageId": "x2", "timestamp": "9999-12-31T23:59:59Z"}
+    assert _post(url, "identify", late, "browser-key").status_code == 200
+    assert store.load_profile(id="u-00002")["email"] == VICTIM_EMAIL
+
+
+def test_untrusted_write_cannot_replace_the_email_through_a_joined_visitor(store: Store) -> None:
+    """An anonymous visitor carrying the attacker's address, then 'logging in' as the customer."""
+    _customer(store)
+    store.ingest([identify("x1", anon="evil-visitor", email=ATTACKER_EMAIL)], trusted=False)
+    result = store.ingest([identify("x2", user="u-00002", anon="evil-visitor")], trusted=False)
+    assert [c.kind for c in result.conflicts] == ["email"]
+    assert store.load_profile(id="u-00002")["email"] == VICTIM_EMAIL
+    assert store.load_profile(email=ATTACKER_EMAIL)["id"] == "anon-evil-visitor"
+    # the same in one batch
+    result = store.ingest(
+        [identify("y1", anon="evil-2", email="other@evil.test"), identify("y2", user="u-00002", anon="evil-2")],
+        trusted=False,
+    )
+    assert "email" in [c.kind for c in result.conflicts]
+    assert store.load_profile(id="u-00002")["email"] == VICTIM_EMAIL
+    found = store.load_profile(email="other@evil.test")
+    assert found is None or found["id"] != "u-00002"
+
+
+def test_http_untrusted_key_cannot_grant_back_a_withdrawn_consent(store: Store, ingest_url) -> None:
+    url, metrics = ingest_url
+    _customer(store, email_marketing=False, tracking=True)
+    grant = {"userId": "u-00002", "traits": {"consents": {"email_marketing": True}}, "messageId": "g1"}
+    assert _post(url, "identify", grant, "browser-key").status_code == 200
+    late = {
+        **grant,
+        "messageId": "g2",
+        "timestamp": "9999-12-31T23:59:59Z",
+        "traits": {"consent_email_marketing": True},
+    }
+    assert _post(url, "identify", late, "browser-key").status_code == 200
+    assert store.load_profile(id="u-00002")["consents"]["email_marketing"] is False
+    exposition = generate_latest(metrics.registry).decode()
+    assert 'tailor_identity_conflicts_total{kind="consent"} 2.0' in exposition
+
+
+def test_http_untrusted_key_can_withdraw_consent(store: Store, ingest_url) -> None:
+    """A "no" is privacy-safe: what a browser consent banner sends."""
+    url, _ = ingest_url
+    _customer(store, email_marketing=True)
+    withdraw = {"userId": "u-00002", "traits": {"consents": {"email_marketing": False}}, "messageId": "w1"}
+    assert _post(url, "identify", withdraw, "browser-key").status_code == 200
+    assert store.load_profile(id="u-00002")["consents"]["email_marketing"] is False
+
+
+def test_untrusted_grant_cannot_outrun_a_delayed_withdrawal(store: Store) -> None:
+    """A grant is never stored, so a withdrawal arriving later with an older time still wins."""
+    _customer(store)
+    store.ingest(
+        [identify("g1", user="u-00002", ts="2026-11-21T00:00:00Z", consents={"tracking": True})], trusted=False
+    )
+    store.ingest([identify("w1", user="u-00002", ts="2026-11-20T00:00:00Z", consents={"tracking": False})])
+    assert store.load_profile(id="u-00002")["consents"]["tracking"] is False
+
+
+def test_http_trusted_key_can_change_email_and_grant_consent(store: Store, ingest_url) -> None:
+    url, metrics = ingest_url
+    _customer(store, email_marketing=False)
+    change = {"userId": "u-00002", "traits": {"email": "new@example.com", "consents": {"email_marketing": True}}}
+    assert _post(url, "identify", {**change, "messageId": "t1"}, "backend-key").status_code == 200
+    customer = store.load_profile(id="u-00002")
+    assert customer["email"] == "new@example.com" and customer["consents"]["email_marketing"] is True
+    assert store.load_profile(email="new@example.com")["id"] == "u-00002"
+    assert "tailor_identity_conflicts_total{" not in generate_latest(metrics.registry).decode()
+
+
+def test_http_untrusted_key_sets_the_email_of_a_new_profile(store: Store, ingest_url) -> None:
+    """A new userId (or a known one without an email yet) can still give its address."""
+    url, metrics = ingest_url
+    signup = {"userId": "u-new", "traits": {"email": "new@example.com", "first_name": "Nia"}, "messageId": "n1"}
+    assert _post(url, "identify", signup, "browser-key").status_code == 200
+    assert store.load_profile(email="new@example.com")["id"] == "u-new"
+    store.ingest([track("t1", user="u-noemail", product_id="sku-1")], trusted=False)
+    first = {"userId": "u-noemail", "traits": {"email": "first@example.com"}, "messageId": "n2"}
+    assert _post(url, "identify", first, "browser-key").status_code == 200
+    assert store.load_profile(id="u-noemail")["email"] == "first@example.com"
+    # the same address again (an ordinary re-identify) is no conflict
+    again = {"userId": "u-new", "traits": {"email": "NEW@example.com"}, "messageId": "n3"}
+    assert _post(url, "identify", again, "browser-key").status_code == 200
+    assert "tailor_identity_conflicts_total{" not in generate_latest(metrics.registry).decode()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ class MalformedPayload(ValueError):
 
 @dataclass(frozen=True)
 class WebhookToken:
-    """A single-use token a verified request carried (Mailgun's ``signature.token``).
+    """A single-use token a verified request carried (for Mailgun, its signature value).
 
     The store remembers it until ``expires_at`` (when the timestamp check would refuse
     it anyway): the same token with other content is a replay and is refused; the same
@@ -61,16 +62,22 @@ class WebhookToken:
     expires_at: datetime
 
 
+#: a signed timestamp: whole unix seconds, digits only (what Mailgun and SendGrid send)
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
+
+
 def check_fresh(timestamp: str, now: float | None, what: str) -> float:
     """The signed unix ``timestamp`` as a number; SignatureError when outside ±TOLERANCE_SECONDS of ``now``.
 
     A signature binds its timestamp, so this is what stops a captured request from
-    being replayed later (and, with new event data, ever).
+    being replayed later (and, with new event data, ever). Digits only: ``float()``
+    would also take ``"1764489600e0"``, ``" 1764489600"`` or ``"1_764_489_600"`` — other
+    spellings of the same signed bytes when the signature covers timestamp + token
+    concatenated, so a replay could move characters between the two.
     """
-    try:
-        seconds = float(timestamp)
-    except ValueError:
-        raise SignatureError(f"{what} is not unix seconds") from None
+    if not _UNIX_SECONDS.fullmatch(timestamp):
+        raise SignatureError(f"{what} is not unix seconds (digits only)")
+    seconds = float(timestamp)
     now = time.time() if now is None else now
     if not abs(now - seconds) <= TOLERANCE_SECONDS:  # also refuses NaN
         raise SignatureError(f"{what} is more than {TOLERANCE_SECONDS} s away from the server clock")

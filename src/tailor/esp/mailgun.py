@@ -5,9 +5,12 @@ webhook signing key (``TAILOR_MAILGUN_SIGNING_KEY``), of ``signature.timestamp``
 followed by ``signature.token``. The signature is in the body, so the body is parsed
 before it is verified. The signature covers only the timestamp and the token, not the
 event data — so, as Mailgun advises, the timestamp must be within ±5 minutes of the
-server clock and the token is single-use (:class:`~tailor.esp.events.WebhookToken`,
-remembered in the store until it expires): otherwise anyone who once saw a webhook
-could attach its signature to invented events (unsubscribe or "complain" anyone).
+server clock (digits only) and the signature is single-use
+(:class:`~tailor.esp.events.WebhookToken`, remembered in the store until it expires):
+otherwise anyone who once saw a webhook could attach its signature to invented events
+(unsubscribe or "complain" anyone). The signature value — not the token — is what is
+claimed: the HMAC input is the bare concatenation, so ``("1764489600", "e0ab…")`` and
+``("1764489600e0", "ab…")`` sign the same bytes and only a "new" token would differ.
 
 Events (``event-data.event``): accepted, rejected, delivered, failed (``severity``:
 ``permanent`` = hard bounce, ``temporary`` = soft), opened, clicked, unsubscribed,
@@ -92,7 +95,9 @@ def verify(parts: RequestParts, signing_key: str, payload: Any = None, *, now: f
     if not hmac.compare_digest(expected, signature.strip().lower()):
         raise SignatureError("the Mailgun signature does not match")
     signed_at = check_fresh(timestamp, now, "`signature.timestamp`")
-    return WebhookToken(NAME, token, _digest(payload.get("event-data")), token_expiry(signed_at))
+    # the single-use key is what was signed, not the token: a token alone could be made
+    # "new" by moving characters across the timestamp/token boundary of the same HMAC input
+    return WebhookToken(NAME, expected, _digest(payload.get("event-data")), token_expiry(signed_at))
 
 
 def _digest(event_data: Any) -> str:

@@ -111,7 +111,7 @@ def verify(
         public_key.verify(der, timestamp.encode("utf-8") + parts.body, ec.ECDSA(hashes.SHA256()))
     except (InvalidSignature, ValueError):
         raise SignatureError("the SendGrid signature does not match the body") from None
-    check_fresh(timestamp.strip(), now, TIMESTAMP_HEADER)
+    check_fresh(timestamp, now, TIMESTAMP_HEADER)
     return None
 
 

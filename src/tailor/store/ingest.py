@@ -8,6 +8,14 @@ anyone holding a write key could identify with a customer's email (or alias a
 customer's id) and get that customer's profile merged into theirs — traits, email,
 consents, events. Such a claim is dropped, the rest of the message is stored, and the
 conflict is reported (:class:`IdentityConflict`, profile ids only).
+
+An untrusted message about a known profile is also limited in what it may *change*
+(Segment's model: a ``userId`` is only the client's assertion, so anyone with a browser
+write key can name any customer). It cannot replace the email a known profile already
+has — the new address would then receive the customer's mail and could be used to ask
+for their export or erasure — and its consent statements can only withdraw: a "no" is
+privacy-safe (and is what a browser consent banner sends), a "yes" could re-subscribe
+someone who declined. Ordinary traits stay writable.
 """
 
 from __future__ import annotations
@@ -38,8 +46,10 @@ suppressions_t = Suppression.__table__
 class IdentityConflict:
     """An untrusted message claimed an identifier of another known profile; the claim was dropped.
 
-    ``kind``: ``email``, ``alias`` (a ``previousId``) or ``anonymous_id``. Only ids, never
-    the email, so it can be logged.
+    ``kind``: ``email``, ``alias`` (a ``previousId``) or ``anonymous_id``; ``email`` also
+    when the claim would replace a known profile's email (``owner`` and ``claimant`` are
+    then both that profile), ``consent`` when a grant was refused for a purpose the
+    profile has declined. Only ids, never the email, so it can be logged.
     """
 
     kind: str
@@ -104,7 +114,8 @@ def apply_records(
     """Store ``records``: identities, merges, traits and events. Idempotent on ``message_id``.
 
     Untrusted records (``trusted=False``: a write key not marked trusted) cannot join
-    two known profiles: see the module docstring.
+    two known profiles, replace a known profile's email or grant consent: see the
+    module docstring.
     """
     fresh, duplicates, clashes = _drop_duplicates(conn, records)
     if not fresh:
@@ -128,6 +139,7 @@ def apply_records(
     candidate_ids |= {v if k == "user_id" else "anon-" + v for keys in keys_per_record for k, v in keys if k != "email"}
     states = _load_profiles(conn, candidate_ids)
     conflicts = _drop_foreign_claims(fresh, keys_per_record, identities, states, trusted=trusted)
+    conflicts += _keep_known_emails(fresh, keys_per_record, identities, states, trusted=trusted)
     identities = {k: v for k, v in identities.items() if any(k in keys for keys in keys_per_record)}
     uf, groups = components(keys_per_record, identities, states)
 
@@ -255,18 +267,17 @@ def _drop_foreign_claims(
     to the profile) — and so is a key new in this batch that another known profile (or
     new user id) claimed earlier in it. Joining anonymous profiles stays allowed (a
     visitor logging in).
+    A record about a known profile that already has an email cannot replace it (the new
+    email is dropped, kind ``email``). Consent grants are dropped, withdrawals kept; a
+    grant for a purpose the profile has declined is reported (kind ``consent``) — a grant
+    elsewhere changes nothing, absent consent counting as granted.
     A trusted write claims what it names: nothing is removed.
     """
     if trusted:
         return []
 
     def owner(key: Key) -> str | None:
-        found = identities.get(key)
-        if found is not None:
-            return found
-        kind, value = key
-        candidate = value if kind == "user_id" else ANON_PREFIX + value if kind == "anonymous_id" else None
-        return candidate if candidate in states else None
+        return _profile_of(key, identities, states)
 
     conflicts = []
     # an identifier new in this batch → the known profile (or new user id) that claimed it
@@ -278,6 +289,23 @@ def _drop_foreign_claims(
         claimant = own if own is not None else record.user_id
         known = claimant if claimant is not None and not claimant.startswith(ANON_PREFIX) else None
         kept = [keys[0]]
+        profile = states.get(own) if own is not None else None
+        # a known profile's email stays (an anonymous one's may change: a visitor correcting a form)
+        if (
+            profile is not None
+            and not profile.id.startswith(ANON_PREFIX)
+            and profile.email is not None
+            and record.email not in (None, profile.email)
+        ):
+            conflicts.append(IdentityConflict("email", record.message_id, profile.id, profile.id))
+            fresh[i] = record = replace(record, email=None)
+            keys = [key for key in keys if key[0] != "email"]
+        if any(record.consents.values()):
+            for purpose, granted in sorted(record.consents.items()):
+                if granted and profile is not None and profile.consents.get(purpose) is False:
+                    conflicts.append(IdentityConflict("consent", record.message_id, profile.id, claimant))
+            withdrawals = {purpose: False for purpose, granted in record.consents.items() if not granted}
+            fresh[i] = record = replace(record, consents=withdrawals)
         for key in keys[1:]:
             other = owner(key)
             if other is None:
@@ -291,6 +319,79 @@ def _drop_foreign_claims(
                 fresh[i] = record = replace(record, email=None)
         keys_per_record[i] = kept
     return conflicts
+
+
+def _keep_known_emails(
+    fresh: list[Record],
+    keys_per_record: list[list[Key]],
+    identities: dict[Key, str],
+    states: dict[str, ProfileState],
+    *,
+    trusted: bool,
+) -> list[IdentityConflict]:
+    """Untrusted: remove, in place, what would bring another email into a known profile through a join.
+
+    :func:`_drop_foreign_claims` stops a message about a known profile from replacing its
+    email; a visitor joining it (an anonymous profile, or a new anonymous id identified
+    in the same batch) could still bring one — the merge keeps the newest email. So, per
+    person this batch forms around a known profile that has an email: a record's other
+    email is dropped, and an existing anonymous profile holding another email is not
+    joined (its identifiers are dropped from the records linking it). Repeated until
+    nothing changes, as removing a link can split a person.
+    A trusted write claims what it names: nothing is removed.
+    """
+    conflicts: list[IdentityConflict] = []
+    if trusted:
+        return conflicts
+    while True:
+        linked = {k: v for k, v in identities.items() if any(k in keys for keys in keys_per_record)}
+        uf, groups = components(keys_per_record, linked, states)
+        removed = False
+        for root, group in sorted(groups.items()):
+            keeper = next(
+                (
+                    states[pid]
+                    for pid in group.profiles
+                    if not pid.startswith(ANON_PREFIX) and states[pid].email is not None
+                ),
+                None,
+            )
+            if keeper is None:
+                continue
+            strangers = {
+                pid
+                for pid in group.profiles
+                if pid.startswith(ANON_PREFIX) and states[pid].email not in (None, keeper.email)
+            }
+            for i, record in enumerate(fresh):
+                keys = keys_per_record[i]
+                if uf.find(("K",) + keys[0]) != root:
+                    continue
+                if record.email is not None and record.email != keeper.email:
+                    conflicts.append(IdentityConflict("email", record.message_id, keeper.id, record.user_id))
+                    fresh[i] = replace(record, email=None)
+                    keys_per_record[i] = [key for key in keys if key[0] != "email"]
+                    removed = True
+                    continue
+                joining = [key for key in keys[1:] if _profile_of(key, identities, states) in strangers]
+                for key in joining:
+                    stranger = _profile_of(key, identities, states)
+                    conflicts.append(IdentityConflict("email", record.message_id, keeper.id, stranger))
+                if joining:
+                    keys_per_record[i] = [key for key in keys if key not in joining]
+                    removed = True
+        if not removed:
+            return conflicts
+
+
+def _profile_of(key: Key, identities: dict[Key, str], states: dict[str, ProfileState]) -> str | None:
+    """The existing profile an identifier resolves to (its identity, else the profile named after it), or None."""
+    found = identities.get(key)
+    if found is not None:
+        return found
+    kind, value = key
+    candidate = value if kind == "user_id" else ANON_PREFIX + value if kind == "anonymous_id" else None
+    return candidate if candidate in states else None
 
 
 def _drop_duplicates(conn: Connection, records: Sequence[Record]) -> tuple[list[Record], int, list[MessageIdClash]]:
