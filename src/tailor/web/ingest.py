@@ -130,7 +130,8 @@ def _report_conflicts(result: IngestResult, endpoint: str) -> None:
             metrics.identity_conflicts.labels(conflict.kind).inc()
         log(
             logging.WARNING,
-            "identity claim refused: it belongs to another known profile",
+            # the kind says which: another profile's identifier, a known email, a consent grant
+            "identity claim refused",
             endpoint=endpoint,
             kind=conflict.kind,
             message_id=conflict.message_id,
