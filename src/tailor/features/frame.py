@@ -84,6 +84,7 @@ def compute_features_frame(
     raw = (
         engaged["event"]
         .map(d.ENGAGEMENT_WEIGHTS)
+        .astype("float64")  # an empty window maps to an empty *string* column under pandas 3
         .fillna(0)
         .groupby(engaged["profile_id"])
         .sum()
