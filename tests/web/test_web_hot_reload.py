@@ -34,7 +34,7 @@ def shop_copy(tmp_path: Path) -> Path:
 def url(serve, shop_copy):
     settings = Settings(templates=shop_copy / "templates", rules=shop_copy / "rules", database_url="")
     app = create_app(settings)
-    app.extensions["tailor"].compiler.recheck_seconds = 0  # production looks at the files at most once a second
+    app.extensions["tailor"].workspace.watch.recheck_seconds = 0  # production looks at the files at most once a second
     return serve(app)
 
 
