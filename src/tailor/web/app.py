@@ -174,13 +174,13 @@ def check_bind(host: str, settings: Settings) -> None:
 
 
 def _is_store_error(exc: Exception) -> bool:
-    try:
-        from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
-    except ImportError:  # pragma: no cover
-        return False
+    from sqlalchemy.exc import DatabaseError
+
+    from tailor.store.lazy import is_unreachable
+
     # a bare DatabaseError is SQLite's "file is not a database": the file was truncated or
     # overwritten under the server; other DatabaseError kinds (integrity, data) are bugs
-    return isinstance(exc, (OperationalError, InterfaceError)) or type(exc) is DatabaseError
+    return is_unreachable(exc) or type(exc) is DatabaseError
 
 
 def _register_blueprints(app: Flask, tailor: Tailor, settings: Settings, *, on_erase: list[Any]) -> None:
