@@ -69,7 +69,9 @@ def test_one_yaml_dialect_for_every_file(shop):
     workspace = Workspace(shop / "templates", shop / "rules")
     problems = workspace.check()
     # YAML 1.1 would have read `no` as false and passed it; 1.2 reads the word, and check says so
-    assert [(Path(p.path).name, p.line) for p in problems] == [("recs.yaml", 3)], problems
+    assert [(Path(p.path).name, p.line, p.message) for p in problems] == [
+        ("recs.yaml", 3, "in_stock must be true or false")
+    ], problems
     assert workspace.reading().version is None  # an error stops the version
     edit(shop / "rules" / "recs.yaml", "recs:\n  filters:\n    in_stock: false\n")
     assert workspace.check() == []
