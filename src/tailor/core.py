@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,15 +20,19 @@ from tailor.email import (
     TemplateBroken,
     TemplateNotFound,
 )
+from tailor.experiments.assign import apply_experiments
 from tailor.problems import Problem, ProblemError
 from tailor.profile import consent, validate_profile
 from tailor.rendering.compiler import CompiledTemplate, Compiler, UnknownTemplate
 from tailor.rendering.fallbacks import collecting_fallbacks, record_fallback
 from tailor.sandbox import ResourceLimitError, render_limits
-from tailor.watch import folder_stamp
+from tailor.workspace import Workspace
 
 if TYPE_CHECKING:
+    from tailor.experiments.spec import Experiment
+    from tailor.rules.book import RuleBook
     from tailor.rules.model import SlotDecision
+    from tailor.store.lazy import LazyStore
 
 
 def parse_at(value: str | datetime | None) -> datetime:
@@ -62,7 +65,7 @@ _LATEST_AT = datetime(3000, 1, 1, tzinfo=UTC)
 
 
 class Tailor:
-    """Send-time personalization over a templates folder, a rules folder and a store.
+    """The render pipeline over a :class:`~tailor.workspace.Workspace` (templates, rules) and a store.
 
     >>> t = Tailor(templates="templates", rules="rules")          # doctest: +SKIP
     >>> email = t.render("welcome", profile={"id": "u1", "traits": {"first_name": "Ann"}})  # doctest: +SKIP
@@ -78,27 +81,21 @@ class Tailor:
         settings: Settings | None = None,
         recommender: Any = None,
         create_store: bool = False,
+        workspace: Workspace | None = None,
     ):
         base = settings or Settings()
         self.settings = base.with_values(
             templates=templates, rules=rules, database_url=database_url or base.database_url
         )
         self.database_url = database_url
-        self.templates_dir = Path(templates)
-        self.rules_dir = Path(rules)
-        self._rulebook: Any = None
-        self._rulebook_stamp: tuple | None = None
-        self._rulebook_checked = float("-inf")
-        #: problems of a broken rules edit while the last good rules keep serving
-        self.rules_errors: list[Problem] = []
-        self.compiler = Compiler(
-            self.templates_dir, inliner=self.settings.inliner, slot_resolver=self._slot_blocks, watch=(self.rules_dir,)
-        )
-        self._store: Any = None
-        self._unmigrated = False
-        self._recommender = recommender
+        self.workspace = workspace or Workspace.from_settings(self.settings)
         #: a render-only Tailor does not create an empty SQLite file just to find it empty
         self.create_store = create_store
+        self._store: LazyStore | None = None
+        self._recommender = recommender
+        #: the recommender was built here (so it follows the workspace's recs filters)
+        self._owns_recommender = recommender is None
+        self._catalog: dict[str, dict[str, Any]] | None = None
 
     @classmethod
     def from_config(
@@ -108,111 +105,83 @@ class Tailor:
         settings = Settings.load(toml_path, environ)
         return cls(settings.templates, settings.rules, settings.database_url, settings=settings)
 
-    # -- collaborators, loaded lazily so a render-only use needs no database --------
+    # -- the workspace and the store ----------------------------------------------
 
     @property
-    def rulebook(self) -> Any:
-        """The rules, reloaded when a file in the rules folder changes."""
-        from tailor.rules import RuleBook
-
-        now = time.monotonic()
-        if self._rulebook is not None and now - self._rulebook_checked < self.compiler.recheck_seconds:
-            return self._rulebook  # the folder was looked at moments ago (a render asks several times)
-        self._rulebook_checked = now
-        stamp = folder_stamp(self.rules_dir)
-        if self._rulebook is None or stamp != self._rulebook_stamp:
-            try:
-                self._rulebook = RuleBook.load(self.rules_dir, self.templates_dir)
-                self.rules_errors = []
-            except ProblemError as exc:
-                if self._rulebook is None:
-                    raise
-                # keep serving the last good rules; `tailor check` and /healthz report the error
-                self.rules_errors = list(exc.problems)
-            self._rulebook_stamp = stamp
-        return self._rulebook
+    def templates_dir(self) -> Path:
+        return self.workspace.templates_dir
 
     @property
-    def experiments(self) -> dict[str, Any]:
-        """A/B experiments from ``rules/*.yaml`` (reloaded when the rules folder changes)."""
-        from tailor.experiments import load_experiments
+    def rules_dir(self) -> Path:
+        return self.workspace.rules_dir
 
-        _ = self.rulebook  # looks at the rules folder (throttled) and records its stamp
-        if getattr(self, "_experiments_stamp", None) != self._rulebook_stamp:
-            self._experiments, _ = load_experiments(self.rules_dir)  # problems: `tailor check`
-            self._experiments_stamp = self._rulebook_stamp
-        return self._experiments
+    @property
+    def compiler(self) -> Compiler:
+        return self.workspace.compiler
+
+    @property
+    def rulebook(self) -> RuleBook:
+        """The current good rules (reloaded when a file in the marketers' folders changes)."""
+        return self.workspace.rulebook
+
+    @property
+    def experiments(self) -> dict[str, Experiment]:
+        """A/B experiments of the current good rules."""
+        return self.workspace.experiments
 
     @property
     def store(self) -> Any:
-        if self._store is None and self.database_url:
-            from tailor.store import Store
-
-            if not self.create_store and _missing_sqlite_file(self.database_url):
+        """The migrated store (None without ``database_url``); opened on first use, see :mod:`tailor.store.lazy`."""
+        if self._store is None:
+            if not self.database_url:
                 return None
-            self._store = Store(self.database_url)
-            self._unmigrated = True  # at head this is one cheap query; an older store gets upgraded
-        if self._unmigrated:
-            try:
-                self._store.migrate()
-                self._unmigrated = False
-            except Exception as exc:
-                if not _is_unreachable(exc):
-                    raise
-                # the database is down right now: keep the store so every call that needs it
-                # fails as "unavailable" (HTTP 503, /healthz), and migrate once it is back
-        return self._store
+            from tailor.store.lazy import LazyStore
+
+            self._store = LazyStore(self.database_url, create=self.create_store)
+        return self._store.get()
 
     @property
     def recommender(self) -> Any:
         if self._recommender is None:
             from tailor.recommendations import RecommendationService
 
-            self._recommender = RecommendationService.from_store(self.store, settings=self.settings)
+            self._recommender = RecommendationService.from_store(
+                self.store, settings=self.settings, filters=self.workspace.recs_filters
+            )
+        elif self._owns_recommender:
+            filters = self.workspace.recs_filters  # an edit of the recs: section applies like any rule edit
+            if self._recommender.filters is not filters:
+                self._recommender.filters = filters
         return self._recommender
 
-    def _slot_blocks(self, slot: str) -> tuple[list[str], str | None]:
-        book = self.rulebook
-        trial = [b for e in self.experiments.values() for v in e.variants for s, b in v.blocks.items() if s == slot]
-        if slot not in getattr(book, "slots", {}):
-            return trial, None
-        return list(dict.fromkeys([*book.blocks_for(slot), *trial])), book.default_for(slot)
+    def catalog_index(self) -> dict[str, dict[str, Any]]:
+        """Catalog rows by product id (the recommender's, else read once from the store)."""
+        catalog = getattr(self._recommender, "catalog_index", None)
+        if catalog is not None:
+            return catalog
+        if self.store is None:
+            return {}
+        if self._catalog is None:
+            self._catalog = {p["id"]: p for p in self.store.catalog()}
+        return self._catalog
 
     # -- the public operations ----------------------------------------------------
 
     def template_names(self) -> list[str]:
-        return self.compiler.names()
+        return self.workspace.template_names()
 
     def compile(self, template: str) -> CompiledTemplate:
         """The compiled current version of a template (raises on unknown or broken)."""
         try:
-            return self.compiler.get(template)
+            return self.workspace.template(template)
         except UnknownTemplate as exc:
             raise TemplateNotFound(str(exc)) from None
         except ProblemError as exc:
             raise TemplateBroken(template, exc.problems) from None
 
     def check(self) -> list[Problem]:
-        """Every problem in the templates and rules folders."""
-        from tailor.experiments import load_experiments
-        from tailor.recommendations.filters import check_file as check_recs_file
-        from tailor.rules import RuleBook
-
-        problems = list(RuleBook.check(self.rules_dir, self.templates_dir))
-        problems += load_experiments(self.rules_dir)[1]
-        for path in sorted(self.rules_dir.glob("*.y*ml")) if self.rules_dir.is_dir() else []:
-            if _has_top_level_key(path, "recs"):
-                problems += check_recs_file(path)
-        compiler = self.compiler
-        if any(p.severity == "error" for p in problems):
-            # Without valid rules the slot candidates are unknown: check the templates with
-            # their declared defaults only, and leave the serving rules untouched.
-            compiler = Compiler(
-                self.templates_dir, inliner=self.settings.inliner, slot_resolver=lambda slot: ([], None)
-            )
-        for name in compiler.names():
-            problems += compiler.check(name)
-        return sorted(set(problems))
+        """Every problem in the templates and rules folders (see :meth:`Workspace.check`)."""
+        return self.workspace.check()
 
     def warm(self) -> dict[str, str]:
         """Pay now what the first render would: rules, every template, the recommender.
@@ -223,7 +192,7 @@ class Tailor:
         """
         errors: dict[str, str] = {}
         try:
-            _ = self.rulebook
+            _ = self.workspace.rules()
         except Exception as exc:
             errors["rules"] = str(exc)
         for name in self.template_names():
@@ -233,7 +202,7 @@ class Tailor:
                 errors[name] = str(exc)
         try:
             _ = self.recommender
-            self._catalog_index()
+            self.catalog_index()
         except Exception as exc:  # e.g. the store is down: the first render retries
             errors["recommendations"] = f"{type(exc).__name__}: {exc}"
         return errors
@@ -391,7 +360,7 @@ class Tailor:
             doc,
             at,
             book,
-            catalog=self._catalog_index(),
+            catalog=self.catalog_index(),
             esp_context=esp_context,
             recommend=recommend if _uses_recs(compiled) else None,
         )
@@ -400,7 +369,16 @@ class Tailor:
             raise RenderAborted(decision.abort, decisions=list(decision.trace))
         ctx.variables.update(decision.variables)
         blocks, trace = dict(decision.blocks), list(decision.trace)
-        experiments = self._apply_experiments(compiled, doc, blocks, trace, decision.slots, ctx.variables)
+        experiments = apply_experiments(
+            self.experiments.values(),
+            compiled.name,
+            compiled.slot_names,
+            doc.get("id"),
+            blocks,
+            trace,
+            decision.slots,
+            ctx.variables,
+        )
         return Prepared(
             compiled, ctx.as_template_vars(), blocks, trace, recs_info, experiments, doc.get("id"), decision.slots
         )
@@ -411,67 +389,14 @@ class Tailor:
         if doc is None:
             return []
         doc = validate_profile(doc)
-        return build_render_context(doc, parse_at(at), self.rulebook, catalog=self._catalog_index()).segments
-
-    def _apply_experiments(
-        self,
-        compiled: CompiledTemplate,
-        doc: dict[str, Any],
-        blocks: dict[str, str],
-        trace: list[dict[str, Any]],
-        decided: list[SlotDecision],
-        variables: dict[str, Any],
-    ) -> dict[str, Any]:
-        """Sticky variant per running experiment; a variant's blocks replace the default choice."""
-        from tailor.experiments import HOLDOUT, assign
-
-        chosen: dict[str, Any] = {}
-        for experiment in self.experiments.values():
-            if not experiment.applies_to(compiled.name, compiled.slot_names):
-                continue
-            if not doc.get("id"):
-                trace.append({"experiment": experiment.name, "variant": None, "why": "no recipient id: not enrolled"})
-                continue
-            variant_name = assign(experiment, str(doc["id"]))
-            entry: dict[str, Any] = {"experiment": experiment.name, "variant": variant_name, "overrides": {}}
-            if variant_name != HOLDOUT:
-                variant = next(v for v in experiment.variants if v.name == variant_name)
-                for slot, block in variant.blocks.items():
-                    slot_decision = next((d for d in decided if d.slot == slot), None)
-                    if slot not in compiled.slots:
-                        continue
-                    kept = slot_decision.reason if slot_decision is not None else "default"
-                    if kept != "default" and not experiment.override_rules:
-                        entry["overrides"][slot] = f"kept {kept} (a targeted rule wins)"
-                        continue
-                    blocks[slot] = block
-                    entry["overrides"][slot] = block
-                variables.update(variant.set)
-            chosen[experiment.name] = {"variant": variant_name, "holdout": variant_name == HOLDOUT}
-            trace.append(entry)
-        return chosen
+        return build_render_context(doc, parse_at(at), self.rulebook, catalog=self.catalog_index()).segments
 
     def _log_exposures(self, email: Email, prepared: Prepared, send_id: str | None) -> None:
-        """One exposure per (experiment, recipient, send): repeated renders of a send count once."""
         if not email.experiments or not prepared.profile_id or self.store is None:
             return
-        from tailor.experiments.exposures import now_naive, record_exposures
+        from tailor.experiments.exposures import record_render_exposures
 
-        send_key = send_id or f"render-{uuid.uuid4().hex}"
-        record_exposures(
-            self.store,
-            [
-                {
-                    "experiment": name,
-                    "variant": info["variant"],
-                    "profile_id": str(prepared.profile_id),
-                    "send_key": send_key,
-                    "template": email.template,
-                    "exposed_at": now_naive(),
-                }
-                for name, info in email.experiments.items()
-            ],
-        )
+        record_render_exposures(self.store, email.experiments, str(prepared.profile_id), email.template, send_id)
 
     def _check_sendable(self, doc: dict[str, Any]) -> None:
         """Refuse (422) a recipient who withdrew email consent or is suppressed."""
@@ -495,17 +420,6 @@ class Tailor:
         n = int(settings.get("n", 6)) if isinstance(settings, Mapping) else 6
         return self.recommender.recommend(doc, n, deadline=deadline, personalized=personalized, features=features)
 
-    def _catalog_index(self) -> dict[str, dict[str, Any]]:
-        recommender = self._recommender
-        catalog = getattr(recommender, "catalog_index", None)
-        if catalog is not None:
-            return catalog
-        if self.store is None:
-            return {}
-        if not hasattr(self, "_catalog_cache"):
-            self._catalog_cache = {p["id"]: p for p in self.store.catalog()}
-        return self._catalog_cache
-
 
 @dataclass
 class Prepared:
@@ -526,29 +440,3 @@ def _uses_recs(compiled: CompiledTemplate) -> bool:
     if compiled.settings.get("recs") is not None:
         return compiled.settings.get("recs") is not False
     return compiled.mentions("recs")
-
-
-def _is_unreachable(exc: Exception) -> bool:
-    """A database that cannot be connected to (as opposed to a bug)."""
-    try:
-        from sqlalchemy.exc import InterfaceError, OperationalError
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(exc, (OperationalError, InterfaceError))
-
-
-def _missing_sqlite_file(url: str) -> bool:
-    """True for ``sqlite:///path`` URLs whose file does not exist (``:memory:`` excluded)."""
-    if not url.startswith("sqlite:///"):
-        return False
-    path = url[len("sqlite:///") :].split("?", 1)[0]
-    return bool(path) and path != ":memory:" and not Path(path).exists()
-
-
-def _has_top_level_key(path: Path, key: str) -> bool:
-    import re as _re
-
-    try:
-        return bool(_re.search(rf"^{_re.escape(key)}\s*:", path.read_text(encoding="utf-8"), _re.M))
-    except (OSError, UnicodeDecodeError):
-        return False

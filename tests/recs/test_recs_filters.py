@@ -16,6 +16,7 @@ from tailor.recommendations.filters import (
     purchased_products,
     rules_from_mapping,
 )
+from tailor.workspace import Workspace
 
 BY_ID = {p["id"]: p for p in CATALOG}
 ALL = [(p["id"], float(len(CATALOG) - i)) for i, p in enumerate(CATALOG)]  # catalog order = score order
@@ -131,7 +132,7 @@ recs:
 
 def test_yaml_file_with_slot_overrides(tmp_path):
     (tmp_path / "recs.yaml").write_text(YAML)
-    filters = BusinessFilters.from_rules_dir(tmp_path)
+    filters = Workspace(rules=tmp_path).recs_filters
     assert filters.default.max_per_category == 2
     assert filters.default.exclude_purchased == timedelta(days=90)
     assert filters.default.boost_brands == {"peak": 1.5}
@@ -142,7 +143,7 @@ def test_yaml_file_with_slot_overrides(tmp_path):
 
 
 def test_missing_file_means_defaults(tmp_path):
-    assert BusinessFilters.from_rules_dir(tmp_path).default == FilterRules()
+    assert Workspace(rules=tmp_path).recs_filters.default == FilterRules()
 
 
 def test_bad_yaml_reports_file_line(tmp_path):

@@ -111,7 +111,7 @@ def test_compile_once_equals_per_recipient_pipeline(compiler, ctx, blocks):
 
 
 def test_compiles_once_per_version(compiler):
-    compiler.recheck_seconds = 0
+    compiler.watch.recheck_seconds = 0
     first = compiler.get("weekly")
     assert compiler.get("weekly") is first
     (compiler.templates_dir / "blocks/hero/generic.mjml").write_text(
@@ -249,7 +249,7 @@ def test_broken_template_is_a_compile_error_not_a_send_error(write_templates):
 
 
 def test_broken_edit_keeps_last_good_version_serving(compiler):
-    compiler.recheck_seconds = 0
+    compiler.watch.recheck_seconds = 0
     good = compiler.get("weekly")
     block = compiler.templates_dir / "blocks/hero/generic.mjml"
     block.write_text("<mj-section><mj-column><mj-text>{{ broken(</mj-text></mj-column></mj-section>")

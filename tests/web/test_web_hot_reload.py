@@ -7,7 +7,6 @@ A broken edit never takes the service down: the last good version keeps serving 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 import requests
 from webtools import ROOT
 
+from file_edits import edit
 from tailor.config import Settings
 from tailor.web import create_app
 
@@ -34,17 +34,8 @@ def shop_copy(tmp_path: Path) -> Path:
 def url(serve, shop_copy):
     settings = Settings(templates=shop_copy / "templates", rules=shop_copy / "rules", database_url="")
     app = create_app(settings)
-    app.extensions["tailor"].compiler.recheck_seconds = 0  # production looks at the files at most once a second
+    app.extensions["tailor"].workspace.watch.recheck_seconds = 0  # production looks at the files at most once a second
     return serve(app)
-
-
-def edit(path: Path, text: str) -> None:
-    """Write ``text`` and move the mtime forward, so even a same-size edit within one clock tick is seen."""
-    before = path.stat().st_mtime_ns if path.exists() else 0
-    path.write_text(text, encoding="utf-8")
-    stat = path.stat()
-    if stat.st_mtime_ns <= before:
-        os.utime(path, ns=(stat.st_atime_ns, before + 1_000_000))
 
 
 def hero(url: str) -> str:

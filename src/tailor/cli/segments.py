@@ -38,7 +38,7 @@ def train(rules: str | None, database_url: str | None, out_dir: str | None, at_t
     if at is None:
         fail(f"--at: not an ISO 8601 time: {at_text!r}")
     try:
-        book = RuleBook.load(settings.rules)
+        book = RuleBook.load(settings.rules, artifacts=settings.artifacts)
     except ProblemError as exc:
         fail("the rules have errors (run `tailor check`):\n" + "\n".join(str(p) for p in exc.problems))
     if not book.clusters:

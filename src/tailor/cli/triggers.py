@@ -68,7 +68,7 @@ def scan(
     settings = settings_from({"rules": rules, "database_url": database_url})
     at = _at(at_text)
     try:
-        book = RuleBook.load(settings.rules)
+        book = RuleBook.load(settings.rules, artifacts=settings.artifacts)
     except ProblemError as exc:
         fail("the rules have errors (run `tailor check`):\n" + "\n".join(str(p) for p in exc.problems))
     specs = dict(book.triggers)

@@ -8,7 +8,7 @@ still works).
 from typing import Any
 
 from tailor.experiments.assign import HOLDOUT, assign, bucket
-from tailor.experiments.spec import Experiment, Variant, load_experiments
+from tailor.experiments.spec import Experiment, Variant, experiments_from, load_experiments
 from tailor.experiments.stats import Plan, make_plan
 
 _REPORT = {"Report", "build_report", "format_report", "report_from_store"}
@@ -20,6 +20,7 @@ __all__ = [
     "Plan",
     "assign",
     "bucket",
+    "experiments_from",
     "load_experiments",
     "make_plan",
     "Report",

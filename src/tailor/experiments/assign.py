@@ -1,10 +1,19 @@
-"""Deterministic, sticky assignment: a hash of (experiment, recipient), no state to keep."""
+"""Deterministic, sticky assignment: a hash of (experiment, recipient), no state to keep.
+
+:func:`apply_experiments` is the render's A/B step: after the rules chose a block per
+slot, each running experiment's variant for this recipient may replace that choice.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from tailor.experiments.spec import Experiment
+
+if TYPE_CHECKING:
+    from tailor.rules.model import SlotDecision
 
 HOLDOUT = "holdout"
 
@@ -29,3 +38,45 @@ def assign(experiment: Experiment, recipient_id: str) -> str:
         if point < edge:
             return variant.name
     return experiment.variants[-1].name
+
+
+def apply_experiments(
+    experiments: Iterable[Experiment],
+    template: str,
+    slots: Sequence[str],
+    recipient_id: str | None,
+    blocks: dict[str, str],
+    trace: list[dict[str, Any]],
+    decided: Sequence[SlotDecision],
+    variables: dict[str, Any],
+) -> dict[str, Any]:
+    """Sticky variant per running experiment; a variant's blocks replace the default choice.
+
+    ``blocks``, ``trace`` and ``variables`` are updated in place; returns
+    ``{experiment: {"variant": ..., "holdout": bool}}`` for the email and the exposures.
+    """
+    chosen: dict[str, Any] = {}
+    for experiment in experiments:
+        if not experiment.applies_to(template, slots):
+            continue
+        if not recipient_id:
+            trace.append({"experiment": experiment.name, "variant": None, "why": "no recipient id: not enrolled"})
+            continue
+        variant_name = assign(experiment, str(recipient_id))
+        entry: dict[str, Any] = {"experiment": experiment.name, "variant": variant_name, "overrides": {}}
+        if variant_name != HOLDOUT:
+            variant = next(v for v in experiment.variants if v.name == variant_name)
+            for slot, block in variant.blocks.items():
+                slot_decision = next((d for d in decided if d.slot == slot), None)
+                if slot not in slots:
+                    continue
+                kept = slot_decision.reason if slot_decision is not None else "default"
+                if kept != "default" and not experiment.override_rules:
+                    entry["overrides"][slot] = f"kept {kept} (a targeted rule wins)"
+                    continue
+                blocks[slot] = block
+                entry["overrides"][slot] = block
+            variables.update(variant.set)
+        chosen[experiment.name] = {"variant": variant_name, "holdout": variant_name == HOLDOUT}
+        trace.append(entry)
+    return chosen

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,6 +11,32 @@ from sqlalchemy import select
 
 from tailor.store.models import Event, Exposure
 from tailor.store.upsert import insert_ignore
+
+
+def record_render_exposures(
+    store: Any, experiments: dict[str, Any], profile_id: str, template: str, send_id: str | None
+) -> int:
+    """One exposure per (experiment, recipient, send): repeated renders of a send count once.
+
+    ``experiments`` is a rendered email's ``{experiment: {"variant": ...}}``; a render with no
+    ``send_id`` is its own send.
+    """
+    send_key = send_id or f"render-{uuid.uuid4().hex}"
+    exposed_at = now_naive()
+    return record_exposures(
+        store,
+        [
+            {
+                "experiment": name,
+                "variant": info["variant"],
+                "profile_id": profile_id,
+                "send_key": send_key,
+                "template": template,
+                "exposed_at": exposed_at,
+            }
+            for name, info in experiments.items()
+        ],
+    )
 
 
 def record_exposures(store: Any, rows: list[dict[str, Any]]) -> int:

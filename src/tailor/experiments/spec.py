@@ -9,10 +9,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tailor.experiments.stats import Plan, make_plan
 from tailor.problems import Problem
+from tailor.yamlmarks import MarkedDict
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
@@ -93,28 +92,31 @@ def format_duration(duration: timedelta) -> str:
 
 
 def load_experiments(rules_dir: Path) -> tuple[dict[str, Experiment], list[Problem]]:
-    """Every ``experiments:`` mapping in ``rules/*.yaml``, with problems located by line."""
+    """Every ``experiments:`` mapping in the rule files of ``rules_dir``, with problems located by line."""
+    from tailor.rules.loader import read_rule_files, rule_files
+
+    return experiments_from(read_rule_files(rule_files(rules_dir)))
+
+
+def experiments_from(files: Iterable[Any]) -> tuple[dict[str, Experiment], list[Problem]]:
+    """The experiments of rule files already read (``.path`` and the marked ``.data`` of each).
+
+    A file that could not be read is skipped: the rules loader reports it with its position.
+    """
     experiments: dict[str, Experiment] = {}
     problems: list[Problem] = []
-    if not Path(rules_dir).is_dir():
-        return experiments, problems
-    for path in sorted(Path(rules_dir).glob("*.y*ml")):
-        text = path.read_text(encoding="utf-8")
-        if not re.search(r"^experiments\s*:", text, re.M):
-            continue
-        try:
-            node = yaml.compose(text)
-            data = yaml.safe_load(text) or {}
-        except yaml.YAMLError:
-            continue  # the rules checker reports YAML syntax errors with their position
-        lines = _key_lines(node)
-        for name, spec in (data.get("experiments") or {}).items():
-            where = lines.get(("experiments", str(name)), (1, 1))
-            experiment, found = _parse(str(name), spec, str(path), where)
+    for file in files:
+        data = file.data
+        if not isinstance(data, MarkedDict) or not isinstance(data.get("experiments"), MarkedDict):
+            continue  # no experiments here (a wrong type is the rules schema's report)
+        declared: MarkedDict = data["experiments"]
+        for name, spec in declared.items():
+            where = declared.key_mark(name)
+            experiment, found = _parse(str(name), spec, file.path, where)
             problems += found
             if experiment is not None:
                 if experiment.name in experiments:
-                    problems.append(Problem(str(path), *where, f"experiment {name!r} is defined twice"))
+                    problems.append(Problem(file.path, *where, f"experiment {name!r} is defined twice"))
                 experiments[experiment.name] = experiment
     return experiments, problems
 
@@ -207,14 +209,3 @@ def _parse_plan(raw: Any, bad: Any) -> Plan | None:
 
 def _event_names(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(e, str) and e.strip() for e in value)
-
-
-def _key_lines(node: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], tuple[int, int]]:
-    found: dict[tuple[str, ...], tuple[int, int]] = {}
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            path = (*prefix, str(key.value))
-            found[path] = (key.start_mark.line + 1, key.start_mark.column + 1)
-            if len(path) < 2:
-                found.update(_key_lines(value, path))
-    return found

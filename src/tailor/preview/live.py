@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tailor.core import Tailor
+from tailor.watch import folder_stamp
 
 
 @dataclass
@@ -29,7 +30,7 @@ class LiveState:
 
 
 class Watcher:
-    """Answers "did anything change?" from file stamps; the checks only run after a change."""
+    """Answers "did anything change?" from the workspace's stamp; the checks only run after a change."""
 
     def __init__(self, tailor: Tailor, extra: tuple[Path, ...] = ()):
         self.tailor = tailor
@@ -38,7 +39,9 @@ class Watcher:
         self._lock = threading.Lock()
 
     def state(self, template: str) -> LiveState:
-        stamp = _stamp((self.tailor.templates_dir, self.tailor.rules_dir, *self.extra))
+        workspace = self.tailor.workspace
+        # fresh: the page polls to see an edit now, not after the serving path's once-a-second look
+        stamp = _digest((workspace.watch.stamp(fresh=True), *(folder_stamp(Path(p)) for p in self.extra)))
         key = (template, stamp)
         with self._lock:
             cached = self._cache.get(key)
@@ -51,11 +54,7 @@ class Watcher:
         return state
 
     def _compute(self, template: str, stamp: str) -> LiveState:
-        from tailor.rules import RuleBook
-
-        errors = [
-            str(p) for p in RuleBook.check(self.tailor.rules_dir, self.tailor.templates_dir) if p.severity == "error"
-        ]
+        errors = [str(p) for p in self.tailor.workspace.reading().problems if p.severity == "error"]
         template_version = self._template_version(template, errors) if template else None
         token = hashlib.sha256(json.dumps([stamp, template_version, errors]).encode()).hexdigest()[:16]
         return LiveState(token, template_version, errors)
@@ -65,8 +64,7 @@ class Watcher:
         from tailor.problems import ProblemError
         from tailor.rendering.compiler import UnknownTemplate
 
-        # compile_fresh, not get(): get() looks at the files at most once a second and
-        # keeps the last good version, so it would hide a broken edit
+        # compile_fresh, not get(): get() keeps the last good version, so it would hide a broken edit
         try:
             return self.tailor.compiler.compile_fresh(template).version
         except ProblemError as exc:
@@ -76,14 +74,5 @@ class Watcher:
         return None
 
 
-def _stamp(folders: tuple[Path, ...]) -> str:
-    """Names, sizes and mtimes of every file under ``folders``, hashed."""
-    h = hashlib.sha256()
-    for folder in folders:
-        if not Path(folder).is_dir():
-            continue
-        for path in sorted(Path(folder).rglob("*")):
-            if path.is_file():
-                st = path.stat()
-                h.update(f"{path}\0{st.st_mtime_ns}\0{st.st_size}\n".encode())
-    return h.hexdigest()
+def _digest(stamp: tuple) -> str:
+    return hashlib.sha256(repr(stamp).encode()).hexdigest()

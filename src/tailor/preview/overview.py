@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,27 +24,17 @@ class TemplateSummary:
 
 
 def check_problems(tailor: Tailor) -> list[Problem]:
-    """What `tailor check` prints, without side effects on the running service.
-
-    ``Tailor.check()`` swaps in an empty rule book when the rules are broken (so the CLI
-    can still report templates); in a live server that would stop the last good rules
-    from serving, so with broken rules each template is checked against those instead.
-    """
-    from tailor.rules import RuleBook
-
-    rule_problems = RuleBook.check(tailor.rules_dir, tailor.templates_dir)
-    if not any(p.severity == "error" for p in rule_problems):
-        return tailor.check()
-    template_problems = [p for name in tailor.template_names() for p in tailor.compiler.check(name)]
-    return sorted(set(rule_problems) | set(template_problems))
+    """What `tailor check` prints (the workspace's check: it leaves the serving version untouched)."""
+    return tailor.check()
 
 
 def summarize(tailor: Tailor, problems: list[Problem] | None = None) -> list[TemplateSummary]:
     """One summary per template, problems attached to the template whose files they are in."""
     problems = check_problems(tailor) if problems is None else problems
     book = _rulebook(tailor)
-    shared = _shared_rule_files(tailor.rules_dir, book)
+    shared = _shared_rule_files(book)
     summaries = []
+    broken = tailor.workspace.broken_edits()
     for name in tailor.template_names():
         summary = TemplateSummary(name)
         files: set[str] = set()
@@ -59,7 +48,7 @@ def summarize(tailor: Tailor, problems: list[Problem] | None = None) -> list[Tem
             summary.description = str(compiled.settings.get("description") or "")
             summary.slots = compiled.slot_names
             files = {_norm(f) for f in compiled.files}
-            stale = tailor.compiler.errors.get(name)
+            stale = broken.get(name)
             if stale:
                 summary.status = "stale"
                 summary.problems = list(stale)
@@ -84,16 +73,11 @@ def _rulebook(tailor: Tailor) -> Any:
         return None
 
 
-def _shared_rule_files(rules_dir: Path, book: Any) -> list[str]:
+def _shared_rule_files(book: Any) -> list[str]:
     """Rule files every template uses: abort rules, segments and trigger declarations."""
     found = {_norm(r.origin.path) for r in getattr(book, "abort_rules", [])}
     found |= {_norm(s.origin.path) for s in getattr(book, "segments", {}).values()}
-    for path in sorted(rules_dir.glob("*.y*ml")) if rules_dir.is_dir() else []:
-        try:
-            if re.search(r"^triggers\s*:", path.read_text(encoding="utf-8"), re.M):
-                found.add(_norm(str(path)))
-        except (OSError, UnicodeDecodeError):
-            continue
+    found |= {_norm(origin.path) for origin in getattr(book, "trigger_origins", {}).values()}
     return sorted(f for f in found if f)
 
 

@@ -37,6 +37,7 @@ from tailor.store import privacy as store_privacy
 from tailor.store.engine import write_transaction
 from tailor.store.messages import TYPES
 from tailor.store.times import iso, utcnow
+from tailor.yamlmarks import load_marked
 
 #: 13 months for everything unless configured otherwise
 DEFAULTS: Mapping[str, Any] = {"default": "395d"}
@@ -123,7 +124,7 @@ def load_policy(
     if path is None:
         return RetentionPolicy.from_mapping(DEFAULTS, "built-in defaults")
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        data = load_marked(Path(path).read_text(encoding="utf-8")) or {}
     except OSError as exc:
         raise PolicyError(f"{path}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:

@@ -1,6 +1,7 @@
 """Business filters: rules every recommended product list obeys, declared in YAML.
 
-File: ``rules/recs.yaml`` (top-level key ``recs:``); format in docs/recommendations.md.
+Declared under a top-level ``recs:`` key in one rule file (``rules/recs.yaml`` by
+convention); the workspace reads it with the other rule files. Format in docs/recommendations.md.
 """
 
 from __future__ import annotations
@@ -13,12 +14,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..problems import Problem, ProblemError
+from ..yamlmarks import MarkedDict, read_marked
 from .interactions import canonical_event, event_product_ids
-
-FILE_NAME = "recs.yaml"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "": 86400}
@@ -292,19 +290,12 @@ class BusinessFilters:
 
     @classmethod
     def load(cls, path: str | Path) -> BusinessFilters:
-        """Read a ``recs.yaml``; raises :class:`ProblemError` with file:line on bad input."""
-        path = Path(path)
-        problems = check_file(path)
+        """Read a file with a ``recs:`` section; raises :class:`ProblemError` with file:line on bad input."""
+        data, problems = read_marked(Path(path))
+        problems = problems or check_recs(str(path), data)
         if problems:
             raise ProblemError(problems)
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         return cls.from_mapping(data.get("recs"))
-
-    @classmethod
-    def from_rules_dir(cls, rules_dir: str | Path) -> BusinessFilters:
-        """``<rules_dir>/recs.yaml`` if present, else the defaults."""
-        path = Path(rules_dir) / FILE_NAME
-        return cls.load(path) if path.is_file() else cls()
 
     def apply(
         self,
@@ -420,65 +411,78 @@ def _next_best(
     )
 
 
-def _node_line(node: yaml.Node | None, path: Sequence[str]) -> tuple[int, int]:
-    """1-based line/col of the value at ``path`` in a composed YAML tree (best effort)."""
-    best = (node.start_mark.line + 1, node.start_mark.column + 1) if node is not None else (0, 0)
+def _key_mark(data: Any, path: Sequence[str]) -> tuple[int, int]:
+    """1-based line/col of the deepest key of ``path`` found in a marked document."""
+    best = getattr(data, "mark", (0, 0))
+    node = data
     for key in path:
-        if not isinstance(node, yaml.MappingNode):
+        found = next((k for k in node if str(k) == key), None) if isinstance(node, MarkedDict) else None
+        if found is None:
             break
-        for k, v in node.value:
-            if k.value == key:
-                best = (k.start_mark.line + 1, k.start_mark.column + 1)
-                node = v
-                break
-        else:
-            break
+        best, node = node.key_mark(found), node[found]
     return best
 
 
 def check_file(path: str | Path) -> list[Problem]:
-    """Problems in a ``recs.yaml`` (for ``tailor check``); empty when it is valid."""
-    path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        return [Problem(str(path), line, col, f"YAML syntax error: {getattr(exc, 'problem', exc)}")]
+    """Problems in a file with a ``recs:`` section; empty when it is valid."""
+    data, problems = read_marked(Path(path))
+    return problems or check_recs(str(path), data)
+
+
+def check_recs(path: str, data: Any) -> list[Problem]:
+    """Problems in the ``recs:`` section of a marked document (for ``tailor check``)."""
     if not isinstance(data, Mapping) or "recs" not in data:
-        return [Problem(str(path), 1, 1, "expected a top-level 'recs:' mapping")]
+        return [Problem(path, 1, 1, "expected a top-level 'recs:' mapping")]
     recs = data["recs"] or {}
     if not isinstance(recs, Mapping):
-        return [Problem(str(path), *_node_line(root, ["recs"]), "recs must be a mapping")]
+        return [Problem(path, *_key_mark(data, ["recs"]), "recs must be a mapping")]
     problems: list[Problem] = []
     for key in set(recs) - {"filters", "slots"}:
-        problems.append(Problem(str(path), *_node_line(root, ["recs", key]), f"unknown key recs.{key}"))
+        problems.append(Problem(path, *_key_mark(data, ["recs", str(key)]), f"unknown key recs.{key}"))
     sections: list[tuple[list[str], Any]] = [(["recs", "filters"], recs.get("filters") or {})]
     slots = recs.get("slots") or {}
     if isinstance(slots, Mapping):
         sections += [(["recs", "slots", str(name)], body or {}) for name, body in slots.items()]
     else:
-        problems.append(Problem(str(path), *_node_line(root, ["recs", "slots"]), "slots must be a mapping"))
+        problems.append(Problem(path, *_key_mark(data, ["recs", "slots"]), "slots must be a mapping"))
     for where, body in sections:
         if not isinstance(body, Mapping):
-            problems.append(Problem(str(path), *_node_line(root, where), f"{'.'.join(where)} must be a mapping"))
+            problems.append(Problem(path, *_key_mark(data, where), f"{'.'.join(where)} must be a mapping"))
             continue
         for key, value in body.items():
             try:
                 rules_from_mapping({key: value})
             except ValueError as exc:
-                problems.append(Problem(str(path), *_node_line(root, [*where, str(key)]), str(exc)))
+                problems.append(Problem(path, *_key_mark(data, [*where, str(key)]), str(exc)))
     return problems
+
+
+def filters_from(files: Iterable[Any]) -> tuple[BusinessFilters | None, list[Problem]]:
+    """The business filters of rule files already read (``.path`` and marked ``.data`` of each).
+
+    The ``recs:`` section may be in any rule file (``rules/recs.yaml`` by convention), and
+    in one only. None (with the problems) when it is invalid; the defaults when there is none.
+    """
+    declared = [f for f in files if isinstance(f.data, Mapping) and "recs" in f.data]
+    problems: list[Problem] = []
+    for file in declared:
+        problems += check_recs(file.path, file.data)
+    for file in declared[1:]:
+        problems.append(
+            Problem(file.path, *_key_mark(file.data, ["recs"]), f"recs: already declared in {declared[0].path}")
+        )
+    if problems:
+        return None, problems
+    return (BusinessFilters.from_mapping(declared[0].data["recs"]) if declared else BusinessFilters()), []
 
 
 __all__ = [
     "BusinessFilters",
-    "FILE_NAME",
     "FilterOutcome",
     "FilterRules",
     "check_file",
+    "check_recs",
+    "filters_from",
     "in_stock",
     "parse_duration",
     "purchased_products",

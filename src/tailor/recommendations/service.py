@@ -17,7 +17,7 @@ from typing import Any
 
 from .base import Recommender
 from .external import ExternalError, ExternalRecsClient
-from .filters import BusinessFilters, FilterOutcome, purchased_products
+from .filters import BusinessFilters, FilterOutcome, filters_from, purchased_products
 from .interactions import canonical_event, event_product_ids, event_weight, profile_history
 
 #: built-in models tried for the "model" step, first one present wins
@@ -140,9 +140,17 @@ class RecommendationService:
 
     @classmethod
     def from_store(
-        cls, store: Any, catalog: Sequence[Mapping[str, Any]] | None = None, *, settings: Any
+        cls,
+        store: Any,
+        catalog: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        settings: Any,
+        filters: BusinessFilters | None = None,
     ) -> RecommendationService:
-        """The service as a running tailor uses it: newest artifacts, ``rules/recs.yaml``, settings.
+        """The service as a running tailor uses it: newest artifacts, the rules' ``recs:`` filters, settings.
+
+        ``filters`` are the workspace's (:attr:`tailor.workspace.Workspace.recs_filters`);
+        without them, the ``recs:`` section of the rule files in ``settings.rules``.
 
         With no trained artifacts yet, models are fitted in memory from the store's
         interactions (small shops; ``tailor recs train`` is the way for real ones).
@@ -166,7 +174,7 @@ class RecommendationService:
             catalog,
             models or {},
             budget_ms=settings.budget_ms,
-            filters=BusinessFilters.from_rules_dir(settings.rules),
+            filters=filters if filters is not None else _rules_filters(settings.rules),
             client=client,
         )
 
@@ -423,3 +431,18 @@ def _describe_drops(dropped: Mapping[str, int]) -> str:
         label = "unknown product ids" if key == "unknown" else key.replace("_", " ")
         parts.append(f"dropped {count} {label}")
     return ", ".join(parts)
+
+
+def _rules_filters(rules_dir: Any) -> BusinessFilters:
+    """The ``recs:`` section of the rule files in ``rules_dir`` (defaults without one); raises on invalid ones."""
+    from pathlib import Path
+
+    from tailor.problems import ProblemError
+    from tailor.rules.loader import read_rule_files, rule_files
+
+    if not Path(rules_dir).is_dir():
+        return BusinessFilters()
+    filters, problems = filters_from(read_rule_files(rule_files(rules_dir)))
+    if filters is None:
+        raise ProblemError(problems)
+    return filters

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +43,7 @@ from tailor.rendering.source import (
 from tailor.rendering.text import html_template_to_text_template
 from tailor.rendering.tokens import JINJA_TOKEN, TokenVault
 from tailor.sandbox import RenderTimeLimit
-from tailor.watch import folder_stamp
+from tailor.watch import FolderWatch
 
 COMPILER_VERSION = "1"
 
@@ -192,29 +191,29 @@ def _tidy_text(text: str) -> str:
 class Compiler:
     """Compiles templates from a directory and caches them by version."""
 
-    #: how often (seconds) a render looks at the files for edits
-    recheck_seconds = 1.0
-
     def __init__(
         self,
         templates_dir: Path,
         *,
         inliner: str = "css-inline",
         slot_resolver: SlotResolver | None = None,
-        watch: tuple[Path, ...] = (),
+        watch: FolderWatch | None = None,
+        errors: dict[str, list[Problem]] | None = None,
     ):
         self.templates_dir = Path(templates_dir)
-        #: other folders whose edits change what compiles (the rules choose slot blocks)
-        self.watch = tuple(Path(p) for p in watch)
+        #: the change detector: the workspace's (templates and rules: the rules choose slot
+        #: blocks), or the templates folder alone for a compiler on its own
+        self.watch = watch or FolderWatch((self.templates_dir,))
         self.inliner = inliner
         self.slot_resolver = slot_resolver
         self.html_env = make_environment(self.templates_dir, autoescape=True)
         self.text_env = make_environment(self.templates_dir, autoescape=False)
         self._cache: dict[tuple[str, str], CompiledTemplate] = {}
-        self._current: dict[str, tuple[float, tuple, CompiledTemplate]] = {}
+        self._current: dict[str, tuple[tuple, CompiledTemplate]] = {}
         self._lock = threading.Lock()
         #: template -> problems of a broken edit while an earlier version keeps serving
-        self.errors: dict[str, list[Problem]] = {}
+        #: (the workspace passes its registry of broken edits)
+        self.errors: dict[str, list[Problem]] = {} if errors is None else errors
 
     def names(self) -> list[str]:
         return sorted(discover(self.templates_dir))
@@ -229,28 +228,24 @@ class Compiler:
     def get(self, name: str) -> CompiledTemplate:
         """The compiled current version of ``name``.
 
-        Files are looked at no more than every :attr:`recheck_seconds`; when they
-        changed, the new version compiles. If the new version is broken and an earlier
-        one compiled, the earlier one keeps serving and :attr:`errors` says why.
+        When :attr:`watch` says the files changed, the new version compiles. If the new
+        version is broken and an earlier one compiled, the earlier one keeps serving and
+        :attr:`errors` says why.
         """
-        now = time.monotonic()
+        stamp = self.watch.stamp()
         current = self._current.get(name)
-        if current is not None and now - current[0] < self.recheck_seconds:
-            return current[2]
-        stamp = tuple(folder_stamp(folder) for folder in (self.templates_dir, *self.watch))
-        if current is not None and stamp == current[1]:
-            self._current[name] = (now, stamp, current[2])
-            return current[2]
+        if current is not None and (current[0] is stamp or current[0] == stamp):
+            return current[1]
         try:
             compiled = self.compile_fresh(name)
         except ProblemError as exc:
             if current is None:
                 raise
             self.errors[name] = exc.problems
-            self._current[name] = (now, stamp, current[2])
-            return current[2]
+            self._current[name] = (stamp, current[1])
+            return current[1]
         self.errors.pop(name, None)
-        self._current[name] = (now, stamp, compiled)
+        self._current[name] = (stamp, compiled)
         return compiled
 
     def compile_fresh(self, name: str) -> CompiledTemplate:

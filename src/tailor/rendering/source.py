@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from tailor.problems import Problem
+from tailor.yamlmarks import load_marked, syntax_problem
 
 TEMPLATE_SUFFIXES = (".mjml", ".html")
 RESERVED_DIRS = ("partials", "blocks")
@@ -148,12 +149,9 @@ TEMPLATE_SETTINGS = {"subject", "preheader", "utm", "recs", "description", "rule
 
 def _load_yaml(text: str, path: str, line_offset: int = 0) -> tuple[dict[str, Any], Problem | None]:
     try:
-        data = yaml.safe_load(text) or {}
+        data = load_marked(text) or {}
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = (mark.line + 1 + line_offset) if mark else 1
-        col = (mark.column + 1) if mark else 1
-        return {}, Problem(path, line, col, f"YAML error: {getattr(exc, 'problem', exc)}")
+        return {}, syntax_problem(path, exc, line_offset)
     if not isinstance(data, dict):
         return {}, Problem(path, 1 + line_offset, 1, "front matter must be a mapping of settings")
     return data, None

@@ -6,12 +6,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from tailor.config import Settings
 from tailor.problems import Problem, ProblemError
 from tailor.rules.checks import check_loaded
 from tailor.rules.conditions import Condition
 from tailor.rules.jsonable import jsonable
 from tailor.rules.loader import Loaded, load_files, rule_files
-from tailor.rules.model import AbortRule, Decision, Rule, SegmentRule, SlotDecision, SlotRules
+from tailor.rules.model import AbortRule, Decision, Origin, Rule, SegmentRule, SlotDecision, SlotRules
 from tailor.triggers import TriggerSpec, TriggerState, TriggerStates
 
 NO_CONSENT = "no consent"
@@ -21,42 +22,31 @@ OUTRANKED = "a higher-priority rule matched"
 class RuleBook:
     """Slot rules, abort rules, segments and trigger declarations of ``rules/``."""
 
-    def __init__(self, loaded: Loaded | None = None):
+    def __init__(self, loaded: Loaded | None = None, *, artifacts: Path | None = None):
         loaded = loaded or Loaded()
         self.slots: dict[str, SlotRules] = loaded.slots
         self.abort_rules: list[AbortRule] = loaded.abort
         self.segments: dict[str, SegmentRule] = loaded.segments
         self.triggers: dict[str, TriggerSpec] = loaded.triggers
+        #: where each trigger is declared (the studio lists the files every template uses)
+        self.trigger_origins: dict[str, Origin] = loaded.trigger_origins
         #: clustering segments (``model: kmeans``); models are read from ``artifacts``
         self.clusters: dict[str, Any] = loaded.clusters
-        self._artifacts: Path | None = None
-
-    @property
-    def artifacts(self) -> Path:
-        """Where trained segment models are (``TAILOR_ARTIFACTS``, read once)."""
-        if self._artifacts is None:
-            from tailor.config import Settings
-
-            try:
-                self._artifacts = Settings.load().artifacts
-            except Exception:  # a broken tailor.toml is reported elsewhere
-                self._artifacts = Settings().artifacts
-        return self._artifacts
-
-    @artifacts.setter
-    def artifacts(self, value: Path | str) -> None:
-        self._artifacts = Path(value)
+        #: where trained segment models are (the caller's settings; the default folder otherwise)
+        self.artifacts: Path = Path(artifacts) if artifacts is not None else Settings().artifacts
 
     # -- loading ---------------------------------------------------------------
 
     @classmethod
-    def load(cls, rules_dir: Path | Iterable[Path], templates_dir: Path | None = None) -> RuleBook:
+    def load(
+        cls, rules_dir: Path | Iterable[Path], templates_dir: Path | None = None, *, artifacts: Path | None = None
+    ) -> RuleBook:
         """Load every rule file; raises :class:`ProblemError` if any has an error."""
         loaded = cls._read(rules_dir, templates_dir)
         errors = [p for p in loaded.problems if p.severity == "error"]
         if errors:
             raise ProblemError(errors)
-        return cls(loaded)
+        return cls(loaded, artifacts=artifacts)
 
     @classmethod
     def check(cls, rules_dir: Path | Iterable[Path], templates_dir: Path | None = None) -> list[Problem]:

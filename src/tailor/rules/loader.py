@@ -11,14 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from tailor.problems import Problem
 from tailor.rules import schema
 from tailor.rules.conditions import CONTEXT_NAMES, Condition, ConditionError, environment
 from tailor.rules.model import AbortRule, Origin, Rule, SegmentRule, SlotRules
-from tailor.rules.yamlmarks import MarkedDict, error_mark, load_marked
 from tailor.triggers import TriggerSpec
+from tailor.yamlmarks import MarkedDict, read_marked
 
 
 @dataclass
@@ -54,31 +52,39 @@ def rule_files(paths: Path | Iterable[Path]) -> list[Path]:
     return found
 
 
-def load_files(paths: Iterable[Path]) -> Loaded:
-    loaded = Loaded()
+@dataclass(frozen=True)
+class RuleFile:
+    """One rule file as read: its marked document (None when empty or unreadable) and why not."""
+
+    path: str
+    data: Any
+    problems: tuple[Problem, ...] = ()
+
+
+def read_rule_files(paths: Iterable[Path]) -> list[RuleFile]:
+    """Each file parsed once by the one YAML loader; slots, experiments and recs filters read the result."""
+    files = []
     for path in paths:
-        _load_file(Path(path), loaded)
+        data, problems = read_marked(Path(path))
+        files.append(RuleFile(str(path), data, tuple(problems)))
+    return files
+
+
+def load_files(paths: Iterable[Path]) -> Loaded:
+    return load_documents(read_rule_files(paths))
+
+
+def load_documents(files: Iterable[RuleFile]) -> Loaded:
+    """Slots, abort rules, segments and triggers of files already read."""
+    loaded = Loaded()
+    for file in files:
+        loaded.problems.extend(file.problems)
+        if file.data is not None:
+            _load_document(file.path, file.data, loaded)
     return loaded
 
 
-def _load_file(path: Path, loaded: Loaded) -> None:
-    name = str(path)
-    try:
-        data = load_marked(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        loaded.problem(Origin(name), f"cannot read: {exc.strerror or exc}")
-        return
-    except UnicodeDecodeError as exc:
-        loaded.problem(Origin(name, 1, 1), f"not UTF-8 text: {exc.reason}")
-        return
-    except yaml.YAMLError as exc:
-        line, col = error_mark(exc)
-        detail = getattr(exc, "problem", None) or str(exc)
-        context = getattr(exc, "context", None)
-        loaded.problem(Origin(name, line, col), f"YAML syntax error: {detail}" + (f" ({context})" if context else ""))
-        return
-    if data is None:
-        return  # an empty file declares nothing
+def _load_document(name: str, data: Any, loaded: Loaded) -> None:
     mark = getattr(data, "mark", (1, 1))
     for (line, col), message in schema.validate(data, schema.RULE_FILE, mark):
         loaded.problem(Origin(name, line, col), message)

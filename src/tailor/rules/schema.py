@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from tailor.rules.yamlmarks import Mark, MarkedDict, MarkedList
+from tailor.yamlmarks import Mark, MarkedDict, MarkedList
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 RULE_ID = r"^[A-Za-z0-9_][A-Za-z0-9_.:/-]*$"

@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 from tailor.config import ConfigError, Settings
 from tailor.core import Tailor
 from tailor.email import InvalidInput, RenderAborted, TailorError, TemplateBroken
+from tailor.problems import Problem
 from tailor.web import ops, render
 from tailor.web.auth import install, is_loopback_interface
 from tailor.web.body import BadBody
@@ -91,8 +92,9 @@ def _finish(response: Response) -> Response:
     latency_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
     current_app.extensions["tailor.metrics"].requests.labels(endpoint, str(response.status_code)).inc()
     response.headers["X-Request-Id"] = g.get("request_id", "")
-    if tailor.compiler.errors or tailor.rules_errors or current_app.extensions["tailor.reported_edits"]:
-        _log_broken_edits(tailor, current_app.extensions["tailor.reported_edits"])
+    broken = tailor.workspace.broken_edits()
+    if broken or current_app.extensions["tailor.reported_edits"]:
+        _log_broken_edits(broken, current_app.extensions["tailor.reported_edits"])
     if endpoint not in ("/metrics", "/healthz"):
         # the route pattern, never the path: paths and queries can carry emails
         log(
@@ -109,11 +111,9 @@ def _finish(response: Response) -> Response:
     return response
 
 
-def _log_broken_edits(tailor: Tailor, reported: dict[str, list[str]]) -> None:
+def _log_broken_edits(broken: dict[str, list[Problem]], reported: dict[str, list[str]]) -> None:
     """Log once when an edit breaks a template or the rules (the last good version keeps serving)."""
-    current = {name: [str(p) for p in problems] for name, problems in tailor.compiler.errors.items()}
-    if tailor.rules_errors:
-        current["rules"] = [str(p) for p in tailor.rules_errors]
+    current = {name: [str(p) for p in problems] for name, problems in broken.items()}
     if current == reported:
         return
     for name, problems in current.items():
@@ -174,13 +174,13 @@ def check_bind(host: str, settings: Settings) -> None:
 
 
 def _is_store_error(exc: Exception) -> bool:
-    try:
-        from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
-    except ImportError:  # pragma: no cover
-        return False
+    from sqlalchemy.exc import DatabaseError
+
+    from tailor.store.lazy import is_unreachable
+
     # a bare DatabaseError is SQLite's "file is not a database": the file was truncated or
     # overwritten under the server; other DatabaseError kinds (integrity, data) are bugs
-    return isinstance(exc, (OperationalError, InterfaceError)) or type(exc) is DatabaseError
+    return is_unreachable(exc) or type(exc) is DatabaseError
 
 
 def _register_blueprints(app: Flask, tailor: Tailor, settings: Settings, *, on_erase: list[Any]) -> None:

@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tailor.core import Tailor
 from tailor.problems import ProblemError
 from tailor.web.body import json_response
+from tailor.workspace import RULES
 
 bp = Blueprint("ops", __name__)
 
@@ -32,25 +33,26 @@ def health(tailor: Tailor) -> tuple[dict[str, Any], int]:
     """The health report and its HTTP status: degraded (200) or unavailable (503)."""
     report: dict[str, Any] = {"status": "ok", "templates": {}, "rules": "ok"}
     status = 200
+    workspace = tailor.workspace
     try:
-        book = tailor.rulebook
-        report["rules"] = "ok" if book is not None else "missing"
-        if tailor.rules_errors:  # a broken edit: the last good rules keep serving
-            report["rules"] = f"error: {tailor.rules_errors[0]}"
-            report["status"] = "degraded"
-    except Exception as exc:  # broken rules: report, keep serving what was loaded
+        workspace.rules()
+    except Exception as exc:  # the rules never loaded: report, keep serving what needs none
         report["rules"] = f"error: {exc}"
         report["status"] = "degraded"
-    for name in tailor.template_names():
+    for name in workspace.template_names():
         # what renders are served: the current version, or the last good one and its error
         try:
-            tailor.compiler.get(name)
-            problems = tailor.compiler.errors.get(name, [])
+            workspace.template(name)
+            problems = workspace.broken_edits().get(name, [])
         except ProblemError as exc:
             problems = exc.problems
         report["templates"][name] = "ok" if not problems else str(problems[0])
         if problems:
             report["status"] = "degraded"
+    rules_problems = workspace.broken_edits().get(RULES)
+    if rules_problems:  # a broken edit: the last good rules keep serving
+        report["rules"] = f"error: {rules_problems[0]}"
+        report["status"] = "degraded"
     if tailor.store is not None:
         try:
             ok = bool(tailor.store.health())

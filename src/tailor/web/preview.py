@@ -25,7 +25,7 @@ from tailor.preview.overview import check_problems, summarize
 from tailor.preview.personas import load_personas
 from tailor.preview.session import PreviewOutcome, PreviewRequest, panel_for, render_preview
 from tailor.preview.ui import STATIC_DIR, TEMPLATES_DIR
-from tailor.problems import ProblemError
+from tailor.problems import Problem, ProblemError
 from tailor.web.auth import local_next, on_register, policy_of
 from tailor.web.body import json_response
 from tailor.web.logs import log
@@ -227,10 +227,10 @@ def logout() -> Any:
 
 def experiments_list() -> str:
     """``/preview/experiments``: every experiment with its status."""
-    from tailor.experiments import load_experiments, report_from_store
+    from tailor.experiments import report_from_store
 
     tailor = _studio().tailor
-    found, problems = load_experiments(tailor.rules_dir)
+    found, problems = _experiments(tailor)
     store = tailor.store
     rows = [
         {"experiment": experiment, "report": report_from_store(store, experiment) if store is not None else None}
@@ -241,11 +241,11 @@ def experiments_list() -> str:
 
 def experiment_view(name: str) -> Any:
     """``/preview/experiments/<name>``: one experiment's results."""
-    from tailor.experiments import load_experiments, report_from_store
+    from tailor.experiments import report_from_store
     from tailor.preview.experiments import view
 
     tailor = _studio().tailor
-    found, _ = load_experiments(tailor.rules_dir)
+    found, _ = _experiments(tailor)
     if name not in found:
         return render_template("preview/error.html", message=f"unknown experiment {name!r}"), 404
     store = tailor.store
@@ -253,6 +253,15 @@ def experiment_view(name: str) -> Any:
         message = "no store is configured (database_url): there are no exposures to report"
         return render_template("preview/error.html", message=message), 404
     return render_template("preview/experiment.html", **view(report_from_store(store, found[name]), found[name]))
+
+
+def _experiments(tailor: Tailor) -> tuple[dict[str, Any], list[Problem]]:
+    """The experiments that serve (the current good rules) and the rule files' experiment problems."""
+    problems = tailor.workspace.reading(fresh=True).experiment_problems
+    try:
+        return tailor.experiments, problems
+    except ProblemError:  # the rules never loaded: nothing runs
+        return {}, problems
 
 
 #: (rule, view, methods): the endpoint is the view's name (``preview.<name>`` in url_for and the policy)

@@ -165,7 +165,7 @@ def slot_payload(tailor: Tailor, email: Email, template: str, slot: str) -> dict
 
 def _product_objects(tailor: Tailor, ids: list[Any]) -> list[dict[str, Any]]:
     """Recommended product ids as objects with the catalog fields (connected content renders them)."""
-    catalog = tailor._catalog_index()
+    catalog = tailor.catalog_index()
     products = []
     for pid in ids:
         row = catalog.get(str(pid)) or {"id": pid}

@@ -1,19 +1,28 @@
-"""YAML loading that remembers where every key and value came from.
+"""The one YAML loader for the marketers' files: positions kept, YAML 1.2 booleans.
+
+Every YAML file tailor reads — rule files (slots, segments, triggers, experiments,
+recommendation filters), template front matter and settings files, the retention
+policy — goes through :func:`load_marked` (or :func:`read_marked` for a file), so one
+spelling means the same thing in every file.
 
 ``tailor check`` reports ``path:line:col``; PyYAML's plain dicts forget positions,
 so mappings and sequences are built as :class:`MarkedDict` / :class:`MarkedList`
 carrying 1-based ``(line, col)`` marks.
 
 The loader also resolves booleans the YAML 1.2 way (only ``true``/``false``):
-under YAML 1.1 rules the trigger key ``on:`` would silently become ``True``.
+under YAML 1.1 rules the trigger key ``on:`` would silently become ``True``, and
+``in_stock: no`` would mean one thing in a recommendation filter and another in a rule.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tailor.problems import Problem
 
 Mark = tuple[int, int]
 
@@ -113,3 +122,29 @@ def error_mark(exc: yaml.YAMLError) -> Mark:
     if mark is None:
         return 0, 0
     return mark.line + 1, mark.column + 1
+
+
+def syntax_problem(path: str, exc: yaml.YAMLError, line_offset: int = 0) -> Problem:
+    """A YAML syntax error as ``path:line:col: YAML syntax error: ...`` (``line_offset``: lines before the text)."""
+    line, col = error_mark(exc)
+    detail = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    return Problem(
+        path,
+        line + line_offset if line else 0,
+        col,
+        f"YAML syntax error: {detail}" + (f" ({context})" if context else ""),
+    )
+
+
+def read_marked(path: Path) -> tuple[Any, list[Problem]]:
+    """The marked document in ``path`` (None when empty), or None and why it could not be read."""
+    name = str(path)
+    try:
+        return load_marked(Path(path).read_text(encoding="utf-8")), []
+    except OSError as exc:
+        return None, [Problem(name, 0, 0, f"cannot read: {exc.strerror or exc}")]
+    except UnicodeDecodeError as exc:
+        return None, [Problem(name, 1, 1, f"not UTF-8 text: {exc.reason}")]
+    except yaml.YAMLError as exc:
+        return None, [syntax_problem(name, exc)]
