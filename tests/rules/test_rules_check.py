@@ -15,6 +15,8 @@ rules:
     priority: 20
     block: hero/vip
 default: hero/generic
+segments:
+  vip: {when: true}
 """
 
 
@@ -92,7 +94,7 @@ def test_yaml_11_booleans_do_not_eat_the_on_key(rules_dir):
 
 def test_duplicate_yaml_key(rules_dir):
     path = rules_dir("hero.yaml", GOOD + "default: hero/other\n")
-    assert only(rules_dir) == f"{path}:8:1: the file: duplicate key 'default'"
+    assert only(rules_dir) == f"{path}:10:1: the file: duplicate key 'default'"
 
 
 def test_unknown_block(rules_dir, tmp_path):
@@ -224,13 +226,73 @@ def test_sandbox_escape_is_reported_never_executed(rules_dir, monkeypatch, escap
     assert f"{path}:4:11: rule 'vip': invalid condition: not allowed in the sandbox" in only(rules_dir)
 
 
-def test_undeclared_trigger_is_a_warning(rules_dir):
+def test_undeclared_trigger_is_an_error_at_the_condition(rules_dir):
+    rules_dir("triggers.yaml", "triggers:\n  cart_abandonment: {on: [Product Added]}\n")
     path = rules_dir("hero.yaml", GOOD.replace(""""'vip' in segments\"""", "triggers.cart_abandon.active"))
-    found = RuleBook.check(rules_dir.dir)
-    assert [str(p) for p in found] == [
-        f"{path}:3:5: warning: 'vip' uses undeclared trigger 'cart_abandon' (it reads as inactive)"
-    ]
-    RuleBook.load(rules_dir.dir)  # warnings do not stop loading
+    assert only(rules_dir) == (
+        f"{path}:4:11: rule 'vip' uses undeclared trigger 'cart_abandon' (it would always read as inactive)"
+        " (did you mean 'cart_abandonment'?)"
+    )
+    with pytest.raises(ProblemError):
+        RuleBook.load(rules_dir.dir)
+
+
+def test_undeclared_segment_is_an_error(rules_dir):
+    path = rules_dir("hero.yaml", GOOD.replace("'vip' in segments", "'knitwear_fan' in segments"))
+    assert only(rules_dir) == (
+        f"{path}:4:11: rule 'vip' tests undeclared segment 'knitwear_fan' (it would never match); "
+        "declare it under `segments:`"
+    )
+
+
+def test_undeclared_segment_did_you_mean_and_cluster_labels_count(rules_dir):
+    path = rules_dir("hero.yaml", GOOD.replace("'vip' in segments", "'vips' not in segments"))
+    assert only(rules_dir).endswith("(did you mean 'vip'?)")
+    cluster = "{model: kmeans, features: [recency], k: 2, labels: [vips, others], rank_by: recency}"
+    rules_dir("clusters.yaml", f"segments:\n  rfm: {cluster}\n")
+    assert problems(rules_dir) == [], path
+
+
+def test_block_from_another_slots_folder(rules_dir, tmp_path):
+    templates = tmp_path / "templates"
+    for block in ("hero/generic", "hero/vip", "footer_offer/free-shipping"):
+        (templates / "blocks" / block).parent.mkdir(parents=True, exist_ok=True)
+        (templates / "blocks" / f"{block}.mjml").write_text("<mj-section/>")
+    path = rules_dir("hero.yaml", GOOD.replace("block: hero/vip", "block: footer_offer/free-shipping"))
+    assert only(rules_dir, templates) == (
+        f"{path}:3:5: block 'footer_offer/free-shipping' is from templates/blocks/footer_offer/, "
+        "another slot's folder: slot 'hero' takes blocks from templates/blocks/hero/"
+    )
+
+
+PROFILE = """
+profile:
+  first_name: string
+  segment: {type: string, description: set by the CRM}
+  lifetime_valeu: number
+"""
+
+
+def test_condition_on_a_field_no_profile_can_have(rules_dir):
+    rules_dir("profile.yaml", PROFILE)
+    path = rules_dir("hero.yaml", GOOD.replace("'vip' in segments", "profile.frist_name == 'Ann'"))
+    assert only(rules_dir) == (
+        f"{path}:4:11: rule 'vip' reads profile.frist_name, which no profile has (not in the profile schema "
+        "nor a computed feature) (did you mean 'first_name'?)"
+    )
+
+
+def test_profile_fields_are_open_without_a_schema_and_features_always_known(rules_dir):
+    rules_dir("hero.yaml", GOOD.replace("'vip' in segments", "profile.anything == 1"))
+    assert problems(rules_dir) == []
+    rules_dir("profile.yaml", PROFILE)
+    rules_dir("hero.yaml", GOOD.replace("'vip' in segments", "profile.days_since_purchase < 3 and profile.email"))
+    assert problems(rules_dir) == []
+
+
+def test_profile_schema_with_a_bad_type(rules_dir):
+    path = rules_dir("profile.yaml", "profile:\n  first_name: text\n")
+    assert only(rules_dir).startswith(f"{path}:2:3: profile field 'first_name': type 'text' is not one of string,")
 
 
 def test_reserved_trigger_name(rules_dir):

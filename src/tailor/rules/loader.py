@@ -37,9 +37,26 @@ class Loaded:
     #: slot -> every (default, origin) given, for conflicting-default checks
     defaults: dict[str, list[tuple[str, Origin]]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    #: declared profile traits (``profile:`` in ``rules/profile.yaml``); None when no file declares them
+    profile: dict[str, ProfileField] | None = None
+    #: declared catalog columns (``products:``)
+    product_fields: list[str] = field(default_factory=list)
+    #: every compiled condition: (what owns it, the condition, where its ``when:`` is)
+    conditions: list[tuple[str, Condition, Origin]] = field(default_factory=list)
 
     def problem(self, origin: Origin, message: str, severity: Literal["error", "warning"] = "error") -> None:
         self.problems.append(Problem(origin.path, origin.line, origin.col, message, severity))
+
+
+@dataclass(frozen=True)
+class ProfileField:
+    """One declared profile trait: its type, and whether it can be null (printing it needs a default)."""
+
+    name: str
+    type: str = "any"
+    nullable: bool = False
+    description: str = ""
+    origin: Origin = Origin("")
 
 
 def rule_files(paths: Path | Iterable[Path]) -> list[Path]:
@@ -88,6 +105,7 @@ def _load_file(path: Path, loaded: Loaded) -> None:
     _read_abort(name, data, loaded)
     _read_segments(name, data, loaded)
     _read_triggers(name, data, loaded)
+    _read_profile(name, data, loaded)
 
 
 def _valid(item: Any, item_schema: dict) -> bool:
@@ -113,7 +131,10 @@ def condition(name: str, item: MarkedDict, loaded: Loaded, what: str) -> Conditi
         loaded.problem(
             origin, f"{what}: no context provides {unknown_name!r} (conditions can use {', '.join(CONTEXT_NAMES)})"
         )
-    return compiled if not unknown else None
+    if unknown:
+        return None
+    loaded.conditions.append((what, compiled, origin))
+    return compiled
 
 
 def _declare(loaded: Loaded, kind: str, key: str, origin: Origin) -> None:
@@ -224,3 +245,27 @@ def _read_triggers(name: str, data: MarkedDict, loaded: Loaded) -> None:
         _declare(loaded, "trigger", trigger, origin)
         loaded.triggers[trigger] = TriggerSpec.from_mapping(trigger, item)
         loaded.trigger_origins[trigger] = origin
+
+
+def _read_profile(name: str, data: MarkedDict, loaded: Loaded) -> None:
+    declared = data.get("profile")
+    if isinstance(declared, MarkedDict):
+        fields = loaded.profile if loaded.profile is not None else {}
+        for trait, spec in declared.items():
+            origin = Origin(name, *declared.key_mark(trait))
+            if not isinstance(spec, (str, MarkedDict)):
+                continue  # reported by the schema check
+            spec_map = {"type": spec} if isinstance(spec, str) else dict(spec)
+            kind = spec_map.get("type", "any")
+            if kind not in schema.FIELD_TYPES:
+                loaded.problem(
+                    origin, f"profile field {trait!r}: type {kind!r} is not one of {', '.join(schema.FIELD_TYPES)}"
+                )
+                continue
+            _declare(loaded, "profile field", str(trait), origin)
+            nullable, description = bool(spec_map.get("nullable", False)), str(spec_map.get("description", ""))
+            fields[str(trait)] = ProfileField(str(trait), str(kind), nullable, description, origin)
+        loaded.profile = fields
+    products = data.get("products")
+    if isinstance(products, list):
+        loaded.product_fields += [str(p) for p in products if isinstance(p, str)]
