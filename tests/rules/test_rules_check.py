@@ -47,7 +47,28 @@ def test_yaml_syntax_error_with_line_and_col(rules_dir):
         default: hero/generic
     """,
     )
-    assert only(rules_dir) == f"{path}:4:22: YAML syntax error: mapping values are not allowed here"
+    assert only(rules_dir) == (
+        f"{path}:4:22: YAML: the value of 'description' contains ': ': put it in quotes, "
+        'e.g. description: "VIPs: the best"'
+    )
+
+
+@pytest.mark.parametrize(
+    "text,line,col",
+    [
+        ("slot: hero\nrules:\n  - id: vip\n     block: hero/vip\n", 4, 11),
+        ("slot: hero\nrules:\n  - id: vip\n   block: hero/vip\n", 4, 4),
+        ("slot: hero\ndefault: hero/generic\n segments: {}\n", 3, 10),
+    ],
+)
+def test_yaml_indentation_errors_say_indentation(rules_dir, text, line, col):
+    path = rules_dir("hero.yaml", text)
+    assert only(rules_dir).startswith(f"{path}:{line}:{col}: YAML: the indentation is off here")
+
+
+def test_yaml_tab_indentation(rules_dir):
+    path = rules_dir("hero.yaml", "slot: hero\nrules:\n\t- id: vip\n")
+    assert only(rules_dir) == f"{path}:3:1: YAML: a tab is used for indentation; indent with spaces"
 
 
 def test_unknown_key(rules_dir):

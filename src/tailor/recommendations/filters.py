@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from ..problems import Problem, ProblemError
+from ..problems import Problem, ProblemError, yaml_error_message
 from .interactions import canonical_event, event_product_ids
 
 FILE_NAME = "recs.yaml"
@@ -446,7 +446,7 @@ def check_file(path: str | Path) -> list[Problem]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        return [Problem(str(path), line, col, f"YAML syntax error: {getattr(exc, 'problem', exc)}")]
+        return [Problem(str(path), line, col, yaml_error_message(exc, text))]
     if not isinstance(data, Mapping) or "recs" not in data:
         return [Problem(str(path), 1, 1, "expected a top-level 'recs:' mapping")]
     recs = data["recs"] or {}

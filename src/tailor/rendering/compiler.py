@@ -22,7 +22,7 @@ from typing import Any
 from jinja2 import TemplateSyntaxError, nodes
 from markupsafe import Markup
 
-from tailor.problems import Problem, ProblemError
+from tailor.problems import Problem, ProblemError, did_you_mean
 from tailor.rendering.environment import make_environment, render_capped
 from tailor.rendering.fallbacks import record_fallback
 from tailor.rendering.filters import tag_url
@@ -351,33 +351,45 @@ class Compiler:
         )
 
     def _jinja_syntax(self, expanded: Expanded, template: TemplateFile) -> list[Problem]:
-        """Jinja syntax errors in the marketer's files, located in the file that has them."""
+        """Jinja syntax errors in the marketer's files, located in the file that has them.
+
+        The page and each slot block are parsed apart, as they render: an ``{% if %}`` left
+        open in a block is reported at that tag, not where Jinja ran out of template.
+        """
         problems = _unclosed_tags(expanded)
         if problems:
             # Jinja would report these where it gave up, often in the next file
             return problems
-        checks: list[tuple[str, str | None]] = [(expanded.source, None)]
+        for _, piece in expanded.pieces():
+            problems += self._piece_problems(piece)
         for key in ("subject", "preheader"):
             if isinstance(template.settings.get(key), str):
-                checks.append((template.settings[key], key))
-        for source, setting in checks:
-            try:
-                ast = self.html_env.parse(source)
-            except TemplateSyntaxError as exc:
-                if setting is not None:
-                    problems.append(
-                        Problem(str(template.path), 1, 1, f"Jinja syntax error in {setting}: {exc.message}")
-                    )
-                    continue
-                path, line, col = _locate_line(expanded, source, exc.lineno or 1)
-                problems.append(Problem(path, line, col, f"Jinja syntax error: {exc.message}"))
-                continue
-            for node, message in self._named_file_problems(ast):
-                if setting is not None:
-                    problems.append(Problem(str(template.path), 1, 1, f"{setting}: {message}"))
-                else:
-                    problems.append(Problem(*_locate_line(expanded, source, node.lineno), message))
+                problems += self._setting_problems(template, key)
         return problems
+
+    def _piece_problems(self, piece: Expanded) -> list[Problem]:
+        source = piece.source
+        try:
+            ast = self.html_env.parse(source)
+        except TemplateSyntaxError as exc:
+            opener = unclosed_block_tag(source)
+            if opener is not None:
+                offset, tag = opener
+                return [Problem(*piece.locate(offset), f"{{% {tag} %}} is never closed: add {{% end{tag} %}}")]
+            return [Problem(*_locate_line(piece, source, exc.lineno or 1), f"Jinja syntax error: {exc.message}")]
+        found = [(node, message, None) for node, message in self._named_file_problems(ast)]
+        found += unknown_filters_and_tests(ast, self.html_env)
+        return [Problem(*_locate_word(piece, source, node.lineno, word), message) for node, message, word in found]
+
+    def _setting_problems(self, template: TemplateFile, key: str) -> list[Problem]:
+        source = template.settings[key]
+        try:
+            ast = self.html_env.parse(source)
+        except TemplateSyntaxError as exc:
+            return [Problem(*setting_location(template, key), f"Jinja syntax error in {key}: {exc.message}")]
+        found = [(node, message, None) for node, message in self._named_file_problems(ast)]
+        found += unknown_filters_and_tests(ast, self.html_env)
+        return [Problem(*setting_location(template, key, word), f"{key}: {message}") for _, message, word in found]
 
     def _named_file_problems(self, ast: nodes.Template) -> list[tuple[nodes.Node, str]]:
         """Files named by the tags the expansion leaves to Jinja (import, from-import, extends).
@@ -477,6 +489,73 @@ def _locate_line(expanded: Expanded, source: str, lineno: int) -> tuple[str, int
     offset = sum(len(line) + 1 for line in lines[: lineno - 1])
     brace = lines[lineno - 1].find("{")
     return expanded.locate(offset + max(brace, 0))
+
+
+def _locate_word(piece: Expanded, source: str, lineno: int, word: str | None) -> tuple[str, int, int]:
+    """``(path, line, col)`` of ``word`` on line ``lineno`` of ``source`` (else its first tag)."""
+    if word is None:
+        return _locate_line(piece, source, lineno)
+    lines = source.split("\n")
+    lineno = min(max(lineno, 1), len(lines))
+    found = re.search(rf"(?<![\w.]){re.escape(word)}(?!\w)", lines[lineno - 1])
+    if found is None:
+        return _locate_line(piece, source, lineno)
+    return piece.locate(sum(len(line) + 1 for line in lines[: lineno - 1]) + found.start())
+
+
+def setting_location(template: TemplateFile, key: str, word: str | None = None) -> tuple[str, int, int]:
+    """Where setting ``key`` (``subject``…) is written: its front-matter line, or its line in ``<name>.yaml``.
+
+    With ``word``, the position of that word in the setting's value.
+    """
+    candidates = [(template.path, template.text[: template.body_offset])]
+    sibling = template.path.with_suffix(".yaml")
+    if sibling.is_file():
+        candidates.append((sibling, sibling.read_text(encoding="utf-8")))
+    for path, text in candidates:
+        found = re.search(rf"^{re.escape(key)}\s*:", text, re.M)
+        if found is None:
+            continue
+        at = found.start()
+        if word is not None:
+            value = re.compile(rf"(?<![\w.]){re.escape(word)}(?!\w)").search(text, found.end())
+            at = value.start() if value is not None else at
+        return (str(path), *line_col(text, at))
+    return str(template.path), 1, 1
+
+
+#: Jinja tags that need an ``{% end… %}``
+_BLOCK_TAGS = ("if", "for", "macro", "call", "filter", "with", "autoescape", "raw", "block")
+_TAG_WORD = re.compile(r"\{%[-+]?\s*(\w+)(?P<rest>.*?)[-+]?%\}", re.S)
+
+
+def unclosed_block_tag(source: str) -> tuple[int, str] | None:
+    """``(offset, tag)`` of the block tag a parse error left open (the innermost), or None."""
+    stack: list[tuple[int, str]] = []
+    for match in _TAG_WORD.finditer(source):
+        word = match.group(1)
+        if stack and stack[-1][1] == "raw" and word != "endraw":
+            continue
+        if word in _BLOCK_TAGS or (word == "set" and "=" not in match.group("rest")):
+            stack.append((match.start(), word))
+        elif word.startswith("end"):
+            if not stack:
+                return None
+            if stack[-1][1] != word[3:]:
+                return stack[-1]
+            stack.pop()
+    return stack[-1] if stack else None
+
+
+def unknown_filters_and_tests(ast: nodes.Template, env: Any) -> list[tuple[nodes.Node, str, str]]:
+    """``(node, message, name)`` for every filter or test the environment does not have."""
+    found: list[tuple[nodes.Node, str, str]] = []
+    for node in ast.find_all((nodes.Filter, nodes.Test)):
+        if isinstance(node, nodes.Filter) and node.name not in env.filters:
+            found.append((node, f"unknown filter {node.name!r}" + did_you_mean(node.name, env.filters), node.name))
+        elif isinstance(node, nodes.Test) and node.name not in env.tests:
+            found.append((node, f"unknown test {node.name!r}" + did_you_mean(node.name, env.tests), node.name))
+    return found
 
 
 _OPENERS = {"{{": "}}", "{%": "%}", "{#": "#}"}

@@ -192,9 +192,7 @@ def lint(expanded: Expanded) -> list[Problem]:
             continue
         name = match.group("name").lower()
         is_mj = name == "mjml" or name.startswith("mj-")
-        if in_ending and not (match.group("close") and name == stack[-1][0]):
-            if name == "mj-preview" or stack[-1][0] == "mj-preview":
-                report(offset, "mj-preview takes plain text only (mjml-python rejects HTML in it)")
+        if in_ending and _inside_ending(name, bool(match.group("close")), offset, stack, report):
             continue
         if not is_mj:
             _check_html_tag(name, offset, stack, report)
@@ -212,6 +210,24 @@ def lint(expanded: Expanded) -> list[Problem]:
     for name, offset in stack:
         report(offset, f"<{name}> is never closed")
     return problems
+
+
+def _inside_ending(name: str, closing: bool, offset: int, stack: list[tuple[str, int]], report) -> bool:
+    """A tag met inside an ending tag's content (mj-text...): True when it is content, not structure.
+
+    Content holds HTML, never MJML: an MJML tag there means the ending tag was left open.
+    That is reported once, where it opens, and the tag is then read as it was meant.
+    """
+    if closing and name == stack[-1][0]:
+        return False
+    if name == "mj-preview" or stack[-1][0] == "mj-preview":
+        report(offset, "mj-preview takes plain text only (mjml-python rejects HTML in it)")
+        return True
+    if not (name == "mjml" or name.startswith("mj-")):
+        return True
+    unclosed, opened_at = stack.pop()
+    report(opened_at, f"<{unclosed}> is never closed: add </{unclosed}> before <{'/' if closing else ''}{name}>")
+    return False
 
 
 def _events(

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from tailor.problems import Problem
+from tailor.problems import Problem, yaml_error_message
 
 TEMPLATE_SUFFIXES = (".mjml", ".html")
 RESERVED_DIRS = ("partials", "blocks")
@@ -48,6 +48,7 @@ SLOT_OPEN = "<!--tailor:slot {}-->"
 SLOT_CLOSE = "<!--/tailor:slot {}-->"
 BLOCK_OPEN = "<!--tailor:block {}-->"
 BLOCK_CLOSE = "<!--/tailor:block-->"
+_BLOCK_OPEN_MARK = BLOCK_OPEN.split("{")[0]
 
 
 def confined_path(root: Path, name: str | Path) -> Path | None:
@@ -153,7 +154,7 @@ def _load_yaml(text: str, path: str, line_offset: int = 0) -> tuple[dict[str, An
         mark = getattr(exc, "problem_mark", None)
         line = (mark.line + 1 + line_offset) if mark else 1
         col = (mark.column + 1) if mark else 1
-        return {}, Problem(path, line, col, f"YAML error: {getattr(exc, 'problem', exc)}")
+        return {}, Problem(path, line, col, yaml_error_message(exc, text))
     if not isinstance(data, dict):
         return {}, Problem(path, 1 + line_offset, 1, "front matter must be a mapping of settings")
     return data, None
@@ -198,6 +199,28 @@ class Expanded:
             line, col = line_col(self.files[last.path], last.offset + len(last.text))
             return str(last.path), line, col
         return "<template>", 1, 1
+
+    def pieces(self) -> list[tuple[str | None, Expanded]]:
+        """The page (``None``) and each slot block, as each renders: on its own.
+
+        A block is compiled as its own Jinja template, so its names, tags and errors are
+        its own; checking it apart from the page keeps an error inside it from being
+        reported where Jinja gave up (often in the page's next file).
+        """
+        page = Expanded(files=self.files)
+        found: list[tuple[str | None, Expanded]] = [(None, page)]
+        current = page
+        for seg in self.segments:
+            if seg.path is None and _BLOCK_OPEN_MARK in seg.text:
+                name = seg.text.split(_BLOCK_OPEN_MARK, 1)[1].split("-->", 1)[0]
+                current = Expanded(files=self.files)
+                found.append((name, current))
+                continue
+            if seg.path is None and BLOCK_CLOSE in seg.text:
+                current = page
+                continue
+            current.segments.append(seg)
+        return found
 
     def version(self, *extra: str) -> str:
         """Content hash of the template and everything it pulls in."""

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import yaml
 
-from tailor.problems import Problem
+from tailor.problems import Problem, yaml_error_message
 from tailor.rules import schema
 from tailor.rules.conditions import CONTEXT_NAMES, Condition, ConditionError, environment
 from tailor.rules.model import AbortRule, Origin, Rule, SegmentRule, SlotRules
@@ -81,7 +81,8 @@ def load_files(paths: Iterable[Path]) -> Loaded:
 def _load_file(path: Path, loaded: Loaded) -> None:
     name = str(path)
     try:
-        data = load_marked(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = load_marked(text)
     except OSError as exc:
         loaded.problem(Origin(name), f"cannot read: {exc.strerror or exc}")
         return
@@ -90,9 +91,7 @@ def _load_file(path: Path, loaded: Loaded) -> None:
         return
     except yaml.YAMLError as exc:
         line, col = error_mark(exc)
-        detail = getattr(exc, "problem", None) or str(exc)
-        context = getattr(exc, "context", None)
-        loaded.problem(Origin(name, line, col), f"YAML syntax error: {detail}" + (f" ({context})" if context else ""))
+        loaded.problem(Origin(name, line, col), yaml_error_message(exc, text))
         return
     if data is None:
         return  # an empty file declares nothing
