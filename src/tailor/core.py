@@ -194,6 +194,7 @@ class Tailor:
 
     def check(self) -> list[Problem]:
         """Every problem in the templates and rules folders."""
+        from tailor.checks import template_checks
         from tailor.experiments import load_experiments
         from tailor.recommendations.filters import check_file as check_recs_file
         from tailor.rules import RuleBook
@@ -212,6 +213,7 @@ class Tailor:
             )
         for name in compiler.names():
             problems += compiler.check(name)
+        problems += template_checks(compiler, self.rules_dir)
         return sorted(set(problems))
 
     def warm(self) -> dict[str, str]:

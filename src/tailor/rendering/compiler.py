@@ -14,12 +14,13 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateSyntaxError, nodes
+from jinja2 import Environment, TemplateSyntaxError, nodes
+from jinja2.parser import Parser
 from markupsafe import Markup
 
 from tailor.problems import Problem, ProblemError, did_you_mean
@@ -276,6 +277,10 @@ class Compiler:
 
     # -- compile steps -------------------------------------------------------------
 
+    def expand(self, name: str) -> tuple[TemplateFile, Expanded]:
+        """The template file and its expanded source (raises :class:`ProblemError` when it cannot expand)."""
+        return self._expand(name)
+
     def _expand(self, name: str) -> tuple[TemplateFile, Expanded]:
         path = self.path_of(name)
         template, problems = read_template(path, name, self.templates_dir)
@@ -296,6 +301,11 @@ class Compiler:
         problems = self._jinja_syntax(expanded, template)
         if problems:
             raise ProblemError(problems)
+        source = placed_outputs(source, lambda offset: self._where(*expanded.locate(offset)[:2]))
+        if isinstance(subject_src, str):
+            subject_src = self._placed_setting(template, "subject", subject_src)
+        if isinstance(preheader_src, str):
+            preheader_src = self._placed_setting(template, "preheader", preheader_src)
         if template.kind == "mjml":
             problems = lint(expanded)
             if problems:
@@ -376,10 +386,13 @@ class Compiler:
             if opener is not None:
                 offset, tag = opener
                 return [Problem(*piece.locate(offset), f"{{% {tag} %}} is never closed: add {{% end{tag} %}}")]
-            return [Problem(*_locate_line(piece, source, exc.lineno or 1), f"Jinja syntax error: {exc.message}")]
-        found = [(node, message, None) for node, message in self._named_file_problems(ast)]
+            return [Problem(*piece.locate_on_line(exc.lineno or 1), f"Jinja syntax error: {exc.message}")]
+        found: list[tuple[nodes.Node, str, str | None]] = [(n, m, None) for n, m in self._named_file_problems(ast)]
         found += unknown_filters_and_tests(ast, self.html_env)
-        return [Problem(*_locate_word(piece, source, node.lineno, word), message) for node, message, word in found]
+        return [
+            Problem(*piece.locate_on_line(node.lineno, word_pattern(word) if word else None), message)
+            for node, message, word in found
+        ]
 
     def _setting_problems(self, template: TemplateFile, key: str) -> list[Problem]:
         source = template.settings[key]
@@ -387,9 +400,20 @@ class Compiler:
             ast = self.html_env.parse(source)
         except TemplateSyntaxError as exc:
             return [Problem(*setting_location(template, key), f"Jinja syntax error in {key}: {exc.message}")]
-        found = [(node, message, None) for node, message in self._named_file_problems(ast)]
+        found: list[tuple[nodes.Node, str, str | None]] = [(n, m, None) for n, m in self._named_file_problems(ast)]
         found += unknown_filters_and_tests(ast, self.html_env)
         return [Problem(*setting_location(template, key, word), f"{key}: {message}") for _, message, word in found]
+
+    def _placed_setting(self, template: TemplateFile, key: str, text: str) -> str:
+        where = self._where(*setting_location(template, key)[:2])
+        return placed_outputs(text, lambda _: where)
+
+    def _where(self, path: str, line: int) -> str:
+        """``blocks/hero/x.mjml:12``: a place in the templates folder, as fallbacks name it."""
+        try:
+            return f"{Path(path).relative_to(self.templates_dir)}:{line}"
+        except ValueError:
+            return f"{path}:{line}"
 
     def _named_file_problems(self, ast: nodes.Template) -> list[tuple[nodes.Node, str]]:
         """Files named by the tags the expansion leaves to Jinja (import, from-import, extends).
@@ -479,28 +503,49 @@ class Compiler:
             ) from None
 
 
+def placed_outputs(source: str, where: Callable[[int], str]) -> str:
+    """``source`` with every ``{{ x }}`` written ``{{ (x) | shown("file:line") }}``.
+
+    A null or missing value then renders as nothing and its fallback names the file and
+    line that printed it (``rendering.environment.shown``). ``where`` maps an offset in
+    ``source`` to its place; ``{% raw %}`` is left alone.
+    """
+    out: list[str] = []
+    last, raw = 0, False
+    for match in JINJA_TOKEN.finditer(source):
+        token = match.group(0)
+        tag = _TAG_WORD.match(token)
+        if tag is not None:
+            raw = tag.group(1) == "raw" or (raw and tag.group(1) != "endraw")
+            continue
+        output = _OUTPUT.match(token)
+        if raw or output is None or not _is_expression(output["expr"]):
+            continue
+        out.append(source[last : match.start()])
+        out.append(f"{{{{{output['open']} ({output['expr']}) | shown({where(match.start())!r}) {output['close']}}}}}")
+        last = match.end()
+    out.append(source[last:])
+    return "".join(out)
+
+
+def _is_expression(text: str) -> bool:
+    """Whether ``text`` is one whole Jinja expression (a ``}}`` inside a string cuts a token short)."""
+    try:
+        parser = Parser(_PARSE_ENV, text, state="variable")
+        parser.parse_tuple(with_condexpr=True)
+        return parser.stream.eos
+    except TemplateSyntaxError:
+        return False
+
+
+_PARSE_ENV = Environment()
+_OUTPUT = re.compile(r"\{\{(?P<open>[-+]?)(?P<expr>.*?)(?P<close>[-+]?)\}\}\Z", re.S)
 _FILE_TAGS = {"Extends": "extends", "Include": "include", "Import": "import", "FromImport": "from-import"}
 
 
-def _locate_line(expanded: Expanded, source: str, lineno: int) -> tuple[str, int, int]:
-    """``(path, line, col)`` of the first tag on line ``lineno`` of the expanded source."""
-    lines = source.split("\n")
-    lineno = min(max(lineno, 1), len(lines))
-    offset = sum(len(line) + 1 for line in lines[: lineno - 1])
-    brace = lines[lineno - 1].find("{")
-    return expanded.locate(offset + max(brace, 0))
-
-
-def _locate_word(piece: Expanded, source: str, lineno: int, word: str | None) -> tuple[str, int, int]:
-    """``(path, line, col)`` of ``word`` on line ``lineno`` of ``source`` (else its first tag)."""
-    if word is None:
-        return _locate_line(piece, source, lineno)
-    lines = source.split("\n")
-    lineno = min(max(lineno, 1), len(lines))
-    found = re.search(rf"(?<![\w.]){re.escape(word)}(?!\w)", lines[lineno - 1])
-    if found is None:
-        return _locate_line(piece, source, lineno)
-    return piece.locate(sum(len(line) + 1 for line in lines[: lineno - 1]) + found.start())
+def word_pattern(word: str) -> re.Pattern[str]:
+    """``word`` as a whole name: not part of a longer name, nor an attribute of something else."""
+    return re.compile(rf"(?<![\w.]){re.escape(word)}(?!\w)")
 
 
 def setting_location(template: TemplateFile, key: str, word: str | None = None) -> tuple[str, int, int]:
@@ -518,7 +563,7 @@ def setting_location(template: TemplateFile, key: str, word: str | None = None) 
             continue
         at = found.start()
         if word is not None:
-            value = re.compile(rf"(?<![\w.]){re.escape(word)}(?!\w)").search(text, found.end())
+            value = word_pattern(word).search(text, found.end())
             at = value.start() if value is not None else at
         return (str(path), *line_col(text, at))
     return str(template.path), 1, 1

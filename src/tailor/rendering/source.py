@@ -144,7 +144,7 @@ def read_template(
     return TemplateFile(name or path.stem, path, body, offset, settings, kind, text), problems
 
 
-TEMPLATE_SETTINGS = {"subject", "preheader", "utm", "recs", "description", "rules", "slots", "experiment"}
+TEMPLATE_SETTINGS = {"subject", "preheader", "utm", "recs", "description", "rules", "slots", "experiment", "context"}
 
 
 def _load_yaml(text: str, path: str, line_offset: int = 0) -> tuple[dict[str, Any], Problem | None]:
@@ -199,6 +199,19 @@ class Expanded:
             line, col = line_col(self.files[last.path], last.offset + len(last.text))
             return str(last.path), line, col
         return "<template>", 1, 1
+
+    def locate_on_line(self, lineno: int, pattern: re.Pattern[str] | None = None) -> tuple[str, int, int]:
+        """``(path, line, col)`` of the first ``pattern`` match on line ``lineno`` of :attr:`source`.
+
+        Jinja nodes carry only a line number; the pattern (a name, a filter) finds the column.
+        Without a pattern, or when it is not on that line: the line's first tag.
+        """
+        lines = self.source.split("\n")
+        lineno = min(max(lineno, 1), len(lines))
+        line = lines[lineno - 1]
+        found = pattern.search(line) if pattern is not None else None
+        col = found.start() if found is not None else max(line.find("{"), 0)
+        return self.locate(sum(len(text) + 1 for text in lines[: lineno - 1]) + col)
 
     def pieces(self) -> list[tuple[str | None, Expanded]]:
         """The page (``None``) and each slot block, as each renders: on its own.
