@@ -176,13 +176,14 @@ class NameChecker:
         self.field(base, node.attr, node, guarded=False)
         path = dotted(node)
         if node.attr in base.nullable and not self.is_guarded(path):
+            # "It's been  days": the sentence around it is wrong without the value
             self.findings.append(
                 Finding(
                     node.lineno,
                     path or node.attr,
-                    f"{path} is empty for some recipients (null when they have no such data): "
-                    f"give it a default, e.g. {{{{ {path} | default('…') }}}}",
-                    "warning",
+                    f"{path} is null for some recipients (e.g. {path} of someone without that history), "
+                    f"so the text around it would read wrong: wrap it in {{% if {path} is not none %}}…{{% endif %}} "
+                    f"or give it a default, e.g. {{{{ {path} | default('…', true) }}}}",
                 )
             )
 
@@ -250,7 +251,7 @@ class NameChecker:
             return OPEN
         path = dotted(node) or attr
         hint = did_you_mean(attr, base.fields)
-        if guarded or self.is_guarded(path):
+        if (guarded or self.is_guarded(path)) and not base.strict:
             if hint:  # guarded, so it renders; but a close known name says it is a typo
                 self.findings.append(
                     Finding(node.lineno, path, f"{path!r} never exists: {base.missing(attr)}{hint}", "warning")
@@ -270,7 +271,10 @@ class NameChecker:
 
     def _filter(self, node: nodes.Filter, guarded: bool) -> Shape:
         default = node.name in ("default", "d")
-        shape = self.expr(node.node, guarded=guarded or default)
+        if default and isinstance(node.node, nodes.Getattr):
+            shape = self._defaulted(node, node.node)
+        else:
+            shape = self.expr(node.node, guarded=guarded or default)
         self._arguments(node, guarded)
         if node.name in _SAME:
             return shape
@@ -279,6 +283,23 @@ class NameChecker:
         if node.name in _CHUNKS and shape.item is not None:
             return list_of(list_of(shape.item))
         return OPEN
+
+    def _defaulted(self, node: nodes.Filter, value: nodes.Getattr) -> Shape:
+        """``x.y | default(…)``: replaces a missing ``y``, and a null one only with ``true``."""
+        base = self.expr(value.node, guarded=True)
+        shape = self.field(base, value.attr, value, guarded=True)
+        replaces_null = len(node.args) > 1 or any(k.key == "boolean" for k in node.kwargs)
+        if value.attr in base.nullable and not replaces_null and not self.is_guarded(dotted(value)):
+            path = dotted(value)
+            self.findings.append(
+                Finding(
+                    node.lineno,
+                    path or value.attr,
+                    f"{path} is null (not missing) for some recipients, and default(…) replaces only missing "
+                    f"values: write {path} | default(…, true)",
+                )
+            )
+        return shape
 
     def _arguments(self, node: nodes.Call | nodes.Filter | nodes.Test, guarded: bool) -> None:
         for argument in [*node.args, *(k.value for k in node.kwargs), node.dyn_args, node.dyn_kwargs]:

@@ -37,6 +37,8 @@ class Shape:
     hint: str = ""
     #: the message for a missing field, ``{name}`` replaced
     absent: str = "{what} has no field {name!r}"
+    #: a missing field is an error even where guarded: it can never exist (an undeclared trigger)
+    strict: bool = False
 
     def missing(self, name: str) -> str:
         return self.absent.format(what=self.what, name=name)
@@ -143,6 +145,7 @@ def _triggers_shape(loaded: Loaded, product: Shape) -> Shape:
         fields={name: Shape(fields=state, what=f"trigger {name!r}") for name in loaded.triggers},
         what="triggers",
         absent="no trigger {name!r} is declared",
+        strict=True,
         hint="triggers are declared under `triggers:` in rules/",
     )
 
