@@ -12,6 +12,7 @@ from typing import Any
 
 from jinja2 import TemplateSyntaxError
 
+from tailor.checks import mail_clients
 from tailor.checks.merge_tags import foreign_name_message, foreign_tags
 from tailor.checks.names import NameChecker
 from tailor.checks.vocabulary import Vocabulary, context_shape
@@ -32,6 +33,10 @@ def vocabulary_of(rules_dir: Path) -> Vocabulary:
         return Vocabulary.build(Loaded())
     loaded = load_files(rule_files(rules_dir))
     check_loaded(loaded)
+    if loaded.unreadable:
+        # what the unreadable file declares is unknown: check the templates' names against
+        # nothing rather than report every trigger, segment and trait it declares
+        return Vocabulary.open()
     return Vocabulary.build(loaded, load_experiments(rules_dir)[0].values())
 
 
@@ -41,13 +46,17 @@ def template_checks(compiler: Compiler, rules_dir: Path) -> list[Problem]:
     problems: list[Problem] = []
     # every block of a slot's folder, chosen by a rule today or not (nor by rules with errors)
     compiler = Compiler(compiler.templates_dir, slot_resolver=_every_block(compiler))
+    expanded_templates: list[tuple[TemplateFile, Expanded]] = []
     for name in compiler.names():
         try:
             template, expanded = compiler.expand(name)
         except ProblemError:
             continue  # reported by the compile check
+        expanded_templates.append((template, expanded))
         problems += name_problems(template, expanded, vocabulary, compiler.html_env)
         problems += foreign_tags(_files_of(template, expanded), vocabulary.profile_fields)
+        problems += mail_clients.template_problems(template, expanded)
+    problems += mail_clients.undefined_classes(expanded_templates)
     return problems
 
 
@@ -61,7 +70,8 @@ def name_problems(template: TemplateFile, expanded: Expanded, vocabulary: Vocabu
     def checker(slot: str | None) -> NameChecker:
         names = vocabulary.top_level(template.name, slot_names, context, slot)
         fields = vocabulary.profile_fields
-        return NameChecker(names, vocabulary.segments, env, foreign=lambda n: foreign_name_message(n, fields))
+        segments = vocabulary.segments if vocabulary.check_segments else None
+        return NameChecker(names, segments, env, foreign=lambda n: foreign_name_message(n, fields))
 
     for block, piece in expanded.pieces():
         try:

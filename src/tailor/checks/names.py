@@ -51,12 +51,13 @@ class NameChecker:
     def __init__(
         self,
         names: dict[str, Shape],
-        segments: set[str],
+        segments: set[str] | None,
         environment: Any,
         *,
         foreign: Any = None,
     ):
         self.scopes: list[dict[str, Shape]] = [dict(names)]
+        #: the declared segments (None: unknown, nothing to check against)
         self.segments = segments
         self.globals = set(environment.globals)
         #: ``(name) -> message or None``: a name from another tool (``FirstName``), reported as such
@@ -181,7 +182,7 @@ class NameChecker:
                 Finding(
                     node.lineno,
                     path or node.attr,
-                    f"{path} is null for some recipients (e.g. {path} of someone without that history), "
+                    f"{path} is null for some recipients (those without that data), "
                     f"so the text around it would read wrong: wrap it in {{% if {path} is not none %}}…{{% endif %}} "
                     f"or give it a default, e.g. {{{{ {path} | default('…', true) }}}}",
                 )
@@ -309,6 +310,8 @@ class NameChecker:
     def _segment_test(self, node: nodes.Compare) -> None:
         from tailor.rules.checks import segment_tests
 
+        if self.segments is None:
+            return
         for segment, compare in segment_tests(node):
             if segment not in self.segments:
                 self.findings.append(

@@ -59,6 +59,8 @@ class Vocabulary:
     triggers: Shape
     product: Shape
     segments: set[str]
+    #: False when the declared segments are unknown (nothing to check ``'x' in segments`` against)
+    check_segments: bool = True
     #: slot → the ``set:`` variable names its rules can set
     slot_variables: dict[str, set[str]] = field(default_factory=dict)
     #: (experiment templates, experiment slots, variable names) of each experiment
@@ -68,6 +70,11 @@ class Vocabulary:
     def profile_fields(self) -> list[str] | None:
         """The names a profile can have, or None when the shop declares no profile schema."""
         return list(self.profile.fields) if self.profile.fields is not None else None
+
+    @classmethod
+    def open(cls) -> Vocabulary:
+        """A vocabulary that knows nothing, so reports nothing (while a rule file is unreadable)."""
+        return cls(profile=OPEN, triggers=OPEN, product=OPEN, segments=set(), check_segments=False)
 
     @classmethod
     def build(cls, loaded: Loaded, experiments: Iterable[Any] = ()) -> Vocabulary:

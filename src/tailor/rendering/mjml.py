@@ -157,6 +157,41 @@ def _mask_jinja(source: str) -> tuple[str, list[tuple[int, int, str]]]:
     return "".join(chars), tokens
 
 
+@dataclass
+class Tag:
+    """One tag of a source, Jinja masked: where it starts, its name and attributes."""
+
+    offset: int
+    name: str
+    closing: bool
+    self_closing: bool
+    attrs: dict[str, str]
+    #: attributes whose value holds Jinja (decided per recipient)
+    dynamic: set[str]
+
+
+def tags(source: str) -> list[Tag]:
+    """The tags of ``source`` in order, outside comments, with Jinja masked out of their attributes."""
+    masked, _ = _mask_jinja(source)
+    comments = [(m.start(), m.end()) for m in _COMMENT.finditer(masked)]
+    found: list[Tag] = []
+    for m in _TAG.finditer(masked):
+        if any(a <= m.start() < b for a, b in comments):
+            continue
+        attrs: dict[str, str] = {}
+        dynamic: set[str] = set()
+        for attr in _ATTR.finditer(m.group("attrs")):
+            name = attr.group("name").lower()
+            value = next((v for v in (attr.group("dq"), attr.group("sq"), attr.group("bare")) if v is not None), "")
+            attrs[name] = value
+            if _FILL in value:
+                dynamic.add(name)
+        found.append(
+            Tag(m.start(), m.group("name").lower(), bool(m.group("close")), bool(m.group("self")), attrs, dynamic)
+        )
+    return found
+
+
 def lint(expanded: Expanded) -> list[Problem]:
     """Structural MJML problems and Jinja placed where compile-once would render wrong."""
     source = expanded.source

@@ -25,9 +25,10 @@ def check_loaded(loaded: Loaded, templates_dir: Path | None = None) -> None:
     for slot_rules in loaded.slots.values():
         _ties_and_shadows(loaded, slot_rules)
     _trigger_names(loaded)
-    _trigger_references(loaded)
-    _segment_references(loaded)
-    _profile_fields(loaded)
+    if not loaded.unreadable:  # an unreadable file may declare them: no cascade of "undeclared"
+        _trigger_references(loaded)
+        _segment_references(loaded)
+        _profile_fields(loaded)
     _blocks(loaded, templates_dir)
 
 

@@ -41,6 +41,8 @@ class Loaded:
     profile: dict[str, ProfileField] | None = None
     #: declared catalog columns (``products:``)
     product_fields: list[str] = field(default_factory=list)
+    #: files that could not be read at all: what they declare is unknown, so names are not checked
+    unreadable: list[str] = field(default_factory=list)
     #: every compiled condition: (what owns it, the condition, where its ``when:`` is)
     conditions: list[tuple[str, Condition, Origin]] = field(default_factory=list)
 
@@ -85,13 +87,16 @@ def _load_file(path: Path, loaded: Loaded) -> None:
         data = load_marked(text)
     except OSError as exc:
         loaded.problem(Origin(name), f"cannot read: {exc.strerror or exc}")
+        loaded.unreadable.append(name)
         return
     except UnicodeDecodeError as exc:
         loaded.problem(Origin(name, 1, 1), f"not UTF-8 text: {exc.reason}")
+        loaded.unreadable.append(name)
         return
     except yaml.YAMLError as exc:
         line, col = error_mark(exc)
         loaded.problem(Origin(name, line, col), yaml_error_message(exc, text))
+        loaded.unreadable.append(name)
         return
     if data is None:
         return  # an empty file declares nothing
