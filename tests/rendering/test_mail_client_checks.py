@@ -107,3 +107,18 @@ def test_the_studio_flags_placeholders_left_in_the_text():
     assert check.detail == "8 (None, [[, *|, %%, {{, nan, undefined)"
     clean = next(c for c in email_checks("<p>None of these</p>") if c.name == "placeholders left in the text")
     assert clean.ok and clean.detail == "none"
+
+
+@pytest.mark.parametrize(
+    "html,ok,detail",
+    [
+        ('<html lang="fr-FR"><body><p>Bonjour</p></body></html>', True, '<html lang="fr-FR">'),
+        ('<html lang="und"><body><p>Hi</p></body></html>', False, '<html lang="und">'),
+        ("<html><body><p>Hi</p></body></html>", False, "no lang: screen readers guess the language"),
+    ],
+)
+def test_the_studio_checks_the_language_screen_readers_use(html, ok, detail):
+    from tailor.preview.panel import email_checks
+
+    check = next(c for c in email_checks(html) if c.name == "language (lang)")
+    assert (check.ok, check.detail) == (ok, detail)

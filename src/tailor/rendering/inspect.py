@@ -50,6 +50,8 @@ class EmailAnatomy:
     has_dark_mode_meta: bool = False
     #: ``None``, ``nan``, ``undefined``, ``{{``, ``[[``, ``*|``, ``%%`` in the visible text, in order
     leftovers: list[str] = field(default_factory=list)
+    #: the ``<html lang>`` screen readers pronounce the text in ("" when missing)
+    lang: str = ""
 
     @property
     def clipped_by_gmail(self) -> bool:
@@ -97,6 +99,7 @@ def anatomy(html: str, *, include_hidden: bool = False) -> EmailAnatomy:
         size_bytes=len(html.encode("utf-8")),
         has_dark_mode_meta=bool(re.search(r"<meta[^>]+name=[\"']color-scheme[\"']", html, re.I)),
         leftovers=LEFTOVERS.findall(text),
+        lang=(doc.get("lang") or "").strip(),
     )
 
 
