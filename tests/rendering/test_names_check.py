@@ -34,7 +34,7 @@ def vocabulary(tmp_path_factory):
 
 
 def findings(vocabulary, source: str, slot: str | None = "hero") -> list[tuple[int, str, str]]:
-    context = context_shape("news", {"context": ["order"]}, "templates/news.yaml")
+    context = context_shape({"context": ["order"]})
     names = vocabulary.top_level("news", ["hero"], context, slot)
     checker = NameChecker(names, vocabulary.segments, ENV)
     return [(f.lineno, f.severity, f.message) for f in checker.run(ENV.parse(source).body)]
@@ -86,8 +86,8 @@ def test_known_and_guarded_names_pass(vocabulary, source):
             (
                 1,
                 "error",
-                "unknown name 'context.coupon': template 'news' declares no send-time field 'coupon' (declare it "
-                "under `context:` in templates/news.yaml, or give it a default)",
+                "unknown name 'context.coupon': no send-time field 'coupon' is declared (declare it under "
+                "`context:` in the template's settings (templates/<name>.yaml), or give it a default)",
             ),
         ),
         (
@@ -119,6 +119,20 @@ def test_known_and_guarded_names_pass(vocabulary, source):
 )
 def test_unknown_names_are_found(vocabulary, source, expected):
     assert findings(vocabulary, source) == [expected]
+
+
+def test_a_trait_without_profile_and_a_dict_method_for_a_field(vocabulary):
+    assert findings(vocabulary, "{{ first_name }}") == [
+        (1, "error", "unknown name 'first_name' (did you mean 'profile.first_name'?)")
+    ]
+    assert findings(vocabulary, "{% for i in triggers.cart_abandonment.items %}{% endfor %}") == [
+        (
+            1,
+            "error",
+            "triggers.cart_abandonment.items is the dict method items(), not the field: write "
+            "triggers.cart_abandonment['items']",
+        )
+    ]
 
 
 def test_set_variables_belong_to_their_slot(vocabulary):

@@ -343,3 +343,16 @@ def test_check_never_raises_on_odd_files(rules_dir):
     found = problems(rules_dir)
     assert any("expected object, got array" in p for p in found)
     assert any("binary.yaml" in p for p in found)
+
+
+def test_a_trigger_or_segment_with_a_wrong_body_is_still_declared(rules_dir):
+    """One mistake in a declaration is one problem: the rules reading it are not "undeclared" too."""
+    rules_dir("triggers.yaml", "triggers:\n  cart_abandonment: {on: [Product Added], after: soon}\n")
+    rules_dir("segments.yaml", "segments:\n  vip: {when: 3, model: kmeans}\n")
+    rules_dir("hero.yaml", GOOD.replace("'vip' in segments", "triggers.cart_abandonment.active").split("segments:")[0])
+    rules_dir(
+        "offer.yaml", "slot: offer\nrules: [{id: o, when: \"'vip' in segments\", block: offer/x}]\ndefault: offer/y\n"
+    )
+    found = problems(rules_dir)
+    assert len(found) == 2, found
+    assert all(p.split(":")[0].endswith(("triggers.yaml", "segments.yaml")) for p in found), found

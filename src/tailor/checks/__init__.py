@@ -62,7 +62,7 @@ def template_checks(compiler: Compiler, rules_dir: Path) -> list[Problem]:
 
 def name_problems(template: TemplateFile, expanded: Expanded, vocabulary: Vocabulary, env: Any) -> list[Problem]:
     """Unknown names in the page, in each slot block and in the subject and preheader."""
-    context = context_shape(template.name, template.settings, str(template.path.with_suffix(".yaml")))
+    context = context_shape(template.settings)
     slot_names = list(expanded.slots)
     slot_of = {block: slot for slot, blocks in expanded.slots.items() for block in blocks}
     problems: list[Problem] = []

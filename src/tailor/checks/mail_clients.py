@@ -17,7 +17,7 @@ import re
 from collections import defaultdict
 from typing import Literal
 
-from tailor.problems import Problem
+from tailor.problems import Problem, did_you_mean
 from tailor.rendering.mjml import Tag, tags
 from tailor.rendering.source import Expanded, TemplateFile
 
@@ -85,11 +85,13 @@ def _images(found: list[Tag]) -> list[tuple[Tag, str]]:
 def undefined_classes(templates: list[tuple[TemplateFile, Expanded]]) -> list[Problem]:
     """``mj-class="x"`` where the host template's ``<mj-attributes>`` defines no ``x``; one problem per use."""
     hosts: dict[tuple[str, int, int, str], list[str]] = defaultdict(list)
+    known: set[str] = set()
     for template, expanded in templates:
         if template.kind != "mjml":
             continue
         found = tags(expanded.source)
-        defined = {t.attrs.get("name") for t in found if t.name == "mj-class" and not t.closing}
+        defined = {t.attrs.get("name", "") for t in found if t.name == "mj-class" and not t.closing}
+        known |= defined
         for tag in found:
             for name in tag.attrs.get("mj-class", "").split() if "mj-class" not in tag.dynamic else []:
                 if name not in defined:
@@ -100,7 +102,7 @@ def undefined_classes(templates: list[tuple[TemplateFile, Expanded]]) -> list[Pr
             line,
             col,
             f'mj-class {name!r} is not defined by {", ".join(sorted(set(names)))} (no <mj-class name="{name}"> in '
-            "its <mj-attributes>): it renders unstyled there",
+            "its <mj-attributes>): it renders unstyled there" + did_you_mean(name, known - {name}),
             "warning",
         )
         for (path, line, col, name), names in sorted(hosts.items())

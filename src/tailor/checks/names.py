@@ -237,9 +237,12 @@ class NameChecker:
             return OPEN
         foreign = self.foreign(node.name) if self.foreign is not None else None
         known = [n for scope in self.scopes for n in scope]
-        message = foreign or f"unknown name {node.name!r}" + (
-            did_you_mean(node.name, known) or f" (templates can read {', '.join(sorted(self.scopes[0]))})"
-        )
+        profile = self.scopes[0].get("profile")
+        if profile is not None and profile.fields is not None and node.name in profile.fields:
+            hint = f" (did you mean 'profile.{node.name}'?)"  # ``{{ first_name }}``: traits live under profile
+        else:
+            hint = did_you_mean(node.name, known) or f" (templates can read {', '.join(sorted(self.scopes[0]))})"
+        message = foreign or f"unknown name {node.name!r}{hint}"
         self.findings.append(Finding(node.lineno, node.name, message))
         return OPEN
 
@@ -247,6 +250,16 @@ class NameChecker:
         if base.fields is None:
             return OPEN
         if attr in base.fields:
+            if attr in _DICT_METHODS and isinstance(node, nodes.Getattr):
+                # ``trigger.items`` finds the dict's method, not the field: it prints "<built-in method…>"
+                path = dotted(node) or attr
+                self.findings.append(
+                    Finding(
+                        node.lineno,
+                        path,
+                        f"{path} is the dict method {attr}(), not the field: write {dotted(node.node)}['{attr}']",
+                    )
+                )
             return base.fields[attr]
         if attr in _DICT_METHODS:
             return OPEN

@@ -111,15 +111,16 @@ class Vocabulary:
         return names
 
 
-def context_shape(template: str, settings: Mapping[str, Any], settings_file: str) -> Shape:
+def context_shape(settings: Mapping[str, Any]) -> Shape:
     """``context``: the send-time fields the template declares (``context: [order, cart_url]``)."""
     declared = settings.get("context") or {}
     names = list(declared) if isinstance(declared, (list, Mapping)) else []
     return Shape(
         fields=dict.fromkeys((str(n) for n in names), OPEN),
-        what=f"the send-time context of {template!r}",
-        absent=f"template {template!r} declares no send-time field {{name!r}}",
-        hint=f"declare it under `context:` in {settings_file}, or give it a default",
+        what="the send-time context",
+        # the same words for every template including a block: one problem per cause
+        absent="no send-time field {name!r} is declared",
+        hint="declare it under `context:` in the template's settings (templates/<name>.yaml), or give it a default",
     )
 
 
@@ -149,7 +150,7 @@ def _triggers_shape(loaded: Loaded, product: Shape) -> Shape:
     state = {name: OPEN for name in TriggerState(name="x").as_dict()}
     state["items"] = list_of(product)
     return Shape(
-        fields={name: Shape(fields=state, what=f"trigger {name!r}") for name in loaded.triggers},
+        fields={name: Shape(fields=state, what=f"trigger {name!r}") for name in loaded.declared_names("trigger")},
         what="triggers",
         absent="no trigger {name!r} is declared",
         strict=True,

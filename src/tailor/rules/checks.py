@@ -83,20 +83,21 @@ def _trigger_names(loaded: Loaded) -> None:
 
 def _trigger_references(loaded: Loaded) -> None:
     """``triggers.typo.active`` reads as inactive forever: the rule could never match as meant."""
+    declared = loaded.declared_names("trigger")
     for owner, condition, origin in loaded.conditions:
         for path, _ in paths(condition.ast) if condition.ast is not None else []:
             parts = path.split(".")
-            if parts[0] == "triggers" and len(parts) > 1 and parts[1] not in loaded.triggers:
+            if parts[0] == "triggers" and len(parts) > 1 and parts[1] not in declared:
                 loaded.problem(
                     origin,
                     f"{owner} uses undeclared trigger {parts[1]!r} (it would always read as inactive)"
-                    + did_you_mean(parts[1], loaded.triggers),
+                    + did_you_mean(parts[1], declared),
                 )
 
 
 def declared_segments(loaded: Loaded) -> set[str]:
     """Segment names conditions and templates may test: condition segments and cluster labels."""
-    return {name for kind, name in loaded.declared if kind == "segment"}
+    return loaded.declared_names("segment")
 
 
 def segment_tests(ast: nodes.Node) -> Iterator[tuple[str, nodes.Node]]:

@@ -46,6 +46,10 @@ class Loaded:
     #: every compiled condition: (what owns it, the condition, where its ``when:`` is)
     conditions: list[tuple[str, Condition, Origin]] = field(default_factory=list)
 
+    def declared_names(self, kind: str) -> set[str]:
+        """Every ``kind`` ("trigger", "segment"...) declared, its body valid or not."""
+        return {name for declared_kind, name in self.declared if declared_kind == kind}
+
     def problem(self, origin: Origin, message: str, severity: Literal["error", "warning"] = "error") -> None:
         self.problems.append(Problem(origin.path, origin.line, origin.col, message, severity))
 
@@ -201,10 +205,11 @@ def _read_segments(name: str, data: MarkedDict, loaded: Loaded) -> None:
     if not isinstance(segments, MarkedDict):
         return
     for segment, item in segments.items():
+        origin = Origin(name, *segments.key_mark(segment))
+        # declared even when its body is wrong (reported by the schema check): no cascade of "undeclared"
+        _declare(loaded, "segment", segment, origin)
         if not isinstance(item, MarkedDict) or not _valid(item, schema.SEGMENT):
             continue
-        origin = Origin(name, *segments.key_mark(segment))
-        _declare(loaded, "segment", segment, origin)
         if "model" in item:
             _read_cluster(segment, item, origin, loaded)
             continue
@@ -243,10 +248,10 @@ def _read_triggers(name: str, data: MarkedDict, loaded: Loaded) -> None:
     if not isinstance(triggers, MarkedDict):
         return
     for trigger, item in triggers.items():
+        origin = Origin(name, *triggers.key_mark(trigger))
+        _declare(loaded, "trigger", trigger, origin)  # even when its body is wrong: no cascade
         if not isinstance(item, MarkedDict) or not _valid(item, schema.TRIGGER):
             continue
-        origin = Origin(name, *triggers.key_mark(trigger))
-        _declare(loaded, "trigger", trigger, origin)
         loaded.triggers[trigger] = TriggerSpec.from_mapping(trigger, item)
         loaded.trigger_origins[trigger] = origin
 
