@@ -214,6 +214,9 @@ class Workspace:
             )
         for name in compiler.names():
             problems += compiler.check(name)
+        from tailor.checks import template_checks  # names, merge tags, mail clients (tailor check only)
+
+        problems += template_checks(compiler, self.rules_dir)
         return sorted(set(problems))
 
 

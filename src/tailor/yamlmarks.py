@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from tailor.problems import Problem
+from tailor.problems import Problem, yaml_error_message
 
 Mark = tuple[int, int]
 
@@ -124,27 +124,23 @@ def error_mark(exc: yaml.YAMLError) -> Mark:
     return mark.line + 1, mark.column + 1
 
 
-def syntax_problem(path: str, exc: yaml.YAMLError, line_offset: int = 0) -> Problem:
-    """A YAML syntax error as ``path:line:col: YAML syntax error: ...`` (``line_offset``: lines before the text)."""
+def syntax_problem(path: str, exc: yaml.YAMLError, line_offset: int = 0, text: str = "") -> Problem:
+    """A YAML syntax error at ``path:line:col`` in the marketer's words (indentation and tabs named as such;
+    ``line_offset``: lines before ``text`` in the file)."""
     line, col = error_mark(exc)
-    detail = getattr(exc, "problem", None) or str(exc)
-    context = getattr(exc, "context", None)
-    return Problem(
-        path,
-        line + line_offset if line else 0,
-        col,
-        f"YAML syntax error: {detail}" + (f" ({context})" if context else ""),
-    )
+    return Problem(path, line + line_offset if line else 0, col, yaml_error_message(exc, text))
 
 
 def read_marked(path: Path) -> tuple[Any, list[Problem]]:
     """The marked document in ``path`` (None when empty), or None and why it could not be read."""
     name = str(path)
+    text = ""
     try:
-        return load_marked(Path(path).read_text(encoding="utf-8")), []
+        text = Path(path).read_text(encoding="utf-8")
+        return load_marked(text), []
     except OSError as exc:
         return None, [Problem(name, 0, 0, f"cannot read: {exc.strerror or exc}")]
     except UnicodeDecodeError as exc:
         return None, [Problem(name, 1, 1, f"not UTF-8 text: {exc.reason}")]
     except yaml.YAMLError as exc:
-        return None, [syntax_problem(name, exc)]
+        return None, [syntax_problem(name, exc, text=text)]

@@ -55,11 +55,12 @@ def test_examples_run(doc: Path, tmp_path: Path, monkeypatch):
                 for name in ("templates", "rules", "fixtures"):
                     if not (tmp_path / name).exists():
                         (tmp_path / name).symlink_to(ROOT / name)
-            ran += _run_console(body)
+            ran += _run_console(body, int(attrs.get("exit", "0")))
     assert ran or any("file" in a for _, a, _ in blocks(doc))
 
 
-def _run_console(body: str) -> int:
+def _run_console(body: str, exit_code: int = 0) -> int:
+    """Run each ``$ tailor`` line; ``exit_code`` is what every one must exit with (``console exit=1``)."""
     runner = CliRunner()
     commands = 0
     lines = body.splitlines()
@@ -75,7 +76,7 @@ def _run_console(body: str) -> int:
                 expected.append(lines[i].strip())
             i += 1
         result = runner.invoke(main, shlex.split(line[len("$ tailor ") :]), catch_exceptions=False)
-        assert result.exit_code == 0, f"{line}\n{result.output}"
+        assert result.exit_code == exit_code, f"{line}\n{result.output}"
         for want in expected:
             assert want in result.output, f"{line}: expected {want!r} in:\n{result.output}"
         commands += 1

@@ -82,7 +82,7 @@ def test_jinja_where_it_is_safe_is_accepted(write_templates):
             "not a color",
         ),
         (SECTION.format("{{ name }"), 2, 33, "Jinja syntax error"),
-        (SECTION.format("{% if x %}open"), 2, 33, "Jinja syntax error"),
+        (SECTION.format("{% if x %}open"), 2, 33, "{% if %} is never closed: add {% endif %}"),
     ],
 )
 def test_structural_problems_are_located(write_templates, body, line, col, fragment):

@@ -15,6 +15,8 @@ rules:
     priority: 20
     block: hero/vip
 default: hero/generic
+segments:
+  vip: {when: true}
 """
 
 
@@ -45,7 +47,28 @@ def test_yaml_syntax_error_with_line_and_col(rules_dir):
         default: hero/generic
     """,
     )
-    assert only(rules_dir) == f"{path}:4:22: YAML syntax error: mapping values are not allowed here"
+    assert only(rules_dir) == (
+        f"{path}:4:22: YAML: the value of 'description' contains ': ': put it in quotes, "
+        'e.g. description: "VIPs: the best"'
+    )
+
+
+@pytest.mark.parametrize(
+    "text,line,col",
+    [
+        ("slot: hero\nrules:\n  - id: vip\n     block: hero/vip\n", 4, 11),
+        ("slot: hero\nrules:\n  - id: vip\n   block: hero/vip\n", 4, 4),
+        ("slot: hero\ndefault: hero/generic\n segments: {}\n", 3, 10),
+    ],
+)
+def test_yaml_indentation_errors_say_indentation(rules_dir, text, line, col):
+    path = rules_dir("hero.yaml", text)
+    assert only(rules_dir).startswith(f"{path}:{line}:{col}: YAML: the indentation is off here")
+
+
+def test_yaml_tab_indentation(rules_dir):
+    path = rules_dir("hero.yaml", "slot: hero\nrules:\n\t- id: vip\n")
+    assert only(rules_dir) == f"{path}:3:1: YAML: a tab is used for indentation; indent with spaces"
 
 
 def test_unknown_key(rules_dir):
@@ -92,7 +115,7 @@ def test_yaml_11_booleans_do_not_eat_the_on_key(rules_dir):
 
 def test_duplicate_yaml_key(rules_dir):
     path = rules_dir("hero.yaml", GOOD + "default: hero/other\n")
-    assert only(rules_dir) == f"{path}:8:1: the file: duplicate key 'default'"
+    assert only(rules_dir) == f"{path}:10:1: the file: duplicate key 'default'"
 
 
 def test_unknown_block(rules_dir, tmp_path):
@@ -224,13 +247,73 @@ def test_sandbox_escape_is_reported_never_executed(rules_dir, monkeypatch, escap
     assert f"{path}:4:11: rule 'vip': invalid condition: not allowed in the sandbox" in only(rules_dir)
 
 
-def test_undeclared_trigger_is_a_warning(rules_dir):
+def test_undeclared_trigger_is_an_error_at_the_condition(rules_dir):
+    rules_dir("triggers.yaml", "triggers:\n  cart_abandonment: {on: [Product Added]}\n")
     path = rules_dir("hero.yaml", GOOD.replace(""""'vip' in segments\"""", "triggers.cart_abandon.active"))
-    found = RuleBook.check(rules_dir.dir)
-    assert [str(p) for p in found] == [
-        f"{path}:3:5: warning: 'vip' uses undeclared trigger 'cart_abandon' (it reads as inactive)"
-    ]
-    RuleBook.load(rules_dir.dir)  # warnings do not stop loading
+    assert only(rules_dir) == (
+        f"{path}:4:11: rule 'vip' uses undeclared trigger 'cart_abandon' (it would always read as inactive)"
+        " (did you mean 'cart_abandonment'?)"
+    )
+    with pytest.raises(ProblemError):
+        RuleBook.load(rules_dir.dir)
+
+
+def test_undeclared_segment_is_an_error(rules_dir):
+    path = rules_dir("hero.yaml", GOOD.replace("'vip' in segments", "'knitwear_fan' in segments"))
+    assert only(rules_dir) == (
+        f"{path}:4:11: rule 'vip' tests undeclared segment 'knitwear_fan' (it would never match); "
+        "declare it under `segments:`"
+    )
+
+
+def test_undeclared_segment_did_you_mean_and_cluster_labels_count(rules_dir):
+    path = rules_dir("hero.yaml", GOOD.replace("'vip' in segments", "'vips' not in segments"))
+    assert only(rules_dir).endswith("(did you mean 'vip'?)")
+    cluster = "{model: kmeans, features: [recency], k: 2, labels: [vips, others], rank_by: recency}"
+    rules_dir("clusters.yaml", f"segments:\n  rfm: {cluster}\n")
+    assert problems(rules_dir) == [], path
+
+
+def test_block_from_another_slots_folder(rules_dir, tmp_path):
+    templates = tmp_path / "templates"
+    for block in ("hero/generic", "hero/vip", "footer_offer/free-shipping"):
+        (templates / "blocks" / block).parent.mkdir(parents=True, exist_ok=True)
+        (templates / "blocks" / f"{block}.mjml").write_text("<mj-section/>")
+    path = rules_dir("hero.yaml", GOOD.replace("block: hero/vip", "block: footer_offer/free-shipping"))
+    assert only(rules_dir, templates) == (
+        f"{path}:3:5: block 'footer_offer/free-shipping' is from templates/blocks/footer_offer/, "
+        "another slot's folder: slot 'hero' takes blocks from templates/blocks/hero/"
+    )
+
+
+PROFILE = """
+profile:
+  first_name: string
+  segment: {type: string, description: set by the CRM}
+  lifetime_valeu: number
+"""
+
+
+def test_condition_on_a_field_no_profile_can_have(rules_dir):
+    rules_dir("profile.yaml", PROFILE)
+    path = rules_dir("hero.yaml", GOOD.replace("'vip' in segments", "profile.frist_name == 'Ann'"))
+    assert only(rules_dir) == (
+        f"{path}:4:11: rule 'vip' reads profile.frist_name, which no profile has (not in the profile schema "
+        "nor a computed feature) (did you mean 'first_name'?)"
+    )
+
+
+def test_profile_fields_are_open_without_a_schema_and_features_always_known(rules_dir):
+    rules_dir("hero.yaml", GOOD.replace("'vip' in segments", "profile.anything == 1"))
+    assert problems(rules_dir) == []
+    rules_dir("profile.yaml", PROFILE)
+    rules_dir("hero.yaml", GOOD.replace("'vip' in segments", "profile.days_since_purchase < 3 and profile.email"))
+    assert problems(rules_dir) == []
+
+
+def test_profile_schema_with_a_bad_type(rules_dir):
+    path = rules_dir("profile.yaml", "profile:\n  first_name: text\n")
+    assert only(rules_dir).startswith(f"{path}:2:3: profile field 'first_name': type 'text' is not one of string,")
 
 
 def test_reserved_trigger_name(rules_dir):
@@ -260,3 +343,16 @@ def test_check_never_raises_on_odd_files(rules_dir):
     found = problems(rules_dir)
     assert any("expected object, got array" in p for p in found)
     assert any("binary.yaml" in p for p in found)
+
+
+def test_a_trigger_or_segment_with_a_wrong_body_is_still_declared(rules_dir):
+    """One mistake in a declaration is one problem: the rules reading it are not "undeclared" too."""
+    rules_dir("triggers.yaml", "triggers:\n  cart_abandonment: {on: [Product Added], after: soon}\n")
+    rules_dir("segments.yaml", "segments:\n  vip: {when: 3, model: kmeans}\n")
+    rules_dir("hero.yaml", GOOD.replace("'vip' in segments", "triggers.cart_abandonment.active").split("segments:")[0])
+    rules_dir(
+        "offer.yaml", "slot: offer\nrules: [{id: o, when: \"'vip' in segments\", block: offer/x}]\ndefault: offer/y\n"
+    )
+    found = problems(rules_dir)
+    assert len(found) == 2, found
+    assert all(p.split(":")[0].endswith(("triggers.yaml", "segments.yaml")) for p in found), found

@@ -121,6 +121,8 @@ def test_explicit_personal_marker(rules_dir):
           - {id: a, when: "profile.city == 'Paris'", personal: true, priority: 2, block: hero/a}
           - {id: b, when: "'x' in segments", personal: false, priority: 1, block: hero/b}
         default: hero/generic
+        segments:
+          x: {when: "profile.city == 'Paris'"}
     """,
     )
     book = RuleBook.load(rules_dir.dir)

@@ -37,6 +37,18 @@ def email_checks(html: str) -> list[Check]:
             f"{len(a.images_without_alt)} of {len(a.images)} images" + _examples(a.images_without_alt),
             "fail",
         ),
+        Check(
+            "placeholders left in the text",
+            not a.leftovers,
+            f"{len(a.leftovers)} ({', '.join(dict.fromkeys(a.leftovers))})" if a.leftovers else "none",
+            "fail",
+        ),
+        Check(
+            "language (lang)",
+            a.lang not in ("", "und"),
+            f'<html lang="{a.lang}">' if a.lang else "no lang: screen readers guess the language",
+            "warn",
+        ),
         Check("links", bool(a.links), f"{len(a.links)} links", "warn"),
         Check(
             "HTML size",

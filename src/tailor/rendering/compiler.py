@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateSyntaxError, nodes
+from jinja2 import Environment, TemplateSyntaxError, nodes
+from jinja2.parser import Parser
 from markupsafe import Markup
 
-from tailor.problems import Problem, ProblemError
+from tailor.problems import Problem, ProblemError, did_you_mean
 from tailor.rendering.environment import make_environment, render_capped
 from tailor.rendering.fallbacks import record_fallback
 from tailor.rendering.filters import tag_url
@@ -271,6 +272,10 @@ class Compiler:
 
     # -- compile steps -------------------------------------------------------------
 
+    def expand(self, name: str) -> tuple[TemplateFile, Expanded]:
+        """The template file and its expanded source (raises :class:`ProblemError` when it cannot expand)."""
+        return self._expand(name)
+
     def _expand(self, name: str) -> tuple[TemplateFile, Expanded]:
         path = self.path_of(name)
         template, problems = read_template(path, name, self.templates_dir)
@@ -291,6 +296,11 @@ class Compiler:
         problems = self._jinja_syntax(expanded, template)
         if problems:
             raise ProblemError(problems)
+        source = placed_outputs(source, lambda offset: self._where(*expanded.locate(offset)[:2]))
+        if isinstance(subject_src, str):
+            subject_src = self._placed_setting(template, "subject", subject_src)
+        if isinstance(preheader_src, str):
+            preheader_src = self._placed_setting(template, "preheader", preheader_src)
         if template.kind == "mjml":
             problems = lint(expanded)
             if problems:
@@ -346,33 +356,59 @@ class Compiler:
         )
 
     def _jinja_syntax(self, expanded: Expanded, template: TemplateFile) -> list[Problem]:
-        """Jinja syntax errors in the marketer's files, located in the file that has them."""
+        """Jinja syntax errors in the marketer's files, located in the file that has them.
+
+        The page and each slot block are parsed apart, as they render: an ``{% if %}`` left
+        open in a block is reported at that tag, not where Jinja ran out of template.
+        """
         problems = _unclosed_tags(expanded)
         if problems:
             # Jinja would report these where it gave up, often in the next file
             return problems
-        checks: list[tuple[str, str | None]] = [(expanded.source, None)]
+        for _, piece in expanded.pieces():
+            problems += self._piece_problems(piece)
         for key in ("subject", "preheader"):
             if isinstance(template.settings.get(key), str):
-                checks.append((template.settings[key], key))
-        for source, setting in checks:
-            try:
-                ast = self.html_env.parse(source)
-            except TemplateSyntaxError as exc:
-                if setting is not None:
-                    problems.append(
-                        Problem(str(template.path), 1, 1, f"Jinja syntax error in {setting}: {exc.message}")
-                    )
-                    continue
-                path, line, col = _locate_line(expanded, source, exc.lineno or 1)
-                problems.append(Problem(path, line, col, f"Jinja syntax error: {exc.message}"))
-                continue
-            for node, message in self._named_file_problems(ast):
-                if setting is not None:
-                    problems.append(Problem(str(template.path), 1, 1, f"{setting}: {message}"))
-                else:
-                    problems.append(Problem(*_locate_line(expanded, source, node.lineno), message))
+                problems += self._setting_problems(template, key)
         return problems
+
+    def _piece_problems(self, piece: Expanded) -> list[Problem]:
+        source = piece.source
+        try:
+            ast = self.html_env.parse(source)
+        except TemplateSyntaxError as exc:
+            opener = unclosed_block_tag(source)
+            if opener is not None:
+                offset, tag = opener
+                return [Problem(*piece.locate(offset), f"{{% {tag} %}} is never closed: add {{% end{tag} %}}")]
+            return [Problem(*piece.locate_on_line(exc.lineno or 1), f"Jinja syntax error: {exc.message}")]
+        found: list[tuple[nodes.Node, str, str | None]] = [(n, m, None) for n, m in self._named_file_problems(ast)]
+        found += unknown_filters_and_tests(ast, self.html_env)
+        return [
+            Problem(*piece.locate_on_line(node.lineno, word_pattern(word) if word else None), message)
+            for node, message, word in found
+        ]
+
+    def _setting_problems(self, template: TemplateFile, key: str) -> list[Problem]:
+        source = template.settings[key]
+        try:
+            ast = self.html_env.parse(source)
+        except TemplateSyntaxError as exc:
+            return [Problem(*setting_location(template, key), f"Jinja syntax error in {key}: {exc.message}")]
+        found: list[tuple[nodes.Node, str, str | None]] = [(n, m, None) for n, m in self._named_file_problems(ast)]
+        found += unknown_filters_and_tests(ast, self.html_env)
+        return [Problem(*setting_location(template, key, word), f"{key}: {message}") for _, message, word in found]
+
+    def _placed_setting(self, template: TemplateFile, key: str, text: str) -> str:
+        where = self._where(*setting_location(template, key)[:2])
+        return placed_outputs(text, lambda _: where)
+
+    def _where(self, path: str, line: int) -> str:
+        """``blocks/hero/x.mjml:12``: a place in the templates folder, as fallbacks name it."""
+        try:
+            return f"{Path(path).relative_to(self.templates_dir)}:{line}"
+        except ValueError:
+            return f"{path}:{line}"
 
     def _named_file_problems(self, ast: nodes.Template) -> list[tuple[nodes.Node, str]]:
         """Files named by the tags the expansion leaves to Jinja (import, from-import, extends).
@@ -462,16 +498,104 @@ class Compiler:
             ) from None
 
 
+def placed_outputs(source: str, where: Callable[[int], str]) -> str:
+    """``source`` with every ``{{ x }}`` written ``{{ (x) | shown("file:line") }}``.
+
+    A null or missing value then renders as nothing and its fallback names the file and
+    line that printed it (``rendering.environment.shown``). ``where`` maps an offset in
+    ``source`` to its place; ``{% raw %}`` is left alone.
+    """
+    out: list[str] = []
+    last, raw = 0, False
+    for match in JINJA_TOKEN.finditer(source):
+        token = match.group(0)
+        tag = _TAG_WORD.match(token)
+        if tag is not None:
+            raw = tag.group(1) == "raw" or (raw and tag.group(1) != "endraw")
+            continue
+        output = _OUTPUT.match(token)
+        if raw or output is None or not _is_expression(output["expr"]):
+            continue
+        out.append(source[last : match.start()])
+        out.append(f"{{{{{output['open']} ({output['expr']}) | shown({where(match.start())!r}) {output['close']}}}}}")
+        last = match.end()
+    out.append(source[last:])
+    return "".join(out)
+
+
+def _is_expression(text: str) -> bool:
+    """Whether ``text`` is one whole Jinja expression (a ``}}`` inside a string cuts a token short)."""
+    try:
+        parser = Parser(_PARSE_ENV, text, state="variable")
+        parser.parse_tuple(with_condexpr=True)
+        return parser.stream.eos
+    except TemplateSyntaxError:
+        return False
+
+
+_PARSE_ENV = Environment()
+_OUTPUT = re.compile(r"\{\{(?P<open>[-+]?)(?P<expr>.*?)(?P<close>[-+]?)\}\}\Z", re.S)
 _FILE_TAGS = {"Extends": "extends", "Include": "include", "Import": "import", "FromImport": "from-import"}
 
 
-def _locate_line(expanded: Expanded, source: str, lineno: int) -> tuple[str, int, int]:
-    """``(path, line, col)`` of the first tag on line ``lineno`` of the expanded source."""
-    lines = source.split("\n")
-    lineno = min(max(lineno, 1), len(lines))
-    offset = sum(len(line) + 1 for line in lines[: lineno - 1])
-    brace = lines[lineno - 1].find("{")
-    return expanded.locate(offset + max(brace, 0))
+def word_pattern(word: str) -> re.Pattern[str]:
+    """``word`` as a whole name: not part of a longer name, nor an attribute of something else."""
+    return re.compile(rf"(?<![\w.]){re.escape(word)}(?!\w)")
+
+
+def setting_location(template: TemplateFile, key: str, word: str | None = None) -> tuple[str, int, int]:
+    """Where setting ``key`` (``subject``…) is written: its front-matter line, or its line in ``<name>.yaml``.
+
+    With ``word``, the position of that word in the setting's value.
+    """
+    candidates = [(template.path, template.text[: template.body_offset])]
+    sibling = template.path.with_suffix(".yaml")
+    if sibling.is_file():
+        candidates.append((sibling, sibling.read_text(encoding="utf-8")))
+    for path, text in candidates:
+        found = re.search(rf"^{re.escape(key)}\s*:", text, re.M)
+        if found is None:
+            continue
+        at = found.start()
+        if word is not None:
+            value = word_pattern(word).search(text, found.end())
+            at = value.start() if value is not None else at
+        return (str(path), *line_col(text, at))
+    return str(template.path), 1, 1
+
+
+#: Jinja tags that need an ``{% end… %}``
+_BLOCK_TAGS = ("if", "for", "macro", "call", "filter", "with", "autoescape", "raw", "block")
+_TAG_WORD = re.compile(r"\{%[-+]?\s*(\w+)(?P<rest>.*?)[-+]?%\}", re.S)
+
+
+def unclosed_block_tag(source: str) -> tuple[int, str] | None:
+    """``(offset, tag)`` of the block tag a parse error left open (the innermost), or None."""
+    stack: list[tuple[int, str]] = []
+    for match in _TAG_WORD.finditer(source):
+        word = match.group(1)
+        if stack and stack[-1][1] == "raw" and word != "endraw":
+            continue
+        if word in _BLOCK_TAGS or (word == "set" and "=" not in match.group("rest")):
+            stack.append((match.start(), word))
+        elif word.startswith("end"):
+            if not stack:
+                return None
+            if stack[-1][1] != word[3:]:
+                return stack[-1]
+            stack.pop()
+    return stack[-1] if stack else None
+
+
+def unknown_filters_and_tests(ast: nodes.Template, env: Any) -> list[tuple[nodes.Node, str, str]]:
+    """``(node, message, name)`` for every filter or test the environment does not have."""
+    found: list[tuple[nodes.Node, str, str]] = []
+    for node in ast.find_all((nodes.Filter, nodes.Test)):
+        if isinstance(node, nodes.Filter) and node.name not in env.filters:
+            found.append((node, f"unknown filter {node.name!r}" + did_you_mean(node.name, env.filters), node.name))
+        elif isinstance(node, nodes.Test) and node.name not in env.tests:
+            found.append((node, f"unknown test {node.name!r}" + did_you_mean(node.name, env.tests), node.name))
+    return found
 
 
 _OPENERS = {"{{": "}}", "{%": "%}", "{#": "#}"}

@@ -8,7 +8,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from jinja2 import ChainableUndefined, FileSystemLoader, TemplateNotFound
+from jinja2 import ChainableUndefined, FileSystemLoader, TemplateNotFound, Undefined
 
 from tailor.rendering.fallbacks import record_fallback
 from tailor.rendering.filters import FILTERS
@@ -49,6 +49,30 @@ class RecordingUndefined(ChainableUndefined):
 
     def __len__(self) -> int:
         return 0
+
+
+def shown(value: Any, where: str = "") -> Any:
+    """What ``{{ … }}`` prints: a missing or null value is nothing (never "None"), and recorded.
+
+    The compiler ends every ``{{ … }}`` of the marketer's files with ``| shown("file:line")``
+    so the fallback names the file and line that printed it; Jinja's ``finalize`` calls it
+    without a place for what the compiler did not write (macros imported at render time).
+    """
+    if value is None:
+        at = f"{where}: " if where else ""
+        record_fallback("null-value", f"{at}a null value rendered as nothing", at=where or None)
+        return ""
+    if isinstance(value, Undefined):
+        name = getattr(value, "_undefined_name", None)
+        at = f"{where}: " if where else ""
+        record_fallback(
+            "undefined-variable",
+            f"{at}{name or 'a value'} is not defined; rendered empty",
+            variable=name,
+            at=where or None,
+        )
+        return ""
+    return value
 
 
 class ConfinedLoader(FileSystemLoader):
@@ -95,8 +119,10 @@ def make_environment(templates_dir: Path | None, *, autoescape: bool) -> CappedS
         lstrip_blocks=autoescape,
         keep_trailing_newline=False,
         auto_reload=False,
+        finalize=shown,
     )
     env.filters.update(FILTERS)
+    env.filters["shown"] = shown
     env.globals.pop("cycler", None)
     env.globals.pop("joiner", None)
     return env

@@ -32,6 +32,9 @@ _BLOCK_TAGS = {
 
 #: Gmail clips messages whose HTML is larger than this
 GMAIL_CLIP_BYTES = 102 * 1024
+#: what a reader must never see: a value printed as Python's word for nothing, or a
+#: placeholder left unfilled (Jinja's, or another tool's merge tag). "None of these…" is English.
+LEFTOVERS = re.compile(r"\bNone\b(?! of\b)|\bnan\b|\bundefined\b|\{\{|\{%|\[\[|\*\||%%")
 
 
 @dataclass
@@ -45,6 +48,10 @@ class EmailAnatomy:
     images_without_width: list[str] = field(default_factory=list)
     size_bytes: int = 0
     has_dark_mode_meta: bool = False
+    #: ``None``, ``nan``, ``undefined``, ``{{``, ``[[``, ``*|``, ``%%`` in the visible text, in order
+    leftovers: list[str] = field(default_factory=list)
+    #: the ``<html lang>`` screen readers pronounce the text in ("" when missing)
+    lang: str = ""
 
     @property
     def clipped_by_gmail(self) -> bool:
@@ -91,6 +98,8 @@ def anatomy(html: str, *, include_hidden: bool = False) -> EmailAnatomy:
         images_without_width=[img.get("src") or "" for img in images if not img.get("width")],
         size_bytes=len(html.encode("utf-8")),
         has_dark_mode_meta=bool(re.search(r"<meta[^>]+name=[\"']color-scheme[\"']", html, re.I)),
+        leftovers=LEFTOVERS.findall(text),
+        lang=(doc.get("lang") or "").strip(),
     )
 
 

@@ -157,6 +157,41 @@ def _mask_jinja(source: str) -> tuple[str, list[tuple[int, int, str]]]:
     return "".join(chars), tokens
 
 
+@dataclass
+class Tag:
+    """One tag of a source, Jinja masked: where it starts, its name and attributes."""
+
+    offset: int
+    name: str
+    closing: bool
+    self_closing: bool
+    attrs: dict[str, str]
+    #: attributes whose value holds Jinja (decided per recipient)
+    dynamic: set[str]
+
+
+def tags(source: str) -> list[Tag]:
+    """The tags of ``source`` in order, outside comments, with Jinja masked out of their attributes."""
+    masked, _ = _mask_jinja(source)
+    comments = [(m.start(), m.end()) for m in _COMMENT.finditer(masked)]
+    found: list[Tag] = []
+    for m in _TAG.finditer(masked):
+        if any(a <= m.start() < b for a, b in comments):
+            continue
+        attrs: dict[str, str] = {}
+        dynamic: set[str] = set()
+        for attr in _ATTR.finditer(m.group("attrs")):
+            name = attr.group("name").lower()
+            value = next((v for v in (attr.group("dq"), attr.group("sq"), attr.group("bare")) if v is not None), "")
+            attrs[name] = value
+            if _FILL in value:
+                dynamic.add(name)
+        found.append(
+            Tag(m.start(), m.group("name").lower(), bool(m.group("close")), bool(m.group("self")), attrs, dynamic)
+        )
+    return found
+
+
 def lint(expanded: Expanded) -> list[Problem]:
     """Structural MJML problems and Jinja placed where compile-once would render wrong."""
     source = expanded.source
@@ -192,9 +227,7 @@ def lint(expanded: Expanded) -> list[Problem]:
             continue
         name = match.group("name").lower()
         is_mj = name == "mjml" or name.startswith("mj-")
-        if in_ending and not (match.group("close") and name == stack[-1][0]):
-            if name == "mj-preview" or stack[-1][0] == "mj-preview":
-                report(offset, "mj-preview takes plain text only (mjml-python rejects HTML in it)")
+        if in_ending and _inside_ending(name, bool(match.group("close")), offset, stack, report):
             continue
         if not is_mj:
             _check_html_tag(name, offset, stack, report)
@@ -212,6 +245,24 @@ def lint(expanded: Expanded) -> list[Problem]:
     for name, offset in stack:
         report(offset, f"<{name}> is never closed")
     return problems
+
+
+def _inside_ending(name: str, closing: bool, offset: int, stack: list[tuple[str, int]], report) -> bool:
+    """A tag met inside an ending tag's content (mj-text...): True when it is content, not structure.
+
+    Content holds HTML, never MJML: an MJML tag there means the ending tag was left open.
+    That is reported once, where it opens, and the tag is then read as it was meant.
+    """
+    if closing and name == stack[-1][0]:
+        return False
+    if name == "mj-preview" or stack[-1][0] == "mj-preview":
+        report(offset, "mj-preview takes plain text only (mjml-python rejects HTML in it)")
+        return True
+    if not (name == "mjml" or name.startswith("mj-")):
+        return True
+    unclosed, opened_at = stack.pop()
+    report(opened_at, f"<{unclosed}> is never closed: add </{unclosed}> before <{'/' if closing else ''}{name}>")
+    return False
 
 
 def _events(

@@ -49,6 +49,7 @@ SLOT_OPEN = "<!--tailor:slot {}-->"
 SLOT_CLOSE = "<!--/tailor:slot {}-->"
 BLOCK_OPEN = "<!--tailor:block {}-->"
 BLOCK_CLOSE = "<!--/tailor:block-->"
+_BLOCK_OPEN_MARK = BLOCK_OPEN.split("{")[0]
 
 
 def confined_path(root: Path, name: str | Path) -> Path | None:
@@ -144,14 +145,14 @@ def read_template(
     return TemplateFile(name or path.stem, path, body, offset, settings, kind, text), problems
 
 
-TEMPLATE_SETTINGS = {"subject", "preheader", "utm", "recs", "description", "rules", "slots", "experiment"}
+TEMPLATE_SETTINGS = {"subject", "preheader", "utm", "recs", "description", "rules", "slots", "experiment", "context"}
 
 
 def _load_yaml(text: str, path: str, line_offset: int = 0) -> tuple[dict[str, Any], Problem | None]:
     try:
         data = load_marked(text) or {}
     except yaml.YAMLError as exc:
-        return {}, syntax_problem(path, exc, line_offset)
+        return {}, syntax_problem(path, exc, line_offset, text)
     if not isinstance(data, dict):
         return {}, Problem(path, 1 + line_offset, 1, "front matter must be a mapping of settings")
     return data, None
@@ -196,6 +197,41 @@ class Expanded:
             line, col = line_col(self.files[last.path], last.offset + len(last.text))
             return str(last.path), line, col
         return "<template>", 1, 1
+
+    def locate_on_line(self, lineno: int, pattern: re.Pattern[str] | None = None) -> tuple[str, int, int]:
+        """``(path, line, col)`` of the first ``pattern`` match on line ``lineno`` of :attr:`source`.
+
+        Jinja nodes carry only a line number; the pattern (a name, a filter) finds the column.
+        Without a pattern, or when it is not on that line: the line's first tag.
+        """
+        lines = self.source.split("\n")
+        lineno = min(max(lineno, 1), len(lines))
+        line = lines[lineno - 1]
+        found = pattern.search(line) if pattern is not None else None
+        col = found.start() if found is not None else max(line.find("{"), 0)
+        return self.locate(sum(len(text) + 1 for text in lines[: lineno - 1]) + col)
+
+    def pieces(self) -> list[tuple[str | None, Expanded]]:
+        """The page (``None``) and each slot block, as each renders: on its own.
+
+        A block is compiled as its own Jinja template, so its names, tags and errors are
+        its own; checking it apart from the page keeps an error inside it from being
+        reported where Jinja gave up (often in the page's next file).
+        """
+        page = Expanded(files=self.files)
+        found: list[tuple[str | None, Expanded]] = [(None, page)]
+        current = page
+        for seg in self.segments:
+            if seg.path is None and _BLOCK_OPEN_MARK in seg.text:
+                name = seg.text.split(_BLOCK_OPEN_MARK, 1)[1].split("-->", 1)[0]
+                current = Expanded(files=self.files)
+                found.append((name, current))
+                continue
+            if seg.path is None and BLOCK_CLOSE in seg.text:
+                current = page
+                continue
+            current.segments.append(seg)
+        return found
 
     def version(self, *extra: str) -> str:
         """Content hash of the template and everything it pulls in."""

@@ -35,9 +35,32 @@ class Loaded:
     #: slot -> every (default, origin) given, for conflicting-default checks
     defaults: dict[str, list[tuple[str, Origin]]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    #: declared profile traits (``profile:`` in ``rules/profile.yaml``); None when no file declares them
+    profile: dict[str, ProfileField] | None = None
+    #: declared catalog columns (``products:``)
+    product_fields: list[str] = field(default_factory=list)
+    #: files that could not be read at all: what they declare is unknown, so names are not checked
+    unreadable: list[str] = field(default_factory=list)
+    #: every compiled condition: (what owns it, the condition, where its ``when:`` is)
+    conditions: list[tuple[str, Condition, Origin]] = field(default_factory=list)
+
+    def declared_names(self, kind: str) -> set[str]:
+        """Every ``kind`` ("trigger", "segment"...) declared, its body valid or not."""
+        return {name for declared_kind, name in self.declared if declared_kind == kind}
 
     def problem(self, origin: Origin, message: str, severity: Literal["error", "warning"] = "error") -> None:
         self.problems.append(Problem(origin.path, origin.line, origin.col, message, severity))
+
+
+@dataclass(frozen=True)
+class ProfileField:
+    """One declared profile trait: its type, and whether it can be null (printing it needs a default)."""
+
+    name: str
+    type: str = "any"
+    nullable: bool = False
+    description: str = ""
+    origin: Origin = Origin("")
 
 
 def rule_files(paths: Path | Iterable[Path]) -> list[Path]:
@@ -79,7 +102,9 @@ def load_documents(files: Iterable[RuleFile]) -> Loaded:
     loaded = Loaded()
     for file in files:
         loaded.problems.extend(file.problems)
-        if file.data is not None:
+        if file.problems and file.data is None:
+            loaded.unreadable.append(file.path)  # what it declares is unknown: no "undeclared" cascade
+        elif file.data is not None:
             _load_document(file.path, file.data, loaded)
     return loaded
 
@@ -94,6 +119,7 @@ def _load_document(name: str, data: Any, loaded: Loaded) -> None:
     _read_abort(name, data, loaded)
     _read_segments(name, data, loaded)
     _read_triggers(name, data, loaded)
+    _read_profile(name, data, loaded)
 
 
 def _valid(item: Any, item_schema: dict) -> bool:
@@ -119,7 +145,10 @@ def condition(name: str, item: MarkedDict, loaded: Loaded, what: str) -> Conditi
         loaded.problem(
             origin, f"{what}: no context provides {unknown_name!r} (conditions can use {', '.join(CONTEXT_NAMES)})"
         )
-    return compiled if not unknown else None
+    if unknown:
+        return None
+    loaded.conditions.append((what, compiled, origin))
+    return compiled
 
 
 def _declare(loaded: Loaded, kind: str, key: str, origin: Origin) -> None:
@@ -182,10 +211,11 @@ def _read_segments(name: str, data: MarkedDict, loaded: Loaded) -> None:
     if not isinstance(segments, MarkedDict):
         return
     for segment, item in segments.items():
+        origin = Origin(name, *segments.key_mark(segment))
+        # declared even when its body is wrong (reported by the schema check): no cascade of "undeclared"
+        _declare(loaded, "segment", segment, origin)
         if not isinstance(item, MarkedDict) or not _valid(item, schema.SEGMENT):
             continue
-        origin = Origin(name, *segments.key_mark(segment))
-        _declare(loaded, "segment", segment, origin)
         if "model" in item:
             _read_cluster(segment, item, origin, loaded)
             continue
@@ -224,9 +254,33 @@ def _read_triggers(name: str, data: MarkedDict, loaded: Loaded) -> None:
     if not isinstance(triggers, MarkedDict):
         return
     for trigger, item in triggers.items():
+        origin = Origin(name, *triggers.key_mark(trigger))
+        _declare(loaded, "trigger", trigger, origin)  # even when its body is wrong: no cascade
         if not isinstance(item, MarkedDict) or not _valid(item, schema.TRIGGER):
             continue
-        origin = Origin(name, *triggers.key_mark(trigger))
-        _declare(loaded, "trigger", trigger, origin)
         loaded.triggers[trigger] = TriggerSpec.from_mapping(trigger, item)
         loaded.trigger_origins[trigger] = origin
+
+
+def _read_profile(name: str, data: MarkedDict, loaded: Loaded) -> None:
+    declared = data.get("profile")
+    if isinstance(declared, MarkedDict):
+        fields = loaded.profile if loaded.profile is not None else {}
+        for trait, spec in declared.items():
+            origin = Origin(name, *declared.key_mark(trait))
+            if not isinstance(spec, (str, MarkedDict)):
+                continue  # reported by the schema check
+            spec_map = {"type": spec} if isinstance(spec, str) else dict(spec)
+            kind = spec_map.get("type", "any")
+            if kind not in schema.FIELD_TYPES:
+                loaded.problem(
+                    origin, f"profile field {trait!r}: type {kind!r} is not one of {', '.join(schema.FIELD_TYPES)}"
+                )
+                continue
+            _declare(loaded, "profile field", str(trait), origin)
+            nullable, description = bool(spec_map.get("nullable", False)), str(spec_map.get("description", ""))
+            fields[str(trait)] = ProfileField(str(trait), str(kind), nullable, description, origin)
+        loaded.profile = fields
+    products = data.get("products")
+    if isinstance(products, list):
+        loaded.product_fields += [str(p) for p in products if isinstance(p, str)]

@@ -95,6 +95,19 @@ SEGMENT = {
     },
 }
 
+#: the value types a profile field may declare (``rules/profile.yaml``)
+FIELD_TYPES = ("string", "number", "boolean", "date", "list", "object", "any")
+PROFILE_FIELD = {
+    "type": ["string", "object"],
+    "description": "a type (string, number, boolean, date, list, object, any) or {type, nullable, description}",
+}
+PROFILE = {
+    "type": "object",
+    "propertyNames": {"pattern": IDENTIFIER},
+    "additionalProperties": PROFILE_FIELD,
+    "description": "the traits a profile can have: templates and conditions may read only these (and the features)",
+}
+
 RULE_FILE = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "tailor rule file (rules/*.yaml)",
@@ -111,6 +124,12 @@ RULE_FILE = {
         "abort": {"type": "array", "items": ABORT},
         "recs": {"type": "object", "description": "recommendation business filters (docs/recommendations.md)"},
         "experiments": {"type": "object", "description": "A/B experiments (docs/experiments.md)"},
+        "profile": PROFILE,
+        "products": {
+            "type": "array",
+            "items": {"type": "string", "pattern": IDENTIFIER},
+            "description": "the catalog's columns (what a product can hold besides the recommendation fields)",
+        },
     },
 }
 
