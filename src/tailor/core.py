@@ -257,18 +257,23 @@ class Tailor:
         context: Mapping[str, Any] | None = None,
         send_id: str | None = None,
         record_exposure: bool = True,
+        variants: Mapping[str, str] | None = None,
     ) -> Email:
         """Render ``template`` for one recipient.
 
         Give either ``profile`` (a profile document) or ``recipient`` (``{"id"|"email"|
         "user_id": ..., "traits": {...}}``, looked up in the store; traits override the
         stored ones for this render only). ``record_exposure=False`` for renders nobody
-        is sent (previews): an exposure counts a person who saw a variant.
+        is sent (previews): an exposure counts a person who saw a variant. ``variants``
+        (experiment → variant or ``holdout``) replaces the recipient's assignment: QA previews
+        a variant without hunting for someone assigned to it; such a render records no exposure.
         """
         # One deadline and allocation budget for the rule conditions and every part of the email.
         with collecting_fallbacks() as fallbacks, render_limits(self.settings.render_timeout_ms, start=False):
             try:
-                prepared = self.prepare(template, profile=profile, recipient=recipient, at=at, context=context)
+                prepared = self.prepare(
+                    template, profile=profile, recipient=recipient, at=at, context=context, variants=variants
+                )
             except ResourceLimitError as exc:  # a rule condition ran past the deadline
                 raise RenderLimit(f"template {template!r}: rule conditions stopped: {exc}") from None
             compiled = prepared.compiled
@@ -295,7 +300,7 @@ class Tailor:
                 recommendations=prepared.recommendations,
                 experiments=prepared.experiments,
             )
-            if record_exposure:
+            if record_exposure and not variants:
                 self._log_exposures(email, prepared, send_id)
             return email
 
@@ -307,6 +312,7 @@ class Tailor:
         recipient: Mapping[str, Any] | None = None,
         at: str | datetime | None = None,
         context: Mapping[str, Any] | None = None,
+        variants: Mapping[str, str] | None = None,
     ) -> Prepared:
         """Everything up to the content: profile → features → triggers → recs → decisions.
 
@@ -321,7 +327,7 @@ class Tailor:
             _ = self.recommender  # loading or fitting the models is start-up work, not this render's budget
         deadline = time.monotonic() + self.settings.budget_ms / 1000.0
         doc = self._resolve_profile(profile, recipient)
-        return self._prepare(compiled, doc, moment, dict(context or {}), deadline)
+        return self._prepare(compiled, doc, moment, dict(context or {}), deadline, dict(variants or {}))
 
     # -- one render, step by step ------------------------------------------------
 
@@ -356,6 +362,7 @@ class Tailor:
         at: datetime,
         esp_context: dict[str, Any],
         deadline: float,
+        variants: dict[str, str] | None = None,
     ) -> Prepared:
         book = self.rulebook
         self._check_sendable(doc)
@@ -400,7 +407,9 @@ class Tailor:
             raise RenderAborted(decision.abort, decisions=list(decision.trace))
         ctx.variables.update(decision.variables)
         blocks, trace = dict(decision.blocks), list(decision.trace)
-        experiments = self._apply_experiments(compiled, doc, blocks, trace, decision.slots, ctx.variables)
+        experiments = self._apply_experiments(
+            compiled, doc, blocks, trace, decision.slots, ctx.variables, variants or {}
+        )
         return Prepared(
             compiled, ctx.as_template_vars(), blocks, trace, recs_info, experiments, doc.get("id"), decision.slots
         )
@@ -421,19 +430,27 @@ class Tailor:
         trace: list[dict[str, Any]],
         decided: list[SlotDecision],
         variables: dict[str, Any],
+        forced: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Sticky variant per running experiment; a variant's blocks replace the default choice."""
+        """Sticky variant per running experiment; a variant's blocks replace the default choice.
+
+        ``forced`` (experiment → variant, from a preview) wins over the assignment."""
         from tailor.experiments import HOLDOUT, assign
 
         chosen: dict[str, Any] = {}
         for experiment in self.experiments.values():
             if not experiment.applies_to(compiled.name, compiled.slot_names):
                 continue
-            if not doc.get("id"):
+            chosen_here = (forced or {}).get(experiment.name)
+            if chosen_here not in {HOLDOUT, *(v.name for v in experiment.variants)}:
+                chosen_here = None
+            if not doc.get("id") and chosen_here is None:
                 trace.append({"experiment": experiment.name, "variant": None, "why": "no recipient id: not enrolled"})
                 continue
-            variant_name = assign(experiment, str(doc["id"]))
+            variant_name = chosen_here or assign(experiment, str(doc["id"]))
             entry: dict[str, Any] = {"experiment": experiment.name, "variant": variant_name, "overrides": {}}
+            if chosen_here is not None:
+                entry["why"] = "chosen in the preview"
             if variant_name != HOLDOUT:
                 variant = next(v for v in experiment.variants if v.name == variant_name)
                 for slot, block in variant.blocks.items():
