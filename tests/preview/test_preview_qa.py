@@ -149,3 +149,73 @@ def test_the_audience_page_reports_reach_fallbacks_aborts_and_rules_never_matche
     # one context for the whole campaign: the persona file's own context is not a campaign's
     expect(page.locator("#never-matched li[data-rule='cart-already-converted']")).to_have_count(1)
     screenshot(page, "qa-03-audience", full_page=True)
+
+
+def test_the_diff_view_has_a_screenshot_diff_that_is_black_where_nothing_changed(page, studio, shop):
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=qa", "-c", "user.email=qa@example.com", *args], cwd=shop, check=True)
+
+    git("init", "-q")
+    git("add", "templates", "rules")
+    git("commit", "-qm", "shop")
+    generic = shop / "templates" / "blocks" / "hero" / "generic.mjml"
+    generic.write_text(generic.read_text().replace("Warm layers, quiet colour", "Big red winter SALE", 1))
+    page.goto(f"{studio}/preview/diff?template=newsletter")
+    sparse = page.locator(".persona-diff[data-persona='sparse-data']")
+    expect(sparse).to_have_attribute("data-status", "changed")
+    overlay = sparse.locator(".pixel-diff")
+    expect(overlay.frame_locator("iframe.over").locator("body")).to_contain_text("Big red winter SALE")
+    page.wait_for_timeout(500)  # let both frames paint their images' placeholders
+    assert lit_pixels(overlay.screenshot()) > 200  # the changed headline shows through the difference blend
+    # the same email on both sides: the blend is black everywhere
+    page.evaluate(
+        "el => { const [u, o] = el.querySelectorAll('iframe'); o.srcdoc = u.srcdoc; }", overlay.element_handle()
+    )
+    expect(overlay.frame_locator("iframe.over").locator("body")).not_to_contain_text("Big red winter SALE")
+    page.wait_for_timeout(500)
+    assert lit_pixels(overlay.screenshot()) == 0
+
+
+def lit_pixels(png: bytes, margin: int = 2) -> int:
+    """Pixels that are not black in a screenshot (Chromium writes 8-bit RGB(A), non-interlaced PNGs).
+
+    ``margin`` rows and columns at the edges are left out: an element's box is fractional, so
+    the screenshot's edge shows a line of the page around it.
+    """
+    import struct
+    import zlib
+
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, chunks, header = 8, [], b""
+    while pos < len(png):
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        kind, data = png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]
+        header = data if kind == b"IHDR" else header
+        if kind == b"IDAT":
+            chunks.append(data)
+        pos += 12 + length
+    width, height, depth, colour = struct.unpack(">IIBB", header[:10])
+    assert depth == 8 and colour in (2, 6)
+    channels = 3 if colour == 2 else 4
+    raw, stride = zlib.decompress(b"".join(chunks)), width * channels
+    previous, lit = bytearray(stride), 0
+    for y in range(height):
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        for i in range(stride):
+            left = line[i - channels] if i >= channels else 0
+            up, corner = previous[i], previous[i - channels] if i >= channels else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 0xFF
+            elif kind == 2:
+                line[i] = (line[i] + up) & 0xFF
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 0xFF
+            elif kind == 4:
+                p = left + up - corner
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+                line[i] = (line[i] + (left if pa <= pb and pa <= pc else up if pb <= pc else corner)) & 0xFF
+        if margin <= y < height - margin:
+            inner = range(margin * channels, stride - margin * channels, channels)
+            lit += sum(1 for x in inner if any(line[x : x + 3]))
+        previous = line
+    return lit
