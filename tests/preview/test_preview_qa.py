@@ -68,13 +68,13 @@ def test_an_experiment_variant_can_be_chosen_and_previewed(page, studio):
     page.goto(f"{studio}/preview/render?template=newsletter&persona=sparse-data")
     hero = page.locator("#decision-panel .slot[data-slot='hero'] .block-name")
     page.select_option("#variant", "winter-hero:gift-guide")
-    page.locator("#render-form button[type=submit]").click()
-    page.wait_for_url("**variant=winter-hero%3Agift-guide**")
+    with page.expect_navigation(url="**variant=winter-hero%3Agift-guide**"):
+        page.locator("#render-form button[type=submit]").click()
     expect(page.frame_locator("#frame-desktop").locator("body")).to_contain_text("Gifts they will keep for years")
     expect(page.locator("#variant")).to_have_value("winter-hero:gift-guide")
     page.select_option("#variant", "winter-hero:control")
-    page.locator("#render-form button[type=submit]").click()
-    page.wait_for_url("**variant=winter-hero%3Acontrol**")
+    with page.expect_navigation(url="**variant=winter-hero%3Acontrol**"):
+        page.locator("#render-form button[type=submit]").click()
     expect(hero).to_have_text("hero/generic")
     expect(page.frame_locator("#frame-desktop").locator("body")).not_to_contain_text("Gifts they will keep for years")
     # the grid too: every persona without a targeted hero shows the variant's block
