@@ -112,3 +112,10 @@ def test_segment_membership_is_solved_through_the_segment_condition(solver: Solv
         ["profile.segment == 'vip'"],
         ["profile.lifetime_value >= 500"],
     ]
+
+
+def test_a_clustering_label_is_named_as_unsolvable_not_as_undeclared():
+    solver = Solver({}, [], learned=["champions"])
+    (requirement,) = solver.solve(Condition("'champions' in segments"), Want.TRUE)
+    assert not requirement.impossible
+    assert requirement.unsolved == ("'champions' in segments (a label the clustering model assigns)",)

@@ -35,7 +35,7 @@ from tailor.email import RenderAborted, TailorError
 from tailor.preview.personas import persona_sets, read_personas, send_context
 from tailor.problems import Problem
 from tailor.rendering.source import block_file
-from tailor.rules.solver import ALWAYS, UNSET, Predicate, Requirement, Solver, Want, choose_value, conjoin
+from tailor.rules.solver import UNSET, Predicate, Requirement, Solver, Want, choose_value, conjoin
 
 #: the id prefix of generated personas (files with another id in the folder are left alone)
 ID_PREFIX = "coverage-"
@@ -116,7 +116,7 @@ class Generated:
 def build_targets(tailor: Tailor) -> list[Target]:
     """Every rule, abort, default block and experiment block of the shop, with its requirements."""
     book = tailor.rulebook
-    solver = Solver({n: s.condition for n, s in book.segments.items()}, book.triggers)
+    solver = solver_for(book)
     no_abort = conjoin(*(solver.solve(r.condition, Want.NOT_TRUE) for r in book.abort_rules))
     targets: list[Target] = []
     for index, rule in enumerate(book.abort_rules):
@@ -158,10 +158,16 @@ def build_targets(tailor: Tailor) -> list[Target]:
     return _first_per_key(targets)
 
 
+def solver_for(book: Any) -> Solver:
+    """A solver that knows the book's segments, triggers and clustering labels."""
+    learned = [label for cluster in book.clusters.values() for label in getattr(cluster, "labels", [])]
+    return Solver({n: s.condition for n, s in book.segments.items()}, book.triggers, learned)
+
+
 def fallback_targets(tailor: Tailor, at: datetime) -> list[Target]:
     """One target per fallback reason the probe profiles make a render take."""
     book = tailor.rulebook
-    solver = Solver({n: s.condition for n, s in book.segments.items()}, book.triggers)
+    solver = solver_for(book)
     no_abort = conjoin(*(solver.solve(r.condition, Want.NOT_TRUE) for r in book.abort_rules))
     targets: list[Target] = []
     seen: set[str] = set()
@@ -669,4 +675,4 @@ def load_persona_sets(folder: Path) -> tuple[dict[str, dict[str, Any]], list[Pro
     return personas, problems
 
 
-__all__ = ["ALWAYS", "Generated", "build_targets", "generate", "measure", "realize", "write"]
+__all__ = ["Generated", "build_targets", "coverage_problems", "generate", "measure", "realize", "write"]

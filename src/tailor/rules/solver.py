@@ -115,9 +115,11 @@ def conjoin(*alternatives: list[Requirement]) -> list[Requirement]:
 class Solver:
     """Requirements for conditions of one rule book: its segments and triggers are known."""
 
-    def __init__(self, segments: Mapping[str, Condition], triggers: Iterable[str]):
+    def __init__(self, segments: Mapping[str, Condition], triggers: Iterable[str], learned: Iterable[str] = ()):
         self.segments = dict(segments)
         self.triggers = set(triggers)
+        #: labels of clustering segments: a trained model assigns them, no condition says how
+        self.learned = set(learned)
         self._active: set[str] = set()  # segments being expanded (a cycle reads as unsolvable)
 
     def solve(self, condition: Condition, want: Want) -> list[Requirement]:
@@ -172,6 +174,10 @@ class Solver:
         return [Requirement((Predicate(path, f"not ({text})", negated, hints, unset_ok),))]
 
     def _segment(self, name: Any, want: Want, text: str) -> list[Requirement]:
+        if name in self.learned:
+            if want is Want.TRUE:
+                return [Requirement(unsolved=(f"{text} (a label the clustering model assigns)",))]
+            return ALWAYS
         segment = self.segments.get(name) if isinstance(name, str) else None
         if segment is None or name in self._active:
             if want is Want.TRUE:
