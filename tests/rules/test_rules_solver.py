@@ -70,7 +70,7 @@ def test_every_solvable_requirement_decides_as_asked(source: str, want: Want, so
         if requirement.unsolved or requirement.impossible:
             continue
         for explicit in (False, True):
-            document = realize(requirement, "solver-test", AT, catalog={}, triggers=TRIGGERS, explicit=explicit)
+            document = realize(requirement, "solver-test", AT, triggers=TRIGGERS, explicit=explicit)
             if document is None:
                 continue
             checked += 1

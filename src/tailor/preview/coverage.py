@@ -41,7 +41,7 @@ from tailor.rules.solver import UNSET, Predicate, Requirement, Solver, Want, cho
 ID_PREFIX = "coverage-"
 #: tried for each experiment variant, to find a recipient id the variant is assigned to
 MAX_ID_TRIES = 2000
-#: what a generated trigger event is about when the shop has no catalog to pick from
+#: what a generated trigger event is about (a product of no catalog: the personas must not depend on a store)
 PLACEHOLDER_PRODUCT = {
     "product_id": "sku-coverage",
     "sku": "sku-coverage",
@@ -59,6 +59,9 @@ FALLBACK_PROBES: dict[str, dict[str, Any]] = {
     "unknown time zone": {"profile.timezone": "Nowhere/Atlantis"},
     "no traits at all": {},
 }
+
+#: fallbacks a service causes, not a profile (recommendations down or empty): not targets, not listed
+SERVICE_FALLBACKS = ("recs-",)
 
 Key = tuple[str, str]
 
@@ -174,11 +177,11 @@ def fallback_targets(tailor: Tailor, at: datetime) -> list[Target]:
     for label, values in FALLBACK_PROBES.items():
         probe = Requirement(tuple(_equals(path, value) for path, value in values.items()))
         for requirement in conjoin([probe], no_abort):
-            document = realize(requirement, f"{ID_PREFIX}probe", at, catalog={}, triggers=book.triggers)
+            document = realize(requirement, f"{ID_PREFIX}probe", at, triggers=book.triggers)
             if document is None:
                 continue
             for kind, reason in sorted(measure(tailor, document, at)):
-                if kind == "fallback" and reason not in seen:
+                if kind == "fallback" and reason not in seen and not reason.startswith(SERVICE_FALLBACKS):
                     seen.add(reason)
                     targets.append(Target(("fallback", reason), f"fallback {reason!r} ({label})", [requirement]))
             break
@@ -229,7 +232,6 @@ def realize(
     person_id: str,
     at: datetime,
     *,
-    catalog: Mapping[str, Mapping[str, Any]],
     triggers: Mapping[str, Any],
     explicit: bool = False,
     variant: tuple[str, str] | None = None,
@@ -271,7 +273,7 @@ def realize(
         _place(document, context, path, value)
     for name, active in sorted(states.items()):
         if active:
-            document["events"] += _trigger_events(name, triggers, person_id, at, catalog, len(document["events"]))
+            document["events"] += _trigger_events(name, triggers, person_id, at, len(document["events"]))
     if context:
         document["context"] = context
     return document
@@ -320,7 +322,6 @@ def _trigger_events(
     specs: Mapping[str, Any],
     person_id: str,
     at: datetime,
-    catalog: Mapping[str, Mapping[str, Any]],
     start: int,
 ) -> list[dict[str, Any]]:
     """Just enough qualifying events, just past the trigger's quiet time, inside its windows."""
@@ -329,7 +330,6 @@ def _trigger_events(
     spec: TriggerSpec | None = specs.get(name)
     if spec is None:
         return []
-    product = _product(catalog)
     event_name = sorted(spec.on)[0]
     latest = at - spec.after - timedelta(minutes=5)
     events = []
@@ -342,19 +342,10 @@ def _trigger_events(
                 "messageId": f"{person_id}-{start + i + 1:03d}",
                 "timestamp": stamp.astimezone(at.tzinfo).isoformat().replace("+00:00", "Z"),
                 "userId": person_id,
-                "properties": dict(product),
+                "properties": dict(PLACEHOLDER_PRODUCT),
             }
         )
     return events
-
-
-def _product(catalog: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    for pid in sorted(catalog):
-        row = catalog[pid]
-        if row.get("name") and row.get("price") is not None:
-            keep = ("name", "category", "brand", "price", "currency", "url", "image_url")
-            return {"product_id": pid, "sku": pid, **{k: row[k] for k in keep if row.get(k) is not None}}
-    return dict(PLACEHOLDER_PRODUCT)
 
 
 def _id_in_variant(base: str, variant: tuple[str, str], experiments: Mapping[str, Any]) -> str | None:
@@ -411,27 +402,26 @@ def aborting_rule(exc: RenderAborted) -> str | None:
 def generate(tailor: Tailor, at: str | datetime | None = None) -> Generated:
     """The coverage personas of ``tailor``'s shop at send time ``at``."""
     moment = parse_at(at)
-    catalog = tailor._catalog_index()
     targets = build_targets(tailor) + fallback_targets(tailor, moment)
     personas: list[Persona] = []
     dead: list[DeadTarget] = []
     for target in targets:
         if any(target.key in p.reached for p in personas):
             continue
-        placed = _merge(tailor, personas, target, moment, catalog) or _alone(tailor, personas, target, moment, catalog)
+        placed = _merge(tailor, personas, target, moment) or _alone(tailor, personas, target, moment)
         if not placed:
             dead.append(DeadTarget(target, _why_dead(tailor, target, moment)))
     return Generated(moment, personas, dead, unused_blocks(tailor))
 
 
-def _merge(tailor: Tailor, personas: list[Persona], target: Target, at: datetime, catalog: Mapping[str, Any]) -> bool:
+def _merge(tailor: Tailor, personas: list[Persona], target: Target, at: datetime) -> bool:
     for persona in personas:
         if target.variant and persona.variant and target.variant != persona.variant:
             continue
         variant = target.variant or persona.variant
         for requirement in target.requirements:
             combined = persona.requirement & requirement
-            found = _try(tailor, combined, persona.name, variant, at, catalog, persona.reached | {target.key})
+            found = _try(tailor, combined, persona.name, variant, at, persona.reached | {target.key})
             if found is not None:
                 persona.requirement, persona.variant = combined, variant
                 persona.document, persona.reached = found
@@ -440,7 +430,7 @@ def _merge(tailor: Tailor, personas: list[Persona], target: Target, at: datetime
     return False
 
 
-def _alone(tailor: Tailor, personas: list[Persona], target: Target, at: datetime, catalog: Mapping[str, Any]) -> bool:
+def _alone(tailor: Tailor, personas: list[Persona], target: Target, at: datetime) -> bool:
     kind, what = target.key
     stem = _slug(what if kind in ("rule", "block") else f"{kind}-{what}")
     taken = {p.name for p in personas}
@@ -448,7 +438,7 @@ def _alone(tailor: Tailor, personas: list[Persona], target: Target, at: datetime
     while name in taken:
         name, n = f"{stem}-{n}", n + 1
     for requirement in target.requirements:
-        found = _try(tailor, requirement, name, target.variant, at, catalog, {target.key})
+        found = _try(tailor, requirement, name, target.variant, at, {target.key})
         if found is not None:
             personas.append(Persona(name, requirement, target.variant, found[0], found[1], [target]))
             return True
@@ -461,7 +451,6 @@ def _try(
     name: str,
     variant: tuple[str, str] | None,
     at: datetime,
-    catalog: Mapping[str, Any],
     must_reach: set[Key],
 ) -> tuple[dict[str, Any], set[Key]] | None:
     for explicit in (False, True):
@@ -469,7 +458,6 @@ def _try(
             requirement,
             f"{ID_PREFIX}{name}",
             at,
-            catalog=catalog,
             triggers=tailor.rulebook.triggers,
             explicit=explicit,
             variant=variant,
@@ -504,9 +492,8 @@ def _shadowed_by(tailor: Tailor, target: Target, at: datetime) -> str | None:
     slot = next((s for s, rules in book.slots.items() if any(r.id == target.key[1] for r in rules.rules)), None)
     if slot is None:
         return None
-    catalog = tailor._catalog_index()
     for requirement in target.matching:
-        document = realize(requirement, f"{ID_PREFIX}probe", at, catalog=catalog, triggers=book.triggers)
+        document = realize(requirement, f"{ID_PREFIX}probe", at, triggers=book.triggers)
         if document is None:
             continue
         context = send_context(document) or None
@@ -581,7 +568,11 @@ def readme(generated: Generated) -> str:
 
 
 def _listed(reached: set[Key], *kinds: str) -> str:
-    found = sorted(f"abort {name}" if kind == "abort" else name for kind, name in reached if kind in kinds)
+    found = sorted(
+        f"abort {name}" if kind == "abort" else name
+        for kind, name in reached
+        if kind in kinds and not (kind == "fallback" and name.startswith(SERVICE_FALLBACKS))
+    )
     return ", ".join(f"`{name}`" for name in found) or "—"
 
 
@@ -589,7 +580,7 @@ def summary_lines(generated: Generated, written: list[Path]) -> list[str]:
     reached = set().union(*(p.reached for p in generated.personas)) if generated.personas else set()
     rules = sum(1 for kind, _ in reached if kind in ("rule", "abort"))
     blocks = sum(1 for kind, _ in reached if kind == "block")
-    fallbacks = sum(1 for kind, _ in reached if kind == "fallback")
+    fallbacks = sum(1 for kind, name in reached if kind == "fallback" and not name.startswith(SERVICE_FALLBACKS))
     lines = [f"wrote {len(written)} personas: {rules} rules, {blocks} blocks and {fallbacks} fallback reasons reached"]
     for persona in generated.personas:
         lines.append(f"  {persona.name}: built for {', '.join(t.label for t in persona.targets)}")
@@ -603,7 +594,7 @@ def summary_lines(generated: Generated, written: list[Path]) -> list[str]:
 
 def reachable(tailor: Tailor, target: Target, at: datetime) -> bool:
     """Whether some profile reaches ``target`` (the generator's search for it alone)."""
-    return _alone(tailor, [], target, at, tailor._catalog_index())
+    return _alone(tailor, [], target, at)
 
 
 def coverage_problems(
