@@ -226,18 +226,23 @@ class Tailor:
         context: Mapping[str, Any] | None = None,
         send_id: str | None = None,
         record_exposure: bool = True,
+        variants: Mapping[str, str] | None = None,
     ) -> Email:
         """Render ``template`` for one recipient.
 
         Give either ``profile`` (a profile document) or ``recipient`` (``{"id"|"email"|
         "user_id": ..., "traits": {...}}``, looked up in the store; traits override the
         stored ones for this render only). ``record_exposure=False`` for renders nobody
-        is sent (previews): an exposure counts a person who saw a variant.
+        is sent (previews): an exposure counts a person who saw a variant. ``variants``
+        (experiment → variant or ``holdout``) replaces the recipient's assignment: QA previews
+        a variant without hunting for someone assigned to it; such a render records no exposure.
         """
         # One deadline and allocation budget for the rule conditions and every part of the email.
         with collecting_fallbacks() as fallbacks, render_limits(self.settings.render_timeout_ms, start=False):
             try:
-                prepared = self.prepare(template, profile=profile, recipient=recipient, at=at, context=context)
+                prepared = self.prepare(
+                    template, profile=profile, recipient=recipient, at=at, context=context, variants=variants
+                )
             except ResourceLimitError as exc:  # a rule condition ran past the deadline
                 raise RenderLimit(f"template {template!r}: rule conditions stopped: {exc}") from None
             compiled = prepared.compiled
@@ -264,7 +269,7 @@ class Tailor:
                 recommendations=prepared.recommendations,
                 experiments=prepared.experiments,
             )
-            if record_exposure:
+            if record_exposure and not variants:
                 self._log_exposures(email, prepared, send_id)
             return email
 
@@ -276,6 +281,7 @@ class Tailor:
         recipient: Mapping[str, Any] | None = None,
         at: str | datetime | None = None,
         context: Mapping[str, Any] | None = None,
+        variants: Mapping[str, str] | None = None,
     ) -> Prepared:
         """Everything up to the content: profile → features → triggers → recs → decisions.
 
@@ -290,7 +296,7 @@ class Tailor:
             _ = self.recommender  # loading or fitting the models is start-up work, not this render's budget
         deadline = time.monotonic() + self.settings.budget_ms / 1000.0
         doc = self._resolve_profile(profile, recipient)
-        return self._prepare(compiled, doc, moment, dict(context or {}), deadline)
+        return self._prepare(compiled, doc, moment, dict(context or {}), deadline, dict(variants or {}))
 
     # -- one render, step by step ------------------------------------------------
 
@@ -325,6 +331,7 @@ class Tailor:
         at: datetime,
         esp_context: dict[str, Any],
         deadline: float,
+        variants: dict[str, str] | None = None,
     ) -> Prepared:
         book = self.rulebook
         self._check_sendable(doc)
@@ -378,6 +385,7 @@ class Tailor:
             trace,
             decision.slots,
             ctx.variables,
+            variants or {},
         )
         return Prepared(
             compiled, ctx.as_template_vars(), blocks, trace, recs_info, experiments, doc.get("id"), decision.slots

@@ -92,8 +92,6 @@ def _segment_members(settings, segment: str, at: str | None) -> list[dict]:
         fail(f"--segment needs a store; {settings.database_url} does not exist")
     if segment not in tailor.rulebook.segments:
         fail(f"unknown segment {segment!r} (known: {', '.join(sorted(tailor.rulebook.segments)) or 'none'})")
-    members = []
-    for profile_id in tailor.store.profile_ids():
-        if segment in tailor.segments_of(profile_id, at):
-            members.append({"id": profile_id})
-    return members
+    from tailor.preview.audience import segment_members
+
+    return segment_members(tailor, segment, at)

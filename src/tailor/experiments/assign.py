@@ -7,7 +7,7 @@ slot, each running experiment's variant for this recipient may replace that choi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tailor.experiments.spec import Experiment
@@ -49,21 +49,28 @@ def apply_experiments(
     trace: list[dict[str, Any]],
     decided: Sequence[SlotDecision],
     variables: dict[str, Any],
+    forced: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Sticky variant per running experiment; a variant's blocks replace the default choice.
 
     ``blocks``, ``trace`` and ``variables`` are updated in place; returns
     ``{experiment: {"variant": ..., "holdout": bool}}`` for the email and the exposures.
+    ``forced`` (experiment → variant, chosen in a preview) wins over the assignment.
     """
     chosen: dict[str, Any] = {}
     for experiment in experiments:
         if not experiment.applies_to(template, slots):
             continue
-        if not recipient_id:
+        chosen_here = (forced or {}).get(experiment.name)
+        if chosen_here not in {HOLDOUT, *(v.name for v in experiment.variants)}:
+            chosen_here = None
+        if not recipient_id and chosen_here is None:
             trace.append({"experiment": experiment.name, "variant": None, "why": "no recipient id: not enrolled"})
             continue
-        variant_name = assign(experiment, str(recipient_id))
+        variant_name = chosen_here or assign(experiment, str(recipient_id))
         entry: dict[str, Any] = {"experiment": experiment.name, "variant": variant_name, "overrides": {}}
+        if chosen_here is not None:
+            entry["why"] = "chosen in the preview"
         if variant_name != HOLDOUT:
             variant = next(v for v in experiment.variants if v.name == variant_name)
             for slot, block in variant.blocks.items():

@@ -75,6 +75,11 @@ def email_checks(html: str) -> list[Check]:
     return checks
 
 
+def failed_check(check: Check) -> bool:
+    """A check that would hurt the campaign (not just worth a look): ``tailor preview`` fails on it."""
+    return not check.ok and check.level == "fail"
+
+
 def _examples(srcs: list[str]) -> str:
     return f": {', '.join(srcs[:3])}{' …' if len(srcs) > 3 else ''}" if srcs else ""
 

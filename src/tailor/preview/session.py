@@ -13,6 +13,7 @@ from tailor.core import Tailor
 from tailor.email import Email, RenderAborted, TailorError, TemplateBroken
 from tailor.preview.masking import mask_emails
 from tailor.preview.panel import decision_panel, rule_conditions
+from tailor.preview.personas import send_context
 from tailor.strict_json import InvalidJSON
 
 
@@ -29,6 +30,10 @@ class PreviewRequest:
     at: str = ""
     context: str = ""
     mask: bool = True
+    #: ``experiment:variant`` to preview instead of the recipient's assignment (empty: assigned)
+    variant: str = ""
+    #: the persona set (a sub-folder of the personas folder, e.g. ``coverage``); empty: the folder itself
+    persona_set: str = ""
 
     @classmethod
     def from_values(cls, values: Mapping[str, str], *, mask_default: bool = True) -> PreviewRequest:
@@ -44,7 +49,14 @@ class PreviewRequest:
             get("at"),
             get("context"),
             mask=mask_default and not unmask,
+            variant=get("variant"),
+            persona_set=get("set"),
         )
+
+    def variants(self) -> dict[str, str]:
+        """experiment → variant chosen in the form (``winter-hero:gift-guide``)."""
+        experiment, _, variant = self.variant.partition(":")
+        return {experiment: variant} if experiment and variant else {}
 
     @property
     def source(self) -> str:
@@ -95,9 +107,19 @@ def render_preview(tailor: Tailor, personas: Mapping[str, Mapping[str, Any]], re
     """Render ``req``; every failure becomes an outcome with a message, never an exception."""
     try:
         kwargs = _recipient(tailor, personas, req)
-        context = _json_object(req.context, "ESP context") if req.context else None
+        typed = json_object(req.context, "ESP context") if req.context else {}
+        # the persona file's own send-time data, with what was typed in the form on top
+        own = send_context(personas[req.persona]) if req.source == "persona" and req.persona in personas else {}
+        context = {**own, **typed} or None
         # a preview is not a send: it must not count anyone as exposed to an experiment's variant
-        email = tailor.render(req.template, at=req.at or None, context=context, record_exposure=False, **kwargs)
+        email = tailor.render(
+            req.template,
+            at=req.at or None,
+            context=context,
+            record_exposure=False,
+            variants=req.variants() or None,
+            **kwargs,
+        )
     except InputError as exc:
         return PreviewOutcome(req, error=str(exc), error_kind="invalid-input")
     except RenderAborted as exc:
@@ -128,7 +150,7 @@ def _recipient(tailor: Tailor, personas: Mapping[str, Mapping[str, Any]], req: P
     if not req.template:
         raise InputError("choose a template")
     if req.profile:
-        return {"profile": _json_object(req.profile, "profile JSON")}
+        return {"profile": json_object(req.profile, "profile JSON")}
     if req.ref:
         if tailor.store is None:
             raise InputError("no profile store is configured (TAILOR_DATABASE_URL); use a persona or paste a profile")
@@ -144,7 +166,7 @@ def _recipient(tailor: Tailor, personas: Mapping[str, Mapping[str, Any]], req: P
     raise InputError("choose a persona, a stored profile id/email, or paste a profile document")
 
 
-def _json_object(text: str, what: str) -> dict[str, Any]:
+def json_object(text: str, what: str) -> dict[str, Any]:
     try:
         value = strict_json.loads(text)  # no NaN, no recursion bombs, no lone surrogates
     except InvalidJSON as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from tailor.preview.grid import varying_slots
 from tailor.preview.live import Watcher
 from tailor.preview.masking import mask_emails
 from tailor.preview.overview import check_problems, summarize
-from tailor.preview.personas import load_personas
+from tailor.preview.personas import persona_sets, read_personas
 from tailor.preview.session import PreviewOutcome, PreviewRequest, panel_for, render_preview
 from tailor.preview.ui import STATIC_DIR, TEMPLATES_DIR
 from tailor.problems import Problem, ProblemError
@@ -53,6 +54,7 @@ def create_preview_blueprint(tailor: Tailor) -> Blueprint:
     for rule, view, methods in _ROUTES:
         bp.add_url_rule(rule, view_func=view, methods=methods)
     bp.register_error_handler(Exception, _readable)
+    install(bp, tailor)
     return bp
 
 
@@ -70,11 +72,16 @@ class Studio:
     def personas_dir(self) -> Path:
         return Path(current_app.config.get(PERSONAS_KEY) or DEFAULT_PERSONAS)
 
-    def personas(self) -> tuple[dict[str, dict[str, Any]], str | None]:
-        try:
-            return load_personas(self.personas_dir()), None
-        except ProblemError as exc:
-            return {}, str(exc)
+    def personas(self, persona_set: str = "") -> tuple[dict[str, dict[str, Any]], str | None]:
+        """The good personas (of ``persona_set``), and what was wrong with the files skipped."""
+        folder = self.personas_dir()
+        if persona_set:
+            if persona_set not in persona_sets(folder):
+                return {}, f"unknown persona set {persona_set!r} (known: {', '.join(persona_sets(folder)) or 'none'})"
+            folder = folder / persona_set
+        found, problems = read_personas(folder)
+        # a broken file is skipped and named: the other personas stay on screen
+        return found, "\n".join(f"{p} (skipped)" for p in problems) or None
 
     def watcher(self) -> Watcher:
         folder = str(self.personas_dir())
@@ -125,8 +132,8 @@ def index() -> str:
 def render_view() -> str:
     studio = _studio()
     tailor = studio.tailor
-    found, persona_error = studio.personas()
     req = _preview_request()
+    found, persona_error = studio.personas(req.persona_set)
     if not req.template and tailor.template_names():
         req.template = tailor.template_names()[0]
     if req.source == "persona" and not req.persona and found:
@@ -146,8 +153,8 @@ def render_view() -> str:
 
 def render_api() -> Response:
     studio = _studio()
-    found, _ = studio.personas()
     req = _preview_request()
+    found, _ = studio.personas(req.persona_set)
     outcome = render_preview(studio.tailor, found, req)
     fragment = render_template(
         "preview/_result.html", req=req, outcome=outcome, panel=panel_for(studio.tailor, outcome)
@@ -167,13 +174,13 @@ def render_api() -> Response:
 def grid() -> str:
     studio = _studio()
     tailor = studio.tailor
-    found, persona_error = studio.personas()
     req = _preview_request()
+    found, persona_error = studio.personas(req.persona_set)
     if not req.template and tailor.template_names():
         req.template = tailor.template_names()[0]
     outcomes: dict[str, PreviewOutcome] = {}
     for name in found:
-        one = PreviewRequest(req.template, persona=name, at=req.at, context=req.context, mask=req.mask)
+        one = replace(req, persona=name, ref="", profile="")
         outcomes[name] = render_preview(tailor, found, one)
     varying = varying_slots(outcomes.values())
     slots = sorted({s for o in outcomes.values() if o.email for s in o.email.blocks} | set(varying))
@@ -276,3 +283,8 @@ _ROUTES: list[tuple[str, Callable[..., Any], list[str]]] = [
     ("/experiments/<name>", experiment_view, ["GET"]),
     ("/api/version", version, ["GET"]),
 ]
+
+# the QA pages (audience dry run, diff, persona sets, variants) register themselves on these routes
+from tailor.web.preview_qa import QA_ROUTES, install  # noqa: E402 - they use the helpers above
+
+_ROUTES += QA_ROUTES
