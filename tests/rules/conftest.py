@@ -1,15 +1,13 @@
-"""Helpers for the rules, triggers and features tests."""
+"""Fixtures for the rules, triggers and features tests (plain helpers live in rules_helpers.py)."""
 
 from __future__ import annotations
 
 import textwrap
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
-
-#: The example shop's reference "now" (docs/data-formats.md).
-AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+from rules_helpers import AT
 
 
 @pytest.fixture
@@ -30,11 +28,3 @@ def rules_dir(tmp_path: Path):
 
     write.dir = directory  # type: ignore[attr-defined]
     return write
-
-
-def event(name: str, timestamp: str, message_id: str | None = None, /, **properties) -> dict:
-    """A Segment track message as in the profile document."""
-    message = {"type": "track", "event": name, "timestamp": timestamp, "properties": properties}
-    if message_id:
-        message["messageId"] = message_id
-    return message

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from rules_helpers import AT, event
 
-from conftest import AT, event
 from tailor.features import FEATURE_NAMES, compute_features, compute_features_frame, features_from_row
 
 FIXTURE_EVENTS = Path(__file__).resolve().parents[2] / "fixtures" / "events.jsonl"

@@ -7,8 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from rules_helpers import AT, event
 
-from conftest import AT, event
 from tailor.context import build_render_context
 from tailor.profile import validate_profile
 from tailor.rules import Decision, RuleBook

@@ -7,8 +7,8 @@ import random
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from rules_helpers import AT, event
 
-from conftest import AT, event
 from tailor.triggers import Fired, TriggerSpec, evaluate_triggers, parse_duration
 
 CART = TriggerSpec.from_mapping(
