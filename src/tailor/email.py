@@ -29,6 +29,8 @@ class Email:
     blocks: dict[str, str] = field(default_factory=dict)
     triggers: dict[str, Any] = field(default_factory=dict)
     recommendations: dict[str, Any] = field(default_factory=dict)
+    #: headers the sender must set (``Message-ID``, ``List-Unsubscribe``, ``List-Unsubscribe-Post``)
+    headers: dict[str, str] = field(default_factory=dict)
     #: the typed per-slot decisions behind ``decisions`` (code reads winners here, not the text)
     slot_decisions: list[SlotDecision] = field(default_factory=list, repr=False, metadata={"json": False})
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from tailor.delivery.frequency import FrequencyCap
 from tailor.problems import Problem, ProblemError
 from tailor.rules.checks import check_loaded
 from tailor.rules.conditions import Condition
@@ -29,6 +30,8 @@ class RuleBook:
         self.triggers: dict[str, TriggerSpec] = loaded.triggers
         #: clustering segments (``model: kmeans``); models are read from ``artifacts``
         self.clusters: dict[str, Any] = loaded.clusters
+        #: at most N marketing emails per person per period (``frequency_cap:``), or None
+        self.frequency_cap: FrequencyCap | None = loaded.frequency_cap
         self._artifacts: Path | None = None
 
     @property

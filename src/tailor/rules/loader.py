@@ -13,12 +13,13 @@ from typing import Any, Literal
 
 import yaml
 
+from tailor.delivery.frequency import FrequencyCap
 from tailor.problems import Problem
 from tailor.rules import schema
 from tailor.rules.conditions import CONTEXT_NAMES, Condition, ConditionError, environment
 from tailor.rules.model import AbortRule, Origin, Rule, SegmentRule, SlotRules
 from tailor.rules.yamlmarks import MarkedDict, error_mark, load_marked
-from tailor.triggers import TriggerSpec
+from tailor.triggers import TriggerSpec, parse_duration
 
 
 @dataclass
@@ -37,6 +38,9 @@ class Loaded:
     #: slot -> every (default, origin) given, for conflicting-default checks
     defaults: dict[str, list[tuple[str, Origin]]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    #: ``frequency_cap:`` (one per shop) and where it was declared
+    frequency_cap: FrequencyCap | None = None
+    frequency_cap_origin: Origin | None = None
 
     def problem(self, origin: Origin, message: str, severity: Literal["error", "warning"] = "error") -> None:
         self.problems.append(Problem(origin.path, origin.line, origin.col, message, severity))
@@ -88,6 +92,7 @@ def _load_file(path: Path, loaded: Loaded) -> None:
     _read_abort(name, data, loaded)
     _read_segments(name, data, loaded)
     _read_triggers(name, data, loaded)
+    _read_frequency_cap(name, data, loaded)
 
 
 def _valid(item: Any, item_schema: dict) -> bool:
@@ -224,3 +229,16 @@ def _read_triggers(name: str, data: MarkedDict, loaded: Loaded) -> None:
         _declare(loaded, "trigger", trigger, origin)
         loaded.triggers[trigger] = TriggerSpec.from_mapping(trigger, item)
         loaded.trigger_origins[trigger] = origin
+
+
+def _read_frequency_cap(name: str, data: MarkedDict, loaded: Loaded) -> None:
+    item = data.get("frequency_cap")
+    if not isinstance(item, MarkedDict) or not _valid(item, schema.FREQUENCY_CAP):
+        return  # reported by the schema check
+    origin = _origin(name, data, "frequency_cap")
+    if loaded.frequency_cap_origin is not None:
+        first = loaded.frequency_cap_origin
+        loaded.problem(origin, f"frequency_cap is declared twice (first at {first.path}:{first.line}:{first.col})")
+        return
+    loaded.frequency_cap = FrequencyCap(item["max"], parse_duration(item["per"]), item.get("description", ""))
+    loaded.frequency_cap_origin = origin

@@ -95,6 +95,18 @@ SEGMENT = {
     },
 }
 
+FREQUENCY_CAP = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["max", "per"],
+    "description": "at most `max` marketing emails per person per `per` (docs/delivery.md)",
+    "properties": {
+        "max": {"type": "integer", "minimum": 1},
+        "per": DURATION,
+        "description": {"type": "string"},
+    },
+}
+
 RULE_FILE = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "tailor rule file (rules/*.yaml)",
@@ -111,6 +123,7 @@ RULE_FILE = {
         "abort": {"type": "array", "items": ABORT},
         "recs": {"type": "object", "description": "recommendation business filters (docs/recommendations.md)"},
         "experiments": {"type": "object", "description": "A/B experiments (docs/experiments.md)"},
+        "frequency_cap": FREQUENCY_CAP,
     },
 }
 

@@ -204,7 +204,7 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _dead(owner: str | None) -> bool:
+def owner_is_dead(owner: str | None) -> bool:
     """True when ``owner`` is a scan on this host whose process is gone (e.g. kill -9)."""
     if not owner:
         return False
@@ -309,7 +309,7 @@ def notify(
         else:
             mine.add(row_id)
     pending = store.pending_notifications()
-    dead = {row["lease_owner"] for row in pending if row["lease_owner"] != owner and _dead(row["lease_owner"])}
+    dead = {row["lease_owner"] for row in pending if row["lease_owner"] != owner and owner_is_dead(row["lease_owner"])}
     for row in pending:
         # (re)take the lease right before posting: exactly one live scan delivers a row
         if not store.lease_notification(row["id"], owner=owner, until=_now() + lease, dead_owners=dead):
