@@ -298,6 +298,9 @@ class Tailor:
                 triggers=prepared.context["triggers"],
                 recommendations=prepared.recommendations,
                 experiments=prepared.experiments,
+                recipient_id=prepared.profile_id,
+                recipient_email=prepared.email,
+                transactional=bool(compiled.settings.get("transactional", False)),
             )
             email.headers = self.send_headers(prepared.profile_id, prepared.email, send_id)
             if count_send and send_id:
@@ -507,7 +510,7 @@ class Tailor:
         from tailor.delivery.frequency import is_capped, trace_entry
 
         cap = self.rulebook.frequency_cap
-        marketing = not prepared.compiled.settings.get("transactional", False)
+        marketing = not email.transactional
         if self.store is None or not (prepared.profile_id or prepared.email):
             email.decisions.append({**trace_entry(cap, marketing=marketing), "counted": False})
             return
