@@ -31,8 +31,9 @@ logger = logging.getLogger("tailor.delivery")
 class Outcome:
     """What happened to one record: ``sent``, ``failed`` (5xx, recorded), ``deferred`` (4xx
     until the retries ran out: the next run tries again), ``capped``, ``unconfirmed``
-    (a crash after the final dot: not resent), ``skipped`` (already final in the journal)
-    or ``busy`` (another live run holds it)."""
+    (a crash after the final dot: not resent), ``skipped`` (already final in the journal),
+    ``suppressed`` (unsubscribed, bounced: checked right before sending) or ``busy``
+    (another live run holds it)."""
 
     send_id: str
     status: str
@@ -96,6 +97,10 @@ class Sender:
             self._dead = {o for o in journal.owners(self.store) if o != self.owner and owner_is_dead(o)}
         address = parseaddr(email.to)[1]
         email_hash = self.store.hash_email(address) if "@" in address else None
+        # someone may unsubscribe between the render and the send (a shard waits for hours)
+        reason = self.store.is_suppressed(email.profile_id, email_hash=email_hash)
+        if reason:
+            return Outcome(email.send_id, "suppressed", error=f"suppressed ({reason})")
         claim = journal.claim(
             self.store,
             send_id=email.send_id,
