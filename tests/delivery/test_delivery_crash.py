@@ -8,17 +8,15 @@ point of no return (the final dot of DATA) — and the test SIGKILLs the client 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import tailor_command
 
 from tailor.delivery import journal
 
-ROOT = Path(__file__).resolve().parents[2]
 PEOPLE = 6
 
 
@@ -45,22 +43,8 @@ def shard(tmp_path: Path) -> Path:
 
 def start(tmp_path: Path, database_url: str, smtp_url: str, path: Path) -> subprocess.Popen:
     (tmp_path / "rules").mkdir(exist_ok=True)
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT / "src"),
-        "TAILOR_DATABASE_URL": database_url,
-        "TAILOR_RULES": str(tmp_path / "rules"),
-        "TAILOR_SMTP_FROM": "Shop <news@shop.example>",
-        "TAILOR_PUBLIC_URL": "http://127.0.0.1:8000",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-c", "from tailor.cli import main; main()", "deliver", str(path), "--smtp", smtp_url],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    env = {"TAILOR_DATABASE_URL": database_url, "TAILOR_RULES": str(tmp_path / "rules")}
+    return tailor_command("deliver", str(path), "--smtp", smtp_url, cwd=tmp_path, env=env, wait=False)
 
 
 def statuses(store) -> dict[str, str]:

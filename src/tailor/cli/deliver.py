@@ -35,7 +35,7 @@ def deliver_records(
 
     store = _store(settings)
     try:
-        sender = _sender(settings, store, smtp_url)
+        sender = open_cli_sender(settings, store, smtp_url)
         sender.resend_unconfirmed = resend_unconfirmed
         try:
             return sender.deliver(records, echo=_echo if echo else None)
@@ -57,7 +57,8 @@ def _store(settings: Settings) -> Any:
     return store
 
 
-def _sender(settings: Settings, store: Any, smtp_url: str | None) -> Any:
+def open_cli_sender(settings: Settings, store: Any, smtp_url: str | None) -> Any:
+    """The sender every command uses: the relay, the cap from ``rules/``; a clear exit on a setting missing."""
     from tailor.delivery.sender import open_sender
     from tailor.problems import ProblemError
     from tailor.rules import RuleBook

@@ -274,23 +274,35 @@ def post(
     return False, delivery.retries + 1, error
 
 
+#: ``(payload, idempotency key, on_attempt=…) -> (done, attempts, last error)``
+Sending = Callable[..., tuple[bool, int, str | None]]
+
+
 def notify(
     store: Any,
     due: list[dict[str, Any]],
     at: datetime,
-    delivery: Delivery,
+    delivery: Delivery | None,
     *,
     owner: str | None = None,
     lease: timedelta = DEFAULT_LEASE,
     echo: Callable[[Outcome], None] | None = None,
+    send: Sending | None = None,
 ) -> NotifyReport:
     """Claim every due payload, then deliver every pending notification once acknowledged.
 
     Pending notifications left by an earlier scan (crashed, or the receiver was down)
-    are delivered again, with the same ``Idempotency-Key``.
+    are delivered again, with the same ``Idempotency-Key``. ``send`` replaces the POST
+    to ``delivery.url`` (``--deliver smtp://…`` renders and mails each payload instead);
+    it answers like :func:`post`: ``(done, attempts, error)``.
     """
     owner = owner or new_owner()
-    lease = max(lease, timedelta(seconds=2 * delivery.worst_case_seconds()))
+    if delivery is not None:
+        lease = max(lease, timedelta(seconds=2 * delivery.worst_case_seconds()))
+    if send is None:
+        if delivery is None:
+            raise ValueError("give a delivery (a URL to POST to) or a send function")
+        send = partial(post, delivery)
     at = to_utc(at)
     report = NotifyReport()
     mine: set[int] = set()
@@ -315,8 +327,7 @@ def notify(
         if not store.lease_notification(row["id"], owner=owner, until=_now() + lease, dead_owners=dead):
             continue
         body = dict(row["payload"])
-        acknowledged, attempts, error = post(
-            delivery,
+        acknowledged, attempts, error = send(
             body,
             row["key"],
             on_attempt=partial(store.notification_attempted, row["id"], owner),  # called with each error
