@@ -92,6 +92,7 @@ POLICY: dict[str, Access] = {
     "preview.static": PUBLIC,
     "preview.version": STUDIO_API,
     "preview.render_api": STUDIO_API,
+    "preview.send_test_api": STUDIO_API,
     "preview.": STUDIO,
 }
 
