@@ -119,20 +119,13 @@ class Settings:
                     coerced["write_keys"], coerced["trusted_write_keys"] = _split_trusted(coerced[key])
             elif key in ("templates", "rules", "artifacts"):
                 coerced[key] = Path(value)
-            elif key in ("budget_ms", "render_timeout_ms"):
+            elif key in ("budget_ms", "render_timeout_ms", "outbound_max_bytes"):
                 try:
                     coerced[key] = int(value)
                 except (TypeError, ValueError):
                     raise ConfigError(f"{key} must be an integer, got {value!r}") from None
                 if coerced[key] <= 0:
                     raise ConfigError(f"{key} must be positive")
-            elif key == "outbound_max_bytes":
-                try:
-                    coerced[key] = int(value)
-                except (TypeError, ValueError):
-                    raise ConfigError(f"outbound_max_bytes must be an integer, got {value!r}") from None
-                if coerced[key] <= 0:
-                    raise ConfigError("outbound_max_bytes must be positive")
             elif key in ("smtp_url", "public_url"):
                 coerced[key] = _checked_url(key, value)
             elif key == "inliner":

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from preview_helpers import AT
+
 from smtp_server import SmtpServer
 
 SEEDS = ("qa-lead@shop.example", "designer@shop.example")

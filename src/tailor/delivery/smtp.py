@@ -10,6 +10,7 @@ may or may not have been accepted (:class:`Unconfirmed`).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import smtplib
 import ssl
@@ -248,10 +249,8 @@ class SmtpTransport:
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with contextlib.suppress(OSError):
                 conn.close()
-            except OSError:
-                pass
 
 
 def _text(reply: bytes | str) -> str:
