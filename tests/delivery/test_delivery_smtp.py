@@ -185,3 +185,49 @@ def test_the_relay_url_is_parsed_with_starttls_and_credentials():
         10.0,
     )
     assert "s:cret" not in config.describe()
+
+
+def _left_committing_by_a_dead_run(store, email: RenderedEmail) -> None:
+    import socket
+
+    dead = f"{socket.gethostname()}:999999999:gone"  # no such pid: the run was killed
+    claim = journal.claim(
+        store,
+        send_id=email.send_id,
+        profile_id=email.profile_id,
+        email_hash=store.hash_email("zoe1@example.com"),
+        template=email.template,
+        marketing=True,
+        cap=None,
+        owner=dead,
+        lease=timedelta(hours=1),
+    )
+    assert claim.row_id is not None
+    journal.committing(store, claim.row_id, dead, "<x@shop.example>")
+
+
+def test_an_unconfirmed_email_is_not_resent_unless_asked(store, smtp):
+    email = record(1)
+    _left_committing_by_a_dead_run(store, email)
+    assert sender_for(store, smtp).send(email).status == "unconfirmed"  # at most once: not sent again
+    assert smtp.mailbox.messages == []
+    again = sender_for(store, smtp, resend_unconfirmed=True).send(email)  # the operator opts into at-least-once
+    assert again.status == "sent" and len(smtp.mailbox.messages) == 1
+
+
+def test_a_row_another_live_run_holds_is_left_to_it(store, smtp):
+    email = record(1)
+    claim = journal.claim(
+        store,
+        send_id=email.send_id,
+        profile_id="u-1",
+        email_hash=None,
+        template="newsletter",
+        marketing=True,
+        cap=None,
+        owner="another-host:1:live",
+        lease=timedelta(hours=1),
+    )
+    assert claim.action == "send"
+    assert sender_for(store, smtp).send(email).status == "busy"
+    assert smtp.mailbox.messages == []
