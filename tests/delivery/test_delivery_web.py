@@ -179,3 +179,21 @@ def test_a_second_frequency_cap_is_an_error_pointing_at_both(tmp_path):
     (rules / "b.yaml").write_text("frequency_cap: {max: 2, per: 1d}\n", encoding="utf-8")
     [problem] = [str(p) for p in RuleBook.check(rules)]
     assert "b.yaml:1:" in problem and "declared twice" in problem and "a.yaml:1:" in problem
+
+
+def test_the_link_works_without_credentials_when_every_other_route_needs_one(write_templates, tmp_path, serve):
+    templates = write_templates({"news.mjml": page()})
+    settings = Settings(
+        templates=templates,
+        rules=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 's.db'}",
+        api_tokens=("studio-token",),
+        public_url="https://mail.shop.example",
+    )
+    tailor = Tailor(templates, tmp_path, settings.database_url, settings=settings, create_store=True)
+    url = serve(create_app(settings, tailor=tailor))
+    assert requests.post(f"{url}/v1/render", json={"template": "news"}, timeout=30).status_code == 401
+    token = Unsubscribe(tailor.store).token("bob@example.com")
+    done = requests.post(f"{url}/v1/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"}, timeout=30)
+    assert done.status_code == 200
+    assert tailor.store.is_suppressed(email="bob@example.com") == "unsubscribe"
