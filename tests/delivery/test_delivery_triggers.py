@@ -131,6 +131,9 @@ def test_batch_deliver_sends_the_campaign_once_across_reruns(tmp_path, database_
     first = tailor_command(*args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert f"delivery: {PEOPLE} sent" in first.stdout
+    trace = [json.loads(line) for line in (tmp_path / "out" / "delivery.jsonl").read_text().splitlines()]
+    assert {line["status"] for line in trace} == {"sent"}
+    assert {line["frequency_cap"]["frequency_cap"] for line in trace} == {"allowed"}
     assert sorted(str(m["To"]) for m in smtp.mailbox.messages) == [f"cart{n}@example.com" for n in range(PEOPLE)]
     rerun = tailor_command(*args, cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stderr

@@ -97,8 +97,9 @@ def batch(
         from tailor.cli.deliver import deliver_records, report_line
         from tailor.delivery.records import from_batch_folder
 
-        report = deliver_records(settings, from_batch_folder(out_dir), smtp_url=deliver_url, echo=False)
-        click.echo(report_line(report))
+        lines = Path(out_dir) / "delivery.jsonl"
+        report = deliver_records(settings, from_batch_folder(out_dir), smtp_url=deliver_url, lines_to=lines)
+        click.echo(f"{report_line(report)} (one line per email, with the frequency cap's decision: {lines})")
         if {"failed", "deferred"} & set(report.counts()):
             raise SystemExit(1)
 

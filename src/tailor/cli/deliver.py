@@ -23,9 +23,9 @@ def deliver_records(
     *,
     smtp_url: str | None,
     resend_unconfirmed: bool = False,
-    echo: bool = True,
+    lines_to: Path | None = None,
 ) -> Any:
-    """Send ``records`` through the relay, one JSON line per outcome; the report.
+    """Send ``records`` through the relay, one JSON line per outcome (stdout, or the file ``lines_to``); the report.
 
     The one way every command delivers (``deliver``, ``batch --deliver``, ``triggers scan
     --deliver``): the frequency cap comes from ``rules/``, the journal from the store.
@@ -38,7 +38,10 @@ def deliver_records(
         sender = open_cli_sender(settings, store, smtp_url)
         sender.resend_unconfirmed = resend_unconfirmed
         try:
-            return sender.deliver(records, echo=_echo if echo else None)
+            if lines_to is None:
+                return sender.deliver(records, echo=_echo)
+            with open(lines_to, "a", encoding="utf-8") as fh:
+                return sender.deliver(records, echo=lambda o: fh.write(json.dumps(o.to_dict(), sort_keys=True) + "\n"))
         except RelayUnusable as exc:
             fail(str(exc))
         except ProblemError as exc:  # a malformed line in a shard: the lines before it went out
