@@ -79,7 +79,8 @@ class Sender:
     lease: timedelta = timedelta(minutes=10)
     #: opt into at-least-once for rows a crash left between the final dot and its answer
     resend_unconfirmed: bool = False
-    _dead: set[str] | None = None
+    #: owners of journal rows whose process is gone (looked up once per sender)
+    _dead: set[str] | None = field(default=None, init=False, repr=False)
 
     def deliver(self, emails: Iterable[RenderedEmail], echo: Callable[[Outcome], None] | None = None) -> DeliveryReport:
         """Send every record (streamed: one at a time, nothing kept but the outcomes)."""

@@ -262,7 +262,7 @@ def send_test_api() -> Response:
     nothing counted for the persona. Answers ``{"ok", "sent": [masked seeds], "error"}``.
     """
     from tailor.delivery.smtp import RelayUnusable
-    from tailor.delivery.test_send import send_test
+    from tailor.delivery.seeds import send_test
     from tailor.email import TailorError
 
     studio = _studio()
