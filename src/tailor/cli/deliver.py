@@ -138,8 +138,8 @@ def send_test(
     database_url: str | None,
 ) -> None:
     """Render TEMPLATE for --persona and send it to the seed list ("[TEST]" subject)."""
-    from tailor.delivery.smtp import RelayUnusable
     from tailor.delivery.seeds import send_test as run
+    from tailor.delivery.smtp import RelayUnusable
     from tailor.email import TailorError
     from tailor.preview.personas import load_personas
     from tailor.problems import ProblemError

@@ -261,8 +261,8 @@ def send_test_api() -> Response:
     The same as ``tailor send-test``: one persona, "[TEST]" subject, the SMTP setting,
     nothing counted for the persona. Answers ``{"ok", "sent": [masked seeds], "error"}``.
     """
-    from tailor.delivery.smtp import RelayUnusable
     from tailor.delivery.seeds import send_test
+    from tailor.delivery.smtp import RelayUnusable
     from tailor.email import TailorError
 
     studio = _studio()
