@@ -6,6 +6,7 @@ import json
 import shutil
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from cli_runner import ROOT, tailor_command
 
 from tailor.delivery import journal
@@ -101,6 +102,7 @@ def test_a_trigger_scan_delivers_each_episode_once_and_applies_the_frequency_cap
     assert sorted(r["status"] for r in sent) == ["capped"] + ["sent"] * (PEOPLE - 1)
 
 
+@pytest.mark.slow  # two Dask local clusters, one per run
 def test_batch_deliver_sends_the_campaign_once_across_reruns(tmp_path, database_url, store, smtp):
     shop_copy(tmp_path)
     abandoned_carts(store)
