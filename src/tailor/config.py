@@ -24,9 +24,14 @@ ENV_NAMES = {
     "inliner": "TAILOR_INLINER",
     "artifacts": "TAILOR_ARTIFACTS",
     "outbound_max_bytes": "TAILOR_OUTBOUND_MAX_BYTES",
+    "smtp_url": "TAILOR_SMTP_URL",
+    "smtp_from": "TAILOR_SMTP_FROM",
+    "test_recipients": "TAILOR_TEST_RECIPIENTS",
+    "public_url": "TAILOR_PUBLIC_URL",
+    "unsubscribe_mailto": "TAILOR_UNSUBSCRIBE_MAILTO",
 }
 
-_LIST_SETTINGS = {"secret", "write_keys", "api_tokens", "trusted_proxies"}
+_LIST_SETTINGS = {"secret", "write_keys", "api_tokens", "trusted_proxies", "test_recipients"}
 #: suffix marking a write key as trusted (``TAILOR_WRITE_KEYS="browser-key,backend-key:trusted"``)
 TRUSTED_SUFFIX = ":trusted"
 
@@ -61,6 +66,17 @@ class Settings:
     artifacts: Path = Path(".tailor/artifacts")
     #: the largest answer read from another service (recommendations, trigger notifications)
     outbound_max_bytes: int = 1024 * 1024
+    #: SMTP relay for ``--deliver`` and studio test sends: ``smtp://[user:password@]host[:port][?starttls=true]``
+    #: or ``smtps://…`` (TLS from the first byte); ``?rate=N`` messages per second (docs/delivery.md)
+    smtp_url: str | None = None
+    #: the sender, ``Shop <news@shop.example>``; its domain names every Message-ID
+    smtp_from: str | None = None
+    #: the seed list "send a test" delivers to
+    test_recipients: tuple[str, ...] = ()
+    #: where recipients reach this tailor (https): the one-click unsubscribe links point here
+    public_url: str | None = None
+    #: an optional ``mailto:`` address added to ``List-Unsubscribe``
+    unsubscribe_mailto: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -103,20 +119,15 @@ class Settings:
                     coerced["write_keys"], coerced["trusted_write_keys"] = _split_trusted(coerced[key])
             elif key in ("templates", "rules", "artifacts"):
                 coerced[key] = Path(value)
-            elif key in ("budget_ms", "render_timeout_ms"):
+            elif key in ("budget_ms", "render_timeout_ms", "outbound_max_bytes"):
                 try:
                     coerced[key] = int(value)
                 except (TypeError, ValueError):
                     raise ConfigError(f"{key} must be an integer, got {value!r}") from None
                 if coerced[key] <= 0:
                     raise ConfigError(f"{key} must be positive")
-            elif key == "outbound_max_bytes":
-                try:
-                    coerced[key] = int(value)
-                except (TypeError, ValueError):
-                    raise ConfigError(f"outbound_max_bytes must be an integer, got {value!r}") from None
-                if coerced[key] <= 0:
-                    raise ConfigError("outbound_max_bytes must be positive")
+            elif key in ("smtp_url", "public_url"):
+                coerced[key] = _checked_url(key, value)
             elif key == "inliner":
                 if value not in ("css-inline", "premailer"):
                     raise ConfigError(f"inliner must be 'css-inline' or 'premailer', got {value!r}")
@@ -129,6 +140,27 @@ class Settings:
     def has_credentials(self) -> bool:
         """Whether any credential is configured: then every route needs one (loopback grants nothing)."""
         return bool(self.secret or self.api_tokens or self.write_keys)
+
+
+def _checked_url(key: str, value: Any) -> str | None:
+    """``smtp_url``/``public_url`` parsed once here, so a typo fails at start-up, not mid-campaign."""
+    if value in (None, ""):
+        return None
+    if key == "smtp_url":
+        from tailor.delivery.smtp import SmtpConfig
+
+        try:
+            SmtpConfig.from_url(str(value))
+        except ValueError as exc:
+            raise ConfigError(f"smtp_url: {exc}") from None
+    else:
+        from tailor.delivery.unsubscribe import check_public_url
+
+        try:
+            check_public_url(str(value))
+        except ValueError as exc:
+            raise ConfigError(f"public_url: {exc}") from None
+    return str(value)
 
 
 def _check_networks(values: tuple[str, ...]) -> None:

@@ -227,6 +227,7 @@ class Tailor:
         send_id: str | None = None,
         record_exposure: bool = True,
         variants: Mapping[str, str] | None = None,
+        count_send: bool = False,
     ) -> Email:
         """Render ``template`` for one recipient.
 
@@ -236,6 +237,9 @@ class Tailor:
         is sent (previews): an exposure counts a person who saw a variant. ``variants``
         (experiment → variant or ``holdout``) replaces the recipient's assignment: QA previews
         a variant without hunting for someone assigned to it; such a render records no exposure.
+        ``count_send=True`` (with a ``send_id``) when the caller sends what it gets, an
+        ESP through ``/v1/render``: the frequency cap is applied (an abort when reached)
+        and the send counted. Tailor's own deliveries apply it when they send instead.
         """
         # One deadline and allocation budget for the rule conditions and every part of the email.
         with collecting_fallbacks() as fallbacks, render_limits(self.settings.render_timeout_ms, start=False):
@@ -268,7 +272,13 @@ class Tailor:
                 triggers=prepared.context["triggers"],
                 recommendations=prepared.recommendations,
                 experiments=prepared.experiments,
+                recipient_id=prepared.profile_id,
+                recipient_email=prepared.email,
+                transactional=bool(compiled.settings.get("transactional", False)),
             )
+            email.headers = self.send_headers(prepared.profile_id, prepared.email, send_id)
+            if count_send and send_id:
+                self._count_send(email, prepared, send_id)
             if record_exposure and not variants:
                 self._log_exposures(email, prepared, send_id)
             return email
@@ -388,7 +398,16 @@ class Tailor:
             variants or {},
         )
         return Prepared(
-            compiled, ctx.as_template_vars(), blocks, trace, recs_info, experiments, doc.get("id"), decision.slots
+            compiled,
+            ctx.as_template_vars(),
+            blocks,
+            trace,
+            recs_info,
+            experiments,
+            doc.get("id"),
+            decision.slots,
+            doc.get("email"),
+            at,
         )
 
     def segments_of(self, profile_id: str, at: str | datetime | None = None) -> list[str]:
@@ -398,6 +417,64 @@ class Tailor:
             return []
         doc = validate_profile(doc)
         return build_render_context(doc, parse_at(at), self.rulebook, catalog=self.catalog_index()).segments
+
+    # -- sending: headers and the frequency cap (tailor.delivery) ---------------------
+
+    @property
+    def unsubscribe(self) -> Any:
+        """Signed one-click unsubscribe links (None without a store or ``TAILOR_PUBLIC_URL``)."""
+        if not self.settings.public_url or self.store is None:
+            return None
+        if getattr(self, "_unsubscribe", None) is None:
+            from tailor.delivery.unsubscribe import Unsubscribe
+
+            self._unsubscribe = Unsubscribe(self.store, self.settings.public_url, self.settings.unsubscribe_mailto)
+        return self._unsubscribe
+
+    def send_headers(self, profile_id: str | None, address: str | None, send_id: str | None) -> dict[str, str]:
+        """``Message-ID`` (with a ``send_id``) and the ``List-Unsubscribe`` pair (with an address)."""
+        from tailor.delivery.message import message_id
+
+        headers: dict[str, str] = {}
+        if send_id:
+            headers["Message-ID"] = message_id(esp_send_key(send_id, profile_id, address), self._message_domain())
+        unsubscribe = self.unsubscribe if address else None
+        if unsubscribe is not None and address:
+            headers.update(unsubscribe.headers(address))
+        return headers
+
+    def _message_domain(self) -> str:
+        from urllib.parse import urlsplit
+
+        from tailor.delivery.message import sender_domain
+
+        if self.settings.smtp_from:
+            return sender_domain(self.settings.smtp_from)
+        return (urlsplit(self.settings.public_url or "").hostname or "localhost").lower()
+
+    def _count_send(self, email: Email, prepared: Prepared, send_id: str) -> None:
+        """Apply the frequency cap to an ESP's send and count it; abort (422) when the cap is reached."""
+        from tailor.delivery import journal
+        from tailor.delivery.frequency import is_capped, trace_entry
+
+        cap = self.rulebook.frequency_cap
+        marketing = not email.transactional
+        if self.store is None or not (prepared.profile_id or prepared.email):
+            email.decisions.append({**trace_entry(cap, marketing=marketing), "counted": False})
+            return
+        entry = journal.handed(
+            self.store,
+            send_id=esp_send_key(send_id, prepared.profile_id, prepared.email),
+            profile_id=prepared.profile_id,
+            email_hash=self.store.hash_email(prepared.email) if prepared.email else None,
+            template=email.template,
+            marketing=marketing,
+            cap=cap,
+            at=prepared.at.replace(tzinfo=None),
+        )
+        email.decisions.append(entry)
+        if is_capped(entry):
+            raise RenderAborted(f"frequency cap: {entry['why']}", rule="frequency-cap", decisions=email.decisions)
 
     def _log_exposures(self, email: Email, prepared: Prepared, send_id: str | None) -> None:
         if not email.experiments or not prepared.profile_id or self.store is None:
@@ -442,6 +519,21 @@ class Prepared:
     profile_id: str | None
     #: the typed form of the slot entries in ``decisions``
     slot_decisions: list[SlotDecision] = field(default_factory=list)
+    #: the recipient's address (None when the profile has none)
+    email: str | None = None
+    #: the send time
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def esp_send_key(send_id: str, profile_id: str | None, address: str | None) -> str:
+    """One recipient's share of an ESP send: ESPs reuse one ``send_id`` for a whole campaign.
+
+    Without a profile id the address is hashed: the key is stored in the journal.
+    """
+    import hashlib
+
+    who = profile_id or ("h" + hashlib.sha256((address or "").lower().encode()).hexdigest()[:24])
+    return f"esp:{send_id}:{who}"
 
 
 def _uses_recs(compiled: CompiledTemplate) -> bool:

@@ -29,6 +29,13 @@ class Email:
     blocks: dict[str, str] = field(default_factory=dict)
     triggers: dict[str, Any] = field(default_factory=dict)
     recommendations: dict[str, Any] = field(default_factory=dict)
+    #: headers the sender must set (``Message-ID``, ``List-Unsubscribe``, ``List-Unsubscribe-Post``)
+    headers: dict[str, str] = field(default_factory=dict)
+    #: who it is for (kept out of ``to_dict``: the CLI's JSON and logs carry no address)
+    recipient_id: str | None = field(default=None, repr=False, metadata={"json": False})
+    recipient_email: str | None = field(default=None, repr=False, metadata={"json": False})
+    #: ``transactional: true`` in the template's settings (not capped, not counted)
+    transactional: bool = field(default=False, metadata={"json": False})
     #: the typed per-slot decisions behind ``decisions`` (code reads winners here, not the text)
     slot_decisions: list[SlotDecision] = field(default_factory=list, repr=False, metadata={"json": False})
 

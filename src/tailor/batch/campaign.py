@@ -82,8 +82,13 @@ def render_chunk(
     out_dir: str,
     at: str | None,
     context: dict[str, Any] | None,
+    campaign: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Render one chunk in a worker; write ``<stem>.html``/``.txt``; return one summary per recipient."""
+    """Render one chunk in a worker; write ``<stem>.html``/``.txt``; return one summary per recipient.
+
+    With a ``campaign`` id (``--deliver``) each line also carries what delivery needs:
+    the send id ``<campaign>:<stem>``, the address, the preheader.
+    """
     from tailor.core import Tailor
     from tailor.email import RenderAborted, TailorError
 
@@ -124,6 +129,15 @@ def render_chunk(
                 "fallbacks": sorted({f["reason"] for f in email.fallbacks}),
             }
         )
+        if campaign is not None:
+            results[-1].update(
+                send_id=f"{campaign}:{stem}",
+                to=email.recipient_email,
+                profile_id=email.recipient_id,
+                preheader=email.preheader,
+                template=email.template,
+                marketing=not email.transactional,
+            )
     return results
 
 
@@ -139,6 +153,7 @@ def render_campaign(
     at: str | None = None,
     context: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
+    campaign: str | None = None,
 ) -> BatchSummary:
     """Render ``template`` for every recipient on Dask; ``scheduler`` is a remote address (default: a local cluster)."""
     from dask.distributed import Client, LocalCluster, as_completed
@@ -157,7 +172,9 @@ def render_campaign(
     manifest = out_dir / "manifest.jsonl"
     try:
         futures = [
-            client.submit(render_chunk, settings, template, chunk, str(out_dir.resolve()), at, context, pure=False)
+            client.submit(
+                render_chunk, settings, template, chunk, str(out_dir.resolve()), at, context, campaign, pure=False
+            )
             for chunk in chunks
         ]
         with open(manifest, "w", encoding="utf-8") as fh:

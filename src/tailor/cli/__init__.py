@@ -6,6 +6,7 @@ import click
 
 from tailor.cli.batch import batch
 from tailor.cli.check import check
+from tailor.cli.deliver import deliver, send_test
 from tailor.cli.experiments import experiments
 from tailor.cli.ingest import ingest
 from tailor.cli.maintenance import maintenance
@@ -38,3 +39,5 @@ main.add_command(segments)
 main.add_command(profiles)
 main.add_command(maintenance)
 main.add_command(personas)
+main.add_command(deliver)
+main.add_command(send_test)

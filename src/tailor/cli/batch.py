@@ -25,6 +25,12 @@ from tailor.problems import ProblemError
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1), help="Local cluster size.")
 @click.option("--at", help="Send time, ISO 8601 (default: now).")
 @click.option("--context", "context_json", help="ESP send-time data as a JSON object.")
+@click.option("--deliver", "deliver_url", help="Then send each rendered email by SMTP (smtp://… or smtps://…).")
+@click.option(
+    "--campaign",
+    help="With --deliver: this campaign's id; each recipient gets at most one email per campaign id, "
+    "across re-runs and crashes.",
+)
 @templates_option
 @rules_option
 @database_option
@@ -37,6 +43,8 @@ def batch(
     workers: int,
     at: str | None,
     context_json: str | None,
+    deliver_url: str | None,
+    campaign: str | None,
     templates: str | None,
     rules: str | None,
     database_url: str | None,
@@ -46,6 +54,8 @@ def batch(
 
     if bool(audience) == bool(segment):
         fail("give exactly one of --audience FILE or --segment NAME")
+    if deliver_url and not campaign:
+        fail("--deliver needs --campaign ID: the id that makes a re-run send nobody the campaign twice")
     settings = settings_from({"templates": templates, "rules": rules, "database_url": database_url})
     context = None
     if context_json:
@@ -75,6 +85,7 @@ def batch(
             at=at,
             context=context,
             progress=bar.update,
+            campaign=campaign if deliver_url else None,
         )
     click.echo(
         f"{summary.rendered} rendered, {summary.aborted} skipped by abort rules, {summary.failed} failed → "
@@ -82,6 +93,15 @@ def batch(
     )
     if summary.fallbacks:
         click.echo("fallbacks: " + ", ".join(f"{k} ×{v}" for k, v in sorted(summary.fallbacks.items())))
+    if deliver_url:
+        from tailor.cli.deliver import deliver_records, report_line
+        from tailor.delivery.records import from_batch_folder
+
+        lines = Path(out_dir) / "delivery.jsonl"
+        report = deliver_records(settings, from_batch_folder(out_dir), smtp_url=deliver_url, lines_to=lines)
+        click.echo(f"{report_line(report)} (one line per email, with the frequency cap's decision: {lines})")
+        if {"failed", "deferred"} & set(report.counts()):
+            raise SystemExit(1)
 
 
 def _segment_members(settings, segment: str, at: str | None) -> list[dict]:

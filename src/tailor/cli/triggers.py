@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from tailor.cli.common import database_option, fail, rules_option, settings_from
+from tailor.cli.common import database_option, fail, rules_option, settings_from, templates_option
 
 
 @click.group("triggers")
@@ -29,7 +29,18 @@ def _at(value: str | None) -> datetime:
 @triggers.command("scan")
 @click.option("--at", "at_text", help="Scan as of this time, ISO 8601 (default: now).")
 @click.option("--notify", "notify_url", help="POST each due recipient to this URL (signed, once per episode).")
+@click.option(
+    "--deliver",
+    "deliver_url",
+    help="Render each due recipient's email and send it by SMTP (smtp://… or smtps://…), once per episode.",
+)
+@click.option(
+    "--template",
+    "template_name",
+    help="With --deliver: the template to send (default: the template named like the trigger).",
+)
 @click.option("--trigger", "names", multiple=True, help="Only this trigger (repeatable; default: all declared).")
+@templates_option
 @rules_option
 @database_option
 @click.option("--retries", default=4, show_default=True, help="Retries per notification (5xx, 429, network errors).")
@@ -45,7 +56,10 @@ def _at(value: str | None) -> datetime:
 def scan(
     at_text: str | None,
     notify_url: str | None,
+    deliver_url: str | None,
+    template_name: str | None,
     names: tuple[str, ...],
+    templates: str | None,
     rules: str | None,
     database_url: str | None,
     retries: int,
@@ -65,7 +79,9 @@ def scan(
     from tailor.triggers.scan import Delivery, notify
     from tailor.triggers.scan import scan as find
 
-    settings = settings_from({"rules": rules, "database_url": database_url})
+    if notify_url and deliver_url:
+        fail("give --notify URL (the ESP sends) or --deliver smtp://… (tailor sends), not both")
+    settings = settings_from({"templates": templates, "rules": rules, "database_url": database_url})
     at = _at(at_text)
     try:
         book = RuleBook.load(settings.rules, artifacts=settings.artifacts)
@@ -81,6 +97,9 @@ def scan(
     try:
         store.migrate()
         due = find(store, specs, at)
+        if deliver_url:
+            _deliver(store, settings, specs, due, at, deliver_url, template_name, timedelta(seconds=lease_seconds))
+            return
         if not notify_url:
             for item in due:
                 click.echo(json.dumps(item, sort_keys=True, default=str))
@@ -115,6 +134,47 @@ def scan(
             raise SystemExit(1)
     finally:
         store.close()
+
+
+def _deliver(store, settings, specs, due, at, url: str, template_name: str | None, lease: timedelta) -> None:
+    """``--deliver``: the outbox claims each episode once; each is rendered and mailed once."""
+    from tailor.cli.deliver import open_cli_sender, report_line
+    from tailor.core import Tailor
+    from tailor.delivery.records import TriggerMail
+    from tailor.delivery.sender import DeliveryReport
+    from tailor.delivery.smtp import RelayUnusable
+    from tailor.triggers.scan import notify
+
+    tailor = Tailor(settings.templates, settings.rules, settings.database_url, settings=settings)
+    known = set(tailor.template_names())
+    for trigger in specs:
+        if (template_name or trigger) not in known:
+            fail(f"no template {template_name or trigger!r} to send for trigger {trigger!r}: give --template NAME")
+    sender = open_cli_sender(settings, store, url)
+    mail = TriggerMail(tailor, sender, lambda trigger: template_name or trigger)
+
+    def echo(outcome) -> None:
+        p = outcome.payload
+        delivery = mail.outcomes.get((p["profile_id"], p["trigger"], p["key"]), {"status": "pending"})
+        click.echo(json.dumps({**p, "delivery": delivery}, sort_keys=True, default=str))
+
+    try:
+        report = notify(store, due, at, None, send=mail, lease=lease, echo=echo)
+    except RelayUnusable as exc:
+        fail(str(exc))
+    finally:
+        sender.transport.close()
+    summary = DeliveryReport()
+    summary.outcomes = [_as_outcome(o) for o in mail.outcomes.values()]
+    click.echo(f"{len(due)} due as of {at.isoformat()}; {report_line(summary)}", err=True)
+    if report.failed:
+        raise SystemExit(1)
+
+
+def _as_outcome(line: dict):
+    from tailor.delivery.sender import Outcome
+
+    return Outcome(line.get("send_id", ""), line["status"])
 
 
 if __name__ == "__main__":  # ``python -m tailor.cli.triggers scan ...``

@@ -145,7 +145,20 @@ def read_template(
     return TemplateFile(name or path.stem, path, body, offset, settings, kind, text), problems
 
 
-TEMPLATE_SETTINGS = {"subject", "preheader", "utm", "recs", "description", "rules", "slots", "experiment", "context"}
+TEMPLATE_SETTINGS = {
+    "subject",
+    "preheader",
+    "utm",
+    "recs",
+    "description",
+    "rules",
+    "slots",
+    "experiment",
+    # the send-time data the ESP passes (`context.*`), declared so `tailor check` knows the names
+    "context",
+    # `true`: a transactional email (order confirmation…): the frequency cap neither counts nor caps it
+    "transactional",
+}
 
 
 def _load_yaml(text: str, path: str, line_offset: int = 0) -> tuple[dict[str, Any], Problem | None]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tailor.config import Settings
+from tailor.delivery.frequency import FrequencyCap
 from tailor.problems import Problem, ProblemError
 from tailor.rules.checks import check_loaded
 from tailor.rules.conditions import Condition
@@ -34,6 +35,8 @@ class RuleBook:
         self.clusters: dict[str, Any] = loaded.clusters
         #: where trained segment models are (the caller's settings; the default folder otherwise)
         self.artifacts: Path = Path(artifacts) if artifacts is not None else Settings().artifacts
+        #: at most N marketing emails per person per period (``frequency_cap:``), or None
+        self.frequency_cap: FrequencyCap | None = loaded.frequency_cap
 
     # -- loading ---------------------------------------------------------------
 

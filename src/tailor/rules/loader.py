@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from tailor.delivery.frequency import FrequencyCap
 from tailor.problems import Problem
 from tailor.rules import schema
 from tailor.rules.conditions import CONTEXT_NAMES, Condition, ConditionError, environment
 from tailor.rules.model import AbortRule, Origin, Rule, SegmentRule, SlotRules
-from tailor.triggers import TriggerSpec
+from tailor.triggers import TriggerSpec, parse_duration
 from tailor.yamlmarks import MarkedDict, read_marked
 
 
@@ -47,6 +48,10 @@ class Loaded:
     def declared_names(self, kind: str) -> set[str]:
         """Every ``kind`` ("trigger", "segment"...) declared, its body valid or not."""
         return {name for declared_kind, name in self.declared if declared_kind == kind}
+
+    #: ``frequency_cap:`` (one per shop) and where it was declared
+    frequency_cap: FrequencyCap | None = None
+    frequency_cap_origin: Origin | None = None
 
     def problem(self, origin: Origin, message: str, severity: Literal["error", "warning"] = "error") -> None:
         self.problems.append(Problem(origin.path, origin.line, origin.col, message, severity))
@@ -120,6 +125,7 @@ def _load_document(name: str, data: Any, loaded: Loaded) -> None:
     _read_segments(name, data, loaded)
     _read_triggers(name, data, loaded)
     _read_profile(name, data, loaded)
+    _read_frequency_cap(name, data, loaded)
 
 
 def _valid(item: Any, item_schema: dict) -> bool:
@@ -284,3 +290,16 @@ def _read_profile(name: str, data: MarkedDict, loaded: Loaded) -> None:
     products = data.get("products")
     if isinstance(products, list):
         loaded.product_fields += [str(p) for p in products if isinstance(p, str)]
+
+
+def _read_frequency_cap(name: str, data: MarkedDict, loaded: Loaded) -> None:
+    item = data.get("frequency_cap")
+    if not isinstance(item, MarkedDict) or not _valid(item, schema.FREQUENCY_CAP):
+        return  # reported by the schema check
+    origin = _origin(name, data, "frequency_cap")
+    if loaded.frequency_cap_origin is not None:
+        first = loaded.frequency_cap_origin
+        loaded.problem(origin, f"frequency_cap is declared twice (first at {first.path}:{first.line}:{first.col})")
+        return
+    loaded.frequency_cap = FrequencyCap(item["max"], parse_duration(item["per"]), item.get("description", ""))
+    loaded.frequency_cap_origin = origin

@@ -108,6 +108,18 @@ PROFILE = {
     "description": "the traits a profile can have: templates and conditions may read only these (and the features)",
 }
 
+FREQUENCY_CAP = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["max", "per"],
+    "description": "at most `max` marketing emails per person per `per` (docs/delivery.md)",
+    "properties": {
+        "max": {"type": "integer", "minimum": 1},
+        "per": DURATION,
+        "description": {"type": "string"},
+    },
+}
+
 RULE_FILE = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "tailor rule file (rules/*.yaml)",
@@ -130,6 +142,7 @@ RULE_FILE = {
             "items": {"type": "string", "pattern": IDENTIFIER},
             "description": "the catalog's columns (what a product can hold besides the recommendation fields)",
         },
+        "frequency_cap": FREQUENCY_CAP,
     },
 }
 

@@ -187,3 +187,42 @@ class UsedWebhookToken(Base):
     token: Mapped[str] = mapped_column(String(255))
     digest: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Delivery(Base):
+    """One email handed to an SMTP relay (or to an ESP through ``/v1/render``), journaled.
+
+    The journal makes delivery at-most-once (:mod:`tailor.delivery.journal`): a row is
+    written before the SMTP transaction, moved to ``committing`` just before the final
+    ``.`` of DATA, and to ``sent`` (or ``failed``) after the server's answer. ``send_id``
+    is unique: a re-run or a second process finds the row instead of sending again.
+    No address is kept, only the store's keyed hash of it.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("send_id", name="uq_deliveries_send_id"),
+        Index("ix_deliveries_profile_counted", "profile_id", "counted_at"),
+        Index("ix_deliveries_email_counted", "email_hash", "counted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    send_id: Mapped[str] = mapped_column(String(255))
+    profile_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    email_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    template: Mapped[str] = mapped_column(String(255), default="")
+    #: ``smtp`` (tailor sent it) or ``esp`` (an ESP rendered it through /v1/render with a send_id)
+    channel: Mapped[str] = mapped_column(String(16))
+    #: counts toward the frequency cap (transactional templates do not)
+    marketing: Mapped[bool] = mapped_column(default=True)
+    #: intent | committing | sent | failed | capped | handed
+    status: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    #: when the email counts for the frequency cap (sent, or handed to the ESP)
+    counted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)

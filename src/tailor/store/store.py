@@ -85,12 +85,24 @@ class Store:
         return self._hasher(email)
 
     def _stored_key(self) -> bytes:
+        return self.secret_key(HASH_KEY)
+
+    def secret_key(self, name: str) -> bytes:
+        """A random 32-byte key kept in ``store_meta`` under ``name``, created on first use.
+
+        In the database, not in settings: every worker and host sharing the store agrees
+        on it, and it outlives a rotation of ``TAILOR_SECRET`` (links in sent emails must
+        keep working for years).
+        """
+        from .upsert import insert_ignore
+
         with self.engine.connect() as conn:
-            value = conn.execute(select(StoreMeta.value).where(StoreMeta.key == HASH_KEY)).scalar()
-        if value is None:  # a schema created without the migration's seed row
-            value = secrets.token_hex(32)
+            value = conn.execute(select(StoreMeta.value).where(StoreMeta.key == name)).scalar()
+        if value is None:  # first use (or a schema created without the migration's seed row)
             with self.engine.begin() as conn:
-                conn.execute(StoreMeta.__table__.insert().values(key=HASH_KEY, value=value))
+                # two processes may get here at once: the first insert wins, both read it back
+                insert_ignore(conn, StoreMeta.__table__, [{"key": name, "value": secrets.token_hex(32)}], ["key"])
+                value = conn.execute(select(StoreMeta.value).where(StoreMeta.key == name)).scalar_one()
         return bytes.fromhex(value)
 
     # -- ingestion -----------------------------------------------------------
@@ -287,12 +299,23 @@ class Store:
         return row if email is None else find_profile(conn, email=email, hash_email=self.hash_email)
 
     def add_suppression(
-        self, *, profile_id: str | None = None, email: str | None = None, reason: str, source: str = ""
+        self,
+        *,
+        profile_id: str | None = None,
+        email: str | None = None,
+        email_hash: str | None = None,
+        reason: str,
+        source: str = "",
     ) -> None:
-        """Never email this person again for ``reason`` (unsubscribe, bounce, spam report…)."""
-        if profile_id is None and email is None:
-            raise ValueError("give a profile_id or an email")
-        email_hash = self.hash_email(email) if email else None
+        """Never email this person again for ``reason`` (unsubscribe, bounce, spam report…).
+
+        ``email_hash`` (this store's :meth:`hash_email` of the address) serves callers that
+        never see the address, e.g. a one-click unsubscribe link.
+        """
+        if profile_id is None and email is None and email_hash is None:
+            raise ValueError("give a profile_id, an email or an email_hash")
+        if email:
+            email_hash = self.hash_email(email)
         with write_transaction(self.engine) as conn:
             if profile_id is not None:
                 row = conn.execute(select(Profile.id, Profile.email).where(Profile.id == profile_id)).first()
@@ -301,7 +324,8 @@ class Store:
                 elif email_hash is None and row.email:
                     email_hash = self.hash_email(row.email)
             elif email_hash is not None:
-                row = find_profile(conn, email=normalize_email(email or ""), hash_email=self.hash_email)
+                known_hash = email_hash
+                row = find_profile(conn, email="", hash_email=lambda _: known_hash)
                 profile_id = row.id if row is not None else None
             conn.execute(
                 Suppression.__table__.insert().values(
@@ -309,9 +333,11 @@ class Store:
                 )
             )
 
-    def is_suppressed(self, profile_id: str | None = None, *, email: str | None = None) -> str | None:
-        """The reason this profile (or address) must not be emailed, or None."""
-        hashes = []
+    def is_suppressed(
+        self, profile_id: str | None = None, *, email: str | None = None, email_hash: str | None = None
+    ) -> str | None:
+        """The reason this profile (or address, or address hash) must not be emailed, or None."""
+        hashes = [email_hash] if email_hash else []
         if email:
             hashes.append(self.hash_email(email))
         with self.engine.connect() as conn:

@@ -204,7 +204,7 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _dead(owner: str | None) -> bool:
+def owner_is_dead(owner: str | None) -> bool:
     """True when ``owner`` is a scan on this host whose process is gone (e.g. kill -9)."""
     if not owner:
         return False
@@ -274,23 +274,35 @@ def post(
     return False, delivery.retries + 1, error
 
 
+#: ``(payload, idempotency key, on_attempt=…) -> (done, attempts, last error)``
+Sending = Callable[..., tuple[bool, int, str | None]]
+
+
 def notify(
     store: Any,
     due: list[dict[str, Any]],
     at: datetime,
-    delivery: Delivery,
+    delivery: Delivery | None,
     *,
     owner: str | None = None,
     lease: timedelta = DEFAULT_LEASE,
     echo: Callable[[Outcome], None] | None = None,
+    send: Sending | None = None,
 ) -> NotifyReport:
     """Claim every due payload, then deliver every pending notification once acknowledged.
 
     Pending notifications left by an earlier scan (crashed, or the receiver was down)
-    are delivered again, with the same ``Idempotency-Key``.
+    are delivered again, with the same ``Idempotency-Key``. ``send`` replaces the POST
+    to ``delivery.url`` (``--deliver smtp://…`` renders and mails each payload instead);
+    it answers like :func:`post`: ``(done, attempts, error)``.
     """
     owner = owner or new_owner()
-    lease = max(lease, timedelta(seconds=2 * delivery.worst_case_seconds()))
+    if delivery is not None:
+        lease = max(lease, timedelta(seconds=2 * delivery.worst_case_seconds()))
+    if send is None:
+        if delivery is None:
+            raise ValueError("give a delivery (a URL to POST to) or a send function")
+        send = partial(post, delivery)
     at = to_utc(at)
     report = NotifyReport()
     mine: set[int] = set()
@@ -309,14 +321,13 @@ def notify(
         else:
             mine.add(row_id)
     pending = store.pending_notifications()
-    dead = {row["lease_owner"] for row in pending if row["lease_owner"] != owner and _dead(row["lease_owner"])}
+    dead = {row["lease_owner"] for row in pending if row["lease_owner"] != owner and owner_is_dead(row["lease_owner"])}
     for row in pending:
         # (re)take the lease right before posting: exactly one live scan delivers a row
         if not store.lease_notification(row["id"], owner=owner, until=_now() + lease, dead_owners=dead):
             continue
         body = dict(row["payload"])
-        acknowledged, attempts, error = post(
-            delivery,
+        acknowledged, attempts, error = send(
             body,
             row["key"],
             on_attempt=partial(store.notification_attempted, row["id"], owner),  # called with each error

@@ -189,9 +189,11 @@ def _register_blueprints(app: Flask, tailor: Tailor, settings: Settings, *, on_e
     from tailor.web.ingest import create_ingest_blueprint
     from tailor.web.preview import create_preview_blueprint
     from tailor.web.profiles import create_profiles_blueprint
+    from tailor.web.unsubscribe import create_unsubscribe_blueprint
 
     app.register_blueprint(create_preview_blueprint(tailor))
     if tailor.store is not None:
         app.register_blueprint(create_ingest_blueprint(tailor.store, settings))
         app.register_blueprint(create_esp_blueprint(tailor.store, settings))
         app.register_blueprint(create_profiles_blueprint(tailor.store, settings, on_erase=on_erase))
+        app.register_blueprint(create_unsubscribe_blueprint(tailor.store))

@@ -85,11 +85,14 @@ POLICY: dict[str, Access] = {
     "profiles.": API,
     "ingest.": INGEST,
     "esp.": ESP,
+    # the signed token in the path is the credential (RFC 8058: a POST without cookies)
+    "unsubscribe.": PUBLIC,
     "preview.login": PUBLIC,
     "preview.logout": PUBLIC,
     "preview.static": PUBLIC,
     "preview.version": STUDIO_API,
     "preview.render_api": STUDIO_API,
+    "preview.send_test_api": STUDIO_API,
     "preview.": STUDIO,
 }
 

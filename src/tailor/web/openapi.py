@@ -194,6 +194,50 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/v1/unsubscribe/{token}": {
+                "parameters": [
+                    {
+                        "name": "token",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"},
+                        "description": "The signed token of a List-Unsubscribe link (no personal data in it)",
+                    }
+                ],
+                "get": {
+                    "summary": "The unsubscribe confirmation page (a prefetch by a mail scanner unsubscribes nobody)",
+                    "tags": ["send-time"],
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "A page with a button that POSTs the one-click body",
+                            "content": {"text/html": {}},
+                        },
+                        **_problems(404),
+                    },
+                },
+                "post": {
+                    "summary": "RFC 8058 one-click unsubscribe: records a suppression",
+                    "tags": ["send-time"],
+                    "security": [],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/x-www-form-urlencoded": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["List-Unsubscribe"],
+                                    "properties": {"List-Unsubscribe": {"type": "string", "enum": ["One-Click"]}},
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {"description": "Unsubscribed (again: nothing changes)", "content": {"text/html": {}}},
+                        **_problems(400, 404),
+                    },
+                },
+            },
             "/v1/profiles/{id}": {
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "get": {
@@ -361,7 +405,11 @@ def openapi_document() -> dict[str, Any]:
                         },
                         "context": {"type": "object"},
                         "at": {"type": "string", "format": "date-time"},
-                        "send_id": {"type": "string"},
+                        "send_id": {
+                            "type": "string",
+                            "description": "The ESP's send: repeated renders answer the same; the frequency cap "
+                            "counts it (422 `aborted` with a `frequency cap` reason once reached)",
+                        },
                     },
                 },
                 "RenderResponse": {
@@ -386,6 +434,13 @@ def openapi_document() -> dict[str, Any]:
                         "fallbacks": {"type": "array", "items": {"type": "object"}},
                         "experiments": {"type": "object"},
                         "blocks": {"type": "object"},
+                        "headers": {
+                            "type": "object",
+                            "description": "Headers the ESP must set on this email: List-Unsubscribe and "
+                            "List-Unsubscribe-Post (RFC 8058 one-click; when the recipient has an address and "
+                            "TAILOR_PUBLIC_URL is set), Message-ID (when a send_id is given)",
+                            "additionalProperties": {"type": "string"},
+                        },
                     },
                 },
                 "SlotContent": {

@@ -271,6 +271,37 @@ def _experiments(tailor: Tailor) -> tuple[dict[str, Any], list[Problem]]:
         return {}, problems
 
 
+def send_test_api() -> Response:
+    """``POST /preview/api/send-test``: the rendered email to the seed list (``TAILOR_TEST_RECIPIENTS``).
+
+    The same as ``tailor send-test``: one persona, "[TEST]" subject, the SMTP setting,
+    nothing counted for the persona. Answers ``{"ok", "sent": [masked seeds], "error"}``.
+    """
+    from tailor.delivery.seeds import send_test
+    from tailor.delivery.smtp import RelayUnusable
+    from tailor.email import TailorError
+
+    studio = _studio()
+    found, _ = studio.personas()
+    req = _preview_request()
+    if req.persona not in found:
+        return json_response({"ok": False, "error": "choose a persona to send a test"}, 400, no_store=True)
+    try:
+        report = send_test(studio.tailor, req.template, found[req.persona], at=req.at or None)
+    except (ValueError, TailorError, RelayUnusable) as exc:
+        return json_response({"ok": False, "error": str(exc)}, 422, no_store=True)
+    seeds = list(studio.tailor.settings.test_recipients)
+    results = [
+        {"to": mask_emails(seed), "status": o.status, "error": o.error}
+        for seed, o in zip(seeds, report.outcomes, strict=False)
+    ]
+    ok = all(o.status == "sent" for o in report.outcomes)
+    log(logging.INFO, "studio test send", template=req.template, outcome=report.summary())
+    return json_response(
+        {"ok": ok, "sent": results, "error": None if ok else report.summary()}, 200 if ok else 502, no_store=True
+    )
+
+
 #: (rule, view, methods): the endpoint is the view's name (``preview.<name>`` in url_for and the policy)
 _ROUTES: list[tuple[str, Callable[..., Any], list[str]]] = [
     ("/login", login, ["GET", "POST"]),
@@ -282,6 +313,7 @@ _ROUTES: list[tuple[str, Callable[..., Any], list[str]]] = [
     ("/experiments", experiments_list, ["GET"]),
     ("/experiments/<name>", experiment_view, ["GET"]),
     ("/api/version", version, ["GET"]),
+    ("/api/send-test", send_test_api, ["POST"]),
 ]
 
 # the QA pages (audience dry run, diff, persona sets, variants) register themselves on these routes

@@ -61,6 +61,7 @@ def render() -> Response:
             at=args.get("at"),
             context=args.get("context"),
             send_id=args.get("send_id"),
+            count_send=True,
         )
     except TailorError as exc:  # counted here, answered by the app's TailorError handler
         _metrics().render_seconds.labels(_template_label(args["template"]), exc.kind).observe(
@@ -78,6 +79,7 @@ def render() -> Response:
         "fallbacks": email.fallbacks,
         "experiments": email.experiments,
         "blocks": email.blocks,
+        "headers": email.headers,
     }
     if args.get("send_id"):
         _sends().put(key, payload)

@@ -95,6 +95,27 @@
     });
   }
 
+  // "send a test": the email rendered for the chosen persona, to the configured seed list
+  var sendTest = document.getElementById("send-test");
+  if (sendTest && form) {
+    sendTest.addEventListener("click", function () {
+      var status = document.getElementById("send-test-status");
+      sendTest.disabled = true;
+      status.textContent = "sending…";
+      status.dataset.state = "busy";
+      fetch(sendTest.dataset.api, {method: "POST", body: new FormData(form)})
+        .then(function (r) { return r.json(); })
+        .then(function (data) {
+          status.dataset.state = data.ok ? "sent" : "failed";
+          status.textContent = data.ok
+            ? "sent to " + data.sent.map(function (s) { return s.to; }).join(", ")
+            : "not sent: " + (data.error || "unknown error");
+        })
+        .catch(function (e) { status.dataset.state = "failed"; status.textContent = "not sent: " + e; })
+        .then(function () { sendTest.disabled = false; });
+    });
+  }
+
   var toggle = document.getElementById("diff-toggle");
   if (toggle) {
     toggle.addEventListener("change", function () { body.classList.toggle("show-diff", toggle.checked); });

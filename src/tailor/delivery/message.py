@@ -1,0 +1,134 @@
+"""One rendered email as a record, and the MIME message an SMTP relay receives for it.
+
+The record is what every producer hands the sender — a batch shard's row, a trigger
+scan's render, a studio test send — so the sender never knows where emails come from.
+The message is built by the standard library (``EmailMessage``, ``policy.SMTP``): RFC
+2047 encoded words for non-ASCII headers, ``multipart/alternative`` with the text part
+first (clients show the last part they can), CRLF line ends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    """One email ready to go: who, what, and the id that makes sending it idempotent.
+
+    ``send_id`` names this email to this recipient (a campaign's send id and the
+    recipient, a trigger episode): the journal sends each ``send_id`` at most once, and
+    the Message-ID is derived from it. ``headers`` are added as they are (e.g. the
+    ``List-Unsubscribe`` pair a render computed); ``marketing`` is False for
+    transactional templates, which the frequency cap does not count.
+    """
+
+    send_id: str
+    to: str
+    subject: str
+    html: str
+    text: str
+    preheader: str = ""
+    profile_id: str | None = None
+    template: str = ""
+    marketing: bool = True
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_mapping(cls, row: Mapping[str, Any]) -> RenderedEmail:
+        """A record from a shard row or a JSON line (``recipient`` or ``to`` is the address)."""
+        return cls(
+            send_id=str(row["send_id"]),
+            to=str(row.get("to") or row.get("recipient") or ""),
+            subject=str(row.get("subject") or ""),
+            html=str(row.get("html") or ""),
+            text=str(row.get("text") or ""),
+            preheader=str(row.get("preheader") or ""),
+            profile_id=None if row.get("profile_id") is None else str(row["profile_id"]),
+            template=str(row.get("template") or ""),
+            marketing=bool(row.get("marketing", True)),
+            headers=dict(row.get("headers") or {}),
+        )
+
+
+def message_id(send_id: str, domain: str) -> str:
+    """``<hash@domain>``: the same send always gets the same id, and the id reveals nothing of it."""
+    digest = hashlib.sha256(send_id.encode("utf-8")).hexdigest()[:32]
+    return f"<{digest}.tailor@{domain}>"
+
+
+def sender_domain(sender: str | None) -> str:
+    """The domain of ``Shop <news@shop.example>`` (``localhost`` when there is none)."""
+    domain = parseaddr(sender or "")[1].rpartition("@")[2].lower()
+    return domain or "localhost"
+
+
+def build_message(email: RenderedEmail, sender: str, *, now: datetime | None = None) -> EmailMessage:
+    """The MIME message for ``email`` from ``sender``: text + HTML alternatives, encoded headers."""
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["From"] = _address(sender)
+    msg["To"] = _address(email.to)
+    msg["Subject"] = email.subject
+    msg["Date"] = format_datetime(now or datetime.now(UTC))
+    msg["Message-ID"] = message_id(email.send_id, sender_domain(sender))
+    msg["MIME-Version"] = "1.0"
+    for name, value in email.headers.items():
+        if name.lower() in _OWN_HEADERS:
+            continue  # the message's identity comes from the record, never from a stray header
+        msg[name] = value
+    msg.set_content(email.text or " ", subtype="plain", charset="utf-8")
+    msg.add_alternative(email.html, subtype="html", charset="utf-8")
+    return msg
+
+
+_OWN_HEADERS = {"from", "to", "subject", "date", "message-id", "mime-version", "content-type"}
+
+
+def _address(value: str) -> Address | str:
+    """``Ann Müller <ann@example.com>`` as an Address (its display name gets RFC 2047 encoding)."""
+    name, address = parseaddr(value)
+    if not address or "@" not in address:
+        raise ValueError(f"not an email address: {value!r}")
+    user, _, domain = address.rpartition("@")
+    return Address(display_name=name, username=user, domain=domain)
+
+
+def read_rendered(path: str | Path) -> Iterator[RenderedEmail]:
+    """Records from a JSON-lines or Parquet shard of rendered emails, one at a time.
+
+    A malformed line is a :class:`~tailor.problems.ProblemError` at ``path:line:col``,
+    raised before that line would be sent (earlier lines have been yielded already).
+    """
+    from tailor.problems import Problem, ProblemError
+
+    path = Path(path)
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=500):
+            for row in batch.to_pylist():
+                yield RenderedEmail.from_mapping(row)
+        return
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ProblemError([Problem(str(path), lineno, exc.colno, f"malformed JSON: {exc.msg}")]) from None
+            if not isinstance(row, dict) or not row.get("send_id") or not (row.get("to") or row.get("recipient")):
+                raise ProblemError(
+                    [Problem(str(path), lineno, 1, "each line needs an object with send_id and to (the address)")]
+                )
+            yield RenderedEmail.from_mapping(row)

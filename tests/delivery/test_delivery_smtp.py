@@ -1,0 +1,233 @@
+"""SMTP delivery against a real server on loopback: the message, retries, refusals, the journal."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tailor.delivery import journal
+from tailor.delivery.frequency import FrequencyCap
+from tailor.delivery.message import RenderedEmail, message_id
+from tailor.delivery.sender import Sender
+from tailor.delivery.smtp import SmtpConfig, SmtpTransport
+from tailor.delivery.unsubscribe import Unsubscribe
+
+SENDER = "Boutique Éloïse <news@shop.example>"
+PUBLIC = "http://127.0.0.1:8000"
+
+
+def record(n: int, **extra) -> RenderedEmail:
+    values = {
+        "send_id": f"campaign-1:u-{n}",
+        "to": f"Zoë Müller <zoe{n}@example.com>",
+        "subject": "Déjà vu — 20 % de réduction ✨",
+        "preheader": "Pour vous",
+        "html": f"<html><body><p>Bonjour Zoë {n}</p>\n.\n<p>.leading dot</p></body></html>",
+        "text": f"Bonjour Zoë {n}\n.\n.leading dot",
+        "profile_id": f"u-{n}",
+        "template": "newsletter",
+    }
+    return RenderedEmail(**{**values, **extra})
+
+
+def sender_for(store, smtp, **options) -> Sender:
+    sleeps: list[float] = []
+    sender = Sender(
+        store,
+        SmtpTransport(SmtpConfig.from_url(smtp.url)),
+        SENDER,
+        unsubscribe=Unsubscribe(store, PUBLIC, "unsubscribe@shop.example"),
+        sleep=sleeps.append,
+        **options,
+    )
+    sender.sleeps = sleeps  # type: ignore[attr-defined]
+    return sender
+
+
+def test_a_delivered_message_is_multipart_with_encoded_headers_and_one_click_unsubscribe(store, smtp):
+    sender = sender_for(store, smtp)
+    report = sender.deliver([record(1)])
+    sender.transport.close()
+    assert report.counts() == {"sent": 1}
+    [msg] = smtp.mailbox.messages
+    raw = msg.as_bytes()
+    # RFC 2047: no raw non-ASCII byte in any header, and they decode back
+    head = raw.split(b"\r\n\r\n", 1)[0] if b"\r\n\r\n" in raw else raw.split(b"\n\n", 1)[0]
+    assert all(b < 128 for b in head), "a header carries raw 8-bit bytes"
+    assert b"=?utf-8?" in head.lower()
+    assert str(msg["Subject"]) == "Déjà vu — 20 % de réduction ✨"
+    assert msg["From"].addresses[0].display_name == "Boutique Éloïse"
+    assert msg["To"].addresses[0].addr_spec == "zoe1@example.com"
+    assert msg["Message-ID"] == message_id("campaign-1:u-1", "shop.example")
+    assert msg.get_content_type() == "multipart/alternative"
+    parts = [p.get_content_type() for p in msg.iter_parts()]
+    assert parts == ["text/plain", "text/html"]
+    assert msg.get_body(("plain",)).get_content().replace("\r\n", "\n") == "Bonjour Zoë 1\n.\n.leading dot\n"
+    assert "<p>.leading dot</p>" in msg.get_body(("html",)).get_content()
+    # RFC 8058: an https (here loopback http) URL first, the mailto second, and the one-click POST marker
+    unsubscribe = str(msg["List-Unsubscribe"])
+    url = unsubscribe.split(">")[0].lstrip("<")
+    assert url.startswith(f"{PUBLIC}/v1/unsubscribe/")
+    assert "zoe1" not in unsubscribe and "example.com" not in url  # no address in the link
+    assert "<mailto:unsubscribe@shop.example?subject=" in unsubscribe
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    token = url.rsplit("/", 1)[1]
+    assert Unsubscribe(store).verify(token) == store.hash_email("zoe1@example.com")
+    [row] = journal.rows(store)
+    assert (row["status"], row["attempts"], row["message_id"]) == ("sent", 1, msg["Message-ID"])
+
+
+def test_a_transient_refusal_is_retried_with_backoff_and_delivers_one_message(store, smtp):
+    smtp.mailbox.replies = ["451 4.3.0 try again later", "421 4.7.0 too busy"]
+    sender = sender_for(store, smtp, backoff=2.0)
+    report = sender.deliver([record(1)])
+    sender.transport.close()
+    [outcome] = report.outcomes
+    assert (outcome.status, outcome.attempts) == ("sent", 3)
+    assert len(smtp.mailbox.messages) == 1 and smtp.mailbox.dots == 3
+    assert sender.sleeps == [2.0, 4.0]  # exponential backoff between the attempts
+    assert journal.rows(store)[0]["status"] == "sent"
+
+
+def test_transient_refusals_past_the_retries_leave_the_email_for_the_next_run(store, smtp):
+    smtp.mailbox.replies = ["451 busy"] * 3
+    sender = sender_for(store, smtp, retries=2)
+    [outcome] = sender.deliver([record(1)]).outcomes
+    assert (outcome.status, outcome.attempts) == ("deferred", 3)
+    assert smtp.mailbox.messages == []
+    assert journal.rows(store)[0]["status"] == "intent"
+    again = sender_for(store, smtp).deliver([record(1)])  # the next run: the server is fine now
+    assert again.counts() == {"sent": 1} and len(smtp.mailbox.messages) == 1
+
+
+def test_a_permanent_refusal_is_recorded_and_never_retried(store, smtp):
+    smtp.mailbox.replies = ["554 5.7.1 message refused"]
+    sender = sender_for(store, smtp)
+    report = sender.deliver([record(1), record(2)])
+    assert [o.status for o in report.outcomes] == ["failed", "sent"]
+    assert report.outcomes[0].attempts == 1 and "554" in (report.outcomes[0].error or "")
+    assert smtp.mailbox.dots == 2 and sender.sleeps == []  # no retry, no wait
+    rows = {r["send_id"]: r for r in journal.rows(store)}
+    assert rows["campaign-1:u-1"]["status"] == "failed" and "554" in rows["campaign-1:u-1"]["last_error"]
+    rerun = sender_for(store, smtp).deliver([record(1), record(2)])
+    assert [o.status for o in rerun.outcomes] == ["skipped", "skipped"]
+    assert smtp.mailbox.dots == 2
+
+
+def test_a_rerun_sends_nothing_twice(store, smtp):
+    emails = [record(n) for n in range(3)]
+    assert sender_for(store, smtp).deliver(emails).counts() == {"sent": 3}
+    assert sender_for(store, smtp).deliver(emails).counts() == {"skipped": 3}
+    assert len(smtp.mailbox.messages) == 3
+
+
+def test_the_frequency_cap_skips_a_second_marketing_email_but_not_a_transactional_one(store, smtp):
+    cap = FrequencyCap(1, timedelta(hours=16))
+    sender = sender_for(store, smtp, cap=cap)
+    first = sender.send(record(1))
+    second = sender.send(record(1, send_id="campaign-2:u-1"))
+    receipt = sender.send(record(1, send_id="order-9:u-1", marketing=False, template="order_confirmation"))
+    other = sender.send(record(2, send_id="campaign-2:u-2"))
+    assert [first.status, second.status, receipt.status, other.status] == ["sent", "capped", "sent", "sent"]
+    assert second.frequency_cap == {
+        "frequency_cap": "capped",
+        "max": 1,
+        "per": "16h",
+        "sent_in_period": 1,
+        "why": "1 marketing email(s) in the last 16h; at most 1 marketing email per 16h",
+    }
+    assert receipt.frequency_cap and receipt.frequency_cap["frequency_cap"] == "exempt"
+    assert len(smtp.mailbox.to("zoe1@example.com")) == 2
+    assert "List-Unsubscribe" not in smtp.mailbox.to("zoe1@example.com")[1]  # transactional: no list headers
+
+
+def test_the_rate_limit_spaces_the_sends(store, smtp):
+    from tailor.delivery.smtp import RateLimit
+
+    clock = [1000.0]  # a clock that only moves when the limiter sleeps: the sends themselves take no time
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock[0] += seconds
+
+    sender = sender_for(store, smtp, rate=RateLimit(2.0, sleep=sleep, clock=lambda: clock[0]))
+    sender.deliver([record(n) for n in range(3)])
+    assert waits == [0.5, 0.5]  # 2 per second: each send after the first waits for its slot
+    assert len(smtp.mailbox.messages) == 3
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://relay:25", "use smtp:// or smtps://"),
+        ("smtp://user:pw@relay.example.com:587", "credentials need smtps:// or ?starttls=true"),
+        ("smtps://relay:465?starttls=true", "starttls applies to smtp:// only"),
+        ("smtp://relay?rate=-1", "positive"),
+        ("smtp://relay?tls=1", "unknown option 'tls'"),
+    ],
+)
+def test_bad_smtp_urls_are_refused_with_the_reason_and_without_the_password(url, problem):
+    with pytest.raises(ValueError) as caught:
+        SmtpConfig.from_url(url)
+    assert problem in str(caught.value) and "pw" not in str(caught.value)
+
+
+def test_the_relay_url_is_parsed_with_starttls_and_credentials():
+    config = SmtpConfig.from_url("smtp://ann%40shop:s%3Acret@relay.example.com:587?starttls=true&rate=10")
+    assert (config.host, config.port, config.starttls, config.username, config.password, config.rate) == (
+        "relay.example.com",
+        587,
+        True,
+        "ann@shop",
+        "s:cret",
+        10.0,
+    )
+    assert "s:cret" not in config.describe()
+
+
+def _left_committing_by_a_dead_run(store, email: RenderedEmail) -> None:
+    import socket
+
+    dead = f"{socket.gethostname()}:999999999:gone"  # no such pid: the run was killed
+    claim = journal.claim(
+        store,
+        send_id=email.send_id,
+        profile_id=email.profile_id,
+        email_hash=store.hash_email("zoe1@example.com"),
+        template=email.template,
+        marketing=True,
+        cap=None,
+        owner=dead,
+        lease=timedelta(hours=1),
+    )
+    assert claim.row_id is not None
+    journal.committing(store, claim.row_id, dead, "<x@shop.example>")
+
+
+def test_an_unconfirmed_email_is_not_resent_unless_asked(store, smtp):
+    email = record(1)
+    _left_committing_by_a_dead_run(store, email)
+    assert sender_for(store, smtp).send(email).status == "unconfirmed"  # at most once: not sent again
+    assert smtp.mailbox.messages == []
+    again = sender_for(store, smtp, resend_unconfirmed=True).send(email)  # the operator opts into at-least-once
+    assert again.status == "sent" and len(smtp.mailbox.messages) == 1
+
+
+def test_a_row_another_live_run_holds_is_left_to_it(store, smtp):
+    email = record(1)
+    claim = journal.claim(
+        store,
+        send_id=email.send_id,
+        profile_id="u-1",
+        email_hash=None,
+        template="newsletter",
+        marketing=True,
+        cap=None,
+        owner="another-host:1:live",
+        lease=timedelta(hours=1),
+    )
+    assert claim.action == "send"
+    assert sender_for(store, smtp).send(email).status == "busy"
+    assert smtp.mailbox.messages == []

@@ -1,0 +1,160 @@
+"""``tailor triggers scan --deliver`` and ``tailor batch --deliver``: the real commands against a real SMTP server."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cli_runner import ROOT, tailor_command
+
+from tailor.delivery import journal
+from tailor.delivery.message import RenderedEmail
+from tailor.delivery.sender import Sender
+from tailor.delivery.smtp import SmtpConfig, SmtpTransport
+
+AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+PEOPLE = 4
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def abandoned_carts(store) -> None:
+    messages = []
+    for n in range(PEOPLE):
+        user = f"u-{n}"
+        messages.append(
+            {
+                "type": "identify",
+                "userId": user,
+                "messageId": f"id-{n}",
+                "timestamp": iso(AT - timedelta(days=3)),
+                "traits": {"email": f"cart{n}@example.com", "first_name": "Cleo"},
+            }
+        )
+        messages.append(
+            {
+                "type": "track",
+                "event": "Product Added",
+                "userId": user,
+                "messageId": f"cart-{n}",
+                "timestamp": iso(AT - timedelta(hours=3)),
+                "properties": {"product_id": "sku-0001", "price": 49.0, "quantity": 1, "name": "Scarf"},
+            }
+        )
+    store.ingest(messages)
+
+
+def shop_copy(tmp_path):
+    shutil.copytree(ROOT / "templates", tmp_path / "templates")
+    shutil.copytree(ROOT / "rules", tmp_path / "rules")
+    (tmp_path / "rules" / "sending.yaml").write_text("frequency_cap:\n  max: 1\n  per: 16h\n", encoding="utf-8")
+
+
+def scan(tmp_path, database_url, smtp):
+    return tailor_command(
+        "triggers",
+        "scan",
+        "--at",
+        iso(AT),
+        "--deliver",
+        smtp.url,
+        "--trigger",
+        "cart_abandonment",
+        "--templates",
+        str(tmp_path / "templates"),
+        "--rules",
+        str(tmp_path / "rules"),
+        "--database-url",
+        database_url,
+        cwd=tmp_path,
+    )
+
+
+def test_a_trigger_scan_delivers_each_episode_once_and_applies_the_frequency_cap(tmp_path, database_url, store, smtp):
+    shop_copy(tmp_path)
+    abandoned_carts(store)
+    # u-0 got a newsletter an hour ago: Smart Sending keeps the cart reminder from going out
+    sender = Sender(store, SmtpTransport(SmtpConfig.from_url(smtp.url)), "Shop <news@shop.example>")
+    sender.send(RenderedEmail("newsletter-12:u-0", "cart0@example.com", "News", "<p>n</p>", "n", profile_id="u-0"))
+    sender.transport.close()
+    smtp.mailbox.messages.clear()
+
+    first = scan(tmp_path, database_url, smtp)
+    assert first.returncode == 0, first.stderr
+    lines = {line["profile_id"]: line for line in map(json.loads, first.stdout.splitlines())}
+    assert lines["u-0"]["delivery"]["status"] == "capped"
+    assert lines["u-0"]["delivery"]["frequency_cap"]["frequency_cap"] == "capped"
+    assert {lines[f"u-{n}"]["delivery"]["status"] for n in range(1, PEOPLE)} == {"sent"}
+    assert lines["u-1"]["delivery"]["frequency_cap"]["frequency_cap"] == "allowed"
+    assert len(smtp.mailbox.messages) == PEOPLE - 1
+    reminder = smtp.mailbox.to("cart1@example.com")[0]
+    assert "cart" in str(reminder["Subject"]).lower() or reminder.get_body(("html",)) is not None
+    assert reminder["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+    again = scan(tmp_path, database_url, smtp)  # the same moment: every episode was handled
+    assert again.returncode == 0, again.stderr
+    assert len(smtp.mailbox.messages) == PEOPLE - 1
+    sent = [r for r in journal.rows(store) if r["send_id"].startswith("trigger:cart_abandonment:")]
+    assert sorted(r["status"] for r in sent) == ["capped"] + ["sent"] * (PEOPLE - 1)
+
+
+@pytest.mark.slow  # two Dask local clusters, one per run
+def test_batch_deliver_sends_the_campaign_once_across_reruns(tmp_path, database_url, store, smtp):
+    shop_copy(tmp_path)
+    abandoned_carts(store)
+    audience = tmp_path / "audience.csv"
+    audience.write_text("id\n" + "".join(f"u-{n}\n" for n in range(PEOPLE)), encoding="utf-8")
+    args = [
+        "batch",
+        "newsletter",
+        "--audience",
+        str(audience),
+        "--out",
+        str(tmp_path / "out"),
+        "--workers",
+        "1",
+        "--at",
+        iso(AT),
+        "--deliver",
+        smtp.url,
+        "--campaign",
+        "weekly-48",
+        "--templates",
+        str(tmp_path / "templates"),
+        "--rules",
+        str(tmp_path / "rules"),
+        "--database-url",
+        database_url,
+    ]
+    first = tailor_command(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert f"delivery: {PEOPLE} sent" in first.stdout
+    trace = [json.loads(line) for line in (tmp_path / "out" / "delivery.jsonl").read_text().splitlines()]
+    assert {line["status"] for line in trace} == {"sent"}
+    assert {line["frequency_cap"]["frequency_cap"] for line in trace} == {"allowed"}
+    assert sorted(str(m["To"]) for m in smtp.mailbox.messages) == [f"cart{n}@example.com" for n in range(PEOPLE)]
+    rerun = tailor_command(*args, cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"delivery: {PEOPLE} skipped" in rerun.stdout
+    assert len(smtp.mailbox.messages) == PEOPLE
+
+
+def test_batch_deliver_without_a_campaign_id_is_refused(tmp_path):
+    audience = tmp_path / "a.csv"
+    audience.write_text("id\nu-1\n", encoding="utf-8")
+    done = tailor_command(
+        "batch",
+        "newsletter",
+        "--audience",
+        str(audience),
+        "--out",
+        "out",
+        "--deliver",
+        "smtp://127.0.0.1:1",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1 and "--deliver needs --campaign ID" in done.stderr
