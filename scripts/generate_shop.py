@@ -44,7 +44,8 @@ LOCALES = [
 FIRST = ["Ada", "Bruno", "Chloé", "Dmitri", "Elif", "Farah", "Günter", "Hana", "Iris", "Jonas", "Kai", "Lucía"]
 LAST = ["Martin", "Schmidt", "García", "Smith", "Dubois", "Rossi", "Novak", "Kim", "Okafor", "Silva"]
 #: the flat columns of events in CSV and Parquet; properties, traits and context are JSON text
-COLUMNS = ["type", "messageId", "timestamp", "userId", "anonymousId", "event", "name", "properties", "traits", "context"]
+COLUMNS = ["type", "messageId", "timestamp", "userId", "anonymousId", "event", "name"]
+COLUMNS += ["properties", "traits", "context"]
 PROFILE_FIELDS = ["user_id", "email", "first_name", "last_name", "city", "country", "locale", "timezone"]
 PROFILE_FIELDS += ["consent_personalization", "consent_tracking", "consent_email_marketing", "created_at"]
 ROW_GROUP = 50_000

@@ -24,7 +24,13 @@ def _default_database_url() -> str:
 @click.option(
     "--progress/--no-progress", default=None, help="Progress bars on stderr (default: when stderr is a terminal)."
 )
-def ingest(files: tuple[str, ...], database_url: str | None, progress: bool | None) -> None:
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Records per committed transaction when storing (default 20,000): what a crash can lose.",
+)
+def ingest(files: tuple[str, ...], database_url: str | None, progress: bool | None, chunk_size: int | None) -> None:
     """Load Segment events (.json, .jsonl, .csv, .parquet), profiles or catalog .csv files into the store.
 
     A file is validated in full before anything is stored: a file with a problem writes
@@ -45,7 +51,7 @@ def ingest(files: tuple[str, ...], database_url: str | None, progress: bool | No
         for name in files:
             show = progress if progress is not None else sys.stderr.isatty()
             try:
-                result = store.ingest_bulk(Path(name), progress=show)
+                result = store.ingest_bulk(Path(name), progress=show, chunk_size=chunk_size)
             except ProblemError as exc:
                 for problem in exc.problems:
                     click.echo(str(problem), err=True)

@@ -83,7 +83,9 @@ def decode_record(text: str) -> Record:
     return Record(**values)
 
 
-def bulk_ingest(store: Store, path: str | os.PathLike[str], *, progress: bool = False) -> IngestResult:
+def bulk_ingest(
+    store: Store, path: str | os.PathLike[str], *, progress: bool = False, chunk_size: int | None = None
+) -> IngestResult:
     """Ingest one file: validated in full first, then applied in resumable chunks (module docstring)."""
     path = Path(path)
     if not path.is_file():
@@ -97,7 +99,7 @@ def bulk_ingest(store: Store, path: str | os.PathLike[str], *, progress: bool = 
             return store.ingest_file(path)  # a catalog
         with store.engine.connect() as conn:
             run = conn.execute(select(runs_t).where(runs_t.c.digest == digest)).one()
-    return _apply(store, digest, run.applied, run.total, path.name, progress)
+    return _apply(store, digest, run.applied, run.total, path.name, progress, chunk_size or APPLY_CHUNK)
 
 
 def _stage(store: Store, path: Path, digest: str, progress: bool) -> bool:
@@ -144,14 +146,14 @@ def _write_staged(conn: Connection, run: str, start: int, payloads: Sequence[str
         driver.executemany("INSERT INTO ingest_staged (run, seq, payload) VALUES (?, ?, ?)", rows)
 
 
-def _apply(store: Store, digest: str, applied: int, total: int, name: str, progress: bool) -> IngestResult:
+def _apply(store: Store, digest: str, applied: int, total: int, name: str, progress: bool, chunk: int) -> IngestResult:
     """Apply the staged records from ``applied`` on, one committed transaction per chunk."""
     result = IngestResult()
     bar: Any = click.progressbar(length=total, label=f"storing {name}", file=sys.stderr) if progress else nullcontext()
     with bar as tick:
         if tick is not None:
             tick.update(applied)
-        for start, records in _staged_chunks(store, digest, applied, total):
+        for start, records in _staged_chunks(store, digest, applied, total, chunk):
             now = utcnow()
             with write_transaction(store.engine) as conn:
                 result += apply_records(conn, records, store.hash_email, now)
@@ -165,12 +167,14 @@ def _apply(store: Store, digest: str, applied: int, total: int, name: str, progr
     return result
 
 
-def _staged_chunks(store: Store, digest: str, applied: int, total: int) -> Iterator[tuple[int, list[Record]]]:
-    for start in range(applied, total, APPLY_CHUNK):
+def _staged_chunks(
+    store: Store, digest: str, applied: int, total: int, chunk: int
+) -> Iterator[tuple[int, list[Record]]]:
+    for start in range(applied, total, chunk):
         with store.engine.connect() as conn:
             payloads = conn.execute(
                 select(staged_t.c.payload)
-                .where(staged_t.c.run == digest, staged_t.c.seq >= start, staged_t.c.seq < start + APPLY_CHUNK)
+                .where(staged_t.c.run == digest, staged_t.c.seq >= start, staged_t.c.seq < start + chunk)
                 .order_by(staged_t.c.seq)
             ).scalars()
             yield start, [decode_record(p) for p in payloads]

@@ -140,13 +140,15 @@ class Store:
                     result += apply_records(conn, rows, self.hash_email, now)
         return result
 
-    def ingest_bulk(self, path: str | os.PathLike[str], *, progress: bool = False) -> IngestResult:
+    def ingest_bulk(
+        self, path: str | os.PathLike[str], *, progress: bool = False, chunk_size: int | None = None
+    ) -> IngestResult:
         """Load a big Segment ``.jsonl``/``.csv``/``.parquet`` file (or any :meth:`ingest_file` input):
         validated in full before anything is stored, then applied in committed chunks that a
         re-run after a crash resumes (see :mod:`tailor.store.bulk`). Same semantics as :meth:`ingest`."""
         from .bulk import bulk_ingest
 
-        return bulk_ingest(self, path, progress=progress)
+        return bulk_ingest(self, path, progress=progress, chunk_size=chunk_size)
 
     def ingest_email_events(
         self,
