@@ -30,6 +30,7 @@ def _at(value: str | None) -> datetime:
 @click.option("--at", "at_text", help="Scan as of this time, ISO 8601 (default: now).")
 @click.option("--notify", "notify_url", help="POST each due recipient to this URL (signed, once per episode).")
 @click.option("--trigger", "names", multiple=True, help="Only this trigger (repeatable; default: all declared).")
+@click.option("--full", is_flag=True, help="Read every event, not only what changed since the last scan.")
 @rules_option
 @database_option
 @click.option("--retries", default=4, show_default=True, help="Retries per notification (5xx, 429, network errors).")
@@ -46,6 +47,7 @@ def scan(
     at_text: str | None,
     notify_url: str | None,
     names: tuple[str, ...],
+    full: bool,
     rules: str | None,
     database_url: str | None,
     retries: int,
@@ -62,8 +64,7 @@ def scan(
     from tailor.problems import ProblemError
     from tailor.rules import RuleBook
     from tailor.store import Store
-    from tailor.triggers.scan import Delivery, notify
-    from tailor.triggers.scan import scan as find
+    from tailor.triggers.scan import Delivery, incremental_scan, notify, scan
 
     settings = settings_from({"rules": rules, "database_url": database_url})
     at = _at(at_text)
@@ -80,7 +81,7 @@ def scan(
     store = Store(settings.database_url)
     try:
         store.migrate()
-        due = find(store, specs, at)
+        due = scan(store, specs, at) if full else incremental_scan(store, specs, at)
         if not notify_url:
             for item in due:
                 click.echo(json.dumps(item, sort_keys=True, default=str))

@@ -231,10 +231,10 @@ class Store:
         with self.engine.connect() as conn:
             return interactions(conn)
 
-    def events_frame(self, since: datetime | None = None) -> pd.DataFrame:
-        """All events (optionally since a time) for batch features and trigger scans."""
+    def events_frame(self, since: datetime | None = None, profile_ids: Iterable[str] | None = None) -> pd.DataFrame:
+        """All events (optionally since a time, of some profiles) for batch features and trigger scans."""
         with self.engine.connect() as conn:
-            return events_frame(conn, since)
+            return events_frame(conn, since, None if profile_ids is None else set(profile_ids))
 
     def profile_ids(self) -> list[str]:
         with self.engine.connect() as conn:
