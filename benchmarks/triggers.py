@@ -133,6 +133,7 @@ def main() -> None:
         f"({url.split(':')[0]})"
     )
     specs = RuleBook.load(ROOT / "rules").triggers
+    now_naive = AT.replace(tzinfo=None)
 
     started = time.perf_counter()
     due = scan(store, specs, AT)
@@ -152,9 +153,20 @@ def main() -> None:
     )
     assert len(due_all) == len(due)
 
-    # incremental: a first scan sets the cursor (it reads everything), then 1,000 new events
-    # arrive through ingestion and the next scan reads only what changed
-    incremental_scan(store, specs, AT)
+    # incremental: a first scan sets the cursor (it reads everything) and its due episodes are
+    # claimed, as `--notify` does; then 1,000 new events arrive through ingestion and the next
+    # scan reads only what changed
+    from tailor.store.models import TriggerState
+
+    first = incremental_scan(store, specs, AT)
+    with store.engine.begin() as conn:
+        conn.execute(
+            insert(TriggerState.__table__),
+            [
+                {"profile_id": d["profile_id"], "trigger": d["trigger"], "key": d["key"], "fired_at": now_naive}
+                for d in first
+            ],
+        )
     rng = random.Random(11)
     fresh = [
         {

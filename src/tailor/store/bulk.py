@@ -177,4 +177,5 @@ def _staged_chunks(
                 .where(staged_t.c.run == digest, staged_t.c.seq >= start, staged_t.c.seq < start + chunk)
                 .order_by(staged_t.c.seq)
             ).scalars()
-            yield start, [decode_record(p) for p in payloads]
+            records = [decode_record(p) for p in payloads]
+        yield start, records  # the read is closed: no snapshot held while the chunk is written
