@@ -120,7 +120,14 @@ def main() -> None:
 
     from tailor.rules import RuleBook
     from tailor.store import Store
-    from tailor.triggers.scan import find_due, history_by_profile, incremental_scan, scan, window_start
+    from tailor.triggers.scan import (
+        find_due,
+        history_by_profile,
+        incremental_scan,
+        scan,
+        settle_cursor,
+        window_start,
+    )
 
     tmp = tempfile.TemporaryDirectory()
     url = args.database_url or f"sqlite:///{Path(tmp.name) / 'bench.db'}"
@@ -167,6 +174,7 @@ def main() -> None:
                 for d in first
             ],
         )
+    settle_cursor(store, specs)
     rng = random.Random(11)
     fresh = [
         {

@@ -11,7 +11,7 @@ from scan_helpers import AT, RULES, added, ordered
 
 from tailor.rules import RuleBook
 from tailor.store import Store
-from tailor.triggers.scan import incremental_scan, scan
+from tailor.triggers.scan import incremental_scan, scan, settle_cursor
 
 
 @pytest.fixture
@@ -65,6 +65,15 @@ def test_a_scan_without_changes_reads_nothing_and_timers_coming_due_are_found(
     assert reads.last() == {f"u-{i}" for i in range(6)} | {"u-old"}
     assert keys(due) == keys(scan(store, specs, later))
     assert {d["profile_id"] for d in due} == {f"u-{i}" for i in range(6)} | {"u-old"}
+
+    # a notifying scan claims every due episode, then settles the cursor: with nothing new,
+    # the next scan checks no profile at all
+    for item in due:
+        assert store.record_trigger(item["profile_id"], item["trigger"], item["key"], fired_at=later)
+    settle_cursor(store, specs)
+    assert incremental_scan(store, specs, later + timedelta(minutes=1)) == []
+    assert reads.last() == set()
+    assert scan(store, specs, later + timedelta(minutes=1)) == []
 
 
 def test_it_answers_what_the_full_scan_answers_as_events_arrive_and_episodes_fire(

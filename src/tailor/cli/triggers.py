@@ -64,7 +64,7 @@ def scan(
     from tailor.problems import ProblemError
     from tailor.rules import RuleBook
     from tailor.store import Store
-    from tailor.triggers.scan import Delivery, incremental_scan, notify, scan
+    from tailor.triggers.scan import Delivery, incremental_scan, notify, scan, settle_cursor
 
     settings = settings_from({"rules": rules, "database_url": database_url})
     at = _at(at_text)
@@ -106,6 +106,8 @@ def scan(
             click.echo(json.dumps(line, sort_keys=True, default=str))
 
         report = notify(store, due, at, delivery, lease=timedelta(seconds=lease_seconds), echo=echo)
+        if not full:
+            settle_cursor(store, specs)  # every due episode is claimed now
         sent = sum(o.notified for o in report.outcomes)
         click.echo(
             f"{len(due)} due as of {at.isoformat()}; {sent} notified, {len(report.failed)} failed "

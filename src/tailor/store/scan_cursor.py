@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, update
 
 from .models import Event, Profile, TriggerScanCursor, TriggerState
 from .upsert import upsert
@@ -36,6 +36,10 @@ def read(conn: Connection, name: str) -> Any:
 def save(conn: Connection, name: str, specs_digest: str, last_event_id: int, at: datetime, due: list[str]) -> None:
     row = {"name": name, "specs_digest": specs_digest, "last_event_id": last_event_id, "scanned_at": at, "due": due}
     upsert(conn, cursors_t, [row], ["name"])
+
+
+def clear_due(conn: Connection, name: str) -> None:
+    conn.execute(update(cursors_t).where(cursors_t.c.name == name).values(due=[]))
 
 
 def last_event_id(conn: Connection) -> int:

@@ -209,6 +209,19 @@ def incremental_scan(
     return due
 
 
+def settle_cursor(store: Any, specs: Mapping[str, TriggerSpec], *, cursor: str | None = None) -> None:
+    """Every episode the last incremental scan reported is now claimed (:func:`notify` claims all
+    of them before delivering): the next scan need not check them again.
+
+    Call it after the claims, never before: a crash in between leaves them in the cursor,
+    and the next scan re-checks them (finding them fired), so nothing due is lost.
+    """
+    from tailor.store import scan_cursor
+
+    with store.engine.begin() as conn:
+        scan_cursor.clear_due(conn, cursor or specs_digest(specs))
+
+
 def _aware(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         row["fired_at"] = row["fired_at"].replace(tzinfo=UTC)
