@@ -7,9 +7,6 @@ from pathlib import Path
 
 import click
 
-#: files above this size get a progress bar
-PROGRESS_BYTES = 1024 * 1024
-
 
 def _default_database_url() -> str:
     from tailor.config import ConfigError, Settings
@@ -24,14 +21,23 @@ def _default_database_url() -> str:
 @click.command("ingest")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--database-url", default=None, help="SQLAlchemy URL of the store (TAILOR_DATABASE_URL).")
-@click.option("--progress/--no-progress", default=None, help="Progress bar (default: for files over 1 MB).")
-def ingest(files: tuple[str, ...], database_url: str | None, progress: bool | None) -> None:
-    """Load Segment .json/.jsonl events, or profiles/catalog .csv files, into the store.
+@click.option(
+    "--progress/--no-progress", default=None, help="Progress bars on stderr (default: when stderr is a terminal)."
+)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Records per committed transaction when storing (default 20,000): what a crash can lose.",
+)
+def ingest(files: tuple[str, ...], database_url: str | None, progress: bool | None, chunk_size: int | None) -> None:
+    """Load Segment events (.json, .jsonl, .csv, .parquet), profiles or catalog .csv files into the store.
 
-    Each file is one transaction: a file with a problem writes nothing, every bad line
-    is reported as ``path:line:col: message``, the other files still load, and the exit
-    status is 1. Loading the same file again changes nothing (messages are
-    deduplicated by messageId).
+    A file is validated in full before anything is stored: a file with a problem writes
+    nothing, every bad line is reported as ``path:line:col: message``, the other files
+    still load, and the exit status is 1. Then it is stored in committed chunks: after a
+    crash, running the same command again resumes where it stopped. Loading the same
+    file again changes nothing (messages are deduplicated by messageId).
     """
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -43,10 +49,9 @@ def ingest(files: tuple[str, ...], database_url: str | None, progress: bool | No
     try:
         store.migrate()
         for name in files:
-            path = Path(name)
-            show = progress if progress is not None else (path.is_file() and path.stat().st_size > PROGRESS_BYTES)
+            show = progress if progress is not None else sys.stderr.isatty()
             try:
-                result = store.ingest_file(path, progress=show)
+                result = store.ingest_bulk(Path(name), progress=show, chunk_size=chunk_size)
             except ProblemError as exc:
                 for problem in exc.problems:
                     click.echo(str(problem), err=True)

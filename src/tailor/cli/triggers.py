@@ -41,6 +41,7 @@ def _at(value: str | None) -> datetime:
 )
 @click.option("--trigger", "names", multiple=True, help="Only this trigger (repeatable; default: all declared).")
 @templates_option
+@click.option("--full", is_flag=True, help="Read every event, not only what changed since the last scan.")
 @rules_option
 @database_option
 @click.option("--retries", default=4, show_default=True, help="Retries per notification (5xx, 429, network errors).")
@@ -60,6 +61,7 @@ def scan(
     template_name: str | None,
     names: tuple[str, ...],
     templates: str | None,
+    full: bool,
     rules: str | None,
     database_url: str | None,
     retries: int,
@@ -76,8 +78,7 @@ def scan(
     from tailor.problems import ProblemError
     from tailor.rules import RuleBook
     from tailor.store import Store
-    from tailor.triggers.scan import Delivery, notify
-    from tailor.triggers.scan import scan as find
+    from tailor.triggers.scan import Delivery, incremental_scan, notify, scan, settle_cursor
 
     if notify_url and deliver_url:
         fail("give --notify URL (the ESP sends) or --deliver smtp://… (tailor sends), not both")
@@ -96,9 +97,10 @@ def scan(
     store = Store(settings.database_url)
     try:
         store.migrate()
-        due = find(store, specs, at)
+        due = scan(store, specs, at) if full else incremental_scan(store, specs, at)
         if deliver_url:
-            _deliver(store, settings, specs, due, at, deliver_url, template_name, timedelta(seconds=lease_seconds))
+            lease = timedelta(seconds=lease_seconds)
+            _deliver(store, settings, specs, due, at, deliver_url, template_name, lease, settle=not full)
             return
         if not notify_url:
             for item in due:
@@ -124,6 +126,8 @@ def scan(
             click.echo(json.dumps(line, sort_keys=True, default=str))
 
         report = notify(store, due, at, delivery, lease=timedelta(seconds=lease_seconds), echo=echo)
+        if not full:
+            settle_cursor(store, specs)  # every due episode is claimed now
         sent = sum(o.notified for o in report.outcomes)
         click.echo(
             f"{len(due)} due as of {at.isoformat()}; {sent} notified, {len(report.failed)} failed "
@@ -136,7 +140,9 @@ def scan(
         store.close()
 
 
-def _deliver(store, settings, specs, due, at, url: str, template_name: str | None, lease: timedelta) -> None:
+def _deliver(
+    store, settings, specs, due, at, url: str, template_name: str | None, lease: timedelta, *, settle: bool
+) -> None:
     """``--deliver``: the outbox claims each episode once; each is rendered and mailed once."""
     from tailor.cli.deliver import open_cli_sender, report_line
     from tailor.core import Tailor
@@ -164,6 +170,10 @@ def _deliver(store, settings, specs, due, at, url: str, template_name: str | Non
         fail(str(exc))
     finally:
         sender.transport.close()
+    if settle:
+        from tailor.triggers.scan import settle_cursor
+
+        settle_cursor(store, specs)  # every due episode is claimed now, as after --notify
     summary = DeliveryReport()
     summary.outcomes = [_as_outcome(o) for o in mail.outcomes.values()]
     click.echo(f"{len(due)} due as of {at.isoformat()}; {report_line(summary)}", err=True)

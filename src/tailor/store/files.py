@@ -52,10 +52,10 @@ def read_batches(path: str | os.PathLike[str], received_at: datetime, progress: 
     if not path.is_file():
         raise ProblemError([Problem(str(path), 0, 0, "no such file")])
     suffix = path.suffix.lower()
-    readers = {".jsonl": _jsonl, ".ndjson": _jsonl, ".json": _json, ".csv": _csv}
+    readers = {".jsonl": _jsonl, ".ndjson": _jsonl, ".json": _json, ".csv": _csv, ".parquet": _parquet}
     if suffix not in readers:
         raise ProblemError(
-            [Problem(str(path), 0, 0, f"unknown file type {suffix or '(none)'}: use .json, .jsonl or .csv")]
+            [Problem(str(path), 0, 0, f"unknown file type {suffix or '(none)'}: use .json, .jsonl, .csv or .parquet")]
         )
     size = path.stat().st_size
     # on stderr: stdout stays clean for the summary lines (click.get_text_stream is deprecated)
@@ -188,6 +188,9 @@ def _csv(path: Path, received_at: datetime, tick: Any) -> Iterator[Batch]:
     except csv.Error as exc:
         raise ProblemError([Problem(str(path), 1, 1, f"unreadable CSV header: {exc}")]) from None
     columns = set(header)
+    if {"type", "messageId"} <= columns:
+        yield from _flat_messages(problems, _csv_rows(reader, header, line_of_row, problems), received_at)
+        return
     if {"id", "title"} <= columns:
         kind = "products"
     elif "user_id" in columns:
@@ -204,13 +207,23 @@ def _csv(path: Path, received_at: datetime, tick: Any) -> Iterator[Batch]:
                 )
             ]
         )
-    rows: list[tuple[int, str, dict[str, str]]] = []
+    rows = [(line, "", row) for line, row in _csv_rows(reader, header, line_of_row, problems)]
+    if kind == "products":
+        yield from _products(problems, rows)
+    else:
+        yield from _profiles(problems, rows, received_at)
+
+
+def _csv_rows(
+    reader: Iterator[list[str]], header: list[str], line_of_row: list[int], problems: _Collector
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """``(line, {column: value})`` of each CSV record after the header; bad records are problems."""
     start = line_of_row[-1]  # a record starts on the line after the previous one ended
     while True:
         try:
             values = next(reader)
         except StopIteration:
-            break
+            return
         except csv.Error as exc:  # e.g. a field over the csv module's size limit; reading goes on
             problems.add(start + 1, f"unreadable CSV record: {exc}")
             start = line_of_row[-1]
@@ -222,11 +235,73 @@ def _csv(path: Path, received_at: datetime, tick: Any) -> Iterator[Batch]:
         if len(values) != len(header):
             problems.add(line, f"expected {len(header)} fields, got {len(values)}")
             continue
-        rows.append((line, "", dict(zip(header, values, strict=True))))
-    if kind == "products":
-        yield from _products(problems, rows)
-    else:
-        yield from _profiles(problems, rows, received_at)
+        yield line, dict(zip(header, values, strict=True))
+
+
+def _parquet(path: Path, received_at: datetime, tick: Any) -> Iterator[Batch]:
+    """Segment messages as flat Parquet rows (as in CSV: see :func:`_flat_messages`), a batch at a time.
+
+    A problem names the row as the line (row 1 is the first row: Parquet has no header line).
+    """
+    import pyarrow.parquet as pq
+
+    problems = _Collector(path)
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises its own error types for a file that is not Parquet
+        raise ProblemError([Problem(str(path), 0, 0, f"not a Parquet file: {exc}"[:300])]) from None
+    missing = {"type"} - set(parquet.schema_arrow.names)
+    if missing:
+        raise ProblemError([Problem(str(path), 0, 0, "not Segment messages: a `type` column is required")])
+    size, total = path.stat().st_size, max(1, parquet.metadata.num_rows)
+
+    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+        number = 0
+        for batch in parquet.iter_batches(batch_size=CHUNK):
+            for row in batch.to_pylist():
+                number += 1
+                yield number, row
+            tick(size * batch.num_rows // total)
+
+    yield from _flat_messages(problems, rows(), received_at)
+
+
+#: Segment messages in CSV and Parquet: one column per top-level field (``type``, ``messageId``,
+#: ``timestamp``, ``userId``, ``anonymousId``, ``previousId``, ``event``, ``name``, ...); these hold JSON text
+FLAT_OBJECTS = ("properties", "traits", "context")
+
+
+def _flat_messages(
+    problems: _Collector, rows: Iterator[tuple[int, Mapping[str, Any]]], received_at: datetime
+) -> Iterator[Batch]:
+    """Flat rows (CSV, Parquet) as validated records: empty cells are absent, object columns JSON."""
+    chunk: list[Record] = []
+    for line, row in rows:
+        message: dict[str, Any] = {}
+        for key, value in row.items():
+            if value is None or value == "":
+                continue
+            if key in FLAT_OBJECTS and isinstance(value, str):
+                try:
+                    value = strict_json.loads(value)
+                except InvalidJSON as exc:
+                    problems.add(line, f"{key}: invalid JSON: {exc.message}")
+                    break
+            message[key] = value
+        else:
+            try:
+                record = validate_message(message, "", received_at=received_at)
+            except ValidationError as exc:
+                problems.add(line, f"{exc.pointer}: {exc.message}")
+                continue
+            if not problems.problems:
+                chunk.append(record)
+                if len(chunk) >= CHUNK:
+                    yield "records", chunk
+                    chunk = []
+    problems.finish()
+    if chunk:
+        yield "records", chunk
 
 
 def _products(problems: _Collector, items: list[tuple[int, str, Any]]) -> Iterator[Batch]:

@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from . import privacy
+from . import privacy, staging
 from .messages import Record
 from .models import Event, Identity, Profile, Suppression, TriggerState
 from .resolve import ANON_PREFIX, Component, Key, ProfileState, components, record_keys
@@ -133,14 +133,14 @@ def apply_records(
             keys_per_record[i].append(("user_id", prev))
         else:
             keys_per_record[i].append(("anonymous_id", prev))
-    identities = {k: v for k, v in identities.items() if any(k in keys for keys in keys_per_record)}
+    identities = _linked(identities, keys_per_record)
 
     candidate_ids = {pid for pid in identities.values()}
     candidate_ids |= {v if k == "user_id" else "anon-" + v for keys in keys_per_record for k, v in keys if k != "email"}
     states = _load_profiles(conn, candidate_ids)
     conflicts = _drop_foreign_claims(fresh, keys_per_record, identities, states, trusted=trusted)
     conflicts += _keep_known_emails(fresh, keys_per_record, identities, states, trusted=trusted)
-    identities = {k: v for k, v in identities.items() if any(k in keys for keys in keys_per_record)}
+    identities = _linked(identities, keys_per_record)
     uf, groups = components(keys_per_record, identities, states)
 
     root_of_record = [uf.find(("K",) + keys[0]) for keys in keys_per_record]
@@ -159,8 +159,7 @@ def apply_records(
     # rows are written parents first: new profiles, then moves, identities, events
     if new_profiles:
         conn.execute(insert(profiles_t), [s.as_row(now) for s in new_profiles])
-    for target, absorbed in merges:
-        _move_rows(conn, target, absorbed)
+    _move_rows(conn, {pid: target for target, absorbed in merges for pid in absorbed})
     new_identity_rows = []
     for root, group in groups.items():
         if root in owner:
@@ -344,7 +343,7 @@ def _keep_known_emails(
     if trusted:
         return conflicts
     while True:
-        linked = {k: v for k, v in identities.items() if any(k in keys for keys in keys_per_record)}
+        linked = _linked(identities, keys_per_record)
         uf, groups = components(keys_per_record, linked, states)
         removed = False
         for root, group in sorted(groups.items()):
@@ -382,6 +381,12 @@ def _keep_known_emails(
                     removed = True
         if not removed:
             return conflicts
+
+
+def _linked(identities: dict[Key, str], keys_per_record: list[list[Key]]) -> dict[Key, str]:
+    """The identities some record of the batch names (one pass: a batch's keys against a set)."""
+    named = {key for keys in keys_per_record for key in keys}
+    return {k: v for k, v in identities.items() if k in named}
 
 
 def _profile_of(key: Key, identities: dict[Key, str], states: dict[str, ProfileState]) -> str | None:
@@ -467,13 +472,19 @@ def _load_profiles(conn: Connection, ids: Iterable[str]) -> dict[str, ProfileSta
     return states
 
 
-def _move_rows(conn: Connection, survivor: str, absorbed: list[str]) -> None:
-    """Move the identities, events, suppressions and trigger state of merged profiles; delete them."""
-    for table in (identities_t, events_t, suppressions_t):
-        conn.execute(update(table).where(table.c.profile_id.in_(absorbed)).values(profile_id=survivor))
-    _merge_trigger_state(conn, survivor, absorbed)
-    privacy.move_rows(conn, survivor, absorbed)
-    conn.execute(delete(profiles_t).where(profiles_t.c.id.in_(absorbed)))
+def _move_rows(conn: Connection, moves: dict[str, str]) -> None:
+    """Move the identities, events, suppressions and trigger state of merged profiles (absorbed id →
+    survivor id) to their survivors; delete them. A few statements per chunk of merges, not per merge."""
+    absorbed = sorted(moves)
+    for chunk in _chunks(absorbed):
+        survivor_of = privacy.survivor_case({pid: moves[pid] for pid in chunk})
+        for table in (identities_t, events_t, suppressions_t):
+            conn.execute(update(table).where(table.c.profile_id.in_(chunk)).values(profile_id=survivor_of(table)))
+        merged_state = conn.execute(select(trigger_t.c.profile_id).where(trigger_t.c.profile_id.in_(chunk))).scalars()
+        for pid in sorted(set(merged_state)):
+            _merge_trigger_state(conn, moves[pid], [pid])
+        privacy.move_rows(conn, {pid: moves[pid] for pid in chunk})
+        conn.execute(delete(profiles_t).where(profiles_t.c.id.in_(chunk)))
 
 
 def _merge_trigger_state(conn: Connection, survivor: str, absorbed: list[str]) -> None:
@@ -515,9 +526,7 @@ def _event_row(record: Record, profile_id: str) -> dict[str, Any]:
 
 def _insert_events(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
     """Insert events, skipping stored message ids (a concurrent retry); the ids actually inserted."""
-    if not rows:
-        return set()
-    return set(insert_ignore(conn, events_t, rows, ["message_id", "scope"], returning=events_t.c.message_id))
+    return staging.insert_events(conn, rows)
 
 
 def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -226,3 +226,48 @@ class Delivery(Base):
     #: when the email counts for the frequency cap (sent, or handed to the ESP)
     counted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class IngestRun(Base):
+    """A file being bulk-ingested (by content digest): its records, and how many are applied.
+
+    Written with the records it counts, so after a crash a re-run resumes where the last
+    committed chunk ended (:mod:`tailor.store.bulk`).
+    """
+
+    __tablename__ = "ingest_runs"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    total: Mapped[int] = mapped_column(Integer)
+    applied: Mapped[int] = mapped_column(Integer)
+    #: every record of the file is validated and staged: applying may start
+    staged: Mapped[bool] = mapped_column(Boolean)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class IngestStaged(Base):
+    """One validated record of a bulk-ingestion run, waiting to be applied (deleted when the run ends)."""
+
+    __tablename__ = "ingest_staged"
+
+    run: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    payload: Mapped[str] = mapped_column(Text)
+
+
+class TriggerScanCursor(Base):
+    """What the last incremental trigger scan looked at (:mod:`tailor.triggers.scan`)."""
+
+    __tablename__ = "trigger_scan_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: the trigger definitions it scanned with: other definitions need a full scan
+    specs_digest: Mapped[str] = mapped_column(String(64))
+    #: the largest ``events.id`` it read
+    last_event_id: Mapped[int] = mapped_column(Integer)
+    #: the ``at`` it scanned as of (naive UTC)
+    scanned_at: Mapped[datetime] = mapped_column(DateTime)
+    #: the profile ids it reported due (still due until something about them changes)
+    due: Mapped[list[str]] = mapped_column(JSONType, default=list)

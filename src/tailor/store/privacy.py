@@ -35,6 +35,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     and_,
+    case,
     delete,
     func,
     inspect,
@@ -204,22 +205,35 @@ def note_returning(
 
 #: tables the merge in :mod:`.ingest` moves itself
 _MOVED_BY_INGEST = {"profiles", "identities", "events", "suppressions", "trigger_state", "consent_events"}
-_extra_tables: dict[str, list[str]] = {}
+_extra_tables: dict[str, list[Any]] = {}
 
 
-def move_rows(conn: Connection, survivor: str, absorbed: list[str]) -> None:
-    """On a merge: consent history, erasure-log links and rows of any other table with a
-    ``profile_id`` (e.g. experiment exposures) follow the person, so export and erasure find them."""
-    conn.execute(update(consents_t).where(consents_t.c.profile_id.in_(absorbed)).values(profile_id=survivor))
+def survivor_case(moves: Mapping[str, str]) -> Callable[[Any], Any]:
+    """``table → CASE profile_id WHEN <absorbed> THEN <survivor> … END``: one UPDATE moves many merges."""
+    return lambda table: case(dict(moves), value=table.c.profile_id, else_=table.c.profile_id)
+
+
+def move_rows(conn: Connection, moves: Mapping[str, str]) -> None:
+    """On merges (absorbed profile id → survivor): consent history, erasure-log links and rows of any
+    other table with a ``profile_id`` (e.g. experiment exposures) follow the person, so export and
+    erasure find them."""
+    if not moves:
+        return
+    absorbed = sorted(moves)
+    survivor_of = survivor_case(moves)
     conn.execute(
-        update(erasure_t).where(erasure_t.c.returned_profile_id.in_(absorbed)).values(returned_profile_id=survivor)
+        update(consents_t).where(consents_t.c.profile_id.in_(absorbed)).values(profile_id=survivor_of(consents_t))
+    )
+    conn.execute(
+        update(erasure_t)
+        .where(erasure_t.c.returned_profile_id.in_(absorbed))
+        .values(returned_profile_id=case(dict(moves), value=erasure_t.c.returned_profile_id))
     )
     key = conn.engine.url.render_as_string(hide_password=True)
     if key not in _extra_tables:  # reflected once per database and process
-        _extra_tables[key] = [t for t in profile_tables(conn) if t not in _MOVED_BY_INGEST]
-    for name in _extra_tables[key]:
-        table = _reflect(conn, name)
-        conn.execute(update(table).where(table.c.profile_id.in_(absorbed)).values(profile_id=survivor))
+        _extra_tables[key] = [_reflect(conn, t) for t in profile_tables(conn) if t not in _MOVED_BY_INGEST]
+    for table in _extra_tables[key]:
+        conn.execute(update(table).where(table.c.profile_id.in_(absorbed)).values(profile_id=survivor_of(table)))
 
 
 # -- consents through the API -------------------------------------------------

@@ -152,6 +152,16 @@ class Store:
                     result += apply_records(conn, rows, self.hash_email, now)
         return result
 
+    def ingest_bulk(
+        self, path: str | os.PathLike[str], *, progress: bool = False, chunk_size: int | None = None
+    ) -> IngestResult:
+        """Load a big Segment ``.jsonl``/``.csv``/``.parquet`` file (or any :meth:`ingest_file` input):
+        validated in full before anything is stored, then applied in committed chunks that a
+        re-run after a crash resumes (see :mod:`tailor.store.bulk`). Same semantics as :meth:`ingest`."""
+        from .bulk import bulk_ingest
+
+        return bulk_ingest(self, path, progress=progress, chunk_size=chunk_size)
+
     def ingest_email_events(
         self,
         messages: Sequence[Any],
@@ -233,10 +243,10 @@ class Store:
         with self.engine.connect() as conn:
             return interactions(conn)
 
-    def events_frame(self, since: datetime | None = None) -> pd.DataFrame:
-        """All events (optionally since a time) for batch features and trigger scans."""
+    def events_frame(self, since: datetime | None = None, profile_ids: Iterable[str] | None = None) -> pd.DataFrame:
+        """All events (optionally since a time, of some profiles) for batch features and trigger scans."""
         with self.engine.connect() as conn:
-            return events_frame(conn, since)
+            return events_frame(conn, since, None if profile_ids is None else set(profile_ids))
 
     def profile_ids(self) -> list[str]:
         with self.engine.connect() as conn:

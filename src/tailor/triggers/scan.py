@@ -18,6 +18,7 @@ acknowledged is delivered again by the next scan with the same ``Idempotency-Key
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -152,6 +153,79 @@ def scan(store: Any, specs: Mapping[str, TriggerSpec], at: datetime) -> list[dic
     catalog = {row["id"]: row for row in store.catalog()}
     fired = history_by_profile(store.trigger_history())
     return find_due(events, specs, at, catalog=catalog, fired=fired, excluded=store.personalization_refused())
+
+
+def specs_digest(specs: Mapping[str, TriggerSpec]) -> str:
+    """A fingerprint of the trigger definitions: a cursor is only valid for the ones it scanned with."""
+    text = json.dumps({name: spec.as_dict() for name, spec in specs.items()}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def incremental_scan(
+    store: Any, specs: Mapping[str, TriggerSpec], at: datetime, *, cursor: str | None = None
+) -> list[dict[str, Any]]:
+    """:func:`scan`'s answer, reading only what changed since the last scan with this ``cursor``.
+
+    A profile can only become due, or stop being due, when something about it changes;
+    the candidates are the profiles with events stored since the cursor, those whose
+    timer ran out since the last scan (a qualifying event whose ``after`` elapsed in
+    between, a ``cooldown`` that ended), and those the last scan reported due (still
+    due unless re-checking says otherwise, e.g. a notification claimed them). Each is
+    checked exactly as :func:`scan` checks it, so the answer is the same. A first scan,
+    other trigger definitions or an ``at`` before the last one read everything. Each set
+    of definitions has its own cursor (named by their digest unless ``cursor`` is given).
+    Not seen: a consent changed through the API without an event (see docs/rules.md).
+    """
+    from tailor.store import scan_cursor
+
+    at = to_utc(at)
+    naive_at = at.replace(tzinfo=None)
+    digest = specs_digest(specs)
+    cursor = cursor or digest
+    with store.engine.connect() as conn:
+        last = scan_cursor.read(conn, cursor)
+        newest = scan_cursor.last_event_id(conn)
+        full = last is None or last.specs_digest != digest or naive_at < last.scanned_at
+        if not full:
+            ids = scan_cursor.profiles_with_new_events(conn, last.last_event_id, newest) | set(last.due)
+            for spec in specs.values():
+                ids |= scan_cursor.profiles_with_events_between(
+                    conn, spec.on, last.scanned_at - spec.after, naive_at - spec.after
+                )
+                if spec.cooldown is not None:
+                    ids |= scan_cursor.profiles_fired_between(
+                        conn, spec.name, last.scanned_at - spec.cooldown, naive_at - spec.cooldown
+                    )
+            events = store.events_frame(since=window_start(specs, at), profile_ids=ids)
+            fired = history_by_profile(_aware(scan_cursor.history_of(conn, ids)))
+            excluded = scan_cursor.refused_among(conn, ids)
+    if full:
+        due = scan(store, specs, at)
+    else:
+        catalog = {row["id"]: row for row in store.catalog()}
+        due = find_due(events, specs, at, catalog=catalog, fired=fired, excluded=excluded)
+    with store.engine.begin() as conn:
+        scan_cursor.save(conn, cursor, digest, newest, naive_at, sorted({item["profile_id"] for item in due}))
+    return due
+
+
+def settle_cursor(store: Any, specs: Mapping[str, TriggerSpec], *, cursor: str | None = None) -> None:
+    """Every episode the last incremental scan reported is now claimed (:func:`notify` claims all
+    of them before delivering): the next scan need not check them again.
+
+    Call it after the claims, never before: a crash in between leaves them in the cursor,
+    and the next scan re-checks them (finding them fired), so nothing due is lost.
+    """
+    from tailor.store import scan_cursor
+
+    with store.engine.begin() as conn:
+        scan_cursor.clear_due(conn, cursor or specs_digest(specs))
+
+
+def _aware(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for row in rows:
+        row["fired_at"] = row["fired_at"].replace(tzinfo=UTC)
+    return rows
 
 
 # -- notifying, exactly once per episode -------------------------------------------------

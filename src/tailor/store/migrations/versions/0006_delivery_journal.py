@@ -2,7 +2,7 @@
 
 Additive: one new table, ``deliveries`` (see :class:`tailor.store.models.Delivery`).
 
-Revision ID: delivery_journal
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-30
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "delivery_journal"
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None

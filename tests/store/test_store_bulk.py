@@ -1,0 +1,216 @@
+"""Bulk ingestion (``tailor ingest`` of JSONL, CSV, Parquet): the same store as message-by-message
+ingestion, nothing written by a bad file, and exactly once after kill -9 and a re-run."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from segment_messages import identify, track
+from tailor.problems import ProblemError
+from tailor.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+COLUMNS = ["type", "messageId", "timestamp", "userId", "anonymousId", "previousId", "event", "name"]
+COLUMNS += ["properties", "traits", "context"]
+
+
+def messages() -> list[dict[str, Any]]:
+    """Merges, aliases, last-write-wins, consents, retries and a shared messageId."""
+    alias = {"type": "alias", "messageId": "al-1", "userId": "u-3", "previousId": "a-3"}
+    alias["timestamp"] = "2026-11-20T12:00:00Z"
+    return [
+        identify("id-1", user="u-1", ts="2026-11-20T09:00:00Z", email="Ann@Example.com", city="Lyon"),
+        track("t-1", user="u-1", ts="2026-11-20T09:05:00Z", product_id="sku-1"),
+        track("t-1", user="u-1", ts="2026-11-20T09:05:00Z", product_id="sku-1"),  # a retry
+        track("t-2", "Page", user=None, anon="a-1", ts="2026-11-19T08:00:00Z", kind="page"),
+        track("t-3", "Product Added", user=None, anon="a-1", ts="2026-11-19T08:01:00Z", product_id="sku-2"),
+        identify("id-2", user="u-2", anon="a-1", ts="2026-11-20T10:00:00Z", email="bo@example.com", city="Paris"),
+        identify("id-3", user="u-1", ts="2026-11-18T10:00:00Z", city="Old town"),  # older: loses
+        identify("id-4", user="u-1", ts="2026-11-21T10:00:00Z", city="Berlin", consent_tracking=True),
+        track("t-4", user=None, anon="a-3", ts="2026-11-19T07:00:00Z", product_id="sku-3"),
+        alias,
+        track("t-5", user="u-3", ts="2026-11-21T07:00:00Z", product_id="sku-4"),
+        track("t-1", user="u-3", ts="2026-11-21T07:30:00Z", product_id="sku-9"),  # another person's id
+        identify("id-5", user="u-4", ts="2026-11-19T00:00:00Z", consent_tracking=False),
+        track("t-6", user="u-4", ts="2026-11-20T00:00:00Z", product_id="sku-5"),  # dropped: no tracking
+        identify("id-6", user="u-5", ts="2026-11-20T00:00:00Z", email="ann@example.com"),  # Ann's email again
+    ]
+
+
+def snapshot(store: Store) -> dict[str, list[Any]]:
+    """The store's contents, without the times of ingestion (``received_at``, ``updated_at``)."""
+    queries = {
+        "profiles": "SELECT id, email, traits, consents, stamps, locale, timezone, created_at FROM profiles",
+        "identities": "SELECT kind, value, profile_id FROM identities",
+        "events": "SELECT message_id, scope, profile_id, type, event, properties, context, timestamp FROM events",
+        "consents": "SELECT profile_id, purpose, granted, source, subject, message_id, given_at FROM consent_events",
+    }
+    out: dict[str, list[Any]] = {}
+    with store.engine.connect() as conn:
+        for name, sql in queries.items():
+            rows = []
+            for row in conn.execute(text(sql)):
+                values = [json.loads(v) if isinstance(v, str) and v[:1] in "{[" else v for v in row]
+                rows.append(json.dumps(values, sort_keys=True, default=str))
+            out[name] = sorted(rows)
+    return out
+
+
+@pytest.fixture
+def keyed(database_url: str) -> Iterator[Store]:
+    store = Store(database_url)
+    store.migrate()
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def twin(keyed: Store, database_url: str, tmp_path: Path) -> Iterator[Store]:
+    """A second empty store of the same dialect, hashing emails with ``keyed``'s key (identities compare)."""
+    key = keyed._stored_key()
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        store = Store(f"sqlite:///{tmp_path / 'twin.db'}", email_key=key)
+        store.migrate()
+        yield store
+        store.close()
+        return
+    base = database_url.split("?")[0]
+    schema = f"tailor_twin_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    store = Store(f"{base}?options=-csearch_path%3D{schema}", email_key=key)
+    try:
+        store.migrate()
+        yield store
+    finally:
+        store.close()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def write(path: Path, items: list[dict[str, Any]]) -> Path:
+    """``items`` as JSONL, or as the flat CSV/Parquet columns (objects as JSON text)."""
+    if path.suffix == ".jsonl":
+        path.write_text("".join(json.dumps(m) + "\n" for m in items), encoding="utf-8")
+        return path
+    rows = [
+        {c: (json.dumps(m[c]) if c in ("properties", "traits", "context") and c in m else m.get(c)) for c in COLUMNS}
+        for m in items
+    ]
+    if path.suffix == ".csv":
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+    else:
+        pq.write_table(pa.Table.from_pylist(rows, pa.schema([(c, pa.string()) for c in COLUMNS])), path)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_bulk_stores_what_message_by_message_ingestion_stores(
+    keyed: Store, twin: Store, tmp_path: Path, suffix: str
+) -> None:
+    for message in messages():  # what POST /v1/track|identify|alias does, one message each
+        keyed.ingest_message(message)
+    result = twin.ingest_bulk(write(tmp_path / f"events{suffix}", messages()), chunk_size=4)
+    expected = snapshot(keyed)
+    assert len(expected["events"]) == 13 and len(expected["profiles"]) == 4  # the merges happened
+    assert snapshot(twin) == expected
+    assert result.accepted == 13 and result.dropped_no_consent == 1
+
+
+def test_bulk_again_changes_nothing(keyed: Store, tmp_path: Path) -> None:
+    path = write(tmp_path / "events.jsonl", messages())
+    keyed.ingest_bulk(path)
+    before = snapshot(keyed)
+    again = keyed.ingest_bulk(path)
+    assert again.accepted == 0 and snapshot(keyed) == before
+
+
+@pytest.mark.parametrize(
+    ("suffix", "line"),
+    [(".jsonl", 3), (".csv", 4), (".parquet", 3)],  # the CSV header is line 1; Parquet counts rows
+)
+def test_a_bad_message_anywhere_writes_nothing(keyed: Store, tmp_path: Path, suffix: str, line: int) -> None:
+    items = [track(f"m{i}", user=f"u-{i}") for i in range(5)]
+    items[2]["timestamp"] = "yesterday"
+    path = write(tmp_path / f"events{suffix}", items)
+    with pytest.raises(ProblemError) as raised:
+        keyed.ingest_bulk(path, chunk_size=1)
+    assert [str(p) for p in raised.value.problems] == [
+        f"{path}:{line}:1: /timestamp: must be an ISO 8601 time, got 'yesterday'"
+    ]
+    with keyed.engine.connect() as conn:
+        counts = [conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one() for t in ("events", "ingest_staged")]
+    assert counts == [0, 0]
+
+
+def test_bad_json_in_a_csv_object_column_names_the_line(keyed: Store, tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text('type,messageId,userId,event,properties\ntrack,m1,u-1,Viewed,"{""a"": 1"\n', encoding="utf-8")
+    with pytest.raises(ProblemError) as raised:
+        keyed.ingest_bulk(path)
+    assert str(raised.value.problems[0]).startswith(f"{path}:2:1: properties: invalid JSON")
+
+
+def _shop(tmp_path: Path, events: int) -> Path:
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "generate_shop.py"), "--profiles", "300", "--events", str(events)]
+        + ["--out", str(tmp_path / "shop"), "--no-profiles-csv"],
+        check=True,
+        capture_output=True,
+    )
+    return tmp_path / "shop" / "events.jsonl"
+
+
+def test_kill_9_mid_ingest_then_rerun_stores_each_event_once(keyed: Store, twin: Store, tmp_path: Path) -> None:
+    path = _shop(tmp_path, 12_000)
+    twin.ingest_bulk(path, chunk_size=500)  # the reference: one uninterrupted run, the same chunks
+    command = [sys.executable, "-c", "from tailor.cli import main; main()", "ingest"]
+    command += ["--database-url", keyed.database_url]
+    command += ["--chunk-size", "500", "--no-progress", str(path)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    applied = 0
+    deadline = time.monotonic() + 240  # generous: the machine may be busy
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            with keyed.engine.connect() as conn:
+                applied = conn.execute(text("SELECT COALESCE(MAX(applied), 0) FROM ingest_runs")).scalar_one()
+            if applied >= 1000:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    with keyed.engine.connect() as conn:
+        stored = conn.execute(text("SELECT COUNT(*) FROM events")).scalar_one()
+        done = conn.execute(text("SELECT applied, total FROM ingest_runs")).one()
+    assert 0 < done.applied < done.total, "killed before or after storing: no crash mid-ingest was tested"
+    assert stored < len(snapshot(twin)["events"])
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    assert snapshot(keyed) == snapshot(twin)
+    with keyed.engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM ingest_staged")).scalar_one() == 0
