@@ -1,10 +1,11 @@
-"""``tailor batch``: a whole campaign rendered in parallel on Dask."""
+"""``tailor batch``: a whole campaign rendered in parallel on Dask, into resumable shards."""
 
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
+from collections.abc import Iterator
+from typing import Any
 
 import click
 
@@ -20,10 +21,23 @@ from tailor.problems import ProblemError
     help="CSV (id/email/user_id) or JSON lines of recipients or profile documents.",
 )
 @click.option("--segment", help="Every stored profile in this segment.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option(
+    "--out",
+    "out_url",
+    required=True,
+    help="Folder or fsspec URL (s3://…, gs://…) for the shards; the same --out resumes an interrupted run.",
+)
+@click.option("--format", "fmt", type=click.Choice(["parquet", "jsonl"]), default="parquet", show_default=True)
+@click.option(
+    "--partition-size",
+    default=500,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Recipients per Dask task and per shard.",
+)
 @click.option("--scheduler", help="Address of a Dask scheduler (default: a local cluster).")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1), help="Local cluster size.")
-@click.option("--at", help="Send time, ISO 8601 (default: now).")
+@click.option("--at", help="Send time, ISO 8601 (default: now; a resumed run keeps the first run's).")
 @click.option("--context", "context_json", help="ESP send-time data as a JSON object.")
 @templates_option
 @rules_option
@@ -32,7 +46,9 @@ def batch(
     template: str,
     audience: str | None,
     segment: str | None,
-    out_dir: str,
+    out_url: str,
+    fmt: str,
+    partition_size: int,
     scheduler: str | None,
     workers: int,
     at: str | None,
@@ -41,8 +57,15 @@ def batch(
     rules: str | None,
     database_url: str | None,
 ) -> None:
-    """Render TEMPLATE for a whole audience into --out, with a progress bar and a manifest."""
-    from tailor.batch import read_audience, render_campaign
+    """Render TEMPLATE for a whole audience into shards under --out, with a progress bar.
+
+    Each partition of the audience becomes one shard (part-NNNNNN.parquet or .jsonl) of
+    rendered emails; a run killed half-way is finished by running the same command again
+    (finished partitions are not rendered again).
+    """
+    from tailor.batch import check_audience, iter_audience, run_campaign
+    from tailor.core import Tailor
+    from tailor.email import TailorError
 
     if bool(audience) == bool(segment):
         fail("give exactly one of --audience FILE or --segment NAME")
@@ -53,47 +76,57 @@ def batch(
             context = json.loads(context_json)
         except json.JSONDecodeError as exc:
             fail(f"--context: malformed JSON: {exc.msg}")
+        if not isinstance(context, dict):
+            fail("--context must be a JSON object")
+    tailor = Tailor(settings.templates, settings.rules, settings.database_url, settings=settings)
     try:
-        recipients = read_audience(Path(audience)) if audience else _segment_members(settings, segment or "", at)
-    except ProblemError as exc:
-        fail(str(exc))
-    from tailor.core import Tailor
-    from tailor.email import TailorError
-
-    try:
-        Tailor(settings.templates, settings.rules, settings=settings).compile(template)
+        tailor.compile(template)
     except TailorError as exc:  # unknown or broken template: say so before starting a cluster
         fail(str(exc))
-    with click.progressbar(length=len(recipients), label=f"rendering {template}", file=sys.stderr) as bar:
-        summary = render_campaign(
-            settings,
-            template,
-            recipients,
-            Path(out_dir),
-            scheduler=scheduler,
-            workers=workers,
-            at=at,
-            context=context,
-            progress=bar.update,
-        )
+    recipients: Any
+    if audience:
+        try:
+            total = check_audience(audience)  # one streamed pass: every bad line before anything renders
+        except ProblemError as exc:
+            fail(str(exc))
+        recipients, described = iter_audience(audience), f"file:{audience}"
+    else:
+        total, recipients = _segment_candidates(tailor, segment or "")
+        described = f"segment:{segment}"
+    try:
+        with click.progressbar(length=total, label=f"rendering {template}", file=sys.stderr) as bar:
+            summary = run_campaign(
+                settings,
+                template,
+                recipients,
+                out_url,
+                audience=described,
+                segment=segment,
+                scheduler=scheduler,
+                workers=workers,
+                partition_size=partition_size,
+                fmt=fmt,
+                at=at,
+                context=context,
+                progress=bar.update,
+            )
+    except ProblemError as exc:
+        fail(str(exc))
+    outside = f", {summary.outside_segment} not in the segment" if segment else ""
+    resumed = f", {summary.resumed} already done by an earlier run" if summary.resumed else ""
     click.echo(
-        f"{summary.rendered} rendered, {summary.aborted} skipped by abort rules, {summary.failed} failed → "
-        f"{out_dir} (manifest: {summary.manifest})"
+        f"{summary.rendered} rendered, {summary.aborted} skipped by abort rules, {summary.failed} failed{outside} → "
+        f"{out_url} ({summary.partitions} shards{resumed})"
     )
     if summary.fallbacks:
         click.echo("fallbacks: " + ", ".join(f"{k} ×{v}" for k, v in sorted(summary.fallbacks.items())))
 
 
-def _segment_members(settings, segment: str, at: str | None) -> list[dict]:
-    from tailor.core import Tailor
-
-    tailor = Tailor(settings.templates, settings.rules, settings.database_url, settings=settings)
-    if tailor.store is None:
-        fail(f"--segment needs a store; {settings.database_url} does not exist")
+def _segment_candidates(tailor: Any, segment: str) -> tuple[int, Iterator[dict[str, str]]]:
+    """Every stored profile, paged: the workers keep the segment's members (they load the profiles anyway)."""
+    store = tailor.store
+    if store is None:
+        fail(f"--segment needs a store; {tailor.settings.database_url} does not exist")
     if segment not in tailor.rulebook.segments:
         fail(f"unknown segment {segment!r} (known: {', '.join(sorted(tailor.rulebook.segments)) or 'none'})")
-    members = []
-    for profile_id in tailor.store.profile_ids():
-        if segment in tailor.segments_of(profile_id, at):
-            members.append({"id": profile_id})
-    return members
+    return store.count_profiles(), ({"id": profile_id} for profile_id in store.iter_profile_ids())
