@@ -112,7 +112,9 @@ def find_profiles(
     with an IN list, and the same preference of an exact profile id over an identity.
     """
     ids, user_ids = set(ids), set(user_ids)
-    hashes = {hash_email(e): e for e in emails}
+    hashes: dict[str, list[str]] = {}
+    for email in emails:  # spellings of one address share a hash
+        hashes.setdefault(hash_email(email), []).append(email)
     identity_refs: list[tuple[str, Collection[str]]] = []
     if ids or user_ids:
         identity_refs.append(("user_id", {*ids, *user_ids}))
@@ -152,7 +154,8 @@ def find_profiles(
 
     for row in conn.execute(query):
         if row.ref_kind == "email":
-            offer(("email", hashes[row.ref]), row)
+            for email in hashes[row.ref]:
+                offer(("email", email), row)
             continue
         if row.ref_kind in ("id", "anonymous_id") or row.ref in ids:
             offer(("id", row.ref), row)
