@@ -287,7 +287,8 @@ def render_partition(job: PartitionJob) -> dict[str, Any]:
             reasons = sorted({f["reason"] for f in email.fallbacks})
             for reason in reasons:
                 marker["fallbacks"][reason] = marker["fallbacks"].get(reason, 0) + 1
-            profile_id = str(doc["id"]) if doc and doc.get("id") else None
+            # an unknown recipient renders the defaults: its reference still names it
+            profile_id = str((doc or {}).get("id") or recipient.get("id") or recipient.get("user_id") or "") or None
             for name, info in email.experiments.items():
                 if profile_id:
                     exposures.append(
@@ -479,7 +480,7 @@ def run_campaign(
     ``campaign.json`` (a resumed run must name the same). ``at`` defaults to now — the
     first run's now, when resuming.
     """
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import Client, as_completed
     from fsspec.core import url_to_fs
 
     from tailor.core import parse_at
@@ -508,7 +509,7 @@ def run_campaign(
     if own_client and scheduler:
         client = Client(scheduler)
     elif own_client:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = local_cluster(workers)
         client = Client(cluster)
     in_flight_limit = 2 * max(1, len(client.scheduler_info().get("workers", {})) or workers) + 2
     running = as_completed()
@@ -542,6 +543,20 @@ def run_campaign(
         if cluster is not None:
             cluster.close()
     return summary
+
+
+def local_cluster(workers: int, *, processes: bool = True) -> Any:
+    """A Dask cluster on this machine for campaigns: one single-threaded process per worker (rendering holds the GIL).
+
+    Its scheduler runs in this process, where Dask by default keeps its last 1,000 messages to
+    each worker for debugging — 1,000 partitions of recipients: the log is kept short so the
+    client's memory stays flat.
+    """
+    import dask
+    from dask.distributed import LocalCluster
+
+    with dask.config.set({"distributed.admin.low-level-log-length": 16}):
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes, dashboard_address=None)
 
 
 def _read_marker(fs: Any, path: str) -> dict[str, Any]:
