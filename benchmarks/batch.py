@@ -24,6 +24,7 @@ projection to ``--recipients`` and to 1 M is printed as such.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import itertools
 import pstats
@@ -90,10 +91,8 @@ def one_process(settings, ids: list[str], sample: int) -> dict[str, float]:
     recipients = list(audience(ids, sample))
     prepared = []
     for r in recipients:
-        try:
+        with contextlib.suppress(RenderAborted):
             prepared.append(tailor.prepare(TEMPLATE, recipient=r, at=AT))
-        except RenderAborted:
-            pass
     started = time.perf_counter()
     for p in prepared:
         p.compiled.render(p.context, p.blocks)
@@ -101,10 +100,8 @@ def one_process(settings, ids: list[str], sample: int) -> dict[str, float]:
 
     started = time.perf_counter()
     for r in recipients:
-        try:
+        with contextlib.suppress(RenderAborted):
             tailor.render(TEMPLATE, recipient=r, at=AT, send_id=f"bench-single-{r['id']}")
-        except RenderAborted:
-            pass
     single = (time.perf_counter() - started) / len(recipients)
 
     def job(index: int, out: str) -> PartitionJob:
