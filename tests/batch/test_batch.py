@@ -76,6 +76,9 @@ def test_batch_bad_input(tmp_path):
     assert result.exit_code == 1
     result = CliRunner().invoke(main, ["batch", "newsletter", *out])
     assert result.exit_code == 1 and "exactly one of" in result.output
+    absent = {"TAILOR_DATABASE_URL": f"sqlite:///{tmp_path / 'absent.db'}"}
+    result = CliRunner(env=absent).invoke(main, ["batch", "newsletter", "--segment", "vip", *out, *FOLDERS])
+    assert result.exit_code == 1 and "--segment needs a store" in result.output
     csv_audience = tmp_path / "a.csv"
     csv_audience.write_text("name\nx\n")
     result = CliRunner().invoke(main, ["batch", "newsletter", "--audience", str(csv_audience), *out, *FOLDERS])

@@ -198,13 +198,13 @@ def _lines(path: Path):
     yield from iter_audience(path)
 
 
-def test_shards_to_an_fsspec_memory_url_and_a_segment_campaign(tmp_path):
-    """In-process workers share the ``memory://`` filesystem; the store's profiles load in bulk per partition."""
+def test_shards_to_an_fsspec_memory_url_and_a_segment_campaign(tmp_path, database_url):
+    """In-process workers share the ``memory://`` filesystem; the store's profiles load in bulk per partition
+    (SQLite and PostgreSQL)."""
     from dask.distributed import Client
 
     from tailor.core import Tailor
 
-    database_url = f"sqlite:///{tmp_path / 'seg.db'}"
     tailor = Tailor(ROOT / "templates", ROOT / "rules", database_url, create_store=True)
     identify = {"type": "identify", "timestamp": "2026-11-01T10:00:00Z"}
     people = [

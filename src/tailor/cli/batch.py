@@ -112,6 +112,8 @@ def batch(
             )
     except ProblemError as exc:
         fail(str(exc))
+    except Exception as exc:  # a worker lost its store or its output; what finished stays finished
+        fail(f"the campaign stopped: {type(exc).__name__}: {exc}; run the same command again to resume")
     outside = f", {summary.outside_segment} not in the segment" if segment else ""
     resumed = f", {summary.resumed} already done by an earlier run" if summary.resumed else ""
     click.echo(
