@@ -499,6 +499,8 @@ def run_campaign(
         context=context,
     )
     run = open_run(fs, root, requested)
+    # absolute, with its protocol: a worker elsewhere must not read "out" against its own folder
+    shard_url = fs.unstrip_protocol(root)
     if at is not None and parse_at(at) != parse_at(run.at):
         raise ProblemError([Problem(f"{root}/{RUN_FILE}", 0, 0, f"this output's campaign is sent at {run.at}")])
     _remove_leftovers(fs, root)
@@ -533,7 +535,7 @@ def run_campaign(
                 continue
             while running.count() >= in_flight_limit:
                 collect(next(running))
-            job = PartitionJob(settings, run, out_url, index, segment, part)
+            job = PartitionJob(settings, run, shard_url, index, segment, part)
             running.add(client.submit(render_partition, job, key=f"campaign-{run.send_prefix}-{index}", pure=False))
         for future in running:
             collect(future)
