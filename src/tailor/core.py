@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextvars
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -214,6 +216,9 @@ class Tailor:
         keys = {k: recipient.get(k) for k in ("id", "email", "user_id", "anonymous_id") if recipient.get(k)}
         if not keys:
             return None
+        loaded = _preloaded.get()
+        if loaded is not None:
+            return loaded.profile(keys)
         return self.store.load_profile(**keys)
 
     def render(
@@ -410,9 +415,9 @@ class Tailor:
             at,
         )
 
-    def segments_of(self, profile_id: str, at: str | datetime | None = None) -> list[str]:
-        """The segments a stored profile is in as of ``at`` (for ``tailor batch --segment``)."""
-        doc = self.load_profile({"id": profile_id})
+    def segments_of(self, profile: str | Mapping[str, Any], at: str | datetime | None = None) -> list[str]:
+        """The segments a profile (a stored profile's id, or a profile document) is in as of ``at``."""
+        doc = self.load_profile({"id": profile}) if isinstance(profile, str) else profile
         if doc is None:
             return []
         doc = validate_profile(doc)
@@ -489,7 +494,11 @@ class Tailor:
             raise RenderAborted("the recipient has no email_marketing consent", rule="consent")
         store = self.store
         if store is not None and (doc.get("id") or doc.get("email")):
-            reason = store.is_suppressed(doc.get("id"), email=doc.get("email"))
+            loaded = _preloaded.get()
+            if loaded is not None:
+                reason = loaded.suppressions.reason(doc.get("id"), email=doc.get("email"))
+            else:
+                reason = store.is_suppressed(doc.get("id"), email=doc.get("email"))
             if reason:
                 raise RenderAborted(f"the recipient is suppressed ({reason})", rule="suppression")
 
@@ -504,6 +513,41 @@ class Tailor:
         settings = compiled.settings.get("recs") or {}
         n = int(settings.get("n", 6)) if isinstance(settings, Mapping) else 6
         return self.recommender.recommend(doc, n, deadline=deadline, personalized=personalized, features=features)
+
+
+@dataclass
+class Preloaded:
+    """What a campaign partition loaded for all its recipients at once (see :func:`preloaded`)."""
+
+    #: ``{(kind, ref): profile document}`` from :meth:`tailor.store.Store.load_profiles`
+    profiles: Mapping[tuple[str, str], dict[str, Any]]
+    #: a :class:`tailor.store.store.SuppressionIndex` for the same recipients
+    suppressions: Any
+
+    def profile(self, keys: Mapping[str, Any]) -> dict[str, Any] | None:
+        for kind, ref in keys.items():
+            doc = self.profiles.get(("id" if kind == "anonymous_id" else kind, str(ref)))
+            if doc is not None:
+                return dict(doc)  # the render merges trait overrides into its copy
+        return None
+
+
+_preloaded: contextvars.ContextVar[Preloaded | None] = contextvars.ContextVar("tailor_preloaded", default=None)
+
+
+@contextmanager
+def preloaded(profiles: Mapping[tuple[str, str], dict[str, Any]], suppressions: Any) -> Iterator[None]:
+    """Within this block, renders take profiles and suppressions from what was loaded in bulk.
+
+    A campaign partition loads its recipients in two queries and its suppressions in one;
+    without this each render would make its own three. Only for exactly the recipients
+    loaded: a reference missing from ``profiles`` renders as unknown.
+    """
+    token = _preloaded.set(Preloaded(profiles, suppressions))
+    try:
+        yield
+    finally:
+        _preloaded.reset(token)
 
 
 @dataclass

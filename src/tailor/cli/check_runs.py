@@ -81,7 +81,7 @@ def coverage_run(tailor: Tailor, folders: tuple[str, ...], at: str | None, allow
 
 
 def audience_run(tailor: Tailor, extras: dict[str, Any]) -> list[str]:
-    from tailor.batch import read_audience
+    from tailor.batch import check_audience, iter_audience
     from tailor.preview.audience import dry_run, sample, segment_members
 
     audience, segment = extras.get("audience"), extras.get("segment")
@@ -89,7 +89,8 @@ def audience_run(tailor: Tailor, extras: dict[str, Any]) -> list[str]:
         fail("give one of --audience FILE or --segment NAME")
     if audience:
         try:
-            recipients = read_audience(Path(audience))
+            check_audience(audience)  # every bad line at path:line:col before anything renders
+            recipients = list(iter_audience(audience))
         except ProblemError as exc:
             fail(str(exc))
         except OSError as exc:

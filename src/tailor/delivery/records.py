@@ -1,10 +1,8 @@
-"""Producers of rendered-email records: a render, and today's batch output folder."""
+"""Producers of rendered-email records: a render, a campaign's shards, a trigger episode."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from tailor.delivery.message import RenderedEmail
@@ -29,26 +27,14 @@ def from_render(email: Email, send_id: str, *, to: str | None = None) -> Rendere
     )
 
 
-def from_batch_folder(out_dir: str | Path) -> Iterator[RenderedEmail]:
-    """Records of a ``tailor batch --deliver`` output folder (manifest lines + ``<stem>.html``/``.txt``).
+def from_shard_rows(rows: Iterable[Mapping[str, Any]], *, template: str, marketing: bool) -> Iterator[RenderedEmail]:
+    """Records from a campaign's shard rows (:func:`tailor.batch.iter_rendered`): ``recipient`` is the address.
 
-    The folder layout is today's batch output; shards of rendered emails
-    (:func:`~tailor.delivery.message.read_rendered`) need no such reader.
+    Rows without an address (a profile document with no email) are not sendable and are skipped.
     """
-    out = Path(out_dir)
-    with open(out / "manifest.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            row: dict[str, Any] = json.loads(line)
-            if row.get("status") != "rendered" or not row.get("to"):
-                continue
-            stem = row["recipient"]
-            yield RenderedEmail.from_mapping(
-                {
-                    **row,
-                    "html": (out / f"{stem}.html").read_text(encoding="utf-8"),
-                    "text": (out / f"{stem}.txt").read_text(encoding="utf-8"),
-                }
-            )
+    for row in rows:
+        if row.get("recipient"):
+            yield RenderedEmail.from_mapping({**row, "template": template, "marketing": marketing})
 
 
 #: trigger-delivery outcomes after which the outbox row is done (never offered again):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
-from sqlalchemy import Connection, delete, literal, or_, select, union_all, update
+from sqlalchemy import Connection, delete, func, literal, or_, select, union_all, update
 
 from .models import Event, Identity, Profile, Suppression, TriggerState
 from .times import iso
@@ -95,6 +95,113 @@ def profile_document(
         "consents": dict(row.consents or {}),
         "events": events,
     }
+
+
+def find_profiles(
+    conn: Connection,
+    *,
+    ids: Collection[str] = (),
+    emails: Collection[str] = (),
+    user_ids: Collection[str] = (),
+    hash_email: Callable[[str], str],
+) -> dict[tuple[str, str], Any]:
+    """The profile rows for many references in one query: ``{(kind, ref): row}``.
+
+    The bulk form of :func:`find_profile` (``kind`` is ``id``, ``email`` or ``user_id``;
+    unknown references are absent): the same two indexed lookups glued by UNION ALL, each
+    with an IN list, and the same preference of an exact profile id over an identity.
+    """
+    ids, user_ids = set(ids), set(user_ids)
+    hashes: dict[str, list[str]] = {}
+    for email in emails:  # spellings of one address share a hash
+        hashes.setdefault(hash_email(email), []).append(email)
+    identity_refs: list[tuple[str, Collection[str]]] = []
+    if ids or user_ids:
+        identity_refs.append(("user_id", {*ids, *user_ids}))
+    if ids:
+        identity_refs.append(("anonymous_id", ids))
+    if hashes:
+        identity_refs.append(("email", hashes))
+    parts = []
+    if ids:
+        parts.append(
+            select(
+                profiles_t, literal(0).label("via"), literal("id").label("ref_kind"), profiles_t.c.id.label("ref")
+            ).where(profiles_t.c.id.in_(list(ids)))
+        )
+    if identity_refs:
+        parts.append(
+            select(
+                profiles_t,
+                literal(1).label("via"),
+                identities_t.c.kind.label("ref_kind"),
+                identities_t.c.value.label("ref"),
+            )
+            .join(identities_t, identities_t.c.profile_id == profiles_t.c.id)
+            .where(
+                or_(*[(identities_t.c.kind == kind) & identities_t.c.value.in_(list(v)) for kind, v in identity_refs])
+            )
+        )
+    if not parts:
+        return {}
+    query = parts[0] if len(parts) == 1 else union_all(*parts)
+    found: dict[tuple[str, str], Any] = {}
+
+    def offer(key: tuple[str, str], row: Any) -> None:
+        best = found.get(key)
+        if best is None or (row.via, row.id) < (best.via, best.id):
+            found[key] = row
+
+    for row in conn.execute(query):
+        if row.ref_kind == "email":
+            for email in hashes[row.ref]:
+                offer(("email", email), row)
+            continue
+        if row.ref_kind in ("id", "anonymous_id") or row.ref in ids:
+            offer(("id", row.ref), row)
+        if row.ref_kind == "user_id" and row.ref in user_ids:
+            offer(("user_id", row.ref), row)
+    return found
+
+
+def profile_documents(
+    conn: Connection, rows: Iterable[Any], event_limit: int | None = 500
+) -> dict[str, dict[str, Any]]:
+    """:func:`profile_document` for many profile rows with one query for all their events: ``{id: document}``.
+
+    Each profile's latest ``event_limit`` events come from a window function
+    (``ROW_NUMBER() OVER (PARTITION BY profile_id …)``: SQLite ≥ 3.25 and PostgreSQL).
+    """
+    docs = {
+        row.id: {
+            "id": row.id,
+            "email": row.email,
+            "traits": dict(row.traits or {}),
+            "consents": dict(row.consents or {}),
+            "events": [],
+        }
+        for row in rows
+    }
+    if not docs:
+        return docs
+    c = events_t.c
+    ranked = select(
+        c.profile_id,
+        c.type,
+        c.event,
+        c.timestamp,
+        c.message_id,
+        c.properties,
+        func.row_number().over(partition_by=c.profile_id, order_by=(c.timestamp.desc(), c.id.desc())).label("rank"),
+    ).where(c.profile_id.in_(list(docs)))
+    if event_limit is None:
+        query = ranked.order_by(c.profile_id, c.timestamp, c.id)
+    else:
+        inner = ranked.subquery()
+        query = select(inner).where(inner.c.rank <= event_limit).order_by(inner.c.profile_id, inner.c.rank.desc())
+    for event in conn.execute(query):
+        docs[event.profile_id]["events"].append(event_dict(event))
+    return docs
 
 
 def export_document(conn: Connection, row: Any) -> dict[str, Any]:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Engine, select, text
+from sqlalchemy import ColumnElement, Engine, func, or_, select, text
 
 from .catalog import product_dict, products_t, upsert_products
-from .documents import find_profile, profile_document
+from .documents import find_profile, find_profiles, profile_document, profile_documents
 from .emails import EmailHasher, looks_like_email, normalize_email
 from .engine import make_engine, store_file, truncate_wal, write_transaction
 from .files import read_batches
@@ -217,6 +217,44 @@ class Store:
             )
             return None if row is None else profile_document(conn, row, event_limit)
 
+    def load_profiles(
+        self,
+        ids: Iterable[str] = (),
+        *,
+        emails: Iterable[str] = (),
+        user_ids: Iterable[str] = (),
+        event_limit: int | None = 500,
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """Many profile documents at once: ``{(kind, ref): document}`` for kinds ``id``, ``email``, ``user_id``.
+
+        What :meth:`load_profile` gives for each reference (unknown ones are absent), in two
+        queries however many there are — one for the profiles, one for their events — where
+        a loop would make two per person (a campaign partition loads its audience this way).
+        """
+        ids, emails, user_ids = list(ids), list(emails), list(user_ids)
+        hash_email = self.hash_email
+        with self.engine.connect() as conn:
+            rows = find_profiles(conn, ids=ids, emails=emails, user_ids=user_ids, hash_email=hash_email)
+            docs = profile_documents(conn, {row.id: row for row in rows.values()}.values(), event_limit)
+        return {key: docs[row.id] for key, row in rows.items()}
+
+    def suppressions(self, profile_ids: Iterable[str] = (), *, emails: Iterable[str] = ()) -> SuppressionIndex:
+        """Every suppression of these profiles or addresses, in one query, for :meth:`SuppressionIndex.reason`."""
+        ids = list(dict.fromkeys(profile_ids))
+        hashes = list(dict.fromkeys(self.hash_email(e) for e in emails))
+        table = Suppression.__table__
+        conditions = [table.c.profile_id.in_(ids)] if ids else []
+        if hashes:
+            conditions.append(table.c.email_hash.in_(hashes))
+        rows: list[Any] = []
+        if conditions:
+            with self.engine.connect() as conn:
+                query = select(table.c.id, table.c.profile_id, table.c.email_hash, table.c.reason).where(
+                    or_(*conditions)
+                )
+                rows = list(conn.execute(query.order_by(table.c.id)))
+        return SuppressionIndex(rows, self.hash_email)
+
     def resolve(
         self,
         *,
@@ -251,6 +289,24 @@ class Store:
     def profile_ids(self) -> list[str]:
         with self.engine.connect() as conn:
             return list(conn.execute(select(Profile.id).order_by(Profile.id)).scalars())
+
+    def iter_profile_ids(self, page_size: int = 10_000) -> Iterator[str]:
+        """Every profile id in order, a page at a time (keyset pagination: no connection held between pages)."""
+        after: str | None = None
+        while True:
+            query = select(Profile.id).order_by(Profile.id).limit(page_size)
+            if after is not None:
+                query = query.where(Profile.id > after)
+            with self.engine.connect() as conn:
+                page = list(conn.execute(query).scalars())
+            yield from page
+            if len(page) < page_size:
+                return
+            after = page[-1]
+
+    def count_profiles(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(Profile)).scalar() or 0)
 
     # -- privacy -------------------------------------------------------------
 
@@ -492,6 +548,28 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(select(Profile.id, Profile.consents)).all()
         return {pid for pid, consents in rows if (consents or {}).get("personalization", True) is False}
+
+
+class SuppressionIndex:
+    """Suppressions loaded for a group of recipients, answering as :meth:`Store.is_suppressed` would."""
+
+    def __init__(self, rows: Iterable[Any], hash_email: Any):
+        # the oldest suppression wins, as in is_suppressed: (row id, reason) per key
+        self._by_profile: dict[str, tuple[int, str]] = {}
+        self._by_hash: dict[str, tuple[int, str]] = {}
+        for row in rows:  # oldest first
+            if row.profile_id is not None:
+                self._by_profile.setdefault(row.profile_id, (row.id, row.reason))
+            if row.email_hash is not None:
+                self._by_hash.setdefault(row.email_hash, (row.id, row.reason))
+        self._hash_email = hash_email
+
+    def reason(self, profile_id: str | None = None, *, email: str | None = None) -> str | None:
+        """The reason this profile (or address) must not be emailed, or None (only for the loaded recipients)."""
+        found = [self._by_profile.get(profile_id) if profile_id is not None else None]
+        if email and self._by_hash:
+            found.append(self._by_hash.get(self._hash_email(email)))
+        return min((f for f in found if f is not None), default=(0, None))[1]
 
 
 def _aware(value: datetime | None) -> datetime | None:
