@@ -26,6 +26,7 @@ from tailor.profile import consent, validate_profile
 from tailor.rendering.compiler import CompiledTemplate, Compiler, UnknownTemplate
 from tailor.rendering.fallbacks import collecting_fallbacks, record_fallback
 from tailor.sandbox import ResourceLimitError, render_limits
+from tailor.vocabulary.times import NotATime, parse_iso
 from tailor.watch import folder_stamp
 
 if TYPE_CHECKING:
@@ -36,19 +37,13 @@ def parse_at(value: str | datetime | None) -> datetime:
     """Send time as an aware UTC datetime (now when not given)."""
     if value is None:
         return datetime.now(UTC)
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        try:
-            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            raise InvalidInput(f"not an ISO 8601 time: {value!r}", "/at") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     try:
-        moment = moment.astimezone(UTC)
-    except OverflowError:  # e.g. 0001-01-01T00:00+01:00
-        moment = datetime.min.replace(tzinfo=UTC)
+        moment = parse_iso(value if isinstance(value, datetime) else str(value))
+    except NotATime as exc:
+        if str(exc).startswith("out of range"):  # e.g. 0001-01-01T00:00+01:00
+            moment = datetime.min.replace(tzinfo=UTC)
+        else:
+            raise InvalidInput(f"not an ISO 8601 time: {value!r}", "/at") from None
     if not _EARLIEST_AT <= moment <= _LATEST_AT:
         # windows (7d, 60d) and time zones are computed around the send time: keep far from datetime's edges
         raise InvalidInput(

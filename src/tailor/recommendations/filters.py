@@ -5,7 +5,6 @@ File: ``rules/recs.yaml`` (top-level key ``recs:``); format in docs/recommendati
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -15,27 +14,21 @@ from typing import Any
 
 import yaml
 
+from tailor.vocabulary.times import to_utc
+
 from ..problems import Problem, ProblemError
+from ..vocabulary.durations import parse_window
 from .interactions import canonical_event, event_product_ids
 
 FILE_NAME = "recs.yaml"
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "": 86400}
-
 
 def parse_duration(value: Any) -> timedelta | None:
-    """``90d``, ``12h``, ``2w``, a number of days, or ``false``/``null`` (no window)."""
+    """``exclude_purchased``: a duration (``90d``), ``true``/``forever`` (ever), ``false``/``null`` (keep them)."""
     if value is None or value is False:
         return None
-    if value is True:
-        return timedelta.max
-    if isinstance(value, (int, float)):
-        return timedelta(days=float(value))
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 90d, 12h, 2w)")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    window = None if value is True else parse_window(value)
+    return timedelta.max if window is None else window
 
 
 @dataclass(frozen=True)
@@ -235,23 +228,11 @@ def purchased_products(
         if not isinstance(event, Mapping) or canonical_event(event.get("event", "")) != "purchase":
             continue
         if window != timedelta.max:
-            ts = _timestamp(event.get("timestamp"))
+            ts = to_utc(event.get("timestamp"))
             if ts is not None and now - ts > window:
                 continue
         out.update(event_product_ids(event))
     return out
-
-
-def _timestamp(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if not isinstance(value, str):
-        return None
-    try:
-        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 @dataclass

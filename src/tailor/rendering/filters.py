@@ -23,6 +23,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
 from tailor.rendering.fallbacks import record_fallback
+from tailor.vocabulary.times import NotATime, parse_iso
 
 DEFAULT_LOCALE = "en_US"
 DEFAULT_CURRENCY = "USD"
@@ -154,8 +155,8 @@ def _as_datetime(value: Any) -> datetime | date | None:
         return value
     if isinstance(value, str) and value:
         try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
+            return parse_iso(value)
+        except NotATime:
             pass
     record_fallback("bad-date", "a date filter got no usable date")
     return None

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from tailor.triggers.durations import format_duration
 from tailor.triggers.items import enrich, make_item, product_id, products_of
 from tailor.triggers.spec import TriggerSpec
 from tailor.triggers.state import TriggerState, TriggerStates
-from tailor.triggers.timestamps import to_utc
+from tailor.vocabulary.durations import format_duration
+from tailor.vocabulary.times import to_utc
 
 
 @dataclass
