@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from tailor.vocabulary.products import DEFAULT_CURRENCY
+
 #: setting name -> environment variable
 ENV_NAMES = {
     "database_url": "TAILOR_DATABASE_URL",
@@ -24,6 +26,7 @@ ENV_NAMES = {
     "inliner": "TAILOR_INLINER",
     "artifacts": "TAILOR_ARTIFACTS",
     "outbound_max_bytes": "TAILOR_OUTBOUND_MAX_BYTES",
+    "currency": "TAILOR_CURRENCY",
 }
 
 _LIST_SETTINGS = {"secret", "write_keys", "api_tokens", "trusted_proxies"}
@@ -61,6 +64,8 @@ class Settings:
     artifacts: Path = Path(".tailor/artifacts")
     #: the largest answer read from another service (recommendations, trigger notifications)
     outbound_max_bytes: int = 1024 * 1024
+    #: ISO 4217 code of an email whose send context and products name no currency
+    currency: str = DEFAULT_CURRENCY
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -103,20 +108,17 @@ class Settings:
                     coerced["write_keys"], coerced["trusted_write_keys"] = _split_trusted(coerced[key])
             elif key in ("templates", "rules", "artifacts"):
                 coerced[key] = Path(value)
-            elif key in ("budget_ms", "render_timeout_ms"):
+            elif key in ("budget_ms", "render_timeout_ms", "outbound_max_bytes"):
                 try:
                     coerced[key] = int(value)
                 except (TypeError, ValueError):
                     raise ConfigError(f"{key} must be an integer, got {value!r}") from None
                 if coerced[key] <= 0:
                     raise ConfigError(f"{key} must be positive")
-            elif key == "outbound_max_bytes":
-                try:
-                    coerced[key] = int(value)
-                except (TypeError, ValueError):
-                    raise ConfigError(f"outbound_max_bytes must be an integer, got {value!r}") from None
-                if coerced[key] <= 0:
-                    raise ConfigError("outbound_max_bytes must be positive")
+            elif key == "currency":
+                if not (isinstance(value, str) and len(value.strip()) == 3 and value.strip().isalpha()):
+                    raise ConfigError(f"currency must be an ISO 4217 code such as EUR, got {value!r}")
+                coerced[key] = value.strip().upper()
             elif key == "inliner":
                 if value not in ("css-inline", "premailer"):
                     raise ConfigError(f"inliner must be 'css-inline' or 'premailer', got {value!r}")

@@ -25,6 +25,7 @@ from tailor.problems import Problem, ProblemError
 from tailor.profile import consent, validate_profile
 from tailor.rendering.compiler import CompiledTemplate, Compiler, UnknownTemplate
 from tailor.rendering.fallbacks import collecting_fallbacks, record_fallback
+from tailor.rendering.formatting import Formatting
 from tailor.sandbox import ResourceLimitError, render_limits
 from tailor.vocabulary.times import NotATime, parse_iso
 from tailor.watch import folder_stamp
@@ -268,7 +269,7 @@ class Tailor:
                 raise RenderLimit(f"template {template!r}: rule conditions stopped: {exc}") from None
             compiled = prepared.compiled
             try:
-                parts = compiled.render(prepared.context, prepared.blocks)
+                parts = compiled.render(prepared.context, prepared.blocks, formatting=prepared.formatting)
             except ResourceLimitError as exc:
                 raise RenderLimit(f"template {compiled.name!r} stopped: {exc}") from None
             except Exception as exc:  # data the page itself (outside slots) could not handle
@@ -389,6 +390,7 @@ class Tailor:
             catalog=self._catalog_index(),
             esp_context=esp_context,
             recommend=recommend if _uses_recs(compiled) else None,
+            default_currency=self.settings.currency,
         )
         decision = book.decide(compiled.slot_names, ctx.condition_names(), personalized=personalized)
         if decision.abort:
@@ -397,7 +399,15 @@ class Tailor:
         blocks, trace = dict(decision.blocks), list(decision.trace)
         experiments = self._apply_experiments(compiled, doc, blocks, trace, decision.slots, ctx.variables)
         return Prepared(
-            compiled, ctx.as_template_vars(), blocks, trace, recs_info, experiments, doc.get("id"), decision.slots
+            compiled,
+            ctx.as_template_vars(),
+            blocks,
+            trace,
+            recs_info,
+            experiments,
+            doc.get("id"),
+            decision.slots,
+            ctx.formatting,
         )
 
     def segments_of(self, profile_id: str, at: str | datetime | None = None) -> list[str]:
@@ -515,6 +525,8 @@ class Prepared:
     profile_id: str | None
     #: the typed form of the slot entries in ``decisions``
     slot_decisions: list[SlotDecision] = field(default_factory=list)
+    #: the recipient's locale, time zone and the email's currency
+    formatting: Formatting = field(default_factory=Formatting)
 
 
 def _uses_recs(compiled: CompiledTemplate) -> bool:

@@ -74,7 +74,7 @@ def product_card(product: Mapping[str, Any]) -> dict[str, Any]:
         "url": product.get("url") or "",
         "image": product.get("image") or product.get("image_url") or "",
         "price": price,
-        "currency": product.get("currency") or "USD",
+        "currency": product.get("currency"),  # none: the email's currency (tailor.context)
         "category": product.get("category") or "",
         "brand": product.get("brand") or "",
     }

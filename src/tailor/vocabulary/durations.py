@@ -50,7 +50,7 @@ def format_duration(value: timedelta | None) -> str:
     if value is None:
         return FOREVER
     seconds = value.total_seconds()
-    for unit in ("d", "h", "m"):
+    for unit in ("w", "d", "h", "m"):
         size = UNITS[unit]
         if seconds and seconds % size == 0:
             return f"{int(seconds // size)}{unit}"
