@@ -14,10 +14,10 @@ from typing import Any
 
 import yaml
 
-from tailor.vocabulary.times import to_utc
-
 from ..problems import Problem, ProblemError
 from ..vocabulary.durations import parse_window
+from ..vocabulary.products import in_stock
+from ..vocabulary.times import to_utc
 from .interactions import canonical_event, event_product_ids
 
 FILE_NAME = "recs.yaml"
@@ -199,19 +199,6 @@ def _price(product: Mapping[str, Any]) -> float | None:
         return float(product["price"])
     except (KeyError, TypeError, ValueError):
         return None
-
-
-def in_stock(product: Mapping[str, Any]) -> bool:
-    """Stock unknown counts as in stock; ``stock <= 0`` or ``in_stock: false`` does not."""
-    if product.get("in_stock") is False:
-        return False
-    stock = product.get("stock")
-    if stock in (None, ""):
-        return True
-    try:
-        return float(stock) > 0
-    except (TypeError, ValueError):
-        return True
 
 
 def purchased_products(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..vocabulary.products import card
 from .base import Recommender
 from .external import ExternalError, ExternalRecsClient
 from .filters import BusinessFilters, FilterOutcome, purchased_products
@@ -62,22 +63,8 @@ class _Request:
     attempt: Callable[..., None]
 
 
-def product_card(product: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields the product-card partial uses, from a catalog row."""
-    try:
-        price = None if product.get("price") in (None, "") else float(product["price"])
-    except (TypeError, ValueError):
-        price = None
-    return {
-        "id": str(product.get("id")),
-        "title": product.get("title") or product.get("name") or "",
-        "url": product.get("url") or "",
-        "image": product.get("image") or product.get("image_url") or "",
-        "price": price,
-        "currency": product.get("currency"),  # none: the email's currency (tailor.context)
-        "category": product.get("category") or "",
-        "brand": product.get("brand") or "",
-    }
+#: a recommended product as the product-card partial shows it (the one card shape of tailor.vocabulary)
+product_card = card
 
 
 def favorite_category(
