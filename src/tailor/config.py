@@ -27,9 +27,18 @@ ENV_NAMES = {
     "artifacts": "TAILOR_ARTIFACTS",
     "outbound_max_bytes": "TAILOR_OUTBOUND_MAX_BYTES",
     "currency": "TAILOR_CURRENCY",
+    "retention_file": "TAILOR_RETENTION",
+    "bind_host": "TAILOR_BIND_HOST",
+    "warm": "TAILOR_WARM",
+    "metrics_dir": "PROMETHEUS_MULTIPROC_DIR",
+    "sendgrid_public_key": "TAILOR_SENDGRID_PUBLIC_KEY",
+    "mailgun_signing_key": "TAILOR_MAILGUN_SIGNING_KEY",
+    "postmark_user": "TAILOR_POSTMARK_USER",
+    "postmark_password": "TAILOR_POSTMARK_PASSWORD",
 }
 
 _LIST_SETTINGS = {"secret", "write_keys", "api_tokens", "trusted_proxies"}
+_OPTIONAL_PATHS = {"retention_file", "metrics_dir"}
 #: suffix marking a write key as trusted (``TAILOR_WRITE_KEYS="browser-key,backend-key:trusted"``)
 TRUSTED_SUFFIX = ":trusted"
 
@@ -66,6 +75,19 @@ class Settings:
     outbound_max_bytes: int = 1024 * 1024
     #: ISO 4217 code of an email whose send context and products name no currency
     currency: str = DEFAULT_CURRENCY
+    #: the retention policy file (docs/privacy.md); None: ``./retention.yaml`` if present
+    retention_file: Path | None = None
+    #: the interface ``tailor serve`` listens on, for its gunicorn workers' own check
+    bind_host: str | None = None
+    #: compile templates and load models when a worker starts (``TAILOR_WARM=0``: on first use)
+    warm: bool = True
+    #: prometheus_client's multiprocess directory: set when several workers serve (``/metrics`` adds them up)
+    metrics_dir: Path | None = None
+    #: ESP webhook secrets (docs/esp.md); a provider without all of its own is disabled
+    sendgrid_public_key: str | None = None
+    mailgun_signing_key: str | None = None
+    postmark_user: str | None = None
+    postmark_password: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -106,8 +128,10 @@ class Settings:
                     _check_networks(coerced[key])
                 if key == "write_keys":
                     coerced["write_keys"], coerced["trusted_write_keys"] = _split_trusted(coerced[key])
-            elif key in ("templates", "rules", "artifacts"):
-                coerced[key] = Path(value)
+            elif key in ("templates", "rules", "artifacts", "retention_file", "metrics_dir"):
+                coerced[key] = None if value is None and key in _OPTIONAL_PATHS else Path(value)
+            elif key == "warm":
+                coerced[key] = _flag(key, value)
             elif key in ("budget_ms", "render_timeout_ms", "outbound_max_bytes"):
                 try:
                     coerced[key] = int(value)
@@ -131,6 +155,15 @@ class Settings:
     def has_credentials(self) -> bool:
         """Whether any credential is configured: then every route needs one (loopback grants nothing)."""
         return bool(self.secret or self.api_tokens or self.write_keys)
+
+
+def _flag(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("1", "0", "true", "false", "yes", "no"):
+        raise ConfigError(f"{key} must be true or false (1 or 0), got {value!r}")
+    return text in ("1", "true", "yes")
 
 
 def _check_networks(values: tuple[str, ...]) -> None:

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
-from tailor.profile import consent, template_profile
+from tailor.profile import template_profile
 from tailor.rendering.formatting import Formatting
+from tailor.vocabulary.consent import consent
 from tailor.vocabulary.products import DEFAULT_CURRENCY, currency_of
 
 #: features → recommended products (``Tailor`` passes its recommender; tests pass nothing)

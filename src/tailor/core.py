@@ -22,11 +22,12 @@ from tailor.email import (
     TemplateNotFound,
 )
 from tailor.problems import Problem, ProblemError
-from tailor.profile import consent, validate_profile
+from tailor.profile import validate_profile
 from tailor.rendering.compiler import CompiledTemplate, Compiler, UnknownTemplate
 from tailor.rendering.fallbacks import collecting_fallbacks, record_fallback
 from tailor.rendering.formatting import Formatting
 from tailor.sandbox import ResourceLimitError, render_limits
+from tailor.vocabulary.consent import consent
 from tailor.vocabulary.times import NotATime, parse_iso
 from tailor.watch import folder_stamp
 

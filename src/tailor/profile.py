@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from tailor.email import InvalidInput
+from tailor.vocabulary.consent import PURPOSES, consent
 from tailor.vocabulary.times import NotATime, parse_iso
 
-CONSENT_PURPOSES = ("personalization", "tracking", "recommendations", "email_marketing")
+CONSENT_PURPOSES = PURPOSES
 _PROFILE_KEYS = {"id", "email", "user_id", "anonymous_id", "traits", "consents", "events", "identities", "schema"}
 
 
@@ -53,12 +54,6 @@ def validate_profile(doc: Any, pointer: str = "") -> dict[str, Any]:
     if normalized.get("id") is not None:
         normalized["id"] = str(normalized["id"])
     return normalized
-
-
-def consent(doc: Mapping[str, Any], purpose: str) -> bool:
-    """Consent for ``purpose``; absent means granted (an explicit ``false`` withdraws it)."""
-    value = (doc.get("consents") or {}).get(purpose)
-    return value is not False
 
 
 def template_profile(doc: Mapping[str, Any], features: Mapping[str, Any]) -> dict[str, Any]:

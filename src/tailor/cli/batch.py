@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from tailor.cli.common import database_option, fail, rules_option, settings_from, templates_option
+from tailor.cli.common import database_option, fail, require_extra, rules_option, settings_from, templates_option
 from tailor.problems import ProblemError
 
 
@@ -44,6 +44,7 @@ def batch(
     """Render TEMPLATE for a whole audience into --out, with a progress bar and a manifest."""
     from tailor.batch import read_audience, render_campaign
 
+    require_extra("dask", "batch", "tailor batch")
     if bool(audience) == bool(segment):
         fail("give exactly one of --audience FILE or --segment NAME")
     settings = settings_from({"templates": templates, "rules": rules, "database_url": database_url})

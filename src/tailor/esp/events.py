@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tailor.vocabulary.emails import email_address
 from tailor.vocabulary.times import NotATime, parse_iso
 
 #: event kinds, and the Segment "Email" spec event name each one is stored under
@@ -216,12 +217,5 @@ def from_iso(value: Any, pointer: str) -> datetime:
         raise MalformedPayload(pointer, f"must be an ISO 8601 time, got {value!r}") from None
 
 
-def clean_email(value: Any) -> str | None:
-    """The recipient address (trimmed, lowercased), or None when it is not one."""
-    if not isinstance(value, str):
-        return None
-    value = value.strip().lower()
-    local, at, domain = value.partition("@")
-    if not (at and local and domain and " " not in value and "@" not in domain):
-        return None
-    return value
+#: the recipient address (trimmed, lowercased), or None when it is not one
+clean_email = email_address

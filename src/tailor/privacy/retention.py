@@ -31,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from tailor.config import Settings
 from tailor.store import Store
 from tailor.store import privacy as store_privacy
 from tailor.store.engine import write_transaction
@@ -103,15 +104,21 @@ def _duration(value: Any, where: str) -> timedelta | None:
 
 
 def load_policy(
-    path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None, settings: Any = None
+    path: str | os.PathLike[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    settings: Settings | None = None,
 ) -> RetentionPolicy:
-    """The policy from ``path``, else ``settings.extra["retention"]``, else ``$TAILOR_RETENTION``,
-    else ``./retention.yaml``, else the built-in defaults."""
-    environ = os.environ if environ is None else environ
-    if path is None and settings is not None and isinstance(getattr(settings, "extra", {}).get("retention"), Mapping):
+    """The policy from ``path``, else ``settings.extra["retention"]``, else ``settings.retention_file``
+    (``$TAILOR_RETENTION``), else ``./retention.yaml``, else the built-in defaults.
+
+    Without ``settings``, they are loaded (``environ`` stands in for the process environment)."""
+    if settings is None:
+        settings = Settings.load(environ=environ)
+    if path is None and isinstance(settings.extra.get("retention"), Mapping):
         return RetentionPolicy.from_mapping(settings.extra["retention"], "settings")
     if path is None:
-        path = environ.get(ENV) or (DEFAULT_FILE if Path(DEFAULT_FILE).is_file() else None)
+        path = settings.retention_file or (DEFAULT_FILE if Path(DEFAULT_FILE).is_file() else None)
     if path is None:
         return RetentionPolicy.from_mapping(DEFAULTS, "built-in defaults")
     try:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..vocabulary.consent import PERSONALIZATION, consent
 from ..vocabulary.products import card
 from .base import Recommender
 from .external import ExternalError, ExternalRecsClient
@@ -222,9 +223,8 @@ class RecommendationService:
         deadline = deadline if deadline is not None else start + self.budget_ms / 1000.0
         profile = profile or {}
         features = features or {}
-        consents = profile.get("consents") or {}
         # an explicit "no" in the profile wins over the caller's flag
-        personalized = personalized and consents.get("personalization") is not False
+        personalized = personalized and consent(profile, PERSONALIZATION)
         events = list(profile.get("events") or ()) if personalized else []
         now = now or datetime.now(UTC)
         rules = self.filters.for_slot(slot)
