@@ -6,13 +6,15 @@ BIN := $(VENV)/bin
 DB ?= sqlite:///tailor.db
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# `make run` and `make test` share one venv holding every extra: serve (gunicorn), batch (dask), postgres (psycopg), dev
+EXTRAS ?= serve,batch,postgres,dev
 
 .PHONY: run test test-quick lint venv oracle fixtures preview check bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $@
 
 venv: $(BIN)/.installed

@@ -23,6 +23,7 @@ import statistics
 import sys
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import jinja2
@@ -33,8 +34,10 @@ sys.path.insert(0, str(ROOT / "src"))
 from tailor import Tailor  # noqa: E402
 from tailor.recommendations import RecommendationService  # noqa: E402
 from tailor.recommendations.training import fit_models, read_catalog_file, read_events_file  # noqa: E402
+from tailor.rendering.compiler import PAGE, PageParts, slot_placeholder  # noqa: E402
 from tailor.rendering.fallbacks import collecting_fallbacks  # noqa: E402
 from tailor.rendering.filters import FILTERS  # noqa: E402
+from tailor.rendering.formatting import formatting_as  # noqa: E402
 from tailor.rendering.mjml import compile_mjml  # noqa: E402
 from tailor.rendering.naive import render_naive  # noqa: E402
 
@@ -112,7 +115,7 @@ def main() -> None:
     # (c) the floor: the finished HTML (default blocks in place) as a plain Jinja template
     finished = compiled.html_source
     for slot, blocks in compiled.slots.items():
-        finished = finished.replace("{{ __slot_html['" + slot + "'] }}", blocks.sources[blocks.default])
+        finished = finished.replace(slot_placeholder(slot), blocks.sources[blocks.default])
     floor_env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(ROOT / "templates")), autoescape=True, trim_blocks=True, lstrip_blocks=True
     )
@@ -122,16 +125,19 @@ def main() -> None:
     utm = compiled.utm
     ours, ours_html, bare = [], [], []
     for p in prepared:
-        ctx = p.context
+        ctx, formatting = p.context, p.formatting
+        # the floor's page reads the subject and <html lang> like ours; its slots are already filled
+        page = PageParts("", "", formatting.lang, formatting.direction, {}, {})
         with collecting_fallbacks():
             started = time.perf_counter()
-            compiled.render(ctx, p.blocks)
+            compiled.render(ctx, p.blocks, formatting=formatting)
             ours.append(time.perf_counter() - started)
             started = time.perf_counter()
-            compiled.render(ctx, p.blocks, text=False)
+            compiled.render(ctx, p.blocks, text=False, formatting=formatting)
             ours_html.append(time.perf_counter() - started)
             started = time.perf_counter()
-            floor.render({**ctx, "__utm": utm})
+            with formatting_as(replace(formatting, utm=utm)):
+                floor.render({**ctx, PAGE: page})
             bare.append(time.perf_counter() - started)
 
     naive = []
@@ -139,7 +145,14 @@ def main() -> None:
         with collecting_fallbacks():
             started = time.perf_counter()
             render_naive(
-                tailor.compiler, args.template, p.context, p.blocks, mjml=compile_mjml, inliner="premailer", utm=utm
+                tailor.compiler,
+                args.template,
+                p.context,
+                p.blocks,
+                mjml=compile_mjml,
+                inliner="premailer",
+                utm=utm,
+                formatting=p.formatting,
             )
             naive.append(time.perf_counter() - started)
 

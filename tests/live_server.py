@@ -9,9 +9,12 @@ from typing import Any
 
 from werkzeug.serving import make_server
 
+from tailor.web.logs import install_json_logging
+
 
 class LiveServer:
     def __init__(self, app: Any, host: str = "127.0.0.1"):
+        install_json_logging()  # what `tailor serve` does: the tests read the JSON log lines
         self.server = make_server(host, 0, app, threaded=True)
         self.url = f"http://{host}:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

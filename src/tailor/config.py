@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from tailor.vocabulary.products import DEFAULT_CURRENCY
+
 #: setting name -> environment variable
 ENV_NAMES = {
     "database_url": "TAILOR_DATABASE_URL",
@@ -29,9 +31,19 @@ ENV_NAMES = {
     "test_recipients": "TAILOR_TEST_RECIPIENTS",
     "public_url": "TAILOR_PUBLIC_URL",
     "unsubscribe_mailto": "TAILOR_UNSUBSCRIBE_MAILTO",
+    "currency": "TAILOR_CURRENCY",
+    "retention_file": "TAILOR_RETENTION",
+    "bind_host": "TAILOR_BIND_HOST",
+    "warm": "TAILOR_WARM",
+    "metrics_dir": "PROMETHEUS_MULTIPROC_DIR",
+    "sendgrid_public_key": "TAILOR_SENDGRID_PUBLIC_KEY",
+    "mailgun_signing_key": "TAILOR_MAILGUN_SIGNING_KEY",
+    "postmark_user": "TAILOR_POSTMARK_USER",
+    "postmark_password": "TAILOR_POSTMARK_PASSWORD",
 }
 
 _LIST_SETTINGS = {"secret", "write_keys", "api_tokens", "trusted_proxies", "test_recipients"}
+_OPTIONAL_PATHS = {"retention_file", "metrics_dir"}
 #: suffix marking a write key as trusted (``TAILOR_WRITE_KEYS="browser-key,backend-key:trusted"``)
 TRUSTED_SUFFIX = ":trusted"
 
@@ -77,6 +89,21 @@ class Settings:
     public_url: str | None = None
     #: an optional ``mailto:`` address added to ``List-Unsubscribe``
     unsubscribe_mailto: str | None = None
+    #: ISO 4217 code of an email whose send context and products name no currency
+    currency: str = DEFAULT_CURRENCY
+    #: the retention policy file (docs/privacy.md); None: ``./retention.yaml`` if present
+    retention_file: Path | None = None
+    #: the interface ``tailor serve`` listens on, for its gunicorn workers' own check
+    bind_host: str | None = None
+    #: compile templates and load models when a worker starts (``TAILOR_WARM=0``: on first use)
+    warm: bool = True
+    #: prometheus_client's multiprocess directory: set when several workers serve (``/metrics`` adds them up)
+    metrics_dir: Path | None = None
+    #: ESP webhook secrets (docs/esp.md); a provider without all of its own is disabled
+    sendgrid_public_key: str | None = None
+    mailgun_signing_key: str | None = None
+    postmark_user: str | None = None
+    postmark_password: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -117,21 +144,10 @@ class Settings:
                     _check_networks(coerced[key])
                 if key == "write_keys":
                     coerced["write_keys"], coerced["trusted_write_keys"] = _split_trusted(coerced[key])
-            elif key in ("templates", "rules", "artifacts"):
-                coerced[key] = Path(value)
-            elif key in ("budget_ms", "render_timeout_ms", "outbound_max_bytes"):
-                try:
-                    coerced[key] = int(value)
-                except (TypeError, ValueError):
-                    raise ConfigError(f"{key} must be an integer, got {value!r}") from None
-                if coerced[key] <= 0:
-                    raise ConfigError(f"{key} must be positive")
-            elif key in ("smtp_url", "public_url"):
-                coerced[key] = _checked_url(key, value)
-            elif key == "inliner":
-                if value not in ("css-inline", "premailer"):
-                    raise ConfigError(f"inliner must be 'css-inline' or 'premailer', got {value!r}")
-                coerced[key] = value
+            elif key in ("templates", "rules", "artifacts", "retention_file", "metrics_dir"):
+                coerced[key] = None if value is None and key in _OPTIONAL_PATHS else Path(value)
+            elif key in _COERCE:
+                coerced[key] = _COERCE[key](key, value)
             else:
                 coerced[key] = value
         return replace(self, **coerced)
@@ -140,6 +156,28 @@ class Settings:
     def has_credentials(self) -> bool:
         """Whether any credential is configured: then every route needs one (loopback grants nothing)."""
         return bool(self.secret or self.api_tokens or self.write_keys)
+
+
+def _positive_int(key: str, value: Any) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key} must be an integer, got {value!r}") from None
+    if number <= 0:
+        raise ConfigError(f"{key} must be positive")
+    return number
+
+
+def _currency(key: str, value: Any) -> str:
+    if not (isinstance(value, str) and len(value.strip()) == 3 and value.strip().isalpha()):
+        raise ConfigError(f"{key} must be an ISO 4217 code such as EUR, got {value!r}")
+    return value.strip().upper()
+
+
+def _inliner(key: str, value: Any) -> str:
+    if value not in ("css-inline", "premailer"):
+        raise ConfigError(f"{key} must be 'css-inline' or 'premailer', got {value!r}")
+    return str(value)
 
 
 def _checked_url(key: str, value: Any) -> str | None:
@@ -161,6 +199,15 @@ def _checked_url(key: str, value: Any) -> str | None:
         except ValueError as exc:
             raise ConfigError(f"public_url: {exc}") from None
     return str(value)
+
+
+def _flag(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("1", "0", "true", "false", "yes", "no"):
+        raise ConfigError(f"{key} must be true or false (1 or 0), got {value!r}")
+    return text in ("1", "true", "yes")
 
 
 def _check_networks(values: tuple[str, ...]) -> None:
@@ -192,3 +239,16 @@ def _split_trusted(entries: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str
         if key != entry:
             trusted.append(key)
     return tuple(keys), tuple(trusted)
+
+
+#: how each scalar setting is read from a string (the environment, tailor.toml) and checked
+_COERCE: dict[str, Any] = {
+    "warm": _flag,
+    "budget_ms": _positive_int,
+    "render_timeout_ms": _positive_int,
+    "outbound_max_bytes": _positive_int,
+    "smtp_url": _checked_url,
+    "public_url": _checked_url,
+    "currency": _currency,
+    "inliner": _inliner,
+}

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
-from tailor.profile import consent, template_profile
-
-#: the currency amounts are shown in when the ESP's send-time data names none
-DEFAULT_CURRENCY = "USD"
+from tailor.profile import template_profile
+from tailor.rendering.formatting import Formatting
+from tailor.vocabulary.consent import consent
+from tailor.vocabulary.products import DEFAULT_CURRENCY, currency_of
 
 #: features → recommended products (``Tailor`` passes its recommender; tests pass nothing)
 Recommend = Callable[[Mapping[str, Any]], list[dict[str, Any]]]
@@ -53,6 +53,7 @@ class RenderContext:
     #: Babel locale identifier numbers and dates are formatted in
     locale: str
     timezone: tzinfo
+    #: the email's one currency: the send context's, else its products', else the settings default
     currency: str
     #: personalization consent: behavioural rules are skipped without it
     personalized: bool
@@ -73,15 +74,13 @@ class RenderContext:
         }
 
     def as_template_vars(self) -> dict[str, Any]:
-        """The mapping templates render with: the condition names, ``set:`` variables, then
-        the formatting settings the filters read (``__locale``, ``__tz``, ``__currency``)."""
-        return {
-            **self.condition_names(),
-            **self.variables,
-            "__locale": self.locale,
-            "__tz": self.timezone,
-            "__currency": self.currency,
-        }
+        """The mapping templates render with: the condition names, then ``set:`` variables."""
+        return {**self.condition_names(), **self.variables}
+
+    @property
+    def formatting(self) -> Formatting:
+        """What the filters format with (``CompiledTemplate.render(..., formatting=)``)."""
+        return Formatting(locale=self.locale, timezone=self.timezone, currency=self.currency)
 
 
 def build_render_context(
@@ -92,6 +91,7 @@ def build_render_context(
     catalog: Mapping[str, dict[str, Any]] | None = None,
     esp_context: Mapping[str, Any] | None = None,
     recommend: Recommend | None = None,
+    default_currency: str = DEFAULT_CURRENCY,
 ) -> RenderContext:
     """profile → features → triggers → segments → recs for a validated profile ``document``.
 
@@ -100,6 +100,9 @@ def build_render_context(
     ``recommend`` is called with the features once segments are known (segments never see
     recommendations). The time zone and locale are resolved in that order around it, so the
     fallbacks they record (unknown zone or locale) keep their place in the email's list.
+    The email's currency is the send context's ``currency``, else the one its products
+    (recommendations, trigger items, an order in the send context) share, else
+    ``default_currency`` (``Settings.currency``).
     """
     from tailor.features import compute_features
     from tailor.rendering.filters import resolve_locale, resolve_timezone
@@ -123,7 +126,7 @@ def build_render_context(
         now=at.astimezone(zone),
         locale="",
         timezone=zone,
-        currency=esp.get("currency") or DEFAULT_CURRENCY,
+        currency=default_currency,
         personalized=personalized,
         features=features,
     )
@@ -132,4 +135,7 @@ def build_render_context(
     if recommend is not None:
         ctx.recs = list(recommend(features))
     ctx.locale = resolve_locale(profile.get("locale"))
+    items = [item for state in ctx.triggers.values() for item in state.get("items") or ()]
+    priced = [*ctx.recs, *items, *(value for value in esp.values() if isinstance(value, Mapping))]  # e.g. an order
+    ctx.currency = str(esp.get("currency") or currency_of(priced) or default_currency).upper()
     return ctx

@@ -24,10 +24,13 @@ from tailor.email import (
 )
 from tailor.experiments.assign import apply_experiments
 from tailor.problems import Problem, ProblemError
-from tailor.profile import consent, validate_profile
+from tailor.profile import validate_profile
 from tailor.rendering.compiler import CompiledTemplate, Compiler, UnknownTemplate
 from tailor.rendering.fallbacks import collecting_fallbacks, record_fallback
+from tailor.rendering.formatting import Formatting
 from tailor.sandbox import ResourceLimitError, render_limits
+from tailor.vocabulary.consent import consent
+from tailor.vocabulary.times import NotATime, parse_iso
 from tailor.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -41,19 +44,13 @@ def parse_at(value: str | datetime | None) -> datetime:
     """Send time as an aware UTC datetime (now when not given)."""
     if value is None:
         return datetime.now(UTC)
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        try:
-            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            raise InvalidInput(f"not an ISO 8601 time: {value!r}", "/at") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     try:
-        moment = moment.astimezone(UTC)
-    except OverflowError:  # e.g. 0001-01-01T00:00+01:00
-        moment = datetime.min.replace(tzinfo=UTC)
+        moment = parse_iso(value if isinstance(value, datetime) else str(value))
+    except NotATime as exc:
+        if str(exc).startswith("out of range"):  # e.g. 0001-01-01T00:00+01:00
+            moment = datetime.min.replace(tzinfo=UTC)
+        else:
+            raise InvalidInput(f"not an ISO 8601 time: {value!r}", "/at") from None
     if not _EARLIEST_AT <= moment <= _LATEST_AT:
         # windows (7d, 60d) and time zones are computed around the send time: keep far from datetime's edges
         raise InvalidInput(
@@ -256,7 +253,7 @@ class Tailor:
                 raise RenderLimit(f"template {template!r}: rule conditions stopped: {exc}") from None
             compiled = prepared.compiled
             try:
-                parts = compiled.render(prepared.context, prepared.blocks)
+                parts = compiled.render(prepared.context, prepared.blocks, formatting=prepared.formatting)
             except ResourceLimitError as exc:
                 raise RenderLimit(f"template {compiled.name!r} stopped: {exc}") from None
             except Exception as exc:  # data the page itself (outside slots) could not handle
@@ -385,6 +382,7 @@ class Tailor:
             catalog=self.catalog_index(),
             esp_context=esp_context,
             recommend=recommend if _uses_recs(compiled) else None,
+            default_currency=self.settings.currency,
         )
         decision = book.decide(compiled.slot_names, ctx.condition_names(), personalized=personalized)
         if decision.abort:
@@ -413,6 +411,7 @@ class Tailor:
             decision.slots,
             doc.get("email"),
             at,
+            ctx.formatting,
         )
 
     def segments_of(self, profile: str | Mapping[str, Any], at: str | datetime | None = None) -> list[str]:
@@ -567,6 +566,8 @@ class Prepared:
     email: str | None = None
     #: the send time
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: the recipient's locale, time zone and the email's currency
+    formatting: Formatting = field(default_factory=Formatting)
 
 
 def esp_send_key(send_id: str, profile_id: str | None, address: str | None) -> str:

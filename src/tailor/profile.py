@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from tailor.email import InvalidInput
+from tailor.vocabulary.consent import PURPOSES, consent
+from tailor.vocabulary.times import NotATime, parse_iso
 
-CONSENT_PURPOSES = ("personalization", "tracking", "recommendations", "email_marketing")
+CONSENT_PURPOSES = PURPOSES
 _PROFILE_KEYS = {"id", "email", "user_id", "anonymous_id", "traits", "consents", "events", "identities", "schema"}
 
 
@@ -41,8 +42,8 @@ def validate_profile(doc: Any, pointer: str = "") -> dict[str, Any]:
         if not isinstance(stamp, str):
             raise InvalidInput("must be an ISO 8601 string", f"{pointer}/events/{i}/timestamp")
         try:
-            datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-        except ValueError:
+            parse_iso(stamp)
+        except NotATime:
             raise InvalidInput(f"not an ISO 8601 time: {stamp!r}", f"{pointer}/events/{i}/timestamp") from None
         if event.get("properties") is not None and not isinstance(event["properties"], Mapping):
             raise InvalidInput("must be an object", f"{pointer}/events/{i}/properties")
@@ -53,12 +54,6 @@ def validate_profile(doc: Any, pointer: str = "") -> dict[str, Any]:
     if normalized.get("id") is not None:
         normalized["id"] = str(normalized["id"])
     return normalized
-
-
-def consent(doc: Mapping[str, Any], purpose: str) -> bool:
-    """Consent for ``purpose``; absent means granted (an explicit ``false`` withdraws it)."""
-    value = (doc.get("consents") or {}).get(purpose)
-    return value is not False
 
 
 def template_profile(doc: Mapping[str, Any], features: Mapping[str, Any]) -> dict[str, Any]:

@@ -45,12 +45,14 @@ def test_without_personalization_consent_the_events_are_not_read():
 
 def test_time_zone_locale_and_currency_come_from_the_profile_and_the_esp_context():
     ctx = build_render_context(persona("french-shopper"), AT, esp_context={"currency": "EUR"})
-    names = ctx.as_template_vars()
-    assert names["__locale"] == "fr_FR" and names["__currency"] == "EUR"
-    assert names["__tz"] is ctx.timezone and ctx.now.tzinfo is ctx.timezone
+    formatting = ctx.formatting
+    assert formatting.locale == "fr_FR" and formatting.currency == "EUR" and formatting.lang == "fr-FR"
+    assert formatting.timezone is ctx.timezone and ctx.now.tzinfo is ctx.timezone
+    assert not any(name.startswith("__") for name in ctx.as_template_vars()), "no protocol by string keys"
     assert str(ctx.timezone) == persona("french-shopper")["traits"]["timezone"]
     assert ctx.now == AT and ctx.now.utcoffset() != AT.utcoffset()
-    assert build_render_context(persona("sparse-data"), AT).as_template_vars()["__currency"] == "USD"
+    assert build_render_context(persona("sparse-data"), AT).currency == "USD"
+    assert build_render_context(persona("sparse-data"), AT, default_currency="GBP").currency == "GBP"
 
 
 def test_a_render_uses_exactly_the_built_context_plus_the_rules_variables():

@@ -341,6 +341,6 @@ def test_env_configuration(monkeypatch, sendgrid_keys) -> None:
     monkeypatch.setenv("TAILOR_MAILGUN_SIGNING_KEY", MAILGUN_KEY)
     monkeypatch.setenv("TAILOR_POSTMARK_USER", POSTMARK_USER)
     monkeypatch.delenv("TAILOR_POSTMARK_PASSWORD", raising=False)
-    config = EspConfig.from_env()
+    config = EspConfig.from_settings(Settings.load(None))
     assert config.secret("sendgrid") == sendgrid_keys[1] and config.secret("mailgun") == MAILGUN_KEY
     assert config.secret("postmark") is None and config.missing("postmark") == ("TAILOR_POSTMARK_PASSWORD",)

@@ -72,7 +72,7 @@ def test_policy_files_and_errors(tmp_path) -> None:
     path = tmp_path / "retention.yaml"
     path.write_text("retention:\n  page: 12h\n  track: 2w\n  'track:Order Completed': forever\n", encoding="utf-8")
     policy = load_policy(path)
-    assert policy.describe() == {"default": "395d", "page": "12h", "track": "14d", "track:Order Completed": "forever"}
+    assert policy.describe() == {"default": "395d", "page": "12h", "track": "2w", "track:Order Completed": "forever"}
     assert load_policy(None, environ={"TAILOR_RETENTION": str(path)}).describe() == policy.describe()
     for bad in (
         "retention:\n  page: soon\n",

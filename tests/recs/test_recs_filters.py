@@ -105,8 +105,10 @@ def test_durations():
     assert parse_duration("90d") == timedelta(days=90)
     assert parse_duration("12h") == timedelta(hours=12)
     assert parse_duration("2w") == timedelta(weeks=2)
-    assert parse_duration(30) == timedelta(days=30)
+    assert parse_duration("forever") == parse_duration(True) == timedelta.max
     assert parse_duration(False) is None
+    with pytest.raises(ValueError, match="needs a unit"):
+        parse_duration(30)  # 30 what? the one duration grammar asks
     with pytest.raises(ValueError):
         parse_duration("soon")
 

@@ -46,6 +46,7 @@ def test_products_are_template_ready(service):
         "currency": "EUR",
         "category": "Kitchen",
         "brand": "Forge",
+        "in_stock": True,  # the catalog knows its stock
     }
 
 

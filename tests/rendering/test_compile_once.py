@@ -96,7 +96,7 @@ def compiler(write_templates):
 
 
 def _ctx(ctx):
-    return {**ctx, "now": datetime(2026, 11, 23, tzinfo=UTC), "__locale": "en_US"}
+    return {**ctx, "now": datetime(2026, 11, 23, tzinfo=UTC)}
 
 
 @pytest.mark.parametrize("ctx,blocks", CONTEXTS)

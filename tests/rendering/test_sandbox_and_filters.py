@@ -10,6 +10,7 @@ from jinja2.sandbox import SecurityError
 
 from tailor.rendering.environment import OutputTooLarge, make_environment, render_capped
 from tailor.rendering.fallbacks import collecting_fallbacks
+from tailor.rendering.formatting import Formatting, formatting_as
 from tailor.sandbox import ResourceLimitError
 
 
@@ -18,8 +19,9 @@ def env():
     return make_environment(None, autoescape=True)
 
 
-def render(env, source, **ctx):
-    return render_capped(env.from_string(source), ctx)
+def render(env, source, formatting: Formatting | None = None, **ctx):
+    with formatting_as(formatting or Formatting()):
+        return render_capped(env.from_string(source), ctx)
 
 
 @pytest.mark.parametrize("source", ["{{ 'x' * 10**7 }}", "{{ [1] * 10**7 }}", "{{ 2 ** 100000 }}"])
@@ -60,8 +62,8 @@ def test_output_size_cap(env):
         render_capped(env.from_string("{% for i in range(3000) %}{{ 'y' * 1000 }}{% endfor %}"), {}, limit=1_000_000)
 
 
-def ctx(locale="en_US", tz="UTC", currency="USD", **more):
-    return {"__locale": locale, "__tz": ZoneInfo(tz), "__currency": currency, **more}
+def ctx(locale="en_US", tz="UTC", currency="USD"):
+    return {"formatting": Formatting(locale=locale, timezone=ZoneInfo(tz), currency=currency)}
 
 
 @pytest.mark.parametrize(
@@ -126,10 +128,13 @@ def test_utm_filter_merges_template_params(env):
     out = render(
         env,
         "{{ 'https://x.example/p?a=1' | utm(utm_content='hero') }}",
-        __utm={"utm_source": "tailor", "utm_medium": "email"},
+        formatting=Formatting(utm={"utm_source": "tailor", "utm_medium": "email"}),
     )
     assert out == "https://x.example/p?a=1&amp;utm_source=tailor&amp;utm_medium=email&amp;utm_content=hero"
-    assert render(env, "{{ 'mailto:a@example.com' | utm }}", __utm={"utm_source": "t"}) == "mailto:a@example.com"
+    assert (
+        render(env, "{{ 'mailto:a@example.com' | utm }}", formatting=Formatting(utm={"utm_source": "t"}))
+        == "mailto:a@example.com"
+    )
 
 
 def test_unsubscribe_links_are_not_tagged():

@@ -24,7 +24,7 @@ def test_same_visible_text_links_and_images_as_official_mjml(shop, personas, mjm
     except RenderAborted:
         pytest.skip("an abort rule skips this recipient")
     compiled = prepared.compiled
-    ours = compiled.render(prepared.context, prepared.blocks).html
+    ours = compiled.render(prepared.context, prepared.blocks, formatting=prepared.formatting).html
     official = render_naive(
         shop.compiler,
         template,
@@ -33,6 +33,7 @@ def test_same_visible_text_links_and_images_as_official_mjml(shop, personas, mjm
         mjml=mjml_oracle,
         inliner="css-inline",
         utm=compiled.utm,
+        formatting=prepared.formatting,
     )
     a, b = anatomy(ours), anatomy(official)
     assert a.text == b.text

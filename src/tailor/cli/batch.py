@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from tailor.cli.common import database_option, fail, rules_option, settings_from, templates_option
+from tailor.cli.common import database_option, fail, require_extra, rules_option, settings_from, templates_option
 from tailor.problems import ProblemError
 
 
@@ -75,6 +75,7 @@ def batch(
     from tailor.core import Tailor
     from tailor.email import TailorError
 
+    require_extra("dask", "batch", "tailor batch")
     if bool(audience) == bool(segment):
         fail("give exactly one of --audience FILE or --segment NAME")
     if deliver_url and not campaign:

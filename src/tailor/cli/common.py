@@ -40,3 +40,11 @@ rules_option = click.option(
 database_option = click.option(
     "--database-url", default=None, help="SQLAlchemy URL of the store (TAILOR_DATABASE_URL)."
 )
+
+
+def require_extra(module: str, extra: str, what: str) -> None:
+    """Fail with the install command when an optional extra ``what`` needs is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        fail(f"{what} needs {module}: pip install 'tailor[{extra}]'")

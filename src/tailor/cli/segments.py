@@ -31,7 +31,7 @@ def train(rules: str | None, database_url: str | None, out_dir: str | None, at_t
     from tailor.rules import RuleBook
     from tailor.rules.clusters import train_store
     from tailor.store import Store
-    from tailor.triggers.timestamps import to_utc
+    from tailor.vocabulary.times import to_utc
 
     settings = settings_from({"rules": rules, "database_url": database_url, "artifacts": out_dir})
     at = to_utc(at_text) if at_text else datetime.now(UTC)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from tailor.cli.common import fail, settings_from
+from tailor.cli.common import fail, require_extra, settings_from
 from tailor.config import ConfigError
 
 if TYPE_CHECKING:  # imported when serving starts, not for every `tailor` command
@@ -41,9 +41,10 @@ def serve(host: str, port: int, workers: int, warm: bool, create_store: bool) ->
         fail(str(exc))
     _require_store(settings.database_url, create=create_store)
     if workers > 1:
+        require_extra("gunicorn", "serve", "tailor serve --workers")
         env = dict(os.environ, TAILOR_BIND_HOST=host)
         # every worker writes its metrics here; /metrics sums them (prometheus multiprocess mode)
-        if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+        if settings.metrics_dir is None:
             import tempfile
 
             env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tailor-metrics-")
@@ -63,7 +64,9 @@ def serve(host: str, port: int, workers: int, warm: bool, create_store: bool) ->
         ]
         os.execvpe(args[0], args, env)
     from tailor.web.app import create_app
+    from tailor.web.logs import install_json_logging
 
+    install_json_logging()
     app = create_app(settings, bind_host=host)
     if warm:
         # keep serving the other templates when one is broken; /healthz shows it

@@ -18,7 +18,7 @@ def triggers() -> None:
 def _at(value: str | None) -> datetime:
     if not value:
         return datetime.now(UTC)
-    from tailor.triggers.timestamps import to_utc
+    from tailor.vocabulary.times import to_utc
 
     moment = to_utc(value)
     if moment is None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from tailor.triggers.durations import format_duration
+from tailor.vocabulary.durations import format_duration
 
 
 @dataclass(frozen=True)

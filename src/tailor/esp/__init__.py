@@ -27,10 +27,10 @@ then the provider's own scheme.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from tailor.config import Settings
 
 from . import mailgun, postmark, sendgrid
 from .events import (
@@ -67,13 +67,12 @@ class EspConfig:
     postmark_password: str | None = None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> EspConfig:
-        environ = os.environ if environ is None else environ
+    def from_settings(cls, settings: Settings) -> EspConfig:
         return cls(
-            sendgrid_public_key=environ.get(sendgrid.ENV) or None,
-            mailgun_signing_key=environ.get(mailgun.ENV) or None,
-            postmark_user=environ.get(postmark.ENV_USER) or None,
-            postmark_password=environ.get(postmark.ENV_PASSWORD) or None,
+            sendgrid_public_key=settings.sendgrid_public_key or None,
+            mailgun_signing_key=settings.mailgun_signing_key or None,
+            postmark_user=settings.postmark_user or None,
+            postmark_password=settings.postmark_password or None,
         )
 
     def missing(self, provider: str) -> tuple[str, ...]:

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tailor.vocabulary.emails import email_address
+from tailor.vocabulary.times import NotATime, parse_iso
+
 #: event kinds, and the Segment "Email" spec event name each one is stored under
 SEGMENT_NAMES = {
     "sent": "Email Sent",  # accepted/processed by the ESP
@@ -206,27 +209,13 @@ def from_unix(value: Any, pointer: str) -> datetime:
 
 def from_iso(value: Any, pointer: str) -> datetime:
     """A UTC datetime from ISO 8601 (Postmark sends 7 fractional digits and offsets)."""
-    if not isinstance(value, str) or not value.strip():
-        raise MalformedPayload(pointer, f"must be an ISO 8601 time, got {value!r}")
-    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
-    head, dot, rest = text.partition(".")
-    if dot:  # at most 6 fractional digits for datetime
-        digits = len(rest) - len(rest.lstrip("0123456789"))
-        rest = rest[: min(digits, 6)] + rest[digits:]
-        text = head + "." + rest
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise MalformedPayload(pointer, f"must be an ISO 8601 time, got {value!r}") from None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def clean_email(value: Any) -> str | None:
-    """The recipient address (trimmed, lowercased), or None when it is not one."""
     if not isinstance(value, str):
-        return None
-    value = value.strip().lower()
-    local, at, domain = value.partition("@")
-    if not (at and local and domain and " " not in value and "@" not in domain):
-        return None
-    return value
+        raise MalformedPayload(pointer, f"must be an ISO 8601 time, got {value!r}")
+    try:
+        return parse_iso(value)
+    except NotATime:
+        raise MalformedPayload(pointer, f"must be an ISO 8601 time, got {value!r}") from None
+
+
+#: the recipient address (trimmed, lowercased), or None when it is not one
+clean_email = email_address

@@ -25,8 +25,9 @@ import pandas as pd
 
 from tailor.experiments.assign import HOLDOUT
 from tailor.experiments.exposures import conversion_frame, exposure_frame, now_naive
-from tailor.experiments.spec import Experiment, format_duration
+from tailor.experiments.spec import Experiment
 from tailor.experiments.stats import SRM_ALPHA, compare, sample_ratio_mismatch
+from tailor.vocabulary.durations import format_duration
 
 #: verdicts, in the order a reader should care about them
 SRM, NO_PLAN, COLLECTING, WAITING, SIGNIFICANT, NO_DIFFERENCE, NO_DATA = (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -11,11 +11,10 @@ from typing import Any
 
 from tailor.experiments.stats import Plan, make_plan
 from tailor.problems import Problem
+from tailor.vocabulary.durations import NotADuration, parse_duration
 from tailor.yamlmarks import MarkedDict
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 #: the ESP click event (tailor.esp.events.SEGMENT_NAMES["click"]), the default secondary metric
 CLICK_EVENT = "Email Link Clicked"
 
@@ -75,22 +74,6 @@ class Experiment:
         return shares
 
 
-def parse_duration(text: Any) -> timedelta | None:
-    match = _DURATION.match(str(text).strip())
-    if not match:
-        return None
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-
-
-def format_duration(duration: timedelta) -> str:
-    """A duration as YAML spells it (``7d``, ``36h``, ``90m``), as read by :func:`parse_duration`."""
-    seconds = int(duration.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return str(duration)
-
-
 def load_experiments(rules_dir: Path) -> tuple[dict[str, Experiment], list[Problem]]:
     """Every ``experiments:`` mapping in the rule files of ``rules_dir``, with problems located by line."""
     from tailor.rules.loader import read_rule_files, rule_files
@@ -119,6 +102,24 @@ def experiments_from(files: Iterable[Any]) -> tuple[dict[str, Experiment], list[
                     problems.append(Problem(file.path, *where, f"experiment {name!r} is defined twice"))
                 experiments[experiment.name] = experiment
     return experiments, problems
+
+
+def _parse_conversion(conversion: Any, bad: Callable[[str], None]) -> tuple[list[str], timedelta]:
+    """``conversion: {event: <name or names>, within: <duration>}``, with its defaults."""
+    if not isinstance(conversion, dict):
+        bad("conversion is {event: <event name or list of names>, within: <duration such as 7d>}")
+        return ["Order Completed"], timedelta(days=7)
+    events = conversion.get("event", "Order Completed")
+    events = [events] if isinstance(events, str) else events
+    if not _event_names(events):
+        bad("conversion.event is an event name or a list of names")
+        events = ["Order Completed"]
+    try:
+        window = parse_duration(conversion.get("within", "7d"))
+    except NotADuration as exc:
+        bad(f"conversion.within: {exc}")
+        window = timedelta(days=7)
+    return [str(e) for e in events], window
 
 
 def _parse(name: str, spec: Any, path: str, where: tuple[int, int]) -> tuple[Experiment | None, list[Problem]]:
@@ -159,14 +160,7 @@ def _parse(name: str, spec: Any, path: str, where: tuple[int, int]) -> tuple[Exp
     if isinstance(holdout, bool) or not isinstance(holdout, (int, float)) or not 0 <= holdout < 1:
         bad("holdout is a fraction in [0, 1)")
         holdout = 0
-    conversion = spec.get("conversion") or {}
-    events = conversion.get("event", "Order Completed") if isinstance(conversion, dict) else None
-    events = [events] if isinstance(events, str) else events
-    window = parse_duration(conversion.get("within", "7d")) if isinstance(conversion, dict) else None
-    if not _event_names(events) or window is None:
-        bad("conversion is {event: <event name or list of names>, within: <duration like 7d>}")
-        window = timedelta(days=7)
-        events = ["Order Completed"]
+    events, window = _parse_conversion(spec.get("conversion") or {}, bad)
     secondary = spec.get("secondary", [CLICK_EVENT])
     secondary = [secondary] if isinstance(secondary, str) else secondary
     if secondary != [] and not _event_names(secondary):

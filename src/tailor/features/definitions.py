@@ -9,6 +9,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from tailor.vocabulary.products import product_id
+
 ORDER = "Order Completed"
 VIEW = "Product Viewed"
 ADD = "Product Added"
@@ -102,8 +104,8 @@ def product_attributes(
     """``(category, brand)`` of a product: the event's, else the catalog's."""
     category, brand = product.get("category") or None, product.get("brand") or None
     if (category is None or brand is None) and catalog:
-        pid = product.get("product_id") or product.get("sku") or product.get("id")
-        row = catalog.get(str(pid)) if pid is not None else None
+        pid = product_id(product)
+        row = catalog.get(pid) if pid is not None else None
         if row:
             category = category or row.get("category") or None
             brand = brand or row.get("brand") or None

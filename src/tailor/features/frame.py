@@ -14,7 +14,7 @@ import pandas as pd
 
 from tailor.features import definitions as d
 from tailor.features.names import FEATURE_NAMES
-from tailor.triggers.timestamps import to_utc
+from tailor.vocabulary.times import to_utc
 
 
 def compute_features_frame(

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tailor.features import definitions as d
-from tailor.triggers.timestamps import to_utc
+from tailor.vocabulary.times import to_utc
 
 
 def compute_features(

@@ -10,7 +10,7 @@ file named by ``TAILOR_RETENTION`` / ``--policy``)::
       "Order Completed": 1095d      # a track event name (or "track:Order Completed")
       identify: forever             # never purged
 
-Durations are ``<n>d``, ``<n>h``, ``<n>w`` or a number of days; ``forever`` (or null)
+Durations are written as everywhere in tailor (``90d``, ``36h``, ``8w``, ``1.5d``); ``forever`` (or null)
 keeps those events. The most specific entry wins: event name, then type, then
 ``default``. Without a file, :data:`DEFAULTS` apply. A window is measured against the
 event's own ``timestamp``.
@@ -22,7 +22,6 @@ ingestion and rendering are never held up behind one long delete.
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,11 +31,13 @@ from typing import Any
 
 import yaml
 
+from tailor.config import Settings
 from tailor.store import Store
 from tailor.store import privacy as store_privacy
 from tailor.store.engine import write_transaction
 from tailor.store.messages import TYPES
 from tailor.store.times import iso, utcnow
+from tailor.vocabulary.durations import NotADuration, format_duration, parse_window
 from tailor.yamlmarks import load_marked
 
 #: 13 months for everything unless configured otherwise
@@ -44,7 +45,6 @@ DEFAULTS: Mapping[str, Any] = {"default": "395d"}
 ENV = "TAILOR_RETENTION"
 DEFAULT_FILE = "retention.yaml"
 BATCH_SIZE = 5000
-_DURATION = re.compile(r"^\s*(\d+)\s*([dhw]?)\s*$")
 
 
 class PolicyError(ValueError):
@@ -89,38 +89,37 @@ class RetentionPolicy:
         return rules
 
     def describe(self) -> dict[str, str]:
-        return {
-            k: ("forever" if v is None else f"{v.days}d" if not v.seconds else f"{int(v.total_seconds() // 3600)}h")
-            for k, v in sorted(self.windows.items())
-        }
+        return {k: format_duration(v) for k, v in sorted(self.windows.items())}
 
 
 def _duration(value: Any, where: str) -> timedelta | None:
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("forever", "never", "")):
+    if value is None:  # an empty entry keeps forever, like ``forever``
         return None
-    if isinstance(value, bool):
-        raise PolicyError(f"{where}: expected a duration like 90d, got {value!r}")
-    if isinstance(value, (int, float)):
-        if value <= 0:
-            raise PolicyError(f"{where}: must be positive, got {value!r}")
-        return timedelta(days=value)
-    match = _DURATION.match(str(value))
-    if not match or int(match.group(1)) <= 0:
-        raise PolicyError(f"{where}: expected a duration like 90d, 36h, 8w or 'forever', got {value!r}")
-    n, unit = int(match.group(1)), match.group(2) or "d"
-    return {"d": timedelta(days=n), "h": timedelta(hours=n), "w": timedelta(weeks=n)}[unit]
+    try:
+        window = parse_window(value)
+    except NotADuration as exc:
+        raise PolicyError(f"{where}: {exc}, or forever") from None
+    if window is not None and window <= timedelta(0):
+        raise PolicyError(f"{where}: must be longer than nothing, got {value!r}")
+    return window
 
 
 def load_policy(
-    path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None, settings: Any = None
+    path: str | os.PathLike[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    settings: Settings | None = None,
 ) -> RetentionPolicy:
-    """The policy from ``path``, else ``settings.extra["retention"]``, else ``$TAILOR_RETENTION``,
-    else ``./retention.yaml``, else the built-in defaults."""
-    environ = os.environ if environ is None else environ
-    if path is None and settings is not None and isinstance(getattr(settings, "extra", {}).get("retention"), Mapping):
+    """The policy from ``path``, else ``settings.extra["retention"]``, else ``settings.retention_file``
+    (``$TAILOR_RETENTION``), else ``./retention.yaml``, else the built-in defaults.
+
+    Without ``settings``, they are loaded (``environ`` stands in for the process environment)."""
+    if settings is None:
+        settings = Settings.load(environ=environ)
+    if path is None and isinstance(settings.extra.get("retention"), Mapping):
         return RetentionPolicy.from_mapping(settings.extra["retention"], "settings")
     if path is None:
-        path = environ.get(ENV) or (DEFAULT_FILE if Path(DEFAULT_FILE).is_file() else None)
+        path = settings.retention_file or (DEFAULT_FILE if Path(DEFAULT_FILE).is_file() else None)
     if path is None:
         return RetentionPolicy.from_mapping(DEFAULTS, "built-in defaults")
     try:

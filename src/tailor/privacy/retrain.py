@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from datetime import UTC
 from pathlib import Path
 from typing import Any
+
+from tailor.vocabulary.times import parse_iso
 
 MARKER = "retrain_needed.json"
 
@@ -86,9 +87,4 @@ def clear_retrain_flag(artifacts: str | os.PathLike[str]) -> bool:
 
 def _utc(value: str) -> str:
     """A sortable UTC form of an ISO time with ``Z`` or ``+00:00``."""
-    from datetime import datetime
-
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return parse_iso(value).strftime("%Y-%m-%dT%H:%M:%S.%f")

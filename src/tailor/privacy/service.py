@@ -17,7 +17,7 @@ from tailor.store.times import utcnow
 from .retrain import flag_retrain
 
 PURPOSES = tuple(CONSENT_PURPOSES)
-logger = logging.getLogger("tailor.privacy")
+logger = logging.getLogger(__name__)
 
 
 class UnknownPurpose(ValueError):

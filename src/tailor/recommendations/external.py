@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -23,6 +22,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from tailor import outbound
+from tailor.caches import TTLCache
 
 
 class CircuitBreaker:
@@ -86,42 +86,6 @@ class CircuitBreaker:
             if self._probing or self._failures >= self.failure_threshold:
                 self._opened_at = self._clock()
             self._probing = False
-
-
-class TTLCache:
-    """A small thread-safe LRU cache whose entries expire after ``ttl`` seconds."""
-
-    def __init__(self, ttl: float = 60.0, maxsize: int = 10_000, clock: Callable[[], float] = time.monotonic):
-        self.ttl = ttl
-        self.maxsize = maxsize
-        self._clock = clock
-        self._data: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> Any | None:
-        with self._lock:
-            entry = self._data.get(key)
-            if entry is None:
-                return None
-            expires, value = entry
-            if self._clock() >= expires:
-                del self._data[key]
-                return None
-            self._data.move_to_end(key)
-            return value
-
-    def set(self, key: Hashable, value: Any) -> None:
-        if self.ttl <= 0:
-            return
-        with self._lock:
-            self._data[key] = (self._clock() + self.ttl, value)
-            self._data.move_to_end(key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
 
 
 class ExternalError(Exception):

@@ -6,7 +6,6 @@ convention); the workspace reads it with the other rule files. Format in docs/re
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -15,25 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from ..problems import Problem, ProblemError
+from ..vocabulary.durations import parse_window
+from ..vocabulary.products import in_stock
+from ..vocabulary.times import to_utc
 from ..yamlmarks import MarkedDict, read_marked
 from .interactions import canonical_event, event_product_ids
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "": 86400}
-
 
 def parse_duration(value: Any) -> timedelta | None:
-    """``90d``, ``12h``, ``2w``, a number of days, or ``false``/``null`` (no window)."""
+    """``exclude_purchased``: a duration (``90d``), ``true``/``forever`` (ever), ``false``/``null`` (keep them)."""
     if value is None or value is False:
         return None
-    if value is True:
-        return timedelta.max
-    if isinstance(value, (int, float)):
-        return timedelta(days=float(value))
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 90d, 12h, 2w)")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    window = None if value is True else parse_window(value)
+    return timedelta.max if window is None else window
 
 
 @dataclass(frozen=True)
@@ -206,19 +199,6 @@ def _price(product: Mapping[str, Any]) -> float | None:
         return None
 
 
-def in_stock(product: Mapping[str, Any]) -> bool:
-    """Stock unknown counts as in stock; ``stock <= 0`` or ``in_stock: false`` does not."""
-    if product.get("in_stock") is False:
-        return False
-    stock = product.get("stock")
-    if stock in (None, ""):
-        return True
-    try:
-        return float(stock) > 0
-    except (TypeError, ValueError):
-        return True
-
-
 def purchased_products(
     events: Iterable[Mapping[str, Any]] | None,
     window: timedelta | None,
@@ -233,23 +213,11 @@ def purchased_products(
         if not isinstance(event, Mapping) or canonical_event(event.get("event", "")) != "purchase":
             continue
         if window != timedelta.max:
-            ts = _timestamp(event.get("timestamp"))
+            ts = to_utc(event.get("timestamp"))
             if ts is not None and now - ts > window:
                 continue
         out.update(event_product_ids(event))
     return out
-
-
-def _timestamp(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if not isinstance(value, str):
-        return None
-    try:
-        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 @dataclass

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..vocabulary.products import event_product_ids as product_ids_of
+
 #: Default strength of each event type: a view is a weak signal, a purchase a strong one.
 DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
     "view": 1.0,
@@ -161,18 +163,7 @@ def profile_history(
 def event_product_ids(event: Mapping[str, Any]) -> list[str]:
     """Product ids an event is about (``product_id`` or ``products[]``)."""
     props = event.get("properties") or {}
-    if not isinstance(props, Mapping):
-        return []
-    ids: list[str] = []
-    pid = props.get("product_id") or props.get("sku")
-    if pid not in (None, ""):
-        ids.append(str(pid))
-    for product in props.get("products") or ():
-        if isinstance(product, Mapping):
-            pid = product.get("product_id") or product.get("sku") or product.get("id")
-            if pid not in (None, ""):
-                ids.append(str(pid))
-    return ids
+    return product_ids_of(props) if isinstance(props, Mapping) else []
 
 
 def catalog_frame(catalog: pd.DataFrame | Sequence[Mapping[str, Any]] | None) -> pd.DataFrame:

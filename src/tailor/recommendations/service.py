@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..vocabulary.consent import PERSONALIZATION, consent
+from ..vocabulary.products import card
 from .base import Recommender
 from .external import ExternalError, ExternalRecsClient
 from .filters import BusinessFilters, FilterOutcome, filters_from, purchased_products
@@ -62,22 +64,8 @@ class _Request:
     attempt: Callable[..., None]
 
 
-def product_card(product: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields the product-card partial uses, from a catalog row."""
-    try:
-        price = None if product.get("price") in (None, "") else float(product["price"])
-    except (TypeError, ValueError):
-        price = None
-    return {
-        "id": str(product.get("id")),
-        "title": product.get("title") or product.get("name") or "",
-        "url": product.get("url") or "",
-        "image": product.get("image") or product.get("image_url") or "",
-        "price": price,
-        "currency": product.get("currency") or "USD",
-        "category": product.get("category") or "",
-        "brand": product.get("brand") or "",
-    }
+#: a recommended product as the product-card partial shows it (the one card shape of tailor.vocabulary)
+product_card = card
 
 
 def favorite_category(
@@ -243,9 +231,8 @@ class RecommendationService:
         deadline = deadline if deadline is not None else start + self.budget_ms / 1000.0
         profile = profile or {}
         features = features or {}
-        consents = profile.get("consents") or {}
         # an explicit "no" in the profile wins over the caller's flag
-        personalized = personalized and consents.get("personalization") is not False
+        personalized = personalized and consent(profile, PERSONALIZATION)
         events = list(profile.get("events") or ()) if personalized else []
         now = now or datetime.now(UTC)
         rules = self.filters.for_slot(slot)

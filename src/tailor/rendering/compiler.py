@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from tailor.problems import Problem, ProblemError, did_you_mean
 from tailor.rendering.environment import make_environment, render_capped
 from tailor.rendering.fallbacks import record_fallback
 from tailor.rendering.filters import tag_url
+from tailor.rendering.formatting import Formatting, formatting_as
 from tailor.rendering.inline import inline_css
 from tailor.rendering.mjml import MJMLError, compile_mjml, fix_for_mrml, lint
 from tailor.rendering.source import (
@@ -59,6 +60,16 @@ _STYLE_BLOCK = re.compile(
 )
 INLINE_MARK = "/*tailor:inline*/"
 _HREF = re.compile(r"(?P<pre>\shref=)(?P<q>[\"'])(?P<url>.*?)(?P=q)", re.S)
+#: MJML's ``<html lang="und" dir="auto">`` when the template names no language: the recipient's, per render
+_UNDETERMINED_LANG = re.compile(r'(<html\b[^>]*?\slang=)"und"')
+_AUTO_DIR = re.compile(r'(<html\b[^>]*?\sdir=)"auto"')
+#: the one name the compiled page reads besides the recipient's data (a :class:`PageParts`)
+PAGE = "__page"
+
+
+def slot_placeholder(slot: str) -> str:
+    """What stands in the compiled page for the block a slot renders."""
+    return "{{ " + PAGE + ".slot_html['" + slot + "'] }}"
 
 
 class UnknownTemplate(LookupError):
@@ -73,6 +84,19 @@ class SlotBlocks:
     html: dict[str, Any] = field(default_factory=dict)
     text: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PageParts:
+    """What the compiled page reads besides the recipient's data, filled in per render."""
+
+    subject: str
+    preheader: str
+    #: ``<html lang>`` and ``dir`` of the recipient's locale
+    lang: str
+    direction: str
+    slot_html: Mapping[str, Markup]
+    slot_text: Mapping[str, str]
 
 
 @dataclass
@@ -113,18 +137,27 @@ class CompiledTemplate:
         return any(pattern.search(tok) for src in sources for tok in JINJA_TOKEN.findall(src))
 
     def render(
-        self, context: Mapping[str, Any], blocks: Mapping[str, str] | None = None, *, text: bool = True
+        self,
+        context: Mapping[str, Any],
+        blocks: Mapping[str, str] | None = None,
+        *,
+        text: bool = True,
+        formatting: Formatting | None = None,
     ) -> RenderedParts:
         """Render every part for one recipient; ``blocks`` is the block chosen per slot.
 
-        ``text=False`` skips the plain-text part (for callers that only need HTML).
+        ``formatting`` is the recipient's locale, time zone and currency (the defaults when
+        not given); ``text=False`` skips the plain-text part (for callers that only need HTML).
         """
-        ctx = dict(context)
-        ctx.setdefault("__utm", self.utm)
+        formatting = formatting or Formatting()
+        if formatting.utm is None:
+            formatting = replace(formatting, utm=self.utm)
+        with formatting_as(formatting):
+            return self._render(dict(context), dict(blocks or {}), text, formatting)
+
+    def _render(self, ctx: dict[str, Any], chosen: dict[str, str], text: bool, formatting: Formatting) -> RenderedParts:
         subject = _one_line(render_capped(self.subject, ctx)) if self.subject else ""
         preheader = _one_line(render_capped(self.preheader, ctx)) if self.preheader else ""
-        ctx["__subject"], ctx["__preheader"] = subject, preheader
-        chosen = dict(blocks or {})
         slot_html: dict[str, Markup] = {}
         slot_text: dict[str, str] = {}
         used: dict[str, str] = {}
@@ -156,7 +189,7 @@ class CompiledTemplate:
             else:
                 record_fallback("slot-hidden", f"slot {slot!r}: no block could render; the slot is empty", slot=slot)
                 slot_html[slot], slot_text[slot], used[slot] = Markup(""), "", ""
-        ctx["__slot_html"], ctx["__slot_text"] = slot_html, slot_text
+        ctx[PAGE] = PageParts(subject, preheader, formatting.lang, formatting.direction, slot_html, slot_text)
         html = render_capped(self.html, ctx)
         text_part = _tidy_text(render_capped(self.text, ctx)) if text else ""
         return RenderedParts(subject, preheader, html, text_part, used)
@@ -316,6 +349,8 @@ class Compiler:
             )
             source = _INLINE_MJ_STYLE.sub(lambda m: m.group(0) + INLINE_MARK, source)
             html = self._mjml_to_html(source, template)
+            html = _UNDETERMINED_LANG.sub(r'\1"{{ ' + PAGE + '.lang }}"', html, count=1)
+            html = _AUTO_DIR.sub(r'\1"{{ ' + PAGE + '.direction }}"', html, count=1)
         else:
             html = source
             if subject_src is None:
@@ -329,7 +364,7 @@ class Compiler:
         if settings.get("utm", True) is not False:
             html = _tag_links(html, utm_params(template.name, settings))
         html, slot_html = _cut_slots(html, list(expanded.slots))
-        text_source = html_template_to_text_template(html).replace("__slot_html[", "__slot_text[")
+        text_source = html_template_to_text_template(html).replace(f"{PAGE}.slot_html[", f"{PAGE}.slot_text[")
         slots: dict[str, SlotBlocks] = {}
         for slot, blocks in slot_html.items():
             compiled = SlotBlocks(default=expanded.defaults[slot])
@@ -438,8 +473,8 @@ class Compiler:
 
     @staticmethod
     def _head_with(source: str, add_title: bool, add_preview: bool) -> str:
-        extra = ("<mj-title>{{ __subject }}</mj-title>" if add_title else "") + (
-            "<mj-preview>{{ __preheader }}</mj-preview>" if add_preview else ""
+        extra = ("<mj-title>{{ " + PAGE + ".subject }}</mj-title>" if add_title else "") + (
+            "<mj-preview>{{ " + PAGE + ".preheader }}</mj-preview>" if add_preview else ""
         )
         if not extra:
             return source
@@ -669,5 +704,5 @@ def _cut_slots(html: str, slots: list[str]) -> tuple[str, dict[str, dict[str, st
         for m in re.finditer(r"<!--tailor:block (?P<name>[\w/-]+)-->(?P<body>.*?)<!--/tailor:block-->", region, re.S):
             blocks[m.group("name")] = m.group("body")
         found[slot] = blocks
-        html = html[:start] + "{{ __slot_html['" + slot + "'] }}" + html[end + len(end_marker) :]
+        html = html[:start] + slot_placeholder(slot) + html[end + len(end_marker) :]
     return html, found

@@ -23,10 +23,9 @@ from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
 from tailor.rendering.fallbacks import record_fallback
+from tailor.rendering.formatting import DEFAULT_LOCALE, DEFAULT_TIMEZONE, current_formatting
+from tailor.vocabulary.times import NotATime, parse_iso
 
-DEFAULT_LOCALE = "en_US"
-DEFAULT_CURRENCY = "USD"
-DEFAULT_TIMEZONE = "UTC"
 #: A number with more integer digits than this is no price or count: ``1e308`` would
 #: print 309 digits (or make Babel raise), so it renders empty with a fallback instead.
 MAX_NUMBER_DIGITS = 18
@@ -36,6 +35,11 @@ MAX_FRACTION_DIGITS = 12
 CurrencyFormat = Literal["standard", "accounting", "name"]
 #: Babel's currency formats by the name a template passes (any other name would raise)
 _CURRENCY_FORMATS: dict[str, CurrencyFormat] = {"standard": "standard", "accounting": "accounting", "name": "name"}
+
+
+# The formatting filters are marked @pass_context although they read the render's Formatting, not
+# the Jinja context: Jinja folds a filter it takes for pure at compile time, so `{{ 9.5 | money }}`
+# would be formatted once, in the defaults' locale, for every recipient.
 
 
 def resolve_locale(value: Any) -> str:
@@ -93,13 +97,16 @@ def _formatted(what: str, format_number: Any, *args: Any, **kwargs: Any) -> str:
 
 
 @pass_context
-def money(ctx: Context, value: Any, currency: str | None = None, format_type: str = "standard") -> str:
+def money(_ctx: Context, value: Any, currency: str | None = None, format_type: str = "standard") -> str:
     """``{{ product.price | money }}`` → ``$49.00`` / ``49,00 €`` in the recipient's locale."""
     amount = _decimal(value, "money")
     if amount is None:
         return ""
-    code = str(currency or ctx.get("__currency") or DEFAULT_CURRENCY)
-    locale = ctx.get("__locale", DEFAULT_LOCALE)
+    formatting = current_formatting()
+    code, locale = str(currency or formatting.currency), formatting.locale
+    if code != formatting.currency:
+        # one currency per email: say so when a price names another (it is shown in its own, never relabelled)
+        record_fallback("other-currency", f"a price in {code} in an email in {formatting.currency}", filter="money")
     style = _CURRENCY_FORMATS.get(str(format_type))  # templates may pass anything
     if style is None:
         record_fallback("bad-currency-format", f"unknown money format {format_type!r}")
@@ -123,12 +130,12 @@ def _format_currency(amount: Decimal, code: str, locale: str, format_type: Curre
 
 
 @pass_context
-def number(ctx: Context, value: Any, digits: int | None = None) -> str:
+def number(_ctx: Context, value: Any, digits: int | None = None) -> str:
     """``{{ 12345.6 | number }}`` → ``12,345.6`` (en) / ``12 345,6`` (fr)."""
     amount = _decimal(value, "number")
     if amount is None:
         return ""
-    locale = ctx.get("__locale", DEFAULT_LOCALE)
+    locale = current_formatting().locale
     if digits is not None:
         if not isinstance(digits, int) or not 0 <= digits <= MAX_FRACTION_DIGITS:
             record_fallback(
@@ -141,12 +148,12 @@ def number(ctx: Context, value: Any, digits: int | None = None) -> str:
 
 
 @pass_context
-def percent(ctx: Context, value: Any) -> str:
+def percent(_ctx: Context, value: Any) -> str:
     """``{{ 0.15 | percent }}`` → ``15%``."""
     amount = _decimal(value, "percent")
     if amount is None:
         return ""
-    return _formatted("percent", babel_numbers.format_percent, amount, locale=ctx.get("__locale", DEFAULT_LOCALE))
+    return _formatted("percent", babel_numbers.format_percent, amount, locale=current_formatting().locale)
 
 
 def _as_datetime(value: Any) -> datetime | date | None:
@@ -154,26 +161,26 @@ def _as_datetime(value: Any) -> datetime | date | None:
         return value
     if isinstance(value, str) and value:
         try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
+            return parse_iso(value)
+        except NotATime:
             pass
     record_fallback("bad-date", "a date filter got no usable date")
     return None
 
 
 @pass_context
-def format_date(ctx: Context, value: Any, fmt: str = "medium") -> str:
+def format_date(_ctx: Context, value: Any, fmt: str = "medium") -> str:
     """``{{ now | date }}`` → the date in the recipient's time zone and locale."""
     moment = _as_datetime(value)
     if moment is None:
         return ""
     if isinstance(moment, datetime):
-        moment = _localize(ctx, moment).date()
-    return babel_dates.format_date(moment, format=fmt, locale=ctx.get("__locale", DEFAULT_LOCALE))
+        moment = _localize(moment).date()
+    return babel_dates.format_date(moment, format=fmt, locale=current_formatting().locale)
 
 
 @pass_context
-def format_datetime(ctx: Context, value: Any, fmt: str = "medium") -> str:
+def format_datetime(_ctx: Context, value: Any, fmt: str = "medium") -> str:
     """``{{ order.created_at | datetime('short') }}`` in the recipient's time zone."""
     moment = _as_datetime(value)
     if moment is None:
@@ -181,15 +188,14 @@ def format_datetime(ctx: Context, value: Any, fmt: str = "medium") -> str:
     if not isinstance(moment, datetime):
         moment = datetime(moment.year, moment.month, moment.day)
     return babel_dates.format_datetime(
-        _localize(ctx, moment), format=fmt, tzinfo=ctx.get("__tz"), locale=ctx.get("__locale", DEFAULT_LOCALE)
+        _localize(moment), format=fmt, tzinfo=current_formatting().timezone, locale=current_formatting().locale
     )
 
 
-def _localize(ctx: Context, moment: datetime) -> datetime:
+def _localize(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    tz = ctx.get("__tz") or ZoneInfo(DEFAULT_TIMEZONE)
-    return moment.astimezone(tz)
+    return moment.astimezone(current_formatting().timezone)
 
 
 def pluralize(count: Any, singular: str | None = None, plural: str | None = None) -> str:
@@ -234,16 +240,16 @@ def tag_url(url: str, params: Mapping[str, Any]) -> str:
 
 
 @pass_context
-def utm(ctx: Context, url: Any, **params: Any) -> str:
+def utm(_ctx: Context, url: Any, **params: Any) -> str:
     """``{{ url | utm(utm_content='hero') }}``: the template's UTM parameters plus these."""
-    merged = {**(ctx.get("__utm") or {}), **params}
+    merged = {**(current_formatting().utm or {}), **params}
     return tag_url(str(url), merged)
 
 
 @pass_context
-def tag_link(ctx: Context, rendered: Any) -> Markup | str:
+def tag_link(_ctx: Context, rendered: Any) -> Markup | str:
     """Applied by the compiler to every ``href`` that contains Jinja (filter block)."""
-    params = ctx.get("__utm") or {}
+    params = current_formatting().utm or {}
     if not params:
         return rendered
     if isinstance(rendered, Markup):

@@ -7,10 +7,12 @@ compile-once output is tested against, and as the baseline of ``benchmarks/rende
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from tailor.rendering.compiler import Compiler, _tag_links
 from tailor.rendering.environment import render_capped
+from tailor.rendering.formatting import Formatting, formatting_as
 from tailor.rendering.inline import inline_css
 from tailor.rendering.mjml import compile_mjml, fix_for_mrml
 from tailor.rendering.source import Expander, read_template
@@ -42,16 +44,17 @@ def render_naive(
     mjml: Callable[[str], str] | None = None,
     inliner: str = "premailer",
     utm: Mapping[str, str] | None = None,
+    formatting: Formatting | None = None,
 ) -> str:
     """Jinja-render the MJML source for one recipient, then compile and inline it.
 
     ``mjml`` defaults to mjml-python with tailor's fidelity fixes; pass
     ``compile_mjml`` for the plain hand-written pipeline, or the official MJML oracle.
+    ``formatting`` is the recipient's locale, time zone and currency (``Prepared.formatting``).
     """
     source, settings = expand_for(compiler, name, blocks)
-    ctx = dict(context)
-    ctx.setdefault("__utm", utm or {})
-    mjml_source = render_capped(compiler.html_env.from_string(source), ctx)
+    with formatting_as(replace(formatting or Formatting(), utm=dict(utm or {}))):
+        mjml_source = render_capped(compiler.html_env.from_string(source), dict(context))
     compile_fn = mjml or (lambda src: compile_mjml(fix_for_mrml(src)))
     html = inline_css(compile_fn(mjml_source), inliner)
     return _tag_links(html, dict(utm or {})) if utm else html

@@ -17,7 +17,9 @@ import re
 from dataclasses import dataclass, field
 
 JINJA_TOKEN = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
-_COMMENT_PLACEHOLDER = re.compile(r"<!--TJ0x(\d+)x-->")
+# A serializer escapes a comment it finds in RCDATA (``<title>``, ``<textarea>``): take that form back too,
+# or the subject would show as ``&lt;!--…--&gt;`` in the browser tab.
+_COMMENT_PLACEHOLDER = re.compile(r"<!--TJ0x(\d+)x-->|&lt;!--TJ0x(\d+)x--&gt;")
 _PLACEHOLDER = re.compile(r"TJ0x(\d+)x")
 
 
@@ -76,7 +78,7 @@ class TokenVault:
 
     def restore(self, text: str) -> str:
         """Put the original Jinja tokens back in place of their placeholders."""
-        text = _COMMENT_PLACEHOLDER.sub(lambda m: self.tokens[int(m.group(1))], text)
+        text = _COMMENT_PLACEHOLDER.sub(lambda m: self.tokens[int(m.group(1) or m.group(2))], text)
         return _PLACEHOLDER.sub(lambda m: self.tokens[int(m.group(1))], text)
 
     def missing(self, text: str) -> list[str]:

@@ -16,7 +16,8 @@ from tailor.problems import Problem
 from tailor.rules import schema
 from tailor.rules.conditions import CONTEXT_NAMES, Condition, ConditionError, environment
 from tailor.rules.model import AbortRule, Origin, Rule, SegmentRule, SlotRules
-from tailor.triggers import TriggerSpec, parse_duration
+from tailor.triggers import TriggerSpec
+from tailor.vocabulary.durations import parse_duration
 from tailor.yamlmarks import MarkedDict, read_marked
 
 

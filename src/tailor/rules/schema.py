@@ -1,21 +1,31 @@
-"""The JSON Schema of rule files, and the small validator ``tailor check`` uses.
+"""The JSON Schema of rule files, checked with ``jsonschema`` at the YAML positions.
 
 The schema is the published contract (``docs/rules.md`` embeds it; a test keeps the
-two equal). The validator implements only the keywords the schema uses, and reports
-each error at the YAML position of the offending key or value.
+two equal). ``jsonschema`` finds the errors; this module only says where each one is
+(the YAML position of the offending key or value, from the marked loader) and words
+it for the marketer who wrote the file.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from tailor.vocabulary.durations import ADVICE as DURATION_ADVICE
+from tailor.vocabulary.durations import PATTERN as DURATION_PATTERN
 from tailor.yamlmarks import Mark, MarkedDict, MarkedList
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 RULE_ID = r"^[A-Za-z0-9_][A-Za-z0-9_.:/-]*$"
-DURATION = {"type": "string", "pattern": r"^[0-9]+(s|m|h|d|w)$", "description": "a duration: 90s, 30m, 1h, 7d, 2w"}
+DURATION = {"type": "string", "pattern": DURATION_PATTERN, "description": "a duration: 90s, 30m, 4h, 1.5d, 2w"}
+WINDOW = {
+    "type": "string",
+    "anyOf": [{"pattern": DURATION_PATTERN}, {"const": "forever"}],
+    "description": "a duration (90s, 30m, 4h, 1.5d, 2w) or forever",
+}
 CONDITION = {"type": ["string", "boolean"], "description": "a Jinja expression; missing or true = always"}
 EVENT_NAMES = {"type": ["string", "array"], "items": {"type": "string"}}
 
@@ -58,10 +68,10 @@ TRIGGER = {
         "on": EVENT_NAMES,
         "unless": EVENT_NAMES,
         "min_count": {"type": "integer", "minimum": 1},
-        "within": DURATION,
+        "within": WINDOW,
         "after": DURATION,
-        "expires": DURATION,
-        "cooldown": DURATION,
+        "expires": WINDOW,
+        "cooldown": WINDOW,
         "description": {"type": "string"},
     },
 }
@@ -146,87 +156,129 @@ RULE_FILE = {
     },
 }
 
-_TYPES: dict[str, tuple[type, ...]] = {
-    "object": (dict,),
-    "array": (list,),
-    "string": (str,),
-    "boolean": (bool,),
-    "integer": (int,),
-    "number": (int, float),
+#: What a pattern means, for the messages (a regex is not advice).
+_PATTERN_ADVICE = {
+    IDENTIFIER: "use letters, digits and _, not starting with a digit",
+    RULE_ID: "use letters, digits and _ . : / -",
+    DURATION_PATTERN: DURATION_ADVICE,
 }
-
-
-def _is_type(value: Any, name: str) -> bool:
-    # bool is an int subclass in Python; JSON Schema keeps them apart.
-    if isinstance(value, bool) and name in ("integer", "number"):
-        return False
-    return isinstance(value, _TYPES[name])
-
-
-def _type_name(value: Any) -> str:
-    for name in ("boolean", "integer", "number", "string", "array", "object"):
-        if _is_type(value, name):
-            return name
-    return "null" if value is None else type(value).__name__
+_VALIDATORS: dict[int, Draft202012Validator] = {}
 
 
 def validate(value: Any, schema: dict, where: Mark, path: str = "") -> Iterator[tuple[Mark, str]]:
-    """Yield ``(mark, message)`` for each way ``value`` breaks ``schema``."""
-    label = path or "the file"
-    types = schema.get("type")
-    if types is not None:
-        allowed = [types] if isinstance(types, str) else types
-        if not any(_is_type(value, t) for t in allowed):
-            yield where, f"{label}: expected {' or '.join(allowed)}, got {_type_name(value)}"
-            return
-    if "pattern" in schema and isinstance(value, str) and not re.search(schema["pattern"], value):
-        yield where, f"{label}: {value!r} does not match {schema['pattern']}"
-    if "minimum" in schema and _is_type(value, "number") and value < schema["minimum"]:
-        yield where, f"{label}: {value} is below the minimum {schema['minimum']}"
-    if "enum" in schema and value not in schema["enum"]:
-        yield where, f"{label}: {value!r} is not one of {', '.join(map(repr, schema['enum']))}"
-    if "minItems" in schema and isinstance(value, list) and len(value) < schema["minItems"]:
-        yield where, f"{label}: needs at least {schema['minItems']} item(s)"
-    if "oneOf" in schema and isinstance(value, dict):
-        passing = sum(1 for option in schema["oneOf"] if not any(True for _ in validate(value, option, where, path)))
-        if passing != 1:
-            options = " or ".join("+".join(repr(k) for k in o.get("required", ())) for o in schema["oneOf"])
-            yield where, f"{label}: give exactly one of {options}"
-    if isinstance(value, dict):
-        yield from _validate_object(value, schema, where, path)
-    if isinstance(value, list) and "items" in schema:
+    """Yield ``(mark, message)`` for each way ``value`` breaks ``schema``, and each duplicate YAML key."""
+    validator = _VALIDATORS.get(id(schema))
+    if validator is None:
+        validator = _VALIDATORS[id(schema)] = Draft202012Validator(schema)
+    seen: set[tuple[Mark, str]] = set()
+    for error in sorted(validator.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path]):
+        for found in _explain(error, value, where, path):
+            if found not in seen:
+                seen.add(found)
+                yield found
+    yield from _duplicates(value, where, path)
+
+
+def _explain(error: ValidationError, root: Any, where: Mark, path: str) -> Iterator[tuple[Mark, str]]:
+    steps = list(error.absolute_path)
+    container, mark = _locate(root, steps[:-1], where) if steps else (None, where)
+    if steps:
+        mark = _child_mark(container, steps[-1], mark)
+    label = _label(path, steps)
+    if error.validator in ("required", "dependentRequired", "additionalProperties", "propertyNames"):
+        yield from _object_messages(error, mark, label)
+    else:
+        yield mark, f"{label}: {_value_message(error)}"
+
+
+def _object_messages(error: ValidationError, mark: Mark, label: str) -> Iterator[tuple[Mark, str]]:
+    """Keys missing, unknown or badly named: at the object, or at the key itself."""
+    instance, expected = error.instance, error.validator_value
+    marked = instance if isinstance(instance, MarkedDict) else None
+    if error.validator == "required":
+        for key in expected:
+            if key not in instance:
+                yield mark, f"{label}: missing required key {key!r}"
+    elif error.validator == "dependentRequired":
+        for key, needs in expected.items():
+            for other in needs if key in instance else ():
+                if other not in instance:
+                    yield mark, f"{label}: {key!r} needs {other!r}"
+    elif error.validator == "additionalProperties":
+        known = error.schema.get("properties", {})
+        for key in instance:
+            if key not in known and expected is False:
+                key_mark = marked.key_mark(key) if marked else mark
+                yield key_mark, f"{label}: unknown key {key!r} (known: {', '.join(sorted(known))})"
+    else:  # propertyNames: the failing name is the instance of the nested error
+        name = error.context[0].instance if error.context else instance
+        pattern = error.schema["propertyNames"].get("pattern", "")
+        advice = _PATTERN_ADVICE.get(pattern, f"must match {pattern}")
+        yield (marked.key_mark(name) if marked else mark), f"{label}: name {name!r} is not valid: {advice}"
+
+
+def _value_message(error: ValidationError) -> str:
+    instance, expected = error.instance, error.validator_value
+    if error.validator == "type":
+        allowed = [expected] if isinstance(expected, str) else expected
+        return f"expected {' or '.join(allowed)}, got {_type_name(instance)}"
+    if error.validator == "pattern" and expected == DURATION_PATTERN:
+        return f"{instance!r} is not a duration: {DURATION_ADVICE}"
+    if error.validator == "pattern":
+        return f"{instance!r} is not valid: {_PATTERN_ADVICE.get(expected, 'must match ' + expected)}"
+    if error.validator == "anyOf" and error.schema is WINDOW:
+        return f"{instance!r} is not a duration: {DURATION_ADVICE}, or forever"
+    if error.validator == "oneOf":
+        return "give exactly one of " + " or ".join("+".join(repr(k) for k in o.get("required", ())) for o in expected)
+    if error.validator == "minimum":
+        return f"{instance} is below the minimum {expected}"
+    if error.validator == "enum":
+        return f"{instance!r} is not one of {', '.join(map(repr, expected))}"
+    if error.validator == "minItems":
+        return f"needs at least {expected} item(s)"
+    return error.message
+
+
+def _locate(root: Any, steps: list[Any], where: Mark) -> tuple[Any, Mark]:
+    """The container at ``steps`` below ``root``, and its position."""
+    node, mark = root, where
+    for step in steps:
+        mark = _child_mark(node, step, mark)
+        node = node[step]
+    return node, mark
+
+
+def _child_mark(container: Any, step: Any, fallback: Mark) -> Mark:
+    if isinstance(container, MarkedDict):
+        return container.value_mark(step)
+    if isinstance(container, MarkedList) and isinstance(step, int):
+        return container.item_mark(step)
+    return fallback
+
+
+def _label(path: str, steps: list[Any]) -> str:
+    label = path
+    for step in steps:
+        label += f"[{step}]" if isinstance(step, int) else (f".{step}" if label else str(step))
+    return label or "the file"
+
+
+def _type_name(value: Any) -> str:
+    checker = Draft202012Validator.TYPE_CHECKER
+    for name in ("boolean", "integer", "number", "string", "array", "object", "null"):
+        if checker.is_type(value, name):
+            return name
+    return type(value).__name__
+
+
+def _duplicates(value: Any, where: Mark, path: str) -> Iterator[tuple[Mark, str]]:
+    """YAML keys given twice: the loader keeps the last, JSON Schema never sees the first."""
+    if isinstance(value, MarkedDict):
+        label = path or "the file"
+        for key, mark in value.duplicates:
+            yield mark, f"{label}: duplicate key {key!r}"
+        for key, item in value.items():
+            yield from _duplicates(item, value.value_mark(key), f"{path}.{key}" if path else str(key))
+    elif isinstance(value, MarkedList):
         for index, item in enumerate(value):
-            mark = value.item_mark(index) if isinstance(value, MarkedList) else where
-            yield from validate(item, schema["items"], mark, f"{path}[{index}]")
-
-
-def _validate_object(value: dict, schema: dict, where: Mark, path: str) -> Iterator[tuple[Mark, str]]:
-    marked = value if isinstance(value, MarkedDict) else None
-    label = path or "the file"
-    for key, mark in marked.duplicates if marked else ():
-        yield mark, f"{label}: duplicate key {key!r}"
-    for key in schema.get("required", ()):
-        if key not in value:
-            yield where, f"{label}: missing required key {key!r}"
-    for key, needs in schema.get("dependentRequired", {}).items():
-        if key in value:
-            for other in needs:
-                if other not in value:
-                    yield where, f"{label}: {key!r} needs {other!r}"
-    properties = schema.get("properties", {})
-    extra = schema.get("additionalProperties", True)
-    names = schema.get("propertyNames")
-    for key, item in value.items():
-        key_mark = marked.key_mark(key) if marked else where
-        value_mark = marked.value_mark(key) if marked else where
-        child = f"{path}.{key}" if path else str(key)
-        if names and not (isinstance(key, str) and re.search(names["pattern"], key)):
-            yield key_mark, f"{label}: name {key!r} does not match {names['pattern']}"
-            continue
-        if key in properties:
-            yield from validate(item, properties[key], value_mark, child)
-        elif extra is False:
-            known = ", ".join(sorted(properties))
-            yield key_mark, f"{label}: unknown key {key!r} (known: {known})"
-        elif isinstance(extra, dict):
-            yield from validate(item, extra, value_mark, child)
+            yield from _duplicates(item, value.item_mark(index), f"{path}[{index}]")

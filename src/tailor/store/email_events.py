@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, insert, select
 
-from .emails import looks_like_email, normalize_email
+from tailor.vocabulary.emails import email_address
+
 from .errors import ValidationError
 from .ingest import _chunks, _drop_duplicates, _event_row, _insert_events, apply_records, identities_t, suppressions_t
 from .messages import Record, validate_message
@@ -92,9 +93,9 @@ def validate_email_event(message: Any, pointer: str, received_at: datetime) -> t
     if not isinstance(traits, Mapping):
         traits = {}
     email = traits.get("email")
-    if not isinstance(email, str) or not looks_like_email(normalize_email(email)):
+    email = email_address(email)
+    if email is None:
         raise ValidationError(f"{pointer}/context/traits/email", "required: the recipient's email address")
-    email = normalize_email(email)
     stripped_traits = {k: v for k, v in traits.items() if k != "email"}
     stripped_context = {k: v for k, v in context.items() if k != "traits"}
     if stripped_traits:

@@ -5,15 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-
-def normalize_email(value: str) -> str:
-    """Trimmed and lowercased — the one form an address is compared and stored in."""
-    return value.strip().lower()
-
-
-def looks_like_email(value: str) -> bool:
-    local, at, domain = value.partition("@")
-    return bool(at and local and domain and " " not in value)
+from tailor.vocabulary.emails import normalize_email
 
 
 class EmailHasher:

@@ -29,9 +29,9 @@ import click
 from tailor import strict_json
 from tailor.problems import Problem, ProblemError
 from tailor.strict_json import InvalidJSON
+from tailor.vocabulary.emails import email_address
 
 from .catalog import product_row
-from .emails import looks_like_email, normalize_email
 from .errors import ValidationError
 from .messages import CONSENT_PREFIX, Record, validate_message
 from .times import parse_time
@@ -351,8 +351,8 @@ def profile_record(row: Mapping[str, str], received_at: datetime) -> Record:
         if key == "user_id" or value == "":
             continue  # an empty cell means "unknown", never "erase the trait"
         if key == "email":
-            email = normalize_email(value)
-            if not looks_like_email(email):
+            email = email_address(value)
+            if email is None:
                 raise ValidationError("email", "must be an email address")
         elif key.startswith(CONSENT_PREFIX) and len(key) > len(CONSENT_PREFIX):
             lowered = value.lower()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from datetime import datetime
-from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, select
+
+from tailor.vocabulary.products import event_product_ids
 
 from .models import Event
 
@@ -17,20 +18,6 @@ events_t = Event.__table__
 ID_CHUNK = 500
 #: Segment e-commerce events that are about products
 PRODUCT_EVENTS = ("Product Viewed", "Product Added", "Checkout Started", "Order Completed")
-
-
-def product_ids(properties: Mapping[str, Any]) -> list[str]:
-    """The products an event is about: ``product_id`` (or ``sku``) and each of ``products[]``."""
-    ids: list[str] = []
-    pid = properties.get("product_id") or properties.get("sku")
-    if pid not in (None, ""):
-        ids.append(str(pid))
-    for product in properties.get("products") or ():
-        if isinstance(product, Mapping):
-            pid = product.get("product_id") or product.get("sku") or product.get("id")
-            if pid not in (None, ""):
-                ids.append(str(pid))
-    return ids
 
 
 def interactions(conn: Connection) -> pd.DataFrame:
@@ -43,7 +30,7 @@ def interactions(conn: Connection) -> pd.DataFrame:
     rows = [
         (pid, product, event, ts)
         for pid, event, ts, props in conn.execute(query)
-        for product in product_ids(props or {})
+        for product in event_product_ids(props or {})
     ]
     frame = pd.DataFrame(rows, columns=["user_id", "product_id", "event", "timestamp"])
     frame["timestamp"] = _utc(frame["timestamp"])

@@ -27,6 +27,8 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
+from tailor.vocabulary.consent import TRACKING, granted
+
 from . import privacy, staging
 from .messages import Record
 from .models import Event, Identity, Profile, Suppression, TriggerState
@@ -181,7 +183,7 @@ def apply_records(
     untracked = {
         i
         for i, (root, r) in enumerate(zip(root_of_record, fresh, strict=True))
-        if privacy.is_behavioural(r) and owner[root].consents.get("tracking") is False
+        if privacy.is_behavioural(r) and not granted(owner[root].consents, TRACKING)
     }
     event_rows = [
         _event_row(r, owner[root].id)
@@ -300,10 +302,10 @@ def _drop_foreign_claims(
             fresh[i] = record = replace(record, email=None)
             keys = [key for key in keys if key[0] != "email"]
         if any(record.consents.values()):
-            for purpose, granted in sorted(record.consents.items()):
-                if granted and profile is not None and profile.consents.get(purpose) is False:
+            for purpose, claimed in sorted(record.consents.items()):
+                if claimed and profile is not None and not granted(profile.consents, purpose):
                     conflicts.append(IdentityConflict("consent", record.message_id, profile.id, claimant))
-            withdrawals = {purpose: False for purpose, granted in record.consents.items() if not granted}
+            withdrawals = {purpose: False for purpose, given in record.consents.items() if not given}
             fresh[i] = record = replace(record, consents=withdrawals)
         for key in keys[1:]:
             other = owner(key)

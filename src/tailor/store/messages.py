@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .emails import looks_like_email, normalize_email
+from tailor.vocabulary.emails import email_address
+
 from .errors import ValidationError
 from .times import parse_time, utcnow
 
@@ -170,9 +171,9 @@ def split_traits(traits: Mapping[str, Any], pointer: str) -> tuple[dict[str, Any
         if key == "email":
             if value is None or value == "":
                 continue
-            if not isinstance(value, str) or not looks_like_email(normalize_email(value)):
+            email = email_address(value)
+            if email is None:
                 raise ValidationError(f"{pointer}/email", "must be an email address")
-            email = normalize_email(value)
         elif key == "consents":
             if not isinstance(value, Mapping):
                 raise ValidationError(f"{pointer}/consents", f"must be an object, got {_kind(value)}")

@@ -12,9 +12,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from sqlalchemy import ColumnElement, Engine, func, or_, select, text
 
+from tailor.vocabulary.consent import PERSONALIZATION, granted
+from tailor.vocabulary.emails import email_address
+
 from .catalog import product_dict, products_t, upsert_products
 from .documents import find_profile, find_profiles, profile_document, profile_documents
-from .emails import EmailHasher, looks_like_email, normalize_email
+from .emails import EmailHasher
 from .engine import make_engine, store_file, truncate_wal, write_transaction
 from .files import read_batches
 from .frames import events_frame, interactions
@@ -23,6 +26,8 @@ from .messages import Record, validate_message
 from .models import Profile, StoreMeta, Suppression, TriggerState
 from .schema import current_revision, migrate
 from .times import utcnow
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from tailor.esp.events import WebhookToken
@@ -350,7 +355,7 @@ class Store:
                 receipt = None if email is None else erase_by_email(conn, hash_email(email), hash_email, utcnow())
         if receipt is not None and not truncate_wal(self.engine):
             # a long reader kept the WAL from being emptied: the next erasure or checkpoint does it
-            logging.getLogger("tailor.store").warning("erasure: the SQLite WAL could not be emptied yet (busy)")
+            logger.warning("erasure: the SQLite WAL could not be emptied yet (busy)")
         return receipt
 
     def resolve_person(self, ref: str) -> str | None:
@@ -547,7 +552,7 @@ class Store:
         """Ids of profiles whose personalization consent is ``false`` (triggers are off for them)."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(Profile.id, Profile.consents)).all()
-        return {pid for pid, consents in rows if (consents or {}).get("personalization", True) is False}
+        return {pid for pid, consents in rows if not granted(consents, PERSONALIZATION)}
 
 
 class SuppressionIndex:
@@ -583,5 +588,4 @@ def _naive_utc(value: datetime) -> datetime:
 
 def _as_email(ref: str) -> str | None:
     """``ref`` normalized when it is an email address, else None."""
-    email = normalize_email(ref) if "@" in ref else ""
-    return email if email and looks_like_email(email) else None
+    return email_address(ref)

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from tailor.vocabulary.times import naive_utc as parse_time
 
-def parse_time(value: str) -> datetime:
-    """An ISO 8601 string as a naive UTC datetime (no offset means UTC); ValueError if unparseable."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("not a string")
-    parsed = datetime.fromisoformat(value.strip())
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
+__all__ = ["iso", "parse_time", "stamp", "utcnow"]
 
 
 def utcnow() -> datetime:

@@ -1,9 +1,9 @@
 """Behavioural triggers: cart and browse abandonment, and user-defined ones."""
 
-from tailor.triggers.durations import format_duration, parse_duration
 from tailor.triggers.evaluate import Fired, evaluate_triggers
 from tailor.triggers.spec import TriggerSpec
 from tailor.triggers.state import TriggerState, TriggerStates
+from tailor.vocabulary.durations import format_duration, parse_duration
 
 #: The architecture notes call it ``evaluate``.
 evaluate = evaluate_triggers

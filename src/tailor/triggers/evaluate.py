@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from tailor.triggers.durations import format_duration
-from tailor.triggers.items import enrich, make_item, product_id, products_of
+from tailor.triggers.items import enrich, make_item
 from tailor.triggers.spec import TriggerSpec
 from tailor.triggers.state import TriggerState, TriggerStates
-from tailor.triggers.timestamps import to_utc
+from tailor.vocabulary.durations import format_duration
+from tailor.vocabulary.products import event_products, product_id
+from tailor.vocabulary.times import to_utc
 
 
 @dataclass
@@ -156,12 +157,12 @@ def _episode(spec: TriggerSpec, timeline: list) -> tuple[list[_Pending], str | N
         name = event["event"]
         properties = event.get("properties") or {}
         if name in spec.unless and pending:
-            products, _ = products_of(properties)
+            products, _ = event_products(properties)
             if _remove(pending, {product_id(p) for p in products}):
                 ended_by = f"{name} at {_iso(moment)}"
             pending = [p for p in pending if p.products or p.snapshot is None]
         elif name in spec.on:
-            products, snapshot = products_of(properties)
+            products, snapshot = event_products(properties)
             event_id = str(event.get("messageId") or f"{name}@{moment.isoformat()}#{index}")
             pending.append(
                 _Pending(moment, event_id, list(products), snapshot if products else None, properties.get("currency"))
@@ -193,7 +194,7 @@ def _items(pending: list[_Pending], catalog: Mapping[str, dict] | None) -> list[
     for entry in pending:
         for product in entry.products:
             pid = product_id(product)
-            if pid is None:  # products_of keeps only products with an id
+            if pid is None:  # event_products keeps only products with an id
                 continue
             fresh = make_item(product, entry.currency)
             item = items.pop(pid, None) or fresh

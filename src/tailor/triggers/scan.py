@@ -35,7 +35,7 @@ import pandas as pd
 from tailor.outbound import DEFAULT_MAX_BYTES
 from tailor.triggers.evaluate import Fired, evaluate_triggers
 from tailor.triggers.spec import TriggerSpec
-from tailor.triggers.timestamps import to_utc
+from tailor.vocabulary.times import to_utc
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 #: how long a scan owns a claimed notification before another scan may deliver it

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from tailor.triggers.durations import format_duration, parse_duration
+from tailor.vocabulary.durations import format_duration, parse_duration, parse_window
 
 
 def _names(value: Any) -> frozenset[str]:
@@ -42,8 +42,8 @@ class TriggerSpec:
     def from_mapping(cls, name: str, data: Mapping[str, Any]) -> TriggerSpec:
         """Build from the YAML mapping (already schema-checked); raises ``ValueError``."""
 
-        def duration(key: str) -> timedelta | None:
-            return parse_duration(data[key]) if data.get(key) is not None else None
+        def duration(key: str) -> timedelta | None:  # absent or ``forever``: no limit
+            return parse_window(data[key]) if data.get(key) is not None else None
 
         return cls(
             name=name,
@@ -51,7 +51,7 @@ class TriggerSpec:
             unless=_names(data.get("unless")),
             min_count=int(data.get("min_count", 1)),
             within=duration("within"),
-            after=duration("after") or timedelta(0),
+            after=parse_duration(data["after"]) if data.get("after") is not None else timedelta(0),
             expires=duration("expires"),
             cooldown=duration("cooldown"),
             description=str(data.get("description", "")),

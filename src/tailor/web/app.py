@@ -33,6 +33,8 @@ from tailor.web.metrics import Metrics
 from tailor.web.problem import problem
 from tailor.web.sends import SendCache
 
+logger = logging.getLogger(__name__)
+
 #: largest request body accepted (the send-time endpoints' limit; Braze sends at most 1 MB)
 MAX_BODY_BYTES = render.MAX_BODY_BYTES
 
@@ -61,6 +63,7 @@ def create_app(
     app.extensions["tailor.reported_edits"] = {}
     if not settings.has_credentials:
         log(
+            logger,
             logging.WARNING,
             "no TAILOR_SECRET, TAILOR_API_TOKENS or TAILOR_WRITE_KEYS: only loopback callers are served",
         )
@@ -98,6 +101,7 @@ def _finish(response: Response) -> Response:
     if endpoint not in ("/metrics", "/healthz"):
         # the route pattern, never the path: paths and queries can carry emails
         log(
+            logger,
             logging.INFO,
             "request",
             request_id=g.get("request_id"),
@@ -118,9 +122,9 @@ def _log_broken_edits(broken: dict[str, list[Problem]], reported: dict[str, list
         return
     for name, problems in current.items():
         if reported.get(name) != problems:
-            log(logging.ERROR, "broken edit: serving the last good version", what=name, problems=problems)
+            log(logger, logging.ERROR, "broken edit: serving the last good version", what=name, problems=problems)
     for name in set(reported) - set(current):
-        log(logging.INFO, "broken edit fixed: serving the new version", what=name)
+        log(logger, logging.INFO, "broken edit fixed: serving the new version", what=name)
     reported.clear()
     reported.update(current)
 
@@ -152,7 +156,7 @@ def _http_error(exc: HTTPException) -> Response:
 
 
 def _unexpected(exc: Exception) -> Response:
-    log(logging.ERROR, "unhandled error", request_id=g.get("request_id"), error=type(exc).__name__)
+    log(logger, logging.ERROR, "unhandled error", request_id=g.get("request_id"), error=type(exc).__name__)
     if _is_store_error(exc):
         return problem(503, "store-unavailable", detail="the profile store is not reachable")
     return problem(

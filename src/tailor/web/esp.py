@@ -40,16 +40,18 @@ from tailor.web.body import BadBody, json_response, loads
 from tailor.web.logs import log
 from tailor.web.problem import problem
 
+logger = logging.getLogger(__name__)
+
 MAX_BODY_BYTES = 1024 * 1024
 
 
 def create_esp_blueprint(store: Store, settings: Settings, *, config: EspConfig | None = None) -> Blueprint:
-    """The ESP webhook routes over ``store``; secrets from ``config`` (default: the environment).
+    """The ESP webhook routes over ``store``; secrets from ``config`` (default: ``settings``).
 
     A provider without complete settings is disabled whatever the interface (404): the route
     authenticates each provider by its own scheme, so the app's policy lets ESP routes through.
     """
-    config = config or EspConfig.from_env()
+    config = config or EspConfig.from_settings(settings)
     bp = Blueprint("esp", __name__)
     bp.record_once(on_register(settings, provider_configured=lambda name: name in PROVIDERS))
     sendgrid_key = sendgrid_mod.load_public_key(config.sendgrid_public_key) if config.sendgrid_public_key else None
@@ -58,6 +60,7 @@ def create_esp_blueprint(store: Store, settings: Settings, *, config: EspConfig 
     for name in PROVIDERS:
         if config.missing(name):
             log(
+                logger,
                 logging.WARNING,
                 "ESP webhook disabled: not configured",
                 provider=name,
@@ -116,10 +119,11 @@ def esp_webhook(provider: str) -> Response:
     except ValidationError as exc:  # parse() produced something the store refuses: a bug or odd data
         return _malformed(rejected, provider, exc.message)
     except WebhookReplayed as exc:
-        log(logging.WARNING, "ESP webhook refused: replayed token", provider=provider)
+        log(logger, logging.WARNING, "ESP webhook refused: replayed token", provider=provider)
         return problem(403, "webhook-replayed", detail=str(exc))
     # counts only: addresses never reach the log
     log(
+        logger,
         logging.INFO,
         "ESP events",
         provider=provider,
@@ -165,7 +169,7 @@ def _verified_payload(provider: str, body: bytes, hooks: _Webhooks, rejected: in
             provider, parts, hooks.config, payload, secret=hooks.sendgrid_key if provider == "sendgrid" else None
         )
     except SignatureError as exc:
-        log(logging.WARNING, "ESP webhook refused", provider=provider, reason=str(exc))
+        log(logger, logging.WARNING, "ESP webhook refused", provider=provider, reason=str(exc))
         return problem(401, "unauthorized", detail=str(exc))
     if not parsed:
         try:

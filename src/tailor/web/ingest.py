@@ -27,6 +27,8 @@ from tailor.web.body import BadBody, json_body, json_response, raw_body
 from tailor.web.logs import log
 from tailor.web.problem import problem
 
+logger = logging.getLogger(__name__)
+
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
 SINGLE_TYPES = ("track", "identify", "page", "screen", "group", "alias")
@@ -86,7 +88,7 @@ def ingest(kind: str) -> Response:
             result = deps.store.ingest_message(messages[0], trusted=trusted)
     except ValidationError as exc:
         return problem(400, "invalid-message", detail=exc.message, pointer=exc.pointer)
-    log(logging.INFO, "ingested", endpoint=kind, accepted=result.accepted, duplicates=result.duplicates)
+    log(logger, logging.INFO, "ingested", endpoint=kind, accepted=result.accepted, duplicates=result.duplicates)
     _report_conflicts(result, kind)
     answer: dict[str, Any] = {"success": True}
     if result.clashes:  # only then: the answer stays exactly Segment's otherwise
@@ -129,6 +131,7 @@ def _report_conflicts(result: IngestResult, endpoint: str) -> None:
         if metrics is not None:
             metrics.identity_conflicts.labels(conflict.kind).inc()
         log(
+            logger,
             logging.WARNING,
             # the kind says which: another profile's identifier, a known email, a consent grant
             "identity claim refused",
@@ -150,7 +153,7 @@ def _clash_warnings(result: IngestResult, endpoint: str) -> list[dict[str, str]]
         warnings.append(
             {"code": f"message-id-{clash.kind}", "pointer": f"{clash.pointer}/messageId", "detail": clash.detail}
         )
-    log(logging.WARNING, "messageId clashes", endpoint=endpoint, kinds=sorted({c.kind for c in result.clashes}))
+    log(logger, logging.WARNING, "messageId clashes", endpoint=endpoint, kinds=sorted({c.kind for c in result.clashes}))
     return warnings
 
 

@@ -40,20 +40,28 @@ class StderrHandler(logging.Handler):
             self.handleError(record)
 
 
-def get_logger() -> logging.Logger:
+def install_json_logging(level: int = logging.INFO) -> None:
+    """The service's logging: every ``tailor.*`` record as one JSON line on stderr.
+
+    The library only logs (``logging.getLogger(__name__)``); the program that serves,
+    ``tailor serve`` and each gunicorn worker, installs this, once. An embedding program
+    keeps its own logging configuration.
+    """
     logger = logging.getLogger(LOGGER_NAME)
     if not any(isinstance(h.formatter, JSONFormatter) for h in logger.handlers):
         handler = StderrHandler()
         handler.setFormatter(JSONFormatter())
         logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+        logger.setLevel(level)
         logger.propagate = False
-    return logger
 
 
-def log(level: int, message: str, **fields: Any) -> None:
-    """Log ``message`` with ``fields``. Callers pass ids, names of templates and reasons — never emails or names."""
-    get_logger().log(level, message, extra={"fields": fields})
+def log(logger: logging.Logger, level: int, message: str, **fields: Any) -> None:
+    """Log ``message`` with ``fields`` (the JSON formatter writes them as keys).
+
+    Callers pass ids, names of templates and reasons — never emails or names.
+    """
+    logger.log(level, message, extra={"fields": fields})
 
 
 def safe_label(value: Any, replacement: str | None = None) -> str | None:

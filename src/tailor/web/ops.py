@@ -7,7 +7,6 @@ and the metrics ``create_app`` put there). Who may see what is the policy's
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g
@@ -66,7 +65,7 @@ def health(tailor: Tailor) -> tuple[dict[str, Any], int]:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if current_app.extensions["tailor"].settings.metrics_dir is not None:
         # several gunicorn workers: add up what every worker recorded
         from prometheus_client import CollectorRegistry, multiprocess
 

@@ -31,6 +31,8 @@ from tailor.web.auth import local_next, on_register, policy_of
 from tailor.web.body import json_response
 from tailor.web.logs import log
 
+logger = logging.getLogger(__name__)
+
 #: app.config keys (with their defaults) the studio reads
 PERSONAS_KEY = "TAILOR_PERSONAS"
 DEFAULT_PERSONAS = "fixtures/personas"
@@ -205,7 +207,7 @@ def _readable(exc: Exception) -> Any:
     # a studio page never ends blank or as a bare stack trace: say what happened, in the page
     if isinstance(exc, HTTPException):
         return exc
-    log(logging.ERROR, "preview error", error=type(exc).__name__)
+    log(logger, logging.ERROR, "preview error", error=type(exc).__name__)
     message = f"{type(exc).__name__}: {exc}"
     if request.path.startswith("/preview/api/"):
         return json_response({"ok": False, "error": message, "errors": [message]}, 500, no_store=True)
@@ -220,9 +222,9 @@ def login() -> Any:
         return redirect(target, 303)
     if request.method == "POST":
         if policy.login(request.form.get("token", "")):
-            log(logging.INFO, "studio sign-in")
+            log(logger, logging.INFO, "studio sign-in")
             return redirect(target, 303)
-        log(logging.WARNING, "studio sign-in refused")
+        log(logger, logging.WARNING, "studio sign-in refused")
         return render_template("preview/login.html", next=target, error="That is not an API token of this server."), 401
     return render_template("preview/login.html", next=target, error=None)
 
@@ -296,7 +298,7 @@ def send_test_api() -> Response:
         for seed, o in zip(seeds, report.outcomes, strict=False)
     ]
     ok = all(o.status == "sent" for o in report.outcomes)
-    log(logging.INFO, "studio test send", template=req.template, outcome=report.summary())
+    log(logger, logging.INFO, "studio test send", template=req.template, outcome=report.summary())
     return json_response(
         {"ok": ok, "sent": results, "error": None if ok else report.summary()}, 200 if ok else 502, no_store=True
     )

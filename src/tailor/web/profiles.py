@@ -23,6 +23,8 @@ from tailor.web.body import json_body, json_response
 from tailor.web.logs import log
 from tailor.web.problem import problem
 
+logger = logging.getLogger(__name__)
+
 #: a consent choice is a handful of booleans
 MAX_BODY_BYTES = 64 * 1024
 
@@ -70,7 +72,7 @@ def export(profile_id: str) -> Response:
         return _unknown()
     response = _json(doc)
     response.headers["Content-Disposition"] = 'attachment; filename="profile-export.json"'
-    log(logging.INFO, "profile exported", events=len(doc.get("events", [])))
+    log(logger, logging.INFO, "profile exported", events=len(doc.get("events", [])))
     return response
 
 
@@ -85,6 +87,7 @@ def erase(profile_id: str) -> Response:
     if receipt is None:
         return _unknown()
     log(
+        logger,
         logging.INFO,
         "profile erased",
         rows=sum(receipt["rows_deleted"].values()),

@@ -10,13 +10,14 @@ credentials configured. Who is trusted is decided per request from the caller's 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 from tailor.config import Settings
 from tailor.store.engine import missing_sqlite_path
 from tailor.web.app import create_app
-from tailor.web.logs import log
+from tailor.web.logs import install_json_logging, log
+
+logger = logging.getLogger(__name__)
 
 
 def _refuse_missing_store(settings: Settings) -> None:
@@ -31,9 +32,10 @@ def _refuse_missing_store(settings: Settings) -> None:
         sys.exit(3)
 
 
+install_json_logging()
 _settings = Settings.load()
 _refuse_missing_store(_settings)
-application = create_app(_settings, bind_host=os.environ.get("TAILOR_BIND_HOST"))
-if os.environ.get("TAILOR_WARM", "1") != "0":
+application = create_app(_settings, bind_host=_settings.bind_host)
+if _settings.warm:
     for _what, _error in application.extensions["tailor"].warm().items():
-        log(logging.WARNING, "warm-up failed; will retry on first use", what=_what, error=_error)
+        log(logger, logging.WARNING, "warm-up failed; will retry on first use", what=_what, error=_error)
