@@ -146,10 +146,10 @@ class Tailor:
     @property
     def store(self) -> Any:
         if self._store is None and self.database_url:
+            if not self.create_store and _missing_sqlite_file(self.database_url):
+                return None  # before the import: SQLAlchemy and Alembic are a heavy start for no store
             from tailor.store import Store
 
-            if not self.create_store and _missing_sqlite_file(self.database_url):
-                return None
             self._store = Store(self.database_url)
             self._unmigrated = True  # at head this is one cheap query; an older store gets upgraded
         if self._unmigrated:
