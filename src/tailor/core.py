@@ -257,18 +257,23 @@ class Tailor:
         context: Mapping[str, Any] | None = None,
         send_id: str | None = None,
         record_exposure: bool = True,
+        explain: bool = True,
     ) -> Email:
         """Render ``template`` for one recipient.
 
         Give either ``profile`` (a profile document) or ``recipient`` (``{"id"|"email"|
         "user_id": ..., "traits": {...}}``, looked up in the store; traits override the
         stored ones for this render only). ``record_exposure=False`` for renders nobody
-        is sent (previews): an exposure counts a person who saw a variant.
+        is sent (previews): an exposure counts a person who saw a variant. ``explain=False``
+        (a send) records every rule considered and the winners but not why the others did
+        not match.
         """
         # One deadline and allocation budget for the rule conditions and every part of the email.
         with collecting_fallbacks() as fallbacks, render_limits(self.settings.render_timeout_ms, start=False):
             try:
-                prepared = self.prepare(template, profile=profile, recipient=recipient, at=at, context=context)
+                prepared = self.prepare(
+                    template, profile=profile, recipient=recipient, at=at, context=context, explain=explain
+                )
             except ResourceLimitError as exc:  # a rule condition ran past the deadline
                 raise RenderLimit(f"template {template!r}: rule conditions stopped: {exc}") from None
             compiled = prepared.compiled
@@ -307,6 +312,7 @@ class Tailor:
         recipient: Mapping[str, Any] | None = None,
         at: str | datetime | None = None,
         context: Mapping[str, Any] | None = None,
+        explain: bool = True,
     ) -> Prepared:
         """Everything up to the content: profile → features → triggers → recs → decisions.
 
@@ -321,7 +327,7 @@ class Tailor:
             _ = self.recommender  # loading or fitting the models is start-up work, not this render's budget
         deadline = time.monotonic() + self.settings.budget_ms / 1000.0
         doc = self._resolve_profile(profile, recipient)
-        return self._prepare(compiled, doc, moment, dict(context or {}), deadline)
+        return self._prepare(compiled, doc, moment, dict(context or {}), deadline, explain)
 
     # -- one render, step by step ------------------------------------------------
 
@@ -356,6 +362,7 @@ class Tailor:
         at: datetime,
         esp_context: dict[str, Any],
         deadline: float,
+        explain: bool = True,
     ) -> Prepared:
         book = self.rulebook
         self._check_sendable(doc)
@@ -395,7 +402,7 @@ class Tailor:
             esp_context=esp_context,
             recommend=recommend if _uses_recs(compiled) else None,
         )
-        decision = book.decide(compiled.slot_names, ctx.condition_names(), personalized=personalized)
+        decision = book.decide(compiled.slot_names, ctx.condition_names(), personalized=personalized, explain=explain)
         if decision.abort:
             raise RenderAborted(decision.abort, decisions=list(decision.trace))
         ctx.variables.update(decision.variables)

@@ -362,6 +362,13 @@ def openapi_document() -> dict[str, Any]:
                         "context": {"type": "object"},
                         "at": {"type": "string", "format": "date-time"},
                         "send_id": {"type": "string"},
+                        "explain": {
+                            "type": "boolean",
+                            "default": False,
+                            "description": "Also say why each rule that did not match failed (the failing "
+                            "part of its condition and the values it read); every rule considered and the "
+                            "winners are always in `decisions`",
+                        },
                     },
                 },
                 "RenderResponse": {
