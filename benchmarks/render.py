@@ -5,11 +5,16 @@ three ways in the same run and prints per-email medians and their ratios:
 
   (a) tailor       — the compiled template's per-recipient render (subject, preheader,
                      every slot block, HTML and text), in the sandbox; also the full
-                     Tailor.render (features, triggers, recommendations, rules) as (a+)
+                     Tailor.render (features, triggers, recommendations, rules) as (a+):
+                     from a profile document, with and without the decision explanation,
+                     and as a send from the store (the shop ingested into SQLite, and into
+                     PostgreSQL with --postgres URL): recipient looked up by id,
+                     suppressions checked, exposures recorded
   (b) naive        — what a user writes by hand: Jinja → mjml2html → premailer, per recipient
   (c) floor        — a bare jinja2 render of the finished HTML (autoescape, no sandbox)
 
     python benchmarks/render.py [--template newsletter] [--profiles 2000] [--naive 300]
+                                [--postgres postgresql+psycopg://postgres@127.0.0.1/test]
 
 The naive pipeline takes tens of ms per email, so it is measured on --naive recipients.
 """
@@ -21,6 +26,7 @@ import csv
 import json
 import statistics
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -76,6 +82,53 @@ def profile_documents(limit: int) -> list[dict]:
     return out
 
 
+def store_send_times(url: str | None, template: str, recommender: RecommendationService) -> list[float]:
+    """Per-send times of ``Tailor.render`` by recipient id from a store holding the example shop.
+
+    ``url`` None: a fresh SQLite file. A PostgreSQL URL: in a schema of its own, dropped after.
+    """
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from tailor.store import Store
+
+    schema, admin = None, None
+    with tempfile.TemporaryDirectory() as tmp:
+        if url is None:
+            url = f"sqlite:///{tmp}/bench.db"
+        else:
+            schema = f"tailor_bench_{uuid.uuid4().hex[:12]}"
+            admin = create_engine(url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            url = f"{url}?options=-csearch_path%3D{schema}"
+        store = Store(url)
+        store.migrate()
+        for name in ("catalog.csv", "profiles.csv", "events.jsonl"):
+            store.ingest_file(ROOT / "fixtures" / name)
+        with open(ROOT / "fixtures" / "profiles.csv", encoding="utf-8") as fh:
+            ids = [row["user_id"] for row in csv.DictReader(fh)]
+        tailor = Tailor(ROOT / "templates", ROOT / "rules", url, recommender=recommender)
+        tailor.warm()
+        times = []
+        for i, user in enumerate(ids):
+            started = time.perf_counter()
+            try:
+                with collecting_fallbacks():
+                    tailor.render(template, recipient={"id": user}, at=AT, explain=False, send_id=f"bench-{i}")
+            except Exception:  # not sendable (consent, suppression): not a send
+                continue
+            times.append(time.perf_counter() - started)
+        tailor.store.close()
+        store.close()
+    if admin is not None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+    return times
+
+
 def median_us(samples: list[float]) -> float:
     return statistics.median(samples) * 1e6
 
@@ -85,6 +138,7 @@ def main() -> None:
     parser.add_argument("--template", default="newsletter")
     parser.add_argument("--profiles", type=int, default=2000)
     parser.add_argument("--naive", type=int, default=300)
+    parser.add_argument("--postgres", help="also time sends from a PostgreSQL store at this URL (its tables are reset)")
     args = parser.parse_args()
 
     catalog = read_catalog_file(ROOT / "fixtures" / "catalog.csv")
@@ -96,15 +150,19 @@ def main() -> None:
 
     # everything before the content, once per recipient (shared by a, b and c)
     prepared = []
-    full_times = []
+    full_times, explained_times = [], []
     for doc in docs:
         started = time.perf_counter()
         try:
             with collecting_fallbacks():
-                tailor.render(args.template, profile=doc, at=AT)
+                tailor.render(args.template, profile=doc, at=AT, explain=False)
         except Exception:
             continue
         full_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        with collecting_fallbacks():
+            tailor.render(args.template, profile=doc, at=AT)
+        explained_times.append(time.perf_counter() - started)
         with collecting_fallbacks():
             prepared.append(tailor.prepare(args.template, profile=doc, at=AT))
     compiled = prepared[0].compiled
@@ -143,7 +201,11 @@ def main() -> None:
             )
             naive.append(time.perf_counter() - started)
 
+    stores = {"SQLite": None} if args.postgres is None else {"SQLite": None, "PostgreSQL": args.postgres}
+    sends = {name: store_send_times(url, args.template, recommender) for name, url in stores.items()}
+
     a, b, c, full = median_us(ours), median_us(naive), median_us(bare), median_us(full_times)
+    explained = median_us(explained_times)
     a_html = median_us(ours_html)
     size = len(compiled.render(prepared[0].context, prepared[0].blocks).html) / 1024
     print(
@@ -163,6 +225,16 @@ def main() -> None:
         f"| (a+) tailor: full render (profile, features, triggers, recs, rules, content) | {full:,.0f} µs | "
         f"{full / c:.2f}× | {b / full:,.0f}× |"
     )
+    print(
+        f"| (a+) the same with the decision explanation (`explain`) | {explained:,.0f} µs | "
+        f"{explained / c:.2f}× | {b / explained:,.0f}× |"
+    )
+    for name, times in sends.items():
+        send = median_us(times)
+        print(
+            f"| (a+) a send from the {name} store: lookup, suppressions, the above, exposures | {send:,.0f} µs | "
+            f"{send / c:.2f}× | {b / send:,.0f}× |"
+        )
     print(f"| (b) naive: Jinja → mjml2html → premailer per recipient | {b:,.0f} µs | {b / c:.2f}× | 1× |")
 
 
