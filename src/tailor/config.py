@@ -24,6 +24,7 @@ ENV_NAMES = {
     "inliner": "TAILOR_INLINER",
     "artifacts": "TAILOR_ARTIFACTS",
     "outbound_max_bytes": "TAILOR_OUTBOUND_MAX_BYTES",
+    "redis_url": "TAILOR_REDIS_URL",
 }
 
 _LIST_SETTINGS = {"secret", "write_keys", "api_tokens", "trusted_proxies"}
@@ -61,6 +62,9 @@ class Settings:
     artifacts: Path = Path(".tailor/artifacts")
     #: the largest answer read from another service (recommendations, trigger notifications)
     outbound_max_bytes: int = 1024 * 1024
+    #: Redis shared by every worker and host (``redis://host:6379/0``): the send-id answer cache
+    #: lives there, so a repeated send answers the same wherever it lands; None: per process
+    redis_url: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

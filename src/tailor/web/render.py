@@ -20,7 +20,7 @@ from tailor.email import Email, InvalidInput, TailorError
 from tailor.web.body import json_body, json_response
 from tailor.web.metrics import Metrics
 from tailor.web.problem import problem
-from tailor.web.sends import SendCache
+from tailor.web.sends import RedisSendCache, SendCache
 
 #: largest request body accepted by the send-time endpoints (Braze sends at most 1 MB)
 MAX_BODY_BYTES = 1024 * 1024
@@ -39,7 +39,7 @@ def _metrics() -> Metrics:
     return current_app.extensions["tailor.metrics"]
 
 
-def _sends() -> SendCache:
+def _sends() -> SendCache | RedisSendCache:
     return current_app.extensions["tailor.sends"]
 
 
