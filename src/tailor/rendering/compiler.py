@@ -23,7 +23,7 @@ from jinja2 import TemplateSyntaxError, nodes
 from markupsafe import Markup
 
 from tailor.problems import Problem, ProblemError
-from tailor.rendering.environment import make_environment, render_capped
+from tailor.rendering.environment import make_environment, render_capped, with_globals
 from tailor.rendering.fallbacks import record_fallback
 from tailor.rendering.filters import tag_url
 from tailor.rendering.inline import inline_css
@@ -43,7 +43,7 @@ from tailor.rendering.source import (
 )
 from tailor.rendering.text import html_template_to_text_template
 from tailor.rendering.tokens import JINJA_TOKEN, TokenVault
-from tailor.sandbox import RenderTimeLimit
+from tailor.sandbox import RenderTimeLimit, render_limits
 from tailor.watch import folder_stamp
 
 COMPILER_VERSION = "1"
@@ -119,10 +119,16 @@ class CompiledTemplate:
 
         ``text=False`` skips the plain-text part (for callers that only need HTML).
         """
-        ctx = dict(context)
+        # one deadline and budget for every part (each part would otherwise open and close its own)
+        with render_limits():
+            return self._render(context, blocks, text)
+
+    def _render(self, context: Mapping[str, Any], blocks: Mapping[str, str] | None, text: bool) -> RenderedParts:
+        # one context dict for every part (the parts' environments share their globals)
+        ctx = with_globals(self.html, context)
         ctx.setdefault("__utm", self.utm)
-        subject = _one_line(render_capped(self.subject, ctx)) if self.subject else ""
-        preheader = _one_line(render_capped(self.preheader, ctx)) if self.preheader else ""
+        subject = _one_line(render_capped(self.subject, ctx, with_globals=True)) if self.subject else ""
+        preheader = _one_line(render_capped(self.preheader, ctx, with_globals=True)) if self.preheader else ""
         ctx["__subject"], ctx["__preheader"] = subject, preheader
         chosen = dict(blocks or {})
         slot_html: dict[str, Markup] = {}
@@ -139,8 +145,8 @@ class CompiledTemplate:
                 wanted = alternatives.default
             for attempt in dict.fromkeys([wanted, alternatives.default]):
                 try:
-                    html_part = render_capped(alternatives.html[attempt], ctx)
-                    text_part = render_capped(alternatives.text[attempt], ctx) if text else ""
+                    html_part = render_capped(alternatives.html[attempt], ctx, with_globals=True)
+                    text_part = render_capped(alternatives.text[attempt], ctx, with_globals=True) if text else ""
                 except RenderTimeLimit:
                     raise  # the render's time is spent: no default block can be rendered in it
                 except Exception as exc:  # a broken block (or one over a size cap) must not break the send
@@ -157,8 +163,8 @@ class CompiledTemplate:
                 record_fallback("slot-hidden", f"slot {slot!r}: no block could render; the slot is empty", slot=slot)
                 slot_html[slot], slot_text[slot], used[slot] = Markup(""), "", ""
         ctx["__slot_html"], ctx["__slot_text"] = slot_html, slot_text
-        html = render_capped(self.html, ctx)
-        text_part = _tidy_text(render_capped(self.text, ctx)) if text else ""
+        html = render_capped(self.html, ctx, with_globals=True)
+        text_part = _tidy_text(render_capped(self.text, ctx, with_globals=True)) if text else ""
         return RenderedParts(subject, preheader, html, text_part, used)
 
 
