@@ -25,11 +25,16 @@ ENV_NAMES = {
     "artifacts": "TAILOR_ARTIFACTS",
     "outbound_max_bytes": "TAILOR_OUTBOUND_MAX_BYTES",
     "redis_url": "TAILOR_REDIS_URL",
+    "compiled_cache": "TAILOR_COMPILED_CACHE",
 }
 
 _LIST_SETTINGS = {"secret", "write_keys", "api_tokens", "trusted_proxies"}
 #: suffix marking a write key as trusted (``TAILOR_WRITE_KEYS="browser-key,backend-key:trusted"``)
 TRUSTED_SUFFIX = ":trusted"
+
+
+#: the compiled-template cache of a configured tailor (``Settings.load``)
+DEFAULT_COMPILED_CACHE = Path(".tailor/compiled")
 
 
 class ConfigError(ValueError):
@@ -65,6 +70,9 @@ class Settings:
     #: Redis shared by every worker and host (``redis://host:6379/0``): the send-id answer cache
     #: lives there, so a repeated send answers the same wherever it lands; None: per process
     redis_url: str | None = None
+    #: where compiled templates are kept for the next process (``off``: in memory only). None
+    #: here; ``Settings.load`` (the CLI, ``tailor serve``) makes it ``.tailor/compiled``
+    compiled_cache: Path | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -91,6 +99,7 @@ class Settings:
         for name, env in ENV_NAMES.items():
             if env in environ and environ[env] != "":
                 values[name] = environ[env]
+        values.setdefault("compiled_cache", DEFAULT_COMPILED_CACHE)
         return cls().with_values(**values)
 
     def with_values(self, **values: Any) -> Settings:
@@ -105,8 +114,8 @@ class Settings:
                     _check_networks(coerced[key])
                 if key == "write_keys":
                     coerced["write_keys"], coerced["trusted_write_keys"] = _split_trusted(coerced[key])
-            elif key in ("templates", "rules", "artifacts"):
-                coerced[key] = Path(value)
+            elif key in ("templates", "rules", "artifacts", "compiled_cache"):
+                coerced[key] = _path_setting(key, value)
             elif key in ("budget_ms", "render_timeout_ms"):
                 try:
                     coerced[key] = int(value)
@@ -133,6 +142,12 @@ class Settings:
     def has_credentials(self) -> bool:
         """Whether any credential is configured: then every route needs one (loopback grants nothing)."""
         return bool(self.secret or self.api_tokens or self.write_keys)
+
+
+def _path_setting(key: str, value: Any) -> Path | None:
+    if key == "compiled_cache" and (value is None or str(value).lower() in ("", "off", "none")):
+        return None  # compiled templates kept in memory only
+    return Path(value)
 
 
 def _check_networks(values: tuple[str, ...]) -> None:

@@ -92,7 +92,11 @@ class Tailor:
         #: problems of a broken rules edit while the last good rules keep serving
         self.rules_errors: list[Problem] = []
         self.compiler = Compiler(
-            self.templates_dir, inliner=self.settings.inliner, slot_resolver=self._slot_blocks, watch=(self.rules_dir,)
+            self.templates_dir,
+            inliner=self.settings.inliner,
+            slot_resolver=self._slot_blocks,
+            watch=(self.rules_dir,),
+            cache_dir=self.settings.compiled_cache,
         )
         self._store: Any = None
         self._unmigrated = False

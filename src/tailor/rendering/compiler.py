@@ -23,6 +23,7 @@ from jinja2 import TemplateSyntaxError, nodes
 from markupsafe import Markup
 
 from tailor.problems import Problem, ProblemError
+from tailor.rendering.diskcache import CompiledCache
 from tailor.rendering.environment import make_environment, render_capped, with_globals
 from tailor.rendering.fallbacks import record_fallback
 from tailor.rendering.filters import tag_url
@@ -208,8 +209,11 @@ class Compiler:
         inliner: str = "css-inline",
         slot_resolver: SlotResolver | None = None,
         watch: tuple[Path, ...] = (),
+        cache_dir: Path | None = None,
     ):
         self.templates_dir = Path(templates_dir)
+        #: compiled versions on disk, shared with other processes (None: in memory only)
+        self.disk = CompiledCache(cache_dir) if cache_dir is not None else None
         #: other folders whose edits change what compiles (the rules choose slot blocks)
         self.watch = tuple(Path(p) for p in watch)
         self.inliner = inliner
@@ -269,8 +273,48 @@ class Compiler:
             return cached
         with self._lock:
             if key not in self._cache:
-                self._cache[key] = self._compile(template, expanded, version)
+                self._cache[key] = self._from_disk(template, version) or self._compile_and_store(
+                    template, expanded, version
+                )
             return self._cache[key]
+
+    def _compile_and_store(self, template: TemplateFile, expanded: Expanded, version: str) -> CompiledTemplate:
+        compiled = self._compile(template, expanded, version)
+        if self.disk is not None:
+            self.disk.save(template.name, version, _disk_record(compiled))
+        return compiled
+
+    def _from_disk(self, template: TemplateFile, version: str) -> CompiledTemplate | None:
+        """The version as compiled by an earlier process (it compiled without problems then)."""
+        record = self.disk.load(template.name, version) if self.disk is not None else None
+        if record is None:
+            return None
+        code = record["code"]
+
+        def piece(env: Any, key: str) -> Any:
+            return env.template_class.from_code(env, code[key], env.make_globals(None), None)
+
+        slots = {}
+        for slot, stored in record["slots"].items():
+            blocks = SlotBlocks(default=stored["default"], sources=stored["sources"])
+            for block in stored["sources"]:
+                blocks.html[block] = piece(self.html_env, f"slot {slot} {block} html")
+                blocks.text[block] = piece(self.text_env, f"slot {slot} {block} text")
+            slots[slot] = blocks
+        return CompiledTemplate(
+            name=template.name,
+            version=version,
+            settings=record["settings"],
+            html=piece(self.html_env, "html"),
+            text=piece(self.text_env, "text"),
+            subject=piece(self.text_env, "subject"),
+            preheader=piece(self.text_env, "preheader") if "preheader" in code else None,
+            slots=slots,
+            html_source=record["html_source"],
+            text_source=record["text_source"],
+            files=record["files"],
+            utm=record["utm"],
+        )
 
     def check(self, name: str) -> list[Problem]:
         """Every problem that would stop ``name`` from compiling now (empty when it compiles)."""
@@ -465,12 +509,37 @@ class Compiler:
 
     def _jinja(self, env: Any, source: str, template: TemplateFile, part: str) -> Any:
         try:
-            return env.from_string(source)
+            # Jinja's from_string, keeping the code object for the disk cache
+            code = env.compile(source)
+            compiled = env.template_class.from_code(env, code, env.make_globals(None), None)
+            compiled.tailor_code = code
+            return compiled
         except TemplateSyntaxError as exc:
             # the marketer's files passed _jinja_syntax already: this is in what tailor generated
             raise ProblemError(
                 [Problem(str(template.path), 1, 1, f"Jinja syntax error in the compiled {part}: {exc.message}")]
             ) from None
+
+
+def _disk_record(compiled: CompiledTemplate) -> dict[str, Any]:
+    """What :class:`CompiledCache` keeps of a compiled version: its sources and each piece's code."""
+    code = {"html": compiled.html.tailor_code, "text": compiled.text.tailor_code}
+    code["subject"] = compiled.subject.tailor_code
+    if compiled.preheader is not None:
+        code["preheader"] = compiled.preheader.tailor_code
+    for slot, blocks in compiled.slots.items():
+        for block in blocks.sources:
+            code[f"slot {slot} {block} html"] = blocks.html[block].tailor_code
+            code[f"slot {slot} {block} text"] = blocks.text[block].tailor_code
+    return {
+        "settings": compiled.settings,
+        "html_source": compiled.html_source,
+        "text_source": compiled.text_source,
+        "files": compiled.files,
+        "utm": compiled.utm,
+        "slots": {slot: {"default": b.default, "sources": b.sources} for slot, b in compiled.slots.items()},
+        "code": code,
+    }
 
 
 _FILE_TAGS = {"Extends": "extends", "Include": "include", "Import": "import", "FromImport": "from-import"}
