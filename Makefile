@@ -7,7 +7,7 @@ DB ?= sqlite:///tailor.db
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # `make run` and `make test` share one venv holding every extra: serve (gunicorn), batch (dask), postgres (psycopg), dev
-EXTRAS ?= serve,batch,postgres,dev
+EXTRAS ?= serve,batch,postgres,redis,dev
 
 .PHONY: run test test-quick lint venv oracle fixtures preview check bench clean
 

@@ -5,11 +5,16 @@ three ways in the same run and prints per-email medians and their ratios:
 
   (a) tailor       — the compiled template's per-recipient render (subject, preheader,
                      every slot block, HTML and text), in the sandbox; also the full
-                     Tailor.render (features, triggers, recommendations, rules) as (a+)
+                     Tailor.render (features, triggers, recommendations, rules) as (a+):
+                     from a profile document, with and without the decision explanation,
+                     and as a send from the store (the shop ingested into SQLite, and into
+                     PostgreSQL with --postgres URL): recipient looked up by id,
+                     suppressions checked, exposures recorded
   (b) naive        — what a user writes by hand: Jinja → mjml2html → premailer, per recipient
   (c) floor        — a bare jinja2 render of the finished HTML (autoescape, no sandbox)
 
     python benchmarks/render.py [--template newsletter] [--profiles 2000] [--naive 300]
+                                [--postgres postgresql+psycopg://postgres@127.0.0.1/test] [--clock cpu]
 
 The naive pipeline takes tens of ms per email, so it is measured on --naive recipients.
 """
@@ -18,13 +23,16 @@ from __future__ import annotations
 
 import argparse
 import csv
+import inspect
 import json
 import statistics
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -42,6 +50,11 @@ from tailor.rendering.mjml import compile_mjml  # noqa: E402
 from tailor.rendering.naive import render_naive  # noqa: E402
 
 AT = "2026-11-23T12:00:00Z"
+
+#: the clock every row is timed with: wall (``perf_counter``) or this thread's CPU time
+#: (``--clock cpu``: on a machine shared with other work, time spent waiting for a core is
+#: not counted; the database server's own time on another core is not counted either)
+clock = time.perf_counter
 
 
 def profile_documents(limit: int) -> list[dict]:
@@ -79,6 +92,92 @@ def profile_documents(limit: int) -> list[dict]:
     return out
 
 
+def _send(**kwargs: object) -> dict[str, object]:
+    """The keywords of a send: no decision explanation (older code, measured side by side, has no such switch)."""
+    return {**kwargs, "explain": False} if "explain" in inspect.signature(Tailor.render).parameters else kwargs
+
+
+def store_send_times(url: str | None, template: str, recommender: RecommendationService) -> list[float]:
+    """Per-send times of ``Tailor.render`` by recipient id from a store holding the example shop.
+
+    ``url`` None: a fresh SQLite file. A PostgreSQL URL: in a schema of its own, dropped after.
+    """
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from tailor.store import Store
+
+    schema, admin = None, None
+    with tempfile.TemporaryDirectory() as tmp:
+        if url is None:
+            url = f"sqlite:///{tmp}/bench.db"
+        else:
+            schema = f"tailor_bench_{uuid.uuid4().hex[:12]}"
+            admin = create_engine(url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            url = f"{url}?options=-csearch_path%3D{schema}"
+        store = Store(url)
+        store.migrate()
+        for name in ("catalog.csv", "profiles.csv", "events.jsonl"):
+            store.ingest_file(ROOT / "fixtures" / name)
+        with open(ROOT / "fixtures" / "profiles.csv", encoding="utf-8") as fh:
+            ids = [row["user_id"] for row in csv.DictReader(fh)]
+        tailor = Tailor(ROOT / "templates", ROOT / "rules", url, recommender=recommender)
+        tailor.warm()
+        times = []
+        for i, user in enumerate(ids):
+            started = clock()
+            try:
+                with collecting_fallbacks():
+                    tailor.render(template, **_send(recipient={"id": user}, at=AT, send_id=f"bench-{i}"))
+            except Exception:  # not sendable (consent, suppression): not a send
+                continue
+            times.append(clock() - started)
+        tailor.store.close()
+        store.close()
+    if admin is not None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+    return times
+
+
+def floor_template(compiled: Any) -> jinja2.Template:
+    """(c) the floor: the finished HTML (default blocks in place) as a plain Jinja template."""
+    finished = compiled.html_source
+    for slot, blocks in compiled.slots.items():
+        finished = finished.replace(slot_placeholder(slot), blocks.sources[blocks.default])
+    floor_env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(ROOT / "templates")), autoescape=True, trim_blocks=True, lstrip_blocks=True
+    )
+    floor_env.filters.update(FILTERS)
+    return floor_env.from_string(finished)
+
+
+def floor_us(template: str = "newsletter", profiles: int = 300) -> float:
+    """The median floor render of ``template`` (µs, this process's clock), for other benchmarks' ratios."""
+    tailor = Tailor(ROOT / "templates", ROOT / "rules")
+    prepared = []
+    for doc in profile_documents(profiles):
+        try:
+            with collecting_fallbacks():
+                prepared.append(tailor.prepare(template, profile=doc, at=AT))
+        except Exception:
+            continue
+    compiled = tailor.compile(template)
+    floor = floor_template(compiled)
+    samples = []
+    for p in prepared:
+        page = PageParts("", "", p.formatting.lang, p.formatting.direction, {}, {})
+        with collecting_fallbacks(), formatting_as(replace(p.formatting, utm=compiled.utm)):
+            started = clock()
+            floor.render({**p.context, PAGE: page})
+            samples.append(clock() - started)
+    return median_us(samples)
+
+
 def median_us(samples: list[float]) -> float:
     return statistics.median(samples) * 1e6
 
@@ -88,7 +187,11 @@ def main() -> None:
     parser.add_argument("--template", default="newsletter")
     parser.add_argument("--profiles", type=int, default=2000)
     parser.add_argument("--naive", type=int, default=300)
+    parser.add_argument("--postgres", help="also time sends from a PostgreSQL store (URL; in a schema of its own)")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall", help="wall time, or this thread's CPU time")
     args = parser.parse_args()
+    global clock
+    clock = time.perf_counter if args.clock == "wall" else time.thread_time
 
     catalog = read_catalog_file(ROOT / "fixtures" / "catalog.csv")
     recommender = RecommendationService(
@@ -99,28 +202,24 @@ def main() -> None:
 
     # everything before the content, once per recipient (shared by a, b and c)
     prepared = []
-    full_times = []
+    full_times, explained_times = [], []
     for doc in docs:
-        started = time.perf_counter()
+        started = clock()
         try:
             with collecting_fallbacks():
-                tailor.render(args.template, profile=doc, at=AT)
+                tailor.render(args.template, **_send(profile=doc, at=AT))
         except Exception:
             continue
-        full_times.append(time.perf_counter() - started)
+        full_times.append(clock() - started)
+        started = clock()
+        with collecting_fallbacks():
+            tailor.render(args.template, profile=doc, at=AT)
+        explained_times.append(clock() - started)
         with collecting_fallbacks():
             prepared.append(tailor.prepare(args.template, profile=doc, at=AT))
     compiled = prepared[0].compiled
 
-    # (c) the floor: the finished HTML (default blocks in place) as a plain Jinja template
-    finished = compiled.html_source
-    for slot, blocks in compiled.slots.items():
-        finished = finished.replace(slot_placeholder(slot), blocks.sources[blocks.default])
-    floor_env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(ROOT / "templates")), autoescape=True, trim_blocks=True, lstrip_blocks=True
-    )
-    floor_env.filters.update(FILTERS)
-    floor = floor_env.from_string(finished)
+    floor = floor_template(compiled)
 
     utm = compiled.utm
     ours, ours_html, bare = [], [], []
@@ -129,21 +228,21 @@ def main() -> None:
         # the floor's page reads the subject and <html lang> like ours; its slots are already filled
         page = PageParts("", "", formatting.lang, formatting.direction, {}, {})
         with collecting_fallbacks():
-            started = time.perf_counter()
+            started = clock()
             compiled.render(ctx, p.blocks, formatting=formatting)
-            ours.append(time.perf_counter() - started)
-            started = time.perf_counter()
+            ours.append(clock() - started)
+            started = clock()
             compiled.render(ctx, p.blocks, text=False, formatting=formatting)
-            ours_html.append(time.perf_counter() - started)
-            started = time.perf_counter()
+            ours_html.append(clock() - started)
+            started = clock()
             with formatting_as(replace(formatting, utm=utm)):
                 floor.render({**ctx, PAGE: page})
-            bare.append(time.perf_counter() - started)
+            bare.append(clock() - started)
 
     naive = []
     for p in prepared[: args.naive]:
         with collecting_fallbacks():
-            started = time.perf_counter()
+            started = clock()
             render_naive(
                 tailor.compiler,
                 args.template,
@@ -154,14 +253,18 @@ def main() -> None:
                 utm=utm,
                 formatting=p.formatting,
             )
-            naive.append(time.perf_counter() - started)
+            naive.append(clock() - started)
+
+    stores = {"SQLite": None} if args.postgres is None else {"SQLite": None, "PostgreSQL": args.postgres}
+    sends = {name: store_send_times(url, args.template, recommender) for name, url in stores.items()}
 
     a, b, c, full = median_us(ours), median_us(naive), median_us(bare), median_us(full_times)
+    explained = median_us(explained_times)
     a_html = median_us(ours_html)
     size = len(compiled.render(prepared[0].context, prepared[0].blocks).html) / 1024
     print(
         f"template {args.template!r} ({size:.1f} KB of HTML), "
-        f"{len(prepared)} recipients ({len(naive)} for the naive pipeline)"
+        f"{len(prepared)} recipients ({len(naive)} for the naive pipeline), {args.clock} clock"
     )
     print()
     print("| pipeline | median per email | vs floor | naive ÷ this |")
@@ -176,6 +279,16 @@ def main() -> None:
         f"| (a+) tailor: full render (profile, features, triggers, recs, rules, content) | {full:,.0f} µs | "
         f"{full / c:.2f}× | {b / full:,.0f}× |"
     )
+    print(
+        f"| (a+) the same with the decision explanation (`explain`) | {explained:,.0f} µs | "
+        f"{explained / c:.2f}× | {b / explained:,.0f}× |"
+    )
+    for name, times in sends.items():
+        send = median_us(times)
+        print(
+            f"| (a+) a send from the {name} store: lookup, suppressions, the above, exposures | {send:,.0f} µs | "
+            f"{send / c:.2f}× | {b / send:,.0f}× |"
+        )
     print(f"| (b) naive: Jinja → mjml2html → premailer per recipient | {b:,.0f} µs | {b / c:.2f}× | 1× |")
 
 

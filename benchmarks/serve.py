@@ -312,6 +312,15 @@ HEADER = (
 )
 
 
+def measure_floor() -> float:
+    """The floor of ``benchmarks/render.py`` (median µs), measured here so the ratio is of one machine."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    sys.path.insert(0, str(ROOT / "src"))
+    from render import floor_us
+
+    return floor_us()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=2)
@@ -394,6 +403,12 @@ def main() -> None:
                     best = r
             if best:
                 print(f"\nsaturation throughput: {best['rps']:.0f} req/s (best error-free unpaced row)")
+                floor = measure_floor()
+                print(
+                    f"requests/s × floor: {best['rps'] * floor / 1e6:.3f} (floor: the newsletter's bare Jinja render, "
+                    f"{floor:.0f} µs, measured in this process after the load; 1.0 = one core doing nothing but "
+                    "floor renders: compares machines)"
+                )
             print(f"# load average after the run: {Path('/proc/loadavg').read_text().split()[0]}")
         finally:
             server.stop()

@@ -158,6 +158,24 @@ def postgres_base() -> str:
     return _pg_base
 
 
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The URL of the Redis at 127.0.0.1:6379 (skipped when unreachable; required in CI)."""
+    import redis
+
+    try:
+        reachable = bool(redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping())
+    except redis.RedisError as exc:
+        reachable, reason = False, f"Redis not reachable at {REDIS_URL} ({exc})"
+    else:
+        reason = ""
+    require(reachable, reason)
+    return REDIS_URL
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL of an empty database of each dialect."""

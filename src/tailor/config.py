@@ -40,12 +40,18 @@ ENV_NAMES = {
     "mailgun_signing_key": "TAILOR_MAILGUN_SIGNING_KEY",
     "postmark_user": "TAILOR_POSTMARK_USER",
     "postmark_password": "TAILOR_POSTMARK_PASSWORD",
+    "redis_url": "TAILOR_REDIS_URL",
+    "compiled_cache": "TAILOR_COMPILED_CACHE",
 }
 
 _LIST_SETTINGS = {"secret", "write_keys", "api_tokens", "trusted_proxies", "test_recipients"}
 _OPTIONAL_PATHS = {"retention_file", "metrics_dir"}
 #: suffix marking a write key as trusted (``TAILOR_WRITE_KEYS="browser-key,backend-key:trusted"``)
 TRUSTED_SUFFIX = ":trusted"
+
+
+#: the compiled-template cache of a configured tailor (``Settings.load``)
+DEFAULT_COMPILED_CACHE = Path(".tailor/compiled")
 
 
 class ConfigError(ValueError):
@@ -104,6 +110,12 @@ class Settings:
     mailgun_signing_key: str | None = None
     postmark_user: str | None = None
     postmark_password: str | None = None
+    #: Redis shared by every worker and host (``redis://host:6379/0``): the send-id answer cache
+    #: lives there, so a repeated send answers the same wherever it lands; None: per process
+    redis_url: str | None = None
+    #: where compiled templates are kept for the next process (``off``: in memory only). None
+    #: here; ``Settings.load`` (the CLI, ``tailor serve``) makes it ``.tailor/compiled``
+    compiled_cache: Path | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -130,6 +142,7 @@ class Settings:
         for name, env in ENV_NAMES.items():
             if env in environ and environ[env] != "":
                 values[name] = environ[env]
+        values.setdefault("compiled_cache", DEFAULT_COMPILED_CACHE)
         return cls().with_values(**values)
 
     def with_values(self, **values: Any) -> Settings:
@@ -144,8 +157,8 @@ class Settings:
                     _check_networks(coerced[key])
                 if key == "write_keys":
                     coerced["write_keys"], coerced["trusted_write_keys"] = _split_trusted(coerced[key])
-            elif key in ("templates", "rules", "artifacts", "retention_file", "metrics_dir"):
-                coerced[key] = None if value is None and key in _OPTIONAL_PATHS else Path(value)
+            elif key in ("templates", "rules", "artifacts", "retention_file", "metrics_dir", "compiled_cache"):
+                coerced[key] = _path_setting(key, value)
             elif key in _COERCE:
                 coerced[key] = _COERCE[key](key, value)
             else:
@@ -208,6 +221,14 @@ def _flag(key: str, value: Any) -> bool:
     if text not in ("1", "0", "true", "false", "yes", "no"):
         raise ConfigError(f"{key} must be true or false (1 or 0), got {value!r}")
     return text in ("1", "true", "yes")
+
+
+def _path_setting(key: str, value: Any) -> Path | None:
+    if key == "compiled_cache" and (value is None or str(value).lower() in ("", "off", "none")):
+        return None  # compiled templates kept in memory only
+    if value is None and key in _OPTIONAL_PATHS:
+        return None
+    return Path(value)
 
 
 def _check_networks(values: tuple[str, ...]) -> None:

@@ -134,6 +134,8 @@ class Tailor:
         if self._store is None:
             if not self.database_url:
                 return None
+            if not self.create_store and _missing_sqlite_file(self.database_url):
+                return None  # before the import: SQLAlchemy and Alembic are a heavy start for no store
             from tailor.store.lazy import LazyStore
 
             self._store = LazyStore(self.database_url, create=self.create_store)
@@ -230,6 +232,7 @@ class Tailor:
         record_exposure: bool = True,
         variants: Mapping[str, str] | None = None,
         count_send: bool = False,
+        explain: bool = True,
     ) -> Email:
         """Render ``template`` for one recipient.
 
@@ -242,12 +245,21 @@ class Tailor:
         ``count_send=True`` (with a ``send_id``) when the caller sends what it gets, an
         ESP through ``/v1/render``: the frequency cap is applied (an abort when reached)
         and the send counted. Tailor's own deliveries apply it when they send instead.
+        ``explain=False``
+        (a send) records every rule considered and the winners but not why the others did
+        not match.
         """
         # One deadline and allocation budget for the rule conditions and every part of the email.
         with collecting_fallbacks() as fallbacks, render_limits(self.settings.render_timeout_ms, start=False):
             try:
                 prepared = self.prepare(
-                    template, profile=profile, recipient=recipient, at=at, context=context, variants=variants
+                    template,
+                    profile=profile,
+                    recipient=recipient,
+                    at=at,
+                    context=context,
+                    variants=variants,
+                    explain=explain,
                 )
             except ResourceLimitError as exc:  # a rule condition ran past the deadline
                 raise RenderLimit(f"template {template!r}: rule conditions stopped: {exc}") from None
@@ -294,6 +306,7 @@ class Tailor:
         at: str | datetime | None = None,
         context: Mapping[str, Any] | None = None,
         variants: Mapping[str, str] | None = None,
+        explain: bool = True,
     ) -> Prepared:
         """Everything up to the content: profile → features → triggers → recs → decisions.
 
@@ -308,7 +321,7 @@ class Tailor:
             _ = self.recommender  # loading or fitting the models is start-up work, not this render's budget
         deadline = time.monotonic() + self.settings.budget_ms / 1000.0
         doc = self._resolve_profile(profile, recipient)
-        return self._prepare(compiled, doc, moment, dict(context or {}), deadline, dict(variants or {}))
+        return self._prepare(compiled, doc, moment, dict(context or {}), deadline, dict(variants or {}), explain)
 
     # -- one render, step by step ------------------------------------------------
 
@@ -344,6 +357,7 @@ class Tailor:
         esp_context: dict[str, Any],
         deadline: float,
         variants: dict[str, str] | None = None,
+        explain: bool = True,
     ) -> Prepared:
         book = self.rulebook
         self._check_sendable(doc)
@@ -384,7 +398,7 @@ class Tailor:
             recommend=recommend if _uses_recs(compiled) else None,
             default_currency=self.settings.currency,
         )
-        decision = book.decide(compiled.slot_names, ctx.condition_names(), personalized=personalized)
+        decision = book.decide(compiled.slot_names, ctx.condition_names(), personalized=personalized, explain=explain)
         if decision.abort:
             raise RenderAborted(decision.abort, decisions=list(decision.trace))
         ctx.variables.update(decision.variables)
@@ -568,6 +582,14 @@ class Prepared:
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
     #: the recipient's locale, time zone and the email's currency
     formatting: Formatting = field(default_factory=Formatting)
+
+
+def _missing_sqlite_file(url: str) -> bool:
+    """True for ``sqlite:///path`` URLs whose file does not exist (``:memory:`` excluded), without SQLAlchemy."""
+    if not url.startswith("sqlite:///"):
+        return False
+    path = url[len("sqlite:///") :].split("?", 1)[0]
+    return bool(path) and path != ":memory:" and not Path(path).exists()
 
 
 def esp_send_key(send_id: str, profile_id: str | None, address: str | None) -> str:

@@ -98,6 +98,7 @@ class Workspace:
         inliner: str = "css-inline",
         artifacts: Path | None = None,
         recheck_seconds: float = 1.0,
+        compiled_cache: Path | None = None,
     ):
         self.templates_dir = Path(templates)
         self.rules_dir = Path(rules)
@@ -106,7 +107,12 @@ class Workspace:
         self.watch = FolderWatch((self.templates_dir, self.rules_dir), recheck_seconds)
         self._broken: dict[str, list[Problem]] = {}
         self.compiler = Compiler(
-            self.templates_dir, inliner=inliner, slot_resolver=self._slot_blocks, watch=self.watch, errors=self._broken
+            self.templates_dir,
+            inliner=inliner,
+            slot_resolver=self._slot_blocks,
+            watch=self.watch,
+            errors=self._broken,
+            cache_dir=compiled_cache,
         )
         self._version: RulesVersion | None = None
         self._rules_stamp: tuple | None = None
@@ -116,7 +122,13 @@ class Workspace:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Workspace:
-        return cls(settings.templates, settings.rules, inliner=settings.inliner, artifacts=settings.artifacts)
+        return cls(
+            settings.templates,
+            settings.rules,
+            inliner=settings.inliner,
+            artifacts=settings.artifacts,
+            compiled_cache=settings.compiled_cache,
+        )
 
     # -- the rules folder -------------------------------------------------------------
 

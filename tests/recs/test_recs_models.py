@@ -189,3 +189,30 @@ def test_profile_history_from_segment_events():
         {"type": "track", "event": "Signed Up", "properties": {}},
     ]
     assert dict(profile_history(events)) == {"a": 2.0, "b": 5.0}
+
+
+@pytest.fixture(scope="module")
+def shop_models():
+    from pathlib import Path
+
+    from tailor.recommendations.training import fit_models, read_catalog_file, read_events_file
+
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures"
+    events = read_events_file(fixtures / "events.jsonl")
+    catalog = read_catalog_file(fixtures / "catalog.csv")
+    return fit_models(events, catalog), events
+
+
+@pytest.mark.parametrize("name", ["popularity", "itemitem", "ease", "content", "hybrid"])
+def test_one_history_scores_exactly_as_the_batch_does(shop_models, name):
+    # A send scores one row with NumPy vectors, not SciPy matrices: the very same floats
+    # (a rounding difference would reorder tied products and change the email).
+    models, events = shop_models
+    model = models[name]
+    weighted = weigh(events).groupby(["user_id", "product_id"], sort=False)["weight"].sum().reset_index()
+    histories = [list(zip(rows["product_id"], rows["weight"], strict=True)) for _, rows in weighted.groupby("user_id")]
+    histories = histories[:200] + [["no-such-product"], [], list(zip(model.items_[:40], range(1, 41), strict=True))]
+    for history in histories:
+        batch = model.score_batch(model.history_vector(history))[0]
+        cols, vals = model._history_entries(history)
+        assert np.array_equal(model.score_one(cols, vals), batch), history

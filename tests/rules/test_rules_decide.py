@@ -88,6 +88,23 @@ def test_trace_of_a_non_match_names_the_failing_part(book):
     json.dumps(decision.as_dict())
 
 
+def test_without_explain_the_same_rules_win_and_the_trace_keeps_every_rule_but_not_why(book):
+    context = {"profile": vip(days_since_purchase=45, locale="fr_FR"), "triggers": cart(False)}
+    explained = book.decide(["hero"], context)
+    terse = book.decide(["hero"], context, explain=False)
+    assert terse.blocks == explained.blocks == {"hero": "hero/french"}
+    assert terse.rule_hits == explained.rule_hits == ["french"]
+    rules = terse.trace[1]["rules"]
+    assert [(r["id"], r["matched"]) for r in rules] == [(r["id"], r["matched"]) for r in explained.trace[1]["rules"]]
+    assert rules[1] == {
+        "id": "vip-new-york-winter",
+        "when": "profile.segment == 'vip' and profile.city == 'New York' and profile.days_since_purchase <= 30",
+        "matched": False,
+        "priority": 20,
+    }
+    assert "failed" in explained.trace[1]["rules"][1]
+
+
 def test_undeclared_or_absent_trigger_is_inactive(book):
     decision = book.decide(["hero"], {"profile": {"email": "a@x"}})
     assert decision.blocks == {"hero": "hero/generic"}

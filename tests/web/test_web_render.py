@@ -79,6 +79,7 @@ def test_render_returns_the_contract(url):
         (b'{"template": "welcome", "profile": {"traits": []}}', 400, "invalid-input", "/profile/traits"),
         (b'{"template": "welcome", "profile": {}, "bogus": 1}', 400, "invalid-input", "/bogus"),
         (b'{"template": "welcome", "profile": {}, "at": "soon"}', 400, "invalid-input", "/at"),
+        (b'{"template": "welcome", "profile": {}, "explain": "yes"}', 400, "invalid-input", "/explain"),
         (b'{"template": "nope", "profile": {}}', 404, "unknown-template", None),
         (b'{"template": "welcome", "profile": {"id": "x", "traits": {}}}', 422, "aborted", None),
     ],
@@ -120,6 +121,20 @@ def test_not_json_and_too_large_and_wrong_method(url):
     assert r.status_code == 405 and r.headers["Content-Type"] == "application/problem+json"
     r = requests.get(f"{url}/nowhere", timeout=10)
     assert r.status_code == 404 and r.headers["Content-Type"] == "application/problem+json"
+
+
+def test_why_a_rule_did_not_match_is_in_the_answer_only_when_asked(url):
+    def not_matched(data):
+        slots = [d for d in data["decisions"] if "slot" in d]
+        return {(d["slot"], r["id"]): r for d in slots for r in d["rules"] if r["matched"] is False}
+
+    body = {"template": "newsletter", "profile": persona("lapsed-customer"), "at": AT}
+    send = requests.post(f"{url}/v1/render", json=body, timeout=10).json()
+    explained = requests.post(f"{url}/v1/render", json={**body, "explain": True}, timeout=10).json()
+    assert send["html"] == explained["html"] and send["blocks"] == explained["blocks"]
+    assert not_matched(send) and not_matched(send).keys() == not_matched(explained).keys()
+    assert all("failed" in r for r in not_matched(explained).values())
+    assert not any("failed" in r or "values" in r for r in not_matched(send).values())
 
 
 def test_same_send_id_same_answer(url):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
 
 from tailor.config import ConfigError, Settings
+
+if TYPE_CHECKING:
+    import pandas as pd  # a heavy import every `tailor` command would pay at start
 
 
 def _fail(message: str) -> None:

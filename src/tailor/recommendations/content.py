@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from .base import Recommender
+from .base import Recommender, add_rows
 
 _DEFAULT_FIELD_WEIGHTS = {"text": 1.0, "category": 1.0, "brand": 0.5, "tags": 0.7}
 
@@ -85,3 +85,30 @@ class ContentTFIDF(Recommender):
     def _score(self, X: sp.csr_matrix) -> np.ndarray:
         profile = X @ self.features_  # users x features
         return (profile @ self.features_.T).toarray()
+
+    def _score_one(self, cols: np.ndarray, vals: np.ndarray) -> np.ndarray:
+        features = self.features_
+        dtype = np.result_type(vals.dtype, features.dtype)
+        if len(cols) == 0:
+            return np.zeros(len(self.items_), dtype=dtype)
+        # the profile row: every stored feature of every history product, weighted, added
+        # up per feature in history order (``np.add.at`` adds unbuffered, in order)
+        starts, ends = features.indptr[cols], features.indptr[cols + 1]
+        stored = np.concatenate([np.arange(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)])
+        reached = features.indices[stored]
+        weights = np.repeat(vals.astype(dtype, copy=False), ends - starts)
+        profile = np.zeros(features.shape[1], dtype=dtype)
+        np.add.at(profile, reached, weights * features.data[stored])
+        # SciPy's sparse product stores the profile's features last-reached first (its kernel
+        # prepends to a linked list) and the second product adds them up in that order
+        order = np.asarray(list(reversed(dict.fromkeys(reached.tolist()))), dtype=np.int64)
+        order = order[profile[order] != 0]
+        return add_rows(self._dense_transposed(), order, profile[order])
+
+    def _dense_transposed(self) -> np.ndarray:
+        """``features_.T`` dense (feature x item), made on first use (kept out of pickles)."""
+        cache = self.__dict__.setdefault("_dense_cache", {})
+        cached = cache.get("features_.T")
+        if cached is None or cached[0] is not self.features_:
+            cached = cache["features_.T"] = (self.features_, self.features_.T.toarray())
+        return cached[1]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .base import Recommender
+from .base import Recommender, add_rows
 
 
 class EASE(Recommender):
@@ -48,3 +48,6 @@ class EASE(Recommender):
 
     def _score(self, X: sp.csr_matrix) -> np.ndarray:
         return np.asarray(X @ self.weights_)
+
+    def _score_one(self, cols: np.ndarray, vals: np.ndarray) -> np.ndarray:
+        return add_rows(self.weights_, cols, vals)

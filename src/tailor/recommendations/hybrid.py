@@ -72,6 +72,36 @@ class Hybrid(Recommender):
         }
         self._remember_users(weighted)
 
+    def _score_one(self, cols: np.ndarray, vals: np.ndarray) -> np.ndarray:
+        # _score for one row: ``X[:, columns]`` keeps the row's stored order, so each
+        # component sees its entries in the order of the union's columns
+        total = np.zeros(len(self.items_), dtype=np.float32)
+        weights = {**_DEFAULT_WEIGHTS, **(self.weights or {})}
+        for name, model in self.components_.items():
+            weight = float(weights.get(name, 1.0))
+            if weight == 0:
+                continue
+            columns = self.columns_[name]
+            own = self._own_columns(name)[cols]
+            present = own >= 0
+            scores = model.score_one(own[present], vals[present])
+            scale = scores.max()
+            if scale <= 0:
+                scale = np.float32(1.0)
+            total[columns] += weight * np.clip(scores / scale, 0, None)
+        return total
+
+    def _own_columns(self, name: str) -> np.ndarray:
+        """Union column -> the component's column (-1 where the component has no such item)."""
+        cache = self.__dict__.setdefault("_dense_cache", {})
+        columns = self.columns_[name]
+        cached = cache.get(("own", name))
+        if cached is None or cached[0] is not columns:
+            own = np.full(len(self.items_), -1, dtype=np.int64)
+            own[columns] = np.arange(len(columns))
+            cached = cache[("own", name)] = (columns, own)
+        return cached[1]
+
     def _score(self, X: sp.csr_matrix) -> np.ndarray:
         total = np.zeros((X.shape[0], len(self.items_)), dtype=np.float32)
         weights = {**_DEFAULT_WEIGHTS, **(self.weights or {})}

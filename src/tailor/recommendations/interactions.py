@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-import numpy as np
-import pandas as pd
-import scipy.sparse as sp
+if TYPE_CHECKING:
+    # imported inside the table-building functions: the render path reads events with
+    # plain Python, and numpy + pandas + SciPy would be most of a cold CLI start
+    import numpy as np
+    import pandas as pd
+    import scipy.sparse as sp
 
 from ..vocabulary.products import event_product_ids as product_ids_of
 
@@ -76,6 +79,8 @@ def weigh(interactions: pd.DataFrame, event_weights: Mapping[str, float] | None 
     missing = {"user_id", "product_id"} - set(interactions.columns)
     if missing:
         raise ValueError(f"interactions need columns {sorted(missing)}")
+    import pandas as pd
+
     out = pd.DataFrame(
         {"user_id": interactions["user_id"].astype(str), "product_id": interactions["product_id"].astype(str)}
     )
@@ -112,6 +117,10 @@ def build_matrix(
 
     ``items`` fixes the column order (e.g. catalog order); rows for other items are dropped.
     """
+    import numpy as np
+    import pandas as pd
+    import scipy.sparse as sp
+
     users = np.asarray(pd.unique(weighted["user_id"]), dtype=object)
     if items is None:
         item_arr = np.asarray(pd.unique(weighted["product_id"]), dtype=object)
@@ -168,6 +177,8 @@ def event_product_ids(event: Mapping[str, Any]) -> list[str]:
 
 def catalog_frame(catalog: pd.DataFrame | Sequence[Mapping[str, Any]] | None) -> pd.DataFrame:
     """The catalog as a DataFrame with a string ``id`` column (empty when ``None``)."""
+    import pandas as pd
+
     if catalog is None:
         return pd.DataFrame({"id": pd.Series([], dtype=object)})
     frame = catalog.copy() if isinstance(catalog, pd.DataFrame) else pd.DataFrame(list(catalog))
@@ -182,6 +193,8 @@ def catalog_frame(catalog: pd.DataFrame | Sequence[Mapping[str, Any]] | None) ->
 
 def events_to_interactions(events: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Segment track events -> ``user_id, product_id, event, timestamp`` rows (one per product)."""
+    import pandas as pd
+
     rows = []
     for event in events:
         if not isinstance(event, Mapping) or event.get("type", "track") != "track":

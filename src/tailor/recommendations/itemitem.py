@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .base import Recommender
+from .base import Recommender, add_rows
 from .interactions import build_matrix
 
 
@@ -100,6 +100,10 @@ class ItemItem(Recommender):
 
     def _score(self, X: sp.csr_matrix) -> np.ndarray:
         return (X @ self.similarity_).toarray()
+
+    def _score_one(self, cols: np.ndarray, vals: np.ndarray) -> np.ndarray:
+        # the zeros of the dense rows add exact zeros: the same sums as the sparse product
+        return add_rows(self._dense("similarity_"), cols, vals)
 
     def similar_items(self, product_id: str, n: int = 10) -> list[tuple[str, float]]:
         """Nearest neighbours of one product."""

@@ -18,11 +18,10 @@ import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import joblib
-
-from .base import Recommender
+if TYPE_CHECKING:
+    from .base import Recommender
 
 MODELS_FILE = "models.joblib"
 MANIFEST_FILE = "manifest.json"
@@ -47,6 +46,8 @@ def save_models(
     version = _new_version(directory)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=directory))
     try:
+        import joblib  # imported when artifacts are written or read: joblib and the models are heavy
+
         joblib.dump(dict(models), tmp / MODELS_FILE, compress=3)
         manifest = {
             "version": version,
@@ -84,6 +85,8 @@ def list_versions(directory: str | os.PathLike[str]) -> list[Path]:
 
 def load_version(path: str | os.PathLike[str]) -> dict[str, Recommender]:
     """Load one version folder (trusted files only, see the module docstring)."""
+    import joblib
+
     models = joblib.load(Path(path) / MODELS_FILE)
     if not isinstance(models, dict):
         raise ValueError(f"{path}: not a tailor model artifact")

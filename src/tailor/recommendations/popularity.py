@@ -59,6 +59,9 @@ class Popularity(Recommender):
     def _score(self, X: sp.csr_matrix) -> np.ndarray:
         return np.tile(self.scores_, (X.shape[0], 1))
 
+    def _score_one(self, cols: np.ndarray, vals: np.ndarray) -> np.ndarray:
+        return self.scores_.copy()
+
     def top(self, n: int = 10, category: str | None = None, exclude: Iterable[Any] = ()) -> list[tuple[str, float]]:
         """Most popular products, optionally within one category (case-insensitive)."""
         self._check_fitted()

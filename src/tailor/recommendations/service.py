@@ -13,14 +13,16 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..vocabulary.consent import PERSONALIZATION, consent
 from ..vocabulary.products import card
-from .base import Recommender
 from .external import ExternalError, ExternalRecsClient
 from .filters import BusinessFilters, FilterOutcome, filters_from, purchased_products
 from .interactions import canonical_event, event_product_ids, event_weight, profile_history
+
+if TYPE_CHECKING:
+    from .base import Recommender  # scikit-learn: a heavy import a render without models never needs
 
 #: built-in models tried for the "model" step, first one present wins
 MODEL_PREFERENCE = ("hybrid", "ease", "itemitem", "content")
@@ -144,12 +146,13 @@ class RecommendationService:
         interactions (small shops; ``tailor recs train`` is the way for real ones).
         """
         from .persistence import load_latest
-        from .training import fit_models
 
         if catalog is None:
             catalog = list(store.catalog()) if store is not None else []
         models = load_latest(settings.artifacts)
         if models is None and store is not None and hasattr(store, "interactions"):
+            from .training import fit_models  # pandas, SciPy, scikit-learn: only when there is data to fit
+
             try:
                 interactions = store.interactions()
                 models = fit_models(interactions, catalog or None) if len(interactions) else None

@@ -23,7 +23,8 @@ from jinja2.parser import Parser
 from markupsafe import Markup
 
 from tailor.problems import Problem, ProblemError, did_you_mean
-from tailor.rendering.environment import make_environment, render_capped
+from tailor.rendering.diskcache import CompiledCache
+from tailor.rendering.environment import make_environment, render_capped, with_globals
 from tailor.rendering.fallbacks import record_fallback
 from tailor.rendering.filters import tag_url
 from tailor.rendering.formatting import Formatting, formatting_as
@@ -44,7 +45,7 @@ from tailor.rendering.source import (
 )
 from tailor.rendering.text import html_template_to_text_template
 from tailor.rendering.tokens import JINJA_TOKEN, TokenVault
-from tailor.sandbox import RenderTimeLimit
+from tailor.sandbox import RenderTimeLimit, render_limits
 from tailor.watch import FolderWatch
 
 COMPILER_VERSION = "1"
@@ -152,12 +153,17 @@ class CompiledTemplate:
         formatting = formatting or Formatting()
         if formatting.utm is None:
             formatting = replace(formatting, utm=self.utm)
-        with formatting_as(formatting):
-            return self._render(dict(context), dict(blocks or {}), text, formatting)
+        # one deadline and budget for every part (each part would otherwise open and close its own)
+        with formatting_as(formatting), render_limits():
+            return self._render(context, dict(blocks or {}), text, formatting)
 
-    def _render(self, ctx: dict[str, Any], chosen: dict[str, str], text: bool, formatting: Formatting) -> RenderedParts:
-        subject = _one_line(render_capped(self.subject, ctx)) if self.subject else ""
-        preheader = _one_line(render_capped(self.preheader, ctx)) if self.preheader else ""
+    def _render(
+        self, context: Mapping[str, Any], chosen: dict[str, str], text: bool, formatting: Formatting
+    ) -> RenderedParts:
+        # one context dict for every part (the parts' environments share their globals)
+        ctx = with_globals(self.html, context)
+        subject = _one_line(render_capped(self.subject, ctx, with_globals=True)) if self.subject else ""
+        preheader = _one_line(render_capped(self.preheader, ctx, with_globals=True)) if self.preheader else ""
         slot_html: dict[str, Markup] = {}
         slot_text: dict[str, str] = {}
         used: dict[str, str] = {}
@@ -172,8 +178,8 @@ class CompiledTemplate:
                 wanted = alternatives.default
             for attempt in dict.fromkeys([wanted, alternatives.default]):
                 try:
-                    html_part = render_capped(alternatives.html[attempt], ctx)
-                    text_part = render_capped(alternatives.text[attempt], ctx) if text else ""
+                    html_part = render_capped(alternatives.html[attempt], ctx, with_globals=True)
+                    text_part = render_capped(alternatives.text[attempt], ctx, with_globals=True) if text else ""
                 except RenderTimeLimit:
                     raise  # the render's time is spent: no default block can be rendered in it
                 except Exception as exc:  # a broken block (or one over a size cap) must not break the send
@@ -190,8 +196,8 @@ class CompiledTemplate:
                 record_fallback("slot-hidden", f"slot {slot!r}: no block could render; the slot is empty", slot=slot)
                 slot_html[slot], slot_text[slot], used[slot] = Markup(""), "", ""
         ctx[PAGE] = PageParts(subject, preheader, formatting.lang, formatting.direction, slot_html, slot_text)
-        html = render_capped(self.html, ctx)
-        text_part = _tidy_text(render_capped(self.text, ctx)) if text else ""
+        html = render_capped(self.html, ctx, with_globals=True)
+        text_part = _tidy_text(render_capped(self.text, ctx, with_globals=True)) if text else ""
         return RenderedParts(subject, preheader, html, text_part, used)
 
 
@@ -233,11 +239,14 @@ class Compiler:
         slot_resolver: SlotResolver | None = None,
         watch: FolderWatch | None = None,
         errors: dict[str, list[Problem]] | None = None,
+        cache_dir: Path | None = None,
     ):
         self.templates_dir = Path(templates_dir)
         #: the change detector: the workspace's (templates and rules: the rules choose slot
         #: blocks), or the templates folder alone for a compiler on its own
         self.watch = watch or FolderWatch((self.templates_dir,))
+        #: compiled versions on disk, shared with other processes (None: in memory only)
+        self.disk = CompiledCache(cache_dir) if cache_dir is not None else None
         self.inliner = inliner
         self.slot_resolver = slot_resolver
         self.html_env = make_environment(self.templates_dir, autoescape=True)
@@ -292,8 +301,48 @@ class Compiler:
             return cached
         with self._lock:
             if key not in self._cache:
-                self._cache[key] = self._compile(template, expanded, version)
+                self._cache[key] = self._from_disk(template, version) or self._compile_and_store(
+                    template, expanded, version
+                )
             return self._cache[key]
+
+    def _compile_and_store(self, template: TemplateFile, expanded: Expanded, version: str) -> CompiledTemplate:
+        compiled = self._compile(template, expanded, version)
+        if self.disk is not None:
+            self.disk.save(template.name, version, _disk_record(compiled))
+        return compiled
+
+    def _from_disk(self, template: TemplateFile, version: str) -> CompiledTemplate | None:
+        """The version as compiled by an earlier process (it compiled without problems then)."""
+        record = self.disk.load(template.name, version) if self.disk is not None else None
+        if record is None:
+            return None
+        code = record["code"]
+
+        def piece(env: Any, key: str) -> Any:
+            return env.template_class.from_code(env, code[key], env.make_globals(None), None)
+
+        slots = {}
+        for slot, stored in record["slots"].items():
+            blocks = SlotBlocks(default=stored["default"], sources=stored["sources"])
+            for block in stored["sources"]:
+                blocks.html[block] = piece(self.html_env, f"slot {slot} {block} html")
+                blocks.text[block] = piece(self.text_env, f"slot {slot} {block} text")
+            slots[slot] = blocks
+        return CompiledTemplate(
+            name=template.name,
+            version=version,
+            settings=record["settings"],
+            html=piece(self.html_env, "html"),
+            text=piece(self.text_env, "text"),
+            subject=piece(self.text_env, "subject"),
+            preheader=piece(self.text_env, "preheader") if "preheader" in code else None,
+            slots=slots,
+            html_source=record["html_source"],
+            text_source=record["text_source"],
+            files=record["files"],
+            utm=record["utm"],
+        )
 
     def check(self, name: str) -> list[Problem]:
         """Every problem that would stop ``name`` from compiling now (empty when it compiles)."""
@@ -525,7 +574,11 @@ class Compiler:
 
     def _jinja(self, env: Any, source: str, template: TemplateFile, part: str) -> Any:
         try:
-            return env.from_string(source)
+            # Jinja's from_string, keeping the code object for the disk cache
+            code = env.compile(source)
+            compiled = env.template_class.from_code(env, code, env.make_globals(None), None)
+            compiled.tailor_code = code
+            return compiled
         except TemplateSyntaxError as exc:
             # the marketer's files passed _jinja_syntax already: this is in what tailor generated
             raise ProblemError(
@@ -570,6 +623,29 @@ def _is_expression(text: str) -> bool:
 
 _PARSE_ENV = Environment()
 _OUTPUT = re.compile(r"\{\{(?P<open>[-+]?)(?P<expr>.*?)(?P<close>[-+]?)\}\}\Z", re.S)
+
+
+def _disk_record(compiled: CompiledTemplate) -> dict[str, Any]:
+    """What :class:`CompiledCache` keeps of a compiled version: its sources and each piece's code."""
+    code = {"html": compiled.html.tailor_code, "text": compiled.text.tailor_code}
+    code["subject"] = compiled.subject.tailor_code
+    if compiled.preheader is not None:
+        code["preheader"] = compiled.preheader.tailor_code
+    for slot, blocks in compiled.slots.items():
+        for block in blocks.sources:
+            code[f"slot {slot} {block} html"] = blocks.html[block].tailor_code
+            code[f"slot {slot} {block} text"] = blocks.text[block].tailor_code
+    return {
+        "settings": compiled.settings,
+        "html_source": compiled.html_source,
+        "text_source": compiled.text_source,
+        "files": compiled.files,
+        "utm": compiled.utm,
+        "slots": {slot: {"default": b.default, "sources": b.sources} for slot, b in compiled.slots.items()},
+        "code": code,
+    }
+
+
 _FILE_TAGS = {"Extends": "extends", "Include": "include", "Import": "import", "FromImport": "from-import"}
 
 

@@ -3,7 +3,7 @@ handling, and a loader that never reads outside ``templates/``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ from tailor.rendering.filters import FILTERS
 from tailor.rendering.source import confined_path, outside_message
 from tailor.sandbox import MAX_OUTPUT_CHARS, CappedSandbox, ResourceLimitError, render_limits
 
-__all__ = ["MAX_OUTPUT_CHARS", "OutputTooLarge", "make_environment", "render_capped"]
+__all__ = ["MAX_OUTPUT_CHARS", "OutputTooLarge", "make_environment", "render_capped", "with_globals"]
 
 
 class RecordingUndefined(ChainableUndefined):
@@ -132,17 +132,23 @@ class OutputTooLarge(ResourceLimitError):
     """A render produced more than :data:`MAX_OUTPUT_CHARS`."""
 
 
-def render_capped(template: Any, context: dict[str, Any], limit: int = MAX_OUTPUT_CHARS) -> str:
+def render_capped(
+    template: Any, context: dict[str, Any], limit: int = MAX_OUTPUT_CHARS, *, with_globals: bool = False
+) -> str:
     """Render ``template`` but stop soon after the output passes ``limit`` characters.
 
     Chunks are joined 64 at a time (C speed) and the size checked per batch, so a
     runaway loop stops early without paying a Python-level check on every chunk. The
     render runs under the deadline and budget of the enclosing render (or its own).
+
+    ``with_globals``: ``context`` already holds the environment's globals under its own
+    names (:func:`with_globals`), so it is used as it is — Jinja would otherwise copy the
+    globals' chain map and the context into a new dict for every part of every email.
     """
     parts: list[str] = []
     size = 0
     with render_limits():
-        chunks = template.root_render_func(template.new_context(context))
+        chunks = template.root_render_func(template.new_context(context, shared=with_globals))
         try:
             while True:
                 batch = "".join(islice(chunks, 64))
@@ -158,3 +164,9 @@ def render_capped(template: Any, context: dict[str, Any], limit: int = MAX_OUTPU
             # report errors exactly as Template.render would (template-relative tracebacks)
             template.environment.handle_exception()
     return "".join(parts)
+
+
+def with_globals(template: Any, context: Mapping[str, Any]) -> dict[str, Any]:
+    """``context`` over ``template``'s globals, as Jinja's ``new_context`` would make it, for
+    ``render_capped(..., with_globals=True)`` of every part rendered from the same environment."""
+    return {**template.globals, **context}

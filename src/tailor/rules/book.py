@@ -10,7 +10,7 @@ from tailor.config import Settings
 from tailor.delivery.frequency import FrequencyCap
 from tailor.problems import Problem, ProblemError
 from tailor.rules.checks import check_loaded
-from tailor.rules.conditions import Condition
+from tailor.rules.conditions import Condition, Scope
 from tailor.rules.jsonable import jsonable
 from tailor.rules.loader import Loaded, load_files, rule_files
 from tailor.rules.model import AbortRule, Decision, Origin, Rule, SegmentRule, SlotDecision, SlotRules
@@ -83,6 +83,7 @@ class RuleBook:
         """
         ctx = condition_context(context)
         members: list[str] = list(ctx["segments"])
+        scope = Scope(ctx)
         # cluster labels first, so condition segments can use them
         for cluster in self.clusters.values():
             if cluster.personal and not personalized:
@@ -93,27 +94,32 @@ class RuleBook:
         for name, segment in self.segments.items():
             if segment.personal and not personalized:
                 continue
-            ctx["segments"] = members
-            if name not in members and segment.condition.evaluate(ctx).matched:
+            scope.set("segments", members)
+            if name not in members and segment.condition.evaluate(scope, explain=False).matched:
                 members.append(name)
         return members
 
-    def decide(self, slots: Iterable[str], context: Mapping[str, Any], *, personalized: bool = True) -> Decision:
+    def decide(
+        self, slots: Iterable[str], context: Mapping[str, Any], *, personalized: bool = True, explain: bool = True
+    ) -> Decision:
         """Choose a block for each slot; evaluate abort rules; record why.
 
-        Without ``personalized`` (no consent), behavioural rules are skipped.
+        Without ``personalized`` (no consent), behavioural rules are skipped. Every rule
+        considered and the winner are always recorded; ``explain=False`` leaves out why a
+        rule did not match (the failing part and the values it read), which costs several
+        times the decision itself.
         """
-        ctx = condition_context(context)
+        ctx = Scope(condition_context(context))
         decision = Decision()
         if self.abort_rules:
-            decision.trace.append(self._abort(ctx, personalized, decision))
+            decision.trace.append(self._abort(ctx, personalized, decision, explain))
         for slot in slots:
-            slot_decision = self._decide_slot(slot, ctx, personalized, decision)
+            slot_decision = self._decide_slot(slot, ctx, personalized, decision, explain)
             decision.slots.append(slot_decision)
             decision.trace.append(slot_decision.as_dict())
         return decision
 
-    def _abort(self, ctx: dict[str, Any], personalized: bool, decision: Decision) -> dict[str, Any]:
+    def _abort(self, ctx: Scope, personalized: bool, decision: Decision, explain: bool) -> dict[str, Any]:
         considered: list[dict[str, Any]] = []
         for rule in self.abort_rules:
             if decision.abort is not None:
@@ -122,14 +128,16 @@ class RuleBook:
             if rule.personal and not personalized:
                 considered.append({"id": rule.id, "matched": False, "skipped": NO_CONSENT})
                 continue
-            entry = _evaluate(rule.id, rule.condition, ctx)
+            entry = _evaluate(rule.id, rule.condition, ctx, explain)
             considered.append(entry)
             if entry["matched"]:
                 decision.abort = rule.reason
                 decision.abort_rule = rule.id
         return {"abort": decision.abort, "rules": considered}
 
-    def _decide_slot(self, slot: str, ctx: dict[str, Any], personalized: bool, decision: Decision) -> SlotDecision:
+    def _decide_slot(
+        self, slot: str, ctx: Scope, personalized: bool, decision: Decision, explain: bool
+    ) -> SlotDecision:
         slot_rules = self.slots.get(slot)
         if slot_rules is None:
             return SlotDecision(slot, None, has_rules=False)
@@ -141,7 +149,7 @@ class RuleBook:
             elif rule.personal and not personalized:
                 considered.append({"id": rule.id, "priority": rule.priority, "matched": False, "skipped": NO_CONSENT})
             else:
-                evaluated = _evaluate(rule.id, rule.condition, ctx)
+                evaluated = _evaluate(rule.id, rule.condition, ctx, explain)
                 evaluated["priority"] = rule.priority
                 considered.append(evaluated)
                 if evaluated["matched"]:
@@ -162,8 +170,8 @@ class RuleBook:
         )
 
 
-def _evaluate(rule_id: str, condition: Condition, ctx: dict[str, Any]) -> dict[str, Any]:
-    outcome = condition.evaluate(ctx)
+def _evaluate(rule_id: str, condition: Condition, ctx: Scope, explain: bool) -> dict[str, Any]:
+    outcome = condition.evaluate(ctx, explain=explain)
     return {"id": rule_id, "when": condition.text, "matched": outcome.matched, **outcome.detail}
 
 

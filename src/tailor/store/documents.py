@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, literal, or_, select, union_all, update
+from sqlalchemy import Connection, bindparam, delete, func, literal, or_, select, union_all, update
 
 from .models import Event, Identity, Profile, Suppression, TriggerState
 from .times import iso
@@ -40,25 +41,37 @@ def find_profile(
         refs.append(("email", hash_email(email)))
     if id is not None:
         refs += [("user_id", str(id)), ("anonymous_id", str(id))]
-    # two indexed lookups glued by UNION ALL: an OR across them would scan ``profiles``
-    parts = []
-    if id is not None:
-        parts.append(select(profiles_t, literal(0).label("via")).where(profiles_t.c.id == str(id)))
-    if refs:
-        clauses = [(identities_t.c.kind == kind) & (identities_t.c.value == value) for kind, value in refs]
-        parts.append(
-            select(profiles_t, literal(1).label("via"))
-            .join(identities_t, identities_t.c.profile_id == profiles_t.c.id)
-            .where(or_(*clauses))
-        )
-    if not parts:
+    if not refs:
         return None
-    query = parts[0] if len(parts) == 1 else union_all(*parts)
-    rows = conn.execute(query.limit(8)).all()
+    params = {f"value_{i}": value for i, (_, value) in enumerate(refs)}
+    if id is not None:
+        params["id"] = str(id)
+    rows = conn.execute(_lookup_query(id is not None, tuple(kind for kind, _ in refs)), params).all()
     if not rows:
         return None
     # an exact profile id beats an identity that happens to have the same text
     return min(rows, key=lambda r: (r.via, r.id))
+
+
+@functools.lru_cache(maxsize=64)
+def _lookup_query(by_id: bool, kinds: tuple[str, ...]) -> Any:
+    """The lookup of :func:`find_profile` for one shape of reference, built once (values bound per call).
+
+    Building a SQLAlchemy statement costs more than running it on an indexed table.
+    """
+    # two indexed lookups glued by UNION ALL: an OR across them would scan ``profiles``
+    parts = []
+    if by_id:
+        parts.append(select(profiles_t, literal(0).label("via")).where(profiles_t.c.id == bindparam("id")))
+    identity = identities_t.c
+    clauses = [(identity.kind == kind) & (identity.value == bindparam(f"value_{i}")) for i, kind in enumerate(kinds)]
+    parts.append(
+        select(profiles_t, literal(1).label("via"))
+        .join(identities_t, identities_t.c.profile_id == profiles_t.c.id)
+        .where(or_(*clauses))
+    )
+    query = parts[0] if len(parts) == 1 else union_all(*parts)
+    return query.limit(8)
 
 
 def event_dict(row: Any, *, full: bool = False) -> dict[str, Any]:
@@ -79,14 +92,10 @@ def profile_document(
     conn: Connection, row: Any, event_limit: int | None = 500, *, full: bool = False
 ) -> dict[str, Any]:
     """The profile document: events oldest first (the most recent ``event_limit`` of them)."""
-    c = events_t.c
-    # at send time only what the profile document shows: decoding every event's context
-    # JSON would be most of the lookup's cost
-    columns = [events_t] if full else [c.type, c.event, c.timestamp, c.message_id, c.properties]
-    query = select(*columns).where(c.profile_id == row.id).order_by(c.timestamp.desc(), c.id.desc())
+    params: dict[str, Any] = {"profile_id": row.id}
     if event_limit is not None:
-        query = query.limit(event_limit)
-    events = [event_dict(e, full=full) for e in conn.execute(query)]
+        params["limit"] = event_limit
+    events = [event_dict(e, full=full) for e in conn.execute(_events_query(full, event_limit is not None), params)]
     events.reverse()
     return {
         "id": row.id,
@@ -202,6 +211,17 @@ def profile_documents(
     for event in conn.execute(query):
         docs[event.profile_id]["events"].append(event_dict(event))
     return docs
+
+
+@functools.lru_cache(maxsize=4)
+def _events_query(full: bool, limited: bool) -> Any:
+    """A profile's events, newest first, built once (the profile id and the limit bound per call)."""
+    c = events_t.c
+    # at send time only what the profile document shows: decoding every event's context
+    # JSON would be most of the lookup's cost
+    columns = [events_t] if full else [c.type, c.event, c.timestamp, c.message_id, c.properties]
+    query = select(*columns).where(c.profile_id == bindparam("profile_id")).order_by(c.timestamp.desc(), c.id.desc())
+    return query.limit(bindparam("limit")) if limited else query
 
 
 def export_document(conn: Connection, row: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -10,7 +11,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Engine, func, or_, select, text
+from sqlalchemy import ColumnElement, Engine, bindparam, func, or_, select, text
 
 from tailor.vocabulary.consent import PERSONALIZATION, granted
 from tailor.vocabulary.emails import email_address
@@ -417,14 +418,12 @@ class Store:
                 row_email = conn.execute(select(Profile.email).where(Profile.id == profile_id)).scalar()
                 if row_email:
                     hashes.append(self.hash_email(row_email))
-            table = Suppression.__table__
-            condition: ColumnElement[bool] | None = table.c.email_hash.in_(hashes) if hashes else None
-            if profile_id is not None:
-                by_profile = table.c.profile_id == profile_id
-                condition = by_profile if condition is None else (by_profile | condition)
-            if condition is None:
+            if profile_id is None and not hashes:
                 return None
-            return conn.execute(select(table.c.reason).where(condition).order_by(table.c.id).limit(1)).scalar()
+            params: dict[str, Any] = {f"hash_{i}": h for i, h in enumerate(hashes)}
+            if profile_id is not None:
+                params["profile_id"] = profile_id
+            return conn.execute(_suppression_query(profile_id is not None, len(hashes)), params).scalar()
 
     # -- trigger state (used by the trigger scan) ----------------------------
 
@@ -589,3 +588,13 @@ def _naive_utc(value: datetime) -> datetime:
 def _as_email(ref: str) -> str | None:
     """``ref`` normalized when it is an email address, else None."""
     return email_address(ref)
+
+
+@functools.lru_cache(maxsize=8)
+def _suppression_query(by_profile: bool, hashes: int) -> Any:
+    """The first suppression of a profile and/or address hashes, built once per shape (values bound per call)."""
+    table = Suppression.__table__
+    conditions: list[ColumnElement[bool]] = [table.c.email_hash == bindparam(f"hash_{i}") for i in range(hashes)]
+    if by_profile:
+        conditions.insert(0, table.c.profile_id == bindparam("profile_id"))
+    return select(table.c.reason).where(or_(*conditions)).order_by(table.c.id).limit(1)

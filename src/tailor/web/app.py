@@ -31,7 +31,7 @@ from tailor.web.body import BadBody
 from tailor.web.logs import log, safe_label
 from tailor.web.metrics import Metrics
 from tailor.web.problem import problem
-from tailor.web.sends import SendCache
+from tailor.web.sends import send_cache
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["tailor"] = tailor
     app.extensions["tailor.metrics"] = Metrics()
-    sends = app.extensions["tailor.sends"] = SendCache()
+    sends = app.extensions["tailor.sends"] = send_cache(settings.redis_url)
     #: the broken edits already logged ({template or "rules": problems}), so each is logged once
     app.extensions["tailor.reported_edits"] = {}
     if not settings.has_credentials:

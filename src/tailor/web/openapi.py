@@ -410,6 +410,13 @@ def openapi_document() -> dict[str, Any]:
                             "description": "The ESP's send: repeated renders answer the same; the frequency cap "
                             "counts it (422 `aborted` with a `frequency cap` reason once reached)",
                         },
+                        "explain": {
+                            "type": "boolean",
+                            "default": False,
+                            "description": "Also say why each rule that did not match failed (the failing "
+                            "part of its condition and the values it read); every rule considered and the "
+                            "winners are always in `decisions`",
+                        },
                     },
                 },
                 "RenderResponse": {

@@ -20,11 +20,11 @@ from tailor.email import Email, InvalidInput, TailorError
 from tailor.web.body import json_body, json_response
 from tailor.web.metrics import Metrics
 from tailor.web.problem import problem
-from tailor.web.sends import SendCache
+from tailor.web.sends import RedisSendCache, SendCache
 
 #: largest request body accepted by the send-time endpoints (Braze sends at most 1 MB)
 MAX_BODY_BYTES = 1024 * 1024
-_RENDER_FIELDS = {"template", "recipient", "profile", "context", "at", "send_id"}
+_RENDER_FIELDS = {"template", "recipient", "profile", "context", "at", "send_id", "explain"}
 #: the catalog fields an ESP needs to render a product card itself
 _PRODUCT_FIELDS = ("id", "title", "brand", "category", "price", "currency", "url", "image_url")
 
@@ -39,7 +39,7 @@ def _metrics() -> Metrics:
     return current_app.extensions["tailor.metrics"]
 
 
-def _sends() -> SendCache:
+def _sends() -> SendCache | RedisSendCache:
     return current_app.extensions["tailor.sends"]
 
 
@@ -47,7 +47,7 @@ def _sends() -> SendCache:
 def render() -> Response:
     args = _render_args(json_body(MAX_BODY_BYTES))
     g.template = args["template"]
-    key = ("render", args.get("send_id"), args["template"], _recipient_key(args))
+    key = ("render", args.get("send_id"), args["template"], _recipient_key(args), args.get("explain") is True)
     repeat = _repeat(key, args.get("send_id"))
     if repeat:
         return repeat
@@ -62,6 +62,7 @@ def render() -> Response:
             context=args.get("context"),
             send_id=args.get("send_id"),
             count_send=True,
+            explain=args.get("explain") is True,
         )
     except TailorError as exc:  # counted here, answered by the app's TailorError handler
         _metrics().render_seconds.labels(_template_label(args["template"]), exc.kind).observe(
@@ -197,6 +198,8 @@ def _render_args(body: dict[str, Any]) -> dict[str, Any]:
     for key in ("at", "send_id"):
         if body.get(key) is not None and not isinstance(body[key], str):
             raise InvalidInput(f"must be a string, got {type(body[key]).__name__}", f"/{key}")
+    if body.get("explain") is not None and not isinstance(body["explain"], bool):
+        raise InvalidInput(f"must be true or false, got {type(body['explain']).__name__}", "/explain")
     recipient = body.get("recipient")
     if recipient is not None:
         for key in ("id", "email", "user_id"):
