@@ -9,6 +9,7 @@ from tailor.cli.check import check
 from tailor.cli.experiments import experiments
 from tailor.cli.ingest import ingest
 from tailor.cli.maintenance import maintenance
+from tailor.cli.monitor import monitor
 from tailor.cli.preview import preview
 from tailor.cli.profiles import profiles
 from tailor.cli.recs import recs
@@ -36,3 +37,4 @@ main.add_command(triggers)
 main.add_command(segments)
 main.add_command(profiles)
 main.add_command(maintenance)
+main.add_command(monitor)

@@ -111,6 +111,7 @@ RULE_FILE = {
         "abort": {"type": "array", "items": ABORT},
         "recs": {"type": "object", "description": "recommendation business filters (docs/recommendations.md)"},
         "experiments": {"type": "object", "description": "A/B experiments (docs/experiments.md)"},
+        "monitor": {"type": "object", "description": "drift alert thresholds (docs/monitoring.md)"},
     },
 }
 
