@@ -195,13 +195,13 @@ class Tailor:
     def check(self) -> list[Problem]:
         """Every problem in the templates and rules folders."""
         from tailor.experiments import load_experiments
-        from tailor.monitor.config import load_thresholds
+        from tailor.monitor.config import load_monitor
         from tailor.recommendations.filters import check_file as check_recs_file
         from tailor.rules import RuleBook
 
         problems = list(RuleBook.check(self.rules_dir, self.templates_dir))
         problems += load_experiments(self.rules_dir)[1]
-        problems += load_thresholds(self.rules_dir)[1]
+        problems += load_monitor(self.rules_dir)[1]
         for path in sorted(self.rules_dir.glob("*.y*ml")) if self.rules_dir.is_dir() else []:
             if _has_top_level_key(path, "recs"):
                 problems += check_recs_file(path)

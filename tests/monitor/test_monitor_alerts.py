@@ -88,7 +88,7 @@ def test_the_cli_sends_the_alert_to_the_webhook_of_the_rules(serve, tmp_path: Pa
     url = serve(app) + "/hooks/drift"
     rules = tmp_path / "rules"
     rules.mkdir()
-    (rules / "monitor.yaml").write_text(f"monitor:\n  webhook: {url}\n")
+    (rules / "monitor.yaml").write_text(f"monitor:\n  drift:\n    webhook: {url}\n")
     database = f"sqlite:///{tmp_path / 'shop.db'}"
     store = Store(database)
     store.migrate()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from monitor_data import AT, simulate
 
-from tailor.monitor.config import load_thresholds
+from tailor.monitor.config import load_monitor, load_thresholds
 from tailor.monitor.drift import DriftThresholds, judge
 from tailor.monitor.sources import drift_checks
 from tailor.store import Store
@@ -98,11 +98,12 @@ def test_profiles_that_refused_personalization_are_left_out(tmp_path: Path) -> N
 
 MONITOR_YAML = """\
 monitor:
-  window: 7d
-  reference: 21d
-  false_alarm_rate: 0.05
-  min_psi: 0.2
-  webhook: https://ops.example.com/hooks/tailor
+  drift:
+    window: 7d
+    reference: 21d
+    false_alarm_rate: 0.05
+    min_psi: 0.2
+    webhook: https://ops.example.com/hooks/tailor
 """
 
 
@@ -119,19 +120,22 @@ def test_thresholds_are_read_from_the_rules_folder(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "where", "message"),
     [
-        ("  window: a week", "monitor.yaml:2:11", "'a week' is not a duration; use one such as 7d"),
-        ("  false_alarm_rate: 5", "monitor.yaml:2:21", "5 must be below 1"),
-        ("  min_psi: -1", "monitor.yaml:2:12", "-1 must be a positive number"),
-        ("  webhook: ops.example.com", "monitor.yaml:2:12", "must be an http(s) URL"),
-        ("  min_sample: 40", "monitor.yaml:2:3", "unknown key 'min_sample'"),
+        ("drift:\n    window: a week", "3:13", "drift: window: 'a week' is not a duration; use one such as 7d"),
+        ("drift:\n    false_alarm_rate: 5", "3:23", "drift: false_alarm_rate: 5 must be below 1"),
+        ("drift:\n    min_psi: -1", "3:14", "drift: min_psi: -1 must be a positive number"),
+        ("drift:\n    webhook: ops.example.com", "3:14", "must be an http(s) URL"),
+        ("drift:\n    min_sample: 40", "3:5", "drift: unknown key 'min_sample'"),
+        ("outcomes:\n    control_share: 1.5", "3:20", "outcomes: control_share: 1.5 must be below 1"),
+        ("outcomes:\n    conversion: []", "3:17", "outcomes: conversion: [] must be an event name"),
+        ("outcome:\n    within: 7d", "2:3", "unknown key 'outcome' (known: outcomes, drift)"),
     ],
 )
-def test_a_mistake_in_the_thresholds_is_reported_where_it_is(tmp_path: Path, line: str, where: str, message: str):
-    (tmp_path / "monitor.yaml").write_text(f"monitor:\n{line}\n")
-    _, problems = load_thresholds(tmp_path)
+def test_a_mistake_in_the_settings_is_reported_where_it_is(tmp_path: Path, line: str, where: str, message: str):
+    (tmp_path / "monitor.yaml").write_text(f"monitor:\n  {line}\n")
+    _, problems = load_monitor(tmp_path)
     assert len(problems) == 1
     text = str(problems[0])
-    assert text.startswith(str(tmp_path / where) + ": monitor: "), text
+    assert text.startswith(f"{tmp_path / 'monitor.yaml'}:{where}: monitor: "), text
     assert message in text
 
 
@@ -148,10 +152,11 @@ def test_tailor_check_accepts_a_monitor_section_and_reports_its_mistakes(tmp_pat
     done = tailor_check(rules, tmp_path)
     assert "monitor" not in done.stdout + done.stderr
     assert done.returncode == 0, done.stdout + done.stderr
-    (rules / "monitor.yaml").write_text("monitor:\n  window: a week\n")
+    (rules / "monitor.yaml").write_text("monitor:\n  drift:\n    window: a week\n")
     done = tailor_check(rules, tmp_path)
     assert done.returncode == 1
-    assert f"{rules / 'monitor.yaml'}:2:11: monitor: window: 'a week' is not a duration" in done.stdout + done.stderr
+    expected = f"{rules / 'monitor.yaml'}:3:13: monitor: drift: window: 'a week' is not a duration"
+    assert expected in done.stdout + done.stderr
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:

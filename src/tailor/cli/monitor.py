@@ -21,11 +21,11 @@ def monitor() -> None:
 @rules_option
 @database_option
 @click.option("--at", "at_text", help="End of the recent window, ISO 8601 (default: now).")
-@click.option("--window", help="Recent window, e.g. 7d (default: monitor.window in rules/, else 7d).")
-@click.option("--reference", help="Reference window before it, e.g. 28d (default: monitor.reference, else 28d).")
+@click.option("--window", help="Recent window, e.g. 7d (default: monitor: drift: window: in rules/, else 7d).")
+@click.option("--reference", help="Reference window before it, e.g. 28d (default: monitor: drift: reference:, else 28d).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--segments/--no-segments", default=True, show_default=True, help="Compare segment membership too.")
-@click.option("--alert", "send_alert", is_flag=True, help="POST the report to monitor.webhook when it alerts.")
+@click.option("--alert", "send_alert", is_flag=True, help="POST the report to the drift webhook (rules/) when it alerts.")
 @click.option("--prom-file", type=click.Path(dir_okay=False), help="Write Prometheus gauges to this file.")
 @click.option("--fail-on-alert", is_flag=True, help="Exit with status 3 when any check alerts (for schedulers).")
 def drift(
@@ -82,7 +82,7 @@ def drift(
         write_gauges(report, prom_file)
     if send_alert and report.alerts:
         if not thresholds.webhook:
-            fail("--alert: no monitor.webhook is set in rules/")
+            fail("--alert: no monitor: drift: webhook: is set in rules/")
         acknowledged, error = post_alert(report, thresholds.webhook, settings.secret[0] if settings.secret else None)
         if not acknowledged:
             fail(f"the alert webhook did not acknowledge: {error}")
