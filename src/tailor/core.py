@@ -133,6 +133,17 @@ class Tailor:
         return self._rulebook
 
     @property
+    def monitor(self) -> Any:
+        """``monitor:`` settings from ``rules/*.yaml`` (reloaded when the rules folder changes)."""
+        from tailor.monitor.config import load_monitor
+
+        _ = self.rulebook  # looks at the rules folder (throttled) and records its stamp
+        if getattr(self, "_monitor_stamp", None) != self._rulebook_stamp:
+            self._monitor, _ = load_monitor(self.rules_dir)  # problems: `tailor check`
+            self._monitor_stamp = self._rulebook_stamp
+        return self._monitor
+
+    @property
     def experiments(self) -> dict[str, Any]:
         """A/B experiments from ``rules/*.yaml`` (reloaded when the rules folder changes)."""
         from tailor.experiments import load_experiments
@@ -298,7 +309,9 @@ class Tailor:
                 experiments=prepared.experiments,
             )
             if record_exposure:
-                self._log_exposures(email, prepared, send_id)
+                send_key = send_id or f"render-{uuid.uuid4().hex}"
+                self._log_exposures(email, prepared, send_key)
+                self._log_send(email, prepared, send_key)
             return email
 
     def prepare(
@@ -367,6 +380,10 @@ class Tailor:
                 "no-consent",
                 "no personalization consent: behavioural rules, triggers and history-based recommendations are off",
             )
+        from tailor.monitor.sends import in_control_group
+
+        control = personalized and in_control_group(doc.get("id"), self.monitor.outcomes.control_share)
+        personalized = personalized and not control  # the control group gets what a refusal gets
         recs_info: dict[str, Any] = {}
 
         def recommend(features: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -403,8 +420,20 @@ class Tailor:
         ctx.variables.update(decision.variables)
         blocks, trace = dict(decision.blocks), list(decision.trace)
         experiments = self._apply_experiments(compiled, doc, blocks, trace, decision.slots, ctx.variables)
+        if control:
+            trace.insert(0, {"control_group": True, "why": "in the control group: rendered without personalization"})
         return Prepared(
-            compiled, ctx.as_template_vars(), blocks, trace, recs_info, experiments, doc.get("id"), decision.slots
+            compiled,
+            ctx.as_template_vars(),
+            blocks,
+            trace,
+            recs_info,
+            experiments,
+            doc.get("id"),
+            decision.slots,
+            at=at,
+            control=control,
+            segments=list(ctx.segments),
         )
 
     def segments_of(self, profile_id: str, at: str | datetime | None = None) -> list[str]:
@@ -453,13 +482,12 @@ class Tailor:
             trace.append(entry)
         return chosen
 
-    def _log_exposures(self, email: Email, prepared: Prepared, send_id: str | None) -> None:
+    def _log_exposures(self, email: Email, prepared: Prepared, send_key: str) -> None:
         """One exposure per (experiment, recipient, send): repeated renders of a send count once."""
         if not email.experiments or not prepared.profile_id or self.store is None:
             return
         from tailor.experiments.exposures import now_naive, record_exposures
 
-        send_key = send_id or f"render-{uuid.uuid4().hex}"
         record_exposures(
             self.store,
             [
@@ -474,6 +502,25 @@ class Tailor:
                 for name, info in email.experiments.items()
             ],
         )
+
+    def _log_send(self, email: Email, prepared: Prepared, send_key: str) -> None:
+        """What personalization chose for this send (:mod:`tailor.monitor.sends`), once per send."""
+        if not prepared.profile_id or self.store is None:
+            return
+        from tailor.monitor.sends import record_sends, send_row
+
+        row = send_row(
+            profile_id=str(prepared.profile_id),
+            send_key=send_key,
+            template=email.template,
+            blocks=dict(prepared.blocks),
+            rules={d.slot: d.rule_id for d in prepared.slot_decisions},
+            segments=prepared.segments,
+            recs=prepared.recommendations,
+            control=prepared.control,
+            sent_at=prepared.at,
+        )
+        record_sends(self.store, [row])
 
     def _check_sendable(self, doc: dict[str, Any]) -> None:
         """Refuse (422) a recipient who withdrew email consent or is suppressed."""
@@ -522,6 +569,11 @@ class Prepared:
     profile_id: str | None
     #: the typed form of the slot entries in ``decisions``
     slot_decisions: list[SlotDecision] = field(default_factory=list)
+    #: the send time the recipient was prepared for
+    at: datetime | None = None
+    #: in the global control group (``monitor: outcomes: control_share``): not personalized
+    control: bool = False
+    segments: list[str] = field(default_factory=list)
 
 
 def _uses_recs(compiled: CompiledTemplate) -> bool:

@@ -1,4 +1,4 @@
-"""Where a drift report goes besides the terminal: a signed webhook and Prometheus gauges.
+"""Where monitoring reports go besides the terminal: a signed webhook and Prometheus gauges.
 
 The webhook is POSTed like a trigger notification (:func:`tailor.triggers.scan.post`):
 signed with the first ``TAILOR_SECRET``, bounded retries, a capped answer, and an
@@ -15,6 +15,7 @@ import os
 from typing import Any
 
 from tailor.monitor.drift import DriftReport
+from tailor.monitor.outcomes import OutcomeReport
 
 
 def post_alert(report: DriftReport, url: str, secret: str | None, **delivery: Any) -> tuple[bool, str | None]:
@@ -47,4 +48,24 @@ def write_gauges(report: DriftReport, path: str | os.PathLike[str]) -> None:
         p_value.labels(check.kind, check.name).set(check.p_value)
         alert.labels(check.kind, check.name, check.cause).set(1 if check.status == "alert" else 0)
     Gauge("tailor_drift_alerts", "Checks alerting in the last drift report", registry=registry).set(len(report.alerts))
+    write_to_textfile(str(path), registry)
+
+
+def write_outcome_gauges(report: OutcomeReport, path: str | os.PathLike[str]) -> None:
+    """Sends and rates per dimension and value as gauges, atomically replacing ``path``."""
+    from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+
+    registry = CollectorRegistry()
+    labels = ["dimension", "value"]
+    sends = Gauge("tailor_outcome_sends", "Settled sends in the report window", labels, registry=registry)
+    rates = {
+        name: Gauge(f"tailor_outcome_{name}_rate", f"Share of settled sends with a {name}", labels, registry=registry)
+        for name in ("click", "conversion")
+    }
+    revenue = Gauge("tailor_outcome_revenue_per_send", "Attributed revenue per settled send", labels, registry=registry)
+    for row in report.rows:
+        sends.labels(row.dimension, row.value).set(row.sends)
+        rates["click"].labels(row.dimension, row.value).set(row.clicks.rate)
+        rates["conversion"].labels(row.dimension, row.value).set(row.conversions.rate)
+        revenue.labels(row.dimension, row.value).set(row.revenue_per_send)
     write_to_textfile(str(path), registry)

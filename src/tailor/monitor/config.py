@@ -59,13 +59,13 @@ def load_monitor(rules_dir: Path) -> tuple[MonitorSettings, list[Problem]]:
     """The ``monitor:`` section of the rule files (defaults when there is none)."""
     problems: list[Problem] = []
     found: list[tuple[str, MarkedDict]] = []
-    for path in rule_files(Path(rules_dir)) if Path(rules_dir).is_dir() else []:
+    for file in rule_files(Path(rules_dir)) if Path(rules_dir).is_dir() else []:
         try:
-            data = load_marked(path.read_text(encoding="utf-8"))
+            loaded = load_marked(file.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
             continue  # `tailor check` reports unreadable rule files with their position
-        if isinstance(data, MarkedDict) and "monitor" in data:
-            found.append((str(path), data))
+        if isinstance(loaded, MarkedDict) and "monitor" in loaded:
+            found.append((str(file), loaded))
     for name, again in found[1:]:
         problems.append(Problem(name, *again.key_mark("monitor"), f"monitor: already set in {found[0][0]}"))
     if not found:
