@@ -4,10 +4,11 @@
 
 Loads the example shop into a new store, copies its rules with a 10% control group
 (``monitor: outcomes: control_share: 0.1``) into ``--workdir``, sends the newsletter to
-every sendable recipient once a day for 7 days from 2026-11-24 through Tailor.render
+every sendable recipient once a day for 7 days from 2026-11-16 through Tailor.render
 (so the sends log is the product's), simulates clicks and orders with the known effects
 of tailor.monitor.simulation.SHOP_EFFECTS, and prints the outcomes report read at
-2026-12-15. Seeded: the same command prints the same table.
+2026-11-30. The shop's own orders of that week count too, as they would in a real shop.
+Seeded: the same command prints the same table.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from tailor.monitor.outcomes import report_from_store
 from tailor.monitor.simulation import simulate_sends
 
 ROOT = Path(__file__).resolve().parents[1]
-START = datetime(2026, 11, 24, tzinfo=UTC)
-READ_AT = datetime(2026, 12, 15, tzinfo=UTC)
+# A week in the past: ingestion clamps event times later than their receive time, so a
+# simulated future would land on the clock of whoever runs the script.
+START = datetime(2026, 11, 16, tzinfo=UTC)
+READ_AT = datetime(2026, 11, 30, tzinfo=UTC)
 
 
 def main() -> None:

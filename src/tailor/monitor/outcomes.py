@@ -153,7 +153,8 @@ class OutcomeReport:
             f"events credited to the last send within {_days(self.within)}; "
             f"{self.pending} sends still inside their window left out",
         ]
-        header = f"{'':<34} {'sends':>6} {'click rate':>19} {'conversion':>19} {'rev/send':>9} {'lift':>16}"
+        width = max([32, *(len(r.value) + 2 for r in self.rows)])
+        header = f"{'sends':>{width + 9}} {'click rate':>19} {'conversion':>19} {'rev/send':>9} {'lift':>16}"
         for dimension in DIMENSIONS:
             rows = self.rows_of(dimension)
             if not rows:
@@ -162,7 +163,7 @@ class OutcomeReport:
             for row in rows:
                 lift = "" if row.lift is None else f"{row.lift:+.0%} p={row.p_value:.2g}"
                 lines.append(
-                    f"  {row.value:<32} {row.sends:>6} {_rate(row.clicks):>19} {_rate(row.conversions):>19} "
+                    f"  {row.value:<{width}} {row.sends:>6} {_rate(row.clicks):>19} {_rate(row.conversions):>19} "
                     f"{row.revenue_per_send:>9.2f} {lift:>16}".rstrip()
                 )
         recommenders = [r for r in self.rows_of("recommender") if r.recs_purchases is not None]
@@ -170,7 +171,7 @@ class OutcomeReport:
             lines += ["", "recommendations: shown product bought / shown product clicked"]
             for row in recommenders:
                 assert row.recs_purchases is not None and row.recs_clicks is not None
-                lines.append(f"  {row.value:<32} {_rate(row.recs_purchases):>19} {_rate(row.recs_clicks):>19}")
+                lines.append(f"  {row.value:<{width}} {_rate(row.recs_purchases):>19} {_rate(row.recs_clicks):>19}")
         return "\n".join(lines)
 
 

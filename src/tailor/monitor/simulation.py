@@ -1,14 +1,14 @@
 """A simulated week of sends and what followed, with a known truth, for the outcomes report.
 
-Real sends through :meth:`Tailor.render` (a store, a send id, the send time): so the
-sends log is the product's. Then each send is clicked with a probability that the simulation
-sets: a base rate, times a factor per chosen block (``effects``); a click converts with a
-fixed probability, so a block's conversion rate carries its factor once.
-The control group's sends get the base rate, so personalization's true lift is known.
-Clicks land on a shown product's page now and then; a conversion buys a shown product
-half the time. Every event follows its send within 18 hours, before the next day's send,
-so last-touch attribution must credit exactly the send the simulation drew it for. Everything is ingested as Segment events (``Email Opened``,
-``Email Link Clicked``, ``Order Completed``).
+Real sends go through :meth:`Tailor.render` (a store, a send id, the send time), so the
+sends log is the product's. Each send is clicked with a probability the simulation sets:
+a base rate times a factor per chosen block (``effects``). A click converts with a fixed
+probability, so a block's conversion rate carries its factor once. The control group's
+sends get the base rate, so personalization's true lift is known. Clicks land on a shown
+product's page now and then; a conversion buys a shown product half the time. Every
+event follows its send within 18 hours, before the next day's send, so last-touch
+attribution must credit exactly the send the simulation drew it for. Everything is
+ingested as Segment events (``Email Opened``, ``Email Link Clicked``, ``Order Completed``).
 
 Used by ``tests/monitor/test_monitor_outcomes.py`` and by ``scripts/simulate_outcomes.py``,
 which writes the example shop's week shown in docs/monitoring.md.
