@@ -396,6 +396,8 @@ class Tailor:
                 count=len(result.products),
                 products=[p.get("id") for p in result.products],
             )
+            if result.version:
+                recs_info["version"] = result.version
             for attempt in result.attempts:
                 if attempt.get("outcome") not in ("ok", "skipped"):
                     record_fallback(

@@ -276,3 +276,17 @@ def test_the_docs_week_is_what_the_script_prints(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     printed = done.stdout.splitlines()
     assert all(line in printed for line in shown), done.stdout
+
+
+def test_a_champion_and_its_challenger_are_two_recommender_rows() -> None:
+    champion = {"provider": "hybrid", "version": "20261101T000000000000Z", "products": ["p1"]}
+    challenger = {"provider": "hybrid", "version": "20261129T000000000000Z", "products": ["p2"]}
+    sends = [send(f"a{i}", f"a{i}", DAY0, recs=champion) for i in range(10)]
+    sends += [send(f"b{i}", f"b{i}", DAY0, recs=challenger) for i in range(10)]
+    sends += [send("c", "c", DAY0, recs={"provider": "popular", "products": ["p3"]})]
+    events = [event("b1", "Order Completed", DAY0 + timedelta(hours=2), total=9.0, products=[{"product_id": "p2"}])]
+    result = report(sends, events)
+    rows = {r.value: r for r in result.rows_of("recommender")}
+    assert set(rows) == {"hybrid@20261101T000000000000Z", "hybrid@20261129T000000000000Z", "popular"}
+    assert rows["hybrid@20261129T000000000000Z"].recs_purchases.hits == 1
+    assert rows["hybrid@20261101T000000000000Z"].recs_purchases.hits == 0

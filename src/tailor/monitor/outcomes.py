@@ -19,8 +19,10 @@ Only settled sends count
 Rows
     One row per template, per slot block (``hero: hero/vip``), per winning rule
     (``hero: vip-hero``, ``hero: (default)``), per segment and per recommender (the
-    provider that filled the recommendations). A send counts in every row it belongs to.
-    Rates carry 95% Wilson intervals, revenue per send a normal interval.
+    provider that filled the recommendations, with the trained version of a built-in
+    model: ``hybrid@20261130T…Z``, so a champion and its challenger are two rows). A send
+    counts in every row it belongs to. Rates carry 95% Wilson intervals, revenue per send
+    a normal interval.
 
 Lift
     With a control group (``monitor: outcomes: control_share``), a share of recipients
@@ -208,7 +210,7 @@ def outcomes(
         labels = treated[column].map(lambda chosen: [f"{slot}: {v or '(default)'}" for slot, v in chosen.items()])
         groups += _exploded(dimension, treated, labels)
     groups += _exploded("segment", treated, treated["segments"].map(lambda s: list(s) or ["(none)"]))
-    providers = treated["recs"].map(lambda r: [r["provider"]] if r else [])
+    providers = treated["recs"].map(lambda r: [_recommender(r)] if r else [])
     groups += _exploded("recommender", treated, providers)
     for dimension, value, part in groups:
         report.rows.append(_row(dimension, value, part, control))
@@ -298,6 +300,11 @@ def _credit(
             if shown[row].intersection(product_ids(properties)):
                 credited.at[row, "recs_bought"] = True
     return credited
+
+
+def _recommender(recs: Mapping[str, Any]) -> str:
+    """``hybrid`` or, for a trained built-in model, ``hybrid@<version>``: a ramp compares versions."""
+    return f"{recs['provider']}@{recs['version']}" if recs.get("version") else str(recs["provider"])
 
 
 def _clicked_product(url: Any, shown: set[str], product_urls: Mapping[str, str]) -> bool:

@@ -40,7 +40,11 @@ def send_row(
     control: bool,
     sent_at: datetime | None = None,
 ) -> dict[str, Any]:
-    shown = {"provider": recs["provider"], "products": [str(p) for p in recs.get("products") or []]} if recs else {}
+    shown: dict[str, Any] = {}
+    if recs:
+        shown = {"provider": recs["provider"], "products": [str(p) for p in recs.get("products") or []]}
+        if recs.get("version"):
+            shown["version"] = recs["version"]
     moment = sent_at or datetime.now(UTC)
     return {
         "profile_id": profile_id,
