@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -113,6 +114,11 @@ class Tailor:
     @property
     def rules_dir(self) -> Path:
         return self.workspace.rules_dir
+
+    @property
+    def monitor(self) -> Any:
+        """``monitor:`` settings of the current good rules (:class:`tailor.monitor.config.MonitorSettings`)."""
+        return self.workspace.monitor
 
     @property
     def compiler(self) -> Compiler:
@@ -289,12 +295,16 @@ class Tailor:
                 recipient_id=prepared.profile_id,
                 recipient_email=prepared.email,
                 transactional=bool(compiled.settings.get("transactional", False)),
+                segments=list(prepared.segments),
+                control=prepared.control,
             )
             email.headers = self.send_headers(prepared.profile_id, prepared.email, send_id)
             if count_send and send_id:
                 self._count_send(email, prepared, send_id)
             if record_exposure and not variants:
-                self._log_exposures(email, prepared, send_id)
+                send_key = send_id or f"render-{uuid.uuid4().hex}"
+                self._log_exposures(email, prepared, send_key)
+                self._log_send(email, prepared, send_key)
             return email
 
     def prepare(
@@ -367,6 +377,10 @@ class Tailor:
                 "no-consent",
                 "no personalization consent: behavioural rules, triggers and history-based recommendations are off",
             )
+        from tailor.monitor.sends import in_control_group
+
+        control = personalized and in_control_group(doc.get("id"), self.monitor.outcomes.control_share)
+        personalized = personalized and not control  # the control group gets what a refusal gets
         recs_info: dict[str, Any] = {}
 
         def recommend(features: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -379,6 +393,8 @@ class Tailor:
                 count=len(result.products),
                 products=[p.get("id") for p in result.products],
             )
+            if result.version:
+                recs_info["version"] = result.version
             for attempt in result.attempts:
                 if attempt.get("outcome") not in ("ok", "skipped"):
                     record_fallback(
@@ -414,6 +430,8 @@ class Tailor:
             ctx.variables,
             variants or {},
         )
+        if control:
+            trace.insert(0, {"control_group": True, "why": "in the control group: rendered without personalization"})
         return Prepared(
             compiled,
             ctx.as_template_vars(),
@@ -426,6 +444,8 @@ class Tailor:
             doc.get("email"),
             at,
             ctx.formatting,
+            control=control,
+            segments=list(ctx.segments),
         )
 
     def segments_of(self, profile: str | Mapping[str, Any], at: str | datetime | None = None) -> list[str]:
@@ -500,6 +520,14 @@ class Tailor:
         from tailor.experiments.exposures import record_render_exposures
 
         record_render_exposures(self.store, email.experiments, str(prepared.profile_id), email.template, send_id)
+
+    def _log_send(self, email: Email, prepared: Prepared, send_key: str) -> None:
+        """What personalization chose for this send (:mod:`tailor.monitor.sends`), once per send."""
+        if not prepared.profile_id or self.store is None:
+            return
+        from tailor.monitor.sends import record_sends, send_row_of
+
+        record_sends(self.store, [send_row_of(email, send_key, prepared.at)])
 
     def _check_sendable(self, doc: dict[str, Any]) -> None:
         """Refuse (422) a recipient who withdrew email consent or is suppressed."""
@@ -582,6 +610,9 @@ class Prepared:
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
     #: the recipient's locale, time zone and the email's currency
     formatting: Formatting = field(default_factory=Formatting)
+    #: in the global control group (``monitor: outcomes: control_share``): not personalized
+    control: bool = False
+    segments: list[str] = field(default_factory=list)
 
 
 def _missing_sqlite_file(url: str) -> bool:

@@ -38,6 +38,9 @@ class Email:
     transactional: bool = field(default=False, metadata={"json": False})
     #: the typed per-slot decisions behind ``decisions`` (code reads winners here, not the text)
     slot_decisions: list[SlotDecision] = field(default_factory=list, repr=False, metadata={"json": False})
+    #: the recipient's segments, and whether they are in the global control group (the sends log)
+    segments: list[str] = field(default_factory=list, repr=False, metadata={"json": False})
+    control: bool = field(default=False, repr=False, metadata={"json": False})
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON the CLI prints: every field but the typed ones ``decisions`` already shows."""

@@ -20,12 +20,13 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tailor.config import Settings
 from tailor.experiments.spec import Experiment, experiments_from
+from tailor.monitor.config import MonitorSettings, monitor_from
 from tailor.problems import Problem, ProblemError
 from tailor.rendering.compiler import CompiledTemplate, Compiler
 from tailor.rules.book import RuleBook
@@ -50,6 +51,8 @@ class RulesVersion:
     recs_filters: BusinessFilters | None
     #: what this reading found that does not stop it serving (warnings, a broken experiment)
     problems: tuple[Problem, ...] = ()
+    #: ``monitor:``: outcome attribution, the control group, drift thresholds (defaults when absent)
+    monitor: MonitorSettings = field(default_factory=MonitorSettings)
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,8 @@ def read_rules(rules_dir: Path, templates_dir: Path | None = None, *, artifacts:
     loaded = load_documents(files)
     check_loaded(loaded, templates_dir)
     experiments, experiment_problems = experiments_from(files)
+    # like a broken experiment, a monitor mistake is reported and its defaults serve
+    monitor, monitor_problems = monitor_from(files)
     recs_filters: BusinessFilters | None = None
     recs_problems: list[Problem] = []
     if any(isinstance(f.data, Mapping) and "recs" in f.data for f in files):
@@ -80,10 +85,11 @@ def read_rules(rules_dir: Path, templates_dir: Path | None = None, *, artifacts:
         from tailor.recommendations.filters import filters_from
 
         recs_filters, recs_problems = filters_from(files)
-    problems = sorted(set(loaded.problems + experiment_problems + recs_problems))
+    problems = sorted(set(loaded.problems + experiment_problems + recs_problems + monitor_problems))
     if recs_problems or any(p.severity == "error" for p in loaded.problems):
         return RulesReading(None, problems, experiment_problems)
-    version = RulesVersion(RuleBook(loaded, artifacts=artifacts), experiments, recs_filters, tuple(problems))
+    book = RuleBook(loaded, artifacts=artifacts)
+    version = RulesVersion(book, experiments, recs_filters, tuple(problems), monitor)
     return RulesReading(version, problems, experiment_problems)
 
 
@@ -169,6 +175,10 @@ class Workspace:
     @property
     def experiments(self) -> dict[str, Experiment]:
         return self.rules().experiments
+
+    @property
+    def monitor(self) -> MonitorSettings:
+        return self.rules().monitor
 
     @property
     def recs_filters(self) -> BusinessFilters:

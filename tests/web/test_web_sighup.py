@@ -41,7 +41,7 @@ def test_sighup_loads_newest_artifacts(tmp_path):
         )
         assert trained.exit_code == 0, trained.output
         server.proc.send_signal(signal.SIGHUP)
-        _wait_for(server, "SIGHUP: loaded the newest recommendation artifacts")
+        _wait_for(server, "SIGHUP: loaded the serving recommendation artifacts")
         assert server.proc.poll() is None, "the server keeps running"
     finally:
         server.stop()

@@ -216,6 +216,7 @@ def render_partition(job: PartitionJob) -> dict[str, Any]:
     from tailor.core import parse_at, preloaded
     from tailor.email import RenderAborted, TailorError
     from tailor.experiments.exposures import now_naive, record_exposures
+    from tailor.monitor.sends import record_sends, send_row_of
 
     fs, root = url_to_fs(job.out_url)
     done_path = f"{root}/{done_name(job.index)}"
@@ -255,6 +256,7 @@ def render_partition(job: PartitionJob) -> dict[str, Any]:
         "skipped": [],
     }
     exposures: list[dict[str, Any]] = []
+    sends: list[dict[str, Any]] = []  # the sends log, written for the whole partition like the exposures
 
     def rendered() -> Iterator[dict[str, Any]]:
         for recipient, key in zip(job.recipients, keys, strict=True):
@@ -289,6 +291,8 @@ def render_partition(job: PartitionJob) -> dict[str, Any]:
                 marker["fallbacks"][reason] = marker["fallbacks"].get(reason, 0) + 1
             # an unknown recipient renders the defaults: its reference still names it
             profile_id = str((doc or {}).get("id") or recipient.get("id") or recipient.get("user_id") or "") or None
+            if email.recipient_id:
+                sends.append(send_row_of(email, send_id, at))
             for name, info in email.experiments.items():
                 if profile_id:
                     exposures.append(
@@ -317,6 +321,8 @@ def render_partition(job: PartitionJob) -> dict[str, Any]:
         write_shard(fs, f"{root}/{shard_name(job.index, run.format)}", run.format, rendered())
     if exposures and store is not None:
         record_exposures(store, exposures)  # idempotent per (experiment, person, send id): a redone partition adds none
+    if sends and store is not None:
+        record_sends(store, sends)  # idempotent per (person, send id), like the exposures
     _write_atomically(fs, done_path, json.dumps(marker).encode())
     return marker
 

@@ -10,6 +10,7 @@ from tailor.cli.deliver import deliver, send_test
 from tailor.cli.experiments import experiments
 from tailor.cli.ingest import ingest
 from tailor.cli.maintenance import maintenance
+from tailor.cli.monitor import monitor
 from tailor.cli.personas import personas
 from tailor.cli.preview import preview
 from tailor.cli.profiles import profiles
@@ -41,3 +42,4 @@ main.add_command(maintenance)
 main.add_command(personas)
 main.add_command(deliver)
 main.add_command(send_test)
+main.add_command(monitor)

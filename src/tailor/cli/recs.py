@@ -1,4 +1,4 @@
-"""``tailor recs``: train the built-in recommenders, evaluate them offline."""
+"""``tailor recs``: train the built-in recommenders, evaluate them offline, roll trained versions out and back."""
 
 from __future__ import annotations
 
@@ -63,14 +63,41 @@ def recs() -> None:
     "--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Artifacts folder (TAILOR_ARTIFACTS)."
 )
 @click.option("--keep", default=5, show_default=True, help="Versions to keep; older ones are deleted.")
+@click.option(
+    "--ramp",
+    "ramp_share",
+    default=None,
+    help="Serve a version that passes the offline gate to this share of recipients first (e.g. 10%%), "
+    "as a challenger, instead of promoting it at once.",
+)
+@click.option(
+    "--tolerance", default=0.0, show_default=True, help="How much worse (NDCG@10) than the champion still passes."
+)
 def train(
-    events_path: str | None, catalog_path: str | None, database_url: str | None, out_dir: str | None, keep: int
+    events_path: str | None,
+    catalog_path: str | None,
+    database_url: str | None,
+    out_dir: str | None,
+    keep: int,
+    ramp_share: str | None,
+    tolerance: float,
 ) -> None:
-    """Fit every built-in model and save a new versioned artifact."""
+    """Fit every built-in model, compare it with the champion offline, save it and roll it out.
+
+    The new models and the serving champion are scored on the same held-out interactions
+    (the newest 20% of each user's). A new version not worse than the champion becomes the
+    champion (or, with --ramp, the challenger for that share of recipients); a worse one is
+    saved but not served. After an erasure the retrain serves whatever its metrics.
+    """
+    from tailor.privacy import clear_retrain_flag
+    from tailor.privacy.retrain import retrain_needed
+    from tailor.recommendations.evaluation import compare_on_holdout
     from tailor.recommendations.persistence import prune, save_models
-    from tailor.recommendations.training import fit_models, read_catalog_file, read_events_file
+    from tailor.recommendations.rollout import adopt, current, kept, manifest, offline_gate, serving
+    from tailor.recommendations.training import fit_models, read_catalog_file, read_events_file, standard_models
 
     settings = _settings(database_url=database_url, artifacts=out_dir)
+    share = _share(ramp_share) if ramp_share is not None else 0.0
     catalog: list[dict[str, Any]] = []
     if events_path is None:
         interactions, catalog = _from_store(settings.database_url)
@@ -80,6 +107,16 @@ def train(
         catalog = read_catalog_file(catalog_path)
     if interactions.empty:
         _fail("no interactions to train on")
+    served = serving(settings.artifacts)
+    champion_info = manifest(settings.artifacts, served.champion_version) if served and served.champion_version else {}
+    comparison = compare_on_holdout(
+        standard_models(with_content=bool(catalog)),
+        served.champion if served is not None else None,
+        interactions,
+        champion_trained_until=champion_info.get("trained_until"),
+        catalog=catalog or None,
+    )
+    passed, detail = offline_gate(comparison, tolerance)
     models = fit_models(interactions, catalog or None)
     path = save_models(
         models,
@@ -88,14 +125,107 @@ def train(
             "interactions": int(len(interactions)),
             "users": int(interactions["user_id"].nunique()),
             "catalog": len(catalog),
+            "trained_until": _trained_until(interactions),
+            "offline": {**comparison, "champion_version": served.champion_version if served else None},
+            "gate": {"passed": passed, "detail": detail, "tolerance": tolerance},
         },
     )
-    prune(settings.artifacts, keep=keep)
-    from tailor.privacy import clear_retrain_flag
-
+    erasure = retrain_needed(settings.artifacts) is not None
+    rollout = adopt(settings.artifacts, path.name, passed=passed, detail=detail, ramp_share=share, erasure=erasure)
+    prune(settings.artifacts, keep=keep, protect=kept(settings.artifacts), remove=rollout.erased)
     if clear_retrain_flag(settings.artifacts):
         click.echo("cleared the retrain flag left by an erasure request")
     click.echo(f"trained {', '.join(models)} on {len(interactions)} interactions -> {path}")
+    click.echo(f"offline: {detail}")
+    state = current(settings.artifacts)
+    if state.champion == path.name:
+        click.echo(f"serving: {path.name} is the champion")
+    elif state.challenger == path.name:
+        click.echo(f"serving: {path.name} is the challenger for {state.share:.0%} of recipients")
+    else:
+        click.echo(f"serving: kept the champion {state.champion}; {path.name} is saved but not served")
+
+
+def _trained_until(interactions: pd.DataFrame) -> str | None:
+    """The newest interaction a version learned from (the gate knows what it cannot have seen)."""
+    if "timestamp" not in interactions or interactions["timestamp"].isna().all():
+        return None
+    return pd.to_datetime(interactions["timestamp"], utc=True).max().isoformat()
+
+
+def _share(text: str) -> float:
+    value = text.strip()
+    try:
+        share = float(value[:-1]) / 100 if value.endswith("%") else float(value)
+    except ValueError:
+        _fail(f"--ramp: {text!r} is not a share (use 10% or 0.1)")
+    if not 0 < share <= 1:
+        _fail(f"--ramp: {text!r} must be above 0 and at most 100%")
+    return share
+
+
+@recs.command("status")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Artifacts folder.")
+def status(out_dir: str | None) -> None:
+    """Which trained version serves (champion, challenger and its share), and every version's offline score."""
+    from tailor.recommendations.persistence import list_versions
+    from tailor.recommendations.rollout import current, manifest
+
+    artifacts = _settings(artifacts=out_dir).artifacts
+    state = current(artifacts)
+    if state.champion is None:
+        _fail(f"no trained version in {artifacts} (run `tailor recs train`)")
+    click.echo(f"champion:   {state.champion}")
+    if state.challenger:
+        click.echo(f"challenger: {state.challenger} ({state.share:.0%} of recipients)")
+    for path in reversed(list_versions(artifacts)):
+        info = manifest(artifacts, path.name)
+        gate = (info.get("gate") or {}).get("detail", "not evaluated")
+        role = {state.champion: "champion", state.challenger: "challenger"}.get(path.name, "")
+        role = "erased" if path.name in state.erased else role
+        click.echo(f"  {path.name}  {role:<10}  {gate}")
+
+
+@recs.command("ramp")
+@click.argument("share")
+@click.option("--version", default=None, help="The version to ramp (default: the current challenger).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Artifacts folder.")
+def ramp_command(share: str, version: str | None, out_dir: str | None) -> None:
+    """Serve the challenger to SHARE of recipients (e.g. 50%); a running service follows within a second."""
+    from tailor.recommendations.rollout import RolloutError, ramp
+
+    try:
+        state = ramp(_settings(artifacts=out_dir).artifacts, _share(share), version)
+    except RolloutError as exc:
+        _fail(str(exc))
+    click.echo(f"challenger {state.challenger} serves {state.share:.0%} of recipients; champion {state.champion}")
+
+
+@recs.command("promote")
+@click.argument("version", required=False)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Artifacts folder.")
+def promote_command(version: str | None, out_dir: str | None) -> None:
+    """Make the challenger (or VERSION) the champion."""
+    from tailor.recommendations.rollout import RolloutError, promote
+
+    try:
+        state = promote(_settings(artifacts=out_dir).artifacts, version)
+    except RolloutError as exc:
+        _fail(str(exc))
+    click.echo(f"champion: {state.champion}")
+
+
+@recs.command("rollback")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Artifacts folder.")
+def rollback_command(out_dir: str | None) -> None:
+    """Stop the challenger, or, without one, serve the previous champion again."""
+    from tailor.recommendations.rollout import RolloutError, rollback
+
+    try:
+        state = rollback(_settings(artifacts=out_dir).artifacts)
+    except RolloutError as exc:
+        _fail(str(exc))
+    click.echo(f"champion: {state.champion}" + (f"; challenger {state.challenger}" if state.challenger else ""))
 
 
 @recs.command("evaluate")

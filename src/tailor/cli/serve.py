@@ -122,16 +122,17 @@ def _require_store(database_url: str, *, create: bool) -> None:
 
 
 def _reload_models_on_sighup(tailor: Tailor, settings: Settings) -> None:
-    """``kill -HUP`` loads the newest ``tailor recs train`` artifacts without a restart.
+    """``kill -HUP`` loads the trained versions that serve (``rollout.json``) without a restart.
 
-    (Under gunicorn, SIGHUP restarts the workers gracefully and each loads the newest.)
+    (Under gunicorn, SIGHUP restarts the workers gracefully and each loads them. A change
+    to ``rollout.json`` is also picked up within a second without any signal.)
     """
     import signal
 
     def reload(signum: int, frame: FrameType | None) -> None:
         loaded = tailor.recommender.reload(settings.artifacts)
         click.echo(
-            f"SIGHUP: {'loaded the newest' if loaded else 'no'} recommendation artifacts in {settings.artifacts}",
+            f"SIGHUP: {'loaded the serving' if loaded else 'no'} recommendation artifacts in {settings.artifacts}",
             err=True,
         )
 

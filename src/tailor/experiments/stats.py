@@ -53,6 +53,20 @@ def compare(
     return lift, p_a - p_c - z * se, p_a - p_c + z * se, float(p_value)
 
 
+def wilson_interval(hits: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of the rate ``hits / n`` (sensible at 0 or few hits, unlike Wald).
+
+    ``(0.0, 0.0)`` when ``n`` is 0.
+    """
+    if not n:
+        return 0.0, 0.0
+    z = _z(0.5 + confidence / 2)
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def sample_ratio_mismatch(observed: dict[str, int], expected_shares: dict[str, float]) -> float | None:
     """Chi-square (goodness of fit) p-value of the arm sizes against the configured weights."""
     from scipy.special import chdtrc

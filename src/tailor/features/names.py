@@ -15,3 +15,28 @@ FEATURE_NAMES: tuple[str, ...] = (
     "engagement_score",
     "lifecycle_stage",
 )
+
+#: the features that are numbers (clustering and drift's KS tests need numbers)
+NUMERIC_FEATURES: tuple[str, ...] = (
+    "days_since_purchase",
+    "days_since_first_seen",
+    "days_since_signup",
+    "orders_total",
+    "orders_90d",
+    "lifetime_value",
+    "average_order_value",
+    "views_30d",
+    "engagement_score",
+)
+#: the numeric features about recent behaviour. Drift compares these only: totals and ages
+#: (``orders_total``, ``days_since_first_seen``) grow with the store's own age, so comparing
+#: two moments would report every young store as drifting.
+RECENT_NUMERIC_FEATURES: tuple[str, ...] = (
+    "days_since_purchase",
+    "orders_90d",
+    "average_order_value",
+    "views_30d",
+    "engagement_score",
+)
+#: the features that are one label each (drift compares their shares)
+LABEL_FEATURES: tuple[str, ...] = ("favorite_category", "favorite_brand", "lifecycle_stage")

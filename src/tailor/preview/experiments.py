@@ -9,12 +9,14 @@ archived and still opens offline.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup, escape
 
 from tailor.experiments.report import Report
 from tailor.experiments.spec import Experiment
+from tailor.experiments.stats import wilson_interval
 from tailor.preview.ui import stylesheet, ui_env
 
 #: one colour per arm, in order (control first); the holdout is grey
@@ -30,14 +32,9 @@ def arm_colours(report: Report) -> dict[str, str]:
     return colours
 
 
-def rate_interval(conversions: int, recipients: int, z: float = 1.959964) -> tuple[float, float]:
+def rate_interval(conversions: int, recipients: int) -> tuple[float, float]:
     """95% Wilson interval of one arm's rate (sensible at 0 or few conversions, unlike Wald)."""
-    if not recipients:
-        return 0.0, 0.0
-    p = conversions / recipients
-    centre = (p + z * z / (2 * recipients)) / (1 + z * z / recipients)
-    half = z * math.sqrt(p * (1 - p) / recipients + z * z / (4 * recipients**2)) / (1 + z * z / recipients)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    return wilson_interval(conversions, recipients)
 
 
 def exposure_chart(report: Report, width: int = 640, height: int = 220) -> Markup:
@@ -91,47 +88,78 @@ def exposure_chart(report: Report, width: int = 640, height: int = 220) -> Marku
     return Markup("".join(parts))
 
 
+@dataclass(frozen=True)
+class Interval:
+    """One row of an :func:`interval_chart`: a rate with its 95% interval."""
+
+    label: str
+    rate: float
+    low: float
+    high: float
+    colour: str
+    #: the hover text after the label (``"12 of 400"``)
+    detail: str = ""
+
+
 def rate_chart(report: Report, width: int = 640) -> Markup:
     """Each arm's conversion rate as a dot with its 95% interval as a bar, on a shared axis from 0."""
     arms = [a for a in report.arms if a.recipients]
     if not arms:
         return Markup('<p class="muted">no recipients yet</p>')
     colours = arm_colours(report)
-    intervals = {a.variant: rate_interval(a.conversions, a.recipients) for a in arms}
-    top = max(high for _, high in intervals.values()) or 0.01
-    top = _nice(top * 1.1)
-    left, right, row = 130, 70, 30
-    height = row * len(arms) + 30
+    rows = []
+    for arm in arms:
+        low, high = rate_interval(arm.conversions, arm.recipients)
+        colour = colours.get(arm.variant, HOLDOUT_COLOUR)
+        detail = f"{arm.conversions:,} of {arm.recipients:,}"
+        rows.append(Interval(arm.variant, arm.rate, low, high, colour, detail))
+    control = next((a for a in arms if a.variant == report.control), None)
+    return interval_chart(
+        rows, "conversion rate per variant with 95% intervals", baseline=control.rate if control else None, width=width
+    )
+
+
+def interval_chart(
+    rows: list[Interval], label: str, *, baseline: float | None = None, width: int = 640, css_class: str = "rates"
+) -> Markup:
+    """Rates as dots with their 95% intervals as bars on a shared axis from 0; ``baseline`` as a line.
+
+    Each row is a ``<g class="arm" data-arm=… data-rate=… data-low=… data-high=…>`` so
+    tests and scripts can read the numbers back off the page.
+    """
+    if not rows:
+        return Markup('<p class="muted">nothing to show yet</p>')
+    top = _nice(max(max(r.high for r in rows), baseline or 0.0, 0.001) * 1.1)
+    left = max(130, 7 * max(len(r.label) for r in rows) + 16)
+    right, row_height = 70, 30
+    height = row_height * len(rows) + 30
     plot_w = width - left - right
 
     def x(rate: float) -> float:
         return left + plot_w * rate / top
 
     parts = [
-        f'<svg class="chart rates" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-        f'aria-label="conversion rate per variant with 95% intervals" xmlns="http://www.w3.org/2000/svg">',
+        f'<svg class="chart {css_class}" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">',
         f'<line x1="{left}" y1="{height - 22}" x2="{width - right}" y2="{height - 22}" class="axis"/>',
         f'<text x="{left}" y="{height - 6}" class="tick" text-anchor="middle">0%</text>',
         f'<text x="{x(top):.1f}" y="{height - 6}" class="tick" text-anchor="middle">{top:.1%}</text>',
     ]
-    control = next((a for a in arms if a.variant == report.control), None)
-    if control:
-        cx = x(control.rate)
+    if baseline is not None:
+        cx = x(baseline)
         parts.append(f'<line x1="{cx:.1f}" y1="4" x2="{cx:.1f}" y2="{height - 22}" class="control-line"/>')
-    for index, arm in enumerate(arms):
-        low, high = intervals[arm.variant]
-        cy = 16 + row * index
-        colour = colours.get(arm.variant, HOLDOUT_COLOUR)
+    for index, item in enumerate(rows):
+        cy = 16 + row_height * index
         parts.append(
-            f'<g class="arm" data-arm="{escape(arm.variant)}" data-rate="{arm.rate:.6f}" '
-            f'data-low="{low:.6f}" data-high="{high:.6f}">'
-            f'<text x="{left - 8}" y="{cy + 4}" text-anchor="end" class="label">{escape(arm.variant)}</text>'
-            f'<rect class="ci" x="{x(low):.1f}" y="{cy - 4}" width="{max(x(high) - x(low), 1):.1f}" height="8" '
-            f'fill="{colour}" fill-opacity="0.25" stroke="{colour}"/>'
-            f'<circle cx="{x(arm.rate):.1f}" cy="{cy}" r="4.5" fill="{colour}"/>'
-            f'<text x="{width - right + 6}" y="{cy + 4}" class="value">{arm.rate:.2%}</text>'
-            f"<title>{escape(arm.variant)}: {arm.rate:.2%} (95% interval {low:.2%} – {high:.2%}), "
-            f"{arm.conversions:,} of {arm.recipients:,}</title></g>"
+            f'<g class="arm" data-arm="{escape(item.label)}" data-rate="{item.rate:.6f}" '
+            f'data-low="{item.low:.6f}" data-high="{item.high:.6f}">'
+            f'<text x="{left - 8}" y="{cy + 4}" text-anchor="end" class="label">{escape(item.label)}</text>'
+            f'<rect class="ci" x="{x(item.low):.1f}" y="{cy - 4}" width="{max(x(item.high) - x(item.low), 1):.1f}" '
+            f'height="8" fill="{item.colour}" fill-opacity="0.25" stroke="{item.colour}"/>'
+            f'<circle cx="{x(item.rate):.1f}" cy="{cy}" r="4.5" fill="{item.colour}"/>'
+            f'<text x="{width - right + 6}" y="{cy + 4}" class="value">{item.rate:.2%}</text>'
+            f"<title>{escape(item.label)}: {item.rate:.2%} (95% interval {item.low:.2%} – {item.high:.2%})"
+            f"{', ' + escape(item.detail) if item.detail else ''}</title></g>"
         )
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -17,12 +17,14 @@ import csv
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from .base import Recommender
+from .interactions import weigh
 
 _USER_NAMES = ("user_id", "user", "userid", "uid", "customer_id")
 _ITEM_NAMES = ("product_id", "item_id", "item", "itemid", "iid", "product", "movie_id", "sku")
@@ -106,7 +108,12 @@ def split_interactions(
     seed: int = 42,
     min_positives: int = 5,
 ) -> Split:
-    """Per-user holdout; see the module docstring for the protocol."""
+    """Per-user holdout; see the module docstring for the protocol.
+
+    Interactions without a ``weight`` (Segment events, the store's) are weighed by event first.
+    """
+    if "weight" not in interactions.columns:
+        interactions = weigh(interactions)
     frame = interactions.drop_duplicates(["user_id", "product_id"], keep="last").reset_index(drop=True)
     users = np.asarray(pd.unique(frame["user_id"]), dtype=object)
     items = np.asarray(pd.unique(frame["product_id"]), dtype=object)
@@ -216,3 +223,57 @@ def evaluate_models(
     for name, fit in (extra or {}).items():
         rows.append({"model": name, **ranking_metrics(fit(train), train, test, k)})
     return pd.DataFrame(rows).set_index("model")
+
+
+def compare_on_holdout(
+    candidate: Mapping[str, Recommender],
+    champion: Mapping[str, Recommender] | None,
+    interactions: pd.DataFrame,
+    *,
+    champion_trained_until: str | None = None,
+    catalog=None,
+    model: str | None = None,
+    k: int = 10,
+    min_positives: int = 5,
+) -> dict[str, Any]:
+    """The serving model of ``candidate`` (unfitted) against the ``champion``'s, on the same held-out data.
+
+    The newest 20% of each user's interactions are held out (the ``time`` protocol) and
+    the candidate is fitted on the rest. The champion is scored as trained when it was
+    trained before every held-out interaction (``champion_trained_until``, from its
+    manifest): then the comparison also catches new data that trains a worse model.
+    A champion that has seen held-out interactions would be flattered by them, so its
+    configuration is refitted on the same training part instead ("refit" in the result):
+    then the comparison catches a worse model or configuration, on equal data.
+    ``model`` is the serving model's name (default: the first of the service's preference
+    order that is present).
+    """
+    from sklearn.base import clone
+
+    from .service import MODEL_PREFERENCE
+
+    name = model or next((m for m in MODEL_PREFERENCE if m in candidate), None)
+    if name is None:
+        raise ValueError("no servable model among the candidates")
+    split = split_interactions(interactions, protocol="time", min_positives=min_positives)
+    train, test = split.matrices()
+    fitted = candidate[name].fit(split.train, catalog)
+    result: dict[str, Any] = {
+        "model": name,
+        "protocol": "time, newest 20% of each user's interactions held out",
+        "challenger": ranking_metrics(model_scores_fn(fitted, split, train), train, test, k),
+        "champion": None,
+        "champion_refit": False,
+    }
+    champion_model = (champion or {}).get(name)
+    if champion_model is None or getattr(champion_model, "items_", None) is None:
+        return result
+    first_held_out = pd.to_datetime(split.test["timestamp"], utc=True).min() if len(split.test) else None
+    trained_until = pd.Timestamp(champion_trained_until) if champion_trained_until else None
+    if trained_until is not None and trained_until.tzinfo is None:
+        trained_until = trained_until.tz_localize("UTC")
+    if trained_until is None or first_held_out is None or trained_until >= first_held_out:
+        champion_model = clone(champion_model).fit(split.train, catalog)
+        result["champion_refit"] = True
+    result["champion"] = ranking_metrics(model_scores_fn(champion_model, split, train), train, test, k)
+    return result

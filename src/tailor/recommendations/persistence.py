@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -99,10 +99,23 @@ def load_latest(directory: str | os.PathLike[str]) -> dict[str, Recommender] | N
     return load_version(versions[-1]) if versions else None
 
 
-def prune(directory: str | os.PathLike[str], keep: int = 5) -> list[Path]:
-    """Delete all but the ``keep`` newest versions; returns what was removed."""
+def prune(
+    directory: str | os.PathLike[str],
+    keep: int = 5,
+    *,
+    protect: Iterable[str] = (),
+    remove: Iterable[str] = (),
+) -> list[Path]:
+    """Delete all but the ``keep`` newest versions; returns what was removed.
+
+    ``protect`` names versions kept whatever their age (the champion, the challenger,
+    earlier champions to roll back to); ``remove`` names versions deleted whatever
+    their age (trained before an erasure). ``remove`` wins.
+    """
     versions = list_versions(directory)
-    removed = versions[:-keep] if keep > 0 else versions
+    protected, doomed = set(protect), set(remove)
+    newest = {p.name for p in (versions[-keep:] if keep > 0 else [])}
+    removed = [p for p in versions if p.name in doomed or (p.name not in newest and p.name not in protected)]
     for path in removed:
         shutil.rmtree(path, ignore_errors=True)
     return removed

@@ -37,13 +37,16 @@ class RecResult:
     products: list[dict[str, Any]]
     provider: str | None
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    #: the trained version (artifact folder) of the built-in model that answered, if one did
+    version: str | None = None
 
     @property
     def hidden(self) -> bool:
         return self.provider is None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"products": self.products, "provider": self.provider, "attempts": self.attempts}
+        found = {"products": self.products, "provider": self.provider, "attempts": self.attempts}
+        return {**found, "version": self.version} if self.version else found
 
 
 #: a provider's answer before filtering: (provider, scored candidates, reason for the trace)
@@ -68,6 +71,17 @@ class _Request:
 
 #: a recommended product as the product-card partial shows it (the one card shape of tailor.vocabulary)
 product_card = card
+
+
+def in_challenger_share(profile_id: Any, share: float) -> bool:
+    """Whether this recipient gets the challenger model during a ramp (sticky per recipient)."""
+    if not profile_id or share <= 0:
+        return False
+    from tailor.experiments.assign import bucket
+
+    from .rollout import ROLLOUT_BUCKET
+
+    return bucket(ROLLOUT_BUCKET, str(profile_id)) < share
 
 
 def favorite_category(
@@ -126,6 +140,13 @@ class RecommendationService:
         self.backfill = backfill
         self.model_name = model_name
         self._lock = threading.Lock()
+        self._artifacts: Any = None
+        self._rollout_every = 1.0
+        self._rollout_checked = 0.0
+        self._rollout_stamp: tuple[int, int] | None = None
+        #: during a ramp: (model name, model, share of recipients, version)
+        self._challenger: tuple[str, Any, float, str | None] | None = None
+        self._version: str | None = None
         self.set_models(models or {})
 
     @classmethod
@@ -145,11 +166,12 @@ class RecommendationService:
         With no trained artifacts yet, models are fitted in memory from the store's
         interactions (small shops; ``tailor recs train`` is the way for real ones).
         """
-        from .persistence import load_latest
+        from .rollout import serving
 
         if catalog is None:
             catalog = list(store.catalog()) if store is not None else []
-        models = load_latest(settings.artifacts)
+        served = serving(settings.artifacts)
+        models = served.champion if served is not None else None
         if models is None and store is not None and hasattr(store, "interactions"):
             from .training import fit_models  # pandas, SciPy, scikit-learn: only when there is data to fit
 
@@ -161,13 +183,17 @@ class RecommendationService:
         client = (
             ExternalRecsClient(settings.recs_url, max_bytes=settings.outbound_max_bytes) if settings.recs_url else None
         )
-        return cls(
+        service = cls(
             catalog,
             models or {},
             budget_ms=settings.budget_ms,
             filters=filters if filters is not None else _rules_filters(settings.rules),
             client=client,
         )
+        service.watch_artifacts(settings.artifacts)
+        if served is not None:
+            service.use(served)
+        return service
 
     @property
     def catalog_index(self) -> dict[str, dict[str, Any]]:
@@ -175,18 +201,52 @@ class RecommendationService:
         return self.catalog
 
     def reload(self, directory: Any) -> bool:
-        """Load the newest artifacts from ``directory`` (e.g. on SIGHUP); False when there are none."""
-        from .persistence import load_latest
+        """Load the versions ``rollout.json`` names (or the newest) from ``directory``, e.g. on SIGHUP.
 
-        models = load_latest(directory)
-        if models is None:
+        False when nothing was trained yet.
+        """
+        from .rollout import serving, stamp
+
+        served = serving(directory)
+        self._rollout_stamp = stamp(directory)
+        if served is None:
             return False
-        self.set_models(models)
+        self.use(served)
         return True
+
+    def watch_artifacts(self, directory: Any, every_seconds: float = 1.0) -> None:
+        """Re-read ``rollout.json`` in ``directory`` when it changes (looked at most once per ``every_seconds``)."""
+        from .rollout import stamp
+
+        self._artifacts = directory
+        self._rollout_every = every_seconds
+        self._rollout_checked = time.monotonic()
+        self._rollout_stamp = stamp(directory)
+
+    def _follow_rollout(self) -> None:
+        """A promotion, ramp or rollback (``tailor recs …``) takes effect without a restart."""
+        if self._artifacts is None or time.monotonic() - self._rollout_checked < self._rollout_every:
+            return
+        from .rollout import stamp
+
+        self._rollout_checked = time.monotonic()
+        if stamp(self._artifacts) != self._rollout_stamp:
+            self.reload(self._artifacts)
+
+    def use(self, served: Any) -> None:
+        """Serve a :class:`~.rollout.Serving`: the champion's models, and the challenger's for its share."""
+        self.set_models(served.champion or {}, version=served.champion_version)
+        challenger = None
+        if served.challenger is not None and served.share > 0:
+            name = self.model_name or next((m for m in MODEL_PREFERENCE if m in served.challenger), None)
+            if name is not None:
+                challenger = (name, served.challenger[name], served.share, served.challenger_version)
+        with self._lock:
+            self._challenger = challenger
 
     # -- models ---------------------------------------------------------------------
 
-    def set_models(self, models: Mapping[str, Recommender]) -> None:
+    def set_models(self, models: Mapping[str, Recommender], *, version: str | None = None) -> None:
         """Swap in newly trained models (e.g. after ``tailor recs train``), atomically."""
         models = dict(models)
         name = self.model_name or next((m for m in MODEL_PREFERENCE if m in models), None)
@@ -194,6 +254,7 @@ class RecommendationService:
         with self._lock:
             self._models = models
             self._model = (name, models.get(name)) if name else (None, None)
+            self._version = version
             self._popular = popular
             self._popular_reason = popular_reason
 
@@ -250,7 +311,9 @@ class RecommendationService:
             ids = outcome.products
             if self.backfill and len(ids) < n:
                 ids = self._backfill(ids, n, slot, purchased, exclude, attempts)
-            return RecResult([product_card(self.catalog[p]) for p in ids], provider, attempts)
+            built_in = provider is not None and provider == model_name
+            cards = [product_card(self.catalog[p]) for p in ids]
+            return RecResult(cards, provider, attempts, version if built_in else None)
 
         def try_candidates(provider: str, candidates: list[tuple[str, float]], reason: str) -> FilterOutcome | None:
             outcome = self.filters.apply(candidates, self.catalog, n, slot=slot, purchased=purchased, exclude=exclude)
@@ -267,9 +330,13 @@ class RecommendationService:
             attempt(provider, "empty", "; ".join(x for x in (why, reason, detail) if x))
             return None
 
+        self._follow_rollout()
         with self._lock:
             model_name, model = self._model
+            version, challenger = self._version, self._challenger
             popular, popular_reason = self._popular, self._popular_reason
+        if challenger is not None and in_challenger_share(profile.get("id"), challenger[2]):
+            model_name, model, _, version = challenger
 
         request = _Request(profile, slot, n, deadline, personalized, features, events, purchased, exclude, attempt)
         # each provider runs only when the ones before it gave nothing that passed the filters

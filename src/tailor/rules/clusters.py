@@ -19,22 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tailor.features.names import FEATURE_NAMES
+from tailor.features.names import FEATURE_NAMES, NUMERIC_FEATURES
 
 #: RFM shorthands -> computed features
 ALIASES = {"recency": "days_since_purchase", "frequency": "orders_total", "monetary": "lifetime_value"}
 #: computed features that are numbers (clustering needs numbers)
-NUMERIC = (
-    "days_since_purchase",
-    "days_since_first_seen",
-    "days_since_signup",
-    "orders_total",
-    "orders_90d",
-    "lifetime_value",
-    "average_order_value",
-    "views_30d",
-    "engagement_score",
-)
+NUMERIC = NUMERIC_FEATURES
 DEFAULT_LABELS = {4: ["champions", "loyal", "at_risk", "hibernating"], 3: ["champions", "regulars", "hibernating"]}
 ARTIFACT_FOLDER = "segments"
 

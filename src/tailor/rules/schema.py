@@ -153,6 +153,10 @@ RULE_FILE = {
             "description": "the catalog's columns (what a product can hold besides the recommendation fields)",
         },
         "frequency_cap": FREQUENCY_CAP,
+        "monitor": {
+            "type": "object",
+            "description": "outcome attribution and drift alert thresholds (docs/monitoring.md)",
+        },
     },
 }
 

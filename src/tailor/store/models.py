@@ -167,6 +167,37 @@ class Exposure(Base):
     exposed_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class Send(Base):
+    """One email rendered for a recipient, and what personalization chose for it.
+
+    Written at render (once per ``send_key``) so outcomes can be credited to the blocks,
+    rules, segments and recommender behind them (:mod:`tailor.monitor.outcomes`). Nothing
+    personal but the profile id: erasure and merges find the row by it.
+    """
+
+    __tablename__ = "sends"
+    __table_args__ = (
+        UniqueConstraint("profile_id", "send_key", name="uq_sends_send"),
+        Index("ix_sends_sent_at", "sent_at"),
+        Index("ix_sends_profile", "profile_id", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    profile_id: Mapped[str] = mapped_column(String(255))
+    send_key: Mapped[str] = mapped_column(String(255))
+    template: Mapped[str] = mapped_column(String(255))
+    sent_at: Mapped[datetime] = mapped_column(DateTime)
+    #: in the control group: rendered without personalization, to measure its lift
+    control: Mapped[bool] = mapped_column(default=False)
+    #: ``{slot: block}``
+    blocks: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    #: ``{slot: winning rule id or null}``
+    rules: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    segments: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    #: ``{"provider": ..., "products": [ids]}`` when the email showed recommendations
+    recs: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
 class UsedWebhookToken(Base):
     """A single-use ESP webhook token (Mailgun's ``signature.token``) already seen, until it expires.
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -304,6 +305,33 @@ def send_test_api() -> Response:
     )
 
 
+def outcomes() -> Any:
+    """``/preview/outcomes``: sends and their outcomes per template, block, rule, segment, recommender."""
+    from datetime import timedelta
+
+    from tailor.monitor.outcomes import report_from_store
+    from tailor.preview.outcomes import view
+    from tailor.vocabulary.times import to_utc
+
+    tailor = _studio().tailor
+    store = tailor.store
+    if store is None:
+        message = "no store is configured (database_url): there are no sends to report"
+        return render_template("preview/error.html", message=message), 404
+    at = to_utc(current_app.config.get(AT_KEY) or datetime.now(UTC))
+    moments = {}
+    for name in ("since", "until"):
+        text = request.args.get(name)
+        if text:
+            moments[name] = to_utc(text)
+            if moments[name] is None:
+                return render_template("preview/error.html", message=f"{name}: not a date: {text!r}"), 400
+    until = moments.get("until") or at
+    since = moments.get("since") or until - timedelta(days=28)
+    report = report_from_store(store, tailor.monitor.outcomes, since=since, until=until, at=max(at, until))
+    return render_template("preview/outcomes.html", **view(report))
+
+
 #: (rule, view, methods): the endpoint is the view's name (``preview.<name>`` in url_for and the policy)
 _ROUTES: list[tuple[str, Callable[..., Any], list[str]]] = [
     ("/login", login, ["GET", "POST"]),
@@ -314,6 +342,7 @@ _ROUTES: list[tuple[str, Callable[..., Any], list[str]]] = [
     ("/grid", grid, ["GET"]),
     ("/experiments", experiments_list, ["GET"]),
     ("/experiments/<name>", experiment_view, ["GET"]),
+    ("/outcomes", outcomes, ["GET"]),
     ("/api/version", version, ["GET"]),
     ("/api/send-test", send_test_api, ["POST"]),
 ]

@@ -1,0 +1,1 @@
+"""Watching personalization work: drift of what tailor sees (:mod:`tailor.monitor.drift`)."""

@@ -1,0 +1,125 @@
+"""What the store says about each window: the inputs of a drift report.
+
+The recent window is ``[at - window, at)``, the reference ``[at - window - reference,
+at - window)``. From the events of each window this module builds the checks of
+:mod:`tailor.monitor.drift`:
+
+- volume per event kind (a track event's name, else the message type) and in all: a
+  source that stops sending, or sends twice, is a pipeline break;
+- the mix of event kinds;
+- the computed features of the profiles active in each window, as of the window's end
+  (recent-behaviour numbers by KS, labels such as ``lifecycle_stage`` by their shares);
+- segment membership of those profiles (in or out, one check per segment), when the
+  caller passes ``segments_of`` (it needs the rules, which the store does not have).
+
+Profiles that refused personalization are left out, as everywhere features are computed.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from tailor.features.names import LABEL_FEATURES, RECENT_NUMERIC_FEATURES
+from tailor.monitor.drift import Check, DriftThresholds, ks_check, shares_check, volume_check
+from tailor.vocabulary.times import to_utc
+
+#: segment membership is computed per profile: a window's sample is capped at this many
+SEGMENT_SAMPLE = 2000
+
+
+def drift_checks(
+    store: Any,
+    at: datetime,
+    thresholds: DriftThresholds,
+    *,
+    segments_of: Callable[[str, datetime], list[str]] | None = None,
+) -> list[Check]:
+    """Every check comparing the recent window with the reference, read from ``store``."""
+    from tailor.features import compute_features_frame
+
+    at = to_utc(at)
+    current_start = at - thresholds.window
+    reference_start = current_start - thresholds.reference
+    events = store.events_frame()
+    refused = store.personalization_refused()
+    events = events[~events["profile_id"].isin(refused) & (events["timestamp"] < pd.Timestamp(at))]
+    events = events.assign(kind=events["event"].where(events["type"] == "track", events["type"]).fillna(""))
+    in_current = events["timestamp"] >= pd.Timestamp(current_start)
+    in_reference = ~in_current & (events["timestamp"] >= pd.Timestamp(reference_start))
+    recent, before = events[in_current], events[in_reference]
+
+    # more events from proportionally more people is a bigger audience; more events from
+    # the same people (a source sending twice), or fewer events at all, is a pipeline break
+    audience_growth = _daily(recent["profile_id"].nunique(), thresholds.window.days or 1) / max(
+        _daily(before["profile_id"].nunique(), thresholds.reference.days or 1), 1e-9
+    )
+
+    def volume(name: str, reference_count: int, current_count: int) -> Check:
+        check = volume_check(name, reference_count, thresholds.reference, current_count, thresholds.window)
+        if check.effect > 0 and audience_growth - 1 >= check.effect / 2:
+            return replace(check, cause="audience")
+        return check
+
+    checks: list[Check] = [volume("events: all", len(before), len(recent))]
+    before_kinds, recent_kinds = Counter(before["kind"]), Counter(recent["kind"])
+    for kind in sorted(set(before_kinds) | set(recent_kinds)):
+        checks.append(volume(f"events: {kind}", before_kinds[kind], recent_kinds[kind]))
+    checks.append(shares_check("event mix", before_kinds, recent_kinds))
+
+    catalog = {row["id"]: row for row in store.catalog()}
+    windows = {
+        "reference": (current_start, set(before["profile_id"])),
+        "current": (at, set(recent["profile_id"])),
+    }
+    features: dict[str, pd.DataFrame] = {}
+    for name, (end, active) in windows.items():
+        history = events[events["profile_id"].isin(active) & (events["timestamp"] < pd.Timestamp(end))]
+        features[name] = compute_features_frame(history, end, catalog=catalog)
+    for feature in RECENT_NUMERIC_FEATURES:
+        checks.append(
+            ks_check(
+                f"feature: {feature}",
+                features["reference"][feature].dropna().tolist(),
+                features["current"][feature].dropna().tolist(),
+            )
+        )
+    for feature in LABEL_FEATURES:
+        checks.append(
+            shares_check(
+                f"feature: {feature}",
+                Counter(str(v) for v in features["reference"][feature].dropna()),
+                Counter(str(v) for v in features["current"][feature].dropna()),
+            )
+        )
+    if segments_of is not None:
+        checks += _segment_checks(segments_of, windows)
+    return checks
+
+
+def _segment_checks(
+    segments_of: Callable[[str, datetime], list[str]], windows: dict[str, tuple[datetime, set[str]]]
+) -> list[Check]:
+    members: dict[str, Counter[str]] = {}
+    sizes: dict[str, int] = {}
+    for name, (end, active) in windows.items():
+        sample = sorted(active)
+        if len(sample) > SEGMENT_SAMPLE:
+            sample = random.Random(17).sample(sample, SEGMENT_SAMPLE)  # the same sample for the same data
+        members[name] = Counter(segment for pid in sample for segment in segments_of(pid, end))
+        sizes[name] = len(sample)
+    checks = []
+    for segment in sorted(set(members["reference"]) | set(members["current"])):
+        split = {name: {"in": members[name][segment], "out": sizes[name] - members[name][segment]} for name in members}
+        checks.append(shares_check(f"segment: {segment}", split["reference"], split["current"]))
+    return checks
+
+
+def _daily(count: int, days: int) -> float:
+    return count / days
