@@ -520,6 +520,7 @@ class Tailor:
             segments=prepared.segments,
             recs=prepared.recommendations,
             control=prepared.control,
+            fallbacks=[str(f.get("reason")) for f in email.fallbacks],
             sent_at=prepared.at,
         )
         record_sends(self.store, [row])
