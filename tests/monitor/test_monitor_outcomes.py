@@ -229,8 +229,9 @@ def test_the_sends_log_holds_no_personal_data_and_is_erased_with_the_person(week
         "rules",
         "segments",
         "recs",
+        "fallbacks",
     }
-    assert "@" not in json.dumps([row["blocks"], row["rules"], row["segments"], row["recs"]])
+    assert "@" not in json.dumps([row["blocks"], row["rules"], row["segments"], row["recs"], row["fallbacks"]])
     exported = store.export_profile(pid)
     assert exported["other"]["sends"], "a data-subject export lists the person's sends"
     store.erase_profile(pid)

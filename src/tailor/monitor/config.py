@@ -14,6 +14,7 @@
         min_ks: 0.1             # numeric features: smallest KS distance worth an alert
         min_psi: 0.1            # shares: smallest population stability index
         min_volume_change: 0.5  # event rates: smallest relative change (±50%)
+        min_rate_change: 0.5    # segment, fallback and engagement rates: smallest relative change
         min_samples: 30
         webhook: https://ops.example.com/hooks/tailor   # alerts are POSTed here, signed
 

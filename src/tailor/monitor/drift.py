@@ -11,6 +11,12 @@ comparison is a :class:`Check` of one of three kinds:
     how a total splits into categories (event types, segments, chosen blocks, fallback
     reasons): chi-square test of the two-row contingency table; the effect is the
     population stability index (PSI, with half-count smoothing so an empty category is finite).
+``rate``
+    how often something happens per unit (a segment's share of the active profiles, a
+    fallback reason's share of sends, the share of sends whose recommendations were
+    clicked): the two-proportion test of the experiments report; the effect is the
+    relative change of the rate (``-0.6`` = down 60%). PSI would understate these: a
+    rate falling from 10% to 3% moves a two-category PSI by less than 0.1.
 ``volume``
     events per day of one kind: under "no change" the recent count, given the total of
     both windows, is binomial with the recent window's share of the time; the effect is the
@@ -36,7 +42,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-Kind = Literal["numeric", "shares", "volume"]
+Kind = Literal["numeric", "shares", "rate", "volume"]
 Cause = Literal["pipeline", "audience", "model"]
 
 #: what each cause class tells the operator to look at first
@@ -65,6 +71,8 @@ class DriftThresholds:
     min_psi: float = 0.1
     #: smallest relative change of an event rate worth an alert (0.5 = ±50%)
     min_volume_change: float = 0.5
+    #: smallest relative change of a rate (segment share, fallback share, engagement) worth an alert
+    min_rate_change: float = 0.5
     #: fewer observations than this on either side: the check is ``insufficient``
     min_samples: int = 30
     #: where alerts are POSTed (signed like every tailor request), if anywhere
@@ -185,6 +193,26 @@ def shares_check(
     return Check("shares", name, cause, ref_n, cur_n, float(statistic), float(p_value), psi, detail)
 
 
+def rate_check(
+    name: str,
+    reference: tuple[int, int],
+    current: tuple[int, int],
+    *,
+    cause: Cause = "audience",
+) -> Check:
+    """Has the rate ``hits / n`` changed? ``reference`` and ``current`` are ``(hits, n)``."""
+    from tailor.experiments.stats import compare
+
+    (ref_hits, ref_n), (cur_hits, cur_n) = reference, current
+    if not ref_n or not cur_n or ref_hits + cur_hits == 0:
+        return Check("rate", name, cause, ref_n, cur_n, status="insufficient")
+    _, _, _, p_value = compare(reference, current)
+    ref_rate, cur_rate = ref_hits / ref_n, cur_hits / cur_n
+    change = (cur_rate - ref_rate) / ref_rate if ref_rate else math.inf
+    detail = f"{ref_rate:.1%} → {cur_rate:.1%}"
+    return Check("rate", name, cause, ref_n, cur_n, cur_rate, float(p_value), change, detail)
+
+
 def volume_check(
     name: str,
     reference_count: int,
@@ -233,9 +261,13 @@ def _too_few(check: Check, thresholds: DriftThresholds) -> bool:
 
 
 def _minimum(check: Check, thresholds: DriftThresholds) -> float:
-    return {"numeric": thresholds.min_ks, "shares": thresholds.min_psi, "volume": thresholds.min_volume_change}[
-        check.kind
-    ]
+    minimums = {
+        "numeric": thresholds.min_ks,
+        "shares": thresholds.min_psi,
+        "rate": thresholds.min_rate_change,
+        "volume": thresholds.min_volume_change,
+    }
+    return minimums[check.kind]
 
 
 def _with_status(check: Check, status: Literal["ok", "alert", "insufficient"]) -> Check:
@@ -245,7 +277,7 @@ def _with_status(check: Check, status: Literal["ok", "alert", "insufficient"]) -
 
 
 def _effect_label(check: Check) -> str:
-    return {"numeric": "D", "shares": "PSI", "volume": "Δrate"}[check.kind]
+    return {"numeric": "D", "shares": "PSI", "rate": "Δ", "volume": "Δrate"}[check.kind]
 
 
 def _median(values: list[float]) -> float:

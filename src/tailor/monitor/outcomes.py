@@ -199,7 +199,7 @@ def outcomes(
     sends = sends[settled].reset_index(drop=True)
     if sends.empty:
         return report
-    credited = _credit(sends, events, settings, product_urls or {})
+    credited = credit(sends, events, settings, product_urls or {})
     control = credited[credited["control"]]
     treated = credited[~credited["control"]]
     if not control.empty:
@@ -228,12 +228,12 @@ def report_from_store(
     """Outcomes of the sends of ``[since, until)`` as known at ``at``."""
     since, until, at = to_utc(since), to_utc(until), to_utc(at)
     sends = sends_frame(store, since, until)
-    events = _events(store, sends, since, min(at, until + settings.within), settings)
+    events = outcome_events(store, sends, since, min(at, until + settings.within), settings)
     urls = {str(row["id"]): str(row.get("url") or "") for row in store.catalog()}
     return outcomes(sends, events, settings, since=since, until=until, at=at, product_urls=urls)
 
 
-def _events(
+def outcome_events(
     store: Any, sends: pd.DataFrame, since: datetime, until: datetime, settings: OutcomeSettings
 ) -> pd.DataFrame:
     from sqlalchemy import select
@@ -263,7 +263,7 @@ def _events(
     return frame
 
 
-def _credit(
+def credit(
     sends: pd.DataFrame, events: pd.DataFrame, settings: OutcomeSettings, product_urls: Mapping[str, str]
 ) -> pd.DataFrame:
     """``sends`` with opened, clicked, converted, revenue, recs_bought, recs_clicked per send."""

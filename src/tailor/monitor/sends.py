@@ -1,8 +1,9 @@
 """The sends log: one row per email rendered for a known recipient, written at render.
 
 A row says what personalization chose — blocks and winning rules per slot, segments,
-the recommendation provider and the products shown, whether the recipient was in the
-control group — and nothing personal but the profile id. A repeated render of the
+the recommendation provider, model version and the products shown, whether the
+recipient was in the control group, the reasons of the fallbacks taken — and nothing
+personal but the profile id. A repeated render of the
 same send (Braze renders HTML and text separately, ESPs retry) writes nothing new:
 ``(profile_id, send_key)`` is unique, like experiment exposures.
 """
@@ -38,6 +39,7 @@ def send_row(
     segments: list[str],
     recs: dict[str, Any],
     control: bool,
+    fallbacks: list[str] | None = None,
     sent_at: datetime | None = None,
 ) -> dict[str, Any]:
     shown: dict[str, Any] = {}
@@ -56,6 +58,7 @@ def send_row(
         "rules": dict(rules),
         "segments": sorted(segments),
         "recs": shown,
+        "fallbacks": sorted(set(fallbacks or [])),
     }
 
 
@@ -70,6 +73,7 @@ def send_row_of(email: Any, send_key: str, sent_at: datetime | None = None) -> d
         segments=list(email.segments),
         recs=email.recommendations,
         control=email.control,
+        fallbacks=[str(f.get("reason")) for f in email.fallbacks],
         sent_at=sent_at,
     )
 
@@ -87,7 +91,7 @@ def record_sends(store: Any, rows: list[dict[str, Any]]) -> int:
 def sends_frame(store: Any, since: datetime, until: datetime) -> pd.DataFrame:
     """The sends of ``[since, until)``, oldest first; ``sent_at`` as aware UTC."""
     table = Send.__table__
-    columns = ["profile_id", "send_key", "template", "sent_at", "control", "blocks", "rules", "segments", "recs"]
+    columns = [c.name for c in table.columns if c.name != "id"]
     naive = [t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t for t in (since, until)]
     with store.engine.connect() as conn:
         rows = conn.execute(

@@ -194,8 +194,10 @@ class Send(Base):
     #: ``{slot: winning rule id or null}``
     rules: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     segments: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    #: ``{"provider": ..., "products": [ids]}`` when the email showed recommendations
+    #: ``{"provider": ..., "version": ..., "products": [ids]}`` when the email showed recommendations
     recs: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    #: the reasons of the fallbacks the render took (``recs-timeout``, ``block-error``…), codes only
+    fallbacks: Mapped[list[str]] = mapped_column(JSONType, default=list)
 
 
 class UsedWebhookToken(Base):

@@ -50,6 +50,18 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self.sends = Counter(
+            "tailor_sends_total",
+            "Emails rendered for a recipient, by template and whether the recipient is in the control group",
+            ["template", "control"],
+            registry=self.registry,
+        )
+        self.blocks = Counter(
+            "tailor_blocks_total",
+            "Blocks chosen for a slot, by slot and block",
+            ["slot", "block"],
+            registry=self.registry,
+        )
         self.requests = Counter(
             "tailor_http_requests_total",
             "HTTP requests, by endpoint and status",

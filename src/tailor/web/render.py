@@ -136,6 +136,10 @@ def _record(email: Email, seconds: float) -> None:
         metrics.fallbacks.labels(fallback.get("reason", "unknown")).inc()
     for slot, rule in email.winning_rules().items():
         metrics.rule_hits.labels(slot, rule).inc()
+    control = any(entry.get("control_group") for entry in email.decisions)
+    metrics.sends.labels(email.template, "true" if control else "false").inc()
+    for slot, block in email.blocks.items():
+        metrics.blocks.labels(slot, block).inc()
     recs = email.recommendations or {}
     if recs:
         metrics.recs.labels(str(recs.get("provider")), "ok" if recs.get("provider") else "hidden").inc()

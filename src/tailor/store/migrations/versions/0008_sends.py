@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("rules", JSONType, nullable=False),
         sa.Column("segments", JSONType, nullable=False),
         sa.Column("recs", JSONType, nullable=False),
+        sa.Column("fallbacks", JSONType, nullable=False),
         sa.UniqueConstraint("profile_id", "send_key", name="uq_sends_send"),
     )
     op.create_index("ix_sends_sent_at", "sends", ["sent_at"])
