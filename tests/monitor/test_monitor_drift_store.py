@@ -120,7 +120,7 @@ def test_thresholds_are_read_from_the_rules_folder(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "where", "message"),
     [
-        ("drift:\n    window: a week", "3:13", "drift: window: 'a week' is not a duration; use one such as 7d"),
+        ("drift:\n    window: a week", "3:13", "drift: window: 'a week' is not a duration: use a duration such as 4h"),
         ("drift:\n    false_alarm_rate: 5", "3:23", "drift: false_alarm_rate: 5 must be below 1"),
         ("drift:\n    min_psi: -1", "3:14", "drift: min_psi: -1 must be a positive number"),
         ("drift:\n    webhook: ops.example.com", "3:14", "must be an http(s) URL"),
@@ -155,7 +155,7 @@ def test_tailor_check_accepts_a_monitor_section_and_reports_its_mistakes(tmp_pat
     (rules / "monitor.yaml").write_text("monitor:\n  drift:\n    window: a week\n")
     done = tailor_check(rules, tmp_path)
     assert done.returncode == 1
-    expected = f"{rules / 'monitor.yaml'}:3:13: monitor: drift: window: 'a week' is not a duration"
+    expected = f"{rules / 'monitor.yaml'}:3:13: monitor: drift: window: 'a week' is not a duration: use a duration"
     assert expected in done.stdout + done.stderr
 
 
@@ -190,7 +190,7 @@ def test_the_cli_prints_json_and_fails_on_alert_when_asked(tmp_path: Path) -> No
 def test_the_cli_refuses_a_bad_window_with_one_line(tmp_path: Path) -> None:
     done = cli("--database-url", f"sqlite:///{tmp_path / 'x.db'}", "--window", "soon", cwd=tmp_path)
     assert done.returncode == 1
-    assert done.stderr.startswith("error: --window/--reference: not a duration: 'soon'")
+    assert done.stderr.startswith("error: --window/--reference: 'soon' is not a duration: use a duration such as 4h")
     assert "Traceback" not in done.stderr
 
 

@@ -148,6 +148,8 @@ def train(
 
 def _trained_until(interactions: pd.DataFrame) -> str | None:
     """The newest interaction a version learned from (the gate knows what it cannot have seen)."""
+    import pandas as pd
+
     if "timestamp" not in interactions or interactions["timestamp"].isna().all():
         return None
     return pd.to_datetime(interactions["timestamp"], utc=True).max().isoformat()
