@@ -14,12 +14,40 @@
       if (doc && doc.documentElement) frame.style.height = Math.max(400, doc.documentElement.scrollHeight) + "px";
     } catch (e) { /* leave the default height */ }
   }
+  // Dark mode as the mail apps that force it show an email (Gmail and Outlook apps): light
+  // colours inverted, hues kept, images re-inverted so they look as sent. Emails that style
+  // their own dark mode (@media (prefers-color-scheme: dark)) also get color-scheme: dark.
+  var DARK_CSS = ":root{color-scheme:dark}html{filter:invert(1) hue-rotate(180deg);background:#fff}" +
+    "img,picture,video,[style*='background-image']{filter:invert(1) hue-rotate(180deg)}";
+  function darkWanted() {
+    var box = document.getElementById("dark-mode");
+    return Boolean(box && box.checked);
+  }
+  function applyDark(frame) {
+    try {
+      var doc = frame.contentDocument;
+      if (!doc || !doc.head) return;
+      var style = doc.getElementById("tailor-dark-mode");
+      if (darkWanted() && !style) {
+        style = doc.createElement("style");
+        style.id = "tailor-dark-mode";
+        style.textContent = DARK_CSS;
+        doc.head.appendChild(style);
+      } else if (!darkWanted() && style) {
+        style.remove();
+      }
+    } catch (e) { /* a frame not yet loaded is styled on load */ }
+  }
   function wireFrames(root) {
     root.querySelectorAll("iframe.email-frame").forEach(function (f) {
-      f.addEventListener("load", function () { fitFrame(f); });
-      if (f.contentDocument && f.contentDocument.readyState === "complete") fitFrame(f);
+      f.addEventListener("load", function () { applyDark(f); fitFrame(f); });
+      if (f.contentDocument && f.contentDocument.readyState === "complete") { applyDark(f); fitFrame(f); }
     });
   }
+  var darkBox = document.getElementById("dark-mode");
+  if (darkBox) darkBox.addEventListener("change", function () {
+    document.querySelectorAll("iframe.email-frame").forEach(applyDark);
+  });
 
   function showErrors(errors) {
     var box = document.getElementById("live-error");
