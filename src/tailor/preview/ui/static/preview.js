@@ -15,8 +15,7 @@
     } catch (e) { /* leave the default height */ }
   }
   // Dark mode as the mail apps that force it show an email (Gmail and Outlook apps): light
-  // colours inverted, hues kept, images re-inverted so they look as sent. Emails that style
-  // their own dark mode (@media (prefers-color-scheme: dark)) also get color-scheme: dark.
+  // colours inverted, hues kept, images re-inverted so they look as sent.
   var DARK_CSS = ":root{color-scheme:dark}html{filter:invert(1) hue-rotate(180deg);background:#fff}" +
     "img,picture,video,[style*='background-image']{filter:invert(1) hue-rotate(180deg)}";
   function darkWanted() {
