@@ -169,3 +169,51 @@ def test_the_service_serves_the_challenger_to_its_share_and_follows_rollout_json
     assert {version_of(u) for u in users[:40]} == {v2}, "the promotion took effect without a restart"
     rollback(art)
     assert {version_of(u) for u in users[:40]} == {v1}
+
+
+def test_a_scheduled_evaluation_scores_the_serving_versions_on_what_came_after_and_keeps_a_history(
+    tmp_path: Path,
+) -> None:
+    from tailor.recommendations.evaluation import evaluate_since
+    from tailor.recommendations.rollout import evaluations
+
+    art = tmp_path / "art"
+    frame = clustered()
+    # each user's interactions spread over time (clustered() orders them user by user)
+    nth = frame.groupby("user_id").cumcount()
+    frame["timestamp"] = pd.Timestamp("2026-11-01", tz="UTC") + pd.to_timedelta(nth * 86400 + frame.index, unit="s")
+    early = frame[frame["timestamp"] < frame["timestamp"].quantile(0.6)]
+    events = events_file(tmp_path / "later.jsonl", frame)
+    first = CliRunner().invoke(recs, ["train", "--events", str(events), "--out", str(art)])
+    assert first.exit_code == 0, first.output  # trained on everything: nothing happened after it
+    empty = CliRunner().invoke(recs, ["evaluate", "--events", str(events), "--serving", "--out", str(art)])
+    assert empty.exit_code == 0 and "over 0 users" in empty.output
+    # a version trained on the early part, scored on the rest: only users seen on both sides count
+    v = save_models(fit_models(early, None), art)
+    manifest_path = v / "manifest.json"
+    info = json.loads(manifest_path.read_text())
+    cutoff = early["timestamp"].max()
+    manifest_path.write_text(json.dumps({**info, "trained_until": cutoff.isoformat()}))
+    promote(art, v.name)
+    done = CliRunner().invoke(recs, ["evaluate", "--events", str(events), "--serving", "--out", str(art)])
+    assert done.exit_code == 0, done.output
+    history = evaluations(art)
+    assert [e["version"] for e in history][-1] == v.name and len(history) == 2
+    direct = evaluate_since(fit_models(early, None)["hybrid"], frame, cutoff)
+    assert history[-1]["ndcg@10"] == pytest.approx(direct["ndcg@10"]) and history[-1]["users"] == direct["users"] > 0
+    status = CliRunner().invoke(recs, ["status", "--out", str(art)])
+    assert "since training, as of" in status.output
+
+
+def test_train_if_older_than_skips_a_young_champion_and_retrains_an_old_one(tmp_path: Path) -> None:
+    art = tmp_path / "art"
+    train(tmp_path)
+    champion = current(art).champion
+    young = train(tmp_path, "--if-older-than", "7d")
+    assert "younger than 7d: not retrained" in young
+    assert [p.name for p in list_versions(art)] == [champion]
+    manifest_path = art / champion / "manifest.json"
+    info = json.loads(manifest_path.read_text())
+    manifest_path.write_text(json.dumps({**info, "created_at": "2026-01-01T00:00:00+00:00"}))
+    old = train(tmp_path, "--if-older-than", "7d")
+    assert "not retrained" not in old and len(list_versions(art)) == 2

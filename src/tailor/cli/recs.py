@@ -73,6 +73,12 @@ def recs() -> None:
 @click.option(
     "--tolerance", default=0.0, show_default=True, help="How much worse (NDCG@10) than the champion still passes."
 )
+@click.option(
+    "--if-older-than",
+    "if_older_than",
+    default=None,
+    help="Only retrain when the champion is older than this (e.g. 7d): a schedule can run it daily.",
+)
 def train(
     events_path: str | None,
     catalog_path: str | None,
@@ -81,6 +87,7 @@ def train(
     keep: int,
     ramp_share: str | None,
     tolerance: float,
+    if_older_than: str | None,
 ) -> None:
     """Fit every built-in model, compare it with the champion offline, save it and roll it out.
 
@@ -98,6 +105,8 @@ def train(
 
     settings = _settings(database_url=database_url, artifacts=out_dir)
     share = _share(ramp_share) if ramp_share is not None else 0.0
+    if if_older_than is not None and _young_champion(settings.artifacts, if_older_than):
+        return
     catalog: list[dict[str, Any]] = []
     if events_path is None:
         interactions, catalog = _from_store(settings.database_url)
@@ -146,6 +155,30 @@ def train(
         click.echo(f"serving: kept the champion {state.champion}; {path.name} is saved but not served")
 
 
+def _young_champion(artifacts: Any, limit: str) -> bool:
+    """True (and says so) when the serving champion is younger than ``limit``: no retrain needed yet.
+
+    An erasure always retrains (privacy first), whatever the champion's age.
+    """
+    from tailor.privacy.retrain import retrain_needed
+    from tailor.recommendations.rollout import age, current
+    from tailor.vocabulary.durations import NotADuration, parse_duration
+
+    try:
+        wanted = parse_duration(limit)
+    except NotADuration as exc:
+        _fail(f"--if-older-than: {exc}")
+        return False
+    champion = current(artifacts).champion
+    if champion is None or retrain_needed(artifacts) is not None:
+        return False
+    trained = age(artifacts, champion)
+    if trained is None or trained >= wanted:
+        return False
+    click.echo(f"the champion {champion} is {trained.days} days old, younger than {limit}: not retrained")
+    return True
+
+
 def _trained_until(interactions: pd.DataFrame) -> str | None:
     """The newest interaction a version learned from (the gate knows what it cannot have seen)."""
     import pandas as pd
@@ -171,7 +204,7 @@ def _share(text: str) -> float:
 def status(out_dir: str | None) -> None:
     """Which trained version serves (champion, challenger and its share), and every version's offline score."""
     from tailor.recommendations.persistence import list_versions
-    from tailor.recommendations.rollout import current, manifest
+    from tailor.recommendations.rollout import current, evaluations, manifest
 
     artifacts = _settings(artifacts=out_dir).artifacts
     state = current(artifacts)
@@ -180,12 +213,18 @@ def status(out_dir: str | None) -> None:
     click.echo(f"champion:   {state.champion}")
     if state.challenger:
         click.echo(f"challenger: {state.challenger} ({state.share:.0%} of recipients)")
+    history = evaluations(artifacts)
     for path in reversed(list_versions(artifacts)):
         info = manifest(artifacts, path.name)
         gate = (info.get("gate") or {}).get("detail", "not evaluated")
         role = {state.champion: "champion", state.challenger: "challenger"}.get(path.name, "")
         role = "erased" if path.name in state.erased else role
         click.echo(f"  {path.name}  {role:<10}  {gate}")
+        for entry in [e for e in history if e.get("version") == path.name][-3:]:
+            click.echo(
+                f"      since training, as of {entry['at'][:16]}: ndcg@10 {entry.get('ndcg@10', 0):.4f} "
+                f"over {entry.get('users', 0)} users"
+            )
 
 
 @recs.command("ramp")
@@ -258,6 +297,13 @@ def rollback_command(out_dir: str | None) -> None:
     help="Only rows with weight/rating >= this are positives (e.g. 4 for 5-star ratings).",
 )
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True)
+@click.option(
+    "--serving",
+    is_flag=True,
+    help="Instead: score the trained versions that serve on what happened since each was trained, and add the "
+    "result to their history (evaluations.jsonl; run it on a schedule).",
+)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Artifacts folder.")
 def evaluate(
     events_path: str | None,
     catalog_path: str | None,
@@ -268,6 +314,8 @@ def evaluate(
     min_positives: int,
     min_weight: float | None,
     fmt: str,
+    serving: bool,
+    out_dir: str | None,
 ) -> None:
     """Print precision@k, recall@k, NDCG@k and coverage for every built-in model."""
     from tailor.recommendations.evaluation import evaluate_models
@@ -282,6 +330,9 @@ def evaluate(
         catalog = read_catalog_file(catalog_path)
     if interactions.empty:
         _fail("no interactions to evaluate")
+    if serving:
+        _evaluate_serving(_settings(artifacts=out_dir).artifacts, interactions, k)
+        return
     try:
         table = evaluate_models(
             standard_models(with_content=bool(catalog)),
@@ -295,6 +346,37 @@ def evaluate(
     except ValueError as exc:
         _fail(str(exc))
     click.echo(format_table(table, fmt))
+
+
+def _evaluate_serving(artifacts: Any, interactions: pd.DataFrame, k: int) -> None:
+    """The champion (and a challenger) scored on the interactions after their training; recorded."""
+    from datetime import UTC, datetime
+
+    from tailor.recommendations.evaluation import evaluate_since
+    from tailor.recommendations.rollout import manifest, record_evaluation
+    from tailor.recommendations.rollout import serving as load_serving
+    from tailor.recommendations.service import MODEL_PREFERENCE
+
+    served = load_serving(artifacts)
+    if served is None:
+        _fail(f"no trained version in {artifacts} (run `tailor recs train`)")
+        return
+    roles = [("champion", served.champion_version, served.champion)]
+    if served.challenger is not None:
+        roles.append(("challenger", served.challenger_version, served.challenger))
+    for role, version, models in roles:
+        name = next((m for m in MODEL_PREFERENCE if m in (models or {})), None)
+        trained_until = manifest(artifacts, version).get("trained_until") if version else None
+        if name is None or models is None or version is None or trained_until is None:
+            click.echo(f"{role} {version}: not evaluated (no servable model or no training date in its manifest)")
+            continue
+        metrics = evaluate_since(models[name], interactions, trained_until, k=k)
+        entry = {"at": datetime.now(UTC).isoformat(), "version": version, "role": role, "model": name, **metrics}
+        record_evaluation(artifacts, entry)
+        click.echo(
+            f"{role} {version} ({name}): ndcg@{k} {metrics[f'ndcg@{k}']:.4f}, recall@{k} "
+            f"{metrics[f'recall@{k}']:.4f} over {metrics['users']} users with interactions since {trained_until}"
+        )
 
 
 def format_table(table: pd.DataFrame, fmt: str = "table") -> str:

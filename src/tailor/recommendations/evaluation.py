@@ -277,3 +277,32 @@ def compare_on_holdout(
         result["champion_refit"] = True
     result["champion"] = ranking_metrics(model_scores_fn(champion_model, split, train), train, test, k)
     return result
+
+
+def evaluate_since(model: Recommender, interactions: pd.DataFrame, cutoff: Any, k: int = 10) -> dict[str, float]:
+    """How a trained model predicts what happened after it was trained (``cutoff``: its ``trained_until``).
+
+    Each user with history up to ``cutoff`` and interactions after it is evaluated: the
+    history is the input, the later items the truth. Run on a schedule, the results for
+    one version show it decaying as the shop moves on (``tailor recs evaluate --serving``).
+    """
+    if "weight" not in interactions.columns:
+        interactions = weigh(interactions)
+    frame = interactions.drop_duplicates(["user_id", "product_id"], keep="last").reset_index(drop=True)
+    stamps = pd.to_datetime(frame["timestamp"], utc=True)
+    cut = pd.Timestamp(cutoff)
+    cut = cut.tz_localize("UTC") if cut.tzinfo is None else cut
+    before, after = frame[stamps <= cut], frame[stamps > cut]
+    users = np.asarray(sorted(set(before["user_id"]) & set(after["user_id"])), dtype=object)
+    items = np.asarray(pd.unique(frame["product_id"]), dtype=object)
+    split = Split(
+        train=before[before["user_id"].isin(users)],
+        test=after[
+            after["user_id"].isin(users)
+            & ~after.set_index(["user_id", "product_id"]).index.isin(before.set_index(["user_id", "product_id"]).index)
+        ],
+        users=users,
+        items=items,
+    )
+    train, test = split.matrices()
+    return ranking_metrics(model_scores_fn(model, split, train), train, test, k)

@@ -33,13 +33,17 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from tailor.vocabulary.times import parse_iso
 
 from .persistence import MANIFEST_FILE, list_versions, load_version
 
 ROLLOUT_FILE = "rollout.json"
+#: one JSON line per scheduled evaluation of a serving version (``tailor recs evaluate --serving``)
+EVALUATIONS_FILE = "evaluations.jsonl"
 #: the "experiment" the challenger share is hashed under (sticky per recipient)
 ROLLOUT_BUCKET = "tailor-recs-challenger"
 #: the offline metric that gates a promotion
@@ -252,6 +256,29 @@ def adopt(
         rollout.champion = version
     write_rollout(directory, rollout)
     return rollout
+
+
+def record_evaluation(directory: str | os.PathLike[str], entry: dict[str, Any]) -> None:
+    """Append one evaluation (``at``, ``version``, ``role``, metrics) to the history."""
+    path = Path(directory) / EVALUATIONS_FILE
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(entry, sort_keys=True) + "\n")
+
+
+def evaluations(directory: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Every recorded evaluation, oldest first (a version's metrics over time)."""
+    path = Path(directory) / EVALUATIONS_FILE
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def age(directory: str | os.PathLike[str], version: str) -> timedelta | None:
+    """How long ago ``version`` was trained (its manifest's ``created_at``)."""
+    created = manifest(directory, version).get("created_at")
+    if not created:
+        return None
+    return datetime.now(UTC) - parse_iso(str(created))
 
 
 def kept(directory: str | os.PathLike[str]) -> set[str]:
