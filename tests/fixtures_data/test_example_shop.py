@@ -406,9 +406,10 @@ def test_committed_fixtures_match_the_generator(generated: Path):
     assert set(produced) <= set(committed), f"not committed: {set(produced) - set(committed)}"
     stale = [name for name in produced if produced[name] != committed[name]]
     assert not stale, f"fixtures/ drifted from scripts/generate_fixtures.py: {stale} (run `make fixtures`)"
-    assert set(committed) - set(produced) <= {".gitkeep"}, (
-        f"files no generator writes: {set(committed) - set(produced)}"
-    )
+    # the coverage personas are written by `tailor personas generate` from the rules (and kept
+    # equal to it by tests/preview/test_coverage_personas.py), not by the data generator
+    unexplained = {name for name in set(committed) - set(produced) if not name.startswith("personas/coverage/")}
+    assert unexplained <= {".gitkeep"}, f"files no generator writes: {unexplained}"
 
 
 def test_events_file_is_small_enough():
