@@ -104,28 +104,17 @@ def _column(raw: bytes, offset: int) -> int:
 
 def _jsonl(path: Path, received_at: datetime, tick: Any) -> Iterator[Batch]:
     problems = _Collector(path)
-    chunk: list[Record] = []
-    for number, line, utf8 in _lines(path, tick, problems):
-        if not utf8 or not line.strip():
-            continue
-        try:
-            message = strict_json.loads(line)
-        except InvalidJSON as exc:
-            problems.add(number, f"invalid JSON: {exc.message}", exc.col or 1)
-            continue
-        try:
-            record = validate_message(message, "", received_at=received_at)
-        except ValidationError as exc:
-            problems.add(number, f"{exc.pointer}: {exc.message}")
-            continue
-        if not problems.problems:
-            chunk.append(record)
-            if len(chunk) >= CHUNK:
-                yield "records", chunk
-                chunk = []
-    problems.finish()
-    if chunk:
-        yield "records", chunk
+
+    def messages() -> Iterator[tuple[int, Any]]:
+        for number, line, utf8 in _lines(path, tick, problems):
+            if not utf8 or not line.strip():
+                continue
+            try:
+                yield number, strict_json.loads(line)
+            except InvalidJSON as exc:
+                problems.add(number, f"invalid JSON: {exc.message}", exc.col or 1)
+
+    yield from _validated(problems, messages(), received_at)
 
 
 def _json(path: Path, received_at: datetime, tick: Any) -> Iterator[Batch]:
@@ -275,30 +264,41 @@ def _flat_messages(
     problems: _Collector, rows: Iterator[tuple[int, Mapping[str, Any]]], received_at: datetime
 ) -> Iterator[Batch]:
     """Flat rows (CSV, Parquet) as validated records: empty cells are absent, object columns JSON."""
+
+    def messages() -> Iterator[tuple[int, Any]]:
+        for line, row in rows:
+            message: dict[str, Any] = {}
+            for key, value in row.items():
+                if value is None or value == "":
+                    continue
+                if key in FLAT_OBJECTS and isinstance(value, str):
+                    try:
+                        value = strict_json.loads(value)
+                    except InvalidJSON as exc:
+                        problems.add(line, f"{key}: invalid JSON: {exc.message}")
+                        break
+                message[key] = value
+            else:
+                yield line, message
+
+    yield from _validated(problems, messages(), received_at)
+
+
+def _validated(problems: _Collector, messages: Iterator[tuple[int, Any]], received_at: datetime) -> Iterator[Batch]:
+    """Each parsed message validated as the HTTP path does, in chunks; every problem kept, nothing
+    yielded after the first (a file is stored all or nothing)."""
     chunk: list[Record] = []
-    for line, row in rows:
-        message: dict[str, Any] = {}
-        for key, value in row.items():
-            if value is None or value == "":
-                continue
-            if key in FLAT_OBJECTS and isinstance(value, str):
-                try:
-                    value = strict_json.loads(value)
-                except InvalidJSON as exc:
-                    problems.add(line, f"{key}: invalid JSON: {exc.message}")
-                    break
-            message[key] = value
-        else:
-            try:
-                record = validate_message(message, "", received_at=received_at)
-            except ValidationError as exc:
-                problems.add(line, f"{exc.pointer}: {exc.message}")
-                continue
-            if not problems.problems:
-                chunk.append(record)
-                if len(chunk) >= CHUNK:
-                    yield "records", chunk
-                    chunk = []
+    for line, message in messages:
+        try:
+            record = validate_message(message, "", received_at=received_at)
+        except ValidationError as exc:
+            problems.add(line, f"{exc.pointer}: {exc.message}")
+            continue
+        if not problems.problems:
+            chunk.append(record)
+            if len(chunk) >= CHUNK:
+                yield "records", chunk
+                chunk = []
     problems.finish()
     if chunk:
         yield "records", chunk
