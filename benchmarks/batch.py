@@ -138,7 +138,7 @@ PARTS = [
     ("rules: decide", "decide", "rules/book.py"),
     ("content render (page, subject, preheader, text)", "render", "rendering/compiler.py"),
     ("shard write (Parquet, without the renders it pulls)", "_write_parquet", "batch/campaign.py"),
-    ("exposures (one write)", "record_exposures", "experiments/exposures.py"),
+    ("sends log + exposures (one write)", "record_sends", "monitor/sends.py"),
 ]
 
 

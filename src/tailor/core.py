@@ -302,9 +302,7 @@ class Tailor:
             if count_send and send_id:
                 self._count_send(email, prepared, send_id)
             if record_exposure and not variants:
-                send_key = send_id or f"render-{uuid.uuid4().hex}"
-                self._log_exposures(email, prepared, send_key)
-                self._log_send(email, prepared, send_key)
+                self._log_send(email, prepared, send_id)
             return email
 
     def prepare(
@@ -514,20 +512,17 @@ class Tailor:
         if is_capped(entry):
             raise RenderAborted(f"frequency cap: {entry['why']}", rule="frequency-cap", decisions=email.decisions)
 
-    def _log_exposures(self, email: Email, prepared: Prepared, send_id: str | None) -> None:
-        if not email.experiments or not prepared.profile_id or self.store is None:
-            return
-        from tailor.experiments.exposures import record_render_exposures
-
-        record_render_exposures(self.store, email.experiments, str(prepared.profile_id), email.template, send_id)
-
-    def _log_send(self, email: Email, prepared: Prepared, send_key: str) -> None:
-        """What personalization chose for this send (:mod:`tailor.monitor.sends`), once per send."""
+    def _log_send(self, email: Email, prepared: Prepared, send_id: str | None) -> None:
+        """What personalization chose for this send (:mod:`tailor.monitor.sends`) and the experiment
+        exposures it made, once per send, in one write; a render without ``send_id`` is its own send."""
         if not prepared.profile_id or self.store is None:
             return
+        from tailor.experiments.exposures import exposure_rows
         from tailor.monitor.sends import record_sends, send_row_of
 
-        record_sends(self.store, [send_row_of(email, send_key, prepared.at)])
+        send_key = send_id or f"render-{uuid.uuid4().hex}"
+        exposures = exposure_rows(email.experiments, str(prepared.profile_id), email.template, send_key)
+        record_sends(self.store, [send_row_of(email, send_key, prepared.at)], exposures)
 
     def _check_sendable(self, doc: dict[str, Any]) -> None:
         """Refuse (422) a recipient who withdrew email consent or is suppressed."""

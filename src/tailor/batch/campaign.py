@@ -215,7 +215,7 @@ def render_partition(job: PartitionJob) -> dict[str, Any]:
 
     from tailor.core import parse_at, preloaded
     from tailor.email import RenderAborted, TailorError
-    from tailor.experiments.exposures import now_naive, record_exposures
+    from tailor.experiments.exposures import exposure_rows
     from tailor.monitor.sends import record_sends, send_row_of
 
     fs, root = url_to_fs(job.out_url)
@@ -293,18 +293,8 @@ def render_partition(job: PartitionJob) -> dict[str, Any]:
             profile_id = str((doc or {}).get("id") or recipient.get("id") or recipient.get("user_id") or "") or None
             if email.recipient_id:
                 sends.append(send_row_of(email, send_id, at))
-            for name, info in email.experiments.items():
-                if profile_id:
-                    exposures.append(
-                        {
-                            "experiment": name,
-                            "variant": info["variant"],
-                            "profile_id": str(profile_id),
-                            "send_key": send_id,
-                            "template": email.template,
-                            "exposed_at": now_naive(),
-                        }
-                    )
+            if profile_id:
+                exposures.extend(exposure_rows(email.experiments, profile_id, email.template, send_id))
             yield {
                 "recipient": (doc or recipient).get("email") or recipient.get("email"),
                 "profile_id": profile_id,
@@ -319,10 +309,9 @@ def render_partition(job: PartitionJob) -> dict[str, Any]:
 
     with loading:
         write_shard(fs, f"{root}/{shard_name(job.index, run.format)}", run.format, rendered())
-    if exposures and store is not None:
-        record_exposures(store, exposures)  # idempotent per (experiment, person, send id): a redone partition adds none
-    if sends and store is not None:
-        record_sends(store, sends)  # idempotent per (person, send id), like the exposures
+    if store is not None:
+        # one write for the partition, idempotent per (person, send id): a redone partition adds none
+        record_sends(store, sends, exposures)
     _write_atomically(fs, done_path, json.dumps(marker).encode())
     return marker
 

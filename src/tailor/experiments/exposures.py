@@ -2,51 +2,41 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from tailor.store.models import Event, Exposure
 from tailor.store.upsert import insert_ignore
 
 
-def record_render_exposures(
-    store: Any, experiments: dict[str, Any], profile_id: str, template: str, send_id: str | None
-) -> int:
-    """One exposure per (experiment, recipient, send): repeated renders of a send count once.
+def exposure_rows(experiments: dict[str, Any], profile_id: str, template: str, send_key: str) -> list[dict[str, Any]]:
+    """One exposure per (experiment, recipient, send) of a rendered email's ``{experiment: {"variant": ...}}``.
 
-    ``experiments`` is a rendered email's ``{experiment: {"variant": ...}}``; a render with no
-    ``send_id`` is its own send.
+    Repeated renders of a send carry the same ``send_key`` and count once when stored.
     """
-    send_key = send_id or f"render-{uuid.uuid4().hex}"
     exposed_at = now_naive()
-    return record_exposures(
-        store,
-        [
-            {
-                "experiment": name,
-                "variant": info["variant"],
-                "profile_id": profile_id,
-                "send_key": send_key,
-                "template": template,
-                "exposed_at": exposed_at,
-            }
-            for name, info in experiments.items()
-        ],
-    )
+    return [
+        {
+            "experiment": name,
+            "variant": info["variant"],
+            "profile_id": profile_id,
+            "send_key": send_key,
+            "template": template,
+            "exposed_at": exposed_at,
+        }
+        for name, info in experiments.items()
+    ]
 
 
-def record_exposures(store: Any, rows: list[dict[str, Any]]) -> int:
-    """Store exposures; a repeated ``(experiment, profile_id, send_key)`` is ignored. Returns new rows."""
+def insert_exposures(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    """Store exposures in the caller's transaction; a repeated ``(experiment, profile_id, send_key)`` is ignored."""
     if not rows:
         return 0
     table = Exposure.__table__
-    with store.engine.begin() as conn:
-        inserted = insert_ignore(conn, table, rows, ["experiment", "profile_id", "send_key"], returning=table.c.id)
-    return len(inserted)
+    return len(insert_ignore(conn, table, rows, ["experiment", "profile_id", "send_key"], returning=table.c.id))
 
 
 def exposure_frame(store: Any, experiment: str) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
-from tailor.experiments.assign import bucket
+from tailor.experiments.assign import in_share
 from tailor.store.models import Send
 from tailor.store.upsert import insert_ignore
 
@@ -26,7 +26,7 @@ CONTROL_GROUP = "tailor-control-group"
 
 def in_control_group(profile_id: str | None, share: float) -> bool:
     """Whether this recipient is in the global control group (a sticky hash of the id)."""
-    return bool(profile_id) and share > 0 and bucket(CONTROL_GROUP, str(profile_id)) < share
+    return in_share(CONTROL_GROUP, profile_id, share)
 
 
 def send_row(
@@ -78,13 +78,18 @@ def send_row_of(email: Any, send_key: str, sent_at: datetime | None = None) -> d
     )
 
 
-def record_sends(store: Any, rows: list[dict[str, Any]]) -> int:
-    """Store send rows; a repeated ``(profile_id, send_key)`` is ignored. Returns new rows."""
-    if not rows:
+def record_sends(store: Any, rows: list[dict[str, Any]], exposures: list[dict[str, Any]] | None = None) -> int:
+    """Store send rows, and the same sends' experiment exposures, in one transaction (one commit
+    per render or per campaign partition); a repeated ``(profile_id, send_key)`` is ignored.
+    Returns the new send rows."""
+    from tailor.experiments.exposures import insert_exposures
+
+    if not rows and not exposures:
         return 0
     table = Send.__table__
     with store.engine.begin() as conn:
-        inserted = insert_ignore(conn, table, rows, ["profile_id", "send_key"], returning=table.c.id)
+        insert_exposures(conn, exposures or [])
+        inserted = insert_ignore(conn, table, rows, ["profile_id", "send_key"], returning=table.c.id) if rows else []
     return len(inserted)
 
 
