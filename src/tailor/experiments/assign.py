@@ -24,6 +24,14 @@ def bucket(experiment: str, recipient_id: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+def in_share(name: str, recipient_id: Any, share: float) -> bool:
+    """Whether this recipient falls in ``share`` of everyone for ``name`` (sticky: a hash of both).
+
+    The global control group and a recommendation challenger's ramp use it; no recipient id, no share.
+    """
+    return bool(recipient_id) and share > 0 and bucket(name, str(recipient_id)) < share
+
+
 def assign(experiment: Experiment, recipient_id: str) -> str:
     """The variant name (or ``"holdout"``) this recipient always gets in ``experiment``."""
     point = bucket(experiment.name, recipient_id)

@@ -75,13 +75,11 @@ product_card = card
 
 def in_challenger_share(profile_id: Any, share: float) -> bool:
     """Whether this recipient gets the challenger model during a ramp (sticky per recipient)."""
-    if not profile_id or share <= 0:
-        return False
-    from tailor.experiments.assign import bucket
+    from tailor.experiments.assign import in_share
 
     from .rollout import ROLLOUT_BUCKET
 
-    return bucket(ROLLOUT_BUCKET, str(profile_id)) < share
+    return in_share(ROLLOUT_BUCKET, profile_id, share)
 
 
 def favorite_category(
