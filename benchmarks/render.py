@@ -43,6 +43,7 @@ from tailor import Tailor  # noqa: E402
 from tailor.recommendations import RecommendationService  # noqa: E402
 from tailor.recommendations.training import fit_models, read_catalog_file, read_events_file  # noqa: E402
 from tailor.rendering.compiler import PAGE, PageParts, slot_placeholder  # noqa: E402
+from tailor.rendering.environment import shown  # noqa: E402
 from tailor.rendering.fallbacks import collecting_fallbacks  # noqa: E402
 from tailor.rendering.filters import FILTERS  # noqa: E402
 from tailor.rendering.formatting import formatting_as  # noqa: E402
@@ -153,6 +154,8 @@ def floor_template(compiled: Any) -> jinja2.Template:
         loader=jinja2.FileSystemLoader(str(ROOT / "templates")), autoescape=True, trim_blocks=True, lstrip_blocks=True
     )
     floor_env.filters.update(FILTERS)
+    # the compiled source prints every value through `shown` (a null prints nothing, and says where)
+    floor_env.filters["shown"] = shown
     return floor_env.from_string(finished)
 
 
