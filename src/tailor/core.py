@@ -27,7 +27,7 @@ from tailor.experiments.assign import apply_experiments
 from tailor.problems import Problem, ProblemError
 from tailor.profile import validate_profile
 from tailor.rendering.compiler import CompiledTemplate, Compiler, UnknownTemplate
-from tailor.rendering.fallbacks import collecting_fallbacks, record_fallback
+from tailor.rendering.fallbacks import RECS_OUTCOMES, collecting_fallbacks, record_fallback
 from tailor.rendering.formatting import Formatting
 from tailor.sandbox import ResourceLimitError, render_limits
 from tailor.vocabulary.consent import consent
@@ -394,11 +394,9 @@ class Tailor:
             if result.version:
                 recs_info["version"] = result.version
             for attempt in result.attempts:
-                if attempt.get("outcome") not in ("ok", "skipped"):
-                    record_fallback(
-                        f"recs-{attempt.get('outcome')}",
-                        f"{attempt.get('provider')}: {attempt.get('reason', '')}".strip(),
-                    )
+                reason = RECS_OUTCOMES.get(str(attempt.get("outcome")))
+                if reason is not None:
+                    record_fallback(reason, f"{attempt.get('provider')}: {attempt.get('reason', '')}".strip())
             if not result.products:
                 record_fallback("recs-hidden", "no provider returned products; the recommendations block is hidden")
             return list(result.products)
