@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from tailor.core import Tailor, parse_at
 from tailor.email import RenderAborted, TailorError
+from tailor.preview.faults import FAULTS, persona_faults, with_faults
 from tailor.preview.personas import persona_sets, read_personas, send_context
 from tailor.problems import Problem
 from tailor.rendering.source import block_file
@@ -369,9 +370,10 @@ def measure(tailor: Tailor, document: Mapping[str, Any], at: datetime) -> set[Ke
     that fired, blocks rendered and fallbacks taken."""
     reached: set[Key] = set()
     context = send_context(document) or None
+    renderer = with_faults(tailor, persona_faults(document))
     for template in tailor.template_names():
         try:
-            email = tailor.render(template, profile=document, at=at, context=context, record_exposure=False)
+            email = renderer.render(template, profile=document, at=at, context=context, record_exposure=False)
         except RenderAborted as exc:
             rule = aborting_rule(exc)
             if rule:

@@ -13,6 +13,7 @@ from tailor.core import Tailor
 from tailor.email import Email, RenderAborted, TailorError, TemplateBroken
 from tailor.preview.masking import mask_emails
 from tailor.preview.panel import decision_panel, rule_conditions
+from tailor.preview.faults import persona_faults, with_faults
 from tailor.preview.personas import send_context
 from tailor.strict_json import InvalidJSON
 
@@ -109,10 +110,10 @@ def render_preview(tailor: Tailor, personas: Mapping[str, Mapping[str, Any]], re
         kwargs = _recipient(tailor, personas, req)
         typed = json_object(req.context, "ESP context") if req.context else {}
         # the persona file's own send-time data, with what was typed in the form on top
-        own = send_context(personas[req.persona]) if req.source == "persona" and req.persona in personas else {}
-        context = {**own, **typed} or None
+        persona = personas[req.persona] if req.source == "persona" and req.persona in personas else {}
+        context = {**send_context(persona), **typed} or None
         # a preview is not a send: it must not count anyone as exposed to an experiment's variant
-        email = tailor.render(
+        email = with_faults(tailor, persona_faults(persona)).render(
             req.template,
             at=req.at or None,
             context=context,
