@@ -57,14 +57,19 @@ def run_extras(tailor: Tailor, extras: dict[str, Any]) -> tuple[list[Problem], l
     lines: list[str] = []
     at = extras.get("at")
     if extras.get("coverage"):
-        problems += coverage_run(tailor, extras.get("personas_dirs") or (), at, bool(extras.get("allow_dead")))
+        found, unreached = coverage_run(tailor, extras.get("personas_dirs") or (), at, bool(extras.get("allow_dead")))
+        problems += found
+        lines += unreached
     if extras.get("audience") or extras.get("segment") or extras.get("sample"):
         lines += audience_run(tailor, extras)
     return problems, lines
 
 
-def coverage_run(tailor: Tailor, folders: tuple[str, ...], at: str | None, allow_dead: bool) -> list[Problem]:
-    from tailor.preview.coverage import coverage_problems, load_persona_sets
+def coverage_run(
+    tailor: Tailor, folders: tuple[str, ...], at: str | None, allow_dead: bool
+) -> tuple[list[Problem], list[str]]:
+    """Coverage problems over the personas, and a line per fallback reason no persona can reach."""
+    from tailor.preview.coverage import coverage_report, load_persona_sets
 
     personas: dict[str, dict[str, Any]] = {}
     problems: list[Problem] = []
@@ -75,9 +80,10 @@ def coverage_run(tailor: Tailor, folders: tuple[str, ...], at: str | None, allow
     if not personas:
         fail(f"--coverage: no personas (*.json) in {', '.join(folders or (DEFAULT_PERSONAS,))}")
     try:
-        return problems + coverage_problems(tailor, personas, at, allow_dead=allow_dead)
+        found, unreached = coverage_report(tailor, personas, at, allow_dead=allow_dead)
     except ProblemError as exc:  # the rules do not load: the rest of `check` reports them
-        return problems + exc.problems
+        return problems + exc.problems, []
+    return problems + found, [str(u) for u in unreached]
 
 
 def audience_run(tailor: Tailor, extras: dict[str, Any]) -> list[str]:

@@ -32,9 +32,11 @@ from typing import Any, Literal
 
 from tailor.core import Tailor, parse_at
 from tailor.email import RenderAborted, TailorError
+from tailor.preview.fallback_sites import Site, fallback_sites
 from tailor.preview.faults import FAULTS, persona_faults, with_faults
 from tailor.preview.personas import persona_sets, read_personas, send_context
 from tailor.problems import Problem
+from tailor.rendering.fallbacks import REASONS
 from tailor.rendering.source import block_file
 from tailor.rules.solver import UNSET, Predicate, Requirement, Solver, Want, choose_value, conjoin
 
@@ -53,7 +55,7 @@ PLACEHOLDER_PRODUCT = {
     "image_url": "https://example.com/img/sku-coverage.jpg",
 }
 
-#: data a profile can carry that sends a render down a fallback path (probed; see fallback_targets)
+#: profile data the render itself reads (not a template) that sends it down a fallback path
 FALLBACK_PROBES: dict[str, dict[str, Any]] = {
     "no personalization consent": {"profile.consents.personalization": False},
     "unknown locale": {"profile.locale": "zz_ZZ"},
@@ -61,8 +63,28 @@ FALLBACK_PROBES: dict[str, dict[str, Any]] = {
     "no traits at all": {},
 }
 
-#: fallbacks a service causes, not a profile (recommendations down or empty): not targets, not listed
-SERVICE_FALLBACKS = ("recs-",)
+#: why a fallback no site, probe or fault reaches is out of a persona's reach
+NOT_A_PERSONA = {
+    "anonymous": "a persona is a recipient: only a render without one (POST /v1/render with no recipient) takes it",
+    "unknown-recipient": "a persona is a profile document, never looked up in the store: only a render "
+    "by recipient id that the store does not have takes it",
+}
+#: what a template would have to do for a fallback to be reachable (when none does)
+NO_SITE = {
+    "null-value": "no template prints profile, context or trigger data without default(…, true)",
+    "missing-number": "no template passes profile, context or trigger data to money, number or percent",
+    "bad-number": "no template passes profile, context or trigger data to money, number or percent",
+    "bad-date": "no template passes profile, context or trigger data to a date or datetime filter",
+    "bad-currency": "no template passes a currency from profile, context or trigger data to money",
+    "other-currency": "no template passes a currency from profile, context or trigger data to money",
+    "block-failed": "no slot block computes with profile, context or trigger data",
+    "undefined-variable": "every name the templates print is defined, defaulted or guarded "
+    "(`tailor check` names one that is not)",
+    "bad-argument": "no template gives number() a digits argument out of range",
+    "bad-currency-format": "no template gives money() a format it does not know",
+    "unknown-block": "every block a rule or experiment chooses is compiled into the templates with its slot",
+    "slot-hidden": "every slot's default block renders whatever the data",
+}
 
 Key = tuple[str, str]
 
@@ -82,6 +104,8 @@ class Target:
     where: str = ""
     #: for a slot rule: what makes its condition true, whatever else wins (explains a shadowed rule)
     matching: list[Requirement] = field(default_factory=list)
+    #: the declared service fault (:mod:`tailor.preview.faults`) the persona is rendered under
+    fault: str | None = None
 
 
 @dataclass
@@ -93,6 +117,7 @@ class Persona:
     reached: set[Key]
     #: the targets this persona was built for, in order
     targets: list[Target] = field(default_factory=list)
+    fault: str | None = None
 
 
 @dataclass
@@ -105,6 +130,17 @@ class DeadTarget:
         return f"{where}{self.target.label} can never be reached: {'; '.join(self.reasons)}"
 
 
+@dataclass(frozen=True)
+class Unreached:
+    """A declared fallback reason no persona can make a render of this project take, and why."""
+
+    reason: str
+    why: str
+
+    def __str__(self) -> str:
+        return f"fallback {self.reason!r} ({REASONS[self.reason].cause}) cannot be reached: {self.why}"
+
+
 @dataclass
 class Generated:
     at: datetime
@@ -112,6 +148,8 @@ class Generated:
     dead: list[DeadTarget]
     #: block files no rule, default or experiment can choose
     unused_blocks: list[str]
+    #: fallback reasons no persona can reach, with why
+    unreached: list[Unreached] = field(default_factory=list)
 
 
 # -- targets -------------------------------------------------------------------------------
@@ -168,25 +206,96 @@ def solver_for(book: Any) -> Solver:
     return Solver({n: s.condition for n, s in book.segments.items()}, book.triggers, learned)
 
 
-def fallback_targets(tailor: Tailor, at: datetime) -> list[Target]:
-    """One target per fallback reason the probe profiles make a render take."""
+def fallback_targets(tailor: Tailor, at: datetime) -> tuple[list[Target], list[Unreached]]:
+    """A target per declared fallback reason some data, send context or fault makes a render take,
+    and the reasons none does.
+
+    Candidates, in order: the profile data the render itself reads (:data:`FALLBACK_PROBES`),
+    the places the templates use data (:func:`~tailor.preview.fallback_sites.fallback_sites`;
+    a site in a slot block with what makes a rule choose that block) and the declared faults
+    (:data:`~tailor.preview.faults.FAULTS`). Each data candidate is rendered; a reason counts
+    as reachable when a render took it.
+    """
     book = tailor.rulebook
     solver = solver_for(book)
     no_abort = conjoin(*(solver.solve(r.condition, Want.NOT_TRUE) for r in book.abort_rules))
+    candidates: list[tuple[str, Requirement, str, str | None]] = [
+        (label, Requirement(tuple(_equals(path, value) for path, value in values.items())), "", None)
+        for label, values in FALLBACK_PROBES.items()
+    ]
+    sites = fallback_sites(tailor, tailor.settings.currency)
+    choosing = _choosing(tailor)
+    for site in sites:
+        probe = Requirement(
+            (_equals(site.path, site.value), *(_equals(path, value) for path, value in site.guards)),
+            _trigger_of(site.path),
+        )
+        for chosen in choosing.get(site.block, [Requirement()]) if site.block else [Requirement()]:
+            candidates.append((f"{site.path} = {site.value!r} in {site.label}", probe & chosen, site.where, site.reason))
     targets: list[Target] = []
-    seen: set[str] = set()
-    for label, values in FALLBACK_PROBES.items():
-        probe = Requirement(tuple(_equals(path, value) for path, value in values.items()))
+    found: set[str] = set()
+    for label, probe, where, reason in candidates:
+        if reason in found:
+            continue
         for requirement in conjoin([probe], no_abort):
             document = realize(requirement, f"{ID_PREFIX}probe", at, triggers=book.triggers)
             if document is None:
                 continue
-            for kind, reason in sorted(measure(tailor, document, at)):
-                if kind == "fallback" and reason not in seen and not reason.startswith(SERVICE_FALLBACKS):
-                    seen.add(reason)
-                    targets.append(Target(("fallback", reason), f"fallback {reason!r} ({label})", [requirement]))
+            for kind, taken in sorted(measure(tailor, document, at)):
+                if kind == "fallback" and taken not in found:
+                    found.add(taken)
+                    targets.append(Target(("fallback", taken), f"fallback {taken!r} ({label})", [requirement], where=where))
             break
-    return targets
+    for fault in FAULTS.values():
+        for reason in fault.reasons:
+            if reason not in found:
+                found.add(reason)
+                label = f"fallback {reason!r} (fault {fault.name}: {fault.meaning})"
+                targets.append(Target(("fallback", reason), label, no_abort, fault=fault.name))
+    unreached = [
+        Unreached(name, _why_unreached(name, [s for s in sites if s.reason == name], tailor.templates_dir))
+        for name in REASONS
+        if name not in found
+    ]
+    return targets, unreached
+
+
+def _why_unreached(reason: str, tried: list[Site], templates_dir: Path) -> str:
+    if reason in NOT_A_PERSONA:
+        return NOT_A_PERSONA[reason]
+    if tried:
+        places = [_relative(s.where, templates_dir) for s in tried]
+        shown = ", ".join(places[:3]) + (f" and {len(places) - 3} more" if len(places) > 3 else "")
+        return f"no value the data can have at the places the templates use it ({shown}) made a render take it"
+    return NO_SITE.get(reason, "no data, send context or declared fault makes a render take it")
+
+
+def _relative(where: str, templates_dir: Path) -> str:
+    """``blocks/hero/cart-reminder.mjml:20:46``: a site's place without the machine's folders."""
+    path, line, col = _where(where)
+    try:
+        return f"{Path(path).resolve().relative_to(templates_dir.resolve())}:{line}:{col}"
+    except ValueError:
+        return where
+
+
+def _choosing(tailor: Tailor) -> dict[str, list[Requirement]]:
+    """block → what makes a rule (or the slot default) choose it: a block's data is used only then."""
+    rule_block = {r.id: r.block for s in tailor.rulebook.slots.values() for r in s.rules}
+    found: dict[str, list[Requirement]] = {}
+    for target in build_targets(tailor):
+        kind, name = target.key
+        block = rule_block.get(name) if kind == "rule" else name if kind == "block" and not target.variant else None
+        if block:
+            found.setdefault(block, []).extend(target.requirements)
+    return found
+
+
+def _trigger_of(path: str) -> tuple[tuple[str, bool], ...]:
+    """``triggers.cart_abandonment.items[].price`` needs the trigger active (its events carry the value)."""
+    if path.startswith("triggers."):
+        return ((path.split(".")[1], True),)
+    return ()
 
 
 def _equals(path: str, value: Any) -> Predicate:
@@ -237,6 +346,7 @@ def realize(
     explicit: bool = False,
     variant: tuple[str, str] | None = None,
     experiments: Mapping[str, Any] | None = None,
+    fault: str | None = None,
 ) -> dict[str, Any] | None:
     """A profile document (with its send ``context``) meeting ``requirement``, or None if none can.
 
@@ -264,6 +374,8 @@ def realize(
         "events": [],
     }
     context: dict[str, Any] = {}
+    #: trigger → what its events' items carry (``triggers.NAME.items[].FIELD`` paths)
+    items: dict[str, dict[str, Any]] = {}
     for path, predicates in by_path.items():
         typical = _typical(path, person_id)
         found, value = choose_value([_present(p) for p in predicates], typical) if explicit else (False, None)
@@ -271,12 +383,20 @@ def realize(
             found, value = choose_value(predicates, typical)
         if not found:
             return None
+        if path.startswith("triggers."):
+            name, _, rest = path.removeprefix("triggers.").partition(".items[].")
+            if value is not UNSET:
+                _set(items.setdefault(name, {}), rest.split("."), value)
+            continue
         _place(document, context, path, value)
     for name, active in sorted(states.items()):
         if active:
-            document["events"] += _trigger_events(name, triggers, person_id, at, len(document["events"]))
+            start = len(document["events"])
+            document["events"] += _trigger_events(name, triggers, person_id, at, start, items.get(name, {}))
     if context:
         document["context"] = context
+    if fault:
+        document["faults"] = [fault]
     return document
 
 
@@ -311,10 +431,14 @@ def _place(document: dict[str, Any], context: dict[str, Any], path: str, value: 
 
 
 def _set(target: dict[str, Any], keys: list[str], value: Any) -> None:
+    """Put ``value`` at ``keys``; a key ``items[]`` is the first item of a list (``context.order.items[].price``)."""
     if value is UNSET:
         return
     for key in keys[:-1]:
-        target = target.setdefault(key, {})
+        if key.endswith("[]"):
+            target = target.setdefault(key[:-2], [{}])[0]
+        else:
+            target = target.setdefault(key, {})
     target[keys[-1]] = value
 
 
@@ -324,8 +448,12 @@ def _trigger_events(
     person_id: str,
     at: datetime,
     start: int,
+    item: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Just enough qualifying events, just past the trigger's quiet time, inside its windows."""
+    """Just enough qualifying events, just past the trigger's quiet time, inside its windows.
+
+    ``item``: what the events' product carries besides the placeholder's fields (a site's value).
+    """
     from tailor.triggers import TriggerSpec
 
     spec: TriggerSpec | None = specs.get(name)
@@ -343,7 +471,7 @@ def _trigger_events(
                 "messageId": f"{person_id}-{start + i + 1:03d}",
                 "timestamp": stamp.astimezone(at.tzinfo).isoformat().replace("+00:00", "Z"),
                 "userId": person_id,
-                "properties": dict(PLACEHOLDER_PRODUCT),
+                "properties": {**PLACEHOLDER_PRODUCT, **(item or {})},
             }
         )
     return events
@@ -370,7 +498,8 @@ def measure(tailor: Tailor, document: Mapping[str, Any], at: datetime) -> set[Ke
     that fired, blocks rendered and fallbacks taken."""
     reached: set[Key] = set()
     context = send_context(document) or None
-    renderer = with_faults(tailor, persona_faults(document))
+    faults = persona_faults(document)
+    renderer = with_faults(tailor, faults)
     for template in tailor.template_names():
         try:
             email = renderer.render(template, profile=document, at=at, context=context, record_exposure=False)
@@ -383,8 +512,15 @@ def measure(tailor: Tailor, document: Mapping[str, Any], at: datetime) -> set[Ke
             continue
         reached |= {("rule", r) for r in email.winning_rules().values()}
         reached |= {("block", b) for b in email.blocks.values() if b}
-        reached |= {("fallback", str(f.get("reason"))) for f in email.fallbacks}
+        reached |= {("fallback", reason) for reason in _taken(email.fallbacks, faults)}
     return reached
+
+
+def _taken(fallbacks: Iterable[Mapping[str, Any]], faults: list[str]) -> set[str]:
+    """The fallback reasons a render took; a service's only under a declared fault (else they
+    follow whatever store the machine has, not the persona)."""
+    reasons = {str(f.get("reason")) for f in fallbacks}
+    return {r for r in reasons if faults or r not in REASONS or REASONS[r].cause != "service"}
 
 
 def aborting_rule(exc: RenderAborted) -> str | None:
@@ -404,28 +540,37 @@ def aborting_rule(exc: RenderAborted) -> str | None:
 def generate(tailor: Tailor, at: str | datetime | None = None) -> Generated:
     """The coverage personas of ``tailor``'s shop at send time ``at``."""
     moment = parse_at(at)
-    targets = build_targets(tailor) + fallback_targets(tailor, moment)
+    fallbacks, unreached = fallback_targets(tailor, moment)
     personas: list[Persona] = []
     dead: list[DeadTarget] = []
-    for target in targets:
+    for target in build_targets(tailor) + fallbacks:
         if any(target.key in p.reached for p in personas):
             continue
         placed = _merge(tailor, personas, target, moment) or _alone(tailor, personas, target, moment)
-        if not placed:
+        if placed:
+            continue
+        if target.key[0] == "fallback":
+            unreached.append(Unreached(target.key[1], f"no persona rendered under fault {target.fault} takes it"))
+        else:
             dead.append(DeadTarget(target, _why_dead(tailor, target, moment)))
-    return Generated(moment, personas, dead, unused_blocks(tailor))
+    order = list(REASONS)
+    unreached.sort(key=lambda u: order.index(u.reason))
+    return Generated(moment, personas, dead, unused_blocks(tailor), unreached)
 
 
 def _merge(tailor: Tailor, personas: list[Persona], target: Target, at: datetime) -> bool:
     for persona in personas:
         if target.variant and persona.variant and target.variant != persona.variant:
             continue
+        if target.fault and persona.fault and target.fault != persona.fault:
+            continue  # one fault per persona: each replaces the recommendation service
         variant = target.variant or persona.variant
+        fault = target.fault or persona.fault
         for requirement in target.requirements:
             combined = persona.requirement & requirement
-            found = _try(tailor, combined, persona.name, variant, at, persona.reached | {target.key})
+            found = _try(tailor, combined, persona.name, variant, at, persona.reached | {target.key}, fault)
             if found is not None:
-                persona.requirement, persona.variant = combined, variant
+                persona.requirement, persona.variant, persona.fault = combined, variant, fault
                 persona.document, persona.reached = found
                 persona.targets.append(target)
                 return True
@@ -440,9 +585,9 @@ def _alone(tailor: Tailor, personas: list[Persona], target: Target, at: datetime
     while name in taken:
         name, n = f"{stem}-{n}", n + 1
     for requirement in target.requirements:
-        found = _try(tailor, requirement, name, target.variant, at, {target.key})
+        found = _try(tailor, requirement, name, target.variant, at, {target.key}, target.fault)
         if found is not None:
-            personas.append(Persona(name, requirement, target.variant, found[0], found[1], [target]))
+            personas.append(Persona(name, requirement, target.variant, found[0], found[1], [target], target.fault))
             return True
     return False
 
@@ -454,6 +599,7 @@ def _try(
     variant: tuple[str, str] | None,
     at: datetime,
     must_reach: set[Key],
+    fault: str | None = None,
 ) -> tuple[dict[str, Any], set[Key]] | None:
     for explicit in (False, True):
         document = realize(
@@ -464,6 +610,7 @@ def _try(
             explicit=explicit,
             variant=variant,
             experiments=tailor.experiments,
+            fault=fault,
         )
         if document is None:
             return None
@@ -550,15 +697,17 @@ def readme(generated: Generated) -> str:
         f"`rules/`). Trigger events are timed for **{at}**: preview with `--at {at}`.",
         "Together these profiles make every rule win its slot, every abort rule fire, every block",
         "render and every fallback below happen; each was verified by rendering every template.",
+        "A persona with a fault is rendered with a recommendation service failing that way.",
         "",
-        "| persona | built for | rules that win | blocks | fallbacks |",
-        "|---|---|---|---|---|",
+        "| persona | built for | rules that win | blocks | fallbacks | fault |",
+        "|---|---|---|---|---|---|",
     ]
     for persona in generated.personas:
         built = ", ".join(t.label for t in persona.targets)
         lines.append(
             f"| `{persona.name}` | {built} | {_listed(persona.reached, 'rule', 'abort')} "
-            f"| {_listed(persona.reached, 'block')} | {_listed(persona.reached, 'fallback')} |"
+            f"| {_listed(persona.reached, 'block')} | {_listed(persona.reached, 'fallback')} "
+            f"| {f'`{persona.fault}`' if persona.fault else '—'} |"
         )
     if generated.dead:
         lines += ["", "## Dead rules (no profile can reach them)", ""]
@@ -566,6 +715,9 @@ def readme(generated: Generated) -> str:
     if generated.unused_blocks:
         lines += ["", "## Blocks no rule, default or experiment chooses", ""]
         lines += [f"- `{b}`" for b in generated.unused_blocks]
+    if generated.unreached:
+        lines += ["", "## Fallbacks no persona can reach", ""]
+        lines += [f"- `{u.reason}` ({REASONS[u.reason].cause}): {u.why}" for u in generated.unreached]
     return "\n".join(lines) + "\n"
 
 
@@ -573,7 +725,7 @@ def _listed(reached: set[Key], *kinds: str) -> str:
     found = sorted(
         f"abort {name}" if kind == "abort" else name
         for kind, name in reached
-        if kind in kinds and not (kind == "fallback" and name.startswith(SERVICE_FALLBACKS))
+        if kind in kinds
     )
     return ", ".join(f"`{name}`" for name in found) or "—"
 
@@ -582,12 +734,14 @@ def summary_lines(generated: Generated, written: list[Path]) -> list[str]:
     reached = set().union(*(p.reached for p in generated.personas)) if generated.personas else set()
     rules = sum(1 for kind, _ in reached if kind in ("rule", "abort"))
     blocks = sum(1 for kind, _ in reached if kind == "block")
-    fallbacks = sum(1 for kind, name in reached if kind == "fallback" and not name.startswith(SERVICE_FALLBACKS))
+    fallbacks = sum(1 for kind, _ in reached if kind == "fallback")
     lines = [f"wrote {len(written)} personas: {rules} rules, {blocks} blocks and {fallbacks} fallback reasons reached"]
     for persona in generated.personas:
         lines.append(f"  {persona.name}: built for {', '.join(t.label for t in persona.targets)}")
     for block in generated.unused_blocks:
         lines.append(f"  unused block {block!r}: no rule, default or experiment chooses it")
+    for unreached in generated.unreached:
+        lines.append(f"  {unreached}")
     return lines
 
 
@@ -606,16 +760,33 @@ def coverage_problems(
     *,
     allow_dead: bool = False,
 ) -> list[Problem]:
-    """Rules no persona makes win, abort rules none fires, blocks none renders.
+    """Rules no persona makes win, abort rules none fires, blocks none renders, fallbacks none takes.
 
     A rule no profile at all can reach is a dead rule: an error (a warning with
     ``allow_dead``); one the personas just miss is a warning that names the fix.
     """
+    return coverage_report(tailor, personas, at, allow_dead=allow_dead)[0]
+
+
+def coverage_report(
+    tailor: Tailor,
+    personas: Mapping[str, Mapping[str, Any]],
+    at: str | datetime | None = None,
+    *,
+    allow_dead: bool = False,
+) -> tuple[list[Problem], list[Unreached]]:
+    """:func:`coverage_problems`, and the fallback reasons no persona of this project can reach."""
     moment = parse_at(at)
     reached: set[Key] = set()
     for document in personas.values():
         reached |= measure(tailor, document, moment)
+    fallbacks, unreached = fallback_targets(tailor, moment)
     problems: list[Problem] = []
+    for target in fallbacks:
+        if target.key not in reached:
+            path, line, col = _where(target.where) if target.where else (str(tailor.templates_dir), 0, 0)
+            message = f"{target.label} is never taken by any persona (`tailor personas generate` writes one that is)"
+            problems.append(Problem(path, line, col, message, "warning"))
     for target in build_targets(tailor):
         if target.key in reached:
             continue
@@ -642,7 +813,7 @@ def coverage_problems(
     for block in unused_blocks(tailor):
         where = str(block_file(tailor.templates_dir, block))
         problems.append(Problem(where, 1, 1, f"block {block!r}: no rule, default or experiment chooses it", "warning"))
-    return sorted(set(problems))
+    return sorted(set(problems)), unreached
 
 
 def _rule_blocks(tailor: Tailor) -> set[str]:
@@ -668,4 +839,14 @@ def load_persona_sets(folder: Path) -> tuple[dict[str, dict[str, Any]], list[Pro
     return personas, problems
 
 
-__all__ = ["Generated", "build_targets", "coverage_problems", "generate", "measure", "realize", "write"]
+__all__ = [
+    "Generated",
+    "Unreached",
+    "build_targets",
+    "coverage_problems",
+    "coverage_report",
+    "generate",
+    "measure",
+    "realize",
+    "write",
+]
