@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tailor.rendering.fallbacks import RECS_OUTCOMES, REASONS
+from tailor.rendering.fallbacks import REASONS, RECS_OUTCOMES
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "tailor"
 #: call sites whose reason is not a literal, and the mapping every value of theirs comes from

@@ -80,10 +80,10 @@ def coverage_run(
     if not personas:
         fail(f"--coverage: no personas (*.json) in {', '.join(folders or (DEFAULT_PERSONAS,))}")
     try:
-        found, unreached = coverage_report(tailor, personas, at, allow_dead=allow_dead)
+        reported, unreached = coverage_report(tailor, personas, at, allow_dead=allow_dead)
     except ProblemError as exc:  # the rules do not load: the rest of `check` reports them
         return problems + exc.problems, []
-    return problems + found, [str(u) for u in unreached]
+    return problems + reported, [str(u) for u in unreached]
 
 
 def audience_run(tailor: Tailor, extras: dict[str, Any]) -> list[str]:

@@ -231,7 +231,9 @@ def fallback_targets(tailor: Tailor, at: datetime) -> tuple[list[Target], list[U
             _trigger_of(site.path),
         )
         for chosen in choosing.get(site.block, [Requirement()]) if site.block else [Requirement()]:
-            candidates.append((f"{site.path} = {site.value!r} in {site.label}", probe & chosen, site.where, site.reason))
+            candidates.append(
+                (f"{site.path} = {site.value!r} in {site.label}", probe & chosen, site.where, site.reason)
+            )
     targets: list[Target] = []
     found: set[str] = set()
     for label, probe, where, reason in candidates:
@@ -244,7 +246,9 @@ def fallback_targets(tailor: Tailor, at: datetime) -> tuple[list[Target], list[U
             for kind, taken in sorted(measure(tailor, document, at)):
                 if kind == "fallback" and taken not in found:
                     found.add(taken)
-                    targets.append(Target(("fallback", taken), f"fallback {taken!r} ({label})", [requirement], where=where))
+                    targets.append(
+                        Target(("fallback", taken), f"fallback {taken!r} ({label})", [requirement], where=where)
+                    )
             break
     for fault in FAULTS.values():
         for reason in fault.reasons:
@@ -435,10 +439,7 @@ def _set(target: dict[str, Any], keys: list[str], value: Any) -> None:
     if value is UNSET:
         return
     for key in keys[:-1]:
-        if key.endswith("[]"):
-            target = target.setdefault(key[:-2], [{}])[0]
-        else:
-            target = target.setdefault(key, {})
+        target = target.setdefault(key[:-2], [{}])[0] if key.endswith("[]") else target.setdefault(key, {})
     target[keys[-1]] = value
 
 
@@ -722,11 +723,7 @@ def readme(generated: Generated) -> str:
 
 
 def _listed(reached: set[Key], *kinds: str) -> str:
-    found = sorted(
-        f"abort {name}" if kind == "abort" else name
-        for kind, name in reached
-        if kind in kinds
-    )
+    found = sorted(f"abort {name}" if kind == "abort" else name for kind, name in reached if kind in kinds)
     return ", ".join(f"`{name}`" for name in found) or "—"
 
 

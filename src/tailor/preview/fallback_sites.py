@@ -139,13 +139,11 @@ class _Walker:
             self.body(node.body)
             self.aliases.pop()
         else:
-            for child in node.iter_child_nodes():
-                if isinstance(child, nodes.Stmt):
-                    self.statement(child)
-                elif isinstance(child, nodes.Expr):
-                    self.expression(child)
-                elif isinstance(child, nodes.Helper):
-                    self.statement(child)
+            for part in node.iter_child_nodes():
+                if isinstance(part, nodes.Expr):
+                    self.expression(part)
+                else:
+                    self.statement(part)
 
     @contextmanager
     def guarded(self, test: nodes.Node) -> Iterator[None]:

@@ -11,9 +11,9 @@ from markupsafe import Markup
 from tailor import strict_json
 from tailor.core import Tailor
 from tailor.email import Email, RenderAborted, TailorError, TemplateBroken
+from tailor.preview.faults import persona_faults, with_faults
 from tailor.preview.masking import mask_emails
 from tailor.preview.panel import decision_panel, rule_conditions
-from tailor.preview.faults import persona_faults, with_faults
 from tailor.preview.personas import send_context
 from tailor.strict_json import InvalidJSON
 
