@@ -20,6 +20,7 @@ from flask import Blueprint, Response, current_app, g, redirect, render_template
 from werkzeug.exceptions import HTTPException
 
 from tailor.core import Tailor
+from tailor.preview.faults import FAULTS, persona_faults
 from tailor.preview.grid import varying_slots
 from tailor.preview.live import Watcher
 from tailor.preview.masking import mask_emails
@@ -193,6 +194,8 @@ def grid() -> str:
         outcomes=outcomes,
         varying=varying,
         slots=slots,
+        # a persona rendered under a declared fault says so on its card (its recs-* fallbacks are on purpose)
+        faults={name: [FAULTS[f] for f in persona_faults(doc)] for name, doc in found.items()},
         templates=tailor.template_names(),
         persona_error=persona_error,
         state=studio.watcher().state(req.template),
