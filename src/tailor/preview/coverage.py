@@ -2,10 +2,12 @@
 
 ``tailor personas generate`` builds a list of *targets* from the rule book — every slot rule
 winning its slot, every abort rule firing, every slot's default and every experiment
-variant's block being chosen, every fallback a profile can cause — and, for each, the
-requirements that reach it (:mod:`tailor.rules.solver`, from the conditions' ASTs: a rule wins
-when its condition is true, every higher-priority rule of its slot is not, and no abort
-rule fires).
+variant's block being chosen — and from the templates and the fallback catalogue: every
+declared fallback some data at a place a template uses it (:mod:`tailor.preview.fallback_sites`),
+send context or declared service fault (:mod:`tailor.preview.faults`) makes a render take.
+For each, the requirements that reach it (:mod:`tailor.rules.solver`, from the conditions'
+ASTs: a rule wins when its condition is true, every higher-priority rule of its slot is not,
+and no abort rule fires).
 
 Requirements become profile documents: profile paths become traits (traits win over
 computed features, SPEC "The profile document"), active triggers become the events their
