@@ -125,3 +125,14 @@ def test_readme_screenshot(page, studio):
     if os.environ.get("TAILOR_UPDATE_SCREENSHOTS") == "1":
         # refresh the committed picture on purpose only: a test run never edits the repository
         shutil.copyfile(shot, ROOT / "docs" / "images" / "preview.png")
+
+
+def test_grid_badges_a_persona_rendered_under_a_declared_fault(page, studio):
+    page.goto(f"{studio}/preview/grid?template=newsletter&set=coverage")
+    badge = page.locator(".card[data-persona='browse-reminder'] .count.fault")
+    expect(badge).to_have_text("fault: recs-timeout")
+    expect(badge).to_have_attribute(
+        "title", "rendered under a declared fault: the recommendation service does not answer in time"
+    )
+    expect(page.locator(".card[data-persona='vip'] .count.fault")).to_have_count(0)
+    assert badge.evaluate("el => getComputedStyle(el).backgroundColor") != "rgba(0, 0, 0, 0)"
