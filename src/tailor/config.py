@@ -48,6 +48,7 @@ ENV_NAMES = {
 }
 
 _LIST_SETTINGS = {"secret", "write_keys", "api_tokens", "trusted_proxies", "test_recipients"}
+_PATH_SETTINGS = {"templates", "rules", "artifacts", "retention_file", "metrics_dir", "compiled_cache", "send_journal"}
 _OPTIONAL_PATHS = {"retention_file", "metrics_dir"}
 #: suffix marking a write key as trusted (``TAILOR_WRITE_KEYS="browser-key,backend-key:trusted"``)
 TRUSTED_SUFFIX = ":trusted"
@@ -171,7 +172,7 @@ class Settings:
                     _check_networks(coerced[key])
                 if key == "write_keys":
                     coerced["write_keys"], coerced["trusted_write_keys"] = _split_trusted(coerced[key])
-            elif key in ("templates", "rules", "artifacts", "retention_file", "metrics_dir", "compiled_cache", "send_journal"):
+            elif key in _PATH_SETTINGS:
                 coerced[key] = _path_setting(key, value)
             elif key in _COERCE:
                 coerced[key] = _COERCE[key](key, value)

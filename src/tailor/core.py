@@ -36,9 +36,9 @@ from tailor.workspace import Workspace
 
 if TYPE_CHECKING:
     from tailor.experiments.spec import Experiment
+    from tailor.monitor.send_journal import SendWriter
     from tailor.rules.book import RuleBook
     from tailor.rules.model import SlotDecision
-    from tailor.monitor.send_journal import SendWriter
     from tailor.store.lazy import LazyStore
     from tailor.store.suppressions import SuppressionCache
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from segment_messages import identify
 from tailor.monitor.send_journal import SendWriter
 from tailor.monitor.sends import send_row
 from tailor.store import Store
@@ -166,3 +167,16 @@ def test_a_living_writers_segment_is_not_taken_over(store: Store, tmp_path: Path
     assert alive.flush() == 1
     alive.close()
     other.close()
+
+
+def test_a_send_journaled_before_an_erasure_is_not_written_after_it(store: Store, tmp_path: Path) -> None:
+    store.ingest([identify("i1", user="p1", ts="2026-11-01T10:00:00Z", email="p1@example.com")])
+    store.ingest([identify("i2", user="p2", ts="2026-11-01T10:00:00Z", email="p2@example.com")])
+    writer = SendWriter(store, tmp_path / "journal", flush_ms=60_000)
+    writer.append([_row(1)], [_exposure(1)])  # p1
+    writer.append([_row(2)], [_exposure(2)])  # p2
+    assert store.erase_profile("p1")
+    writer.append([_row(8)], [_exposure(8)])  # p1 again: sent after the erasure (the person came back)
+    assert writer.flush() == 2
+    assert _stored(store) == (["send-2", "send-8"], ["send-2", "send-8"])
+    writer.close()

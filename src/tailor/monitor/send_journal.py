@@ -20,6 +20,9 @@ Nothing acknowledged is lost:
 * ``SIGTERM``: :meth:`SendWriter.close` (also run at exit) stops the thread and flushes
   what is left.
 
+An erasure is not undone: rows of a person erased after they were journaled are dropped
+at insert (the erasure log's keyed hashes, :func:`tailor.store.privacy.last_erasures`).
+
 fsync: by default the flusher fsyncs a segment before it tries to insert it, so what
 waits on a down store also survives a power cut; a render never waits for a disk flush.
 Lines younger than one cycle are in the page cache only: a power cut (not a process kill)
@@ -37,7 +40,7 @@ import secrets
 import socket
 import threading
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +57,32 @@ _DATETIMES = {
     "sends": {c.name for c in Send.__table__.columns if isinstance(c.type, DateTime)},
     "exposures": {c.name for c in Exposure.__table__.columns if isinstance(c.type, DateTime)},
 }
+
+
+class Journaled:
+    """Send rows and exposures read from the journal, each with when it was journaled."""
+
+    def __init__(self) -> None:
+        self.sends: list[tuple[datetime, dict[str, Any]]] = []
+        self.exposures: list[tuple[datetime, dict[str, Any]]] = []
+
+    def add(self, at: datetime, sends: list[dict[str, Any]], exposures: list[dict[str, Any]]) -> None:
+        self.sends += [(at, row) for row in sends]
+        self.exposures += [(at, row) for row in exposures]
+
+    def write(self, store: Any) -> int:
+        """Insert everything in one transaction but the rows journaled before their person was
+        erased (an erasure must not be undone by a send that was waiting); the new send rows."""
+        from tailor.store.privacy import last_erasures
+
+        people = {row["profile_id"] for _, row in self.sends + self.exposures}
+        with store.engine.connect() as conn:
+            erased = last_erasures(conn, store.hash_email, people) if people else {}
+
+        def kept(rows: list[tuple[datetime, dict[str, Any]]]) -> list[dict[str, Any]]:
+            return [row for at, row in rows if row["profile_id"] not in erased or at > erased[row["profile_id"]]]
+
+        return record_sends(store, kept(self.sends), kept(self.exposures))
 
 
 class Segment:
@@ -96,20 +125,23 @@ class Segment:
         if sync:
             os.fsync(self.fd)
 
-    def records(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """The send rows and exposures in this segment (a torn last line, from a power cut, is skipped)."""
-        sends: list[dict[str, Any]] = []
-        exposures: list[dict[str, Any]] = []
+    def records(self) -> Journaled:
+        """What this segment holds (a torn last line, from a power cut, is skipped)."""
+        journaled = Journaled()
         with open(self.path, "rb") as fh:
             for number, line in enumerate(fh, 1):
                 try:
                     record = json.loads(line)
-                except ValueError:
-                    logger.warning("send journal %s:%d: not a whole JSON line, skipped", self.path, number)
+                    at = datetime.fromisoformat(record["at"])
+                except (ValueError, KeyError, TypeError):
+                    logger.warning("send journal %s:%d: not a whole journal line, skipped", self.path, number)
                     continue
-                sends += [_parsed(row, _DATETIMES["sends"]) for row in record.get("sends", [])]
-                exposures += [_parsed(row, _DATETIMES["exposures"]) for row in record.get("exposures", [])]
-        return sends, exposures
+                journaled.add(
+                    at,
+                    [_parsed(row, _DATETIMES["sends"]) for row in record.get("sends", [])],
+                    [_parsed(row, _DATETIMES["exposures"]) for row in record.get("exposures", [])],
+                )
+        return journaled
 
     def remove(self) -> None:
         """Delete the file, then let go of the lock (never the other way round)."""
@@ -144,7 +176,8 @@ class SendWriter:
 
     def append(self, sends: list[dict[str, Any]], exposures: list[dict[str, Any]]) -> None:
         """Journal one render's rows; returns once they are in the kernel (and on disk with ``fsync``)."""
-        line = json.dumps({"sends": sends, "exposures": exposures}, default=_iso, separators=(",", ":")).encode()
+        record = {"at": datetime.now(UTC).replace(tzinfo=None), "sends": sends, "exposures": exposures}
+        line = json.dumps(record, default=_iso, separators=(",", ":")).encode()
         with self._lock:
             if self._open is None:
                 self._count += 1
@@ -182,7 +215,7 @@ class SendWriter:
                 try:
                     if not self.fsync:
                         os.fsync(segment.fd)
-                    inserted += record_sends(self.store, *segment.records())
+                    inserted += segment.records().write(self.store)
                 except Exception as exc:
                     logger.warning("send journal: %s waits for the store: %s", segment.path.name, exc)
                     break

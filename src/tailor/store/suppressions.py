@@ -40,6 +40,8 @@ class SuppressionCache:
         self._lock = threading.Lock()
         #: (version, index, monotonic time of the load); None until first loaded
         self._loaded: tuple[str, Any, float] | None = None
+        #: how many times the whole set was read
+        self.loads = 0
 
     def reason(self, profile_id: str | None = None, *, email: str | None = None) -> str | None:
         """The reason this profile (or address) must not be emailed, or None — as the store says now."""
@@ -73,5 +75,6 @@ class SuppressionCache:
                 rows = conn.execute(
                     select(table.c.id, table.c.profile_id, table.c.email_hash, table.c.reason).order_by(table.c.id)
                 ).all()
+            self.loads += 1
             self._loaded = (str(version), SuppressionIndex(rows, self.store.hash_email), time.monotonic())
             return self._loaded
