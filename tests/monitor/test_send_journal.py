@@ -180,3 +180,15 @@ def test_a_send_journaled_before_an_erasure_is_not_written_after_it(store: Store
     assert writer.flush() == 2
     assert _stored(store) == (["send-2", "send-8"], ["send-2", "send-8"])
     writer.close()
+
+
+def test_rows_the_store_refuses_are_set_aside_and_hold_nothing_up(store: Store, tmp_path: Path) -> None:
+    journal = tmp_path / "journal"
+    writer = SendWriter(store, journal, flush_ms=60_000)
+    writer.append([{**_row(0), "template": None}], [])  # NOT NULL: a bug, not an outage
+    assert writer.flush() == 0
+    writer.append([_row(1)], [_exposure(1)])
+    assert writer.flush() == 1
+    assert _stored(store) == (["send-1"], ["send-1"])
+    assert [p.suffix for p in journal.iterdir()] == [".rejected"]
+    writer.close()

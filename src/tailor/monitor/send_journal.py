@@ -15,8 +15,10 @@ Nothing acknowledged is lost:
 * a crash between the insert and the delete: the segment is inserted again, and the
   store's unique keys (``(profile_id, send_key)`` for sends, ``(experiment, profile_id,
   send_key)`` for exposures) make the replay insert nothing twice.
-* the store down: segments wait on disk and are retried every cycle (and by the next
-  process, if this one stops first).
+* the store down: segments wait on disk and are retried, less and less often (up to
+  every 30 s), and by the next process if this one stops first. Rows the store refuses
+  for another reason (a bug) are set aside as ``*.rejected`` with an error logged, so
+  they cannot hold up every later send.
 * ``SIGTERM``: :meth:`SendWriter.close` (also run at exit) stops the thread and flushes
   what is left.
 
@@ -47,11 +49,16 @@ from typing import Any
 from sqlalchemy import DateTime
 
 from tailor.monitor.sends import record_sends
+from tailor.store.lazy import is_unreachable
 from tailor.store.models import Exposure, Send
 
 logger = logging.getLogger(__name__)
 
 SUFFIX = ".jsonl"
+#: the suffix of a segment whose rows the store refused (a bug, not an outage)
+REJECTED = ".rejected"
+#: the longest wait between two attempts while the store is down
+MAX_RETRY_S = 30.0
 #: the columns stored as datetimes, read back from their ISO text
 _DATETIMES = {
     "sends": {c.name for c in Send.__table__.columns if isinstance(c.type, DateTime)},
@@ -148,6 +155,13 @@ class Segment:
         self.path.unlink(missing_ok=True)
         os.close(self.fd)
 
+    def reject(self) -> tuple[str, str]:
+        """Set the file aside, out of every flusher's sight, for someone to look at: (old name, new name)."""
+        kept = self.path.with_suffix(REJECTED)
+        os.rename(self.path, kept)
+        os.close(self.fd)
+        return self.path.name, kept.name
+
     def release(self) -> None:
         """Keep the file for another process (this one stops with it not yet inserted)."""
         os.close(self.fd)
@@ -195,8 +209,11 @@ class SendWriter:
         return self
 
     def _run(self) -> None:
-        while not self._stop.wait(self.flush_s):
+        delay = self.flush_s
+        while not self._stop.wait(delay):
             self.flush()
+            # a store that is down is asked again less and less often (up to every 30 s)
+            delay = min(delay * 2, MAX_RETRY_S) if self._sealed else self.flush_s
 
     def flush(self) -> int:
         """Seal the open segment, take over dead processes' segments, insert them all; the send rows inserted.
@@ -217,9 +234,13 @@ class SendWriter:
                         os.fsync(segment.fd)
                     inserted += segment.records().write(self.store)
                 except Exception as exc:
-                    logger.warning("send journal: %s waits for the store: %s", segment.path.name, exc)
-                    break
-                segment.remove()
+                    if is_unreachable(exc):
+                        logger.warning("send journal: %s waits for the store: %s", segment.path.name, exc)
+                        break
+                    # rows the store refuses (not a passing outage) must not hold up every later send
+                    logger.error("send journal: the store refused %s, kept as %s: %s", *segment.reject(), exc)
+                else:
+                    segment.remove()
                 self._sealed.pop(0)
         return inserted
 
