@@ -145,7 +145,9 @@ def test_a_killed_workers_sends_are_inserted_by_the_worker_booted_in_its_place(g
 
 def test_stops_cleanly(gunicorn_server):
     server, _ = gunicorn_server
-    output = server.stop()
+    # workers booted in place of killed ones may still be warming up: gunicorn gives them
+    # its 30 s graceful timeout, so wait longer than that for the master
+    output = server.stop(timeout=120)
     assert server.proc.returncode == 0, output
     booted = set(re.findall(r"Booting worker with pid: (\d+)", output))
     assert len(booted) == 2 + RUN["killed"], output
