@@ -471,7 +471,7 @@ class Tailor:
         campaign partitions write in their own transaction instead. Without a store, or with
         ``send_journal`` off, only the suppressions part applies (or nothing).
         """
-        if self.store is None or self.send_writer is not None:
+        if self.store is None or self.suppression_cache is not None:
             return
         from tailor.store.suppressions import SuppressionCache
 

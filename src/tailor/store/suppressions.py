@@ -45,6 +45,10 @@ class SuppressionCache:
 
     def reason(self, profile_id: str | None = None, *, email: str | None = None) -> str | None:
         """The reason this profile (or address) must not be emailed, or None — as the store says now."""
+        if email is None and profile_id is not None:
+            # the store would also match the hash of the stored profile's address, which the
+            # caller does not have: ask it (a recipient without an address is rare)
+            return self.store.is_suppressed(profile_id)
         try:
             version = self._version()
         except Exception:
