@@ -42,9 +42,13 @@ ENV_NAMES = {
     "postmark_password": "TAILOR_POSTMARK_PASSWORD",
     "redis_url": "TAILOR_REDIS_URL",
     "compiled_cache": "TAILOR_COMPILED_CACHE",
+    "send_journal": "TAILOR_SEND_JOURNAL",
+    "send_journal_fsync": "TAILOR_SEND_JOURNAL_FSYNC",
+    "send_flush_ms": "TAILOR_SEND_FLUSH_MS",
 }
 
 _LIST_SETTINGS = {"secret", "write_keys", "api_tokens", "trusted_proxies", "test_recipients"}
+_PATH_SETTINGS = {"templates", "rules", "artifacts", "retention_file", "metrics_dir", "compiled_cache", "send_journal"}
 _OPTIONAL_PATHS = {"retention_file", "metrics_dir"}
 #: suffix marking a write key as trusted (``TAILOR_WRITE_KEYS="browser-key,backend-key:trusted"``)
 TRUSTED_SUFFIX = ":trusted"
@@ -52,6 +56,8 @@ TRUSTED_SUFFIX = ":trusted"
 
 #: the compiled-template cache of a configured tailor (``Settings.load``)
 DEFAULT_COMPILED_CACHE = Path(".tailor/compiled")
+#: the send-record journal of a configured tailor (``Settings.load``)
+DEFAULT_SEND_JOURNAL = Path(".tailor/send-journal")
 
 
 class ConfigError(ValueError):
@@ -116,6 +122,14 @@ class Settings:
     #: where compiled templates are kept for the next process (``off``: in memory only). None
     #: here; ``Settings.load`` (the CLI, ``tailor serve``) makes it ``.tailor/compiled``
     compiled_cache: Path | None = None
+    #: where each serving process journals its send records before a background thread
+    #: inserts them in batches (``off``: in the render's own transaction). None here;
+    #: ``Settings.load`` makes it ``.tailor/send-journal``. Local disk, per host
+    send_journal: Path | None = None
+    #: fsync every journaled send inside the render (survives a power cut, not only a kill)
+    send_journal_fsync: bool = False
+    #: how often the background thread inserts the journaled send records
+    send_flush_ms: int = 200
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -143,6 +157,7 @@ class Settings:
             if env in environ and environ[env] != "":
                 values[name] = environ[env]
         values.setdefault("compiled_cache", DEFAULT_COMPILED_CACHE)
+        values.setdefault("send_journal", DEFAULT_SEND_JOURNAL)
         return cls().with_values(**values)
 
     def with_values(self, **values: Any) -> Settings:
@@ -157,7 +172,7 @@ class Settings:
                     _check_networks(coerced[key])
                 if key == "write_keys":
                     coerced["write_keys"], coerced["trusted_write_keys"] = _split_trusted(coerced[key])
-            elif key in ("templates", "rules", "artifacts", "retention_file", "metrics_dir", "compiled_cache"):
+            elif key in _PATH_SETTINGS:
                 coerced[key] = _path_setting(key, value)
             elif key in _COERCE:
                 coerced[key] = _COERCE[key](key, value)
@@ -224,8 +239,8 @@ def _flag(key: str, value: Any) -> bool:
 
 
 def _path_setting(key: str, value: Any) -> Path | None:
-    if key == "compiled_cache" and (value is None or str(value).lower() in ("", "off", "none")):
-        return None  # compiled templates kept in memory only
+    if key in ("compiled_cache", "send_journal") and (value is None or str(value).lower() in ("", "off", "none")):
+        return None  # compiled templates kept in memory only; send records written in the render
     if value is None and key in _OPTIONAL_PATHS:
         return None
     return Path(value)
@@ -265,6 +280,8 @@ def _split_trusted(entries: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str
 #: how each scalar setting is read from a string (the environment, tailor.toml) and checked
 _COERCE: dict[str, Any] = {
     "warm": _flag,
+    "send_journal_fsync": _flag,
+    "send_flush_ms": _positive_int,
     "budget_ms": _positive_int,
     "render_timeout_ms": _positive_int,
     "outbound_max_bytes": _positive_int,

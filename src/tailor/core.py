@@ -36,9 +36,11 @@ from tailor.workspace import Workspace
 
 if TYPE_CHECKING:
     from tailor.experiments.spec import Experiment
+    from tailor.monitor.send_journal import SendWriter
     from tailor.rules.book import RuleBook
     from tailor.rules.model import SlotDecision
     from tailor.store.lazy import LazyStore
+    from tailor.store.suppressions import SuppressionCache
 
 
 def parse_at(value: str | datetime | None) -> datetime:
@@ -96,6 +98,9 @@ class Tailor:
         #: the recommender was built here (so it follows the workspace's recs filters)
         self._owns_recommender = recommender is None
         self._catalog: dict[str, dict[str, Any]] | None = None
+        #: set by :meth:`serve_sends`: send records journaled, suppressions answered from memory
+        self.send_writer: SendWriter | None = None
+        self.suppression_cache: SuppressionCache | None = None
 
     @classmethod
     def from_config(
@@ -454,6 +459,35 @@ class Tailor:
 
     # -- sending: headers and the frequency cap (tailor.delivery) ---------------------
 
+    def serve_sends(self) -> None:
+        """What a long-running process does per send: no suppression query, no commit in the render.
+
+        Suppressions come from a per-process copy kept current (:mod:`tailor.store.suppressions`);
+        send records go to the ``send_journal`` folder and reach the store in batches from a
+        background thread (:mod:`tailor.monitor.send_journal`), which first inserts what killed
+        processes left there. ``tailor serve`` (each worker) calls this; one-shot renders and
+        campaign partitions write in their own transaction instead. Without a store, or with
+        ``send_journal`` off, only the suppressions part applies (or nothing).
+        """
+        if self.store is None or self.suppression_cache is not None:
+            return
+        from tailor.store.suppressions import SuppressionCache
+
+        self.suppression_cache = SuppressionCache(self.store)
+        folder = self.settings.send_journal
+        if folder is not None:
+            from tailor.monitor.send_journal import SendWriter
+
+            self.send_writer = SendWriter(
+                self.store, folder, flush_ms=self.settings.send_flush_ms, fsync=self.settings.send_journal_fsync
+            ).start()
+
+    def close_sends(self) -> None:
+        """Flush the journaled send records into the store and stop the writer (SIGTERM, shutdown)."""
+        writer, self.send_writer = self.send_writer, None
+        if writer is not None:
+            writer.close()
+
     @property
     def unsubscribe(self) -> Any:
         """Signed one-click unsubscribe links (None without a store or ``TAILOR_PUBLIC_URL``)."""
@@ -520,7 +554,12 @@ class Tailor:
 
         send_key = send_id or f"render-{uuid.uuid4().hex}"
         exposures = exposure_rows(email.experiments, str(prepared.profile_id), email.template, send_key)
-        record_sends(self.store, [send_row_of(email, send_key, prepared.at)], exposures)
+        rows = [send_row_of(email, send_key, prepared.at)]
+        writer = self.send_writer
+        if writer is not None:
+            writer.append(rows, exposures)
+        else:
+            record_sends(self.store, rows, exposures)
 
     def _check_sendable(self, doc: dict[str, Any]) -> None:
         """Refuse (422) a recipient who withdrew email consent or is suppressed."""
@@ -529,8 +568,11 @@ class Tailor:
         store = self.store
         if store is not None and (doc.get("id") or doc.get("email")):
             loaded = _preloaded.get()
+            cache = self.suppression_cache
             if loaded is not None:
                 reason = loaded.suppressions.reason(doc.get("id"), email=doc.get("email"))
+            elif cache is not None:
+                reason = cache.reason(doc.get("id"), email=doc.get("email"))
             else:
                 reason = store.is_suppressed(doc.get("id"), email=doc.get("email"))
             if reason:

@@ -53,6 +53,29 @@ def test_suppressed_recipient_is_refused(stored):
         stored.render("welcome", recipient={"id": "u-gate"}, at=AT)
 
 
+def test_a_serving_tailor_refuses_from_memory_and_journals_its_sends(stored, tmp_path):
+    from sqlalchemy import text
+
+    from tailor.config import Settings
+
+    settings = Settings().with_values(send_journal=tmp_path / "journal", send_flush_ms=3_600_000)
+    served = Tailor(ROOT / "templates", ROOT / "rules", stored.database_url, settings=settings)
+    served.serve_sends()
+    assert served.suppression_cache is not None and served.send_writer is not None
+    assert served.render("welcome", recipient={"id": "u-gate"}, at=AT, send_id="s-1").subject
+
+    def sends() -> list[str]:
+        with stored.store.engine.connect() as conn:
+            return [r[0] for r in conn.execute(text("SELECT send_key FROM sends"))]
+
+    assert sends() == []  # journaled, not yet flushed
+    stored.store.add_suppression(email="gate@example.com", reason="unsubscribe", source="test")  # another process
+    with pytest.raises(RenderAborted, match=r"suppressed \(unsubscribe\)"):
+        served.render("welcome", recipient={"id": "u-gate"}, at=AT, send_id="s-2")
+    served.close_sends()
+    assert sends() == ["s-1"]
+
+
 def test_without_recommendations_consent_only_popular_products():
     from tailor.recommendations import RecommendationService
     from tailor.recommendations.training import fit_models, read_catalog_file, read_events_file

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import requests
+from sqlalchemy import create_engine, text
 from webtools import ROOT, SHOP_FILES, ServeProcess, load_shop
 
 AT = "2026-11-23T12:00:00Z"
@@ -32,6 +36,9 @@ def ingest(database_url: str) -> None:
         load_shop(database_url)
 
 
+#: what the tests of the one server share: its store and journal, renders answered, workers killed
+RUN: dict = {}
+
 pytestmark = pytest.mark.slow  # a gunicorn master and two workers over the example shop
 
 
@@ -52,8 +59,12 @@ def gunicorn_server(tmp_path_factory):
             "TAILOR_DATABASE_URL": database_url,
             "TAILOR_API_TOKENS": "tok-test",
             "TAILOR_ARTIFACTS": str(work / "artifacts"),
+            # no flush while serving: the send records reach the store only by a worker's
+            # boot (what a killed one left) or its SIGTERM drain, which is what is tested
+            "TAILOR_SEND_FLUSH_MS": "3600000",
         },
     )
+    RUN.update(database_url=database_url, journal=work / ".tailor" / "send-journal", rendered=0, killed=0)
     try:
         health = server.wait_ready(timeout=120)
         yield server, health
@@ -83,6 +94,7 @@ def test_two_workers_serve_the_store(gunicorn_server):
         data = r.json()
         assert "unknown-recipient" not in [f["reason"] for f in data["fallbacks"]]
         subjects.add(data["subject"])
+        RUN["rendered"] += 1
     assert len(subjects) > 10, "each recipient got their own (named) subject"
     metrics = session.get(f"{server.url}/metrics", headers=auth, timeout=30).text
     counted = sum(
@@ -101,10 +113,46 @@ def test_two_workers_serve_the_store(gunicorn_server):
     assert r.status_code == 401 and r.headers["Content-Type"] == "application/problem+json"
 
 
+def sends_like(database_url: str, pattern: str) -> list[str]:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            query = text("SELECT send_key FROM sends WHERE send_key LIKE :p")
+            return [r[0] for r in conn.execute(query, {"p": pattern})]
+    finally:
+        engine.dispose()
+
+
+def test_a_killed_workers_sends_are_inserted_by_the_worker_booted_in_its_place(gunicorn_server):
+    server, _ = gunicorn_server
+    auth = {"Authorization": "Bearer tok-test"}
+    sent = []
+    for n in range(1, 11):
+        body = {"template": "newsletter", "recipient": {"id": f"u-{n:05d}"}, "at": AT, "send_id": f"killed-{n}"}
+        r = requests.post(f"{server.url}/v1/render", headers=auth, timeout=30, json=body)
+        if r.status_code == 200:
+            sent.append(f"killed-{n}")
+    assert sent and sends_like(RUN["database_url"], "killed-%") == []  # journaled, not flushed
+    workers = set(re.findall(r"Booting worker with pid: (\d+)", server.output()))
+    for pid in workers:
+        os.kill(int(pid), signal.SIGKILL)
+    RUN["killed"] = len(workers)
+    deadline = time.monotonic() + 120
+    while sorted(sends_like(RUN["database_url"], "killed-%")) != sorted(sent) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert sorted(sends_like(RUN["database_url"], "killed-%")) == sorted(sent), server.output()
+
+
 def test_stops_cleanly(gunicorn_server):
     server, _ = gunicorn_server
-    output = server.stop()
+    # workers booted in place of killed ones may still be warming up: gunicorn gives them
+    # its 30 s graceful timeout, so wait longer than that for the master
+    output = server.stop(timeout=120)
     assert server.proc.returncode == 0, output
-    assert len(set(re.findall(r"Booting worker with pid: (\d+)", output))) == 2, output
+    booted = set(re.findall(r"Booting worker with pid: (\d+)", output))
+    assert len(booted) == 2 + RUN["killed"], output
+    # SIGTERM drained every worker's journal into the store
+    assert list(RUN["journal"].glob("*.jsonl")) == []
+    assert len(sends_like(RUN["database_url"], "render-%")) >= RUN["rendered"] > 0
     assert "Shutting down: Master" in output
     assert '"level": "error"' not in output and "Traceback" not in output

@@ -87,6 +87,7 @@ def serve(host: str, port: int, workers: int, warm: bool, create_store: bool) ->
             " | python3 -m json.tool | head -20"
         )
     _reload_models_on_sighup(app.extensions["tailor"], settings)
+    _exit_on_sigterm()
     try:
         from werkzeug.serving import run_simple
 
@@ -119,6 +120,22 @@ def _require_store(database_url: str, *, create: bool) -> None:
     except Exception as exc:  # an unwritable folder: one clear line, no traceback
         fail(f"cannot create the store {path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
     click.echo(f"created an empty store at {path}", err=True)
+
+
+def _exit_on_sigterm() -> None:
+    """``kill -TERM`` exits through the interpreter's shutdown, so the journaled send records
+    are flushed into the store first (an ``atexit`` of :mod:`tailor.monitor.send_journal`).
+
+    Python's default would end the process on the spot; nothing would be lost (the next
+    start inserts the journal) but the rows would wait for it. gunicorn workers already
+    exit this way on SIGTERM.
+    """
+    import signal
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _reload_models_on_sighup(tailor: Tailor, settings: Settings) -> None:

@@ -19,7 +19,7 @@ Everything here takes the caller's connection/transaction, like :mod:`.ingest`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -175,6 +175,29 @@ def counters(conn: Connection, name: str | None = None) -> dict[str, dict[str, i
 def subject_hash(hash_email: Callable[[str], str], kind: str, value: str) -> str:
     """The erasure log's keyed hash of one identifier (the store's HMAC, domain-separated)."""
     return hash_email(f"erased:{kind}:{value}")
+
+
+def last_erasures(
+    conn: Connection, hash_email: Callable[[str], str], profile_ids: Iterable[str]
+) -> dict[str, datetime]:
+    """When each of these profile ids was last erased (those ever erased): a record about
+    the person made before then (a journaled send reaching the store late) must not be written."""
+    from .resolve import ANON_PREFIX
+
+    by_hash: dict[str, str] = {}
+    for pid in profile_ids:
+        kind, value = ("anonymous_id", pid[len(ANON_PREFIX) :]) if pid.startswith(ANON_PREFIX) else ("user_id", pid)
+        by_hash[subject_hash(hash_email, kind, value)] = pid
+    erased: dict[str, datetime] = {}
+    hashes = sorted(by_hash)
+    for start in range(0, len(hashes), CHUNK):
+        query = select(erasure_t.c.subject_hash, erasure_t.c.erased_at).where(
+            erasure_t.c.subject_hash.in_(hashes[start : start + CHUNK])
+        )
+        for subject, at in conn.execute(query):
+            pid = by_hash[subject]
+            erased[pid] = max(at, erased.get(pid, at))
+    return erased
 
 
 def note_returning(

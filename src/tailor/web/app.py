@@ -80,6 +80,9 @@ def create_app(
     app.register_blueprint(render.bp)
     app.register_blueprint(ops.bp)
     _register_blueprints(app, tailor, settings, on_erase=[lambda profile_id: sends.clear()])
+    # per worker: suppressions in memory, send records journaled and flushed by a thread
+    # (drained at exit; what a killed worker left is inserted now, see tailor.monitor.send_journal)
+    tailor.serve_sends()
     return app
 
 
