@@ -11,9 +11,15 @@ triggers, recommendations, rules, HTML + text). Every request is a fresh render 
     python benchmarks/serve.py --fixed 100,300 --duration 30
     python benchmarks/serve.py --soak 300            # 300 s at 200 req/s, worker RSS sampled
 
-How the load is made. The fixed-rate rows are open loop: a small asyncio client sends
-request i at t0 + i/rate whatever the server does, and latency counts from that
-scheduled time (no coordinated omission). wrk is closed-loop (a connection sends its next request when the
+What it prints: the saturation throughput (best error-free unpaced row), then p50/p99
+and errors at half that rate (open loop: the goal's latency is stated there), and
+requests/s × floor, where the floor is the newsletter's bare Jinja render measured in
+the same process (1.0 = one core doing nothing but floor renders), so machines and
+loaded runs can be compared.
+
+How the load is made. The half-rate and fixed-rate rows are open loop: a small asyncio
+client sends request i at t0 + i/rate whatever the server does, and latency counts from
+that scheduled time (no coordinated omission). wrk is closed-loop (a connection sends its next request when the
 previous answer arrived) and has no fixed-rate mode (that is wrk2). For the paced rows
 each of C connections waits a random delay (uniform, mean C/rate) after every answer
 (wrk's Lua `delay()`), so the offered load is about `rate` as long as answers are fast
