@@ -494,3 +494,24 @@ def test_sign_in_never_redirects_off_the_site(secured, target):
         f"{secured}/preview/login?next={target}", data={"token": TOKEN}, allow_redirects=False, timeout=10
     )
     assert r.status_code == 303 and r.headers["Location"].endswith("/preview/"), r.headers.get("Location")
+
+
+def test_the_studio_cookie_signer_is_built_once_and_follows_the_key():
+    """Built once per key (not per request), and a cookie signed under an old key is refused."""
+    from flask import Flask
+    from itsdangerous import BadSignature
+
+    from tailor.web.auth import install
+
+    app = Flask(__name__)
+    install(app, Settings(templates=ROOT / "templates", rules=ROOT / "rules").with_values(api_tokens=TOKEN))
+    sessions = app.session_interface
+    signer = sessions.get_signing_serializer(app)
+    assert signer is not None and sessions.get_signing_serializer(app) is signer
+    cookie = signer.dumps({"studio": "mark"})
+    assert signer.loads(cookie) == {"studio": "mark"}
+    app.secret_key = b"a rotated key"
+    rotated = sessions.get_signing_serializer(app)
+    assert rotated is not None and rotated is not signer
+    with pytest.raises(BadSignature):
+        rotated.loads(cookie)

@@ -37,6 +37,7 @@ from urllib.parse import quote, urlsplit
 from flask import Flask, Request, g, redirect, request, session, url_for
 from flask.blueprints import BlueprintSetupState
 from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
 from tailor.client import SIGNATURE_HEADER, SignatureError, verify
@@ -271,10 +272,23 @@ class Policy:
 
 
 class _StudioSessions(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, with ``Secure`` set whenever the request came over https."""
+    """Flask's signed-cookie sessions, with ``Secure`` set whenever the request came over https.
+
+    Flask opens the session on every request, API calls included, and builds a new signing
+    serializer each time; it depends only on the app's key, so it is built once per key.
+    """
+
+    def __init__(self) -> None:
+        self._signing: tuple[object, URLSafeTimedSerializer | None] | None = None
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(request.is_secure or g.get("https"))
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        key = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        if self._signing is None or self._signing[0] != key:
+            self._signing = (key, super().get_signing_serializer(app))
+        return self._signing[1]
 
 
 def install(app: Flask, settings: Settings, *, provider_configured: Callable[[str], bool] | None = None) -> Policy:
