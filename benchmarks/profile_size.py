@@ -26,7 +26,6 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from render import AT, profile_documents  # noqa: E402
-
 from tailor import Tailor  # noqa: E402
 from tailor.recommendations import RecommendationService  # noqa: E402
 from tailor.recommendations.training import fit_models, read_catalog_file, read_events_file  # noqa: E402
