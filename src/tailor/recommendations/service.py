@@ -147,6 +147,8 @@ class RecommendationService:
         self._version: str | None = None
         #: per slot, the filters' verdicts on this (fixed) catalog, judged once per product
         self._verdicts: dict[str, Verdicts] = {}
+        #: product cards of this (fixed) catalog, made once per product
+        self._cards: dict[str, dict[str, Any]] = {}
         self.set_models(models or {})
 
     @classmethod
@@ -317,7 +319,7 @@ class RecommendationService:
             if self.backfill and len(ids) < n:
                 ids = self._backfill(ids, n, slot, purchased, exclude, attempts)
             built_in = provider is not None and provider == model_name
-            cards = [product_card(self.catalog[p]) for p in ids]
+            cards = [self._card(p) for p in ids]
             return RecResult(cards, provider, attempts, version if built_in else None)
 
         def try_candidates(provider: str, candidates: list[tuple[str, float]], reason: str) -> FilterOutcome | None:
@@ -435,6 +437,13 @@ class RecommendationService:
             return None
         in_category = by_category.get(str(category).strip().lower(), [])
         return "category_popular", in_category, f"category {category}"
+
+    def _card(self, pid: str) -> dict[str, Any]:
+        """The product card of a catalog product (a copy: each email gets its own)."""
+        made = self._cards.get(pid)
+        if made is None:
+            made = self._cards[pid] = product_card(self.catalog[pid])
+        return dict(made)
 
     def _slot_verdicts(self, slot: str) -> Verdicts:
         """The kept verdicts of ``slot``'s filters (judged anew when the filters were replaced)."""
