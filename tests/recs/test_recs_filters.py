@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from recs_data import CATALOG, event
 
 from tailor.problems import ProblemError
 from tailor.recommendations.filters import (
     BusinessFilters,
     FilterRules,
+    Verdicts,
     check_file,
     parse_duration,
     purchased_products,
@@ -167,3 +170,42 @@ def test_yaml_syntax_error_and_wrong_top_level(tmp_path):
     assert "YAML" in check_file(path)[0].message
     path.write_text("filters: {}\n")
     assert "recs" in check_file(path)[0].message
+
+
+# -- kept verdicts: a service judges each product once per slot -------------------------------
+
+IDS = [p["id"] for p in CATALOG]
+RULES = st.fixed_dictionaries(
+    {},
+    optional={
+        "in_stock": st.booleans(),
+        "exclude_categories": st.lists(st.sampled_from(["kitchen", "Shoes", "outdoor"]), max_size=2),
+        "exclude_brands": st.lists(st.sampled_from(["acme", "Forge"]), max_size=1),
+        "price": st.fixed_dictionaries({}, optional={"min": st.integers(0, 100), "max": st.integers(50, 300)}),
+        "max_per_category": st.integers(1, 3),
+        "boost": st.fixed_dictionaries(
+            {}, optional={"categories": st.dictionaries(st.sampled_from(["kitchen", "shoes"]), st.floats(0, 3))}
+        ),
+        "diversity": st.floats(0, 1),
+        "pinned": st.lists(st.sampled_from([*IDS, "ghost"]), max_size=2),
+    },
+)
+CANDIDATES = st.lists(st.tuples(st.sampled_from([*IDS, "ghost"]), st.floats(0, 10)), max_size=15)
+
+
+@settings(max_examples=200, deadline=None)
+@given(RULES, st.lists(st.tuples(CANDIDATES, st.sets(st.sampled_from(IDS)), st.integers(1, 8)), min_size=1, max_size=4))
+def test_kept_verdicts_give_what_judging_anew_gives(rules, sends):
+    filters = BusinessFilters(rules_from_mapping(rules))
+    kept = Verdicts(filters.for_slot("recs"), BY_ID)  # reused by every send, as the service does
+    for candidates, purchased, n in sends:
+        anew = filters.apply(candidates, BY_ID, n, purchased=purchased)
+        again = filters.apply(candidates, BY_ID, n, purchased=purchased, verdicts=kept)
+        assert (again.products, again.dropped) == (anew.products, anew.dropped)
+
+
+def test_verdicts_kept_for_other_rules_are_not_used():
+    stocked = BusinessFilters(rules_from_mapping({"in_stock": False}))
+    stale = Verdicts(stocked.for_slot("recs"), BY_ID)
+    out = BusinessFilters().apply([("jacket-2", 1.0)], BY_ID, 5, verdicts=stale)
+    assert out.products == [] and out.dropped == {"out_of_stock": 1}

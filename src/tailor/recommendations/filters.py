@@ -220,6 +220,43 @@ def purchased_products(
     return out
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """What one slot's rules say about one catalog product, whoever the recipient is."""
+
+    #: the ``dropped`` key of the rule that drops the product, None when it passes
+    rejection: str | None
+    #: the product of its boosts (product, brand, category)
+    factor: float
+    #: category and brand as the caps and boosts compare them
+    category: str
+    brand: str
+
+
+class Verdicts(dict[str, Verdict]):
+    """:class:`Verdict` of each product of ``catalog`` under ``rules``, made on first ask and kept.
+
+    A service keeps one per slot for its fixed catalog, so a send reads one entry per
+    candidate instead of re-judging stock, categories, brands, prices and boosts.
+    """
+
+    def __init__(self, rules: FilterRules, catalog: Mapping[str, Mapping[str, Any]]) -> None:
+        super().__init__()
+        self.rules = rules
+        self.catalog = catalog
+
+    def __missing__(self, pid: str) -> Verdict:
+        rules, product = self.rules, self.catalog[pid]
+        category, brand = _norm(product.get("category")), _norm(product.get("brand"))
+        factor = (
+            rules.boost_products.get(pid, 1.0)
+            * rules.boost_brands.get(brand, 1.0)
+            * rules.boost_categories.get(category, 1.0)
+        )
+        found = self[pid] = Verdict(_rejection(rules, pid, product), factor, category, brand)
+        return found
+
+
 @dataclass
 class FilterOutcome:
     """The kept product ids (best first) and how many candidates each filter dropped."""
@@ -274,22 +311,27 @@ class BusinessFilters:
         slot: str = "recs",
         purchased: Iterable[str] = (),
         exclude: Iterable[str] = (),
+        verdicts: Verdicts | None = None,
     ) -> FilterOutcome:
-        """Filter, boost, pin, diversify and cap ``candidates``; keep at most ``n``."""
+        """Filter, boost, pin, diversify and cap ``candidates``; keep at most ``n``.
+
+        ``verdicts``: kept :class:`Verdicts` of this slot's rules for ``catalog`` (else judged anew).
+        """
         rules = self.for_slot(slot)
+        if verdicts is None or verdicts.rules is not rules or verdicts.catalog is not catalog:
+            verdicts = Verdicts(rules, catalog)
         dropped: dict[str, int] = {}
         purchased_set = set(purchased)
         banned = purchased_set | {str(e) for e in exclude}
 
         def reject(pid: str, seen: set[str]) -> str | None:
-            product = catalog.get(pid)
-            if product is None:
+            if pid not in catalog:
                 return "unknown"
             if pid in seen:
                 return "duplicate"
             if pid in banned:
                 return "purchased" if pid in purchased_set else "excluded"
-            return _rejection(rules, pid, product)
+            return verdicts[pid].rejection
 
         seen: set[str] = set()
         pool: list[tuple[str, float]] = []
@@ -300,13 +342,7 @@ class BusinessFilters:
                 dropped[why] = dropped.get(why, 0) + 1
                 continue
             seen.add(pid)
-            product = catalog[pid]
-            factor = (
-                rules.boost_products.get(pid, 1.0)
-                * rules.boost_brands.get(_norm(product.get("brand")), 1.0)
-                * rules.boost_categories.get(_norm(product.get("category")), 1.0)
-            )
-            pool.append((pid, float(score) * factor))
+            pool.append((pid, float(score) * verdicts[pid].factor))
         # boosts may reorder; the stable sort keeps the provider's order among equals
         pool.sort(key=lambda item: -item[1])
 
@@ -315,8 +351,8 @@ class BusinessFilters:
         per_brand: dict[str, int] = {}
 
         def take(pid: str) -> bool:
-            product = catalog[pid]
-            cat, brand = _norm(product.get("category")), _norm(product.get("brand"))
+            verdict = verdicts[pid]
+            cat, brand = verdict.category, verdict.brand
             if rules.max_per_category and per_category.get(cat, 0) >= rules.max_per_category:
                 dropped["max_per_category"] = dropped.get("max_per_category", 0) + 1
                 return False
@@ -448,6 +484,8 @@ __all__ = [
     "BusinessFilters",
     "FilterOutcome",
     "FilterRules",
+    "Verdict",
+    "Verdicts",
     "check_file",
     "check_recs",
     "filters_from",

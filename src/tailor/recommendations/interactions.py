@@ -6,6 +6,7 @@ Everything a model learns from passes through here, so event weighting and the
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -53,7 +54,13 @@ History: TypeAlias = Sequence[Any] | Iterable[tuple[Any, float]]
 
 def canonical_event(name: Any) -> str:
     """Map an event name (``"Product Added"``, ``"add_to_cart"``) to its canonical type."""
-    key = str(name).strip().lower()
+    return _canonical(str(name))
+
+
+@functools.lru_cache(maxsize=1024)
+def _canonical(name: str) -> str:
+    # read for every event of a history on every send: the few names a shop uses repeat
+    key = name.strip().lower()
     key = EVENT_ALIASES.get(key, key)
     return key.replace(" ", "_").replace("-", "_")
 

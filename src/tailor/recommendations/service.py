@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..vocabulary.consent import PERSONALIZATION, consent
 from ..vocabulary.products import card
 from .external import ExternalError, ExternalRecsClient
-from .filters import BusinessFilters, FilterOutcome, filters_from, purchased_products
+from .filters import BusinessFilters, FilterOutcome, Verdicts, filters_from, purchased_products
 from .interactions import canonical_event, event_product_ids, event_weight, profile_history
 
 if TYPE_CHECKING:
@@ -145,6 +145,10 @@ class RecommendationService:
         #: during a ramp: (model name, model, share of recipients, version)
         self._challenger: tuple[str, Any, float, str | None] | None = None
         self._version: str | None = None
+        #: per slot, the filters' verdicts on this (fixed) catalog, judged once per product
+        self._verdicts: dict[str, Verdicts] = {}
+        #: product cards of this (fixed) catalog, made once per product
+        self._cards: dict[str, dict[str, Any]] = {}
         self.set_models(models or {})
 
     @classmethod
@@ -249,11 +253,16 @@ class RecommendationService:
         models = dict(models)
         name = self.model_name or next((m for m in MODEL_PREFERENCE if m in models), None)
         popular, popular_reason = self._popular_ranking(models.get("popularity"))
+        by_category: dict[str, list[tuple[str, float]]] = {}
+        for pid, score in popular:  # the favourite-category step's lists, in popularity order
+            category = str(self.catalog[pid].get("category") or "").strip().lower()
+            by_category.setdefault(category, []).append((pid, score))
         with self._lock:
             self._models = models
             self._model = (name, models.get(name)) if name else (None, None)
             self._version = version
             self._popular = popular
+            self._popular_by_category = by_category
             self._popular_reason = popular_reason
 
     def _popular_ranking(self, popularity: Recommender | None) -> tuple[list[tuple[str, float]], str]:
@@ -310,11 +319,19 @@ class RecommendationService:
             if self.backfill and len(ids) < n:
                 ids = self._backfill(ids, n, slot, purchased, exclude, attempts)
             built_in = provider is not None and provider == model_name
-            cards = [product_card(self.catalog[p]) for p in ids]
+            cards = [self._card(p) for p in ids]
             return RecResult(cards, provider, attempts, version if built_in else None)
 
         def try_candidates(provider: str, candidates: list[tuple[str, float]], reason: str) -> FilterOutcome | None:
-            outcome = self.filters.apply(candidates, self.catalog, n, slot=slot, purchased=purchased, exclude=exclude)
+            outcome = self.filters.apply(
+                candidates,
+                self.catalog,
+                n,
+                slot=slot,
+                purchased=purchased,
+                exclude=exclude,
+                verdicts=self._slot_verdicts(slot),
+            )
             detail = _describe_drops(outcome.dropped)
             if len(outcome.products) >= rules.min_results:
                 attempt(provider, "ok", "; ".join(x for x in (reason, detail) if x), count=len(outcome.products))
@@ -333,6 +350,7 @@ class RecommendationService:
             model_name, model = self._model
             version, challenger = self._version, self._challenger
             popular, popular_reason = self._popular, self._popular_reason
+            by_category = self._popular_by_category
         if challenger is not None and in_challenger_share(profile.get("id"), challenger[2]):
             model_name, model, _, version = challenger
 
@@ -341,7 +359,7 @@ class RecommendationService:
         chain: tuple[Callable[[], Candidates | None], ...] = (
             lambda: self._external_candidates(request),  # 1. external model service
             lambda: self._model_candidates(request, model_name, model),  # 2. built-in model on the history
-            lambda: self._category_candidates(request, popular),  # 3. popular in the favourite category
+            lambda: self._category_candidates(request, by_category),  # 3. popular in the favourite category
             lambda: ("popular", popular, popular_reason),  # 4. global popular
         )
         for provider_step in chain:
@@ -406,7 +424,9 @@ class RecommendationService:
                 return model_label, candidates, ""
         return None
 
-    def _category_candidates(self, request: _Request, popular: list[tuple[str, float]]) -> Candidates | None:
+    def _category_candidates(
+        self, request: _Request, by_category: Mapping[str, list[tuple[str, float]]]
+    ) -> Candidates | None:
         """The popular products of the recipient's favourite category (None when there is none, traced)."""
         if not request.personalized:
             request.attempt("category_popular", "skipped", "no personalization consent")
@@ -415,11 +435,23 @@ class RecommendationService:
         if not category:
             request.attempt("category_popular", "skipped", "no favourite category")
             return None
-        wanted = str(category).strip().lower()
-        in_category = [
-            (p, s) for p, s in popular if str(self.catalog[p].get("category") or "").strip().lower() == wanted
-        ]
+        in_category = by_category.get(str(category).strip().lower(), [])
         return "category_popular", in_category, f"category {category}"
+
+    def _card(self, pid: str) -> dict[str, Any]:
+        """The product card of a catalog product (a copy: each email gets its own)."""
+        made = self._cards.get(pid)
+        if made is None:
+            made = self._cards[pid] = product_card(self.catalog[pid])
+        return dict(made)
+
+    def _slot_verdicts(self, slot: str) -> Verdicts:
+        """The kept verdicts of ``slot``'s filters (judged anew when the filters were replaced)."""
+        rules = self.filters.for_slot(slot)
+        kept = self._verdicts.get(slot)
+        if kept is None or kept.rules is not rules:
+            kept = self._verdicts[slot] = Verdicts(rules, self.catalog)
+        return kept
 
     def _backfill(
         self,
@@ -435,7 +467,10 @@ class RecommendationService:
             popular = self._popular
         # the filters run on the combined list so caps (max per category) still hold
         combined = [(p, float(len(ids) - i) + 1e9) for i, p in enumerate(ids)] + popular
-        outcome = self.filters.apply(combined, self.catalog, n, slot=slot, purchased=purchased, exclude=exclude)
+        verdicts = self._slot_verdicts(slot)
+        outcome = self.filters.apply(
+            combined, self.catalog, n, slot=slot, purchased=purchased, exclude=exclude, verdicts=verdicts
+        )
         added = [p for p in outcome.products if p not in ids]
         if not added:
             return ids

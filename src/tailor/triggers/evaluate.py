@@ -148,40 +148,86 @@ def _evaluate(
 
 
 def _episode(spec: TriggerSpec, timeline: list) -> tuple[list[_Pending], str | None]:
-    """Pending qualifying events after applying every exit, and the last exit seen."""
-    pending: list[_Pending] = []
+    """Pending qualifying events after applying every exit, and the last exit seen.
+
+    Linear in the events: an exit touches only the entries holding the products it names
+    (found through an index by product id), so a long history of orders for other products
+    costs one look-up each instead of a walk over every pending entry.
+    """
+    episode = _Episode()
     ended_by = None
     # At equal timestamps exits sort last, so they apply to what came "with" them.
     ordered = sorted(timeline, key=lambda row: (row[0], row[2]["event"] in spec.unless, row[1]))
     for moment, index, event in ordered:
         name = event["event"]
         properties = event.get("properties") or {}
-        if name in spec.unless and pending:
+        if name in spec.unless and episode.live:
             products, _ = event_products(properties)
-            if _remove(pending, {product_id(p) for p in products}):
+            if episode.remove({product_id(p) for p in products}):
                 ended_by = f"{name} at {_iso(moment)}"
-            pending = [p for p in pending if p.products or p.snapshot is None]
         elif name in spec.on:
             products, snapshot = event_products(properties)
             event_id = str(event.get("messageId") or f"{name}@{moment.isoformat()}#{index}")
-            pending.append(
+            episode.add(
                 _Pending(moment, event_id, list(products), snapshot if products else None, properties.get("currency"))
             )
-    return pending, ended_by
+    return episode.pending(), ended_by
 
 
-def _remove(pending: list[_Pending], ids: set[str | None]) -> bool:
-    """Drop the named products (all of them when ``ids`` is empty); True if any went."""
-    changed = False
-    for entry in pending:
+class _Episode:
+    """The qualifying events of one trigger in time order, and which of them still hold something.
+
+    An entry is *live* while it holds products, or named none and no exit came yet; entries
+    only ever lose products, so a dead entry stays dead and is dropped once, at the end.
+    """
+
+    def __init__(self) -> None:
+        self.entries: list[_Pending] = []
+        #: product id -> the live entries that may hold it (stale ones are skipped)
+        self.holding: dict[str | None, list[_Pending]] = {}
+        #: entries that named no product: any exit ends them
+        self.productless: list[_Pending] = []
+        self.live = 0
+        #: every entry before this index is dead (an exit naming no product ended them all)
+        self.cleared = 0
+
+    def add(self, entry: _Pending) -> None:
+        self.entries.append(entry)
+        self.live += 1
         if entry.snapshot is None:
+            self.productless.append(entry)
+        for product in entry.products:
+            self.holding.setdefault(product_id(product), []).append(entry)
+
+    def remove(self, ids: set[str | None]) -> bool:
+        """Drop the named products (all of them when ``ids`` is empty); True if any went."""
+        changed = bool(self.productless)
+        for entry in self.productless:
             # A qualifying event without products: any exit ends it.
-            entry.snapshot, entry.products, changed = False, [], True
-            continue
-        kept = [p for p in entry.products if ids and product_id(p) not in ids]
-        changed = changed or len(kept) != len(entry.products)
-        entry.products = kept
-    return changed
+            entry.snapshot, entry.products = False, []
+            self.live -= 1
+        self.productless = []
+        touched = self.entries[self.cleared :] if not ids else self._holding(ids)
+        for entry in touched:
+            kept = [p for p in entry.products if ids and product_id(p) not in ids]
+            if len(kept) != len(entry.products):
+                changed = True
+                entry.products = kept
+                if not kept:
+                    self.live -= 1
+        if not ids:
+            self.holding, self.cleared = {}, len(self.entries)
+        return changed
+
+    def _holding(self, ids: set[str | None]) -> list[_Pending]:
+        touched: dict[int, _Pending] = {}
+        for pid in ids:
+            for entry in self.holding.pop(pid, ()):
+                touched.setdefault(id(entry), entry)
+        return list(touched.values())
+
+    def pending(self) -> list[_Pending]:
+        return [p for p in self.entries if p.products or p.snapshot is None]
 
 
 def _items(pending: list[_Pending], catalog: Mapping[str, dict] | None) -> list[dict[str, Any]]:

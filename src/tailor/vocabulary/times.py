@@ -10,6 +10,7 @@ seven) are cut to what ``datetime`` holds. Unparseable text raises
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime
 from typing import Any, overload
@@ -29,19 +30,31 @@ def parse_iso(value: str | datetime) -> datetime:
     Raises :class:`NotATime` for anything that is not an ISO 8601 time.
     """
     if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str) and value.strip():
-        text = value.strip()
-        if "." in text:  # (most timestamps have no fraction: skip the regex on the hot path)
-            text = _FRACTION.sub(r"\1", text)
-        if text.endswith("z"):  # 3.11 reads "Z" but not "z"
-            text = text[:-1] + "+00:00"
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise NotATime(f"not an ISO 8601 time: {value!r} (use e.g. {EXAMPLE})") from None
-    else:
+        return _as_utc(value, value)
+    if isinstance(value, str):
+        return _parse_text(value)
+    raise NotATime(f"not an ISO 8601 time: {value!r} (use e.g. {EXAMPLE})")
+
+
+@functools.lru_cache(maxsize=16_384)  # ~3 MB: a 10,000-event history fits
+def _parse_text(value: str) -> datetime:
+    # A send reads each event's timestamp in several places (validation, features, triggers,
+    # recommendations' windows): the text is parsed once. Errors are not cached.
+    text = value.strip()
+    if not text:
         raise NotATime(f"not an ISO 8601 time: {value!r} (use e.g. {EXAMPLE})")
+    if "." in text:  # (most timestamps have no fraction: skip the regex on the hot path)
+        text = _FRACTION.sub(r"\1", text)
+    if text.endswith("z"):  # 3.11 reads "Z" but not "z"
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise NotATime(f"not an ISO 8601 time: {value!r} (use e.g. {EXAMPLE})") from None
+    return _as_utc(moment, value)
+
+
+def _as_utc(moment: datetime, value: str | datetime) -> datetime:
     if moment.tzinfo is UTC:  # "Z" and "+00:00": already the answer
         return moment
     if moment.tzinfo is None:

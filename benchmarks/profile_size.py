@@ -1,0 +1,112 @@
+"""Render time as the profile grows: p50/p99 with 10, 1,000 and 10,000 events per profile, side by side.
+
+A send should do bounded work whatever the recipient's history (#15: the p99s within 1.5× of
+each other). Each size renders the newsletter (features, triggers, recommendations, rules,
+content) from a profile document for ``--recipients`` fixture recipients whose events are
+their own plus the example shop's track events (real shapes: views, cart adds, orders),
+spread back over two years before the send, up to the size. The models are the ones the
+render benchmark serves (fitted on the example shop).
+
+    python benchmarks/profile_size.py [--sizes 10,1000,10000] [--recipients 60] [--clock cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from render import AT, profile_documents  # noqa: E402
+from tailor import Tailor  # noqa: E402
+from tailor.recommendations import RecommendationService  # noqa: E402
+from tailor.recommendations.training import fit_models, read_catalog_file, read_events_file  # noqa: E402
+from tailor.rendering.fallbacks import collecting_fallbacks  # noqa: E402
+from tailor.vocabulary.times import parse_iso  # noqa: E402
+
+#: how far back the generated history reaches
+SPAN = timedelta(days=730)
+
+
+def shop_track_events() -> list[dict[str, Any]]:
+    """The example shop's track events (the shapes a real history is made of)."""
+    with open(ROOT / "fixtures" / "events.jsonl", encoding="utf-8") as fh:
+        return [e for e in map(json.loads, fh) if e.get("type") == "track"]
+
+
+def grown(doc: dict[str, Any], size: int, pool: list[dict[str, Any]], rng: random.Random) -> dict[str, Any]:
+    """``doc`` with ``size`` events: its own latest ones, older ones drawn from ``pool`` before them."""
+    own = doc["events"][-size:]
+    at = parse_iso(AT)
+    extra = []
+    for i in range(size - len(own)):
+        event = dict(rng.choice(pool))
+        moment = at - SPAN * (i + 1) / (size + 1) - timedelta(days=60)
+        event["timestamp"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        event["messageId"] = f"grown-{doc['id']}-{i}"
+        extra.append(event)
+    extra.reverse()  # oldest first, as the store hands them over
+    return {**doc, "events": extra + own}
+
+
+def percentile(samples: list[float], share: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--template", default="newsletter")
+    parser.add_argument("--sizes", default="10,1000,10000", help="events per profile, comma-separated")
+    parser.add_argument("--recipients", type=int, default=60)
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall", help="wall time, or this thread's CPU time")
+    args = parser.parse_args()
+    clock = time.perf_counter if args.clock == "wall" else time.thread_time
+    sizes = [int(s) for s in args.sizes.split(",")]
+
+    catalog = read_catalog_file(ROOT / "fixtures" / "catalog.csv")
+    recommender = RecommendationService(
+        catalog, fit_models(read_events_file(ROOT / "fixtures" / "events.jsonl"), catalog)
+    )
+    tailor = Tailor(ROOT / "templates", ROOT / "rules", recommender=recommender)
+    tailor.warm()
+    pool = shop_track_events()
+    docs = [d for d in profile_documents(args.recipients * 3) if d["consents"]["personalization"] and d["events"]]
+    docs = docs[: args.recipients]
+
+    with collecting_fallbacks():  # the first render pays one-time costs (locale data, dense model rows)
+        tailor.render(args.template, profile=docs[0], at=AT, explain=False)
+    rows = {}
+    for size in sizes:
+        rng = random.Random(size)
+        times = []
+        for doc in docs:
+            profile = grown(doc, size, pool, rng)
+            started = clock()
+            try:
+                with collecting_fallbacks():
+                    tailor.render(args.template, profile=profile, at=AT, explain=False)
+            except Exception:  # not sendable: not a send
+                continue
+            times.append(clock() - started)
+        rows[size] = times
+    print(f"template {args.template!r}, {len(docs)} recipients per size, from a profile document, {args.clock} clock")
+    print()
+    print("| events per profile | p50 | p99 | p99 ÷ p99 at the smallest size |")
+    print("|---:|---:|---:|---:|")
+    base = percentile(rows[sizes[0]], 0.99)
+    for size, times in rows.items():
+        p50, p99 = percentile(times, 0.5) * 1e3, percentile(times, 0.99) * 1e3
+        print(f"| {size:,} | {p50:,.2f} ms | {p99:,.2f} ms | {p99 / (base * 1e3):.2f}× |")
+
+
+if __name__ == "__main__":
+    main()
