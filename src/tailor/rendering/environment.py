@@ -96,11 +96,12 @@ class ShownCodeGenerator(DeadlineCodeGenerator):
 
     @optimizeconst
     def visit_Filter(self, node: nodes.Filter, frame: Frame) -> None:
-        if not _placed(node) or self.environment.is_async:
+        value = node.node
+        if not _placed(node) or value is None or self.environment.is_async:
             super().visit_Filter(node, frame)
             return
         self.write("(t_shown if type(t_shown := ")
-        self.visit(node.node, frame)
+        self.visit(value, frame)
         self.write(f") is str else {self.filters[node.name]}(t_shown")
         self.signature(node, frame)
         self.write("))")
