@@ -18,7 +18,14 @@ from tailor.email import RenderLimit
 from tailor.rendering.environment import make_environment, render_capped
 from tailor.rendering.fallbacks import collecting_fallbacks
 from tailor.rules.conditions import Condition
-from tailor.sandbox import MAX_OPERATOR_RESULT, UNGUARDED, RenderTimeLimit, ResourceLimitError, render_limits
+from tailor.sandbox import (
+    CLOCK_EVERY,
+    MAX_OPERATOR_RESULT,
+    UNGUARDED,
+    RenderTimeLimit,
+    ResourceLimitError,
+    render_limits,
+)
 
 TIMEOUT_MS = 300
 #: generous: the machine is shared; what matters is "returns", not "returns fast"
@@ -210,6 +217,18 @@ def test_deadline_checks_loop_iterations_without_calls():
     with render_limits(100), pytest.raises(RenderTimeLimit):
         render_capped(template, {"xs": list(range(100_000))})
     assert time.monotonic() - started < 0.1 + SLACK_S
+
+
+def test_filter_calls_past_the_deadline_stop_within_clock_every_calls():
+    """The clock is read every CLOCK_EVERY filter calls, not never: a render past its deadline stops."""
+    env = make_environment(None, autoescape=True)
+    calls = "".join("{{ x | upper }}" for _ in range(CLOCK_EVERY + 1))
+    template = env.from_string(calls)
+    with render_limits(1000) as limits:
+        assert render_capped(template, {"x": "a"}) == "A" * (CLOCK_EVERY + 1)
+        limits.deadline = time.monotonic() - 1  # the render's time is spent
+        with pytest.raises(RenderTimeLimit):
+            render_capped(template, {"x": "a"})
 
 
 @pytest.mark.parametrize("name", list(BIG))

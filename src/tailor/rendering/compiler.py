@@ -48,7 +48,7 @@ from tailor.rendering.tokens import JINJA_TOKEN, TokenVault
 from tailor.sandbox import RenderTimeLimit, render_limits
 from tailor.watch import FolderWatch
 
-COMPILER_VERSION = "1"
+COMPILER_VERSION = "2"  # 2: printed values tested inline (ShownCodeGenerator); cached code of 1 is stale
 
 # closing tags may carry their ">" on the next line (Prettier writes MJML that way)
 _TITLE = re.compile(r"<mj-title\s*>(.*?)</mj-title\s*>", re.S)

@@ -8,12 +8,13 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from jinja2 import ChainableUndefined, FileSystemLoader, TemplateNotFound, Undefined
+from jinja2 import ChainableUndefined, FileSystemLoader, TemplateNotFound, Undefined, nodes
+from jinja2.compiler import Frame, optimizeconst
 
 from tailor.rendering.fallbacks import record_fallback
 from tailor.rendering.filters import FILTERS
 from tailor.rendering.source import confined_path, outside_message
-from tailor.sandbox import MAX_OUTPUT_CHARS, CappedSandbox, ResourceLimitError, render_limits
+from tailor.sandbox import MAX_OUTPUT_CHARS, CappedSandbox, DeadlineCodeGenerator, ResourceLimitError, render_limits
 
 __all__ = ["MAX_OUTPUT_CHARS", "OutputTooLarge", "make_environment", "render_capped", "with_globals"]
 
@@ -75,6 +76,49 @@ def shown(value: Any, where: str = "") -> Any:
     return value
 
 
+def _placed(node: nodes.Node) -> bool:
+    """Whether ``node`` is the ``(x) | shown("file:line")`` the compiler wrote around a printed value."""
+    return isinstance(node, nodes.Filter) and node.name == "shown" and node.node is not None
+
+
+class ShownCodeGenerator(DeadlineCodeGenerator):
+    """The sandbox's code generator, with the compiler's ``| shown("file:line")`` written inline.
+
+    Every printed value of the marketer's files goes through :func:`shown` (about 60 per
+    email), and nearly all of them are strings that it returns unchanged. The generated
+    code tests for that itself — ``(v if type(v := x) is str else shown(v, "file:line"))``
+    — so a string costs no call, and ``None``, undefined, numbers and markup go through
+    the filter as before. Such an output also skips Jinja's ``finalize`` (the same
+    :func:`shown`, for values the compiler did not place): the filter already ran.
+    ``shown`` is constant-time, so no deadline check is lost that matters: loops and the
+    other filters and calls still check it.
+    """
+
+    @optimizeconst
+    def visit_Filter(self, node: nodes.Filter, frame: Frame) -> None:
+        value = node.node
+        if not _placed(node) or value is None or self.environment.is_async:
+            super().visit_Filter(node, frame)
+            return
+        self.write("(t_shown if type(t_shown := ")
+        self.visit(value, frame)
+        self.write(f") is str else {self.filters[node.name]}(t_shown")
+        self.signature(node, frame)
+        self.write("))")
+
+    def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        super()._output_child_pre(node, frame, finalize._replace(src=None) if _placed(node) else finalize)
+
+    def _output_child_post(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        super()._output_child_post(node, frame, finalize._replace(src=None) if _placed(node) else finalize)
+
+
+class TemplateSandbox(CappedSandbox):
+    """The capped sandbox templates render in: printed values through :class:`ShownCodeGenerator`."""
+
+    code_generator_class = ShownCodeGenerator
+
+
 class ConfinedLoader(FileSystemLoader):
     """The runtime loader (``import``/``extends``): refuses files that resolve outside ``templates/``.
 
@@ -107,10 +151,10 @@ class TextPartLoader(ConfinedLoader):
         return source, filename, uptodate
 
 
-def make_environment(templates_dir: Path | None, *, autoescape: bool) -> CappedSandbox:
+def make_environment(templates_dir: Path | None, *, autoescape: bool) -> TemplateSandbox:
     """A sandboxed environment; ``templates_dir`` backs runtime ``import`` of macro files."""
     loader_class = ConfinedLoader if autoescape else TextPartLoader
-    env = CappedSandbox(
+    env = TemplateSandbox(
         loader=loader_class(templates_dir) if templates_dir else None,
         autoescape=autoescape,
         undefined=RecordingUndefined,
