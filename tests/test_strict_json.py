@@ -46,3 +46,19 @@ def test_syntax_errors_and_huge_integers_say_where_or_what() -> None:
     assert (error.line, error.col) == (2, 7) and error.pointer is None
     assert _refused("9" * 5000).message.startswith("Exceeds the limit")
     assert "not UTF-8" in _refused(b'["caf\xe9"]').message
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        '{"big": 18446744073709551616, "neg": -9223372036854775809, "id": "1234567890123456789012"}',
+        '[9223372036854775807, -9223372036854775808, 0.1, -0.0, 1e-400, 2.2250738585072011e-308, 1E+2]',
+        '{"a": {"a": 1, "a": 2}, "s": "caf\\u00e9 \\ud83d\\ude00 \\/ \\u0000", "e": [], "o": {}}',
+    ],
+)
+def test_the_fast_parser_gives_the_values_json_gives(doc: str) -> None:
+    import json
+
+    value = loads(doc)
+    assert value == json.loads(doc)
+    assert json.dumps(value) == json.dumps(json.loads(doc))  # same types too: an int stays an int
