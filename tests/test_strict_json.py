@@ -52,7 +52,7 @@ def test_syntax_errors_and_huge_integers_say_where_or_what() -> None:
     "doc",
     [
         '{"big": 18446744073709551616, "neg": -9223372036854775809, "id": "1234567890123456789012"}',
-        '[9223372036854775807, -9223372036854775808, 0.1, -0.0, 1e-400, 2.2250738585072011e-308, 1E+2]',
+        "[9223372036854775807, -9223372036854775808, 0.1, -0.0, 1e-400, 2.2250738585072011e-308, 1E+2]",
         '{"a": {"a": 1, "a": 2}, "s": "caf\\u00e9 \\ud83d\\ude00 \\/ \\u0000", "e": [], "o": {}}',
     ],
 )
@@ -62,3 +62,14 @@ def test_the_fast_parser_gives_the_values_json_gives(doc: str) -> None:
     value = loads(doc)
     assert value == json.loads(doc)
     assert json.dumps(value) == json.dumps(json.loads(doc))  # same types too: an int stays an int
+
+
+def test_the_quick_depth_check_reads_brackets_in_strings_and_escapes_as_text() -> None:
+    deep = "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)
+    # many brackets overall, each string full of them, escaped quotes and backslashes around
+    doc = "[" + ",".join(['{"a": "\\\\", "b": "\\"]]]}}}", "c": [[{"d": "[[[["}]]}'] * 40) + "]"
+    assert len(loads(doc)) == 40
+    error = _refused('["]]]]", ' + deep + "]")
+    assert "nested deeper" in error.message and (error.line, error.col) == (1, 9 + MAX_DEPTH)
+    # not JSON (an unterminated string): still the depth problem first, at the same place
+    assert "nested deeper" in _refused('["' + deep).message

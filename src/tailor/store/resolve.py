@@ -159,12 +159,18 @@ class UnionFind:
         self.parent: dict[Any, Any] = {}
 
     def find(self, node: Any) -> Any:
-        parent = self.parent.setdefault(node, node)
-        if parent != node:
-            root = self.find(parent)
-            self.parent[node] = root
-            return root
-        return node
+        parents = self.parent
+        root = parents.setdefault(node, node)
+        if root == node:
+            return node
+        # a loop, not recursion (a call per level was most of resolving a batch); paths compressed
+        path = [node]
+        while (up := parents[root]) != root:
+            path.append(root)
+            root = up
+        for member in path:
+            parents[member] = root
+        return root
 
     def union(self, a: Any, b: Any) -> None:
         ra, rb = self.find(a), self.find(b)
