@@ -51,8 +51,9 @@ _LONE_SURROGATE_ESCAPE = re.compile(
 _DIGITS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
 #: a run of digits that may be an integer orjson cannot hold (beyond 64 bits: it would give a float)
 _LONG_DIGITS = b"0" * 19
-#: what the depth scan looks at: whole strings (skipped, brackets in them are text) and brackets
-_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]+|\\.)*"|[\[\]{}]', re.DOTALL)
+#: what the depth scan looks at: whole strings (skipped, brackets in them are text) and brackets;
+#: possessive, so an unterminated string fails at once instead of backtracking exponentially
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]++|\\.)*+"|[\[\]{}]', re.DOTALL)
 #: the quick depth check keeps quotes and brackets only (bytes.translate's delete: C speed)
 _NOT_QUOTE_OR_BRACKET = bytes(b for b in range(256) if b not in b'"[]{}')
 _QUOTED = re.compile(b'"[^"]*"')
