@@ -73,3 +73,13 @@ def test_the_quick_depth_check_reads_brackets_in_strings_and_escapes_as_text() -
     assert "nested deeper" in error.message and (error.line, error.col) == (1, 9 + MAX_DEPTH)
     # not JSON (an unterminated string): still the depth problem first, at the same place
     assert "nested deeper" in _refused('["' + deep).message
+
+
+def test_stored_json_reads_as_json_reads_it_from_str_and_bytes() -> None:
+    import json
+
+    from tailor.strict_json import loads_stored
+
+    text = '{"big": 18446744073709551616, "nan": NaN, "s": "caf\\u00e9", "f": 0.1}'
+    for raw in (text, text.encode()):
+        assert json.dumps(loads_stored(raw)) == json.dumps(json.loads(raw))

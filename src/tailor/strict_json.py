@@ -123,16 +123,18 @@ def loads(raw: str | bytes | bytearray) -> Any:
     return value
 
 
-def _orjson_can_hold(text: str) -> bool:
+def _orjson_can_hold(text: str | bytes) -> bool:
     """No run of 19 digits: every integer in ``text`` fits orjson's 64 bits (it would make a float of a bigger one)."""
-    return _LONG_DIGITS not in text.encode("utf-8", "surrogatepass").translate(_DIGITS)
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    return _LONG_DIGITS not in raw.translate(_DIGITS)
 
 
 def loads_stored(text: str | bytes) -> Any:
     """What ``json.loads`` answers, faster: JSON the store wrote itself (the engines' JSON
     deserializer). Not strict — stored values were checked on the way in — so what orjson
-    refuses (e.g. a ``NaN`` some writer let through) still reads as ``json`` reads it."""
-    if isinstance(text, str) and _orjson_can_hold(text):
+    refuses (e.g. a ``NaN`` some writer let through) still reads as ``json`` reads it. Bytes
+    (psycopg hands over ``jsonb`` as bytes) are UTF-8."""
+    if _orjson_can_hold(text):
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:
