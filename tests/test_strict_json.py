@@ -46,3 +46,40 @@ def test_syntax_errors_and_huge_integers_say_where_or_what() -> None:
     assert (error.line, error.col) == (2, 7) and error.pointer is None
     assert _refused("9" * 5000).message.startswith("Exceeds the limit")
     assert "not UTF-8" in _refused(b'["caf\xe9"]').message
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        '{"big": 18446744073709551616, "neg": -9223372036854775809, "id": "1234567890123456789012"}',
+        "[9223372036854775807, -9223372036854775808, 0.1, -0.0, 1e-400, 2.2250738585072011e-308, 1E+2]",
+        '{"a": {"a": 1, "a": 2}, "s": "caf\\u00e9 \\ud83d\\ude00 \\/ \\u0000", "e": [], "o": {}}',
+    ],
+)
+def test_the_fast_parser_gives_the_values_json_gives(doc: str) -> None:
+    import json
+
+    value = loads(doc)
+    assert value == json.loads(doc)
+    assert json.dumps(value) == json.dumps(json.loads(doc))  # same types too: an int stays an int
+
+
+def test_the_quick_depth_check_reads_brackets_in_strings_and_escapes_as_text() -> None:
+    deep = "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)
+    # many brackets overall, each string full of them, escaped quotes and backslashes around
+    doc = "[" + ",".join(['{"a": "\\\\", "b": "\\"]]]}}}", "c": [[{"d": "[[[["}]]}'] * 40) + "]"
+    assert len(loads(doc)) == 40
+    error = _refused('["]]]]", ' + deep + "]")
+    assert "nested deeper" in error.message and (error.line, error.col) == (1, 9 + MAX_DEPTH)
+    # not JSON (an unterminated string): still the depth problem first, at the same place
+    assert "nested deeper" in _refused('["' + deep).message
+
+
+def test_stored_json_reads_as_json_reads_it_from_str_and_bytes() -> None:
+    import json
+
+    from tailor.strict_json import loads_stored
+
+    text = '{"big": 18446744073709551616, "nan": NaN, "s": "caf\\u00e9", "f": 0.1}'
+    for raw in (text, text.encode()):
+        assert json.dumps(loads_stored(raw)) == json.dumps(json.loads(raw))

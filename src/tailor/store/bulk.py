@@ -36,6 +36,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from datetime import datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,8 +62,10 @@ APPLY_CHUNK = 20_000
 runs_t = IngestRun.__table__
 staged_t = IngestStaged.__table__
 
-_TIMES = ("timestamp", "received_at", "created_at")
 _FIELDS = tuple(Record.__dataclass_fields__)
+#: the positions of the times in a staged record (JSON has no time type)
+_TIMES = tuple(_FIELDS.index(name) for name in ("timestamp", "received_at", "created_at"))
+_values = attrgetter(*_FIELDS)
 
 
 def file_digest(path: Path) -> str:
@@ -71,16 +74,17 @@ def file_digest(path: Path) -> str:
 
 
 def encode_record(record: Record) -> str:
-    """A record as staged text (JSON; times as ISO 8601 without offset: naive UTC)."""
-    return orjson.dumps([getattr(record, name) for name in _FIELDS]).decode()
+    """A record as staged text (a JSON array of its fields in order; times as ISO 8601 without
+    offset: naive UTC)."""
+    return orjson.dumps(_values(record)).decode()
 
 
 def decode_record(text: str) -> Record:
-    values = dict(zip(_FIELDS, orjson.loads(text), strict=True))
-    for name in _TIMES:
-        if values[name] is not None:
-            values[name] = datetime.fromisoformat(values[name])
-    return Record(**values)
+    values = orjson.loads(text)
+    for i in _TIMES:
+        if values[i] is not None:
+            values[i] = datetime.fromisoformat(values[i])
+    return Record(*values)
 
 
 def bulk_ingest(

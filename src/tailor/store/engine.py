@@ -22,6 +22,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 
+from tailor.strict_json import loads_stored
+
 #: the file check of each SQLite file engine
 _store_files: weakref.WeakKeyDictionary[Engine, StoreFile] = weakref.WeakKeyDictionary()
 #: arbitrary constant: the PostgreSQL advisory lock that serializes ingestion writers
@@ -31,6 +33,8 @@ _WRITE_LOCK = 7_406_117
 def make_engine(database_url: str, **options: Any) -> Engine:
     """An engine for ``database_url``; SQLite gets WAL and foreign keys on every connection."""
     url = make_url(database_url)
+    # reading profiles back (traits, consents, stamps) is much of what ingestion does
+    options.setdefault("json_deserializer", loads_stored)
     if url.get_backend_name() == "sqlite":
         # a busy writer makes others wait (30 s) instead of failing with "database is locked"
         options.setdefault("connect_args", {}).setdefault("timeout", 30)

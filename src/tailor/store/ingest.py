@@ -20,12 +20,13 @@ someone who declined. Ordinary traits stay writable.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+import orjson
+from sqlalchemy import ARRAY, Connection, String, any_, bindparam, delete, func, insert, select, update
 
 from tailor.vocabulary.consent import TRACKING, granted
 
@@ -36,6 +37,8 @@ from .resolve import ANON_PREFIX, Component, Key, ProfileState, components, reco
 from .upsert import insert_ignore
 
 CHUNK = 500
+#: message ids, identifiers and profile ids looked up per query (one parameter: see :func:`_member_of`)
+ID_CHUNK = 10_000
 
 events_t = Event.__table__
 identities_t = Identity.__table__
@@ -145,7 +148,11 @@ def apply_records(
     identities = _linked(identities, keys_per_record)
     uf, groups = components(keys_per_record, identities, states)
 
-    root_of_record = [uf.find(("K",) + keys[0]) for keys in keys_per_record]
+    root_of_key: dict[Key, Any] = {}  # a person's records share their first key
+    root_of_record = [
+        root_of_key.get(keys[0]) or root_of_key.setdefault(keys[0], uf.find(("K",) + keys[0]))
+        for keys in keys_per_record
+    ]
     first_seen: dict[Any, datetime] = {}
     for root, record in zip(root_of_record, fresh, strict=True):
         seen = record.created_at or record.timestamp
@@ -412,38 +419,58 @@ def _drop_duplicates(conn: Connection, records: Sequence[Record]) -> tuple[list[
     clashes: list[MessageIdClash] = []
     first: dict[tuple[str, str], Record] = {}
     unique: list[Record] = []
+    #: the scopes each stored message id has in this batch
+    batch_scopes: dict[str, set[str]] = {}
     for record in records:
-        earlier = first.get((record.scope, record.message_id))
+        key = (record.scope, record.message_id)
+        earlier = first.get(key)
         if earlier is None:
-            first[(record.scope, record.message_id)] = record
+            first[key] = record
             unique.append(record)
+            if record.store_event:
+                batch_scopes.setdefault(record.message_id, set()).add(record.scope)
         elif _content(earlier) != _content(record):
             clashes.append(MessageIdClash(REUSED, record.message_id, record.pointer))
-    stored: dict[str, list[Any]] = {}
-    ids = sorted({r.message_id for r in unique if r.store_event})
-    columns = (events_t.c.message_id, events_t.c.scope, events_t.c.type, events_t.c.event, events_t.c.properties)
-    for chunk in _chunks(ids):
-        for row in conn.execute(select(*columns).where(events_t.c.message_id.in_(chunk))):
-            stored.setdefault(row.message_id, []).append(row)
-    batch_scopes: dict[str, set[str]] = {}
-    for record in unique:
-        if record.store_event:
-            batch_scopes.setdefault(record.message_id, set()).add(record.scope)
+    stored = _stored_events(conn, batch_scopes)
     fresh = []
     for record in unique:
         if not record.store_event:
             fresh.append(record)
             continue
-        rows = stored.get(record.message_id, [])
+        rows = stored.get(record.message_id)
+        if rows is None:
+            if len(batch_scopes[record.message_id]) > 1:
+                clashes.append(MessageIdClash(SHARED, record.message_id, record.pointer))
+            fresh.append(record)
+            continue
         same = [row for row in rows if row.scope in (record.scope, "")]
         if same:
             if _content(same[0]) != _content(record):
                 clashes.append(MessageIdClash(REUSED, record.message_id, record.pointer))
             continue
-        if rows or len(batch_scopes[record.message_id]) > 1:
-            clashes.append(MessageIdClash(SHARED, record.message_id, record.pointer))
+        clashes.append(MessageIdClash(SHARED, record.message_id, record.pointer))
         fresh.append(record)
     return fresh, len(records) - len(fresh), clashes
+
+
+def _stored_events(conn: Connection, message_ids: Collection[str]) -> dict[str, list[Any]]:
+    """The stored events with these message ids (any scope), by message id."""
+    stored: dict[str, list[Any]] = {}
+    columns = (events_t.c.message_id, events_t.c.scope, events_t.c.type, events_t.c.event, events_t.c.properties)
+    for chunk in _chunks(sorted(message_ids), ID_CHUNK):
+        for row in conn.execute(select(*columns).where(_member_of(conn, events_t.c.message_id, list(chunk)))):
+            stored.setdefault(row.message_id, []).append(row)
+    return stored
+
+
+def _member_of(conn: Connection, column: Any, values: list[str]) -> Any:
+    """``column IN values`` with ``values`` as one parameter — a JSON array (SQLite) or an array
+    (PostgreSQL) — rather than a bound parameter each: SQLAlchemy spends Python time on every
+    one, and a batch of 20,000 records would take 40 queries of 500."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam("values", values, type_=ARRAY(String)))
+    members = func.json_each(bindparam("values", orjson.dumps(values).decode())).table_valued("value")
+    return column.in_(select(members.c.value))
 
 
 def _content(event: Any) -> tuple[Any, ...]:
@@ -457,9 +484,9 @@ def _load_identities(conn: Connection, keys: set[Key]) -> dict[Key, str]:
     for kind, value in keys:
         by_kind.setdefault(kind, []).append(value)
     for kind, values in sorted(by_kind.items()):
-        for chunk in _chunks(sorted(values)):
+        for chunk in _chunks(sorted(values), ID_CHUNK):
             query = select(identities_t.c.value, identities_t.c.profile_id).where(
-                identities_t.c.kind == kind, identities_t.c.value.in_(chunk)
+                identities_t.c.kind == kind, _member_of(conn, identities_t.c.value, list(chunk))
             )
             for value, pid in conn.execute(query):
                 found[(kind, value)] = pid
@@ -468,8 +495,8 @@ def _load_identities(conn: Connection, keys: set[Key]) -> dict[Key, str]:
 
 def _load_profiles(conn: Connection, ids: Iterable[str]) -> dict[str, ProfileState]:
     states: dict[str, ProfileState] = {}
-    for chunk in _chunks(sorted(ids)):
-        for row in conn.execute(select(profiles_t).where(profiles_t.c.id.in_(chunk))):
+    for chunk in _chunks(sorted(ids), ID_CHUNK):
+        for row in conn.execute(select(profiles_t).where(_member_of(conn, profiles_t.c.id, list(chunk)))):
             states[row.id] = ProfileState.from_row(row)
     return states
 

@@ -76,7 +76,7 @@ def generated_message_id(message: Mapping[str, Any]) -> str:
 
 def validate_message(message: Any, pointer: str = "", *, received_at: datetime | None = None) -> Record:
     """Check one Segment message; raise :class:`ValidationError` naming the bad field."""
-    if not isinstance(message, Mapping):
+    if type(message) is not dict and not isinstance(message, Mapping):  # (a dict skips the ABC check)
         raise ValidationError(pointer or "/", f"a message must be a JSON object, got {_kind(message)}")
     received_at = received_at or utcnow()
 
@@ -91,8 +91,9 @@ def validate_message(message: Any, pointer: str = "", *, received_at: datetime |
 
     message_id = _message_id(message, pointer)
     for key in ("properties", "traits", "context"):
-        if message.get(key) is not None and not isinstance(message[key], Mapping):
-            raise ValidationError(f"{pointer}/{key}", f"must be an object, got {_kind(message[key])}")
+        value = message.get(key)
+        if value is not None and type(value) is not dict and not isinstance(value, Mapping):
+            raise ValidationError(f"{pointer}/{key}", f"must be an object, got {_kind(value)}")
     event = _event_name(message, kind, pointer)
     previous_id = _previous_id(message, kind, user_id, pointer)
 
@@ -199,6 +200,8 @@ def _identifier(message: Mapping[str, Any], key: str, pointer: str) -> str | Non
     value = message.get(key)
     if value is None or value == "":
         return None
+    if type(value) is str and len(value) <= MAX_ID_LENGTH:
+        return value  # the common case, first
     # some Segment libraries send numeric ids; they are the same id as their text
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
@@ -221,7 +224,7 @@ def _timestamp(message: Mapping[str, Any], pointer: str, received_at: datetime) 
     Unparseable or out-of-range times are a :class:`ValidationError` on their field.
     """
     parsed: dict[str, datetime] = {}
-    for key in ("timestamp", "originalTimestamp", "sentAt", "receivedAt"):
+    for key in _TIME_FIELDS:
         value = message.get(key)
         if value is None:
             continue
@@ -245,6 +248,10 @@ def _timestamp(message: Mapping[str, Any], pointer: str, received_at: datetime) 
     if when > received_at + MAX_FUTURE_SKEW:
         return received_at, _iso(when)
     return when, None
+
+
+#: the times a message may carry, in the order :func:`_timestamp` reads them
+_TIME_FIELDS = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
 
 
 def _with_clamp_noted(context: dict[str, Any], clamped_from: str | None) -> dict[str, Any]:

@@ -82,8 +82,16 @@ class ProfileState:
 
     def apply(self, record: Record) -> bool:
         """Apply a record's traits, consents and email; True if a value changed."""
-        new = record_stamp(record)
         changed = False
+        first_seen = record.created_at or record.timestamp
+        if first_seen < self.created_at:
+            self.created_at, self.dirty, changed = first_seen, True, True
+        if not (record.traits or record.consents or record.email is not None):
+            # an event (most records of a big file): nothing to stamp; the stamps keep their shape
+            self.stamps.setdefault("traits", {})
+            self.stamps.setdefault("consents", {})
+            return changed
+        new = record_stamp(record)
         trait_stamps = self.stamps.setdefault("traits", {})
         for name, value in record.traits.items():
             changed |= self._write(self.traits, trait_stamps, name, value, new)
@@ -99,9 +107,6 @@ class ProfileState:
             if current is None or new > current:
                 changed |= self.email != record.email
                 self.email, self.stamps["email"], self.dirty = record.email, new, True
-        first_seen = record.created_at or record.timestamp
-        if first_seen < self.created_at:
-            self.created_at, self.dirty, changed = first_seen, True, True
         return changed
 
     def _settle_consent(self, purpose: str) -> bool:
@@ -154,12 +159,18 @@ class UnionFind:
         self.parent: dict[Any, Any] = {}
 
     def find(self, node: Any) -> Any:
-        parent = self.parent.setdefault(node, node)
-        if parent != node:
-            root = self.find(parent)
-            self.parent[node] = root
-            return root
-        return node
+        parents = self.parent
+        root = parents.setdefault(node, node)
+        if root == node:
+            return node
+        # a loop, not recursion (a call per level was most of resolving a batch); paths compressed
+        path = [node]
+        while (up := parents[root]) != root:
+            path.append(root)
+            root = up
+        for member in path:
+            parents[member] = root
+        return root
 
     def union(self, a: Any, b: Any) -> None:
         ra, rb = self.find(a), self.find(b)
@@ -215,7 +226,8 @@ def components(
     known = set(profile_ids)
     for key, pid in identities.items():
         uf.union(("K",) + key, ("P", pid))
-    for keys in record_key_lists:
+    # most records repeat their person's keys (a shopper's events): each distinct list once
+    for keys in dict.fromkeys(tuple(keys) for keys in record_key_lists):
         for key in keys:
             node = ("K",) + key
             uf.find(node)

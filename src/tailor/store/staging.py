@@ -1,13 +1,17 @@
-"""Writing many events at once: COPY (PostgreSQL) or ``executemany`` (SQLite) into a staging
-table, then one set-based ``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING``.
+"""Writing many events at once: COPY (PostgreSQL) or ``executemany`` (SQLite) straight into
+``events``; when a row is already stored, through a staging table and one set-based
+``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING`` instead.
 
 The ORM's multi-row ``INSERT … RETURNING`` spends most of its time in Python (a bound
 parameter and a JSON type processor per value) and, on PostgreSQL, sends a statement per
 few hundred rows. Here rows go to the driver as plain tuples (JSON encoded once, with
-orjson) into a temporary table of the transaction, and the database does the
-de-duplication against ``uq_events_message_scope`` in one statement — the same semantics
-as :func:`tailor.store.upsert.insert_ignore` (a stored ``(message_id, scope)`` is skipped,
-the ids actually inserted are returned).
+orjson). The callers have already dropped the stored ``(message_id, scope)`` pairs inside
+the serialized write transaction, so the rows normally all insert: they are written
+straight into ``events`` under a savepoint. Should one conflict after all
+(``uq_events_message_scope``), the savepoint is rolled back and the rows go into a
+temporary table of the transaction, from which the database skips the stored ones in one
+statement — the same semantics as :func:`tailor.store.upsert.insert_ignore` either way (a
+stored ``(message_id, scope)`` is skipped, the ids actually inserted are returned).
 
 Values are written in the form SQLAlchemy itself writes them, so rows read back the same
 whichever path stored them: JSON text, and on SQLite naive UTC times as
@@ -16,12 +20,14 @@ whichever path stored them: JSON text, and on SQLite naive UTC times as
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 #: the events columns a staged row carries, in order
 EVENT_COLUMNS = (
@@ -35,8 +41,6 @@ EVENT_COLUMNS = (
     "timestamp",
     "received_at",
 )
-_JSON = {"properties", "context"}
-_TIME = {"timestamp", "received_at"}
 _STAGE = "tailor_events_stage"
 
 
@@ -45,23 +49,32 @@ def sqlite_time(value: datetime) -> str:
     return value.isoformat(sep=" ", timespec="microseconds")
 
 
-def _json(value: Any) -> str:
-    # orjson refuses what tailor never stores (NaN, huge ints: strict_json refused them already)
-    return orjson.dumps(value if value is not None else {}).decode()
-
-
 def _tuples(rows: Sequence[dict[str, Any]], sqlite: bool) -> list[tuple[Any, ...]]:
+    """Rows as driver tuples in :data:`EVENT_COLUMNS` order (one tight loop: it runs per event)."""
+    dumps = orjson.dumps
+    #: SQLite text of each time seen: a file's rows share one receive time
+    texts: dict[datetime, str] = {}
     out = []
     for row in rows:
-        values = []
-        for column in EVENT_COLUMNS:
-            value = row[column]
-            if column in _JSON:
-                value = _json(value)
-            elif column in _TIME and sqlite:
-                value = sqlite_time(value)
-            values.append(value)
-        out.append(tuple(values))
+        timestamp, received_at = row["timestamp"], row["received_at"]
+        if sqlite:
+            timestamp = sqlite_time(timestamp)
+            received_at = texts.get(received_at) or texts.setdefault(received_at, sqlite_time(received_at))
+        properties, context = row["properties"], row["context"]
+        out.append(
+            (
+                row["message_id"],
+                row["scope"],
+                row["profile_id"],
+                row["type"],
+                row["event"],
+                # orjson refuses what tailor never stores (NaN, huge ints: strict_json refused them already)
+                dumps(properties if properties is not None else {}).decode(),
+                dumps(context if context is not None else {}).decode(),
+                timestamp,
+                received_at,
+            )
+        )
     return out
 
 
@@ -70,18 +83,46 @@ def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
     the message ids actually inserted. Runs in ``conn``'s transaction."""
     if not rows:
         return set()
+    sqlite = conn.dialect.name != "postgresql"
+    values = _tuples(rows, sqlite)
+    try:
+        with conn.begin_nested():
+            _write(conn, "events", values, sqlite)
+    except Exception as exc:  # the driver's own error types: psycopg is an optional dependency
+        if not _is_conflict(exc):
+            raise
+        return _insert_skipping_stored(conn, values, sqlite)  # a row is stored already (module docstring)
+    return {row[0] for row in values}
+
+
+def _is_conflict(exc: Exception) -> bool:
+    """A unique (or other integrity) violation: SQLite's, PostgreSQL's (SQLSTATE 23505) or SQLAlchemy's."""
+    return isinstance(exc, (IntegrityError, sqlite3.IntegrityError)) or getattr(exc, "sqlstate", None) == "23505"
+
+
+def _write(conn: Connection, table: str, values: list[tuple[Any, ...]], sqlite: bool) -> None:
+    """``values`` into ``table`` (events, or the staging table of the same columns) through the driver."""
     columns = ", ".join(EVENT_COLUMNS)
     driver = conn.connection.driver_connection
     assert driver is not None
-    if conn.dialect.name == "postgresql":
+    if sqlite:
+        placeholders = ", ".join("?" for _ in EVENT_COLUMNS)
+        driver.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", values)
+        return
+    with driver.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in values:
+            copy.write_row(row)
+
+
+def _insert_skipping_stored(conn: Connection, values: list[tuple[Any, ...]], sqlite: bool) -> set[str]:
+    columns = ", ".join(EVENT_COLUMNS)
+    if not sqlite:
         conn.exec_driver_sql(
             f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} "
             "(message_id text, scope text, profile_id text, type text, event text, properties jsonb, "
             "context jsonb, timestamp timestamp, received_at timestamp) ON COMMIT DELETE ROWS"
         )
-        with driver.cursor() as cursor, cursor.copy(f"COPY {_STAGE} ({columns}) FROM STDIN") as copy:
-            for values in _tuples(rows, sqlite=False):
-                copy.write_row(values)
+        _write(conn, _STAGE, values, sqlite)
         inserted = conn.exec_driver_sql(
             f"INSERT INTO events ({columns}) SELECT {columns} FROM {_STAGE} "
             "ON CONFLICT (message_id, scope) DO NOTHING RETURNING message_id"
@@ -93,8 +134,7 @@ def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
         f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} "
         "(message_id, scope, profile_id, type, event, properties, context, timestamp, received_at)"
     )
-    placeholders = ", ".join("?" for _ in EVENT_COLUMNS)
-    driver.executemany(f"INSERT INTO {_STAGE} ({columns}) VALUES ({placeholders})", _tuples(rows, sqlite=True))
+    _write(conn, _STAGE, values, sqlite)
     # "WHERE true": SQLite's grammar needs it to read ON CONFLICT after a SELECT
     found = set(
         conn.exec_driver_sql(

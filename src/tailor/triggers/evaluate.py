@@ -57,12 +57,16 @@ def evaluate_triggers(
     *,
     catalog: Mapping[str, dict] | None = None,
     fired: Iterable[Any] | None = None,
+    items_when_inactive: bool = True,
 ) -> TriggerStates:
     """The state of every declared trigger for one profile as of ``at``.
 
     ``fired`` lists earlier firings (:class:`Fired`, ``(trigger, key, at)`` tuples
     or dicts with those keys): an episode whose key fired never fires again, and
     ``cooldown`` blocks any firing that soon after the previous one.
+    ``items_when_inactive=False``: a state that is not active gets no ``items`` (the
+    trigger scan, which reports the active ones only, skips building them: most of its
+    cost); an active state's are the same either way.
     """
     at = to_utc(at)
     if at is None:
@@ -71,7 +75,7 @@ def evaluate_triggers(
     history = _fired(fired)
     states = TriggerStates()
     for name, spec in specs.items():
-        states[name] = _evaluate(spec, timeline, at, catalog, history.get(name, []))
+        states[name] = _evaluate(spec, timeline, at, catalog, history.get(name, []), items_when_inactive)
     return states
 
 
@@ -103,7 +107,12 @@ def _fired(records: Iterable[Any] | None) -> dict[str, list[Fired]]:
 
 
 def _evaluate(
-    spec: TriggerSpec, timeline: list, at: datetime, catalog: Mapping[str, dict] | None, history: list[Fired]
+    spec: TriggerSpec,
+    timeline: list,
+    at: datetime,
+    catalog: Mapping[str, dict] | None,
+    history: list[Fired],
+    items_when_inactive: bool = True,
 ) -> TriggerState:
     state = TriggerState(name=spec.name)
     episode, ended_by = _episode(spec, timeline)
@@ -124,7 +133,8 @@ def _evaluate(
     state.since, state.last_event_at = pending[0].at, pending[-1].at
     state.due_at = state.last_event_at + spec.after
     state.key = _key(spec.name, pending[0].event_id)
-    state.items = _items(pending, catalog)
+    if items_when_inactive:
+        state.items = _items(pending, catalog)
     if state.count < spec.min_count:
         window = f" within {_human(spec.within)}" if spec.within else ""
         state.reason = f"{state.count} of {spec.min_count} {' / '.join(sorted(spec.on))} events{window}"
@@ -142,6 +152,8 @@ def _evaluate(
             state.reason = f"cooldown: fired at {_iso(max(recent))}, again after {_iso(max(recent) + spec.cooldown)}"
             return state
     state.active = True
+    if not items_when_inactive:
+        state.items = _items(pending, catalog)
     noun = "item" if len(state.items) == 1 else "items"
     state.reason = f"due since {_iso(state.due_at)}: {len(state.items)} {noun}, {state.count} events"
     return state

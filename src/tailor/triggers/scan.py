@@ -133,7 +133,9 @@ def find_due(
     due = []
     for pid in sorted(ids):
         wanted = {name: specs[name] for name, members in maybe.items() if pid in members}
-        states = evaluate_triggers(wanted, per_profile.get(pid, []), at, catalog=catalog, fired=fired.get(pid, ()))
+        states = evaluate_triggers(
+            wanted, per_profile.get(pid, []), at, catalog=catalog, fired=fired.get(pid, ()), items_when_inactive=False
+        )
         due += [payload(pid, state, at) for name, state in sorted(states.items()) if state.active]
     return due
 
