@@ -178,3 +178,18 @@ def test_generated_fault_personas_say_so_in_the_readme(shop):
     generated = generate(shop, AT)
     faulty = {p.name: p.fault for p in generated.personas if p.fault}
     assert faulty == {"cart-reminder": "recs-unavailable", "browse-reminder": "recs-timeout"}
+
+
+def test_check_coverage_on_the_command_line_names_a_missed_fallback_at_its_template_line(tmp_path, monkeypatch):
+    for folder in ("templates", "rules"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    shutil.copytree(COVERAGE, tmp_path / "personas")
+    (tmp_path / "personas" / "cart-reminder.json").unlink()  # the persona that carries null-value
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TAILOR_DATABASE_URL", f"sqlite:///{tmp_path / 'absent.db'}")
+    result = CliRunner().invoke(main, ["check", "--coverage", "--personas", "personas", "--at", AT])
+    missed = [line for line in result.output.splitlines() if "is never taken by any persona" in line]
+    assert any(line.startswith("templates/partials/header.mjml:") and "'null-value'" in line for line in missed), (
+        result.output
+    )
+    assert any("'recs-error'" in line for line in missed), result.output
