@@ -139,6 +139,22 @@ def test_bulk_stores_what_message_by_message_ingestion_stores(
     assert result.accepted == 13 and result.dropped_no_consent == 1
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_integers_beyond_64_bits_are_stored_exactly_by_both_paths(
+    keyed: Store, twin: Store, tmp_path: Path, suffix: str
+) -> None:
+    """strict_json accepts any integer; the fast encoder (orjson) holds 64 bits: the write must not fail."""
+    huge = track("t-huge", user="u-1", order_number=2**70, lines=[{"sku": -(2**65), "n": 1}])
+    keyed.ingest_message(huge)
+    twin.ingest_bulk(write(tmp_path / f"events{suffix}", [huge]))
+    assert snapshot(twin) == snapshot(keyed)
+    for store in (keyed, twin):
+        with store.engine.connect() as conn:
+            (properties,) = conn.execute(text("SELECT properties FROM events")).one()
+        stored = properties if isinstance(properties, dict) else json.loads(properties)
+        assert stored["order_number"] == 2**70 and stored["lines"][0]["sku"] == -(2**65)
+
+
 def test_bulk_again_changes_nothing(keyed: Store, tmp_path: Path) -> None:
     path = write(tmp_path / "events.jsonl", messages())
     keyed.ingest_bulk(path)

@@ -172,6 +172,23 @@ def test_size_limits(store: Store, server: str) -> None:
     assert table_counts(store)["events"] == 0
 
 
+def test_a_batch_message_limit_counts_utf8_bytes_of_its_compact_form(store: Store, server: str) -> None:
+    """32 KB is the message's compact JSON in UTF-8 bytes: not characters, not the body's spacing."""
+    base = len(json.dumps(track("edge", blob=""), separators=(",", ":")).encode())
+    room = 32 * 1024 - base  # bytes left for the blob's value
+    over = track("over", blob="é" * (room // 2 + 1))  # é is 2 bytes: one or two bytes over
+    room -= len(f',"big":{2**70}')  # an integer orjson cannot hold: measured the other way, the same bytes
+    fits = track("fits", blob="é" * (room // 2) + "x" * (room % 2), big=2**70)  # exactly 32 KB
+    spaced = json.dumps({"batch": [fits]}, indent=4, ensure_ascii=True)  # the body's own form doesn't count
+    r = _post(server, "/v1/batch", spaced)
+    assert r.status_code == 200, r.text
+    r = _post(server, "/v1/batch", {"batch": [track("ok"), over]})
+    assert r.status_code == 413 and r.json()["pointer"] == "/batch/1"
+    assert table_counts(store)["events"] == 1
+    stored = store.load_profile(user_id="u-1")
+    assert stored is not None and stored["events"][0]["properties"]["big"] == 2**70  # exactly, not a float
+
+
 def test_without_write_keys_only_loopback_is_accepted(store: Store) -> None:
     app = Flask("open")
     app.register_blueprint(create_ingest_blueprint(store, Settings()))

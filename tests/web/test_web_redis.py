@@ -85,3 +85,13 @@ def test_an_unreachable_redis_is_a_miss_not_an_error():
     cache = RedisSendCache("redis://127.0.0.1:1/0")  # nothing listens on port 1
     cache.put(("render", "s-1"), {"html": "x"})
     assert cache.get(("render", "s-1")) is None
+
+
+def test_an_answer_keeps_every_json_value_through_redis(redis_url):
+    """The shared answer reads back as the HTTP answer would: big integers exactly, times as text."""
+    from datetime import datetime
+
+    cache = RedisSendCache(redis_url)
+    key = ("render", f"s-{uuid.uuid4()}")
+    cache.put(key, {"trace": {"order_number": 2**70, "at": datetime(2026, 11, 23, 12, 0)}, "html": "<p>é</p>"})
+    assert cache.get(key) == {"trace": {"order_number": 2**70, "at": "2026-11-23 12:00:00"}, "html": "<p>é</p>"}

@@ -41,10 +41,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-import orjson
 from sqlalchemy import Connection, delete, insert, select, update
 
 from tailor.problems import ProblemError
+from tailor.strict_json import dumps_stored, loads_stored
 
 from .engine import write_transaction
 from .files import read_batches
@@ -76,11 +76,11 @@ def file_digest(path: Path) -> str:
 def encode_record(record: Record) -> str:
     """A record as staged text (a JSON array of its fields in order; times as ISO 8601 without
     offset: naive UTC)."""
-    return orjson.dumps(_values(record)).decode()
+    return dumps_stored(_values(record))
 
 
 def decode_record(text: str) -> Record:
-    values = orjson.loads(text)
+    values = loads_stored(text)
     for i in _TIMES:
         if values[i] is not None:
             values[i] = datetime.fromisoformat(values[i])

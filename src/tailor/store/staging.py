@@ -4,8 +4,8 @@
 
 The ORM's multi-row ``INSERT … RETURNING`` spends most of its time in Python (a bound
 parameter and a JSON type processor per value) and, on PostgreSQL, sends a statement per
-few hundred rows. Here rows go to the driver as plain tuples (JSON encoded once, with
-orjson). The callers have already dropped the stored ``(message_id, scope)`` pairs inside
+few hundred rows. Here rows go to the driver as plain tuples (JSON encoded once, by
+``strict_json.dumps_stored``). The callers have already dropped the stored ``(message_id, scope)`` pairs inside
 the serialized write transaction, so the rows normally all insert: they are written
 straight into ``events`` under a savepoint. Should one conflict after all
 (``uq_events_message_scope``), the savepoint is rolled back and the rows go into a
@@ -25,9 +25,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
+
+from tailor.strict_json import dumps_stored
 
 #: the events columns a staged row carries, in order
 EVENT_COLUMNS = (
@@ -51,7 +52,7 @@ def sqlite_time(value: datetime) -> str:
 
 def _tuples(rows: Sequence[dict[str, Any]], sqlite: bool) -> list[tuple[Any, ...]]:
     """Rows as driver tuples in :data:`EVENT_COLUMNS` order (one tight loop: it runs per event)."""
-    dumps = orjson.dumps
+    dumps = dumps_stored
     #: SQLite text of each time seen: a file's rows share one receive time
     texts: dict[datetime, str] = {}
     out = []
@@ -68,9 +69,8 @@ def _tuples(rows: Sequence[dict[str, Any]], sqlite: bool) -> list[tuple[Any, ...
                 row["profile_id"],
                 row["type"],
                 row["event"],
-                # orjson refuses what tailor never stores (NaN, huge ints: strict_json refused them already)
-                dumps(properties if properties is not None else {}).decode(),
-                dumps(context if context is not None else {}).decode(),
+                dumps(properties if properties is not None else {}),
+                dumps(context if context is not None else {}),
                 timestamp,
                 received_at,
             )

@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from flask import Blueprint, Response, current_app
 
 from tailor.config import Settings
@@ -158,4 +159,14 @@ def _clash_warnings(result: IngestResult, endpoint: str) -> list[dict[str, str]]
 
 
 def _size(message: Any) -> int:
-    return len(json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    """The message's size in UTF-8 bytes of its compact JSON form (what a message limit counts).
+
+    orjson writes that form directly as bytes, ~25× cheaper than ``json.dumps`` + encode
+    (this runs once per message of every batch); the two agree byte for byte but for a
+    tiny float's exponent (``1e-7`` against ``1e-07``). What orjson cannot encode (an
+    integer beyond 64 bits) is measured by ``json``.
+    """
+    try:
+        return len(orjson.dumps(message))
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return len(json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))

@@ -15,9 +15,9 @@ import logging
 from collections.abc import Hashable
 from typing import Any
 
-import orjson
-
 from tailor.caches import TTLCache
+from tailor.strict_json import loads_stored
+from tailor.web.body import encode
 from tailor.web.logs import log
 
 logger = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class RedisSendCache:
         self._errors = (redis.RedisError, OSError)
 
     def _name(self, key: Hashable) -> str:
-        return self.PREFIX + hashlib.sha256(orjson.dumps(key, default=str)).hexdigest()
+        return self.PREFIX + hashlib.sha256(encode(key)).hexdigest()
 
     def get(self, key: Hashable) -> Any | None:
         try:
@@ -60,11 +60,12 @@ class RedisSendCache:
         except self._errors as exc:
             log(logger, logging.WARNING, "send cache unreachable: answering without it", error=type(exc).__name__)
             return None
-        return None if found is None else orjson.loads(found)
+        return None if found is None else loads_stored(found)
 
     def put(self, key: Hashable, value: Any) -> None:
         try:
-            self.client.set(self._name(key), orjson.dumps(value, default=str), ex=max(1, round(self.ttl)))
+            # the answer's own encoder: what orjson refuses (an integer beyond 64 bits) must not fail a send
+            self.client.set(self._name(key), encode(value), ex=max(1, round(self.ttl)))
         except self._errors as exc:
             log(logger, logging.WARNING, "send cache unreachable: answer not shared", error=type(exc).__name__)
 
