@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -282,6 +283,26 @@ class RecommendationService:
         tail = [p for p in self._catalog_order if p not in known]
         ranked += [(p, floor * (count - i) / (count + 1) / (count + 1)) for i, p in enumerate(tail)]
         return ranked, "popularity model"
+
+    @contextmanager
+    def prescored(self, profiles: Iterable[Mapping[str, Any]]) -> Iterator[None]:
+        """Within this block, the built-in model's scores for these profiles come from one product.
+
+        For a campaign partition (:meth:`.base.Recommender.prescored`): each recipient's
+        ranking, filters and fallbacks stay those of :meth:`recommend`, only the scoring of
+        the histories is done for all of them at once. Nothing is scored ahead when an
+        external service answers first (the model is then only its fallback).
+        """
+        with self._lock:
+            model = self._model[1]
+        prescored = getattr(model, "prescored", None)  # a model of the Recommender contract
+        if prescored is None or self.client is not None:
+            yield
+            return
+        # the history the model step reads (:meth:`_model_candidates`), of those it may read it of
+        histories = [profile_history(list(p.get("events") or ())) for p in profiles if consent(p, PERSONALIZATION)]
+        with prescored(h for h in histories if h):
+            yield
 
     # -- the chain ------------------------------------------------------------------
 
