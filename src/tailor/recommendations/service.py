@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -309,12 +309,18 @@ class RecommendationService:
         # kept with the events it was made of, for that step to take instead of making it again
         histories: dict[str, tuple[list[Any], list[tuple[str, float]]]] = {}
         for profile in profiles:
-            if consent(profile, PERSONALIZATION):
-                events = list(profile.get("events") or ())
-                histories[str(profile.get("id"))] = (events, profile_history(events))
+            try:
+                if consent(profile, PERSONALIZATION):
+                    events = list(profile.get("events") or ())
+                    histories[str(profile.get("id"))] = (events, profile_history(events))
+            except Exception:  # a document given inline, not validated yet: its render says what is wrong
+                continue
         token = _histories.set(histories)
         try:
-            with prescored(history for _, history in histories.values() if history):
+            with ExitStack() as scoring:
+                # a broken model must not stop the partition: each render tries it, and the trace says why
+                with suppress(Exception):
+                    scoring.enter_context(prescored(history for _, history in histories.values() if history))
                 yield
         finally:
             _histories.reset(token)
