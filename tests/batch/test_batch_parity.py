@@ -46,8 +46,14 @@ def test_every_shard_row_is_the_single_request_render_of_that_recipient(tmp_path
     db = sqlite3.connect(path)
     people = db.execute("SELECT id, email FROM profiles WHERE email IS NOT NULL ORDER BY id").fetchall()
     db.close()
+    # time budgets out of reach: a render descheduled past its 250 ms on a busy machine would skip
+    # the model (or stop) on one path and not the other; what is compared is the output's logic
     settings = Settings().with_values(
-        templates=str(ROOT / "templates"), rules=str(ROOT / "rules"), database_url=f"sqlite:///{path}"
+        templates=str(ROOT / "templates"),
+        rules=str(ROOT / "rules"),
+        database_url=f"sqlite:///{path}",
+        budget_ms=600_000,
+        render_timeout_ms=600_000,
     )
     # every customer, by id or (every third) by address; an unknown reference; a document given inline
     audience: list[dict] = [{"email": email} if n % 3 == 0 else {"id": pid} for n, (pid, email) in enumerate(people)]
@@ -93,5 +99,10 @@ def test_every_shard_row_is_the_single_request_render_of_that_recipient(tmp_path
         render_partition(PartitionJob(settings, run, out, index, None, part))
     got = {row["send_id"]: {field: row[field] for field in COMPARED} for row in iter_rendered(out)}
     assert sorted(got) == sorted(expected)
-    mismatched = [send_id for send_id in expected if got[send_id] != expected[send_id]]
-    assert not mismatched, (len(mismatched), mismatched[:5])
+    mismatched = {
+        send_id: {k: (want[k], got[send_id][k]) for k in want if k != "html" and got[send_id][k] != want[k]}
+        | ({"html": "differs"} if got[send_id]["html"] != want["html"] else {})
+        for send_id, want in expected.items()
+        if got[send_id] != want
+    }
+    assert not mismatched, (len(mismatched), list(mismatched.items())[:3])
