@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextvars
 import time
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -448,6 +448,20 @@ class Tailor:
             control=control,
             segments=list(ctx.segments),
         )
+
+    def prescored(self, template: str, profiles: Iterable[Mapping[str, Any]]) -> AbstractContextManager[None]:
+        """Within this block, renders of ``template`` take these profiles' recommendation scores from one product.
+
+        A campaign partition's: see :meth:`RecommendationService.prescored`. Nothing is
+        scored ahead for a template without recommendations (or one that does not compile:
+        each render reports that).
+        """
+        try:
+            compiled = self.compile(template)
+        except (TemplateNotFound, TemplateBroken):
+            return nullcontext()
+        prescored = getattr(self.recommender, "prescored", None) if _uses_recs(compiled) else None
+        return nullcontext() if prescored is None else prescored(profiles)
 
     def segments_of(self, profile: str | Mapping[str, Any], at: str | datetime | None = None) -> list[str]:
         """The segments a profile (a stored profile's id, or a profile document) is in as of ``at``."""

@@ -216,3 +216,26 @@ def test_one_history_scores_exactly_as_the_batch_does(shop_models, name):
         batch = model.score_batch(model.history_vector(history))[0]
         cols, vals = model._history_entries(history)
         assert np.array_equal(model.score_one(cols, vals), batch), history
+
+
+@pytest.mark.parametrize("name", ["itemitem", "ease", "content", "hybrid"])
+def test_histories_scored_together_are_the_floats_each_scores_alone(shop_models, name):
+    # A campaign partition scores its recipients in one sparse product (``prescored``): each
+    # row must be the very floats of the one-recipient path, or tied products would reorder.
+    from tailor.recommendations.base import _prescored
+
+    models, events = shop_models
+    model = models[name]
+    weighted = weigh(events).groupby(["user_id", "product_id"], sort=False)["weight"].sum().reset_index()
+    histories = [list(zip(rows["product_id"], rows["weight"], strict=True)) for _, rows in weighted.groupby("user_id")]
+    histories += [["no-such-product"], [], list(zip(model.items_[:40], range(1, 41), strict=True))]
+    alone = [model.recommend(h, n=30) for h in histories]
+    with model.prescored(histories):
+        found = _prescored.get()
+        assert found is not None and found[0] is model and len(found[1]) > 100
+        for history in histories:
+            cols, vals = model._history_entries(history)
+            if len(cols):
+                assert np.array_equal(found[1][(cols.tobytes(), vals.tobytes())], model.score_one(cols, vals))
+        assert [model.recommend(h, n=30) for h in histories] == alone
+    assert _prescored.get() is None

@@ -204,3 +204,29 @@ def test_from_store_fits_in_memory_without_artifacts_and_reloads(tmp_path, inter
     save_models({"popularity": Popularity().fit(interactions, catalog)}, tmp_path / "artifacts")
     assert service.reload(tmp_path / "artifacts") is True
     assert service.recommend(profile([event("Product Viewed", "shoe-1")]), n=3, now=NOW).provider != "hybrid"
+
+
+def test_a_partition_scored_ahead_answers_as_each_recipient_alone(service, interactions, catalog, models):
+    from tailor.recommendations.base import _prescored
+
+    people = [
+        profile([event("Product Viewed", "pan-1")]),
+        profile([event("Product Viewed", "pan-1"), event("Order Completed", "pan-2")]),
+        {**profile([event("Product Viewed", "pan-1")]), "id": "someone-else"},
+        {"id": "odd", "events": 7},  # an inline document its render will refuse: no reason to stop the others
+    ]
+    alone = [service.recommend(p, n=3, now=NOW) for p in people[:3]]
+    with service.prescored(people):
+        scored = _prescored.get()
+        assert scored is not None and scored[0] is models["hybrid"] and len(scored[1]) == 2
+        assert [service.recommend(p, n=3, now=NOW) for p in people[:3]] == alone
+
+    class Unbatched(Hybrid):
+        def score_batch(self, X):
+            raise RuntimeError("boom")
+
+    # scoring ahead fails: each recipient is scored alone, as always
+    unbatched = RecommendationService(catalog, {**models, "hybrid": Unbatched().fit(interactions, catalog)})
+    with unbatched.prescored(people):
+        assert _prescored.get() is None
+        assert [unbatched.recommend(p, n=3, now=NOW) for p in people[:3]] == alone

@@ -16,6 +16,8 @@ def shop(store: Store) -> None:
             track("v1", user=None, anon="a-9", ts="2026-11-02T10:00:00Z"),
             identify("i2", user="u-2", ts="2026-11-01T10:00:00Z", email="bob@example.com"),
             track("t2", user="u-2", ts="2026-11-03T10:00:00Z"),
+            # three events of one instant: which two are the latest is the insertion order's to say
+            *[track(f"t2-{n}", user="u-2", ts="2026-11-03T10:00:00Z") for n in range(2)],
             identify("i3", user="u-3", ts="2026-11-01T10:00:00Z"),
         ]
     )
@@ -36,7 +38,14 @@ def test_load_profiles_answers_as_load_profile_does(store: Store) -> None:
     assert ("id", "nobody") not in loaded and ("user_id", "a-1") not in loaded  # an anonymous id is not a user id
     # the latest three events, oldest first, as load_profile gives them
     assert [e["messageId"] for e in loaded[("id", "u-1")]["events"]] == ["t1-3", "t1-4", "t1-5"]
+    assert [e["messageId"] for e in loaded[("id", "u-2")]["events"]] == ["t2", "t2-0", "t2-1"]
     assert len(store.load_profiles(["u-1"], event_limit=None)[("id", "u-1")]["events"]) == 7
+    two = store.load_profiles(["u-2"], event_limit=2)[("id", "u-2")]
+    assert two == store.load_profile(id="u-2", event_limit=2) and [e["messageId"] for e in two["events"]] == [
+        "t2-0",
+        "t2-1",
+    ]
+    assert store.load_profiles(["u-1", "u-2"], event_limit=0)[("id", "u-2")]["events"] == []
     assert store.load_profiles([]) == {}
 
 

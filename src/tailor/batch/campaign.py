@@ -229,6 +229,8 @@ def render_partition(job: PartitionJob) -> dict[str, Any]:
     store = tailor.store
     keys = [recipient_key(r, job.index * run.partition_size + i) for i, r in enumerate(job.recipients)]
     loading: AbstractContextManager[None] = nullcontext()
+    documents = [r for r in job.recipients if _is_document(r)]
+    stored: dict[str, dict[str, Any]] = {}
     if store is not None:
         refs = [r for r in job.recipients if not _is_document(r)]
         profiles = store.load_profiles(
@@ -237,12 +239,14 @@ def render_partition(job: PartitionJob) -> dict[str, Any]:
             emails=[str(r["email"]) for r in refs if r.get("email")],
             user_ids=[str(r["user_id"]) for r in refs if r.get("user_id")],
         )
-        documents = [r for r in job.recipients if _is_document(r)]
+        stored = {d["id"]: d for d in profiles.values()}  # one profile can be named by id and by address
         suppressions = store.suppressions(
             [d["id"] for d in profiles.values()] + [str(d["id"]) for d in documents],
             emails=[d["email"] for d in [*profiles.values(), *documents] if d.get("email")],
         )
         loading = preloaded(profiles, suppressions)
+    # the partition's recommendation histories scored in one product, not one per recipient
+    scoring = tailor.prescored(run.template, [*stored.values(), *documents])
     marker: dict[str, Any] = {
         "partition": job.index,
         "first": keys[0] if keys else None,
@@ -276,6 +280,7 @@ def render_partition(job: PartitionJob) -> dict[str, Any]:
                     context=run.context,
                     send_id=send_id,
                     record_exposure=False,  # recorded for the whole partition below
+                    explain=False,  # a send: why rules did not match is nobody's to read, and costs
                 )
             except RenderAborted as exc:
                 marker["aborted"] += 1
@@ -307,7 +312,7 @@ def render_partition(job: PartitionJob) -> dict[str, Any]:
                 "fallbacks": reasons,
             }
 
-    with loading:
+    with loading, scoring:
         write_shard(fs, f"{root}/{shard_name(job.index, run.format)}", run.format, rendered())
     if store is not None:
         # one write for the partition, idempotent per (person, send id): a redone partition adds none

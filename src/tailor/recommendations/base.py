@@ -7,7 +7,9 @@ history. Subclasses implement ``_fit`` and ``_score`` only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -18,6 +20,13 @@ from sklearn.base import BaseEstimator
 from .interactions import InteractionMatrix, build_matrix, catalog_frame, normalize_history, weigh
 
 Catalog: TypeAlias = pd.DataFrame | Sequence[Mapping[str, Any]] | None
+#: a history's entries (columns, values) as bytes: what :meth:`Recommender.prescored` keys its rows by
+EntriesKey: TypeAlias = tuple[bytes, bytes]
+
+#: the model whose scores were computed ahead, and those score rows (see :meth:`Recommender.prescored`)
+_prescored: ContextVar[tuple[Recommender, dict[EntriesKey, np.ndarray]] | None] = ContextVar(
+    "tailor_prescored", default=None
+)
 
 
 def add_rows(matrix: np.ndarray, rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -114,6 +123,47 @@ class Recommender(BaseEstimator):
         cols, vals = self._transform_entries(cols, vals)
         return np.asarray(self._score_one(cols, vals), dtype=np.float32)
 
+    @contextmanager
+    def prescored(self, histories: Iterable[Any]) -> Iterator[None]:
+        """Within this block, :meth:`recommend` takes these histories' scores from one :meth:`score_batch`.
+
+        A campaign partition scores all its recipients at once: one sparse product for the
+        partition instead of a dozen NumPy calls per recipient. The rows are the very floats
+        :meth:`score_one` gives (SciPy's kernels compute a product row by row, so a row's
+        sums neither depend on the other rows nor change order; a parity test holds it). A
+        row is found by its history's entries, so a history not given here (or given with
+        other weights) is scored on its own, as it always was.
+        """
+        rows: dict[EntriesKey, tuple[np.ndarray, np.ndarray]] = {}
+        for history in histories:
+            cols, vals = self._history_entries(history)
+            if len(cols):
+                rows.setdefault((cols.tobytes(), vals.tobytes()), (cols, vals))
+        scores: dict[EntriesKey, np.ndarray] = {}
+        if rows:
+            entries = list(rows.values())
+            indptr = np.zeros(len(entries) + 1, dtype=np.int64)
+            np.cumsum([len(cols) for cols, _ in entries], out=indptr[1:])
+            X = sp.csr_matrix(
+                (np.concatenate([v for _, v in entries]), np.concatenate([c for c, _ in entries]), indptr),
+                shape=(len(entries), len(self.items_)),
+            )
+            scores = dict(zip(rows, self.score_batch(X), strict=True))
+        token = _prescored.set((self, scores))
+        try:
+            yield
+        finally:
+            _prescored.reset(token)
+
+    def _scores(self, cols: np.ndarray, vals: np.ndarray) -> np.ndarray:
+        """:meth:`score_one`, or the row :meth:`prescored` computed for these entries."""
+        found = _prescored.get()
+        if found is not None and found[0] is self:
+            row = found[1].get((cols.tobytes(), vals.tobytes()))
+            if row is not None:
+                return row
+        return self.score_one(cols, vals)
+
     def _transform_entries(self, cols: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`_apply_transform` on one row's entries."""
         vals = np.maximum(vals.astype(np.float32), 0)
@@ -201,7 +251,7 @@ class Recommender(BaseEstimator):
             cols, scores = X.indices, self.score_batch(X)[0]
         else:
             cols, vals = self._history_entries(history)
-            scores = self.score_one(cols, vals)
+            scores = self._scores(cols, vals)
         banned = {str(e) for e in exclude}
         if filter_seen:
             banned.update(self.items_[cols].tolist())

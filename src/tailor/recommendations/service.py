@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -68,6 +70,11 @@ class _Request:
     exclude: set[str]
     attempt: Callable[..., None]
 
+
+#: within :meth:`RecommendationService.prescored`: profile id -> (the events, their history)
+_histories: ContextVar[dict[str, tuple[list[Any], list[tuple[str, float]]]] | None] = ContextVar(
+    "tailor_histories", default=None
+)
 
 #: a recommended product as the product-card partial shows it (the one card shape of tailor.vocabulary)
 product_card = card
@@ -283,6 +290,41 @@ class RecommendationService:
         ranked += [(p, floor * (count - i) / (count + 1) / (count + 1)) for i, p in enumerate(tail)]
         return ranked, "popularity model"
 
+    @contextmanager
+    def prescored(self, profiles: Iterable[Mapping[str, Any]]) -> Iterator[None]:
+        """Within this block, the built-in model's scores for these profiles come from one product.
+
+        For a campaign partition (:meth:`.base.Recommender.prescored`): each recipient's
+        ranking, filters and fallbacks stay those of :meth:`recommend`, only the scoring of
+        the histories is done for all of them at once. Nothing is scored ahead when an
+        external service answers first (the model is then only its fallback).
+        """
+        with self._lock:
+            model = self._model[1]
+        prescored = getattr(model, "prescored", None)  # a model of the Recommender contract
+        if prescored is None or self.client is not None:
+            yield
+            return
+        # the history the model step reads (:meth:`_model_candidates`), of those it may read it of;
+        # kept with the events it was made of, for that step to take instead of making it again
+        histories: dict[str, tuple[list[Any], list[tuple[str, float]]]] = {}
+        for profile in profiles:
+            try:
+                if consent(profile, PERSONALIZATION):
+                    events = list(profile.get("events") or ())
+                    histories[str(profile.get("id"))] = (events, profile_history(events))
+            except Exception:  # a document given inline, not validated yet: its render says what is wrong
+                continue
+        token = _histories.set(histories)
+        try:
+            with ExitStack() as scoring:
+                # a broken model must not stop the partition: each render tries it, and the trace says why
+                with suppress(Exception):
+                    scoring.enter_context(prescored(history for _, history in histories.values() if history))
+                yield
+        finally:
+            _histories.reset(token)
+
     # -- the chain ------------------------------------------------------------------
 
     def recommend(
@@ -404,7 +446,7 @@ class RecommendationService:
         self, request: _Request, model_name: str | None, model: Recommender | None
     ) -> Candidates | None:
         """The built-in model's ranking of the recipient's history (None when skipped or broken, traced)."""
-        history = profile_history(request.events) if request.personalized else []
+        history = _history(request.profile, request.events) if request.personalized else []
         model_label = model_name or "model"  # set_models stores a model only with its name
         if not request.personalized:
             request.attempt(model_label, "skipped", "no personalization consent")
@@ -511,6 +553,16 @@ class RecommendationService:
     def close(self) -> None:
         if self.client is not None:
             self.client.close()
+
+
+def _history(profile: Mapping[str, Any], events: list[Any]) -> list[tuple[str, float]]:
+    """:func:`profile_history` of ``events``, or the one :meth:`RecommendationService.prescored` made of them."""
+    kept = _histories.get()
+    found = kept.get(str(profile.get("id"))) if kept is not None else None
+    # the same event objects, as a campaign hands them on: a comparison of references
+    if found is not None and found[0] == events:
+        return found[1]
+    return profile_history(events)
 
 
 def _describe_drops(dropped: Mapping[str, int]) -> str:
