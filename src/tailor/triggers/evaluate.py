@@ -13,9 +13,11 @@ second converts the cart). Windows are half-open: an event exactly ``expires``
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from tailor.triggers.items import enrich, make_item
@@ -23,6 +25,7 @@ from tailor.triggers.spec import TriggerSpec
 from tailor.triggers.state import TriggerState, TriggerStates
 from tailor.vocabulary.durations import format_duration
 from tailor.vocabulary.products import event_products, product_id
+from tailor.vocabulary.timeline import Row, Timeline, build_timeline
 from tailor.vocabulary.times import to_utc
 
 
@@ -58,6 +61,7 @@ def evaluate_triggers(
     catalog: Mapping[str, dict] | None = None,
     fired: Iterable[Any] | None = None,
     items_when_inactive: bool = True,
+    timeline: Timeline | None = None,
 ) -> TriggerStates:
     """The state of every declared trigger for one profile as of ``at``.
 
@@ -66,30 +70,19 @@ def evaluate_triggers(
     ``cooldown`` blocks any firing that soon after the previous one.
     ``items_when_inactive=False``: a state that is not active gets no ``items`` (the
     trigger scan, which reports the active ones only, skips building them: most of its
-    cost); an active state's are the same either way.
+    cost); an active state's are the same either way. ``timeline``: the events'
+    :class:`~tailor.vocabulary.timeline.Timeline` as of ``at`` when the caller has it.
     """
     at = to_utc(at)
     if at is None:
         raise ValueError("'at' must be a datetime")
-    timeline = _timeline(events, at)
+    if timeline is None or timeline.at != at:
+        timeline = build_timeline(events, at)
     history = _fired(fired)
     states = TriggerStates()
     for name, spec in specs.items():
         states[name] = _evaluate(spec, timeline, at, catalog, history.get(name, []), items_when_inactive)
     return states
-
-
-def _timeline(events: list[dict], at: datetime) -> list[tuple[datetime, int, dict]]:
-    timeline = []
-    for index, event in enumerate(events or ()):
-        if not isinstance(event, Mapping) or not event.get("event"):
-            continue
-        moment = to_utc(event.get("timestamp"))
-        if moment is None or moment > at:
-            continue  # as of ``at``: the future has not happened yet
-        timeline.append((moment, index, event))
-    timeline.sort(key=lambda row: (row[0], row[1]))
-    return timeline
 
 
 def _fired(records: Iterable[Any] | None) -> dict[str, list[Fired]]:
@@ -108,20 +101,19 @@ def _fired(records: Iterable[Any] | None) -> dict[str, list[Fired]]:
 
 def _evaluate(
     spec: TriggerSpec,
-    timeline: list,
+    timeline: Timeline,
     at: datetime,
     catalog: Mapping[str, dict] | None,
     history: list[Fired],
     items_when_inactive: bool = True,
 ) -> TriggerState:
     state = TriggerState(name=spec.name)
-    episode, ended_by = _episode(spec, timeline)
     horizon = spec.horizon
-    pending = [p for p in episode if horizon is None or p.at > at - horizon]
+    pending, last_live, ended_by = _pending(spec, timeline, None if horizon is None else at - horizon)
     if not pending:
-        if episode:
+        if last_live is not None:
             state.reason = (
-                f"expired: last {' / '.join(sorted(spec.on))} event at {_iso(episode[-1].at)}, "
+                f"expired: last {' / '.join(sorted(spec.on))} event at {_iso(last_live)}, "
                 f"more than {_human(horizon)} ago"
             )
         elif ended_by:
@@ -159,7 +151,72 @@ def _evaluate(
     return state
 
 
-def _episode(spec: TriggerSpec, timeline: list) -> tuple[list[_Pending], str | None]:
+def _pending(
+    spec: TriggerSpec, timeline: Timeline, cutoff: datetime | None
+) -> tuple[list[_Pending], datetime | None, str | None]:
+    """The episode's entries after ``cutoff`` (all without one), the time of its latest entry
+    still holding something at any time (None when there is none), and the last exit that
+    ended something (only looked for when nothing is pending and nothing holds anything).
+
+    Bounded by the horizon: whether an entry is still pending depends only on the exits after
+    it, so the entries after ``cutoff`` come out the same from the events after ``cutoff``
+    alone. The older events only explain an empty episode ("expired", "ended by"); the
+    latest entry still holding something is found walking back from the newest event and is
+    usually close to it. Only when every entry ever made was ended is the whole history
+    replayed, for the exit that ended the last of them.
+    """
+    ordered = _ordered(spec, timeline.rows)
+    if cutoff is None or spec.on & spec.unless:
+        # (an event both qualifies and exits: it qualifies only when nothing is pending,
+        # which depends on the events before it)
+        episode, ended_by = _episode(spec, ordered)
+        pending = [p for p in episode if cutoff is None or p.at > cutoff]
+        return pending, episode[-1].at if episode else None, ended_by
+    start = bisect_right(ordered, cutoff, key=itemgetter(0))
+    recent, _ = _episode(spec, ordered[start:])
+    if recent:
+        return recent, recent[-1].at, None
+    last_live = _last_live(spec, ordered)
+    if last_live is not None:
+        return [], last_live, None
+    _, ended_by = _episode(spec, ordered)
+    return [], None, ended_by
+
+
+def _ordered(spec: TriggerSpec, rows: list[Row]) -> list[Row]:
+    """The rows the trigger reads (its ``on`` and ``unless`` events) in the order exits apply."""
+    relevant = spec.on | spec.unless
+    # At equal timestamps exits sort last, so they apply to what came "with" them.
+    return sorted(
+        (row for row in rows if row[2]["event"] in relevant),
+        key=lambda row: (row[0], row[2]["event"] in spec.unless, row[1]),
+    )
+
+
+def _last_live(spec: TriggerSpec, ordered: list[Row]) -> datetime | None:
+    """The time of the latest qualifying event that the exits after it left holding something.
+
+    Walks back from the newest event: an entry naming no product is ended by any later
+    exit; one naming products, by later exits naming all of them or one naming none.
+    """
+    named: set[str | None] = set()
+    exited = cleared = False
+    for moment, _, event in reversed(ordered):
+        products, _ = event_products(event.get("properties") or {})
+        if event["event"] in spec.unless:
+            ids = {product_id(p) for p in products}
+            exited = True
+            cleared = cleared or not ids
+            named |= ids
+        elif not products:
+            if not exited:
+                return moment
+        elif not cleared and any(product_id(p) not in named for p in products):
+            return moment
+    return None
+
+
+def _episode(spec: TriggerSpec, ordered: list[Row]) -> tuple[list[_Pending], str | None]:
     """Pending qualifying events after applying every exit, and the last exit seen.
 
     Linear in the events: an exit touches only the entries holding the products it names
@@ -168,8 +225,6 @@ def _episode(spec: TriggerSpec, timeline: list) -> tuple[list[_Pending], str | N
     """
     episode = _Episode()
     ended_by = None
-    # At equal timestamps exits sort last, so they apply to what came "with" them.
-    ordered = sorted(timeline, key=lambda row: (row[0], row[2]["event"] in spec.unless, row[1]))
     for moment, index, event in ordered:
         name = event["event"]
         properties = event.get("properties") or {}
