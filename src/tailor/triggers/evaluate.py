@@ -13,11 +13,9 @@ second converts the cart). Windows are half-open: an event exactly ``expires``
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from operator import itemgetter
 from typing import Any
 
 from tailor.triggers.items import enrich, make_item
@@ -165,21 +163,19 @@ def _pending(
     usually close to it. Only when every entry ever made was ended is the whole history
     replayed, for the exit that ended the last of them.
     """
-    ordered = _ordered(spec, timeline.rows)
     if cutoff is None or spec.on & spec.unless:
         # (an event both qualifies and exits: it qualifies only when nothing is pending,
         # which depends on the events before it)
-        episode, ended_by = _episode(spec, ordered)
+        episode, ended_by = _episode(spec, _ordered(spec, timeline.rows))
         pending = [p for p in episode if cutoff is None or p.at > cutoff]
         return pending, episode[-1].at if episode else None, ended_by
-    start = bisect_right(ordered, cutoff, key=itemgetter(0))
-    recent, _ = _episode(spec, ordered[start:])
+    recent, _ = _episode(spec, _ordered(spec, timeline.since(cutoff)))
     if recent:
         return recent, recent[-1].at, None
-    last_live = _last_live(spec, ordered)
+    last_live = _last_live(spec, timeline.rows)
     if last_live is not None:
         return [], last_live, None
-    _, ended_by = _episode(spec, ordered)
+    _, ended_by = _episode(spec, _ordered(spec, timeline.rows))
     return [], None, ended_by
 
 
@@ -193,26 +189,38 @@ def _ordered(spec: TriggerSpec, rows: list[Row]) -> list[Row]:
     )
 
 
-def _last_live(spec: TriggerSpec, ordered: list[Row]) -> datetime | None:
+def _last_live(spec: TriggerSpec, rows: list[Row]) -> datetime | None:
     """The time of the latest qualifying event that the exits after it left holding something.
 
-    Walks back from the newest event: an entry naming no product is ended by any later
-    exit; one naming products, by later exits naming all of them or one naming none.
+    Walks back from the newest of the timeline's rows (in time order), the exits of a
+    timestamp before its qualifying events (forward, they apply after them): an entry
+    naming no product is ended by any later exit; one naming products, by later exits
+    naming all of them or by one naming none.
     """
     named: set[str | None] = set()
     exited = cleared = False
-    for moment, _, event in reversed(ordered):
-        products, _ = event_products(event.get("properties") or {})
+    entries: list[Row] = []  # the qualifying events of the timestamp being read
+    for position in range(len(rows) - 1, -2, -1):
+        moment = rows[position][0] if position >= 0 else None
+        if entries and moment != entries[0][0]:  # every exit at their time is counted: judge them
+            for _, _, event in entries:
+                products, _ = event_products(event.get("properties") or {})
+                if not products:
+                    if not exited:
+                        return entries[0][0]
+                elif not cleared and any(product_id(p) not in named for p in products):
+                    return entries[0][0]
+            entries = []
+        if position < 0:
+            break
+        event = rows[position][2]
         if event["event"] in spec.unless:
-            ids = {product_id(p) for p in products}
+            ids = {product_id(p) for p in event_products(event.get("properties") or {})[0]}
             exited = True
             cleared = cleared or not ids
             named |= ids
-        elif not products:
-            if not exited:
-                return moment
-        elif not cleared and any(product_id(p) not in named for p in products):
-            return moment
+        elif event["event"] in spec.on:
+            entries.append(rows[position])
     return None
 
 
