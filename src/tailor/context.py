@@ -107,15 +107,18 @@ def build_render_context(
     from tailor.features import compute_features
     from tailor.rendering.filters import resolve_locale, resolve_timezone
     from tailor.triggers import evaluate_triggers
+    from tailor.vocabulary.timeline import build_timeline
 
     personalized = consent(document, "personalization")
     events = list(document.get("events") or []) if personalized else []
     traits = document.get("traits") or {}
-    features = compute_features(events, at, catalog=catalog, traits=traits) if personalized else {}
+    # the events read once, in time order, for both features and triggers
+    timeline = build_timeline(events, at) if personalized else None
+    features = compute_features(events, at, catalog=catalog, traits=traits, timeline=timeline) if personalized else {}
     profile = template_profile(document, features)
     zone = resolve_timezone(profile.get("timezone"))
     specs = book.triggers if book is not None else {}
-    triggers = evaluate_triggers(specs, events, at, catalog=catalog) if personalized else {}
+    triggers = evaluate_triggers(specs, events, at, catalog=catalog, timeline=timeline) if personalized else {}
     esp = dict(esp_context or {})
     ctx = RenderContext(
         profile=profile,

@@ -36,7 +36,9 @@ def validate_profile(doc: Any, pointer: str = "") -> dict[str, Any]:
     if not isinstance(events, list):
         raise InvalidInput(f"must be an array, got {type(events).__name__}", f"{pointer}/events")
     for i, event in enumerate(events):
-        if not isinstance(event, Mapping):
+        # every event of the document, on every send: the exact types (what JSON decodes to)
+        # are checked first, the ABC checks only for other mappings
+        if type(event) is not dict and not isinstance(event, Mapping):
             raise InvalidInput("must be an object", f"{pointer}/events/{i}")
         stamp = event.get("timestamp")
         if not isinstance(stamp, str):
@@ -45,7 +47,8 @@ def validate_profile(doc: Any, pointer: str = "") -> dict[str, Any]:
             parse_iso(stamp)
         except NotATime:
             raise InvalidInput(f"not an ISO 8601 time: {stamp!r}", f"{pointer}/events/{i}/timestamp") from None
-        if event.get("properties") is not None and not isinstance(event["properties"], Mapping):
+        properties = event.get("properties")
+        if properties is not None and type(properties) is not dict and not isinstance(properties, Mapping):
             raise InvalidInput("must be an object", f"{pointer}/events/{i}/properties")
     normalized = dict(doc)
     normalized["traits"] = dict(traits)

@@ -162,3 +162,55 @@ def test_batch_keeps_profiles_with_only_future_or_identify_events():
 def test_batch_and_single_agree_on_fixture_events():
     events = [json.loads(line) for line in FIXTURE_EVENTS.read_text().splitlines() if line.strip()]
     assert assert_agree(events) > 0
+
+
+# -- bounded work: a send reads the windows' events by bisection of the time-ordered timeline --
+
+
+def test_window_edges_are_half_open():
+    """An event exactly 30 (90) days before the send is out of the 30 (90)-day window; a second later, in."""
+    events = [
+        event("Product Viewed", ago(days=30), product_id="a", category="Shoes"),
+        event("Product Viewed", ago(days=30, seconds=-1), product_id="b", category="Bags"),
+        event("Order Completed", ago(days=90), total=5.0, products=[{"product_id": "c", "category": "Hats"}]),
+        event("Order Completed", ago(days=90, seconds=-1), total=7.0, products=[{"product_id": "d", "brand": "Zed"}]),
+        event("Email Opened", ago(days=0)),  # exactly at the send: in every window
+        event("Product Viewed", ago(seconds=-1), product_id="e", category="Hats"),  # after the send: in none
+    ]
+    features = compute_features(events, AT)
+    assert features["views_30d"] == 1 and features["views_by_category_30d"] == {"Bags": 1}
+    assert features["orders_90d"] == 1 and features["orders_total"] == 2
+    assert features["lifetime_value"] == 12.0 and features["days_since_purchase"] == 89
+    # affinity (90 days): the view of Bags (1) and the order of brand Zed (5); the edge order is out
+    assert features["favorite_category"] == "Bags" and features["favorite_brand"] == "Zed"
+    assert features["engagement_score"] == pytest.approx(100.0 * (1 - 2.718281828459045 ** (-2 / 20)), abs=0.05)
+    assert features["days_since_first_seen"] == 90
+
+
+def test_events_outside_every_window_change_only_the_whole_history_facts():
+    recent = [
+        event("Product Viewed", ago(days=3), product_id="a", category="Shoes", brand="Acme"),
+        event("Order Completed", ago(days=40), total=20.0, products=[{"product_id": "a", "category": "Shoes"}]),
+        event("Email Opened", ago(days=1)),
+    ]
+    ancient = [
+        event("Product Viewed", ago(days=91 + i % 600), product_id="b", category="Bags", brand="Zed")
+        for i in range(5_000)
+    ]
+    ancient.append(event("Order Completed", ago(days=700), total=30.0, products=[{"product_id": "b"}]))
+    alone = compute_features(recent, AT)
+    grown = compute_features(ancient + recent, AT)  # a document is oldest first
+    for name in FEATURE_NAMES:
+        if name in ("orders_total", "lifetime_value", "average_order_value", "days_since_first_seen"):
+            continue
+        assert grown[name] == alone[name], name
+    assert (grown["orders_total"], grown["lifetime_value"], grown["average_order_value"]) == (2, 50.0, 25.0)
+    assert grown["days_since_first_seen"] == 700 and alone["days_since_first_seen"] == 40
+
+
+def test_document_order_does_not_matter():
+    events = synthetic_events(seed=11, profiles=1)
+    shuffled = list(events)
+    random.Random(5).shuffle(shuffled)
+    assert compute_features(shuffled, AT) == compute_features(events, AT)
+    assert compute_features(sorted(events, key=lambda e: e["timestamp"]), AT) == compute_features(events, AT)

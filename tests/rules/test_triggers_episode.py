@@ -13,9 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rules_helpers import AT
 
-from tailor.triggers.evaluate import _episode, _iso, _Pending, _timeline
+from tailor.triggers.evaluate import _episode, _iso, _ordered, _Pending, _pending
 from tailor.triggers.spec import TriggerSpec
 from tailor.vocabulary.products import event_products, product_id
+from tailor.vocabulary.timeline import build_timeline
 
 SPEC = TriggerSpec.from_mapping(
     "cart", {"on": ["Product Added", "Checkout Started"], "unless": ["Order Completed", "Cart Emptied"]}
@@ -73,10 +74,8 @@ events = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
-@given(events)
-def test_the_indexed_episode_is_the_walk_over_every_entry(drawn):
-    history = [
+def generated(drawn: list) -> list[dict]:
+    return [
         {
             "type": "track",
             "event": name,
@@ -86,7 +85,31 @@ def test_the_indexed_episode_is_the_walk_over_every_entry(drawn):
         }
         for i, (name, minutes, kind, skus) in enumerate(drawn)
     ]
-    got, got_ended = _episode(SPEC, _timeline(history, AT))
-    want, want_ended = reference_episode(SPEC, _timeline(history, AT))
-    assert [(p.event_id, p.products, p.snapshot) for p in got] == [(p.event_id, p.products, p.snapshot) for p in want]
+
+
+def entries(pending: list[_Pending]) -> list[tuple]:
+    return [(p.event_id, p.products, p.snapshot) for p in pending]
+
+
+@settings(max_examples=300, deadline=None)
+@given(events)
+def test_the_indexed_episode_is_the_walk_over_every_entry(drawn):
+    rows = build_timeline(generated(drawn), AT).rows
+    got, got_ended = _episode(SPEC, _ordered(SPEC, rows))
+    want, want_ended = reference_episode(SPEC, rows)
+    assert entries(got) == entries(want)
     assert got_ended == want_ended
+
+
+@settings(max_examples=500, deadline=None)
+@given(events, st.integers(-1, 41))
+def test_the_horizon_bounded_episode_is_the_whole_history_cut_after(drawn, minutes):
+    """Only the events after the cutoff are replayed for what is pending; what explains an
+    empty episode (its latest live entry, the exit that ended it) is the whole history's."""
+    cutoff = AT - timedelta(minutes=minutes)  # often exactly at an event's time: the window is half-open
+    pending, last_live, ended_by = _pending(SPEC, build_timeline(generated(drawn), AT), cutoff)
+    episode, want_ended = reference_episode(SPEC, build_timeline(generated(drawn), AT).rows)
+    assert entries(pending) == entries([p for p in episode if p.at > cutoff])
+    assert last_live == (episode[-1].at if episode else None)
+    if not pending and not episode:
+        assert ended_by == want_ended

@@ -327,3 +327,54 @@ def test_message_ids_make_keys_stable_across_evaluations():
     events = [added(ago(hours=5), "sku-1", "m-1")]
     assert cart(events).key == cart(list(events), at=AT + timedelta(hours=1)).key
     assert cart(events).key != evaluate_triggers(SPECS, events, AT)["browse_abandonment"].key
+
+
+# -- bounded work: only the events after a trigger's horizon are replayed for what is pending --
+
+
+def ancient_history(count: int) -> list[dict]:
+    """Carts and views long outside every horizon, some ended by orders, most left (oldest first)."""
+    events = []
+    for i in range(count):
+        moment = ago(days=400 - i * 300 / count)
+        events.append(event("Product Viewed", moment, f"v{i}", product_id=f"old-{i % 7}", price=1.0))
+        events.append(event("Product Added", moment, f"a{i}", product_id=f"old-{i % 5}", price=1.0))
+        if i % 3 == 0:
+            events.append(event("Order Completed", moment, f"o{i}", products=[{"product_id": f"old-{i % 5}"}]))
+    return events
+
+
+def test_a_long_ancient_history_leaves_a_recent_episode_as_it_is():
+    recent = [
+        event("Product Viewed", ago(hours=30), "rv1", product_id="sku-1", price=5.0),
+        event("Product Viewed", ago(hours=20), "rv2", product_id="sku-2", price=6.0),
+        event("Product Viewed", ago(hours=10), "rv3", product_id="sku-3", price=7.0),
+        event("Product Added", ago(hours=5), "ra1", product_id="sku-1", price=5.0),
+    ]
+    specs = {"cart_abandonment": CART, "browse_abandonment": BROWSE}
+    alone = evaluate_triggers(specs, recent, AT)
+    grown = evaluate_triggers(specs, ancient_history(2_000) + recent, AT)
+    assert grown["cart_abandonment"].active and grown["browse_abandonment"].active
+    for name in specs:
+        assert grown[name].as_dict() == alone[name].as_dict()
+
+
+def test_an_expired_episode_is_explained_from_the_whole_history():
+    events = [
+        *ancient_history(50),
+        event("Product Added", ago(days=8), "late", product_id="late-sku"),  # just outside 7 days
+        event("Order Completed", ago(days=7, hours=12), "other", products=[{"product_id": "other-sku"}]),
+    ]
+    state = evaluate_triggers({"cart_abandonment": CART}, events, AT)["cart_abandonment"]
+    assert not state.active
+    assert state.reason == f"expired: last Checkout Started / Product Added event at {ago(days=8)}, more than 1w ago"
+    # every cart ended by an order of what it held: the reason names the last order that ended one
+    ended = [
+        event("Product Added", ago(days=30), "a", product_id="x"),
+        event("Product Added", ago(days=20), "b", product_id="y"),
+        event("Order Completed", ago(days=19), "o1", products=[{"product_id": "y"}]),
+        event("Order Completed", ago(days=10), "o2", products=[{"product_id": "x"}]),
+        event("Order Completed", ago(days=9), "o3", products=[{"product_id": "z"}]),  # ended nothing
+    ]
+    state = evaluate_triggers({"cart_abandonment": CART}, ended, AT)["cart_abandonment"]
+    assert state.reason == f"ended by Order Completed at {ago(days=10)}"

@@ -147,3 +147,35 @@ def test_suppressions_by_profile(store: Store) -> None:
 
 def test_health(store: Store) -> None:
     assert store.health() is True
+
+
+def test_a_send_reads_event_times_and_properties_as_the_export_does(store: Store) -> None:
+    """The send-time lookup reads the events' time and JSON raw (not through SQLAlchemy's
+    types) and converts them itself: the same document as the export's, every time shape."""
+    store.ingest(
+        [
+            track("whole", ts="2026-11-20T18:02:00Z", product_id="sku-1", nested={"a": [1, 2.5, None]}),
+            track("micro", ts="2026-11-20T18:02:00.123456Z", product_id="sku-2", name="Café ☕"),
+            track("offset", ts="2026-11-20T19:02:00.5+01:00", products=[{"product_id": "sku-3"}]),
+            track("midnight", ts="2026-01-01T00:00:00.000001Z"),
+        ]
+    )
+    loaded = store.load_profile(id="u-1")
+    exported = store.export_profile("u-1")
+    assert loaded is not None and exported is not None
+    times = {e["messageId"]: e["timestamp"] for e in loaded["events"]}
+    assert times == {
+        "midnight": "2026-01-01T00:00:00.000001Z",
+        "whole": "2026-11-20T18:02:00Z",
+        "micro": "2026-11-20T18:02:00.123456Z",
+        "offset": "2026-11-20T18:02:00.500000Z",
+    }
+    keys = ("type", "event", "timestamp", "messageId", "properties")
+    assert [{k: e.get(k) for k in keys} for e in loaded["events"]] == [
+        {k: e.get(k) for k in keys} for e in exported["events"]
+    ]
+    by_id = {e["messageId"]: e for e in loaded["events"]}
+    assert by_id["whole"]["properties"]["nested"] == {"a": [1, 2.5, None]}
+    assert by_id["micro"]["properties"]["name"] == "Café ☕"
+    bulk = store.load_profiles(ids=["u-1"])
+    assert next(iter(bulk.values()))["events"] == loaded["events"]

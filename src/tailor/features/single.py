@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tailor.features import definitions as d
+from tailor.vocabulary.timeline import Timeline, build_timeline
 from tailor.vocabulary.times import to_utc
 
 
@@ -17,30 +18,34 @@ def compute_features(
     *,
     catalog: Mapping[str, Mapping[str, Any]] | None = None,
     traits: Mapping[str, Any] | None = None,
+    timeline: Timeline | None = None,
 ) -> dict[str, Any]:
     """Computed features (see ``docs/rules.md``) of one profile as of ``at``.
 
-    ``traits`` only feeds ``days_since_signup`` (from ``created_at``).
+    ``traits`` only feeds ``days_since_signup`` (from ``created_at``). ``timeline``: the
+    events' :class:`~tailor.vocabulary.timeline.Timeline` as of ``at`` when the caller has
+    it (a send builds it once for features and triggers); built from ``events`` otherwise.
     """
     at = to_utc(at)
     signed_up = to_utc(d.signup_time(traits))
-    stamped = [(to_utc(e.get("timestamp")), e) for e in events or () if isinstance(e, Mapping)]
-    seen = [t for t, _ in stamped if t is not None and t <= at]
-    timed = [(t, e) for t, e in stamped if t is not None and t <= at and e.get("event")]
+    if timeline is None or timeline.at != at:
+        timeline = build_timeline(events, at)
 
-    def since(days: int) -> list[tuple[datetime, dict]]:
-        start = at - timedelta(days=days)
-        return [(t, e) for t, e in timed if t > start]
+    def since(days: int) -> list[tuple[datetime, int, Mapping[str, Any]]]:
+        # the timeline is in time order: only the window's events are read
+        return timeline.since(at - timedelta(days=days))
 
-    orders = [(t, e) for t, e in timed if e["event"] == d.ORDER]
-    values = [d.order_value(e.get("properties") or {}) for _, e in orders]
-    last_order = max((t for t, _ in orders), default=None)
+    # Whole-history facts: one comparison per event. Orders in document order, so the
+    # lifetime value adds the same floats in the same order whatever the timestamps.
+    orders = sorted((row for row in timeline.rows if row[2]["event"] == d.ORDER), key=lambda row: row[1])
+    values = [d.order_value(e.get("properties") or {}) for _, _, e in orders]
+    last_order = max((t for t, _, _ in orders), default=None)
     days_since = (at - last_order).days if last_order else None
     lifetime = round(float(sum(values)), 2)
 
     views_by_category: Counter[str] = Counter()
     views = 0
-    for _, event in since(d.VIEWS_WINDOW_DAYS):
+    for _, _, event in since(d.VIEWS_WINDOW_DAYS):
         if event["event"] == d.VIEW:
             views += 1
             category, _ = d.product_attributes(event.get("properties") or {}, catalog)
@@ -49,7 +54,7 @@ def compute_features(
 
     categories: Counter[str] = Counter()
     brands: Counter[str] = Counter()
-    for _, event in since(d.AFFINITY_WINDOW_DAYS):
+    for _, _, event in since(d.AFFINITY_WINDOW_DAYS):
         weight = d.AFFINITY_WEIGHTS.get(event["event"])
         if not weight:
             continue
@@ -60,13 +65,13 @@ def compute_features(
             if brand:
                 brands[brand] += weight
 
-    raw = sum(d.ENGAGEMENT_WEIGHTS.get(e["event"], 0) for _, e in since(d.ENGAGEMENT_WINDOW_DAYS))
+    raw = sum(d.ENGAGEMENT_WEIGHTS.get(e["event"], 0) for _, _, e in since(d.ENGAGEMENT_WINDOW_DAYS))
     return {
         "days_since_purchase": days_since,
-        "days_since_first_seen": (at - min(seen)).days if seen else None,
+        "days_since_first_seen": (at - timeline.first_seen).days if timeline.first_seen else None,
         "days_since_signup": (at - signed_up).days if signed_up and signed_up <= at else None,
         "orders_total": len(orders),
-        "orders_90d": sum(1 for _, e in since(d.ORDERS_WINDOW_DAYS) if e["event"] == d.ORDER),
+        "orders_90d": sum(1 for _, _, e in since(d.ORDERS_WINDOW_DAYS) if e["event"] == d.ORDER),
         "lifetime_value": lifetime,
         "average_order_value": round(lifetime / len(orders), 2) if orders else 0.0,
         "views_30d": views,

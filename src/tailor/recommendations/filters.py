@@ -210,7 +210,9 @@ def purchased_products(
     now = now or datetime.now(UTC)
     out: set[str] = set()
     for event in events or ():
-        if not isinstance(event, Mapping) or canonical_event(event.get("event", "")) != "purchase":
+        if (type(event) is not dict and not isinstance(event, Mapping)) or canonical_event(
+            event.get("event", "")
+        ) != "purchase":
             continue
         if window != timedelta.max:
             ts = to_utc(event.get("timestamp"))

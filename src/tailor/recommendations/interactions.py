@@ -167,10 +167,17 @@ def profile_history(
     weights of repeated products add up.
     """
     totals: dict[str, float] = {}
+    weights: dict[str, float] = {}  # by event name: a history repeats a handful of names
     for event in events or ():
-        if not isinstance(event, Mapping) or event.get("type", "track") != "track":
+        # (the exact type first: an ABC check per event is a visible share of a long history)
+        if (type(event) is not dict and not isinstance(event, Mapping)) or event.get("type", "track") != "track":
             continue
-        weight = event_weight(event.get("event", "view"), event_weights)
+        name = event.get("event", "view")
+        weight = weights.get(name) if type(name) is str else None
+        if weight is None:
+            weight = event_weight(name, event_weights)
+            if type(name) is str:
+                weights[name] = weight
         for pid in event_product_ids(event):
             totals[pid] = totals.get(pid, 0.0) + weight
     return list(totals.items())
@@ -179,7 +186,7 @@ def profile_history(
 def event_product_ids(event: Mapping[str, Any]) -> list[str]:
     """Product ids an event is about (``product_id`` or ``products[]``)."""
     props = event.get("properties") or {}
-    return product_ids_of(props) if isinstance(props, Mapping) else []
+    return product_ids_of(props) if type(props) is dict or isinstance(props, Mapping) else []
 
 
 def catalog_frame(catalog: pd.DataFrame | Sequence[Mapping[str, Any]] | None) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from tailor.triggers.spec import TriggerSpec
 from tailor.triggers.state import TriggerState, TriggerStates
 from tailor.vocabulary.durations import format_duration
 from tailor.vocabulary.products import event_products, product_id
+from tailor.vocabulary.timeline import Row, Timeline, build_timeline
 from tailor.vocabulary.times import to_utc
 
 
@@ -58,6 +59,7 @@ def evaluate_triggers(
     catalog: Mapping[str, dict] | None = None,
     fired: Iterable[Any] | None = None,
     items_when_inactive: bool = True,
+    timeline: Timeline | None = None,
 ) -> TriggerStates:
     """The state of every declared trigger for one profile as of ``at``.
 
@@ -66,30 +68,19 @@ def evaluate_triggers(
     ``cooldown`` blocks any firing that soon after the previous one.
     ``items_when_inactive=False``: a state that is not active gets no ``items`` (the
     trigger scan, which reports the active ones only, skips building them: most of its
-    cost); an active state's are the same either way.
+    cost); an active state's are the same either way. ``timeline``: the events'
+    :class:`~tailor.vocabulary.timeline.Timeline` as of ``at`` when the caller has it.
     """
     at = to_utc(at)
     if at is None:
         raise ValueError("'at' must be a datetime")
-    timeline = _timeline(events, at)
+    if timeline is None or timeline.at != at:
+        timeline = build_timeline(events, at)
     history = _fired(fired)
     states = TriggerStates()
     for name, spec in specs.items():
         states[name] = _evaluate(spec, timeline, at, catalog, history.get(name, []), items_when_inactive)
     return states
-
-
-def _timeline(events: list[dict], at: datetime) -> list[tuple[datetime, int, dict]]:
-    timeline = []
-    for index, event in enumerate(events or ()):
-        if not isinstance(event, Mapping) or not event.get("event"):
-            continue
-        moment = to_utc(event.get("timestamp"))
-        if moment is None or moment > at:
-            continue  # as of ``at``: the future has not happened yet
-        timeline.append((moment, index, event))
-    timeline.sort(key=lambda row: (row[0], row[1]))
-    return timeline
 
 
 def _fired(records: Iterable[Any] | None) -> dict[str, list[Fired]]:
@@ -108,20 +99,19 @@ def _fired(records: Iterable[Any] | None) -> dict[str, list[Fired]]:
 
 def _evaluate(
     spec: TriggerSpec,
-    timeline: list,
+    timeline: Timeline,
     at: datetime,
     catalog: Mapping[str, dict] | None,
     history: list[Fired],
     items_when_inactive: bool = True,
 ) -> TriggerState:
     state = TriggerState(name=spec.name)
-    episode, ended_by = _episode(spec, timeline)
     horizon = spec.horizon
-    pending = [p for p in episode if horizon is None or p.at > at - horizon]
+    pending, last_live, ended_by = _pending(spec, timeline, None if horizon is None else at - horizon)
     if not pending:
-        if episode:
+        if last_live is not None:
             state.reason = (
-                f"expired: last {' / '.join(sorted(spec.on))} event at {_iso(episode[-1].at)}, "
+                f"expired: last {' / '.join(sorted(spec.on))} event at {_iso(last_live)}, "
                 f"more than {_human(horizon)} ago"
             )
         elif ended_by:
@@ -159,7 +149,82 @@ def _evaluate(
     return state
 
 
-def _episode(spec: TriggerSpec, timeline: list) -> tuple[list[_Pending], str | None]:
+def _pending(
+    spec: TriggerSpec, timeline: Timeline, cutoff: datetime | None
+) -> tuple[list[_Pending], datetime | None, str | None]:
+    """The episode's entries after ``cutoff`` (all without one), the time of its latest entry
+    still holding something at any time (None when there is none), and the last exit that
+    ended something (only looked for when nothing is pending and nothing holds anything).
+
+    Bounded by the horizon: whether an entry is still pending depends only on the exits after
+    it, so the entries after ``cutoff`` come out the same from the events after ``cutoff``
+    alone. The older events only explain an empty episode ("expired", "ended by"); the
+    latest entry still holding something is found walking back from the newest event and is
+    usually close to it. Only when every entry ever made was ended is the whole history
+    replayed, for the exit that ended the last of them.
+    """
+    if cutoff is None or spec.on & spec.unless:
+        # (an event both qualifies and exits: it qualifies only when nothing is pending,
+        # which depends on the events before it)
+        episode, ended_by = _episode(spec, _ordered(spec, timeline.rows))
+        pending = [p for p in episode if cutoff is None or p.at > cutoff]
+        return pending, episode[-1].at if episode else None, ended_by
+    recent, _ = _episode(spec, _ordered(spec, timeline.since(cutoff)))
+    if recent:
+        return recent, recent[-1].at, None
+    last_live = _last_live(spec, timeline.rows)
+    if last_live is not None:
+        return [], last_live, None
+    _, ended_by = _episode(spec, _ordered(spec, timeline.rows))
+    return [], None, ended_by
+
+
+def _ordered(spec: TriggerSpec, rows: list[Row]) -> list[Row]:
+    """The rows the trigger reads (its ``on`` and ``unless`` events) in the order exits apply."""
+    relevant = spec.on | spec.unless
+    # At equal timestamps exits sort last, so they apply to what came "with" them.
+    return sorted(
+        (row for row in rows if row[2]["event"] in relevant),
+        key=lambda row: (row[0], row[2]["event"] in spec.unless, row[1]),
+    )
+
+
+def _last_live(spec: TriggerSpec, rows: list[Row]) -> datetime | None:
+    """The time of the latest qualifying event that the exits after it left holding something.
+
+    Walks back from the newest of the timeline's rows (in time order), the exits of a
+    timestamp before its qualifying events (forward, they apply after them): an entry
+    naming no product is ended by any later exit; one naming products, by later exits
+    naming all of them or by one naming none.
+    """
+    named: set[str | None] = set()
+    exited = cleared = False
+    entries: list[Row] = []  # the qualifying events of the timestamp being read
+    for position in range(len(rows) - 1, -2, -1):
+        moment = rows[position][0] if position >= 0 else None
+        if entries and moment != entries[0][0]:  # every exit at their time is counted: judge them
+            for _, _, event in entries:
+                products, _ = event_products(event.get("properties") or {})
+                if not products:
+                    if not exited:
+                        return entries[0][0]
+                elif not cleared and any(product_id(p) not in named for p in products):
+                    return entries[0][0]
+            entries = []
+        if position < 0:
+            break
+        event = rows[position][2]
+        if event["event"] in spec.unless:
+            ids = {product_id(p) for p in event_products(event.get("properties") or {})[0]}
+            exited = True
+            cleared = cleared or not ids
+            named |= ids
+        elif event["event"] in spec.on:
+            entries.append(rows[position])
+    return None
+
+
+def _episode(spec: TriggerSpec, ordered: list[Row]) -> tuple[list[_Pending], str | None]:
     """Pending qualifying events after applying every exit, and the last exit seen.
 
     Linear in the events: an exit touches only the entries holding the products it names
@@ -168,8 +233,6 @@ def _episode(spec: TriggerSpec, timeline: list) -> tuple[list[_Pending], str | N
     """
     episode = _Episode()
     ended_by = None
-    # At equal timestamps exits sort last, so they apply to what came "with" them.
-    ordered = sorted(timeline, key=lambda row: (row[0], row[2]["event"] in spec.unless, row[1]))
     for moment, index, event in ordered:
         name = event["event"]
         properties = event.get("properties") or {}

@@ -60,6 +60,11 @@ def event_products(properties: Mapping[str, Any]) -> tuple[list[Mapping[str, Any
 
 def event_product_ids(properties: Mapping[str, Any]) -> list[str]:
     """The ids of :func:`event_products`."""
+    # read for every event of a history on every send: the common single-product event
+    # without building the list of products first
+    if not isinstance(properties.get("products"), list):
+        pid = product_id(properties)
+        return [pid] if pid else []
     ids = [product_id(p) for p in event_products(properties)[0]]
     return [pid for pid in ids if pid is not None]
 

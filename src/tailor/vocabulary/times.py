@@ -29,6 +29,8 @@ def parse_iso(value: str | datetime) -> datetime:
 
     Raises :class:`NotATime` for anything that is not an ISO 8601 time.
     """
+    if type(value) is str:  # (an event's timestamp, on every send: the cached parse without more checks)
+        return _parse_text(value)
     if isinstance(value, datetime):
         return _as_utc(value, value)
     if isinstance(value, str):
