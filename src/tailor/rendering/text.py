@@ -60,6 +60,17 @@ def html_template_to_text_template(html_template: str) -> str:
     return vault.restore(html_to_text(protected))
 
 
+def html_template_to_text_pieces(html_template: str) -> list[str | int]:
+    """The text template of ``html_template`` as text and the indices of its Jinja tokens.
+
+    Token ``i`` is the ``i``-th token of ``html_template``: the text part can tell which
+    HTML token each of its tokens is (``rendering/replay.py``). Joined with the tokens put
+    back, this is :func:`html_template_to_text_template`.
+    """
+    vault = TokenVault()
+    return vault.pieces(html_to_text(vault.protect(html_template)))
+
+
 def normalize_text(text: str) -> str:
     """Whitespace-insensitive form used to compare text parts (non-breaking spaces included)."""
     return "\n".join(" ".join(line.split()) for line in text.strip().splitlines() if line.strip())
