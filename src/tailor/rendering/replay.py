@@ -51,7 +51,7 @@ from tailor.rendering.tokens import JINJA_TOKEN
 
 #: the context key of a piece's store (list per shared token); not a name a template can write
 STORE = "tailor kept"
-KEPT, REPLAYED = "kept", "replayed"
+KEPT, REPLAYED, REPLAYED_LINK = "kept", "replayed", "replayed_link"
 
 _TAG = re.compile(r"\{%[-+]?\s*(\w+)(?P<rest>.*?)[-+]?%\}", re.S)
 _OUTPUT = re.compile(r"\{\{(?P<open>[-+]?)(?P<expr>.*?)(?P<close>[-+]?)\}\}\Z", re.S)
@@ -78,17 +78,24 @@ def new_store(text: bool) -> defaultdict[int, list[Any]]:
 class ReplayCodeGenerator(ShownCodeGenerator):
     """:class:`ShownCodeGenerator` that understands the ``kept(n)``/``replayed(n)`` markers."""
 
+    def write_commons(self) -> None:
+        super().write_commons()
+        # once per render of the piece (and per block function), not once per printed value
+        self.writeline(f't_store = context.parent.get("{STORE}")')
+
     def visit_Filter(self, node: nodes.Filter, frame: Frame) -> None:
         slot = _marker_slot(node)
         if slot is None or node.node is None:
             super().visit_Filter(node, frame)
         elif node.name == KEPT:
-            # the value printed, and kept for the text part
-            self.write("(t_kept := ")
+            # the value printed, and kept for the text part (append gives None: `or` gives the value)
+            self.write(f"(t_store[{slot}].append(t_kept := ")
             self.visit(node.node, frame)
-            self.write(f', context.parent["{STORE}"][{slot}].append(t_kept))[0]')
-        else:
-            self.write(f'context.parent["{STORE}"][{slot}].pop(0)')
+            self.write(") or t_kept)")
+        elif node.name == REPLAYED:
+            self.write(f"t_store[{slot}].pop(0)")
+        else:  # a tagged link: markup in the HTML part, text here
+            self.write(f"t_store[{slot}].pop(0).unescape()")
 
     def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
         # a kept value went through `shown` already; a replayed one went through it in the HTML part
@@ -101,7 +108,7 @@ class ReplayCodeGenerator(ShownCodeGenerator):
 def _marker_slot(node: nodes.Node) -> int | None:
     if (
         isinstance(node, nodes.Filter)
-        and node.name in (KEPT, REPLAYED)
+        and node.name in (KEPT, REPLAYED, REPLAYED_LINK)
         and len(node.args) == 1
         and isinstance(node.args[0], nodes.Const)
         and type(node.args[0].value) is int
@@ -132,35 +139,49 @@ class Sources(NamedTuple):
 def marked_sources(html: str, text_pieces: list[str | int], env: Any) -> Sources:
     """The sources of a piece whose text template is ``text_pieces``: text and HTML token
     indices (``rendering/text.py``), with the values the text part takes from the HTML part marked.
+
+    A link the compiler tags at render time, ``{% filter tag_link %}{{ url }}{% endfilter %}``
+    with a shared ``url``, shares the tagged URL itself: the HTML part keeps it escaped (the
+    filter block's value), the text part prints it unescaped — ``tag_url`` of the same
+    string, which is what its own filter block would compute (``filters.tag_link``).
     """
     tokens = [m.group(0) for m in JINJA_TOKEN.finditer(html)]
     text_order = [p for p in text_pieces if isinstance(p, int)]
-    shared = sorted(shared_outputs(html, tokens, text_order, env))
-    slot_of = {index: slot for slot, index in enumerate(shared)}
+    html_marks: dict[int, str] = {}  # token index -> what the marked HTML source has instead
+    text_marks: dict[int, str] = {}  # token index -> what the marked text source has instead
+    for slot, index in enumerate(sorted(shared_outputs(html, tokens, text_order, env))):
+        output = _OUTPUT.match(tokens[index])
+        assert output is not None  # shared_outputs took only outputs
+        if _tagged_link(index, tokens, html, text_pieces):
+            html_marks[index - 1] = f"{{% filter tag_link | {KEPT}({slot}) %}}"
+            text_marks.update({index - 1: f"{{{{ none | {REPLAYED_LINK}({slot}) }}}}", index: "", index + 1: ""})
+            continue
+        html_marks[index] = f"{{{{{output['open']} ({output['expr']}) | {KEPT}({slot}) {output['close']}}}}}"
+        text_marks[index] = f"{{{{{output['open']} none | {REPLAYED}({slot}) {output['close']}}}}}"
 
     html_out: list[str] = []
     last = 0
     for index, match in enumerate(JINJA_TOKEN.finditer(html)):
-        if index in slot_of:
-            output = _OUTPUT.match(match.group(0))
-            assert output is not None  # shared_outputs took only outputs
-            html_out.append(html[last : match.start()])
-            html_out.append(f"{{{{{output['open']} ({output['expr']}) | {KEPT}({slot_of[index]}) {output['close']}}}}}")
+        if index in html_marks:
+            html_out += [html[last : match.start()], html_marks[index]]
             last = match.end()
     html_out.append(html[last:])
-
-    text_out: list[str] = []
-    for piece in text_pieces:
-        if isinstance(piece, str):
-            text_out.append(piece)
-        elif piece in slot_of:
-            output = _OUTPUT.match(tokens[piece])
-            assert output is not None
-            text_out.append(f"{{{{{output['open']} none | {REPLAYED}({slot_of[piece]}) {output['close']}}}}}")
-        else:
-            text_out.append(tokens[piece])
+    text = "".join(p if isinstance(p, str) else text_marks.get(p, tokens[p]) for p in text_pieces)
     plain = "".join(p if isinstance(p, str) else tokens[p] for p in text_pieces)
-    return Sources("".join(html_out), "".join(text_out), plain)
+    return Sources("".join(html_out), text, plain)
+
+
+_LINK_OPEN, _LINK_CLOSE = "{% filter tag_link %}", "{% endfilter %}"
+
+
+def _tagged_link(index: int, tokens: list[str], html: str, text_pieces: list[str | int]) -> bool:
+    """Whether output ``index`` is all there is of a ``tag_link`` filter block, in the HTML and in the text."""
+    if not (0 < index < len(tokens) - 1 and tokens[index - 1] == _LINK_OPEN and tokens[index + 1] == _LINK_CLOSE):
+        return False
+    if _LINK_OPEN + tokens[index] + _LINK_CLOSE not in html:
+        return False
+    run = [index - 1, "", index, "", index + 1]
+    return any(text_pieces[at : at + 5] == run for at, piece in enumerate(text_pieces) if piece == index - 1)
 
 
 def shared_outputs(html: str, tokens: list[str], text_order: list[int], env: Any) -> set[int]:
