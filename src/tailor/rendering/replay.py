@@ -51,7 +51,7 @@ from tailor.rendering.tokens import JINJA_TOKEN
 
 #: the context key of a piece's store (list per shared token); not a name a template can write
 STORE = "tailor kept"
-KEPT, REPLAYED, REPLAYED_LINK = "kept", "replayed", "replayed_link"
+KEPT, REPLAYED = "kept", "replayed"
 
 _TAG = re.compile(r"\{%[-+]?\s*(\w+)(?P<rest>.*?)[-+]?%\}", re.S)
 _OUTPUT = re.compile(r"\{\{(?P<open>[-+]?)(?P<expr>.*?)(?P<close>[-+]?)\}\}\Z", re.S)
@@ -92,10 +92,8 @@ class ReplayCodeGenerator(ShownCodeGenerator):
             self.write(f"(t_store[{slot}].append(t_kept := ")
             self.visit(node.node, frame)
             self.write(") or t_kept)")
-        elif node.name == REPLAYED:
+        else:
             self.write(f"t_store[{slot}].pop(0)")
-        else:  # a tagged link: markup in the HTML part, text here
-            self.write(f"t_store[{slot}].pop(0).unescape()")
 
     def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
         # a kept value went through `shown` already; a replayed one went through it in the HTML part
@@ -108,7 +106,7 @@ class ReplayCodeGenerator(ShownCodeGenerator):
 def _marker_slot(node: nodes.Node) -> int | None:
     if (
         isinstance(node, nodes.Filter)
-        and node.name in (KEPT, REPLAYED, REPLAYED_LINK)
+        and node.name in (KEPT, REPLAYED)
         and len(node.args) == 1
         and isinstance(node.args[0], nodes.Const)
         and type(node.args[0].value) is int
@@ -141,27 +139,30 @@ def marked_sources(html: str, text_pieces: list[str | int], env: Any) -> Sources
     indices (``rendering/text.py``), with the values the text part takes from the HTML part marked.
 
     A link the compiler tags at render time, ``{% filter tag_link %}{{ url }}{% endfilter %}``
-    with a shared ``url``, shares the tagged URL itself: the HTML part keeps it escaped (the
-    filter block's value), the text part prints it unescaped — ``tag_url`` of the same
-    string, which is what its own filter block would compute (``filters.tag_link``).
+    with a shared ``url``, becomes ``{{ url | tag_link | kept(n) }}`` in the HTML: the
+    same ``tag_url`` of the same string (``filters.tag_link``), without the filter block's
+    escaping and unescaping, and the tagged URL is what the text part prints.
     """
-    tokens = [m.group(0) for m in JINJA_TOKEN.finditer(html)]
+    matches = list(JINJA_TOKEN.finditer(html))
+    tokens = [m.group(0) for m in matches]
     text_order = [p for p in text_pieces if isinstance(p, int)]
     html_marks: dict[int, str] = {}  # token index -> what the marked HTML source has instead
     text_marks: dict[int, str] = {}  # token index -> what the marked text source has instead
     for slot, index in enumerate(sorted(shared_outputs(html, tokens, text_order, env))):
         output = _OUTPUT.match(tokens[index])
         assert output is not None  # shared_outputs took only outputs
-        if _tagged_link(index, tokens, html, text_pieces):
-            html_marks[index - 1] = f"{{% filter tag_link | {KEPT}({slot}) %}}"
-            text_marks.update({index - 1: f"{{{{ none | {REPLAYED_LINK}({slot}) }}}}", index: "", index + 1: ""})
-            continue
-        html_marks[index] = f"{{{{{output['open']} ({output['expr']}) | {KEPT}({slot}) {output['close']}}}}}"
-        text_marks[index] = f"{{{{{output['open']} none | {REPLAYED}({slot}) {output['close']}}}}}"
+        open_, expr, close = output["open"], output["expr"], output["close"]
+        if _tagged_link(index, matches, text_pieces):
+            html_marks.update({index - 1: "", index + 1: ""})
+            html_marks[index] = f"{{{{{open_} ({expr}) | tag_link | {KEPT}({slot}) {close}}}}}"
+            text_marks.update({index - 1: f"{{{{ none | {REPLAYED}({slot}) }}}}", index: "", index + 1: ""})
+        else:
+            html_marks[index] = f"{{{{{open_} ({expr}) | {KEPT}({slot}) {close}}}}}"
+            text_marks[index] = f"{{{{{open_} none | {REPLAYED}({slot}) {close}}}}}"
 
     html_out: list[str] = []
     last = 0
-    for index, match in enumerate(JINJA_TOKEN.finditer(html)):
+    for index, match in enumerate(matches):
         if index in html_marks:
             html_out += [html[last : match.start()], html_marks[index]]
             last = match.end()
@@ -174,11 +175,14 @@ def marked_sources(html: str, text_pieces: list[str | int], env: Any) -> Sources
 _LINK_OPEN, _LINK_CLOSE = "{% filter tag_link %}", "{% endfilter %}"
 
 
-def _tagged_link(index: int, tokens: list[str], html: str, text_pieces: list[str | int]) -> bool:
+def _tagged_link(index: int, matches: list[re.Match[str]], text_pieces: list[str | int]) -> bool:
     """Whether output ``index`` is all there is of a ``tag_link`` filter block, in the HTML and in the text."""
-    if not (0 < index < len(tokens) - 1 and tokens[index - 1] == _LINK_OPEN and tokens[index + 1] == _LINK_CLOSE):
+    if not 0 < index < len(matches) - 1:
         return False
-    if _LINK_OPEN + tokens[index] + _LINK_CLOSE not in html:
+    before, output, after = matches[index - 1], matches[index], matches[index + 1]
+    if before.group(0) != _LINK_OPEN or after.group(0) != _LINK_CLOSE:
+        return False
+    if before.end() != output.start() or output.end() != after.start():
         return False
     run = [index - 1, "", index, "", index + 1]
     return any(text_pieces[at : at + 5] == run for at, piece in enumerate(text_pieces) if piece == index - 1)
