@@ -6,7 +6,8 @@ blocks its slots may choose. Compiling a version runs, once:
     expand includes/slots → lint → MJML → CSS inline → tag links → cut slot blocks out
     → HTML→text → compile every piece as a sandboxed Jinja template
 
-so a render is a handful of Jinja renders of finished HTML.
+so a render is a handful of Jinja renders of finished HTML. Each piece's text part prints
+the values its HTML part computed instead of computing them again (``replay.py``).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from tailor.rendering.source import (
     read_template,
 )
 from tailor.rendering.text import html_template_to_text_pieces
-from tailor.rendering.tokens import JINJA_TOKEN, TokenVault
+from tailor.rendering.tokens import BLOCK_TAGS, JINJA_TOKEN, OUTPUT_TOKEN, TAG_WORD, TokenVault
 from tailor.sandbox import RenderTimeLimit, render_limits
 from tailor.watch import FolderWatch
 
@@ -612,11 +613,11 @@ def placed_outputs(source: str, where: Callable[[int], str]) -> str:
     last, raw = 0, False
     for match in JINJA_TOKEN.finditer(source):
         token = match.group(0)
-        tag = _TAG_WORD.match(token)
+        tag = TAG_WORD.match(token)
         if tag is not None:
             raw = tag.group(1) == "raw" or (raw and tag.group(1) != "endraw")
             continue
-        output = _OUTPUT.match(token)
+        output = OUTPUT_TOKEN.match(token)
         if raw or output is None or not _is_expression(output["expr"]):
             continue
         out.append(source[last : match.start()])
@@ -637,7 +638,6 @@ def _is_expression(text: str) -> bool:
 
 
 _PARSE_ENV = Environment()
-_OUTPUT = re.compile(r"\{\{(?P<open>[-+]?)(?P<expr>.*?)(?P<close>[-+]?)\}\}\Z", re.S)
 
 
 def _disk_record(compiled: CompiledTemplate) -> dict[str, Any]:
@@ -690,19 +690,14 @@ def setting_location(template: TemplateFile, key: str, word: str | None = None) 
     return str(template.path), 1, 1
 
 
-#: Jinja tags that need an ``{% end… %}``
-_BLOCK_TAGS = ("if", "for", "macro", "call", "filter", "with", "autoescape", "raw", "block")
-_TAG_WORD = re.compile(r"\{%[-+]?\s*(\w+)(?P<rest>.*?)[-+]?%\}", re.S)
-
-
 def unclosed_block_tag(source: str) -> tuple[int, str] | None:
     """``(offset, tag)`` of the block tag a parse error left open (the innermost), or None."""
     stack: list[tuple[int, str]] = []
-    for match in _TAG_WORD.finditer(source):
+    for match in TAG_WORD.finditer(source):
         word = match.group(1)
         if stack and stack[-1][1] == "raw" and word != "endraw":
             continue
-        if word in _BLOCK_TAGS or (word == "set" and "=" not in match.group("rest")):
+        if word in BLOCK_TAGS or (word == "set" and "=" not in match.group("rest")):
             stack.append((match.start(), word))
         elif word.startswith("end"):
             if not stack:

@@ -47,17 +47,14 @@ from jinja2.utils import _PassArg
 
 from tailor.rendering.environment import ShownCodeGenerator, placed
 from tailor.rendering.filters import FILTERS
-from tailor.rendering.tokens import JINJA_TOKEN
+from tailor.rendering.tokens import BLOCK_TAGS, JINJA_TOKEN, OUTPUT_TOKEN, TAG_WORD
 
 #: the context key of a piece's store (list per shared token); not a name a template can write
 STORE = "tailor kept"
 KEPT, REPLAYED = "kept", "replayed"
 
-_TAG = re.compile(r"\{%[-+]?\s*(\w+)(?P<rest>.*?)[-+]?%\}", re.S)
-_OUTPUT = re.compile(r"\{\{(?P<open>[-+]?)(?P<expr>.*?)(?P<close>[-+]?)\}\}\Z", re.S)
 #: block tags whose branches decide what renders (their bodies may share values)
 _BRANCHING = {"if", "for", "filter", "with"}
-_BLOCK_TAGS = {"if", "for", "filter", "with", "macro", "call", "autoescape", "block", "raw"}
 _MIDDLE = {"elif", "else"}
 #: names that are not data: the template's own machinery, or the part being rendered
 _SPECIAL_NAMES = {"caller", "varargs", "kwargs", "self", "super", "__page"}
@@ -149,7 +146,7 @@ def marked_sources(html: str, text_pieces: list[str | int], env: Any) -> Sources
     html_marks: dict[int, str] = {}  # token index -> what the marked HTML source has instead
     text_marks: dict[int, str] = {}  # token index -> what the marked text source has instead
     for slot, index in enumerate(sorted(shared_outputs(html, tokens, text_order, env))):
-        output = _OUTPUT.match(tokens[index])
+        output = OUTPUT_TOKEN.match(tokens[index])
         assert output is not None  # shared_outputs took only outputs
         open_, expr, close = output["open"], output["expr"], output["close"]
         if _tagged_link(index, matches, text_pieces):
@@ -224,7 +221,7 @@ def _control_tags(tokens: list[str], order: Iterable[int]) -> list[int]:
     """The ``{% … %}`` tags of ``order`` but filter blocks' (they bind no name and decide no branch)."""
     found = []
     for index in order:
-        tag = _TAG.match(tokens[index])
+        tag = TAG_WORD.match(tokens[index])
         if tag is not None and tag.group(1) not in ("filter", "endfilter"):
             found.append(index)
     return found
@@ -235,7 +232,7 @@ def _output_tokens(tokens: list[str]) -> list[int]:
     found: list[int] = []
     raw = False
     for index, token in enumerate(tokens):
-        tag = _TAG.match(token)
+        tag = TAG_WORD.match(token)
         if tag is not None:
             raw = tag.group(1) == "raw" or (raw and tag.group(1) != "endraw")
         elif not raw and token.startswith("{{"):
@@ -249,11 +246,11 @@ def _stacks(tokens: list[str], order: Iterable[int]) -> list[tuple[int, ...]] | 
     out: list[tuple[int, ...]] = []
     for index in order:
         out.append(tuple(stack))
-        tag = _TAG.match(tokens[index])
+        tag = TAG_WORD.match(tokens[index])
         if tag is None:
             continue
         word = tag.group(1)
-        if word in _BLOCK_TAGS or (word == "set" and "=" not in tag.group("rest")):
+        if word in BLOCK_TAGS or (word == "set" and "=" not in tag.group("rest")):
             stack.append(index)
         elif word in _MIDDLE:
             if not stack:
@@ -269,7 +266,7 @@ def _stacks(tokens: list[str], order: Iterable[int]) -> list[tuple[int, ...]] | 
 def _inside_branches_only(stack: tuple[int, ...], tokens: list[str]) -> bool:
     """Whether every tag around the token is an ``if``/``for``/``filter``/``with`` (or a branch of one)."""
     for index in stack:
-        tag = _TAG.match(tokens[index])
+        tag = TAG_WORD.match(tokens[index])
         if tag is None or not (tag.group(1) in _BRANCHING or tag.group(1) in _MIDDLE):
             return False
     return True

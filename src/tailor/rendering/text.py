@@ -2,7 +2,9 @@
 
 Converting HTML to text costs far more than the Jinja render itself (FIELD-NOTES:
 ~36×), so the conversion runs once per template version, on the compiled HTML with its
-Jinja tokens protected; per recipient only the resulting text template renders.
+Jinja tokens protected; per recipient only the resulting text template renders, and it
+prints the values the HTML part already computed where that is certain to give the same
+text (``rendering/replay.py``).
 """
 
 from __future__ import annotations

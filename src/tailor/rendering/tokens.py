@@ -17,6 +17,12 @@ import re
 from dataclasses import dataclass, field
 
 JINJA_TOKEN = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+#: a ``{% word … %}`` tag token: its word, and the rest
+TAG_WORD = re.compile(r"\{%[-+]?\s*(\w+)(?P<rest>.*?)[-+]?%\}", re.S)
+#: a ``{{ … }}`` output token: its whitespace control and expression
+OUTPUT_TOKEN = re.compile(r"\{\{(?P<open>[-+]?)(?P<expr>.*?)(?P<close>[-+]?)\}\}\Z", re.S)
+#: Jinja tags that need an ``{% end… %}`` (and ``{% set x %}`` without ``=``)
+BLOCK_TAGS = ("if", "for", "macro", "call", "filter", "with", "autoescape", "raw", "block")
 # A serializer escapes a comment it finds in RCDATA (``<title>``, ``<textarea>``): take that form back too,
 # or the subject would show as ``&lt;!--…--&gt;`` in the browser tab.
 _COMMENT_PLACEHOLDER = re.compile(r"<!--TJ0x(\d+)x-->|&lt;!--TJ0x(\d+)x--&gt;")
