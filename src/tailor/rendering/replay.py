@@ -94,10 +94,12 @@ class ReplayCodeGenerator(ShownCodeGenerator):
 
     def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
         # a kept value went through `shown` already; a replayed one went through it in the HTML part
-        super()._output_child_pre(node, frame, finalize._replace(src=None) if _marker_slot(node) else finalize)
+        marked = _marker_slot(node) is not None
+        super()._output_child_pre(node, frame, finalize._replace(src=None) if marked else finalize)
 
     def _output_child_post(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
-        super()._output_child_post(node, frame, finalize._replace(src=None) if _marker_slot(node) else finalize)
+        marked = _marker_slot(node) is not None
+        super()._output_child_post(node, frame, finalize._replace(src=None) if marked else finalize)
 
 
 def _marker_slot(node: nodes.Node) -> int | None:
