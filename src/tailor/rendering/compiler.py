@@ -6,7 +6,8 @@ blocks its slots may choose. Compiling a version runs, once:
     expand includes/slots → lint → MJML → CSS inline → tag links → cut slot blocks out
     → HTML→text → compile every piece as a sandboxed Jinja template
 
-so a render is a handful of Jinja renders of finished HTML.
+so a render is a handful of Jinja renders of finished HTML. Each piece's text part prints
+the values its HTML part computed instead of computing them again (``replay.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tailor.rendering.filters import tag_url
 from tailor.rendering.formatting import Formatting, formatting_as
 from tailor.rendering.inline import inline_css
 from tailor.rendering.mjml import MJMLError, compile_mjml, fix_for_mrml, lint
+from tailor.rendering.replay import STORE, Sources, compile_code, marked_sources, new_store
 from tailor.rendering.source import (
     SLOT_CLOSE,
     SLOT_OPEN,
@@ -43,12 +45,13 @@ from tailor.rendering.source import (
     outside_message,
     read_template,
 )
-from tailor.rendering.text import html_template_to_text_template
-from tailor.rendering.tokens import JINJA_TOKEN, TokenVault
+from tailor.rendering.text import html_template_to_text_pieces
+from tailor.rendering.tokens import BLOCK_TAGS, JINJA_TOKEN, OUTPUT_TOKEN, TAG_WORD, TokenVault
 from tailor.sandbox import RenderTimeLimit, render_limits
 from tailor.watch import FolderWatch
 
-COMPILER_VERSION = "2"  # 2: printed values tested inline (ShownCodeGenerator); cached code of 1 is stale
+# 2: printed values tested inline (ShownCodeGenerator); 3: the text part replays the HTML part's values (replay.py)
+COMPILER_VERSION = "3"
 
 # closing tags may carry their ">" on the next line (Prettier writes MJML that way)
 _TITLE = re.compile(r"<mj-title\s*>(.*?)</mj-title\s*>", re.S)
@@ -177,6 +180,7 @@ class CompiledTemplate:
                 )
                 wanted = alternatives.default
             for attempt in dict.fromkeys([wanted, alternatives.default]):
+                ctx[STORE] = new_store(text)  # the values the block's text part takes from its HTML part
                 try:
                     html_part = render_capped(alternatives.html[attempt], ctx, with_globals=True)
                     text_part = render_capped(alternatives.text[attempt], ctx, with_globals=True) if text else ""
@@ -196,6 +200,7 @@ class CompiledTemplate:
                 record_fallback("slot-hidden", f"slot {slot!r}: no block could render; the slot is empty", slot=slot)
                 slot_html[slot], slot_text[slot], used[slot] = Markup(""), "", ""
         ctx[PAGE] = PageParts(subject, preheader, formatting.lang, formatting.direction, slot_html, slot_text)
+        ctx[STORE] = new_store(text)
         html = render_capped(self.html, ctx, with_globals=True)
         text_part = _tidy_text(render_capped(self.text, ctx, with_globals=True)) if text else ""
         return RenderedParts(subject, preheader, html, text_part, used)
@@ -413,23 +418,23 @@ class Compiler:
         if settings.get("utm", True) is not False:
             html = _tag_links(html, utm_params(template.name, settings))
         html, slot_html = _cut_slots(html, list(expanded.slots))
-        text_source = html_template_to_text_template(html).replace(f"{PAGE}.slot_html[", f"{PAGE}.slot_text[")
+        page = self._sources(html)
+        text_source = page.plain_text
         slots: dict[str, SlotBlocks] = {}
         for slot, blocks in slot_html.items():
             compiled = SlotBlocks(default=expanded.defaults[slot])
             for block, block_html in blocks.items():
                 compiled.sources[block] = block_html
-                compiled.html[block] = self._jinja(self.html_env, block_html, template, f"block {block}")
-                compiled.text[block] = self._jinja(
-                    self.text_env, html_template_to_text_template(block_html), template, f"block {block} (text)"
-                )
+                block_sources = self._sources(block_html)
+                compiled.html[block] = self._jinja(self.html_env, block_sources.html, template, f"block {block}")
+                compiled.text[block] = self._jinja(self.text_env, block_sources.text, template, f"block {block} (text)")
             slots[slot] = compiled
         return CompiledTemplate(
             name=template.name,
             version=version,
             settings=settings,
-            html=self._jinja(self.html_env, html, template, "html"),
-            text=self._jinja(self.text_env, text_source, template, "text"),
+            html=self._jinja(self.html_env, page.html, template, "html"),
+            text=self._jinja(self.text_env, page.text, template, "text"),
             subject=self._jinja(self.text_env, str(subject_src), template, "subject"),
             preheader=self._jinja(self.text_env, str(preheader_src), template, "preheader") if preheader_src else None,
             slots=slots,
@@ -572,10 +577,21 @@ class Compiler:
         inlined = re.sub(r"<!--tailor:style (\d+)-->", lambda m: kept[int(m.group(1))], inlined)
         return vault.restore(inlined)
 
+    def _sources(self, html: str) -> Sources:
+        """The HTML and text sources of a piece (the page, or a slot block), sharing what they can."""
+        found = marked_sources(html, html_template_to_text_pieces(html), self.html_env)
+        # the page's text part reads each slot's text block where its HTML part reads the HTML block
+        slot_text = f"{PAGE}.slot_text["
+        return Sources(
+            found.html,
+            found.text.replace(f"{PAGE}.slot_html[", slot_text),
+            found.plain_text.replace(f"{PAGE}.slot_html[", slot_text),
+        )
+
     def _jinja(self, env: Any, source: str, template: TemplateFile, part: str) -> Any:
         try:
             # Jinja's from_string, keeping the code object for the disk cache
-            code = env.compile(source)
+            code = compile_code(env, source)
             compiled = env.template_class.from_code(env, code, env.make_globals(None), None)
             compiled.tailor_code = code
             return compiled
@@ -597,11 +613,11 @@ def placed_outputs(source: str, where: Callable[[int], str]) -> str:
     last, raw = 0, False
     for match in JINJA_TOKEN.finditer(source):
         token = match.group(0)
-        tag = _TAG_WORD.match(token)
+        tag = TAG_WORD.match(token)
         if tag is not None:
             raw = tag.group(1) == "raw" or (raw and tag.group(1) != "endraw")
             continue
-        output = _OUTPUT.match(token)
+        output = OUTPUT_TOKEN.match(token)
         if raw or output is None or not _is_expression(output["expr"]):
             continue
         out.append(source[last : match.start()])
@@ -622,7 +638,6 @@ def _is_expression(text: str) -> bool:
 
 
 _PARSE_ENV = Environment()
-_OUTPUT = re.compile(r"\{\{(?P<open>[-+]?)(?P<expr>.*?)(?P<close>[-+]?)\}\}\Z", re.S)
 
 
 def _disk_record(compiled: CompiledTemplate) -> dict[str, Any]:
@@ -675,19 +690,14 @@ def setting_location(template: TemplateFile, key: str, word: str | None = None) 
     return str(template.path), 1, 1
 
 
-#: Jinja tags that need an ``{% end… %}``
-_BLOCK_TAGS = ("if", "for", "macro", "call", "filter", "with", "autoescape", "raw", "block")
-_TAG_WORD = re.compile(r"\{%[-+]?\s*(\w+)(?P<rest>.*?)[-+]?%\}", re.S)
-
-
 def unclosed_block_tag(source: str) -> tuple[int, str] | None:
     """``(offset, tag)`` of the block tag a parse error left open (the innermost), or None."""
     stack: list[tuple[int, str]] = []
-    for match in _TAG_WORD.finditer(source):
+    for match in TAG_WORD.finditer(source):
         word = match.group(1)
         if stack and stack[-1][1] == "raw" and word != "endraw":
             continue
-        if word in _BLOCK_TAGS or (word == "set" and "=" not in match.group("rest")):
+        if word in BLOCK_TAGS or (word == "set" and "=" not in match.group("rest")):
             stack.append((match.start(), word))
         elif word.startswith("end"):
             if not stack:

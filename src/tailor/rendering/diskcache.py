@@ -27,7 +27,7 @@ from typing import Any
 import jinja2
 
 #: the modules whose code decides what a compiled template is (the generated code included)
-_COMPILING_MODULES = ("compiler", "environment", "filters", "inline", "mjml", "source", "text", "tokens")
+_COMPILING_MODULES = ("compiler", "environment", "filters", "inline", "mjml", "replay", "source", "text", "tokens")
 
 
 @functools.cache

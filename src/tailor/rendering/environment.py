@@ -76,7 +76,7 @@ def shown(value: Any, where: str = "") -> Any:
     return value
 
 
-def _placed(node: nodes.Node) -> bool:
+def placed(node: nodes.Node) -> bool:
     """Whether ``node`` is the ``(x) | shown("file:line")`` the compiler wrote around a printed value."""
     return isinstance(node, nodes.Filter) and node.name == "shown" and node.node is not None
 
@@ -97,7 +97,7 @@ class ShownCodeGenerator(DeadlineCodeGenerator):
     @optimizeconst
     def visit_Filter(self, node: nodes.Filter, frame: Frame) -> None:
         value = node.node
-        if not _placed(node) or value is None or self.environment.is_async:
+        if not placed(node) or value is None or self.environment.is_async:
             super().visit_Filter(node, frame)
             return
         self.write("(t_shown if type(t_shown := ")
@@ -107,10 +107,10 @@ class ShownCodeGenerator(DeadlineCodeGenerator):
         self.write("))")
 
     def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
-        super()._output_child_pre(node, frame, finalize._replace(src=None) if _placed(node) else finalize)
+        super()._output_child_pre(node, frame, finalize._replace(src=None) if placed(node) else finalize)
 
     def _output_child_post(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
-        super()._output_child_post(node, frame, finalize._replace(src=None) if _placed(node) else finalize)
+        super()._output_child_post(node, frame, finalize._replace(src=None) if placed(node) else finalize)
 
 
 class TemplateSandbox(CappedSandbox):

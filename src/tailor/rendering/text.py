@@ -2,7 +2,9 @@
 
 Converting HTML to text costs far more than the Jinja render itself (FIELD-NOTES:
 ~36×), so the conversion runs once per template version, on the compiled HTML with its
-Jinja tokens protected; per recipient only the resulting text template renders.
+Jinja tokens protected; per recipient only the resulting text template renders, and it
+prints the values the HTML part already computed where that is certain to give the same
+text (``rendering/replay.py``).
 """
 
 from __future__ import annotations
@@ -58,6 +60,17 @@ def html_template_to_text_template(html_template: str) -> str:
     vault = TokenVault()
     protected = vault.protect(html_template)
     return vault.restore(html_to_text(protected))
+
+
+def html_template_to_text_pieces(html_template: str) -> list[str | int]:
+    """The text template of ``html_template`` as text and the indices of its Jinja tokens.
+
+    Token ``i`` is the ``i``-th token of ``html_template``: the text part can tell which
+    HTML token each of its tokens is (``rendering/replay.py``). Joined with the tokens put
+    back, this is :func:`html_template_to_text_template`.
+    """
+    vault = TokenVault()
+    return vault.pieces(html_to_text(vault.protect(html_template)))
 
 
 def normalize_text(text: str) -> str:

@@ -17,10 +17,17 @@ import re
 from dataclasses import dataclass, field
 
 JINJA_TOKEN = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+#: a ``{% word … %}`` tag token: its word, and the rest
+TAG_WORD = re.compile(r"\{%[-+]?\s*(\w+)(?P<rest>.*?)[-+]?%\}", re.S)
+#: a ``{{ … }}`` output token: its whitespace control and expression
+OUTPUT_TOKEN = re.compile(r"\{\{(?P<open>[-+]?)(?P<expr>.*?)(?P<close>[-+]?)\}\}\Z", re.S)
+#: Jinja tags that need an ``{% end… %}`` (and ``{% set x %}`` without ``=``)
+BLOCK_TAGS = ("if", "for", "macro", "call", "filter", "with", "autoescape", "raw", "block")
 # A serializer escapes a comment it finds in RCDATA (``<title>``, ``<textarea>``): take that form back too,
 # or the subject would show as ``&lt;!--…--&gt;`` in the browser tab.
 _COMMENT_PLACEHOLDER = re.compile(r"<!--TJ0x(\d+)x-->|&lt;!--TJ0x(\d+)x--&gt;")
 _PLACEHOLDER = re.compile(r"TJ0x(\d+)x")
+_ANY_PLACEHOLDER = re.compile(_COMMENT_PLACEHOLDER.pattern + "|" + _PLACEHOLDER.pattern)
 
 
 class _MarkupScanner:
@@ -80,6 +87,17 @@ class TokenVault:
         """Put the original Jinja tokens back in place of their placeholders."""
         text = _COMMENT_PLACEHOLDER.sub(lambda m: self.tokens[int(m.group(1) or m.group(2))], text)
         return _PLACEHOLDER.sub(lambda m: self.tokens[int(m.group(1))], text)
+
+    def pieces(self, text: str) -> list[str | int]:
+        """``text`` as its text between placeholders and the index of each placeholder's token."""
+        out: list[str | int] = []
+        last = 0
+        for match in _ANY_PLACEHOLDER.finditer(text):
+            out.append(text[last : match.start()])
+            out.append(int(match.group(1) or match.group(2) or match.group(3)))
+            last = match.end()
+        out.append(text[last:])
+        return out
 
     def missing(self, text: str) -> list[str]:
         """Tokens whose placeholder a tool dropped: a compile error, never silent loss."""
