@@ -222,8 +222,8 @@ def profile_documents(
         ).where(c.profile_id.in_(ids))
         inner = ranked.subquery()
         query = select(inner).where(inner.c.rank <= event_limit).order_by(inner.c.profile_id, inner.c.rank.desc())
-        for event in conn.execute(query):
-            docs[event.profile_id]["events"].append(event_dict(event))
+        for row in conn.execute(query):
+            docs[row.profile_id]["events"].append(event_dict(row))
         return docs
     # SQLite: the plain indexed read, cut in Python; rows past a profile's limit are read raw
     # (:func:`_raw`) and skipped without decoding their JSON
