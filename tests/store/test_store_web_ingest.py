@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 from flask import Flask
-from store_helpers import table_counts, track
+from store_helpers import identify, table_counts, track
 from werkzeug.serving import make_server
 
 from tailor.config import Settings
@@ -157,6 +157,24 @@ def test_malformed_messages_get_a_problem_with_a_pointer(store: Store, server: s
         )
         assert problem["pointer"] == pointer, (path, body, problem)
     assert table_counts(store)["events"] == 0  # the batch with one bad message stored nothing
+
+
+def test_nul_anywhere_is_a_400_with_a_pointer_and_stores_nothing(store: Store, server: str) -> None:
+    # each was a 500: PostgreSQL refuses NUL in text and jsonb (DataError), and on SQLite a
+    # profile id holding one was not found again, so a second call inserted it twice
+    assert _post(server, "/v1/track", track("first", user="a\u0000b")).status_code == 400
+    before = table_counts(store)
+    cases = [
+        ("/v1/identify", identify("n1", user="a\u0000b"), "/userId"),
+        ("/v1/track", track("n2", note="x\u0000y"), "/properties/note"),
+        ("/v1/identify", identify("n3", user="u-1", **{"k\u0000": 1}), "/traits"),
+        ("/v1/batch", {"batch": [track("ok"), track("n4\u0000")]}, "/batch/1/messageId"),
+    ]
+    for path, body, pointer in cases:
+        r = _post(server, path, body)
+        assert r.status_code == 400 and r.headers["Content-Type"] == "application/problem+json", (path, r.text)
+        assert r.json()["pointer"] == pointer and "NUL" in r.json()["detail"], (path, r.json())
+    assert table_counts(store) == before
 
 
 def test_size_limits(store: Store, server: str) -> None:
