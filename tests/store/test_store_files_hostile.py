@@ -149,6 +149,17 @@ def test_csv_profiles_invalid_utf8(store: Store, tmp_path: Path) -> None:
     assert table_counts(store)["profiles"] == 0
 
 
+def test_csv_nul_bytes_are_reported_on_both_stores(store: Store, tmp_path: Path) -> None:
+    # PostgreSQL refused the write (a DataError traceback); SQLite stored what PostgreSQL cannot
+    path = tmp_path / "profiles.csv"
+    path.write_bytes(PROFILES_HEADER.encode() + b"u-1,a@example.com,An\x00n\nu-\x002,b@example.com,Bob\n")
+    assert _problems(store, path) == [
+        f"{path}:2:21: a NUL byte (0x00): PostgreSQL cannot store it",
+        f"{path}:3:3: a NUL byte (0x00): PostgreSQL cannot store it",
+    ]
+    assert table_counts(store)["profiles"] == 0
+
+
 def test_cli_reports_every_bad_line_loads_the_good_files_and_exits_1(tmp_path: Path) -> None:
     database_url = f"sqlite:///{tmp_path / 'cli.db'}"
     good = _jsonl(tmp_path, [_good(0), _good(1)])

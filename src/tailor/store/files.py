@@ -6,7 +6,7 @@ in the file is collected and raised at the end as one :class:`ProblemError` (the
 caller's transaction then rolls back, so a bad file writes nothing).
 
 Hostile or broken input is a problem on its line, never a traceback: bytes that are not
-UTF-8, a CSV field over the csv module's limit, and whatever :mod:`tailor.strict_json`
+UTF-8, a NUL byte in a CSV file, a CSV field over the csv module's limit, and whatever :mod:`tailor.strict_json`
 refuses (nesting deeper than :data:`MAX_JSON_DEPTH`, ``NaN``/``Infinity``/``1e999``,
 lone surrogates, huge integers: none of them can be stored as JSON).
 """
@@ -167,6 +167,8 @@ def _csv(path: Path, received_at: datetime, tick: Any) -> Iterator[Batch]:
     def feed() -> Iterator[str]:
         for number, line, _ in numbered:
             line_of_row.append(number)
+            if "\x00" in line:  # the csv module reads it as text; PostgreSQL refuses it in a write (a traceback)
+                problems.add(number, "a NUL byte (0x00): PostgreSQL cannot store it", line.index("\x00") + 1)
             yield line
 
     reader = csv.reader(feed())
