@@ -177,6 +177,24 @@ def test_nul_anywhere_is_a_400_with_a_pointer_and_stores_nothing(store: Store, s
     assert table_counts(store) == before
 
 
+def test_strings_longer_than_their_column_are_a_400_and_store_nothing(store: Store, server: str) -> None:
+    # PostgreSQL enforces the column lengths SQLite ignores: each was a 500 there
+    cases = [
+        ("/v1/track", track("l1", event="E" * 256), "/event"),
+        ("/v1/page", track("l2", "P" * 256, kind="page"), "/name"),
+        ("/v1/identify", identify("l3", user="u-1", locale="x" * 36), "/traits/locale"),
+        ("/v1/identify", identify("l4", user="u-1", timezone="y" * 65), "/traits/timezone"),
+    ]
+    for path, body, pointer in cases:
+        r = _post(server, path, body)
+        assert r.status_code == 400 and r.json()["pointer"] == pointer, (path, r.text)
+    assert all(n == 0 for n in table_counts(store).values())
+    # at the limit they are stored
+    limit = [track("a1", event="E" * 255), identify("a2", user="u-1", locale="x" * 35, timezone="y" * 64)]
+    assert _post(server, "/v1/batch", {"batch": limit}).status_code == 200
+    assert table_counts(store)["events"] == 2
+
+
 def test_size_limits(store: Store, server: str) -> None:
     big = track("big", blob="x" * (33 * 1024))
     assert _post(server, "/v1/track", big).status_code == 413

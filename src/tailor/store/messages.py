@@ -29,7 +29,10 @@ EARLIEST = datetime(1970, 1, 1)
 #: where a stored event's context records tailor's corrections (``timestampClamped``: the client's time)
 CONTEXT_KEY = "tailor"
 CONSENT_PREFIX = "consent_"
+#: the longest id, messageId and event name: the columns' length (PostgreSQL enforces it, SQLite does not)
 MAX_ID_LENGTH = 255
+#: traits the store also keeps in a column of this length (``profiles.locale``, ``profiles.timezone``)
+COLUMN_TRAITS = {"locale": 35, "timezone": 64}
 
 
 @dataclass
@@ -142,11 +145,15 @@ def _event_name(message: Mapping[str, Any], kind: str, pointer: str) -> str | No
         event = message.get("event")
         if not isinstance(event, str) or not event.strip():
             raise ValidationError(f"{pointer}/event", "required for track calls: a non-empty string")
+        if len(event) > MAX_ID_LENGTH:
+            raise ValidationError(f"{pointer}/event", f"longer than {MAX_ID_LENGTH} characters")
         return event
     if kind in ("page", "screen", "group"):
         name = message.get("name")
         if name is not None and not isinstance(name, str):
             raise ValidationError(f"{pointer}/name", f"must be a string, got {_kind(name)}")
+        if name is not None and len(name) > MAX_ID_LENGTH:
+            raise ValidationError(f"{pointer}/name", f"longer than {MAX_ID_LENGTH} characters")
         return name
     return None
 
@@ -190,9 +197,11 @@ def split_traits(traits: Mapping[str, Any], pointer: str) -> tuple[dict[str, Any
             consents[key[len(CONSENT_PREFIX) :]] = value
         else:
             plain[key] = value
-    for key in ("locale", "timezone"):
+    for key, longest in COLUMN_TRAITS.items():
         if plain.get(key) is not None and not isinstance(plain[key], str):
             raise ValidationError(f"{pointer}/{key}", f"must be a string, got {_kind(plain[key])}")
+        if plain.get(key) is not None and len(plain[key]) > longest:
+            raise ValidationError(f"{pointer}/{key}", f"longer than {longest} characters")
     return plain, consents, email
 
 
