@@ -184,6 +184,7 @@ def test_strings_longer_than_their_column_are_a_400_and_store_nothing(store: Sto
         ("/v1/page", track("l2", "P" * 256, kind="page"), "/name"),
         ("/v1/identify", identify("l3", user="u-1", locale="x" * 36), "/traits/locale"),
         ("/v1/identify", identify("l4", user="u-1", timezone="y" * 65), "/traits/timezone"),
+        ("/v1/identify", identify("l5", user="u-1", email="a" * 64 + "@" + "b" * 300 + ".com"), "/traits/email"),
     ]
     for path, body, pointer in cases:
         r = _post(server, path, body)
