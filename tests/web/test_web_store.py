@@ -160,3 +160,32 @@ def test_erasure_drops_cached_renders(serve, shop_db, tmp_path):
     assert requests.delete(f"{url}/v1/profiles/u-00001", timeout=30).status_code == 200
     again = requests.post(f"{url}/v1/render", json=body, timeout=30)
     assert "Martina" not in again.text, "the cached render of an erased person is gone"
+
+
+def test_ids_longer_than_the_send_records_hold_are_a_400(serve, database_url):
+    """PostgreSQL enforces the 255 characters of the send records' columns (SQLite does not): each was a 500."""
+    from sqlalchemy import text
+
+    from segment_messages import identify
+    from tailor.store import Store
+
+    store = Store(database_url)
+    store.migrate()
+    store.ingest([identify("i1", user="u-1", email="u1@example.com", first_name="Ann", consent_email_marketing=True)])
+    url = serve(create_app(Settings(templates=ROOT / "templates", rules=ROOT / "rules", database_url=database_url)))
+    for body, pointer in [
+        ({"recipient": {"id": "u-1"}, "send_id": "s" * 256}, "/send_id"),
+        ({"profile": {"id": "p" * 256, "email": "p@example.com"}}, "/profile/id"),
+        ({"profile": {"id": "p", "user_id": "p" * 256, "email": "p@example.com"}}, "/profile/user_id"),
+    ]:
+        r = requests.post(f"{url}/v1/render", json={"template": "welcome", "at": AT, **body}, timeout=30)
+        assert r.status_code == 400 and r.json()["pointer"] == pointer, r.text[:300]
+    r = requests.get(f"{url}/v1/content/welcome/hero", params={"recipient": "u-1", "send_id": "s" * 256}, timeout=30)
+    assert r.status_code == 400 and r.json()["pointer"] == "?send_id", r.text[:300]
+    # at the limit: the journal's key (esp:<send_id>:<profile>) is longer than its column, so it is hashed
+    body = {"template": "welcome", "at": AT, "recipient": {"id": "u-1"}, "send_id": "s" * 255}
+    assert requests.post(f"{url}/v1/render", json=body, timeout=30).status_code == 200
+    with store.engine.connect() as conn:
+        keys = [row[0] for row in conn.execute(text("SELECT send_id FROM deliveries"))]
+    store.close()
+    assert len(keys) == 1 and len(keys[0]) <= 255

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from tailor.profile import MAX_ID_LENGTH
 from tailor.vocabulary.emails import email_address
 
 from .errors import ValidationError
@@ -29,8 +30,6 @@ EARLIEST = datetime(1970, 1, 1)
 #: where a stored event's context records tailor's corrections (``timestampClamped``: the client's time)
 CONTEXT_KEY = "tailor"
 CONSENT_PREFIX = "consent_"
-#: the longest id, messageId and event name: the columns' length (PostgreSQL enforces it, SQLite does not)
-MAX_ID_LENGTH = 255
 #: traits the store also keeps in a column of this length (``profiles.locale``, ``profiles.timezone``)
 COLUMN_TRAITS = {"locale": 35, "timezone": 64}
 
