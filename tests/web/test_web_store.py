@@ -189,3 +189,29 @@ def test_ids_longer_than_the_send_records_hold_are_a_400(serve, database_url):
         keys = [row[0] for row in conn.execute(text("SELECT send_id FROM deliveries"))]
     store.close()
     assert len(keys) == 1 and len(keys[0]) <= 255
+
+
+def test_a_nul_in_the_url_is_a_400_on_both_stores(serve, database_url):
+    """%00 in a path or query value reached the store: PostgreSQL refused to compare it (a 500)."""
+    from segment_messages import identify
+    from tailor.store import Store
+
+    store = Store(database_url)
+    store.migrate()
+    store.ingest([identify("i1", user="u-1", email="u1@example.com", consent_email_marketing=True)])
+    url = serve(create_app(Settings(templates=ROOT / "templates", rules=ROOT / "rules", database_url=database_url)))
+    for method, path in [
+        ("GET", "/v1/profiles/u-1%00"),
+        ("DELETE", "/v1/profiles/u-1%00"),
+        ("GET", "/v1/profiles/u-1%00/export"),
+        ("PUT", "/v1/profiles/u-1%00/consents"),
+        ("GET", "/v1/content/welcome/hero?recipient=u-1%00"),
+        ("GET", "/v1/content/welcome/hero?recipient=u-1&at%00=x"),
+        ("GET", "/v1/unsubscribe/abc%00"),
+        ("GET", "/preview/render?template=welcome&ref=u-1%00"),
+    ]:
+        r = requests.request(method, f"{url}{path}", json={"consents": {"email_marketing": False}}, timeout=30)
+        assert r.status_code == 400 and r.headers["Content-Type"] == "application/problem+json", (path, r.text[:300])
+        assert "NUL" in r.json()["detail"]
+    assert store.load_profile(id="u-1")["consents"]["email_marketing"] is True  # nothing was changed
+    store.close()
