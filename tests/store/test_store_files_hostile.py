@@ -160,6 +160,18 @@ def test_csv_nul_bytes_are_reported_on_both_stores(store: Store, tmp_path: Path)
     assert table_counts(store)["profiles"] == 0
 
 
+def test_parquet_nul_characters_are_reported_on_both_stores(store: Store, tmp_path: Path) -> None:
+    # PostgreSQL refused the look-up of such a userId (a DataError traceback)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "events.parquet"
+    columns = {"type": ["track", "track"], "messageId": ["m1", "m2"], "userId": ["u-1", "u-\x002"], "event": ["E", "E"]}
+    pq.write_table(pa.table(columns), path)
+    assert _problems(store, path) == [f"{path}:2:1: userId: a NUL character: PostgreSQL cannot store it"]
+    assert table_counts(store)["events"] == 0
+
+
 def test_cli_reports_every_bad_line_loads_the_good_files_and_exits_1(tmp_path: Path) -> None:
     database_url = f"sqlite:///{tmp_path / 'cli.db'}"
     good = _jsonl(tmp_path, [_good(0), _good(1)])

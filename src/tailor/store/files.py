@@ -273,6 +273,9 @@ def _flat_messages(
             for key, value in row.items():
                 if value is None or value == "":
                     continue
+                if isinstance(value, str) and "\x00" in value:  # a Parquet string (CSV lines are checked as read)
+                    problems.add(line, f"{key}: a NUL character: PostgreSQL cannot store it")
+                    break
                 if key in FLAT_OBJECTS and isinstance(value, str):
                     try:
                         value = strict_json.loads(value)
