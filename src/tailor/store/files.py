@@ -33,7 +33,7 @@ from tailor.vocabulary.emails import email_address
 
 from .catalog import product_row
 from .errors import ValidationError
-from .messages import CONSENT_PREFIX, Record, validate_message
+from .messages import CONSENT_PREFIX, MAX_ID_LENGTH, Record, check_column_traits, validate_message
 from .times import parse_time
 
 CHUNK = 5000
@@ -347,6 +347,8 @@ def profile_record(row: Mapping[str, str], received_at: datetime) -> Record:
     user_id = (row.get("user_id") or "").strip()
     if not user_id:
         raise ValidationError("user_id", "required")
+    if len(user_id) > MAX_ID_LENGTH:  # the columns' length: PostgreSQL refused the write (a traceback)
+        raise ValidationError("user_id", f"longer than {MAX_ID_LENGTH} characters")
     traits: dict[str, Any] = {}
     consents: dict[str, bool] = {}
     email = None
@@ -371,6 +373,7 @@ def profile_record(row: Mapping[str, str], received_at: datetime) -> Record:
                 raise ValidationError(key, f"must be an ISO 8601 time, got {value!r}") from None
         else:
             traits[key] = value
+    check_column_traits(traits, "")
     written = times.get("updated_at") or times.get("created_at") or received_at
     canonical = json.dumps(row, sort_keys=True, ensure_ascii=False)
     return Record(

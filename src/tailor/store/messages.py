@@ -196,12 +196,17 @@ def split_traits(traits: Mapping[str, Any], pointer: str) -> tuple[dict[str, Any
             consents[key[len(CONSENT_PREFIX) :]] = value
         else:
             plain[key] = value
-    for key, longest in COLUMN_TRAITS.items():
-        if plain.get(key) is not None and not isinstance(plain[key], str):
-            raise ValidationError(f"{pointer}/{key}", f"must be a string, got {_kind(plain[key])}")
-        if plain.get(key) is not None and len(plain[key]) > longest:
-            raise ValidationError(f"{pointer}/{key}", f"longer than {longest} characters")
+    check_column_traits(plain, pointer)
     return plain, consents, email
+
+
+def check_column_traits(traits: Mapping[str, Any], pointer: str) -> None:
+    """The traits the profiles table also keeps in a column (:data:`COLUMN_TRAITS`) fit it."""
+    for key, longest in COLUMN_TRAITS.items():
+        if traits.get(key) is not None and not isinstance(traits[key], str):
+            raise ValidationError(f"{pointer}/{key}", f"must be a string, got {_kind(traits[key])}")
+        if traits.get(key) is not None and len(traits[key]) > longest:
+            raise ValidationError(f"{pointer}/{key}", f"longer than {longest} characters")
 
 
 def _identifier(message: Mapping[str, Any], key: str, pointer: str) -> str | None:
