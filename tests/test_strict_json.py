@@ -41,6 +41,17 @@ def test_lone_surrogates_are_refused_with_a_pointer() -> None:
     assert _refused('"\\ud800"').pointer == ""
 
 
+def test_nul_is_refused_with_a_pointer_by_both_parsers() -> None:
+    # PostgreSQL's text and jsonb refuse NUL, SQLite compares it inconsistently: both were 500s
+    error = _refused('{"a": [1, {"b": "x\\u0000y"}]}')
+    assert error.pointer == "/a/1/b" and (error.line, error.col) == (1, 19) and "NUL" in error.message, error
+    assert _refused('{"traits": {"k\\u0000": 1}}').pointer == "/traits"
+    # a text with an integer beyond 64 bits is parsed by json, not orjson: refused the same way
+    assert _refused('{"n": 18446744073709551616, "s": "\\u0000"}').pointer == "/s"
+    # an escaped backslash followed by "u0000" is text, not NUL
+    assert loads('["\\\\u0000"]') == ["\\u0000"]
+
+
 def test_syntax_errors_and_huge_integers_say_where_or_what() -> None:
     error = _refused('{"a": 1,\n  "b" 2}')
     assert (error.line, error.col) == (2, 7) and error.pointer is None
@@ -53,7 +64,7 @@ def test_syntax_errors_and_huge_integers_say_where_or_what() -> None:
     [
         '{"big": 18446744073709551616, "neg": -9223372036854775809, "id": "1234567890123456789012"}',
         "[9223372036854775807, -9223372036854775808, 0.1, -0.0, 1e-400, 2.2250738585072011e-308, 1E+2]",
-        '{"a": {"a": 1, "a": 2}, "s": "caf\\u00e9 \\ud83d\\ude00 \\/ \\u0000", "e": [], "o": {}}',
+        '{"a": {"a": 1, "a": 2}, "s": "caf\\u00e9 \\ud83d\\ude00 \\/ \\u0001", "e": [], "o": {}}',
     ],
 )
 def test_the_fast_parser_gives_the_values_json_gives(doc: str) -> None:

@@ -9,6 +9,10 @@ from tailor.email import InvalidInput
 from tailor.vocabulary.consent import PURPOSES, consent
 from tailor.vocabulary.times import NotATime, parse_iso
 
+#: the longest id, messageId, event name and send id: the store's columns' length (PostgreSQL
+#: enforces it, SQLite does not)
+MAX_ID_LENGTH = 255
+
 CONSENT_PURPOSES = PURPOSES
 _PROFILE_KEYS = {"id", "email", "user_id", "anonymous_id", "traits", "consents", "events", "identities", "schema"}
 
@@ -20,9 +24,7 @@ def validate_profile(doc: Any, pointer: str = "") -> dict[str, Any]:
     """
     if not isinstance(doc, Mapping):
         raise InvalidInput(f"a profile must be a JSON object, got {type(doc).__name__}", pointer or "/")
-    for key in ("id", "email", "user_id"):
-        if doc.get(key) is not None and not isinstance(doc[key], (str, int)):
-            raise InvalidInput(f"must be a string, got {type(doc[key]).__name__}", f"{pointer}/{key}")
+    _check_ids(doc, pointer)
     traits = doc.get("traits") if doc.get("traits") is not None else {}
     if not isinstance(traits, Mapping):
         raise InvalidInput(f"must be an object, got {type(traits).__name__}", f"{pointer}/traits")
@@ -69,3 +71,11 @@ def template_profile(doc: Mapping[str, Any], features: Mapping[str, Any]) -> dic
         profile["email"] = doc.get("email")
     profile["consents"] = {p: consent(doc, p) for p in CONSENT_PURPOSES}
     return profile
+
+
+def _check_ids(doc: Mapping[str, Any], pointer: str) -> None:
+    for key in ("id", "email", "user_id"):
+        if doc.get(key) is not None and not isinstance(doc[key], (str, int)):
+            raise InvalidInput(f"must be a string, got {type(doc[key]).__name__}", f"{pointer}/{key}")
+        if key != "email" and len(str(doc.get(key) or "")) > MAX_ID_LENGTH:  # a send records it
+            raise InvalidInput(f"longer than {MAX_ID_LENGTH} characters", f"{pointer}/{key}")

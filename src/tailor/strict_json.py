@@ -11,8 +11,10 @@ store or send back out; each would otherwise surface later, far from the input, 
   skips strings finds the exact line and column, and runs only when the text holds
   more brackets than the limit, so ordinary documents pay one ``str.count``;
 * lone UTF-16 surrogates (``"\\ud800"``): they are not text, cannot be encoded as UTF-8
-  and PostgreSQL refuses them. The value is walked only when the text holds a
-  surrogate escape, and the error names the JSON pointer of the string;
+  and PostgreSQL refuses them; and NUL (``"\\u0000"``), which PostgreSQL's ``text`` and
+  ``jsonb`` refuse and SQLite compares inconsistently (a profile id holding one could
+  be inserted twice and fail its write with a 500). The value is walked only when
+  the text holds such an escape, and the error names the JSON pointer of the string;
 * integers longer than Python's conversion limit (4300 digits by default).
 
 Every refusal is an :class:`InvalidJSON`; callers turn it into their own report (a 400
@@ -21,9 +23,9 @@ problem+json in ``tailor.web.body``, ``path:line:col`` in ``tailor.store.files``
 Speed: a text is first given to orjson (about 5× faster than ``json``, and it matters:
 every ingested line and HTTP body comes through here). orjson refuses everything above
 itself — ``NaN``/``Infinity``, numbers that overflow to infinity, lone surrogate escapes,
-control characters — except deep nesting (its limit is 1024: the depth check runs
-first, as before) and integers beyond 64 bits, which it would turn into floats: a text
-with a run of 19 digits goes to ``json`` directly. Whatever orjson refuses is parsed
+control characters — except NUL escapes (checked after it), deep nesting (its limit is
+1024: the depth check runs first, as before) and integers beyond 64 bits, which it would
+turn into floats: a text with a run of 19 digits goes to ``json`` directly. Whatever orjson refuses is parsed
 again by ``json`` below, so the accepted texts, the values and every error (message,
 line, column, pointer) are those of the strict ``json`` path.
 """
@@ -41,9 +43,12 @@ import orjson
 #: deepest nesting of objects/arrays accepted (real profiles, contexts and Segment messages are shallow)
 MAX_DEPTH = 64
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-#: a \uD800-\uDFFF escape, or a surrogate itself (a str decoded with "surrogatepass" may hold one)
-_MAYBE_SURROGATE = re.compile("\\\\u[dD][89a-fA-F]|[\ud800-\udfff]")
+#: what a stored string may not hold: a lone surrogate (a pair decodes to one character) or NUL
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+#: a \uD800-\uDFFF or \u0000 escape, or a surrogate itself (a str decoded with "surrogatepass" may hold one)
+_MAYBE_UNSTORABLE = re.compile("\\\\u[dD][89a-fA-F]|\\\\u0000|[\ud800-\udfff]")
+#: the escape of NUL (a raw NUL in a JSON text is a control character: both parsers refuse it)
+_NUL_ESCAPE = "\\u0000"
 #: a high surrogate escape not followed by a low one, or a low one not preceded by a high one
 _LONE_SURROGATE_ESCAPE = re.compile(
     r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
@@ -105,9 +110,13 @@ def loads(raw: str | bytes | bytearray) -> Any:
         _check_depth(text)
     if _orjson_can_hold(text):
         try:
-            return orjson.loads(text)
+            value = orjson.loads(text)
         except orjson.JSONDecodeError:
             pass  # refused: json below says why, where (or accepts what only it can hold)
+        else:
+            if _NUL_ESCAPE in text:  # orjson refused any lone surrogate, but not NUL (C-speed test)
+                _check_strings(value, text)
+            return value
     try:
         value = _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:
@@ -119,8 +128,8 @@ def loads(raw: str | bytes | bytearray) -> Any:
             raise
         raise InvalidJSON(str(exc).split(";")[0][:200]) from None  # e.g. an integer of more than 4300 digits
     # "\\u" and isascii() are C-speed (isascii is O(1)): most texts skip the regex
-    if ("\\u" in text or not text.isascii()) and _MAYBE_SURROGATE.search(text):
-        _check_surrogates(value, text)
+    if ("\\u" in text or not text.isascii()) and _MAYBE_UNSTORABLE.search(text):
+        _check_strings(value, text)
     return value
 
 
@@ -193,26 +202,32 @@ def _check_depth(text: str) -> None:
             depth -= 1
 
 
-def _check_surrogates(value: Any, text: str) -> None:
+def _check_strings(value: Any, text: str) -> None:
     """Walk ``value`` without recursion; the pointer is built only for an error (``trail`` is a linked list)."""
     stack: list[tuple[Any, Any]] = [(value, None)]
     while stack:
         item, trail = stack.pop()
         if isinstance(item, str):
-            if _SURROGATE.search(item):
-                raise _surrogate_error("a string", trail, text)
+            if _UNSTORABLE.search(item):
+                raise _unstorable_error("a string", item, trail, text)
             continue
         if not isinstance(item, (dict, list)):
             continue
         pairs = item.items() if isinstance(item, dict) else enumerate(item)
         for key, child in pairs:
-            if isinstance(key, str) and _SURROGATE.search(key):
-                raise _surrogate_error("a key", trail, text)
+            if isinstance(key, str) and _UNSTORABLE.search(key):
+                raise _unstorable_error("a key", key, trail, text)
             if isinstance(child, (dict, list, str)):
                 stack.append((child, (key, trail)))
 
 
-def _surrogate_error(what: str, trail: Any, text: str) -> InvalidJSON:
+def _unstorable_error(what: str, string: str, trail: Any, text: str) -> InvalidJSON:
+    if "\x00" in string:
+        offset = text.find(_NUL_ESCAPE)
+        line, col = _position(text, offset) if offset >= 0 else (0, 0)
+        return InvalidJSON(
+            f"{what} holds a NUL character (\\u0000): PostgreSQL cannot store it", line, col, _pointer(trail)
+        )
     escape = _LONE_SURROGATE_ESCAPE.search(text)
     line, col = _position(text, escape.start()) if escape else (0, 0)
     return InvalidJSON(f"{what} holds a lone UTF-16 surrogate (not text)", line, col, _pointer(trail))

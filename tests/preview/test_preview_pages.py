@@ -43,6 +43,15 @@ def test_render_errors_are_readable_pages(studio):
         assert 'id="render-error"' in r.text and message in r.text, (query, r.text[-2000:])
 
 
+def test_a_bad_send_time_on_the_audience_page_is_said_in_the_page(studio):
+    # each was a 500 (the dry run raised InvalidInput), whichever source the page was asked for
+    for at, message in {"soon": "ISO 8601", "true": "ISO 8601", "0001-01-01": "out of range"}.items():
+        for source in ("personas", "store"):
+            r = requests.get(f"{studio}/preview/audience", params={"at": at, "source": source}, timeout=30)
+            assert r.status_code == 200 and "text/html" in r.headers["Content-Type"], (at, source, r.status_code)
+            assert 'id="audience-error"' in r.text and message in r.text, (at, source)
+
+
 def test_aborted_recipient_says_why(studio):
     profile = json.dumps({"id": "no-mail", "traits": {"first_name": "Nomail"}})
     r = requests.post(f"{studio}/preview/api/render", data={"template": "welcome", "profile": profile}, timeout=10)

@@ -2,7 +2,7 @@
 
 Hypothesis writes ``.jsonl`` and profile ``.csv`` files that mix valid Segment messages
 and profile rows with hostile lines (random bytes, invalid UTF-8, deep nesting, NaN,
-lone surrogates, huge numbers and fields, wrong types), and runs ``tailor ingest`` on a
+lone surrogates, NUL, huge numbers and fields, wrong types), and runs ``tailor ingest`` on a
 real SQLite store. For every file:
 
 * the output holds no traceback, and every problem is ``path:line:col: message`` on a
@@ -61,7 +61,9 @@ _scalars = (
     | st.booleans()
     | st.integers(-(2**53), 2**53)
     | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20)
+    | st.text(
+        st.characters(codec="utf-8", exclude_characters="\x00"), max_size=20
+    )  # NUL is hostile (no store keeps it)
 )
 _values = st.recursive(
     _scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_keys(), inner, max_size=3), max_leaves=6
@@ -82,7 +84,7 @@ _random_line = st.binary(min_size=1, max_size=80).map(lambda b: b.replace(b"\n",
 _hostile_json_line = st.one_of(
     _random_line,
     st.integers(MAX_DEPTH, 3000).map(lambda d: _message_prefix() + b"[" * d + b"]" * d + b"}}"),
-    st.sampled_from([b"NaN", b"Infinity", b"-Infinity", b"1e999", b'"\\ud800"', b"9" * 5000]).map(
+    st.sampled_from([b"NaN", b"Infinity", b"-Infinity", b"1e999", b'"\\ud800"', b'"\\u0000"', b"9" * 5000]).map(
         lambda v: _message_prefix() + v + b"}}"
     ),
     st.sampled_from([b"\xff", b"\xc3\x28", b"\xed\xa0\x80"]).map(lambda b: _message_prefix() + b'"' + b + b'"}}'),

@@ -149,6 +149,63 @@ def test_csv_profiles_invalid_utf8(store: Store, tmp_path: Path) -> None:
     assert table_counts(store)["profiles"] == 0
 
 
+def test_csv_nul_bytes_are_reported_on_both_stores(store: Store, tmp_path: Path) -> None:
+    # PostgreSQL refused the write (a DataError traceback); SQLite stored what PostgreSQL cannot
+    path = tmp_path / "profiles.csv"
+    path.write_bytes(PROFILES_HEADER.encode() + b"u-1,a@example.com,An\x00n\nu-\x002,b@example.com,Bob\n")
+    assert _problems(store, path) == [
+        f"{path}:2:21: a NUL byte (0x00): PostgreSQL cannot store it",
+        f"{path}:3:3: a NUL byte (0x00): PostgreSQL cannot store it",
+    ]
+    assert table_counts(store)["profiles"] == 0
+
+
+def test_parquet_nul_characters_are_reported_on_both_stores(store: Store, tmp_path: Path) -> None:
+    # PostgreSQL refused the look-up of such a userId (a DataError traceback)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "events.parquet"
+    columns = {"type": ["track", "track"], "messageId": ["m1", "m2"], "userId": ["u-1", "u-\x002"], "event": ["E", "E"]}
+    pq.write_table(pa.table(columns), path)
+    assert _problems(store, path) == [f"{path}:2:1: userId: a NUL character: PostgreSQL cannot store it"]
+    assert table_counts(store)["events"] == 0
+
+
+def test_csv_values_longer_than_their_column_or_not_finite_are_reported(store: Store, tmp_path: Path) -> None:
+    # PostgreSQL enforces the column lengths SQLite ignores (each was a DataError traceback there);
+    # a "nan" price was stored on both
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text(
+        CATALOG_HEADER
+        + f"{'s' * 256},T,d,Bags,B,10,USD,1,,,,\n"
+        + f"sku-2,T,d,{'C' * 256},B,10,USD,1,,,,\n"
+        + f"sku-3,T,d,Bags,{'B' * 256},10,USD,1,,,,\n"
+        + "sku-4,T,d,Bags,B,nan,USD,1,,,,\n"
+        + "sku-5,T,d,Bags,B,1e400,USD,1,,,,\n"
+    )
+    assert _problems(store, catalog) == [
+        f"{catalog}:2:1: id: longer than 255 characters",
+        f"{catalog}:3:1: category: longer than 255 characters",
+        f"{catalog}:4:1: brand: longer than 255 characters",
+        f"{catalog}:5:1: price: must be a finite number, got 'nan'",
+        f"{catalog}:6:1: price: must be a finite number, got '1e400'",
+    ]
+    profiles = tmp_path / "profiles.csv"
+    profiles.write_text(
+        "user_id,email,locale,timezone\n"
+        + f"{'u' * 256},a@example.com,en_US,UTC\n"
+        + f"u-2,b@example.com,{'x' * 36},UTC\n"
+        + f"u-3,c@example.com,en_US,{'y' * 65}\n"
+    )
+    assert _problems(store, profiles) == [
+        f"{profiles}:2:1: user_id: longer than 255 characters",
+        f"{profiles}:3:1: /locale: longer than 35 characters",
+        f"{profiles}:4:1: /timezone: longer than 64 characters",
+    ]
+    assert all(n == 0 for n in table_counts(store).values())
+
+
 def test_cli_reports_every_bad_line_loads_the_good_files_and_exits_1(tmp_path: Path) -> None:
     database_url = f"sqlite:///{tmp_path / 'cli.db'}"
     good = _jsonl(tmp_path, [_good(0), _good(1)])

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 from flask import Flask
-from store_helpers import table_counts, track
+from store_helpers import identify, table_counts, track
 from werkzeug.serving import make_server
 
 from tailor.config import Settings
@@ -157,6 +157,43 @@ def test_malformed_messages_get_a_problem_with_a_pointer(store: Store, server: s
         )
         assert problem["pointer"] == pointer, (path, body, problem)
     assert table_counts(store)["events"] == 0  # the batch with one bad message stored nothing
+
+
+def test_nul_anywhere_is_a_400_with_a_pointer_and_stores_nothing(store: Store, server: str) -> None:
+    # each was a 500: PostgreSQL refuses NUL in text and jsonb (DataError), and on SQLite a
+    # profile id holding one was not found again, so a second call inserted it twice
+    assert _post(server, "/v1/track", track("first", user="a\u0000b")).status_code == 400
+    before = table_counts(store)
+    cases = [
+        ("/v1/identify", identify("n1", user="a\u0000b"), "/userId"),
+        ("/v1/track", track("n2", note="x\u0000y"), "/properties/note"),
+        ("/v1/identify", identify("n3", user="u-1", **{"k\u0000": 1}), "/traits"),
+        ("/v1/batch", {"batch": [track("ok"), track("n4\u0000")]}, "/batch/1/messageId"),
+    ]
+    for path, body, pointer in cases:
+        r = _post(server, path, body)
+        assert r.status_code == 400 and r.headers["Content-Type"] == "application/problem+json", (path, r.text)
+        assert r.json()["pointer"] == pointer and "NUL" in r.json()["detail"], (path, r.json())
+    assert table_counts(store) == before
+
+
+def test_strings_longer_than_their_column_are_a_400_and_store_nothing(store: Store, server: str) -> None:
+    # PostgreSQL enforces the column lengths SQLite ignores: each was a 500 there
+    cases = [
+        ("/v1/track", track("l1", event="E" * 256), "/event"),
+        ("/v1/page", track("l2", "P" * 256, kind="page"), "/name"),
+        ("/v1/identify", identify("l3", user="u-1", locale="x" * 36), "/traits/locale"),
+        ("/v1/identify", identify("l4", user="u-1", timezone="y" * 65), "/traits/timezone"),
+        ("/v1/identify", identify("l5", user="u-1", email="a" * 64 + "@" + "b" * 300 + ".com"), "/traits/email"),
+    ]
+    for path, body, pointer in cases:
+        r = _post(server, path, body)
+        assert r.status_code == 400 and r.json()["pointer"] == pointer, (path, r.text)
+    assert all(n == 0 for n in table_counts(store).values())
+    # at the limit they are stored
+    limit = [track("a1", event="E" * 255), identify("a2", user="u-1", locale="x" * 35, timezone="y" * 64)]
+    assert _post(server, "/v1/batch", {"batch": limit}).status_code == 200
+    assert table_counts(store)["events"] == 2
 
 
 def test_size_limits(store: Store, server: str) -> None:

@@ -23,3 +23,9 @@ def test_one_normal_form_of_an_address():
 @pytest.mark.parametrize("junk", ["", "ann", "@example.org", "ann@", "a nn@example.org", "a@b@c", None, 7])
 def test_what_is_not_an_address(junk):
     assert email_address(junk) is None
+
+
+def test_an_address_is_at_most_254_characters():
+    # what SMTP can carry; PostgreSQL refused a longer one (a 500 on ingestion)
+    assert email_address("a" * 64 + "@" + "b" * 185 + ".com") is not None  # 254
+    assert email_address("a" * 64 + "@" + "b" * 186 + ".com") is None

@@ -160,3 +160,58 @@ def test_erasure_drops_cached_renders(serve, shop_db, tmp_path):
     assert requests.delete(f"{url}/v1/profiles/u-00001", timeout=30).status_code == 200
     again = requests.post(f"{url}/v1/render", json=body, timeout=30)
     assert "Martina" not in again.text, "the cached render of an erased person is gone"
+
+
+def test_ids_longer_than_the_send_records_hold_are_a_400(serve, database_url):
+    """PostgreSQL enforces the 255 characters of the send records' columns (SQLite does not): each was a 500."""
+    from sqlalchemy import text
+
+    from segment_messages import identify
+    from tailor.store import Store
+
+    store = Store(database_url)
+    store.migrate()
+    store.ingest([identify("i1", user="u-1", email="u1@example.com", first_name="Ann", consent_email_marketing=True)])
+    url = serve(create_app(Settings(templates=ROOT / "templates", rules=ROOT / "rules", database_url=database_url)))
+    for body, pointer in [
+        ({"recipient": {"id": "u-1"}, "send_id": "s" * 256}, "/send_id"),
+        ({"profile": {"id": "p" * 256, "email": "p@example.com"}}, "/profile/id"),
+        ({"profile": {"id": "p", "user_id": "p" * 256, "email": "p@example.com"}}, "/profile/user_id"),
+    ]:
+        r = requests.post(f"{url}/v1/render", json={"template": "welcome", "at": AT, **body}, timeout=30)
+        assert r.status_code == 400 and r.json()["pointer"] == pointer, r.text[:300]
+    r = requests.get(f"{url}/v1/content/welcome/hero", params={"recipient": "u-1", "send_id": "s" * 256}, timeout=30)
+    assert r.status_code == 400 and r.json()["pointer"] == "?send_id", r.text[:300]
+    # at the limit: the journal's key (esp:<send_id>:<profile>) is longer than its column, so it is hashed
+    body = {"template": "welcome", "at": AT, "recipient": {"id": "u-1"}, "send_id": "s" * 255}
+    assert requests.post(f"{url}/v1/render", json=body, timeout=30).status_code == 200
+    with store.engine.connect() as conn:
+        keys = [row[0] for row in conn.execute(text("SELECT send_id FROM deliveries"))]
+    store.close()
+    assert len(keys) == 1 and len(keys[0]) <= 255
+
+
+def test_a_nul_in_the_url_is_a_400_on_both_stores(serve, database_url):
+    """%00 in a path or query value reached the store: PostgreSQL refused to compare it (a 500)."""
+    from segment_messages import identify
+    from tailor.store import Store
+
+    store = Store(database_url)
+    store.migrate()
+    store.ingest([identify("i1", user="u-1", email="u1@example.com", consent_email_marketing=True)])
+    url = serve(create_app(Settings(templates=ROOT / "templates", rules=ROOT / "rules", database_url=database_url)))
+    for method, path in [
+        ("GET", "/v1/profiles/u-1%00"),
+        ("DELETE", "/v1/profiles/u-1%00"),
+        ("GET", "/v1/profiles/u-1%00/export"),
+        ("PUT", "/v1/profiles/u-1%00/consents"),
+        ("GET", "/v1/content/welcome/hero?recipient=u-1%00"),
+        ("GET", "/v1/content/welcome/hero?recipient=u-1&at%00=x"),
+        ("GET", "/v1/unsubscribe/abc%00"),
+        ("GET", "/preview/render?template=welcome&ref=u-1%00"),
+    ]:
+        r = requests.request(method, f"{url}{path}", json={"consents": {"email_marketing": False}}, timeout=30)
+        assert r.status_code == 400 and r.headers["Content-Type"] == "application/problem+json", (path, r.text[:300])
+        assert "NUL" in r.json()["detail"]
+    assert store.load_profile(id="u-1")["consents"]["email_marketing"] is True  # nothing was changed
+    store.close()

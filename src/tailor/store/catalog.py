@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -10,6 +11,7 @@ from sqlalchemy import Connection, select
 
 from .errors import ValidationError
 from .ingest import IngestResult, _chunks
+from .messages import MAX_ID_LENGTH
 from .models import Product
 from .times import iso, parse_time
 from .upsert import upsert
@@ -43,6 +45,9 @@ def product_row(raw: Mapping[str, Any], pointer: str = "") -> dict[str, Any]:
     for key in ("category", "brand", "image_url", "url"):
         value = raw.get(key)
         row[key] = None if value in (None, "") else str(value)
+    for key in ("id", "category", "brand"):  # the columns' length: PostgreSQL refused the write (a traceback)
+        if row[key] is not None and len(row[key]) > MAX_ID_LENGTH:
+            raise ValidationError(f"{pointer}/{key}", f"longer than {MAX_ID_LENGTH} characters")
     currency = raw.get("currency")
     row["currency"] = None if currency in (None, "") else str(currency).strip().upper()
     if row["currency"] is not None and len(row["currency"]) != 3:
@@ -77,6 +82,8 @@ def _number(value: Any, kind: type, pointer: str) -> Any:
         raise ValidationError(
             pointer, f"must be {'a number' if kind is float else 'an integer'}, got {value!r}"
         ) from None
+    if kind is float and not math.isfinite(number):  # "nan", "inf", "1e400": no price, and not JSON either
+        raise ValidationError(pointer, f"must be a finite number, got {value!r}")
     if kind is float and number < 0:
         raise ValidationError(pointer, "must not be negative")
     return number

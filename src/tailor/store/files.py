@@ -6,7 +6,7 @@ in the file is collected and raised at the end as one :class:`ProblemError` (the
 caller's transaction then rolls back, so a bad file writes nothing).
 
 Hostile or broken input is a problem on its line, never a traceback: bytes that are not
-UTF-8, a CSV field over the csv module's limit, and whatever :mod:`tailor.strict_json`
+UTF-8, a NUL byte in a CSV file, a CSV field over the csv module's limit, and whatever :mod:`tailor.strict_json`
 refuses (nesting deeper than :data:`MAX_JSON_DEPTH`, ``NaN``/``Infinity``/``1e999``,
 lone surrogates, huge integers: none of them can be stored as JSON).
 """
@@ -33,7 +33,7 @@ from tailor.vocabulary.emails import email_address
 
 from .catalog import product_row
 from .errors import ValidationError
-from .messages import CONSENT_PREFIX, Record, validate_message
+from .messages import CONSENT_PREFIX, MAX_ID_LENGTH, Record, check_column_traits, validate_message
 from .times import parse_time
 
 CHUNK = 5000
@@ -167,6 +167,8 @@ def _csv(path: Path, received_at: datetime, tick: Any) -> Iterator[Batch]:
     def feed() -> Iterator[str]:
         for number, line, _ in numbered:
             line_of_row.append(number)
+            if "\x00" in line:  # the csv module reads it as text; PostgreSQL refuses it in a write (a traceback)
+                problems.add(number, "a NUL byte (0x00): PostgreSQL cannot store it", line.index("\x00") + 1)
             yield line
 
     reader = csv.reader(feed())
@@ -271,6 +273,9 @@ def _flat_messages(
             for key, value in row.items():
                 if value is None or value == "":
                     continue
+                if isinstance(value, str) and "\x00" in value:  # a Parquet string (CSV lines are checked as read)
+                    problems.add(line, f"{key}: a NUL character: PostgreSQL cannot store it")
+                    break
                 if key in FLAT_OBJECTS and isinstance(value, str):
                     try:
                         value = strict_json.loads(value)
@@ -342,6 +347,8 @@ def profile_record(row: Mapping[str, str], received_at: datetime) -> Record:
     user_id = (row.get("user_id") or "").strip()
     if not user_id:
         raise ValidationError("user_id", "required")
+    if len(user_id) > MAX_ID_LENGTH:  # the columns' length: PostgreSQL refused the write (a traceback)
+        raise ValidationError("user_id", f"longer than {MAX_ID_LENGTH} characters")
     traits: dict[str, Any] = {}
     consents: dict[str, bool] = {}
     email = None
@@ -366,6 +373,7 @@ def profile_record(row: Mapping[str, str], received_at: datetime) -> Record:
                 raise ValidationError(key, f"must be an ISO 8601 time, got {value!r}") from None
         else:
             traits[key] = value
+    check_column_traits(traits, "")
     written = times.get("updated_at") or times.get("created_at") or received_at
     canonical = json.dumps(row, sort_keys=True, ensure_ascii=False)
     return Record(

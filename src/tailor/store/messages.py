@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from tailor.profile import MAX_ID_LENGTH
 from tailor.vocabulary.emails import email_address
 
 from .errors import ValidationError
@@ -29,7 +30,8 @@ EARLIEST = datetime(1970, 1, 1)
 #: where a stored event's context records tailor's corrections (``timestampClamped``: the client's time)
 CONTEXT_KEY = "tailor"
 CONSENT_PREFIX = "consent_"
-MAX_ID_LENGTH = 255
+#: traits the store also keeps in a column of this length (``profiles.locale``, ``profiles.timezone``)
+COLUMN_TRAITS = {"locale": 35, "timezone": 64}
 
 
 @dataclass
@@ -142,11 +144,15 @@ def _event_name(message: Mapping[str, Any], kind: str, pointer: str) -> str | No
         event = message.get("event")
         if not isinstance(event, str) or not event.strip():
             raise ValidationError(f"{pointer}/event", "required for track calls: a non-empty string")
+        if len(event) > MAX_ID_LENGTH:
+            raise ValidationError(f"{pointer}/event", f"longer than {MAX_ID_LENGTH} characters")
         return event
     if kind in ("page", "screen", "group"):
         name = message.get("name")
         if name is not None and not isinstance(name, str):
             raise ValidationError(f"{pointer}/name", f"must be a string, got {_kind(name)}")
+        if name is not None and len(name) > MAX_ID_LENGTH:
+            raise ValidationError(f"{pointer}/name", f"longer than {MAX_ID_LENGTH} characters")
         return name
     return None
 
@@ -190,10 +196,17 @@ def split_traits(traits: Mapping[str, Any], pointer: str) -> tuple[dict[str, Any
             consents[key[len(CONSENT_PREFIX) :]] = value
         else:
             plain[key] = value
-    for key in ("locale", "timezone"):
-        if plain.get(key) is not None and not isinstance(plain[key], str):
-            raise ValidationError(f"{pointer}/{key}", f"must be a string, got {_kind(plain[key])}")
+    check_column_traits(plain, pointer)
     return plain, consents, email
+
+
+def check_column_traits(traits: Mapping[str, Any], pointer: str) -> None:
+    """The traits the profiles table also keeps in a column (:data:`COLUMN_TRAITS`) fit it."""
+    for key, longest in COLUMN_TRAITS.items():
+        if traits.get(key) is not None and not isinstance(traits[key], str):
+            raise ValidationError(f"{pointer}/{key}", f"must be a string, got {_kind(traits[key])}")
+        if traits.get(key) is not None and len(traits[key]) > longest:
+            raise ValidationError(f"{pointer}/{key}", f"longer than {longest} characters")
 
 
 def _identifier(message: Mapping[str, Any], key: str, pointer: str) -> str | None:

@@ -86,10 +86,16 @@ def create_app(
     return app
 
 
-def _start() -> None:
+def _start() -> Response | None:
     # the caller's id is echoed and logged only when it is a plain token (log injection, PII)
     g.request_id = safe_label(request.headers.get("X-Request-Id")) or uuid.uuid4().hex[:16]
     g.started = time.perf_counter()
+    if "\x00" in request.path or any("\x00" in k + v for k, v in request.args.items(multi=True)):
+        # %00 in a profile id, a recipient or a token: PostgreSQL refuses to compare it (a 500), and
+        # no stored value can hold one (tailor.strict_json refuses it in bodies); answered here, so
+        # the studio's own error page (HTML) is not in the way either
+        return problem(400, "invalid-input", detail="the URL holds a NUL character (%00)")
+    return None
 
 
 def _finish(response: Response) -> Response:

@@ -21,14 +21,15 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, render_template, request
 
-from tailor.core import Tailor
-from tailor.email import TailorError
+from tailor.core import Tailor, parse_at
+from tailor.email import InvalidInput, TailorError
 from tailor.preview.audience import dry_run, sample, segment_members
 from tailor.preview.panel import email_checks
 from tailor.preview.personas import persona_sets
@@ -107,7 +108,13 @@ def audience() -> Any:
         req.template = tailor.template_names()[0]
     error = None
     recipients: list[dict[str, Any]] = []
-    if source == "personas":
+    try:
+        at: datetime | None = parse_at(req.at or None)
+    except InvalidInput as exc:  # every render would refuse it: say so on the page, not as a 500
+        at, error = None, str(exc)
+    if at is None:
+        pass  # nobody to render at a time that is not one
+    elif source == "personas":
         found, error = studio.personas(req.persona_set)
         recipients = list(found.values())
     elif tailor.store is None:
@@ -116,7 +123,7 @@ def audience() -> Any:
         if segment not in tailor.rulebook.segments:
             error = f"unknown segment {segment!r} (known: {', '.join(sorted(tailor.rulebook.segments)) or 'none'})"
         else:
-            recipients = segment_members(tailor, segment, req.at or None)
+            recipients = segment_members(tailor, segment, at)
     else:
         recipients = [{"id": pid} for pid in tailor.store.profile_ids()]
     chosen = sample(recipients, min(size or MAX_PAGE_AUDIENCE, MAX_PAGE_AUDIENCE))
@@ -126,7 +133,7 @@ def audience() -> Any:
             context = json_object(req.context, "ESP context")
         except InputError as exc:
             error = str(exc)
-    report = dry_run(tailor, req.template, chosen, req.at or None, context) if req.template and chosen else None
+    report = dry_run(tailor, req.template, chosen, at, context) if at and req.template and chosen else None
     return render_template(
         "preview/audience.html",
         req=req,

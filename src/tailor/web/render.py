@@ -17,6 +17,7 @@ from flask import Blueprint, Response, current_app, g, request
 
 from tailor.core import Tailor
 from tailor.email import Email, InvalidInput, TailorError
+from tailor.profile import MAX_ID_LENGTH
 from tailor.web.body import json_body, json_response
 from tailor.web.metrics import Metrics
 from tailor.web.problem import problem
@@ -102,6 +103,7 @@ def content(template: str, slot: str) -> Response:
     recipient = {"email": ref} if "@" in ref else {"id": ref}
     extra = {k: v for k, v in request.args.items() if k not in ("recipient", "send_id", "at")}
     send_id = request.args.get("send_id")
+    _check_send_id(send_id, "?send_id")
     key = ("content", send_id, template, slot, ref)
     repeat = _repeat(key, send_id)
     if repeat:
@@ -189,6 +191,12 @@ def _recipient_key(args: Mapping[str, Any]) -> str:
     )
 
 
+def _check_send_id(send_id: str | None, pointer: str) -> None:
+    """An ESP's send id is kept with the send records (their columns hold 255 characters)."""
+    if send_id is not None and len(send_id) > MAX_ID_LENGTH:
+        raise InvalidInput(f"longer than {MAX_ID_LENGTH} characters", pointer)
+
+
 def _render_args(body: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(body) - _RENDER_FIELDS)
     if unknown:
@@ -202,6 +210,7 @@ def _render_args(body: dict[str, Any]) -> dict[str, Any]:
     for key in ("at", "send_id"):
         if body.get(key) is not None and not isinstance(body[key], str):
             raise InvalidInput(f"must be a string, got {type(body[key]).__name__}", f"/{key}")
+    _check_send_id(body.get("send_id"), "/send_id")
     if body.get("explain") is not None and not isinstance(body["explain"], bool):
         raise InvalidInput(f"must be true or false, got {type(body['explain']).__name__}", "/explain")
     recipient = body.get("recipient")
