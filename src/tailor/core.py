@@ -25,7 +25,7 @@ from tailor.email import (
 )
 from tailor.experiments.assign import apply_experiments
 from tailor.problems import Problem, ProblemError
-from tailor.profile import MAX_ID_LENGTH, validate_profile
+from tailor.profile import fitted_id, validate_profile
 from tailor.rendering.compiler import CompiledTemplate, Compiler, UnknownTemplate
 from tailor.rendering.fallbacks import RECS_OUTCOMES, collecting_fallbacks, record_fallback
 from tailor.rendering.formatting import Formatting
@@ -676,13 +676,13 @@ def esp_send_key(send_id: str, profile_id: str | None, address: str | None) -> s
     """One recipient's share of an ESP send: ESPs reuse one ``send_id`` for a whole campaign.
 
     Without a profile id the address is hashed: the key is stored in the journal. A key longer
-    than the journal's column (a long send id and profile id together) is hashed whole.
+    than the journal's column (a long send id and profile id together) is fitted to it
+    (:func:`~tailor.profile.fitted_id`).
     """
     import hashlib
 
     who = profile_id or ("h" + hashlib.sha256((address or "").lower().encode()).hexdigest()[:24])
-    key = f"esp:{send_id}:{who}"
-    return key if len(key) <= MAX_ID_LENGTH else "esp:h" + hashlib.sha256(key.encode()).hexdigest()
+    return fitted_id(f"esp:{send_id}:{who}")
 
 
 def _uses_recs(compiled: CompiledTemplate) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +13,17 @@ from tailor.vocabulary.times import NotATime, parse_iso
 #: the longest id, messageId, event name and send id: the store's columns' length (PostgreSQL
 #: enforces it, SQLite does not)
 MAX_ID_LENGTH = 255
+
+
+def fitted_id(key: str) -> str:
+    """``key`` as the store's id columns can hold it: itself when it fits, else its first 100
+    characters and a SHA-256 of the whole. Send ids are made of parts (a trigger, a profile id,
+    a campaign name) that each fit while together they may not; the fitted form is the same for
+    the same key, so a re-run still finds what it recorded, and still says whose send it is."""
+    if len(key) <= MAX_ID_LENGTH:
+        return key
+    return f"{key[:100]}~{hashlib.sha256(key.encode('utf-8', 'surrogatepass')).hexdigest()}"
+
 
 CONSENT_PURPOSES = PURPOSES
 _PROFILE_KEYS = {"id", "email", "user_id", "anonymous_id", "traits", "consents", "events", "identities", "schema"}

@@ -158,3 +158,51 @@ def test_batch_deliver_without_a_campaign_id_is_refused(tmp_path):
         cwd=tmp_path,
     )
     assert done.returncode == 1 and "--deliver needs --campaign ID" in done.stderr
+
+
+def test_a_longest_user_id_still_gets_its_reminder_once(tmp_path, database_url, store, smtp):
+    """A userId of the longest accepted length (255) makes a send id longer than the journal's column:
+    PostgreSQL enforces the column, so the episode's send id must fit it, and stay the same across scans."""
+    shop_copy(tmp_path)
+    long_id = "u-" + "x" * 253
+    store.ingest(
+        [
+            {
+                "type": "identify",
+                "userId": long_id,
+                "messageId": "id-long",
+                "timestamp": iso(AT - timedelta(days=3)),
+                "traits": {"email": "long@example.com", "first_name": "Lou"},
+            },
+            {
+                "type": "track",
+                "event": "Product Added",
+                "userId": long_id,
+                "messageId": "cart-long",
+                "timestamp": iso(AT - timedelta(hours=3)),
+                "properties": {"product_id": "sku-0001", "price": 49.0, "quantity": 1, "name": "Scarf"},
+            },
+        ]
+    )
+    first = scan(tmp_path, database_url, smtp)
+    assert first.returncode == 0, first.stderr
+    (line,) = map(json.loads, first.stdout.splitlines())
+    assert line["delivery"]["status"] == "sent", line
+    assert [str(m["To"]) for m in smtp.mailbox.messages] == ["long@example.com"]
+    again = scan(tmp_path, database_url, smtp)
+    assert again.returncode == 0, again.stderr
+    assert len(smtp.mailbox.messages) == 1  # the same episode, the same (fitted) send id: not sent twice
+    (row,) = [r for r in journal.rows(store) if r["send_id"].startswith("trigger:cart_abandonment:")]
+    assert row["status"] == "sent" and len(row["send_id"]) <= 255
+
+
+def test_a_fitted_send_id_is_stable_fits_and_still_says_whose():
+    """Trigger, campaign and ESP send ids are made of parts that each fit 255 characters; together they may not."""
+    from tailor.profile import fitted_id
+
+    assert fitted_id("trigger:cart_abandonment:u-1:k") == "trigger:cart_abandonment:u-1:k"  # what fits is kept
+    first = fitted_id("trigger:cart_abandonment:" + "x" * 255 + ":episode-1")
+    second = fitted_id("trigger:cart_abandonment:" + "x" * 255 + ":episode-2")
+    assert len(first) <= 255 and first.startswith("trigger:cart_abandonment:xxx")
+    assert first == fitted_id("trigger:cart_abandonment:" + "x" * 255 + ":episode-1")  # a re-run finds its record
+    assert first != second  # two episodes differing only past the kept prefix stay two sends

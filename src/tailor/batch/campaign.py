@@ -45,6 +45,7 @@ from typing import Any
 
 from tailor.config import Settings
 from tailor.problems import Problem, ProblemError
+from tailor.profile import fitted_id
 
 #: shard formats: Parquet (columnar, compressed: the default) or JSON lines
 FORMATS = ("parquet", "jsonl")
@@ -270,7 +271,7 @@ def render_partition(job: PartitionJob) -> dict[str, Any]:
             if job.segment is not None and (doc is None or job.segment not in tailor.segments_of(doc, at)):
                 marker["outside_segment"] += 1
                 continue
-            send_id = f"{run.send_prefix}-{key}"
+            send_id = fitted_id(f"{run.send_prefix}-{key}")  # a long campaign name and id together fit too
             try:
                 email = tailor.render(
                     run.template,

@@ -7,6 +7,7 @@ from typing import Any
 
 from tailor.delivery.message import RenderedEmail
 from tailor.email import Email
+from tailor.profile import fitted_id
 
 
 def from_render(email: Email, send_id: str, *, to: str | None = None) -> RenderedEmail:
@@ -63,7 +64,7 @@ class TriggerMail:
         from tailor.email import RenderAborted, TailorError
 
         trigger, profile_id = payload["trigger"], payload["profile_id"]
-        send_id = f"trigger:{trigger}:{profile_id}:{key}"
+        send_id = fitted_id(f"trigger:{trigger}:{profile_id}:{key}")  # a 255-character user id fits too
         where = (profile_id, trigger, key)
         try:
             email = self.tailor.render(
