@@ -566,7 +566,8 @@ class Tailor:
         from tailor.experiments.exposures import exposure_rows
         from tailor.monitor.sends import record_sends, send_row_of
 
-        send_key = send_id or f"render-{uuid.uuid4().hex}"
+        # the Python API takes any send id; the store's column holds 255 characters
+        send_key = fitted_id(send_id) if send_id else f"render-{uuid.uuid4().hex}"
         exposures = exposure_rows(email.experiments, str(prepared.profile_id), email.template, send_key)
         rows = [send_row_of(email, send_key, prepared.at)]
         writer = self.send_writer

@@ -102,3 +102,30 @@ def test_unknown_recipient_gets_defaults_not_an_error(stored):
     email = stored.render("welcome", recipient={"email": "nobody@example.com"}, at=AT)
     assert any(f["reason"] == "unknown-recipient" for f in email.fallbacks)
     assert email.blocks["hero"] == "hero/generic"
+
+
+def test_a_send_id_longer_than_the_store_holds_is_fitted_not_a_crash(database_url):
+    """The Python API takes any send id; PostgreSQL enforces the send records' 255 characters."""
+    from sqlalchemy import text
+
+    from tailor.profile import fitted_id
+
+    tailor = Tailor(ROOT / "templates", ROOT / "rules", database_url, create_store=True)
+    tailor.store.ingest(
+        [
+            {
+                "type": "identify",
+                "userId": "u-long",
+                "messageId": "long-1",
+                "timestamp": "2026-11-01T10:00:00Z",
+                "traits": {"email": "long@example.com", "first_name": "Lou"},
+            }
+        ]
+    )
+    send_id = "weekly-" + "x" * 300
+    for _ in range(2):  # the same send twice: recorded once
+        assert tailor.render("welcome", recipient={"id": "u-long"}, at=AT, send_id=send_id, count_send=True).subject
+    with tailor.store.engine.connect() as conn:
+        keys = [r[0] for r in conn.execute(text("SELECT send_key FROM sends"))]
+    tailor.store.close()
+    assert keys == [fitted_id(send_id)] and len(keys[0]) <= 255
