@@ -124,10 +124,10 @@ def test_the_diff_view_shows_what_changed_since_the_last_commit(page, studio, sh
     text = generic.read_text()
     assert "</mj-text>" in text
     generic.write_text(text.replace("</mj-text>", " Free returns all winter.</mj-text>", 1))
-    page.wait_for_timeout(1500)  # the studio looks at the files at most once a second
-    page.reload()
+    # the diff page polls the studio's version each second and reloads itself on a change (a
+    # reload of our own raced that one: net::ERR_ABORTED); its own reload is what is awaited
     changed = page.locator(".persona-diff[data-status='changed']")
-    expect(changed.first).to_be_visible()
+    expect(changed.first).to_be_visible(timeout=30_000)
     sparse = page.locator(".persona-diff[data-persona='sparse-data']")
     expect(sparse).to_have_attribute("data-status", "changed")
     expect(sparse.locator(".unified-diff .add")).to_contain_text(["Free returns all winter."])
