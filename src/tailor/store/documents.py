@@ -78,18 +78,23 @@ def _lookup_query(by_id: bool, kinds: tuple[str, ...]) -> Any:
 
 def event_dict(row: Any, *, full: bool = False) -> dict[str, Any]:
     """An event as in the profile document; ``full`` adds context and receive time (export)."""
-    kind, name, properties = row.type, row.event, row.properties
-    doc: dict[str, Any] = {"type": kind}
-    if name is not None:
-        doc["event" if kind == "track" else "name"] = name
-    doc["timestamp"] = iso_stored(row.timestamp)
-    doc["messageId"] = row.message_id
-    if isinstance(properties, (str, bytes)):  # read raw (:func:`_raw`): decoded here
-        properties = loads_stored(properties)
-    doc["properties"] = dict(properties or {})
+    doc = _event_document(row.type, row.event, row.timestamp, row.properties, row.message_id)
     if full:
         doc["context"] = dict(row.context or {})
         doc["receivedAt"] = iso(row.received_at)
+    return doc
+
+
+def _event_document(kind: str, name: str | None, timestamp: Any, properties: Any, message_id: str) -> dict[str, Any]:
+    """An event row's columns as the profile document shows them (time and properties as read by :func:`_raw`)."""
+    doc: dict[str, Any] = {"type": kind}
+    if name is not None:
+        doc["event" if kind == "track" else "name"] = name
+    doc["timestamp"] = iso_stored(timestamp)
+    doc["messageId"] = message_id
+    if isinstance(properties, (str, bytes)):  # read raw (:func:`_raw`): decoded here
+        properties = loads_stored(properties)
+    doc["properties"] = dict(properties or {})
     return doc
 
 
@@ -193,7 +198,7 @@ def profile_documents(
     indexed read (it sorts every row with its properties into a temporary B-tree). PostgreSQL
     keeps the window: its driver decodes every row it sends. A campaign partition loads its
     audience here, so this loop is part of every recipient's cost: rows are unpacked, not
-    read by name.
+    read by name (both forms build the event with :func:`_event_document`).
     """
     docs = {
         row.id: {
@@ -241,16 +246,7 @@ def profile_documents(
             current, events = profile_id, docs[profile_id]["events"]
         if len(events) == limit:
             continue
-        # :func:`event_dict`, inlined: this loop is part of every campaign recipient's cost
-        event: dict[str, Any] = {"type": kind}
-        if name is not None:
-            event["event" if kind == "track" else "name"] = name
-        event["timestamp"] = iso_stored(timestamp)
-        event["messageId"] = message_id
-        if isinstance(properties, (str, bytes)):
-            properties = loads_stored(properties)
-        event["properties"] = dict(properties or {})
-        events.append(event)
+        events.append(_event_document(kind, name, timestamp, properties, message_id))
     events.reverse()
     return docs
 
