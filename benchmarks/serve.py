@@ -15,7 +15,10 @@ What it prints: the saturation throughput (best error-free unpaced row), then p5
 and errors at half that rate (open loop: the goal's latency is stated there), and
 requests/s × floor, where the floor is the newsletter's bare Jinja render measured in
 the same process (1.0 = one core doing nothing but floor renders), so machines and
-loaded runs can be compared.
+loaded runs can be compared. Then each goal of issue #15 (≥ 1,000 req/s; p99 ≤ 10 ms at
+half that rate), met or not, and the gap's cause in one number: the server's CPU time
+per request at saturation (gunicorn and its workers, from /proc) in floors, against the
+CPU per request the goal leaves on this machine's cores.
 
 How the load is made. The half-rate and fixed-rate rows are open loop: a small asyncio
 client sends request i at t0 + i/rate whatever the server does, and latency counts from
@@ -178,6 +181,18 @@ class Server:
                 if int(stat.rsplit(")", 1)[1].split()[1]) == self.proc.pid:
                     pids.append(int(entry.name))
         return sorted(pids)
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) of gunicorn's arbiter and its workers so far."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in [self.proc.pid, *self.worker_pids()]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # a worker that exited meanwhile
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / ticks
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -390,7 +405,9 @@ def main() -> None:
             print(HEADER, flush=True)
             best = None
             for conns in [int(c) for c in args.saturation.split(",") if c]:
+                cpu_before = server.cpu_seconds()
                 r = run_wrk(url, script, recipients, connections=conns, seconds=args.duration, delay_ms=0)
+                r["server_cpu_us"] = (server.cpu_seconds() - cpu_before) / max(r["requests"], 1) * 1e6
                 print(row(f"unpaced, {conns} conns", "max", r), flush=True)
                 if r["errors"] == 0 and (best is None or r["rps"] > best["rps"]):
                     best = r
@@ -424,9 +441,30 @@ def main() -> None:
                     f"{floor:.0f} µs, measured in this process after the load; 1.0 = one core doing nothing but "
                     "floor renders: compares machines)"
                 )
+                report_goals(best, half, floor)
             print(f"# load average after the run: {Path('/proc/loadavg').read_text().split()[0]}")
         finally:
             server.stop()
+
+
+#: the goals of issue #15 for `tailor serve --workers 2` on a quiet 2-core machine
+GOAL_RPS, GOAL_P99_MS = 1000.0, 10.0
+
+
+def report_goals(best: dict, half: dict, floor_us: float) -> None:
+    """Each goal, met or not, and the gap's cause: the server CPU a request costs, in floors."""
+    cores = os.cpu_count() or 1
+    print(f"goal ≥ {GOAL_RPS:,.0f} req/s saturated: {'met' if best['rps'] >= GOAL_RPS else 'not met'}")
+    met = half["p99_us"] / 1000 <= GOAL_P99_MS and half["errors"] == 0
+    print(f"goal p99 ≤ {GOAL_P99_MS:g} ms at half that rate, 0 errors: {'met' if met else 'not met'}")
+    # the cause in one number: what a request costs the server, against what the goal leaves it
+    budget_us = cores * 1e6 / GOAL_RPS
+    print(
+        f"server CPU per request at saturation: {best['server_cpu_us']:,.0f} µs = "
+        f"{best['server_cpu_us'] / floor_us:.1f}× the floor; {GOAL_RPS:,.0f} req/s on {cores} cores leaves "
+        f"{budget_us:,.0f} µs = {budget_us / floor_us:.1f}× the floor per request for the server and wrk together "
+        "(benchmarks/render.py shows where a send's time goes)"
+    )
 
 
 def soak(server: Server, url: str, ids: list[str], args) -> None:
