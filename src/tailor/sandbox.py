@@ -149,6 +149,15 @@ class render_limits:  # a context manager class: cheaper than @contextmanager on
             self.token = None
 
 
+def running_limits() -> RenderLimits | None:
+    """The enclosing render's limits once their clock runs, else None.
+
+    Under running limits a nested :class:`render_limits` changes nothing, so a caller may skip it.
+    """
+    limits = _limits.get()
+    return limits if limits is not None and limits.deadline is not None else None
+
+
 def check_deadline() -> None:
     limits = _limits.get()
     if limits is not None:
@@ -603,10 +612,14 @@ def _capped_join(buffer: Iterable[str]) -> str:
     """``environment.concat``: joins of macro bodies, set/filter blocks, measured first."""
     parts = buffer if isinstance(buffer, list) else list(buffer)
     size = sum(map(len, parts))
-    _refuse_above(size, "a macro, set block or filter block", MAX_OUTPUT_CHARS)
+    # _refuse_above and RenderLimits.charge, inlined: this joins every macro call's body
+    if size > MAX_OUTPUT_CHARS:
+        _refuse_above(size, "a macro, set block or filter block", MAX_OUTPUT_CHARS)
     limits = _limits.get()
     if limits is not None:
-        limits.charge(size)
+        limits.chars_left -= size
+        if limits.chars_left < 0:
+            limits.charge(0)
     return "".join(parts)
 
 
