@@ -41,6 +41,7 @@ import functools
 import operator
 import re
 import time
+import types
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from string import Formatter
@@ -146,6 +147,15 @@ class render_limits:  # a context manager class: cheaper than @contextmanager on
         if self.token is not None:
             _limits.reset(self.token)
             self.token = None
+
+
+def running_limits() -> RenderLimits | None:
+    """The enclosing render's limits once their clock runs, else None.
+
+    Under running limits a nested :class:`render_limits` changes nothing, so a caller may skip it.
+    """
+    limits = _limits.get()
+    return limits if limits is not None and limits.deadline is not None else None
 
 
 def check_deadline() -> None:
@@ -507,6 +517,9 @@ def _check_str_method(name: str, text: str | bytes, args: tuple[Any, ...], kwarg
         _refuse_above(len(text) * longest, "str.translate")
 
 
+#: what Jinja's ``wrap_str_format`` looks at (a bound ``str.format``/``format_map``); other values pass
+_BOUND_METHODS = (types.MethodType, types.BuiltinMethodType)
+
 _SIZED_STR_METHODS = frozenset(["center", "ljust", "rjust", "zfill", "expandtabs", "replace", "join", "translate"])
 
 
@@ -599,10 +612,14 @@ def _capped_join(buffer: Iterable[str]) -> str:
     """``environment.concat``: joins of macro bodies, set/filter blocks, measured first."""
     parts = buffer if isinstance(buffer, list) else list(buffer)
     size = sum(map(len, parts))
-    _refuse_above(size, "a macro, set block or filter block", MAX_OUTPUT_CHARS)
+    # _refuse_above and RenderLimits.charge, inlined: this joins every macro call's body
+    if size > MAX_OUTPUT_CHARS:
+        _refuse_above(size, "a macro, set block or filter block", MAX_OUTPUT_CHARS)
     limits = _limits.get()
     if limits is not None:
-        limits.charge(size)
+        limits.chars_left -= size
+        if limits.chars_left < 0:
+            limits.charge(0)
     return "".join(parts)
 
 
@@ -616,24 +633,63 @@ class CappedSandbox(ImmutableSandboxedEnvironment):
     _capped = {"*": _capped_mul, "**": _capped_pow, "+": _capped_add, "%": _capped_mod}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        #: (type, attribute name) pairs Jinja's rules found safe to read (see :meth:`is_safe_attribute`)
+        self.safe_attributes: set[tuple[type, str]] = set()
         super().__init__(*args, **kwargs)
         self.filters = GuardedCallables(self.filters, FILTER_CHECKS)
         self.tests = GuardedCallables(self.tests, {})
         self.globals["lipsum"] = capped_lipsum
 
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        """Jinja's verdict, remembered per (type, attribute name).
+
+        Jinja's rules (``is_internal_attribute``, ``modifies_known_mutable``) read only the
+        attribute's name and what the object is an instance of, so the verdict holds for
+        every object of the type (an object whose ``__class__`` is not its type is always
+        asked). The page's ``__page.lang``, a macro module's ``m.greeting`` or ``now.year``
+        is read many times per email; Jinja's checks cost a dozen ``isinstance`` each time.
+        """
+        kind = type(obj)
+        if (kind, attr) in self.safe_attributes:
+            return True
+        safe = super().is_safe_attribute(obj, attr, value)
+        if safe and obj.__class__ is kind:
+            self.safe_attributes.add((kind, attr))
+        return safe
+
     def getattr(self, obj: Any, attribute: str) -> Any:
         # Data before methods: `order.items` is the order's items, not dict.items.
         if type(obj) is dict and attribute in obj:
             return obj[attribute]
-        return super().getattr(obj, attribute)
+        if (type(obj), attribute) not in self.safe_attributes:
+            return super().getattr(obj, attribute)
+        # Jinja's getattr for an attribute known to be safe (is_safe_attribute), without its checks
+        try:
+            value = getattr(obj, attribute)
+        except AttributeError:
+            try:
+                return obj[attribute]
+            except (TypeError, LookupError):
+                return self.undefined(obj=obj, name=attribute)
+        if isinstance(value, _BOUND_METHODS):  # the only values wrap_str_format may wrap
+            fmt = self.wrap_str_format(value)
+            if fmt is not None:
+                return fmt
+        return value
 
     def getitem(self, obj: Any, argument: Any) -> Any:
+        kind = type(obj)
         # `order['items']` on a dict without that key is missing data, not dict.items.
-        if type(obj) is dict:
+        if kind is dict:
             try:
                 return obj[argument]
             except (KeyError, TypeError):
                 return self.undefined(obj=obj, name=argument)
+        if kind is list or kind is tuple:  # `row[0]`: Jinja's getitem tries the same first
+            try:
+                return obj[argument]
+            except (TypeError, LookupError):
+                pass
         return super().getitem(obj, argument)
 
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:

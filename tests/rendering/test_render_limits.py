@@ -231,6 +231,20 @@ def test_filter_calls_past_the_deadline_stop_within_clock_every_calls():
             render_capped(template, {"x": "a"})
 
 
+def test_parts_of_one_render_charge_its_budget():
+    """Every part rendered under a running render's limits charges that render's budget (no scope of its own)."""
+    env = make_environment(None, autoescape=True)
+    template = env.from_string("{% set x %}{{ 'ab' * 10 }}{% endset %}{{ x }}")  # 20 by `*`, 20 by the set block
+    with render_limits(1000) as limits:
+        before = limits.chars_left
+        assert render_capped(template, {}) == "ab" * 10
+        assert render_capped(template, {}) == "ab" * 10
+        assert before - limits.chars_left == 80
+        limits.chars_left = 30  # the render's budget is nearly spent
+        with pytest.raises(ResourceLimitError, match="in total"):
+            render_capped(template, {})
+
+
 @pytest.mark.parametrize("name", list(BIG))
 def test_caps_hold_outside_tailor_render(name):
     """The caps are the sandbox's: any render through it (naive pipeline, previews) has them."""

@@ -169,3 +169,58 @@ def test_macros_emit_text_in_the_text_part(write_templates):
     parts = Compiler(root).get("t").render({}, {})
     assert "<strong" in parts.html and "New" in parts.html
     assert "New" in parts.text and "<strong" not in parts.text
+
+
+class Card:
+    def __init__(self) -> None:
+        self.title = "Linen"
+        self._secret = "hidden"
+        self.label = "{:>200000}".format  # a bound str.format, under an attribute of another name
+
+
+class LooksLikeCard(Card):
+    """An object whose ``__class__`` is not its type (as proxies do)."""
+
+    @property  # type: ignore[misc]
+    def __class__(self):
+        return list
+
+
+def test_remembered_safe_attributes_keep_every_check(env):
+    """A safe read is remembered per (type, attribute); the other attributes are still refused,
+    and a ``str.format`` read after its attribute was found safe is still capped."""
+    source = "{% for _ in range(3) %}{{ card.title }}{{ card._secret }}{{ items.index(2) }}{% endfor %}"
+    assert render(env, source, card=Card(), items=[1, 2]) == "Linen1" * 3
+    assert (Card, "title") in env.safe_attributes
+    assert (Card, "_secret") not in env.safe_attributes
+    with pytest.raises(SecurityError):
+        render(env, "{% for _ in range(3) %}{{ items.index(1) }}{{ items.append(1) }}{% endfor %}", items=[1])
+    with pytest.raises(ResourceLimitError):
+        render(env, "{% for _ in range(3) %}{{ s.format }}{{ s.format('x') }}{% endfor %}", s="{:>200000}")
+    with pytest.raises(ResourceLimitError):
+        render(env, "{% for _ in range(3) %}{{ card.label('x') }}{% endfor %}", card=Card())
+    # an object that says it is a list is asked every time (a list's append is refused)
+    proxy = LooksLikeCard()
+    assert render(env, "{{ card.title }}", card=proxy) == "Linen"
+    assert (LooksLikeCard, "title") not in env.safe_attributes
+
+
+def test_list_and_tuple_items(env):
+    """``row[0]`` reads the item; a missing index or a method name by subscript is not data."""
+    assert render(env, "{{ row[0] }}|{{ row[5] }}|{{ pair[1] }}|{{ row['append'] }}", row=[1], pair=(1, 2)) == "1||2|"
+    with pytest.raises(SecurityError):
+        render(env, "{{ row['append'](2) }}", row=[1])
+
+
+def test_imports_see_the_importers_own_globals(write_templates):
+    """A part rendered on a context that holds its globals (``with_globals``) imports macro files as
+    Jinja would: a template with globals of its own hands them to the macro file it imports."""
+    from tailor.rendering.environment import with_globals
+
+    root = write_templates({"partials/m.html": "{% macro brand() %}{{ shop }}{% endmacro %}"})
+    env = make_environment(root, autoescape=True)
+    source = '{% import "partials/m.html" as m %}{{ m.brand() }}'
+    own = env.from_string(source, globals={"shop": "Linden"})
+    assert render_capped(own, with_globals(own, {}), with_globals=True) == "Linden"
+    plain = env.from_string(source)
+    assert render_capped(plain, with_globals(plain, {"shop": "ignored"}), with_globals=True) == ""

@@ -3,6 +3,7 @@ handling, and a loader that never reads outside ``templates/``."""
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Callable, Mapping
 from itertools import islice
 from pathlib import Path
@@ -14,7 +15,14 @@ from jinja2.compiler import Frame, optimizeconst
 from tailor.rendering.fallbacks import record_fallback
 from tailor.rendering.filters import FILTERS
 from tailor.rendering.source import confined_path, outside_message
-from tailor.sandbox import MAX_OUTPUT_CHARS, CappedSandbox, DeadlineCodeGenerator, ResourceLimitError, render_limits
+from tailor.sandbox import (
+    MAX_OUTPUT_CHARS,
+    CappedSandbox,
+    DeadlineCodeGenerator,
+    ResourceLimitError,
+    render_limits,
+    running_limits,
+)
 
 __all__ = ["MAX_OUTPUT_CHARS", "OutputTooLarge", "make_environment", "render_capped", "with_globals"]
 
@@ -189,25 +197,48 @@ def render_capped(
     names (:func:`with_globals`), so it is used as it is — Jinja would otherwise copy the
     globals' chain map and the context into a new dict for every part of every email.
     """
+    if running_limits() is not None:  # the email's render opened them (a part of it: skip the no-op scope)
+        return _joined(template, _new_context(template, context, with_globals), limit)
+    with render_limits():
+        return _joined(template, _new_context(template, context, with_globals), limit)
+
+
+def _joined(template: Any, context: Any, limit: int) -> str:
+    """The output of ``template`` rendered on Jinja ``context``, stopped soon after ``limit`` characters."""
     parts: list[str] = []
     size = 0
-    with render_limits():
-        chunks = template.root_render_func(template.new_context(context, shared=with_globals))
-        try:
-            while True:
-                batch = "".join(islice(chunks, 64))
-                if not batch:
-                    break
-                size += len(batch)
-                if size > limit:
-                    raise OutputTooLarge(f"output exceeds {limit:,} characters")
-                parts.append(batch)
-        except OutputTooLarge:
-            raise
-        except Exception:
-            # report errors exactly as Template.render would (template-relative tracebacks)
-            template.environment.handle_exception()
+    chunks = template.root_render_func(context)
+    try:
+        while True:
+            batch = "".join(islice(chunks, 64))
+            if not batch:
+                break
+            size += len(batch)
+            if size > limit:
+                raise OutputTooLarge(f"output exceeds {limit:,} characters")
+            parts.append(batch)
+    except OutputTooLarge:
+        raise
+    except Exception:
+        # report errors exactly as Template.render would (template-relative tracebacks)
+        template.environment.handle_exception()
     return "".join(parts)
+
+
+def _new_context(template: Any, context: dict[str, Any], with_globals: bool) -> Any:
+    """``template.new_context(context, shared=with_globals)``, made directly when that is the same.
+
+    Jinja's context keeps the names of the template's globals for one use: an ``{% import %}``
+    re-runs the macro file when the importer has globals the file lacks. A template with no
+    globals of its own (what the compiler makes: ``make_globals(None)``) has only the
+    environment's, which every file loaded from that environment has too, so the set can be
+    left empty — building it walked the globals' chain map for every part of every email.
+    """
+    globals_ = template.globals
+    if with_globals and type(globals_) is ChainMap and not globals_.maps[0]:
+        env = template.environment
+        return env.context_class(env, context, template.name, template.blocks)
+    return template.new_context(context, shared=with_globals)
 
 
 def with_globals(template: Any, context: Mapping[str, Any]) -> dict[str, Any]:
