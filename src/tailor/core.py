@@ -364,9 +364,11 @@ class Tailor:
             record_fallback(
                 "unknown-recipient", "recipient not found in the store; rendered the non-personalized defaults"
             )
-            stored = {k: recipient.get(k) for k in ("id", "email") if recipient.get(k) is not None}
-            stored.setdefault("id", recipient.get("user_id"))
-        doc = validate_profile(stored)
+            unknown = {k: recipient.get(k) for k in ("id", "email") if recipient.get(k) is not None}
+            unknown.setdefault("id", recipient.get("user_id"))
+            doc = validate_profile(unknown)
+        else:
+            doc = validate_profile(stored, events_from_store=True)
         doc["traits"] = {**doc["traits"], **overrides}
         return doc, suppressions_version
 
