@@ -221,15 +221,20 @@ class Tailor:
 
     def load_profile(self, recipient: Mapping[str, Any]) -> dict[str, Any] | None:
         """The stored profile for a recipient reference (id, email, user_id or anonymous_id)."""
+        return self._load_stored(recipient)[0]
+
+    def _load_stored(self, recipient: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+        """:meth:`load_profile`, and the suppressions' change counter when it was read with the
+        profile (a send's one statement for both: see :meth:`_check_sendable`)."""
         if self.store is None:
-            return None
+            return None, None
         keys = {k: recipient.get(k) for k in ("id", "email", "user_id", "anonymous_id") if recipient.get(k)}
         if not keys:
-            return None
+            return None, None
         loaded = _preloaded.get()
         if loaded is not None:
-            return loaded.profile(keys)
-        return self.store.load_profile(**keys)
+            return loaded.profile(keys), None
+        return self.store.load_send_profile(**keys)
 
     def render(
         self,
@@ -333,34 +338,39 @@ class Tailor:
         if _uses_recs(compiled):
             _ = self.recommender  # loading or fitting the models is start-up work, not this render's budget
         deadline = time.monotonic() + self.settings.budget_ms / 1000.0
-        doc = self._resolve_profile(profile, recipient)
-        return self._prepare(compiled, doc, moment, dict(context or {}), deadline, dict(variants or {}), explain)
+        doc, suppressions_version = self._resolve_profile(profile, recipient)
+        return self._prepare(
+            compiled, doc, moment, dict(context or {}), deadline, dict(variants or {}), explain, suppressions_version
+        )
 
     # -- one render, step by step ------------------------------------------------
 
     def _resolve_profile(
         self, profile: Mapping[str, Any] | None, recipient: Mapping[str, Any] | None
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], str | None]:
+        """The profile document to render, and the suppressions' change counter if it was read with it."""
         if profile is not None:
-            return validate_profile(profile, "/profile")
+            return validate_profile(profile, "/profile"), None
         if recipient is None:
             record_fallback("anonymous", "no recipient given; rendered the non-personalized defaults")
-            return validate_profile({})
+            return validate_profile({}), None
         if not isinstance(recipient, Mapping):
             raise InvalidInput("must be an object", "/recipient")
         overrides = recipient.get("traits") or {}
         if not isinstance(overrides, Mapping):
             raise InvalidInput("must be an object", "/recipient/traits")
-        stored = self.load_profile(recipient)
+        stored, suppressions_version = self._load_stored(recipient)
         if stored is None:
             record_fallback(
                 "unknown-recipient", "recipient not found in the store; rendered the non-personalized defaults"
             )
-            stored = {k: recipient.get(k) for k in ("id", "email") if recipient.get(k) is not None}
-            stored.setdefault("id", recipient.get("user_id"))
-        doc = validate_profile(stored)
+            unknown = {k: recipient.get(k) for k in ("id", "email") if recipient.get(k) is not None}
+            unknown.setdefault("id", recipient.get("user_id"))
+            doc = validate_profile(unknown)
+        else:
+            doc = validate_profile(stored, events_from_store=True)
         doc["traits"] = {**doc["traits"], **overrides}
-        return doc
+        return doc, suppressions_version
 
     def _prepare(
         self,
@@ -371,9 +381,10 @@ class Tailor:
         deadline: float,
         variants: dict[str, str] | None = None,
         explain: bool = True,
+        suppressions_version: str | None = None,
     ) -> Prepared:
         book = self.rulebook
-        self._check_sendable(doc)
+        self._check_sendable(doc, suppressions_version)
         personalized = consent(doc, "personalization")
         if not personalized:
             record_fallback(
@@ -576,8 +587,11 @@ class Tailor:
         else:
             record_sends(self.store, rows, exposures)
 
-    def _check_sendable(self, doc: dict[str, Any]) -> None:
-        """Refuse (422) a recipient who withdrew email consent or is suppressed."""
+    def _check_sendable(self, doc: dict[str, Any], suppressions_version: str | None = None) -> None:
+        """Refuse (422) a recipient who withdrew email consent or is suppressed.
+
+        ``suppressions_version`` is the suppressions' change counter as read with the stored
+        profile: the suppression cache checks it instead of reading it again."""
         if not consent(doc, "email_marketing"):
             raise RenderAborted("the recipient has no email_marketing consent", rule="consent")
         store = self.store
@@ -587,7 +601,7 @@ class Tailor:
             if loaded is not None:
                 reason = loaded.suppressions.reason(doc.get("id"), email=doc.get("email"))
             elif cache is not None:
-                reason = cache.reason(doc.get("id"), email=doc.get("email"))
+                reason = cache.reason(doc.get("id"), email=doc.get("email"), version=suppressions_version)
             else:
                 reason = store.is_suppressed(doc.get("id"), email=doc.get("email"))
             if reason:

@@ -29,10 +29,14 @@ CONSENT_PURPOSES = PURPOSES
 _PROFILE_KEYS = {"id", "email", "user_id", "anonymous_id", "traits", "consents", "events", "identities", "schema"}
 
 
-def validate_profile(doc: Any, pointer: str = "") -> dict[str, Any]:
+def validate_profile(doc: Any, pointer: str = "", *, events_from_store: bool = False) -> dict[str, Any]:
     """Check the shape of a profile document and return a normalized copy.
 
-    Raises :class:`InvalidInput` naming the bad field as a JSON pointer.
+    Raises :class:`InvalidInput` naming the bad field as a JSON pointer. ``events_from_store``:
+    the store made the document's events from its typed columns (``_event_document`` in
+    :mod:`tailor.store.documents`: the time an ISO string of a stored ``DateTime``, the
+    properties a dict), so they are not checked again on every send; a time a hand-edited
+    database made unreadable is skipped like any other (:func:`~tailor.vocabulary.times.to_utc`).
     """
     if not isinstance(doc, Mapping):
         raise InvalidInput(f"a profile must be a JSON object, got {type(doc).__name__}", pointer or "/")
@@ -49,7 +53,7 @@ def validate_profile(doc: Any, pointer: str = "") -> dict[str, Any]:
     events = doc.get("events") if doc.get("events") is not None else []
     if not isinstance(events, list):
         raise InvalidInput(f"must be an array, got {type(events).__name__}", f"{pointer}/events")
-    for i, event in enumerate(events):
+    for i, event in enumerate(() if events_from_store else events):
         # every event of the document, on every send: the exact types (what JSON decodes to)
         # are checked first, the ABC checks only for other mappings
         if type(event) is not dict and not isinstance(event, Mapping):

@@ -129,3 +129,34 @@ def test_a_send_id_longer_than_the_store_holds_is_fitted_not_a_crash(database_ur
         keys = [r[0] for r in conn.execute(text("SELECT send_key FROM sends"))]
     tailor.store.close()
     assert keys == [fitted_id(send_id)] and len(keys[0]) <= 255
+
+
+def test_a_stored_event_time_a_hand_edit_made_unreadable_is_skipped_not_refused(stored):
+    """The store's own documents are not re-checked event by event on every send: their times
+    come from a typed column. One a hand edit of the database made unreadable is skipped like
+    any unreadable time (the recipient is not refused over data they did not send)."""
+    from sqlalchemy import text
+
+    stored.store.ingest(
+        [
+            {
+                "type": "track",
+                "userId": "u-gate",
+                "event": "Product Viewed",
+                "messageId": f"view-{i}",
+                "timestamp": f"2026-11-2{i}T10:00:00Z",
+                "properties": {"product_id": "sku-1"},
+            }
+            for i in range(2)
+        ]
+    )
+    with stored.store.engine.begin() as conn:
+        conn.execute(text("UPDATE events SET timestamp = '2026-13-45 99:99:99.000000' WHERE message_id = 'view-0'"))
+    doc = stored.load_profile({"id": "u-gate"})
+    assert [e["timestamp"] for e in doc["events"] if e["type"] == "track"] == [
+        "2026-11-21T10:00:00Z",
+        "2026-13-45T99:99:99Z",
+    ]
+    for template in ("welcome", "newsletter"):  # features, triggers and recommendations read the events
+        email = stored.render(template, recipient={"id": "u-gate"}, at=AT)
+        assert email.subject and email.recipient_id == "u-gate"

@@ -179,3 +179,50 @@ def test_a_send_reads_event_times_and_properties_as_the_export_does(store: Store
     assert by_id["micro"]["properties"]["name"] == "Café ☕"
     bulk = store.load_profiles(ids=["u-1"])
     assert next(iter(bulk.values()))["events"] == loaded["events"]
+
+
+def test_a_send_reads_the_document_as_sqlalchemy_reads_it_and_the_suppressions_counter_with_it(store: Store) -> None:
+    """``load_send_profile`` runs on the driver's cursor: the same document as the statement
+    built and run through SQLAlchemy (:func:`find_profile` + :func:`profile_document`, what the
+    export reads), and the suppressions' change counter as the cache reads it."""
+    from tailor.store.documents import find_profile, profile_document
+    from tailor.store.suppressions import SuppressionCache
+
+    _shop(store)
+    store.ingest([track(f"x{i}", user="u-123", ts=f"2026-11-21T10:00:{i:02d}Z", n=i) for i in range(12)])
+    cache = SuppressionCache(store)
+    for ref in ({"id": "u-123"}, {"id": "a-1"}, {"email": "ann@example.com"}, {"user_id": "u-999"}):
+        doc, version = store.load_send_profile(**ref, event_limit=10)
+        with store.engine.connect() as conn:
+            row = find_profile(conn, **ref, hash_email=store.hash_email)
+            assert doc == profile_document(conn, row, 10)
+        assert version is not None and version == cache._version()
+    before = store.load_send_profile(id="u-123")[1]
+    store.add_suppression(profile_id="u-123", reason="unsubscribe")
+    assert store.load_send_profile(id="u-123")[1] not in (None, before)
+    assert store.load_send_profile(id="nobody") == (None, None)
+    with store.engine.begin() as conn:  # a store without the counter: none to hand over
+        conn.execute(text("DELETE FROM store_meta WHERE key = 'suppressions_version'"))
+    doc, version = store.load_send_profile(id="u-123")
+    assert doc is not None and doc["id"] == "u-123" and version is None
+
+
+def test_a_driver_error_on_the_send_read_is_sqlalchemys_and_leaves_the_pool_usable(store: Store) -> None:
+    """The send read bypasses SQLAlchemy's execution but not its errors: the service answers a
+    database error it knows (``DBAPIError``: 503 for a lost database), never the driver's own."""
+    from sqlalchemy.exc import DBAPIError
+
+    _shop(store)
+    with store.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE events RENAME TO events_away"))
+    for _ in range(2):  # the failed statement's transaction is not left open on the pooled connection
+        try:
+            store.load_profile(id="u-123")
+        except DBAPIError as exc:
+            assert "events" in str(exc)
+        else:
+            raise AssertionError("the events query ran without its table")
+    assert store.load_profile(id="nobody") is None
+    with store.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE events_away RENAME TO events"))
+    assert store.load_profile(id="u-123")["id"] == "u-123"

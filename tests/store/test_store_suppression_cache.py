@@ -117,3 +117,24 @@ def test_an_unsubscribe_in_one_process_is_honoured_by_the_others_next_send(store
     finally:
         other.stdin.close()
         other.wait(timeout=30)
+
+
+def test_a_counter_handed_over_is_trusted_without_a_query_of_its_own(store: Store) -> None:
+    """A send reads the counter with the recipient's profile and hands it over; a new counter
+    value still reloads the set, so a suppression recorded elsewhere takes effect at once."""
+    from sqlalchemy import event
+
+    shop(store)
+    cache = SuppressionCache(store)
+    version = store.load_send_profile(id="u-1")[1]
+    assert cache.reason("u-1", email="ann@example.com", version=version) is None
+    statements: list[str] = []
+    event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    assert cache.reason("u-1", email="ann@example.com", version=version) is None
+    assert statements == [], "answered from memory with the counter handed over"
+    other = Store(store.database_url)  # another writer
+    other.add_suppression(profile_id="u-1", reason="unsubscribe")
+    other.close()
+    version = store.load_send_profile(id="u-1")[1]
+    assert cache.reason("u-1", email="ann@example.com", version=version) == "unsubscribe"
+    assert cache.loads == 2

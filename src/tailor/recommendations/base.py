@@ -38,7 +38,10 @@ def add_rows(matrix: np.ndarray, rows: np.ndarray, weights: np.ndarray) -> np.nd
     dtype = np.result_type(weights.dtype, matrix.dtype)
     if len(rows) == 0:
         return np.zeros(matrix.shape[1], dtype=dtype)
-    products = weights.astype(dtype, copy=False)[:, None] * matrix[rows]
+    # the rows gathered into a new array and weighted in place: one array of rows x items
+    # per history, not two (``take`` copies, so ``matrix`` is never written)
+    products = matrix.take(rows, axis=0).astype(dtype, copy=False)
+    products *= weights.astype(dtype, copy=False)[:, None]
     # Summing down the rows of a C-ordered array, NumPy adds row after row into the result
     # (pairwise summation is only along the contiguous axis): the kernel's order
     return np.add.reduce(products, axis=0, dtype=dtype)

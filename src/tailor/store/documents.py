@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Collection, Iterable
-from typing import Any
+import weakref
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Text, bindparam, delete, func, literal, or_, select, type_coerce, union_all, update
+from sqlalchemy.exc import DBAPIError
 
 from tailor.strict_json import loads_stored
 
 from .models import Event, Identity, Profile, Suppression, TriggerState
+from .suppressions import VERSION_QUERY
 from .times import iso, iso_stored
 
 profiles_t = Profile.__table__
@@ -34,6 +37,17 @@ def find_profile(
     ``id`` is a profile id, or any user id or anonymous id (ids absorbed by a merge
     keep resolving to the surviving profile).
     """
+    kinds, params = _references(id, email, user_id, anonymous_id, hash_email)
+    if not kinds:
+        return None
+    rows = conn.execute(_lookup_query(id is not None, kinds), params).all()
+    return _preferred(rows, 0, 1)
+
+
+def _references(
+    id: str | None, email: str | None, user_id: str | None, anonymous_id: str | None, hash_email: Callable[[str], str]
+) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The identity kinds one reference is looked up by, and the values bound to :func:`_lookup_query`."""
     refs: list[tuple[str, str]] = []
     if user_id is not None:
         refs.append(("user_id", str(user_id)))
@@ -43,37 +57,155 @@ def find_profile(
         refs.append(("email", hash_email(email)))
     if id is not None:
         refs += [("user_id", str(id)), ("anonymous_id", str(id))]
-    if not refs:
-        return None
     params = {f"value_{i}": value for i, (_, value) in enumerate(refs)}
     if id is not None:
         params["id"] = str(id)
-    rows = conn.execute(_lookup_query(id is not None, tuple(kind for kind, _ in refs)), params).all()
+    return tuple(kind for kind, _ in refs), params
+
+
+def _preferred(rows: Sequence[Any], via: int, id: int) -> Any:
+    """The row a lookup resolves to, None if none: an exact profile id beats an identity that
+    happens to have the same text (``via`` and ``id`` are the rows' positions of those columns)."""
     if not rows:
         return None
-    # an exact profile id beats an identity that happens to have the same text
-    return min(rows, key=lambda r: (r.via, r.id))
+    return min(rows, key=lambda r: (r[via], r[id]))
 
 
 @functools.lru_cache(maxsize=64)
-def _lookup_query(by_id: bool, kinds: tuple[str, ...]) -> Any:
+def _lookup_query(by_id: bool, kinds: tuple[str, ...], document: bool = False) -> Any:
     """The lookup of :func:`find_profile` for one shape of reference, built once (values bound per call).
 
-    Building a SQLAlchemy statement costs more than running it on an indexed table.
+    Building a SQLAlchemy statement costs more than running it on an indexed table. The
+    ``document`` form (:func:`read_profile_document`) selects only what the profile document
+    shows — not ``stamps``, which only writes need — and the suppressions' change counter.
     """
+    p = profiles_t.c
+    columns: list[Any] = [p.id, p.email, p.traits, p.consents, _SUPPRESSIONS_VERSION] if document else [profiles_t]
     # two indexed lookups glued by UNION ALL: an OR across them would scan ``profiles``
     parts = []
     if by_id:
-        parts.append(select(profiles_t, literal(0).label("via")).where(profiles_t.c.id == bindparam("id")))
+        parts.append(select(literal(0).label("via"), *columns).where(p.id == bindparam("id")))
     identity = identities_t.c
     clauses = [(identity.kind == kind) & (identity.value == bindparam(f"value_{i}")) for i, kind in enumerate(kinds)]
     parts.append(
-        select(profiles_t, literal(1).label("via"))
+        select(literal(1).label("via"), *columns)
         .join(identities_t, identities_t.c.profile_id == profiles_t.c.id)
         .where(or_(*clauses))
     )
     query = parts[0] if len(parts) == 1 else union_all(*parts)
     return query.limit(8)
+
+
+#: the suppressions' change counter (:mod:`tailor.store.suppressions`), NULL when it is not kept
+_SUPPRESSIONS_VERSION = VERSION_QUERY.scalar_subquery().label("version")
+
+
+def read_profile_document(
+    conn: Connection,
+    *,
+    id: str | None = None,
+    email: str | None = None,
+    user_id: str | None = None,
+    anonymous_id: str | None = None,
+    hash_email: Callable[[str], str],
+    event_limit: int | None = 500,
+) -> tuple[dict[str, Any] | None, str | None]:
+    """:func:`profile_document` of what :func:`find_profile` finds (None if unknown), and the
+    suppressions' change counter read with it (None if unknown or not kept).
+
+    A send makes this read for every recipient, so it is two statements on the driver's own
+    cursor (:func:`driver_rows`): the lookup, which also reads the counter the suppression
+    cache checks (:meth:`~tailor.store.suppressions.SuppressionCache.reason`), and the events.
+    SQLAlchemy's per-statement work — the transaction it opens, the compiled-statement cache,
+    the result and its row processing — cost more than the statements themselves.
+    """
+    kinds, params = _references(id, email, user_id, anonymous_id, hash_email)
+    if not kinds:
+        return None, None
+    row = _preferred(driver_rows(conn, _lookup_query(id is not None, kinds, True), params), 0, 1)
+    if row is None:
+        return None, None
+    _, profile_id, address, traits, consents, version = row
+    events_params: dict[str, Any] = {"profile_id": profile_id}
+    if event_limit is not None:
+        events_params["limit"] = event_limit
+    events = driver_rows(conn, _events_query(False, event_limit is not None), events_params)
+    # newest first from the index, oldest first in the document
+    document = {
+        "id": profile_id,
+        "email": address,
+        "traits": dict(_stored_json(traits) or {}),
+        "consents": dict(_stored_json(consents) or {}),
+        "events": [_event_document(*event) for event in reversed(events)],
+    }
+    return document, None if version is None else str(version)
+
+
+def _stored_json(value: Any) -> Any:
+    """A JSON column as the engine's deserializer reads it: SQLite hands over its text, psycopg
+    the value its loader (the same :func:`loads_stored`) decoded."""
+    return loads_stored(value) if isinstance(value, (str, bytes)) else value
+
+
+class DriverStatement(NamedTuple):
+    """A SQLAlchemy statement compiled once for one dialect, to run on the driver's cursor."""
+
+    sql: str
+    #: the values bound at compile time (literals, a fixed LIMIT)
+    defaults: dict[str, Any]
+    #: a positional driver's (SQLite's ``?``) parameter names in order; None for named ones
+    names: tuple[str, ...] | None
+
+    def arguments(self, values: Mapping[str, Any]) -> Any:
+        merged = {**self.defaults, **values}
+        return merged if self.names is None else tuple(merged[name] for name in self.names)
+
+
+#: per dialect (one per engine; dropped with it), the statements compiled for it
+_driver_statements: weakref.WeakKeyDictionary[Any, dict[Any, DriverStatement]] = weakref.WeakKeyDictionary()
+
+
+def _driver_statement(dialect: Any, query: Any) -> DriverStatement:
+    """``query`` (one built once, e.g. by :func:`_lookup_query`) compiled for ``dialect``, once."""
+    compiled_for = _driver_statements.setdefault(dialect, {})
+    statement = compiled_for.get(query)
+    if statement is None:
+        compiled = query.compile(dialect=dialect)
+        names = tuple(compiled.positiontup) if dialect.positional else None
+        statement = compiled_for[query] = DriverStatement(compiled.string, dict(compiled.params), names)
+    return statement
+
+
+def driver_rows(conn: Connection, query: Any, values: Mapping[str, Any]) -> Sequence[Any]:
+    """Every row of ``query`` (one built once) as the driver hands them over, outside SQLAlchemy's
+    execution: compiled once per dialect (:func:`_driver_statement`), ``values`` bound by name.
+
+    Only for reads (no transaction is begun: on SQLite the statement runs on its own, on
+    PostgreSQL in the driver's implicit transaction, rolled back when the connection goes back
+    to the pool). A driver error is raised as SQLAlchemy raises it (``OperationalError`` for a
+    lost database, which the service answers with 503), and a lost connection is dropped.
+    """
+    statement = _driver_statement(conn.dialect, query)
+    fairy = conn.connection
+    arguments = statement.arguments(values)
+    cursor = fairy.cursor()
+    try:
+        cursor.execute(statement.sql, arguments)
+        return cursor.fetchall()
+    except conn.dialect.loaded_dbapi.Error as error:
+        lost = conn.dialect.is_disconnect(error, fairy.dbapi_connection, cursor)
+        if lost:
+            conn.invalidate()
+        raise DBAPIError.instance(
+            statement.sql,
+            arguments,
+            error,
+            conn.dialect.loaded_dbapi.Error,
+            connection_invalidated=lost,
+            dialect=conn.dialect,
+        ) from error
+    finally:
+        cursor.close()
 
 
 def event_dict(row: Any, *, full: bool = False) -> dict[str, Any]:

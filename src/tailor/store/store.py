@@ -17,7 +17,7 @@ from tailor.vocabulary.consent import PERSONALIZATION, granted
 from tailor.vocabulary.emails import email_address
 
 from .catalog import product_dict, products_t, upsert_products
-from .documents import find_profile, find_profiles, profile_document, profile_documents
+from .documents import find_profile, find_profiles, profile_documents, read_profile_document
 from .emails import EmailHasher
 from .engine import make_engine, store_file, truncate_wal, write_transaction
 from .files import read_batches
@@ -214,14 +214,35 @@ class Store:
         event_limit: int | None = 500,
     ) -> dict[str, Any] | None:
         """The profile document (events oldest first: the latest ``event_limit``), or None."""
+        return self.load_send_profile(
+            id=id, email=email, user_id=user_id, anonymous_id=anonymous_id, event_limit=event_limit
+        )[0]
+
+    def load_send_profile(
+        self,
+        *,
+        id: str | None = None,
+        email: str | None = None,
+        user_id: str | None = None,
+        anonymous_id: str | None = None,
+        event_limit: int | None = 500,
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """:meth:`load_profile`, and the suppressions' change counter read in the same statement
+        (None when no profile was found or the counter is not kept): what a send hands to
+        :meth:`~tailor.store.suppressions.SuppressionCache.reason` instead of a query of its own."""
         if id is None and email is None and user_id is None and anonymous_id is None:
-            return None
+            return None, None
         hash_email = self.hash_email
         with self.engine.connect() as conn:
-            row = find_profile(
-                conn, id=id, email=email, user_id=user_id, anonymous_id=anonymous_id, hash_email=hash_email
+            return read_profile_document(
+                conn,
+                id=id,
+                email=email,
+                user_id=user_id,
+                anonymous_id=anonymous_id,
+                hash_email=hash_email,
+                event_limit=event_limit,
             )
-            return None if row is None else profile_document(conn, row, event_limit)
 
     def load_profiles(
         self,
