@@ -30,11 +30,12 @@ re-run applies everything and finds it all present (nothing is stored twice).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from operator import attrgetter
 from pathlib import Path
@@ -66,6 +67,24 @@ _FIELDS = tuple(Record.__dataclass_fields__)
 #: the positions of the times in a staged record (JSON has no time type)
 _TIMES = tuple(_FIELDS.index(name) for name in ("timestamp", "received_at", "created_at"))
 _values = attrgetter(*_FIELDS)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for a phase (staging, applying), back as it was afterwards.
+
+    A chunk holds tens of thousands of live records (dicts, datetimes) and allocates
+    as many again: the collector would walk all of them over and over (a fifth of the
+    CPU of an ingest) to find no cycles. Records form none: reference counting frees
+    each chunk when it is done, so memory stays flat without the collector.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def file_digest(path: Path) -> str:
@@ -117,13 +136,14 @@ def _stage(store: Store, path: Path, digest: str, progress: bool) -> bool:
         )
     seq = 0
     try:
-        for kind, rows in read_batches(path, now, progress=progress):
-            if kind == "products":
-                _forget(store, digest)
-                return False
-            with write_transaction(store.engine) as conn:
-                _write_staged(conn, digest, seq, [encode_record(r) for r in rows])
-            seq += len(rows)
+        with _collector_paused():
+            for kind, rows in read_batches(path, now, progress=progress):
+                if kind == "products":
+                    _forget(store, digest)
+                    return False
+                with write_transaction(store.engine) as conn:
+                    _write_staged(conn, digest, seq, [encode_record(r) for r in rows])
+                seq += len(rows)
     except (ProblemError, OSError):
         _forget(store, digest)
         raise
@@ -154,7 +174,7 @@ def _apply(store: Store, digest: str, applied: int, total: int, name: str, progr
     """Apply the staged records from ``applied`` on, one committed transaction per chunk."""
     result = IngestResult()
     bar: Any = click.progressbar(length=total, label=f"storing {name}", file=sys.stderr) if progress else nullcontext()
-    with bar as tick:
+    with bar as tick, _collector_paused():
         if tick is not None:
             tick.update(applied)
         for start, records in _staged_chunks(store, digest, applied, total, chunk):

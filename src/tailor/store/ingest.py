@@ -172,7 +172,8 @@ def apply_records(
     new_identity_rows = []
     for root, group in groups.items():
         if root in owner:
-            for kind, value in sorted(group.keys - set(identities)):
+            # a lookup per key (``group.keys - set(identities)`` copied every identity per person)
+            for kind, value in sorted(key for key in group.keys if key not in identities):
                 new_identity_rows.append(
                     {"kind": kind, "value": value, "profile_id": owner[root].id, "created_at": now}
                 )
