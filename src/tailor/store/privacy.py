@@ -49,8 +49,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .models import Base, Event, Identity, Profile, Suppression, TriggerState
+from .staging import insert_rows
 from .times import iso, stamp
-from .upsert import insert_ignore
 
 #: the version of the export document's shape (bump on incompatible changes)
 EXPORT_SCHEMA_VERSION = 1
@@ -144,8 +144,7 @@ def consent_rows(profile_id: str, record: Any, now: datetime) -> list[dict[str, 
 
 def record_consent_history(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Append consent statements; a statement already recorded (same message, purpose) is skipped."""
-    for start in range(0, len(rows), CHUNK):
-        insert_ignore(conn, consents_t, rows[start : start + CHUNK], ["message_id", "purpose"])
+    insert_rows(conn, consents_t, rows, conflict=["message_id", "purpose"])
 
 
 def count(conn: Connection, name: str, n: int, now: datetime) -> None:
