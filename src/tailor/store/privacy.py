@@ -205,14 +205,16 @@ def note_returning(
     """Mark erased identifiers that an ingestion links again; the number of log rows marked."""
     if not identity_rows:
         return 0
+    from .ingest import ID_CHUNK, _member_of  # (ingest imports this module)
+
     by_hash = {subject_hash(hash_email, r["kind"], r["value"]): r["profile_id"] for r in identity_rows}
     marked = 0
     hashes = sorted(by_hash)
-    for start in range(0, len(hashes), CHUNK):
-        chunk = hashes[start : start + CHUNK]
+    for start in range(0, len(hashes), ID_CHUNK):
+        chunk = hashes[start : start + ID_CHUNK]
         found = conn.execute(
             select(erasure_t.c.id, erasure_t.c.subject_hash).where(
-                erasure_t.c.subject_hash.in_(chunk), erasure_t.c.returned_at.is_(None)
+                _member_of(conn, erasure_t.c.subject_hash, chunk), erasure_t.c.returned_at.is_(None)
             )
         ).all()
         for row in found:

@@ -162,12 +162,12 @@ def insert_rows(
     if not rows:
         return
     columns = list(rows[0])
-    skip = f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING" if conflict else ""
-    names = ", ".join(columns)
+    quote = conn.dialect.identifier_preparer.quote
+    name, names = quote(table.name), ", ".join(quote(c) for c in columns)
+    skip = f" ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO NOTHING" if conflict else ""
     if conn.dialect.name == "postgresql":
-        arrays = _pg_arrays(conn, table, columns)
         conn.exec_driver_sql(
-            f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays}){skip}",
+            f"INSERT INTO {name} ({names}) SELECT * FROM unnest({_pg_arrays(conn, table, columns)}){skip}",
             tuple(_column_values(conn, table, columns, rows)),
         )
         return
@@ -175,7 +175,7 @@ def insert_rows(
     driver = conn.connection.driver_connection
     assert driver is not None
     driver.executemany(
-        f"INSERT INTO {table.name} ({names}) VALUES ({placeholders}){skip}", _driver_tuples(conn, table, columns, rows)
+        f"INSERT INTO {name} ({names}) VALUES ({placeholders}){skip}", _driver_tuples(conn, table, columns, rows)
     )
 
 
@@ -187,20 +187,21 @@ def update_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
         return
     columns = list(rows[0])
     changed = [c for c in columns if c != key]
+    quote = conn.dialect.identifier_preparer.quote
+    name = quote(table.name)
     if conn.dialect.name == "postgresql":
-        assignments = ", ".join(f"{c} = v.{c}" for c in changed)
+        assignments = ", ".join(f"{quote(c)} = v.{quote(c)}" for c in changed)
         conn.exec_driver_sql(
-            f"UPDATE {table.name} SET {assignments} FROM unnest({_pg_arrays(conn, table, columns)}) "
-            f"AS v({', '.join(columns)}) WHERE {table.name}.{key} = v.{key}",
+            f"UPDATE {name} SET {assignments} FROM unnest({_pg_arrays(conn, table, columns)}) "
+            f"AS v({', '.join(quote(c) for c in columns)}) WHERE {name}.{quote(key)} = v.{quote(key)}",
             tuple(_column_values(conn, table, columns, rows)),
         )
         return
     driver = conn.connection.driver_connection
     assert driver is not None
-    ordered = [*changed, key]
     driver.executemany(
-        f"UPDATE {table.name} SET {', '.join(f'{c} = ?' for c in changed)} WHERE {key} = ?",
-        _driver_tuples(conn, table, ordered, rows),
+        f"UPDATE {name} SET {', '.join(f'{quote(c)} = ?' for c in changed)} WHERE {quote(key)} = ?",
+        _driver_tuples(conn, table, [*changed, key], rows),
     )
 
 
