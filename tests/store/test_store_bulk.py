@@ -155,6 +155,70 @@ def test_integers_beyond_64_bits_are_stored_exactly_by_both_paths(
         assert stored["order_number"] == 2**70 and stored["lines"][0]["sku"] == -(2**65)
 
 
+def test_profiles_written_through_the_driver_read_back_exactly(keyed: Store, tmp_path: Path) -> None:
+    """New profiles, their later changes, identities and consent statements are written as driver
+    rows (``staging.insert_rows``/``update_rows``), JSON encoded by ``dumps_stored``: integers
+    beyond 64 bits, quotes, backslashes and non-ASCII text must come back as they went in."""
+    odd = 'say "hi" \\ back, {"not": "json"} – Ünïcode ✓'
+    first = identify("id-1", user="u-1", ts="2026-11-20T09:00:00Z", email="ann@example.com", loyalty=2**70, note=odd)
+    first["traits"]["consent_tracking"] = True
+    later = identify("id-2", user="u-1", ts="2026-11-21T09:00:00Z", points=-(2**65), nested={"deep": [2**64, odd]})
+    later["traits"]["consent_email_marketing"] = False
+    # one record per chunk: the second identify updates the profile the first chunk inserted
+    keyed.ingest_bulk(write(tmp_path / "events.jsonl", [first, track("t-1", user="u-1"), later]), chunk_size=1)
+    with keyed.engine.connect() as conn:
+        (traits, consents, stamps) = conn.execute(text("SELECT traits, consents, stamps FROM profiles")).one()
+        identities = sorted(conn.execute(text("SELECT kind, profile_id FROM identities")).all())
+        statements = sorted(conn.execute(text("SELECT purpose, granted, message_id FROM consent_events")).all())
+    traits, consents, stamps = (v if isinstance(v, dict) else json.loads(v) for v in (traits, consents, stamps))
+    assert traits == {"loyalty": 2**70, "note": odd, "points": -(2**65), "nested": {"deep": [2**64, odd]}}
+    assert consents == {"tracking": True, "email_marketing": False}
+    assert stamps["traits"]["points"][1] == "id-2"
+    assert identities == [("email", "u-1"), ("user_id", "u-1")]
+    assert statements == [("email_marketing", False, "id-2"), ("tracking", True, "id-1")]
+
+
+def test_insert_rows_skips_stored_conflicts_and_keeps_the_first(keyed: Store) -> None:
+    """``ON CONFLICT DO NOTHING`` through the driver: a stored key and a key twice in one call."""
+    from tailor.store import staging
+    from tailor.store.models import Identity, Profile
+    from tailor.store.times import utcnow
+
+    now = utcnow()
+    profile = {"id": "u-1", "email": None, "traits": {}, "consents": {}, "stamps": {}}
+    profile |= {"locale": None, "timezone": None, "created_at": now, "updated_at": now}
+
+    def identity(value: str, pid: str) -> dict[str, Any]:
+        return {"kind": "user_id", "value": value, "profile_id": pid, "created_at": now}
+
+    with keyed.engine.begin() as conn:
+        staging.insert_rows(conn, Profile.__table__, [profile, {**profile, "id": "u-2"}])
+        staging.insert_rows(conn, Identity.__table__, [identity("a", "u-1")], conflict=["kind", "value"])
+        rows = [identity("a", "u-2"), identity("b", "u-1"), identity("b", "u-2")]
+        staging.insert_rows(conn, Identity.__table__, rows, conflict=["kind", "value"])
+    with keyed.engine.connect() as conn:
+        stored = sorted(conn.execute(text("SELECT value, profile_id FROM identities")).all())
+    assert stored == [("a", "u-1"), ("b", "u-1")]
+
+
+def test_the_bulk_page_cache_is_given_back_to_pooled_connections(keyed: Store, tmp_path: Path) -> None:
+    """SQLite: a chunk is applied with a large page cache; the pooled connection gets its own size back."""
+    if keyed.engine.dialect.name != "sqlite":
+        pytest.skip("a SQLite connection setting")
+    with keyed.engine.connect() as conn:
+        default = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    keyed.ingest_bulk(write(tmp_path / "events.jsonl", messages()), chunk_size=4)
+    pool = keyed.engine.pool
+    checked_out = [pool.connect() for _ in range(pool.checkedin() or 1)]  # every pooled connection
+    try:
+        assert [c.driver_connection.execute("PRAGMA cache_size").fetchone()[0] for c in checked_out] == [default] * len(
+            checked_out
+        )
+    finally:
+        for c in checked_out:
+            c.close()
+
+
 def test_bulk_again_changes_nothing(keyed: Store, tmp_path: Path) -> None:
     path = write(tmp_path / "events.jsonl", messages())
     keyed.ingest_bulk(path)

@@ -34,7 +34,6 @@ from . import privacy, staging
 from .messages import Record
 from .models import Event, Identity, Profile, Suppression, TriggerState
 from .resolve import ANON_PREFIX, Component, Key, ProfileState, components, record_keys
-from .upsert import insert_ignore
 
 CHUNK = 500
 #: message ids, identifiers and profile ids looked up per query (one parameter: see :func:`_member_of`)
@@ -167,17 +166,18 @@ def apply_records(
 
     # rows are written parents first: new profiles, then moves, identities, events
     if new_profiles:
-        conn.execute(insert(profiles_t), [s.as_row(now) for s in new_profiles])
+        staging.insert_rows(conn, profiles_t, [s.as_row(now) for s in new_profiles])
     _move_rows(conn, {pid: target for target, absorbed in merges for pid in absorbed})
     new_identity_rows = []
     for root, group in groups.items():
         if root in owner:
-            for kind, value in sorted(group.keys - set(identities)):
+            # a lookup per key (``group.keys - set(identities)`` copied every identity per person)
+            for kind, value in sorted(key for key in group.keys if key not in identities):
                 new_identity_rows.append(
                     {"kind": kind, "value": value, "profile_id": owner[root].id, "created_at": now}
                 )
     if new_identity_rows:
-        insert_ignore(conn, identities_t, new_identity_rows, ["kind", "value"])
+        staging.insert_rows(conn, identities_t, new_identity_rows, conflict=["kind", "value"])
         privacy.note_returning(conn, new_identity_rows, hash_email, now)
     # privacy: consent statements are kept as history; without tracking consent (as it
     # stands after this batch) behavioural events are counted and dropped, never stored
@@ -251,12 +251,7 @@ def _update_changed_profiles(conn: Connection, states: Iterable[ProfileState], n
     dirty = {s.id: s for s in states if s.dirty and not s.new}
     if not dirty:
         return
-    rows = []
-    for state in dirty.values():
-        row = state.as_row(now)
-        row["_id"] = row.pop("id")
-        rows.append(row)
-    conn.execute(update(profiles_t).where(profiles_t.c.id == bindparam("_id")), rows)
+    staging.update_rows(conn, profiles_t, [state.as_row(now) for state in dirty.values()], key="id")
 
 
 def _drop_foreign_claims(

@@ -49,8 +49,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .models import Base, Event, Identity, Profile, Suppression, TriggerState
+from .staging import insert_rows
 from .times import iso, stamp
-from .upsert import insert_ignore
 
 #: the version of the export document's shape (bump on incompatible changes)
 EXPORT_SCHEMA_VERSION = 1
@@ -144,8 +144,7 @@ def consent_rows(profile_id: str, record: Any, now: datetime) -> list[dict[str, 
 
 def record_consent_history(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Append consent statements; a statement already recorded (same message, purpose) is skipped."""
-    for start in range(0, len(rows), CHUNK):
-        insert_ignore(conn, consents_t, rows[start : start + CHUNK], ["message_id", "purpose"])
+    insert_rows(conn, consents_t, rows, conflict=["message_id", "purpose"])
 
 
 def count(conn: Connection, name: str, n: int, now: datetime) -> None:
@@ -206,14 +205,16 @@ def note_returning(
     """Mark erased identifiers that an ingestion links again; the number of log rows marked."""
     if not identity_rows:
         return 0
+    from .ingest import ID_CHUNK, _member_of  # (ingest imports this module)
+
     by_hash = {subject_hash(hash_email, r["kind"], r["value"]): r["profile_id"] for r in identity_rows}
     marked = 0
     hashes = sorted(by_hash)
-    for start in range(0, len(hashes), CHUNK):
-        chunk = hashes[start : start + CHUNK]
+    for start in range(0, len(hashes), ID_CHUNK):
+        chunk = hashes[start : start + ID_CHUNK]
         found = conn.execute(
             select(erasure_t.c.id, erasure_t.c.subject_hash).where(
-                erasure_t.c.subject_hash.in_(chunk), erasure_t.c.returned_at.is_(None)
+                _member_of(conn, erasure_t.c.subject_hash, chunk), erasure_t.c.returned_at.is_(None)
             )
         ).all()
         for row in found:
