@@ -115,6 +115,53 @@ def test_a_permanent_refusal_is_recorded_and_never_retried(store, smtp):
     assert smtp.mailbox.dots == 2
 
 
+def test_an_address_no_relay_can_take_fails_its_own_record_only(store, smtp):
+    # Before: a non-ASCII local part made smtplib raise UnicodeEncodeError between MAIL
+    # and RCPT: the run stopped with a traceback, and the connection was left
+    # mid-transaction, so the next recipient got "503 nested MAIL command" — recorded
+    # as a permanent failure. A CR/LF in the address made it go to another recipient.
+    sender = sender_for(store, smtp)
+    bad = {
+        "idn-local": "Zoë <zoë@example.com>",
+        "crlf": "Ann\r\nBcc: x@evil.example <ann@example.com>",
+        "tab": "ann@example.com\tx",
+        "nul": "ann@example.com\x00",
+    }
+    records = [record(n, send_id=f"bad:{name}", to=to) for n, (name, to) in enumerate(bad.items())]
+    records += [record(8), record(9, to="Zoë <zoe@exämple.com>")]
+    report = sender.deliver(records)
+    sender.transport.close()
+    assert [o.status for o in report.outcomes] == ["failed"] * 4 + ["sent", "sent"]
+    assert smtp.mailbox.envelopes == [
+        ("news@shop.example", ["zoe8@example.com"]),
+        ("news@shop.example", ["zoe@xn--exmple-cua.com"]),  # an international domain goes in its IDNA form
+    ]
+    # the journal keeps addresses as hashes only: no error quotes one
+    errors = [r["last_error"] for r in journal.rows(store) if r["send_id"].startswith("bad:")]
+    assert len(errors) == 4 and not any("example" in e or "evil" in e for e in errors), errors
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"headers": {"X-Campaign\r\nBcc": "x@evil.example"}},
+        {"headers": {"Bcc: x@evil.example\r\nX-Campaign": "48"}},
+        {"headers": {"X-Campaign": "48\x00"}},
+        {"subject": "Hello\x00 Ann"},
+        {"subject": "\x1b[2J Ann"},
+    ],
+)
+def test_a_header_that_would_inject_or_carry_a_control_character_fails_the_record(store, smtp, fields):
+    # Before: a CR/LF or colon in a header's name added headers of the record's choosing,
+    # and a NUL or ESC in a subject went onto the wire raw.
+    sender = sender_for(store, smtp)
+    report = sender.deliver([record(1, **fields), record(2)])
+    assert [o.status for o in report.outcomes] == ["failed", "sent"]
+    [msg] = smtp.mailbox.messages
+    assert msg["Bcc"] is None and msg["X-Campaign"] is None
+    assert smtp.mailbox.envelopes == [("news@shop.example", ["zoe2@example.com"])]
+
+
 def test_a_rerun_sends_nothing_twice(store, smtp):
     emails = [record(n) for n in range(3)]
     assert sender_for(store, smtp).deliver(emails).counts() == {"sent": 3}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -76,16 +77,16 @@ def sender_domain(sender: str | None) -> str:
 def build_message(email: RenderedEmail, sender: str, *, now: datetime | None = None) -> EmailMessage:
     """The MIME message for ``email`` from ``sender``: text + HTML alternatives, encoded headers."""
     msg = EmailMessage(policy=policy.SMTP)
-    msg["From"] = _address(sender)
-    msg["To"] = _address(email.to)
-    msg["Subject"] = email.subject
+    msg["From"] = _address(sender, "sender")
+    msg["To"] = _address(email.to, "recipient")
+    msg["Subject"] = _header_value("Subject", email.subject)
     msg["Date"] = format_datetime(now or datetime.now(UTC))
     msg["Message-ID"] = message_id(email.send_id, sender_domain(sender))
     msg["MIME-Version"] = "1.0"
     for name, value in email.headers.items():
         if name.lower() in _OWN_HEADERS:
             continue  # the message's identity comes from the record, never from a stray header
-        msg[name] = value
+        msg[_header_name(name)] = _header_value(name, value)
     msg.set_content(email.text or " ", subtype="plain", charset="utf-8")
     msg.add_alternative(email.html, subtype="html", charset="utf-8")
     return msg
@@ -94,13 +95,53 @@ def build_message(email: RenderedEmail, sender: str, *, now: datetime | None = N
 _OWN_HEADERS = {"from", "to", "subject", "date", "message-id", "mime-version", "content-type"}
 
 
-def _address(value: str) -> Address | str:
-    """``Ann Müller <ann@example.com>`` as an Address (its display name gets RFC 2047 encoding)."""
+#: C0 and C1 controls, DEL and the Unicode line separators. In an address each one changes
+#: who gets the email ("Ann\r\nBcc: x@evil.example <ann@…>" parsed as x@evil.example,
+#: "ann@example.com\tx" as ann@example.comx); in a header value the standard library refuses
+#: CR and LF itself, but a NUL or an ESC went onto the wire raw.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_BUT_TAB = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+#: RFC 5322 field names: printable ASCII but the colon
+_FIELD_NAME = re.compile(r"[!-9;-~]+")
+
+
+def _address(value: str, role: str) -> Address:
+    """``Ann Müller <ann@example.com>`` as an Address (its display name gets RFC 2047 encoding).
+
+    ``ValueError`` (the record fails, the run goes on) for what no relay can be given
+    safely: a control character, no address, or a non-ASCII local part (it needs SMTPUTF8,
+    which tailor does not use; smtplib once raised on it between MAIL and RCPT, which
+    stopped the run and left the connection mid-transaction for the next recipient). An
+    internationalized domain is sent in its IDNA form. The message never quotes the
+    address: it is kept in the delivery journal, which holds addresses only as hashes.
+    """
+    if _CONTROL.search(value):
+        raise ValueError(f"the {role} address holds a control character")
     name, address = parseaddr(value)
     if not address or "@" not in address:
-        raise ValueError(f"not an email address: {value!r}")
+        raise ValueError(f"the {role} is not an email address")
     user, _, domain = address.rpartition("@")
+    if not user.isascii():
+        raise ValueError(f"the {role} address has a non-ASCII local part (SMTPUTF8), which tailor does not send")
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise ValueError(f"the {role} address has a domain that is not a valid IDNA name") from None
     return Address(display_name=name, username=user, domain=domain)
+
+
+def _header_name(name: str) -> str:
+    """``name`` when it is an RFC 5322 field name (a CR, LF or colon in it would add headers)."""
+    if not _FIELD_NAME.fullmatch(name):
+        raise ValueError(f"not a header name: {name[:40]!r}")
+    return name
+
+
+def _header_value(name: str, value: str) -> str:
+    if _CONTROL_BUT_TAB.search(value):
+        raise ValueError(f"the {name} header holds a control character")
+    return value
 
 
 def read_rendered(path: str | Path) -> Iterator[RenderedEmail]:

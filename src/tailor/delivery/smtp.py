@@ -210,6 +210,11 @@ class SmtpTransport:
         """
         sender = parseaddr(str(message["From"]))[1]
         recipient = parseaddr(str(message["To"]))[1]
+        for address in (sender, recipient):
+            # checked before the transaction starts: smtplib raises on a non-ASCII command
+            # after MAIL was sent, which left the connection mid-transaction (503 for the next)
+            if not address.isascii() or not address.isprintable() or " " in address:
+                raise Permanent(0, "an envelope address must be printable ASCII (SMTPUTF8 is not used)")
         data = message.as_bytes(policy=policy.SMTP)
         conn = self._connection()
         committed = False
