@@ -178,6 +178,9 @@ def test_the_frequency_cap_aborts_a_second_esp_send_and_says_why_in_the_trace(sh
         ("frequency_cap:\n  max: 1\n  per: 16 hours\n", ":3:8", "per"),
         ("frequency_cap:\n  max: 0\n  per: 16h\n", ":2:8", "max"),
         ("frequency_cap:\n  max: 1\n  per: 16h\n  window: 2d\n", ":4:", "window"),
+        # these two once failed elsewhere: a traceback from `tailor check`, an OverflowError in every send
+        ("frequency_cap:\n  max: 1\n  per: 99999999999w\n", ":3:8", "longer than 36525 days"),
+        ("frequency_cap:\n  max: 99999999999999999999999\n  per: 16h\n", ":2:8", "maximum of 1000000"),
     ],
 )
 def test_frequency_cap_mistakes_are_reported_at_path_line_col(tmp_path, yaml_text, where, message):
