@@ -278,3 +278,29 @@ def test_a_row_another_live_run_holds_is_left_to_it(store, smtp):
     assert claim.action == "send"
     assert sender_for(store, smtp).send(email).status == "busy"
     assert smtp.mailbox.messages == []
+
+
+GOOD_LINE = '{"send_id": "w48:u-1", "to": "ann@example.com", "subject": "Hi", "text": "Hi", "html": "<p>Hi</p>"}\n'
+
+
+@pytest.mark.parametrize(
+    ("line", "col", "message"),
+    [
+        # each of these once stopped `tailor deliver` with a traceback, or was sent as it came
+        (b'{"send_id": "w48:u-2", "to": "bob@example.com", "headers": "X-A: 1"}', 49, "headers must be an object"),
+        (b'{"send_id": {"campaign": 48}, "to": "bob@example.com"}', 2, "send_id must be a string, got dict"),
+        (b'{"send_id": "w48:u-2", "to": "bob@example.com", "subject": NaN}', 1, "NaN is not a JSON number"),
+        (b'{"send_id": "w48:u-2", "to": "bob@example.com", "html": "\\ud800"}', 58, "lone UTF-16 surrogate"),
+        (b'{"send_id": "w48:u-2", "to": "bob@example.com", "text": "caf\xe9"}', 61, "not UTF-8 text"),
+        (b'{"send_id": "w48:u-2", "to": "bob@example.com", "marketing": "no"}', 49, "marketing must be true or false"),
+    ],
+)
+def test_a_shard_line_of_the_wrong_shape_is_reported_at_path_line_col(tmp_path, database_url, smtp, line, col, message):
+    from cli_runner import tailor_command
+
+    shard = tmp_path / "shard.jsonl"
+    shard.write_bytes(GOOD_LINE.encode() + line + b"\n")
+    done = tailor_command("deliver", str(shard), "--smtp", smtp.url, "--database-url", database_url, cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"{shard}:2:{col}: " in done.stderr and message in done.stderr, done.stderr
+    assert [str(m["To"]) for m in smtp.mailbox.messages] == ["ann@example.com"]  # the line before it went out

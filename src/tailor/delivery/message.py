@@ -10,7 +10,6 @@ first (clients show the last part they can), CRLF line ends.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -148,28 +147,68 @@ def read_rendered(path: str | Path) -> Iterator[RenderedEmail]:
     """Records from a JSON-lines or Parquet shard of rendered emails, one at a time.
 
     A malformed line is a :class:`~tailor.problems.ProblemError` at ``path:line:col``,
-    raised before that line would be sent (earlier lines have been yielded already).
+    raised before that line would be sent (earlier lines have been yielded already). Lines
+    are read by the strict parser every file goes through (NaN, lone surrogates and
+    invalid UTF-8 are refused), and each field must have its type: a ``headers`` string
+    once stopped the run with a traceback, and a ``send_id`` object was sent under
+    ``"{'x': 1}"``.
     """
     from tailor.problems import Problem, ProblemError
+    from tailor.strict_json import InvalidJSON, loads
 
     path = Path(path)
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
+        number = 0
         for batch in pq.ParquetFile(path).iter_batches(batch_size=500):
             for row in batch.to_pylist():
+                number += 1
+                wrong = _wrong_field(row)
+                if wrong:
+                    raise ProblemError([Problem(str(path), number, 0, f"row {number}: {wrong[1]}")])
                 yield RenderedEmail.from_mapping(row)
         return
-    with open(path, encoding="utf-8") as fh:
+    with open(path, "rb") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ProblemError([Problem(str(path), lineno, exc.colno, f"malformed JSON: {exc.msg}")]) from None
-            if not isinstance(row, dict) or not row.get("send_id") or not (row.get("to") or row.get("recipient")):
+                text = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ProblemError([Problem(str(path), lineno, exc.start + 1, "not UTF-8 text")]) from None
+            try:
+                row = loads(text)
+            except InvalidJSON as exc:
                 raise ProblemError(
-                    [Problem(str(path), lineno, 1, "each line needs an object with send_id and to (the address)")]
-                )
+                    [Problem(str(path), lineno, exc.col or 1, f"malformed JSON: {exc.message}")]
+                ) from None
+            wrong = _wrong_field(row)
+            if wrong:
+                field, message = wrong
+                col = text.find(f'"{field}"') + 1 if field else 1
+                raise ProblemError([Problem(str(path), lineno, col or 1, message)])
             yield RenderedEmail.from_mapping(row)
+
+
+_TEXT_FIELDS = ("subject", "preheader", "html", "text", "profile_id", "template")
+
+
+def _wrong_field(row: Any) -> tuple[str, str] | None:
+    """``(field, what is wrong)`` for a record that is not one, else None."""
+    if not isinstance(row, dict) or not row.get("send_id") or not (row.get("to") or row.get("recipient")):
+        return "", "each line needs an object with send_id and to (the address)"
+    for name in ("send_id", "to", "recipient"):
+        if row.get(name) is not None and not isinstance(row[name], str):
+            return name, f"{name} must be a string, got {type(row[name]).__name__}"
+    for name in _TEXT_FIELDS:
+        if row.get(name) is not None and not isinstance(row[name], str):
+            return name, f"{name} must be a string or null, got {type(row[name]).__name__}"
+    if row.get("marketing") is not None and not isinstance(row["marketing"], bool):
+        return "marketing", f"marketing must be true or false, got {type(row['marketing']).__name__}"
+    headers = row.get("headers")
+    if headers is not None and not (
+        isinstance(headers, dict) and all(isinstance(value, str) for value in headers.values())
+    ):
+        return "headers", "headers must be an object of strings (header name: value)"
+    return None
