@@ -280,6 +280,18 @@ def test_a_row_another_live_run_holds_is_left_to_it(store, smtp):
     assert smtp.mailbox.messages == []
 
 
+def test_a_record_header_never_doubles_the_senders_list_unsubscribe(store, smtp):
+    # Before: header names ignore case, the record's dict did not: "list-unsubscribe"
+    # from a shard went out beside the sender's own List-Unsubscribe, first.
+    sender = sender_for(store, smtp)
+    headers = {"list-unsubscribe": "<https://elsewhere.example/u>", "X-Campaign": "47", "x-campaign": "48"}
+    assert sender.deliver([record(1, headers=headers)]).counts() == {"sent": 1}
+    [msg] = smtp.mailbox.messages
+    [link] = msg.get_all("List-Unsubscribe")
+    assert link.startswith(f"<{PUBLIC}/v1/unsubscribe/")
+    assert msg.get_all("X-Campaign") == ["48"]
+
+
 GOOD_LINE = '{"send_id": "w48:u-1", "to": "ann@example.com", "subject": "Hi", "text": "Hi", "html": "<p>Hi</p>"}\n'
 
 

@@ -85,7 +85,10 @@ def build_message(email: RenderedEmail, sender: str, *, now: datetime | None = N
     for name, value in email.headers.items():
         if name.lower() in _OWN_HEADERS:
             continue  # the message's identity comes from the record, never from a stray header
-        msg[_header_name(name)] = _header_value(name, value)
+        # one header per name, the last given: header names ignore case, and a record's own
+        # "list-unsubscribe" once went out beside the sender's List-Unsubscribe
+        del msg[_header_name(name)]
+        msg[name] = _header_value(name, value)
     msg.set_content(email.text or " ", subtype="plain", charset="utf-8")
     msg.add_alternative(email.html, subtype="html", charset="utf-8")
     return msg
