@@ -162,6 +162,17 @@ def test_a_header_that_would_inject_or_carry_a_control_character_fails_the_recor
     assert smtp.mailbox.envelopes == [("news@shop.example", ["zoe2@example.com"])]
 
 
+def test_a_relays_answer_is_kept_without_the_address_it_quotes(store, smtp):
+    # Before: the answer went as it came into the journal (which holds addresses only as
+    # hashes) and into every outcome line.
+    smtp.mailbox.replies = ["550 5.1.1 <zoe1@example.com>: Recipient address rejected: User unknown"]
+    [outcome] = sender_for(store, smtp).deliver([record(1)]).outcomes
+    assert outcome.status == "failed" and "z***@example.com" in (outcome.error or "")
+    [row] = journal.rows(store)
+    assert "zoe1@" not in row["last_error"] and "zoe1@" not in (outcome.error or "")
+    assert row["last_error"].startswith("550")
+
+
 def test_a_rerun_sends_nothing_twice(store, smtp):
     emails = [record(n) for n in range(3)]
     assert sender_for(store, smtp).deliver(emails).counts() == {"sent": 3}

@@ -264,5 +264,10 @@ class SmtpTransport:
 
 
 def _text(reply: bytes | str) -> str:
+    """A relay's answer as one line, its email addresses masked: relays quote the recipient
+    ("550 5.1.1 <ann@example.com>: Recipient address rejected"), and the answer is kept in
+    the delivery journal — which holds addresses as hashes only — and printed per email."""
+    from tailor.preview.masking import mask_emails
+
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-    return " ".join(text.split())[:300]
+    return mask_emails(" ".join(text.split()))[:300]
