@@ -173,6 +173,17 @@ def test_a_relays_answer_is_kept_without_the_address_it_quotes(store, smtp):
     assert row["last_error"].startswith("550")
 
 
+def test_a_record_longer_than_the_journal_holds_fails_alone(store, smtp):
+    # Before: PostgreSQL refused the journal row (varchar 255) with a DataError that
+    # stopped the whole run; SQLite kept it.
+    sender = sender_for(store, smtp)
+    long_ones = [record(1, send_id="s" * 256), record(3, profile_id="p" * 256), record(4, template="t" * 256)]
+    report = sender.deliver([*long_ones, record(2)])
+    assert [o.status for o in report.outcomes] == ["failed", "failed", "failed", "sent"]
+    assert "longer than 255 characters" in (report.outcomes[0].error or "")
+    assert [r["send_id"] for r in journal.rows(store)] == ["campaign-1:u-2"]
+
+
 def test_a_rerun_sends_nothing_twice(store, smtp):
     emails = [record(n) for n in range(3)]
     assert sender_for(store, smtp).deliver(emails).counts() == {"sent": 3}
@@ -316,6 +327,7 @@ GOOD_LINE = '{"send_id": "w48:u-1", "to": "ann@example.com", "subject": "Hi", "t
         (b'{"send_id": "w48:u-2", "to": "bob@example.com", "html": "\\ud800"}', 58, "lone UTF-16 surrogate"),
         (b'{"send_id": "w48:u-2", "to": "bob@example.com", "text": "caf\xe9"}', 61, "not UTF-8 text"),
         (b'{"send_id": "w48:u-2", "to": "bob@example.com", "marketing": "no"}', 49, "marketing must be true or false"),
+        (b'{"send_id": "' + b"s" * 300 + b'", "to": "bob@example.com"}', 2, "send_id is longer than 255 characters"),
     ],
 )
 def test_a_shard_line_of_the_wrong_shape_is_reported_at_path_line_col(tmp_path, database_url, smtp, line, col, message):

@@ -207,6 +207,9 @@ def _wrong_field(row: Any) -> tuple[str, str] | None:
     for name in _TEXT_FIELDS:
         if row.get(name) is not None and not isinstance(row[name], str):
             return name, f"{name} must be a string or null, got {type(row[name]).__name__}"
+    too_long = record_too_long(row)
+    if too_long:
+        return too_long
     if row.get("marketing") is not None and not isinstance(row["marketing"], bool):
         return "marketing", f"marketing must be true or false, got {type(row['marketing']).__name__}"
     headers = row.get("headers")
@@ -214,4 +217,23 @@ def _wrong_field(row: Any) -> tuple[str, str] | None:
         isinstance(headers, dict) and all(isinstance(value, str) for value in headers.values())
     ):
         return "headers", "headers must be an object of strings (header name: value)"
+    return None
+
+
+#: the fields the delivery journal keeps, each in a column of MAX_ID_LENGTH characters
+_JOURNALED = ("send_id", "profile_id", "template")
+
+
+def record_too_long(record: Any) -> tuple[str, str] | None:
+    """``(field, what is wrong)`` when a journaled field is longer than its column, else None.
+
+    PostgreSQL refuses such a value (SQLite keeps it): a 300-character send id stopped
+    ``tailor deliver`` with a DataError traceback.
+    """
+    from tailor.profile import MAX_ID_LENGTH
+
+    for name in _JOURNALED:
+        value = record.get(name) if isinstance(record, dict) else getattr(record, name, None)
+        if isinstance(value, str) and len(value) > MAX_ID_LENGTH:
+            return name, f"{name} is longer than {MAX_ID_LENGTH} characters"
     return None
