@@ -115,6 +115,75 @@ def test_a_permanent_refusal_is_recorded_and_never_retried(store, smtp):
     assert smtp.mailbox.dots == 2
 
 
+def test_an_address_no_relay_can_take_fails_its_own_record_only(store, smtp):
+    # Before: a non-ASCII local part made smtplib raise UnicodeEncodeError between MAIL
+    # and RCPT: the run stopped with a traceback, and the connection was left
+    # mid-transaction, so the next recipient got "503 nested MAIL command" — recorded
+    # as a permanent failure. A CR/LF in the address made it go to another recipient.
+    sender = sender_for(store, smtp)
+    bad = {
+        "idn-local": "Zoë <zoë@example.com>",
+        "crlf": "Ann\r\nBcc: x@evil.example <ann@example.com>",
+        "tab": "ann@example.com\tx",
+        "nul": "ann@example.com\x00",
+    }
+    records = [record(n, send_id=f"bad:{name}", to=to) for n, (name, to) in enumerate(bad.items())]
+    records += [record(8), record(9, to="Zoë <zoe@exämple.com>")]
+    report = sender.deliver(records)
+    sender.transport.close()
+    assert [o.status for o in report.outcomes] == ["failed"] * 4 + ["sent", "sent"]
+    assert smtp.mailbox.envelopes == [
+        ("news@shop.example", ["zoe8@example.com"]),
+        ("news@shop.example", ["zoe@xn--exmple-cua.com"]),  # an international domain goes in its IDNA form
+    ]
+    # the journal keeps addresses as hashes only: no error quotes one
+    errors = [r["last_error"] for r in journal.rows(store) if r["send_id"].startswith("bad:")]
+    assert len(errors) == 4 and not any("example" in e or "evil" in e for e in errors), errors
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"headers": {"X-Campaign\r\nBcc": "x@evil.example"}},
+        {"headers": {"Bcc: x@evil.example\r\nX-Campaign": "48"}},
+        {"headers": {"X-Campaign": "48\x00"}},
+        {"subject": "Hello\x00 Ann"},
+        {"subject": "\x1b[2J Ann"},
+    ],
+)
+def test_a_header_that_would_inject_or_carry_a_control_character_fails_the_record(store, smtp, fields):
+    # Before: a CR/LF or colon in a header's name added headers of the record's choosing,
+    # and a NUL or ESC in a subject went onto the wire raw.
+    sender = sender_for(store, smtp)
+    report = sender.deliver([record(1, **fields), record(2)])
+    assert [o.status for o in report.outcomes] == ["failed", "sent"]
+    [msg] = smtp.mailbox.messages
+    assert msg["Bcc"] is None and msg["X-Campaign"] is None
+    assert smtp.mailbox.envelopes == [("news@shop.example", ["zoe2@example.com"])]
+
+
+def test_a_relays_answer_is_kept_without_the_address_it_quotes(store, smtp):
+    # Before: the answer went as it came into the journal (which holds addresses only as
+    # hashes) and into every outcome line.
+    smtp.mailbox.replies = ["550 5.1.1 <zoe1@example.com>: Recipient address rejected: User unknown"]
+    [outcome] = sender_for(store, smtp).deliver([record(1)]).outcomes
+    assert outcome.status == "failed" and "z***@example.com" in (outcome.error or "")
+    [row] = journal.rows(store)
+    assert "zoe1@" not in row["last_error"] and "zoe1@" not in (outcome.error or "")
+    assert row["last_error"].startswith("550")
+
+
+def test_a_record_longer_than_the_journal_holds_fails_alone(store, smtp):
+    # Before: PostgreSQL refused the journal row (varchar 255) with a DataError that
+    # stopped the whole run; SQLite kept it.
+    sender = sender_for(store, smtp)
+    long_ones = [record(1, send_id="s" * 256), record(3, profile_id="p" * 256), record(4, template="t" * 256)]
+    report = sender.deliver([*long_ones, record(2)])
+    assert [o.status for o in report.outcomes] == ["failed", "failed", "failed", "sent"]
+    assert "longer than 255 characters" in (report.outcomes[0].error or "")
+    assert [r["send_id"] for r in journal.rows(store)] == ["campaign-1:u-2"]
+
+
 def test_a_rerun_sends_nothing_twice(store, smtp):
     emails = [record(n) for n in range(3)]
     assert sender_for(store, smtp).deliver(emails).counts() == {"sent": 3}
@@ -231,3 +300,42 @@ def test_a_row_another_live_run_holds_is_left_to_it(store, smtp):
     assert claim.action == "send"
     assert sender_for(store, smtp).send(email).status == "busy"
     assert smtp.mailbox.messages == []
+
+
+def test_a_record_header_never_doubles_the_senders_list_unsubscribe(store, smtp):
+    # Before: header names ignore case, the record's dict did not: "list-unsubscribe"
+    # from a shard went out beside the sender's own List-Unsubscribe, first.
+    sender = sender_for(store, smtp)
+    headers = {"list-unsubscribe": "<https://elsewhere.example/u>", "X-Campaign": "47", "x-campaign": "48"}
+    assert sender.deliver([record(1, headers=headers)]).counts() == {"sent": 1}
+    [msg] = smtp.mailbox.messages
+    [link] = msg.get_all("List-Unsubscribe")
+    assert link.startswith(f"<{PUBLIC}/v1/unsubscribe/")
+    assert msg.get_all("X-Campaign") == ["48"]
+
+
+GOOD_LINE = '{"send_id": "w48:u-1", "to": "ann@example.com", "subject": "Hi", "text": "Hi", "html": "<p>Hi</p>"}\n'
+
+
+@pytest.mark.parametrize(
+    ("line", "col", "message"),
+    [
+        # each of these once stopped `tailor deliver` with a traceback, or was sent as it came
+        (b'{"send_id": "w48:u-2", "to": "bob@example.com", "headers": "X-A: 1"}', 49, "headers must be an object"),
+        (b'{"send_id": {"campaign": 48}, "to": "bob@example.com"}', 2, "send_id must be a string, got dict"),
+        (b'{"send_id": "w48:u-2", "to": "bob@example.com", "subject": NaN}', 1, "NaN is not a JSON number"),
+        (b'{"send_id": "w48:u-2", "to": "bob@example.com", "html": "\\ud800"}', 58, "lone UTF-16 surrogate"),
+        (b'{"send_id": "w48:u-2", "to": "bob@example.com", "text": "caf\xe9"}', 61, "not UTF-8 text"),
+        (b'{"send_id": "w48:u-2", "to": "bob@example.com", "marketing": "no"}', 49, "marketing must be true or false"),
+        (b'{"send_id": "' + b"s" * 300 + b'", "to": "bob@example.com"}', 2, "send_id is longer than 255 characters"),
+    ],
+)
+def test_a_shard_line_of_the_wrong_shape_is_reported_at_path_line_col(tmp_path, database_url, smtp, line, col, message):
+    from cli_runner import tailor_command
+
+    shard = tmp_path / "shard.jsonl"
+    shard.write_bytes(GOOD_LINE.encode() + line + b"\n")
+    done = tailor_command("deliver", str(shard), "--smtp", smtp.url, "--database-url", database_url, cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"{shard}:2:{col}: " in done.stderr and message in done.stderr, done.stderr
+    assert [str(m["To"]) for m in smtp.mailbox.messages] == ["ann@example.com"]  # the line before it went out

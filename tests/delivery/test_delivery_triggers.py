@@ -206,3 +206,36 @@ def test_a_fitted_send_id_is_stable_fits_and_still_says_whose():
     assert len(first) <= 255 and first.startswith("trigger:cart_abandonment:xxx")
     assert first == fitted_id("trigger:cart_abandonment:" + "x" * 255 + ":episode-1")  # a re-run finds its record
     assert first != second  # two episodes differing only past the kept prefix stay two sends
+
+
+def test_batch_deliver_sends_to_every_recipient_whatever_their_id(tmp_path, database_url, store, smtp):
+    """Send ids once kept an id's URL-safe characters only: "山田" and "鈴木" both became
+    "weekly-48-_", as did "u/1" and "u_1", so all but the first were skipped as repeats."""
+    shop_copy(tmp_path)
+    ids = ["山田", "鈴木", "u/1", "u_1", "u 1", "u:1"]
+    store.ingest(
+        [
+            {
+                "type": "identify",
+                "userId": user,
+                "messageId": f"id-{n}",
+                "timestamp": iso(AT - timedelta(days=3)),
+                "traits": {"email": f"person{n}@example.com", "first_name": "Kai"},
+            }
+            for n, user in enumerate(ids)
+        ]
+    )
+    audience = tmp_path / "audience.jsonl"
+    audience.write_text("".join(json.dumps({"id": user}) + "\n" for user in ids), encoding="utf-8")
+    args = ["batch", "newsletter", "--audience", str(audience), "--out", str(tmp_path / "out"), "--workers", "1"]
+    args += ["--at", iso(AT), "--deliver", smtp.url, "--campaign", "weekly-48", "--database-url", database_url]
+    args += ["--templates", str(tmp_path / "templates"), "--rules", str(tmp_path / "rules")]
+    first = tailor_command(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert f"delivery: {len(ids)} sent" in first.stdout, first.stdout
+    expected = sorted(f"person{n}@example.com" for n in range(len(ids)))
+    assert sorted(str(m["To"]) for m in smtp.mailbox.messages) == expected
+    send_ids = [json.loads(line)["send_id"] for line in (tmp_path / "out" / "delivery.jsonl").read_text().splitlines()]
+    assert len(set(send_ids)) == len(ids)
+    rerun = tailor_command(*args, cwd=tmp_path)
+    assert f"delivery: {len(ids)} skipped" in rerun.stdout and len(smtp.mailbox.messages) == len(ids)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
@@ -122,6 +122,26 @@ def test_forged_and_tampered_tokens_are_refused_as_problem_json(shop, method):
     assert tailor.store.is_suppressed("u-2") is None
 
 
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_token_in_any_other_spelling_is_refused(shop, method):
+    # Before: base64 decoding skipped characters outside its alphabet, took padding and
+    # ignored the last character's spare bits, so these all unsubscribed — and the GET
+    # page printed the edited token, quotes included, into its form's action.
+    tailor, url = shop
+    token = Unsubscribe(tailor.store).token("ann2@example.com")
+    last = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    spare_bits = [token[:-1] + c for c in last if c != token[-1]]
+    edited = [token[:5] + '"(!)' + token[5:], token + "==", token[:20] + "." + token[20:], *spare_bits]
+    for bad in edited:
+        answer = getattr(requests, method)(
+            f"{url}/v1/unsubscribe/{quote(bad, safe='')}", data={"List-Unsubscribe": "One-Click"}, timeout=30
+        )
+        assert answer.status_code == 404, bad
+        assert answer.headers["Content-Type"] == "application/problem+json"
+    assert tailor.store.is_suppressed("u-2") is None
+    assert requests.get(f"{url}/v1/unsubscribe/{token}", timeout=30).status_code == 200  # the real one still works
+
+
 def test_a_one_click_post_without_the_rfc_8058_body_changes_nothing(shop):
     tailor, url = shop
     token = Unsubscribe(tailor.store).token("ann2@example.com")
@@ -158,6 +178,9 @@ def test_the_frequency_cap_aborts_a_second_esp_send_and_says_why_in_the_trace(sh
         ("frequency_cap:\n  max: 1\n  per: 16 hours\n", ":3:8", "per"),
         ("frequency_cap:\n  max: 0\n  per: 16h\n", ":2:8", "max"),
         ("frequency_cap:\n  max: 1\n  per: 16h\n  window: 2d\n", ":4:", "window"),
+        # these two once failed elsewhere: a traceback from `tailor check`, an OverflowError in every send
+        ("frequency_cap:\n  max: 1\n  per: 99999999999w\n", ":3:8", "longer than 36525 days"),
+        ("frequency_cap:\n  max: 99999999999999999999999\n  per: 16h\n", ":2:8", "maximum of 1000000"),
     ],
 )
 def test_frequency_cap_mistakes_are_reported_at_path_line_col(tmp_path, yaml_text, where, message):

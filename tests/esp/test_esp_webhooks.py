@@ -303,6 +303,16 @@ def test_mailgun_old_signature_refused(store: Store, url: str) -> None:
     assert _counts(store)["events"] == 0
 
 
+def test_mailgun_non_ascii_signature_is_a_401_not_a_500(store: Store, url: str) -> None:
+    # Before: hmac.compare_digest on a str with non-ASCII characters raises TypeError:
+    # anyone could make the webhook answer 500 (and Mailgun retry for hours).
+    forged = mailgun_signed(mailgun_event("unsubscribed", "victim@example.com"))
+    forged["signature"]["signature"] = "é" * 64
+    response = requests.post(f"{url}/v1/esp/mailgun", json=forged, timeout=10)
+    assert response.status_code == 401 and response.headers["Content-Type"] == "application/problem+json"
+    assert _counts(store)["events"] == 0 and store.is_suppressed(email="victim@example.com") is None
+
+
 def test_mailgun_expired_tokens_are_forgotten(store: Store, url: str) -> None:
     """Tokens are kept only while their timestamp could still pass: the table does not grow forever."""
     from datetime import datetime, timedelta

@@ -162,6 +162,15 @@ def test_subject_and_preheader(compiler):
     assert "2 picks for Lyon" in parts.html  # the hidden preview text
 
 
+def test_subject_and_preheader_are_one_line_of_text_whatever_the_profile_holds(compiler):
+    # Before: line breaks were collapsed but a NUL or an ESC from profile data stayed in
+    # the subject, which no mail header may hold: the SMTP sender refused the email.
+    ctx = {"profile": {"first_name": "Ann\r\nBcc: x@evil.example\x00\x1b[2J\x7f", "city": "Ly\x00on\u2028"}}
+    parts = compiler.get("weekly").render(_ctx({**ctx, "recs": RECS}), {"hero": "hero/vip"})
+    assert parts.subject == "Hi Ann Bcc: x@evil.example[2J"
+    assert parts.preheader == "2 picks for Lyon"
+
+
 def test_slot_renders_chosen_block(compiler):
     plain = Compiler(compiler.templates_dir).get("weekly")
     assert set(plain.slots["hero"].html) == {"hero/generic"}

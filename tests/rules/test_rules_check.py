@@ -103,6 +103,28 @@ def test_bad_duration_in_trigger(rules_dir):
     )
 
 
+def test_a_duration_longer_than_a_century_is_reported_at_its_value(rules_dir):
+    # Before: 99999999999w overflowed timedelta (a traceback from `tailor check`), and
+    # 5000000w passed the check and overflowed the datetime arithmetic of every scan.
+    path = rules_dir(
+        "triggers.yaml",
+        """
+        triggers:
+          cart_abandonment:
+            on: [Product Added]
+            after: 99999999999w
+            within: 5000000w
+    """,
+    )
+    advice = (
+        "is longer than 36525 days (a century): write forever where a window may be endless, else a shorter duration"
+    )
+    assert problems(rules_dir) == [
+        f"{path}:4:12: triggers.cart_abandonment.after: '99999999999w' {advice}",
+        f"{path}:5:13: triggers.cart_abandonment.within: '5000000w' {advice}",
+    ]
+
+
 def test_yaml_11_booleans_do_not_eat_the_on_key(rules_dir):
     rules_dir(
         "triggers.yaml",

@@ -215,3 +215,34 @@ def test_a_nul_in_the_url_is_a_400_on_both_stores(serve, database_url):
         assert "NUL" in r.json()["detail"]
     assert store.load_profile(id="u-1")["consents"]["email_marketing"] is True  # nothing was changed
     store.close()
+
+
+def test_one_campaign_send_id_never_answers_one_person_with_anothers_email(serve, database_url):
+    """ESPs reuse a send id for a whole campaign. The answer cache keyed a recipient on
+    id, email and user_id only: a visitor known by anonymous_id, or a profile document
+    without an id, got the email rendered for the previous one (name, unsubscribe link)."""
+    from segment_messages import identify
+    from tailor.store import Store
+
+    store = Store(database_url)
+    store.migrate()
+    store.ingest(
+        [
+            identify("i1", anon="a-1", email="alice@example.com", first_name="Alice", consent_email_marketing=True),
+            identify("i2", anon="a-2", email="bob@example.com", first_name="Bob", consent_email_marketing=True),
+        ]
+    )
+    store.close()
+    url = serve(create_app(Settings(templates=ROOT / "templates", rules=ROOT / "rules", database_url=database_url)))
+
+    def subject(**who):
+        body = {"template": "welcome", "at": AT, "send_id": "welcome-week-48", **who}
+        r = requests.post(f"{url}/v1/render", json=body, timeout=30)
+        assert r.status_code == 200, r.text[:300]
+        return r.json()["subject"]
+
+    assert "Alice" in subject(recipient={"anonymous_id": "a-1"})
+    assert "Bob" in subject(recipient={"anonymous_id": "a-2"})
+    assert "Carol" in subject(profile={"email": "carol@example.com", "traits": {"first_name": "Carol"}})
+    assert "Dave" in subject(profile={"email": "carol@example.com", "traits": {"first_name": "Dave"}})
+    assert "Alice" in subject(recipient={"anonymous_id": "a-1"})  # a repeat of a send is still answered

@@ -164,11 +164,20 @@ def partitions(recipients: Iterable[dict[str, Any]], size: int) -> Iterator[list
 
 
 def recipient_key(recipient: dict[str, Any], index: int) -> str:
-    """A stable name for a recipient (send ids, skip lists): its id, else a hash of its address — never the address."""
+    """A stable name for a recipient (send ids, skip lists): its id, else a hash of its address — never the address.
+
+    An id of other characters than ``[A-Za-z0-9_.@-]`` keeps a readable form and gets a
+    hash of the id itself after a ``~`` (which no plain id holds): the readable form alone
+    once named "山田" and "鈴木" both ``_``, and "u/1", "u 1" and "u_1" all ``u_1`` — one
+    send id, so the journal sent the first of them and skipped the others as repeats.
+    """
     ref = str(recipient.get("id") or recipient.get("user_id") or recipient.get("anonymous_id") or "")
     if not ref and recipient.get("email"):
         ref = "r-" + hashlib.sha256(str(recipient["email"]).lower().encode()).hexdigest()[:12]
-    return _SAFE.sub("_", ref) or f"recipient-{index}"
+    key = _SAFE.sub("_", ref)
+    if key != ref:
+        key = f"{key[:64]}~{hashlib.sha256(ref.encode('utf-8', 'surrogatepass')).hexdigest()[:16]}"
+    return key or f"recipient-{index}"
 
 
 def _is_document(recipient: dict[str, Any]) -> bool:

@@ -19,9 +19,10 @@ from typing import Any
 
 from tailor.delivery import journal
 from tailor.delivery.frequency import FrequencyCap
-from tailor.delivery.message import RenderedEmail, build_message, message_id, sender_domain
+from tailor.delivery.message import RenderedEmail, build_message, message_id, record_too_long, sender_domain
 from tailor.delivery.smtp import Permanent, RateLimit, RelayUnusable, SmtpTransport, Transient, Unconfirmed
 from tailor.delivery.unsubscribe import Unsubscribe
+from tailor.profile import MAX_ID_LENGTH
 from tailor.triggers.scan import new_owner, owner_is_dead
 
 logger = logging.getLogger("tailor.delivery")
@@ -96,6 +97,9 @@ class Sender:
         """Send one record at most once; raises :class:`RelayUnusable` when the relay refuses tailor itself."""
         if self._dead is None:
             self._dead = {o for o in journal.owners(self.store) if o != self.owner and owner_is_dead(o)}
+        too_long = record_too_long(email)
+        if too_long:  # the journal cannot keep it: refused before anything is written
+            return Outcome(email.send_id[:MAX_ID_LENGTH], "failed", error=too_long[1])
         address = parseaddr(email.to)[1]
         email_hash = self.store.hash_email(address) if "@" in address else None
         # someone may unsubscribe between the render and the send (a shard waits for hours)

@@ -210,6 +210,11 @@ class SmtpTransport:
         """
         sender = parseaddr(str(message["From"]))[1]
         recipient = parseaddr(str(message["To"]))[1]
+        for address in (sender, recipient):
+            # checked before the transaction starts: smtplib raises on a non-ASCII command
+            # after MAIL was sent, which left the connection mid-transaction (503 for the next)
+            if not address.isascii() or not address.isprintable() or " " in address:
+                raise Permanent(0, "an envelope address must be printable ASCII (SMTPUTF8 is not used)")
         data = message.as_bytes(policy=policy.SMTP)
         conn = self._connection()
         committed = False
@@ -259,5 +264,10 @@ class SmtpTransport:
 
 
 def _text(reply: bytes | str) -> str:
+    """A relay's answer as one line, its email addresses masked: relays quote the recipient
+    ("550 5.1.1 <ann@example.com>: Recipient address rejected"), and the answer is kept in
+    the delivery journal — which holds addresses as hashes only — and printed per email."""
+    from tailor.preview.masking import mask_emails
+
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-    return " ".join(text.split())[:300]
+    return mask_emails(" ".join(text.split()))[:300]

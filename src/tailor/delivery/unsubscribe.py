@@ -17,6 +17,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -26,6 +27,8 @@ from tailor.web.auth import is_loopback
 KEY_NAME = "unsubscribe_key"
 _VERSION = b"\x01"
 _MAC_BYTES = 16
+#: the one spelling of a token: unpadded URL-safe base64 of version, hash and MAC
+_TOKEN = re.compile(rf"[A-Za-z0-9_-]{{{-(-(1 + 32 + _MAC_BYTES) * 4 // 3)}}}")
 ONE_CLICK = "List-Unsubscribe=One-Click"
 
 
@@ -65,15 +68,21 @@ class Unsubscribe:
         digest = bytes.fromhex(self.store.hash_email(email))
         body = _VERSION + digest
         mac = hmac.new(self.key, body, hashlib.sha256).digest()[:_MAC_BYTES]
-        return base64.urlsafe_b64encode(body + mac).rstrip(b"=").decode("ascii")
+        return _encode(body + mac)
 
     def verify(self, token: str) -> str:
         """The email hash ``token`` was made for; :class:`BadToken` when it was not made here."""
+        # one spelling only: the decoder skips characters outside the alphabet, takes
+        # padding and ignores the last character's unused bits, so '"(!)' inside a token,
+        # a trailing '==' or 16 different last characters were all accepted (and the
+        # confirmation page printed them)
+        if not _TOKEN.fullmatch(token):
+            raise BadToken("not a token")
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         except (binascii.Error, ValueError):
             raise BadToken("not a token") from None
-        if len(raw) != 1 + 32 + _MAC_BYTES or raw[:1] != _VERSION:
+        if raw[:1] != _VERSION or _encode(raw) != token:
             raise BadToken("not a token")
         body, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
         expected = hmac.new(self.key, body, hashlib.sha256).digest()[:_MAC_BYTES]
@@ -92,3 +101,7 @@ class Unsubscribe:
         if self.mailto:
             targets.append(f"<mailto:{self.mailto}?subject={quote('unsubscribe ' + self.token(email))}>")
         return {"List-Unsubscribe": ", ".join(targets), "List-Unsubscribe-Post": ONE_CLICK}
+
+
+def _encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")

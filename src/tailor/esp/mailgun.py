@@ -92,7 +92,9 @@ def verify(parts: RequestParts, signing_key: str, payload: Any = None, *, now: f
             raise SignatureError("the body is not JSON, so it carries no signature") from None
     timestamp, token, signature = signature_fields(payload)
     expected = hmac.new(signing_key.encode("utf-8"), (timestamp + token).encode("utf-8"), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature.strip().lower()):
+    # bytes: compare_digest raises TypeError on a str with non-ASCII characters (a 500 for
+    # anyone who posted "signature": "é")
+    if not hmac.compare_digest(expected.encode("ascii"), signature.strip().lower().encode("utf-8")):
         raise SignatureError("the Mailgun signature does not match")
     signed_at = check_fresh(timestamp, now, "`signature.timestamp`")
     # the single-use key is what was signed, not the token: a token alone could be made

@@ -217,8 +217,14 @@ def utm_params(template: str, settings: Mapping[str, Any]) -> dict[str, str]:
     return params
 
 
+#: control characters that are not whitespace (whitespace is collapsed by :func:`_one_line`)
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+
+
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """A subject or preheader: one line of text. Profile data once carried a NUL or an ESC
+    into it, which no mail header may hold (the SMTP sender refused the email)."""
+    return " ".join(_CONTROLS.sub("", text).split())
 
 
 def _tidy_text(text: str) -> str:

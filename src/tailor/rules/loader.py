@@ -17,7 +17,7 @@ from tailor.rules import schema
 from tailor.rules.conditions import CONTEXT_NAMES, Condition, ConditionError, environment
 from tailor.rules.model import AbortRule, Origin, Rule, SegmentRule, SlotRules
 from tailor.triggers import TriggerSpec
-from tailor.vocabulary.durations import parse_duration
+from tailor.vocabulary.durations import NotADuration, parse_duration, parse_window
 from tailor.yamlmarks import MarkedDict, read_marked
 
 
@@ -265,8 +265,24 @@ def _read_triggers(name: str, data: MarkedDict, loaded: Loaded) -> None:
         _declare(loaded, "trigger", trigger, origin)  # even when its body is wrong: no cascade
         if not isinstance(item, MarkedDict) or not _valid(item, schema.TRIGGER):
             continue
+        if not _durations_fit(name, item, ("within", "after", "expires", "cooldown"), loaded, f"triggers.{trigger}"):
+            continue
         loaded.triggers[trigger] = TriggerSpec.from_mapping(trigger, item)
         loaded.trigger_origins[trigger] = origin
+
+
+def _durations_fit(name: str, item: MarkedDict, keys: tuple[str, ...], loaded: Loaded, what: str) -> bool:
+    """Report each duration the schema's pattern lets through but that is too long, at its value; True if none."""
+    fit = True
+    for key in keys:
+        if item.get(key) is None:
+            continue
+        try:
+            parse_window(item[key])
+        except NotADuration as exc:
+            loaded.problem(_origin(name, item, key), f"{what}.{key}: {exc}")
+            fit = False
+    return fit
 
 
 def _read_profile(name: str, data: MarkedDict, loaded: Loaded) -> None:
@@ -297,6 +313,8 @@ def _read_frequency_cap(name: str, data: MarkedDict, loaded: Loaded) -> None:
     item = data.get("frequency_cap")
     if not isinstance(item, MarkedDict) or not _valid(item, schema.FREQUENCY_CAP):
         return  # reported by the schema check
+    if not _durations_fit(name, item, ("per",), loaded, "frequency_cap"):
+        return
     origin = _origin(name, data, "frequency_cap")
     if loaded.frequency_cap_origin is not None:
         first = loaded.frequency_cap_origin

@@ -124,7 +124,9 @@ FREQUENCY_CAP = {
     "required": ["max", "per"],
     "description": "at most `max` marketing emails per person per `per` (docs/delivery.md)",
     "properties": {
-        "max": {"type": "integer", "minimum": 1},
+        # a database LIMIT holds 64 bits: a bigger max failed every send (an OverflowError);
+        # a million per period is no cap at all already
+        "max": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
         "per": DURATION,
         "description": {"type": "string"},
     },

@@ -18,7 +18,14 @@ UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 ADVICE = "use a duration such as 4h or 1.5d (units: s, m, h, d, w)"
 #: The grammar, for the JSON Schema of rule files (kept equal to :data:`_GRAMMAR` by a test).
 PATTERN = r"^\s*[0-9]+(\.[0-9]+)?\s*[smhdw]\s*$"
+_LONGEST_ADVICE = "write forever where a window may be endless, else a shorter duration"
 _GRAMMAR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+
+
+#: The longest duration: a century, in days. Every window is subtracted from or added to a
+#: send time (1970–2999); a longer one overflowed there at send time, and 99999999999w
+#: overflowed ``timedelta`` itself — a traceback from ``tailor check``.
+MAX_DAYS = 36525
 
 
 class NotADuration(ValueError):
@@ -42,7 +49,10 @@ def parse_window(value: Any) -> timedelta | None:
     match = _GRAMMAR.match(value) if isinstance(value, str) else None
     if not match:
         raise NotADuration(f"{value!r} is not a duration: {ADVICE}")
-    return timedelta(seconds=float(match.group(1)) * UNITS[match.group(2)])
+    seconds = float(match.group(1)) * UNITS[match.group(2)]
+    if not seconds <= MAX_DAYS * 86400:  # NaN-proof: a 400-digit number is inf
+        raise NotADuration(f"{value!r} is longer than {MAX_DAYS} days (a century): {_LONGEST_ADVICE}")
+    return timedelta(seconds=seconds)
 
 
 def format_duration(value: timedelta | None) -> str:

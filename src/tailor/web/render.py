@@ -8,6 +8,7 @@ and the app's one handler answers it as problem+json (``exc.status``/``exc.kind`
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Mapping
@@ -183,12 +184,16 @@ def _product_objects(tailor: Tailor, ids: list[Any]) -> list[dict[str, Any]]:
 
 
 def _recipient_key(args: Mapping[str, Any]) -> str:
-    ref = args.get("recipient") or args.get("profile") or {}
-    return (
-        json.dumps({k: ref.get(k) for k in ("id", "email", "user_id")}, sort_keys=True)
-        if isinstance(ref, Mapping)
-        else ""
-    )
+    """Whom a render is for, as the send cache keys it: the whole reference or profile document.
+
+    A digest, so a 1 MB profile document is not kept as a key. Only ``id``, ``email`` and
+    ``user_id`` once counted: two visitors known by ``anonymous_id``, or two profile
+    documents without an id, rendered under one campaign's send id (ESPs reuse one for a
+    whole campaign) got the first one's email — name, products, unsubscribe link.
+    """
+    who = {"recipient": args.get("recipient"), "profile": args.get("profile")}
+    canonical = json.dumps(who, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8", "replace")).hexdigest()
 
 
 def _check_send_id(send_id: str | None, pointer: str) -> None:
