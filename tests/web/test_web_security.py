@@ -515,3 +515,41 @@ def test_the_studio_cookie_signer_is_built_once_and_follows_the_key():
     assert rotated is not None and rotated is not signer
     with pytest.raises(BadSignature):
         rotated.loads(cookie)
+
+
+# -- another site's page cannot spend this browser's credentials -----------------------------
+
+CROSS_SITE = [{"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}, {"Origin": "http://evil.example"}]
+
+
+@pytest.mark.parametrize("headers", CROSS_SITE)
+def test_dev_mode_refuses_a_change_another_sites_page_asks_for(dev, headers):
+    """Dev mode trusts the loopback position, which a browser on this machine has for every page it shows."""
+    local = dev[0]
+    track = {"type": "track", "userId": "u-00001", "event": "Product Viewed", "messageId": f"csrf-{len(str(headers))}"}
+    body = assert_problem(requests.post(f"{local}/v1/track", json=track, headers=headers, timeout=10), 403)
+    assert body["type"].endswith("cross-site-request")
+    refused = requests.post(f"{local}/v1/render", json=render_body(), headers=headers, timeout=10)
+    assert_problem(refused, 403)
+    # the same requests from this server's own pages, from a script or an SDK (no browser headers), a reading GET
+    same = {"Sec-Fetch-Site": "same-origin"}
+    assert requests.post(f"{local}/v1/render", json=render_body(), headers=same, timeout=10).status_code == 200
+    assert requests.post(f"{local}/v1/render", json=render_body(), timeout=10).status_code == 200
+    origin = {"Origin": local}
+    assert requests.post(f"{local}/v1/render", json=render_body(), headers=origin, timeout=10).status_code == 200
+    assert requests.get(f"{local}/healthz", headers=headers, timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize("headers", CROSS_SITE)
+def test_basic_auth_a_browser_keeps_is_not_spent_by_another_site(secured, headers):
+    """The studio's basic-auth login is cached and resent by the browser; a Bearer token is the caller's own."""
+    refused = requests.post(
+        f"{secured}/preview/api/send-test", json={}, auth=("qa", TOKEN), headers=headers, timeout=10
+    )
+    assert assert_problem(refused, 403)["type"].endswith("cross-site-request")
+    basic = requests.post(f"{secured}/v1/render", json=render_body(), auth=("qa", TOKEN), headers=headers, timeout=10)
+    assert_problem(basic, 403)
+    bearer = {"Authorization": f"Bearer {TOKEN}", **headers}
+    assert requests.post(f"{secured}/v1/render", json=render_body(), headers=bearer, timeout=10).status_code == 200
+    own = requests.post(f"{secured}/v1/render", json=render_body(), auth=("qa", TOKEN), timeout=10)
+    assert own.status_code == 200

@@ -97,6 +97,9 @@ POLICY: dict[str, Access] = {
     "preview.": STUDIO,
 }
 
+#: methods that change nothing (a cross-site page may make a browser send them: the answer is not its to read)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 #: the largest body any route reads (ingestion batches are checked again by their route)
 MAX_POLICY_BODY = 1024 * 1024
 #: how long a studio login lasts
@@ -190,7 +193,7 @@ class Policy:
         if not self.settings.has_credentials:
             if is_loopback(g.peer) and is_local_host(request.host):
                 g.auth = Kind.LOOPBACK
-                return None
+                return self.refuse_cross_site(access)
             if access.public:
                 return None
             if is_loopback(g.peer):
@@ -209,7 +212,7 @@ class Policy:
         kind, reason = self.authenticate(access.accepts)
         g.auth = kind
         if kind is not None or access.public:
-            return None
+            return self.refuse_cross_site(access)
         if access.login and request.method == "GET":
             return redirect(url_for("preview.login", next=local_next(request.full_path)), 303)
         denied = problem(401, "unauthorized", detail=reason)
@@ -217,6 +220,27 @@ class Policy:
             'Basic realm="tailor studio"' if Kind.SESSION in access.accepts else 'Bearer realm="tailor"'
         )
         return denied
+
+    def refuse_cross_site(self, access: Access) -> Response | None:
+        """A 403 for a change another site's page asked this browser to make with its credentials.
+
+        A page on any site can make a browser POST a form here (no CORS preflight for a
+        form), and the browser adds what it holds for this server by itself: its loopback
+        position in dev mode, the studio's basic-auth login. (The session cookie is
+        ``SameSite=Strict``, so it never goes along.) Such a request is refused before the
+        route runs: a test send to the seed list, an ingested event, a profile erased.
+        Public routes carry their own credential (the unsubscribe token in the path).
+        """
+        if request.method in SAFE_METHODS or access.public or not _ambient(g.auth, request):
+            return None
+        if not _cross_site(request):
+            return None
+        return problem(
+            403,
+            "cross-site-request",
+            detail="refused: another site's page asked this browser to make this change "
+            "(Sec-Fetch-Site or Origin names another site)",
+        )
 
     def authenticate(self, accepts: frozenset[Kind]) -> tuple[Kind | None, str]:
         """The first kind in ``accepts`` the request proves, or None and why not."""
@@ -344,6 +368,33 @@ def signed_path() -> str:
     query = request.query_string.decode("latin-1")
     path = quote(request.script_root + request.path, safe="/:@!$&'()*+,;=-._~")
     return f"{path}?{query}" if query else path
+
+
+def _ambient(kind: Kind | None, req: Request) -> bool:
+    """Whether ``kind`` was proven by something the browser sends by itself: the peer's
+    loopback position (dev mode), the session cookie, or cached HTTP basic credentials.
+    A Bearer token, a signature or a write key in the body is added by the caller's code,
+    which a cross-site page can do only after a CORS preflight this server never grants."""
+    if kind in (Kind.LOOPBACK, Kind.SESSION):
+        return True
+    auth = req.authorization
+    return kind is not None and auth is not None and auth.type == "basic"
+
+
+def _cross_site(req: Request) -> bool:
+    """Whether a browser made ``req`` for a page of another site.
+
+    ``Sec-Fetch-Site`` says so in every current browser (``none``: the user typed the
+    address or used a bookmark). An older browser's ``Origin`` is compared with the host
+    the request was addressed to; servers, SDKs and ESPs send neither header.
+    """
+    site = req.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site.strip().lower() not in ("same-origin", "none")
+    origin = req.headers.get("Origin")
+    if origin is None:
+        return False
+    return origin.strip().lower() == "null" or urlsplit(origin.strip()).netloc.lower() != req.host.lower()
 
 
 def _presented_tokens(req: Request) -> list[str]:
