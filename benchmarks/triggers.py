@@ -1,6 +1,7 @@
 """Benchmark: the trigger scan over a store of 500,000 synthetic events.
 
     .venv/bin/python benchmarks/triggers.py [--events 500000] [--profiles 25000] [--database-url URL]
+    .venv/bin/python benchmarks/triggers.py --events 10000000 --profiles 500000 --incremental-only   # 10 M
 
 Generates a seeded shop history (60 days of views, adds, checkouts, orders and page
 views) straight into the store's tables (bulk inserts: ingestion speed is not what is
