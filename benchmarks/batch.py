@@ -165,8 +165,9 @@ def breakdown(stats: pstats.Stats) -> list[tuple[str, float]]:
     return rows
 
 
-def on_dask(settings, ids: list[str], workers: int, n: int, partition_size: int, tmp: Path) -> float:
-    """Emails/s of ``n`` recipients on a warmed local cluster of ``workers`` processes."""
+def on_dask(settings, ids: list[str], workers: int, n: int, partition_size: int, tmp: Path) -> tuple[float, float]:
+    """Emails/s (wall clock) of ``n`` recipients on a warmed local cluster of ``workers`` processes, and the
+    workers' CPU seconds per email (user + system, all workers: what a share of a busy machine does not change)."""
     from dask.distributed import Client
 
     from tailor.batch import run_campaign
@@ -176,6 +177,7 @@ def on_dask(settings, ids: list[str], workers: int, n: int, partition_size: int,
         warm = audience(ids, partition_size * workers)
         run_campaign(settings, TEMPLATE, warm, str(tmp / f"warm-{workers}"), audience="warm", client=client, at=AT,
                      partition_size=partition_size // 4)  # fmt: skip
+        cpu = sum(client.run(_cpu_seconds).values())
         started = time.perf_counter()
         summary = run_campaign(
             settings,
@@ -188,8 +190,14 @@ def on_dask(settings, ids: list[str], workers: int, n: int, partition_size: int,
             at=AT,
         )
         elapsed = time.perf_counter() - started
+        cpu = sum(client.run(_cpu_seconds).values()) - cpu
     assert summary.rendered + summary.aborted + summary.failed == n
-    return n / elapsed
+    return n / elapsed, cpu / n
+
+
+def _cpu_seconds() -> float:
+    """This process's CPU time (run on each Dask worker)."""
+    return time.process_time()
 
 
 def main() -> None:
@@ -233,17 +241,21 @@ def main() -> None:
             print(f"| {label} | {share:.0%} |")
         if args.no_dask:
             return
-        rates = {}
+        rates, cpu = {}, {}
         # at least 4 partitions per worker, or the last partition leaves a worker idle
         size = max(20, min(args.partition_size, measure // 8))
         for workers in (1, 2):
-            rates[workers] = on_dask(settings, ids, workers, measure, size, tmp)
-            print(f"# {workers} worker(s): {measure:,} recipients at {rates[workers]:,.0f} emails/s", flush=True)
+            rates[workers], cpu[workers] = on_dask(settings, ids, workers, measure, size, tmp)
+            print(f"# {workers} worker(s): {measure:,} recipients at {rates[workers]:,.0f} emails/s, "
+                  f"{cpu[workers] * 1e6:,.0f} µs of worker CPU per email", flush=True)  # fmt: skip
         print(f"\n## Dask, local cluster, {measure:,} recipients measured, partitions of {size}\n")
-        print(f"| workers | emails/s | {args.recipients:,} recipients | 1 M recipients |\n|---:|---:|---:|---:|")
+        print(f"| workers | emails/s | {args.recipients:,} recipients | 1 M recipients | worker CPU per email "
+              f"| 1 M at a whole core per worker |\n|---:|---:|---:|---:|---:|---:|")  # fmt: skip
         for workers, rate in rates.items():
-            print(f"| {workers} | {rate:,.0f} | {args.recipients / rate:,.0f} s | {1e6 / rate / 60:,.1f} min |")
-        print(f"\nscaling 1 → 2 workers: {rates[2] / rates[1]:.2f}×"
+            print(f"| {workers} | {rate:,.0f} | {args.recipients / rate:,.0f} s | {1e6 / rate / 60:,.1f} min "
+                  f"| {cpu[workers] * 1e6:,.0f} µs | {1e6 * cpu[workers] / workers / 60:,.1f} min |")  # fmt: skip
+        print(f"\nscaling 1 → 2 workers: {rates[2] / rates[1]:.2f}× wall clock; CPU per email "
+              f"{cpu[2] / cpu[1]:.2f}× of one worker's"
               + (f" (projected from {measure:,} measured)" if measure != args.recipients else ""))  # fmt: skip
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -108,7 +108,12 @@ class TriggerState(Base):
     """When a trigger last fired for a profile (``key`` scopes it, e.g. a cart)."""
 
     __tablename__ = "trigger_state"
-    __table_args__ = (UniqueConstraint("profile_id", "trigger", "key", name="uq_trigger_state"),)
+    __table_args__ = (
+        UniqueConstraint("profile_id", "trigger", "key", name="uq_trigger_state"),
+        # the incremental scan's "cooldown ended since the last scan" read: a slice of one
+        # trigger's firings, not all of them (migration 0010)
+        Index("ix_trigger_state_trigger_fired", "trigger", "fired_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     profile_id: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"))
