@@ -31,12 +31,15 @@ import itertools
 import pstats
 import shutil
 import sqlite3
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# this checkout's code, whatever the environment's tailor is (a worktree measured beside main)
+sys.path.insert(0, str(ROOT / "src"))
 AT = "2026-11-23T12:00:00Z"
 #: the one-process comparison's clock: wall (``perf_counter``) or this thread's CPU time (``--clock cpu``:
 #: on a machine shared with other work, time spent waiting for a core is not the code's)
@@ -257,6 +260,11 @@ def main() -> None:
         print(f"\nscaling 1 → 2 workers: {rates[2] / rates[1]:.2f}× wall clock; CPU per email "
               f"{cpu[2] / cpu[1]:.2f}× of one worker's"
               + (f" (projected from {measure:,} measured)" if measure != args.recipients else ""))  # fmt: skip
+        # the goal of #16: 1 M recipients in under 5 minutes on this 2-core machine
+        minutes = 1e6 / rates[2] / 60
+        print(f"goal 1 M recipients in ≤ 5 min with 2 workers: {'met' if minutes <= 5 else 'not met'} "
+              f"({minutes:,.1f} min at the measured rate, {1e6 * cpu[2] / 2 / 60:,.1f} min at a whole core "
+              "per worker)")  # fmt: skip
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

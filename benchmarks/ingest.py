@@ -56,12 +56,15 @@ from flask import Flask
 from sqlalchemy import create_engine, insert, text
 from werkzeug.serving import make_server
 
-from tailor.config import Settings
-from tailor.store import Store
-from tailor.store.models import Identity, Profile
-from tailor.web.ingest import create_ingest_blueprint
-
 ROOT = Path(__file__).resolve().parents[1]
+# this checkout's code, whatever the environment's tailor is (a worktree measured beside main)
+sys.path.insert(0, str(ROOT / "src"))
+
+from tailor.config import Settings  # noqa: E402
+from tailor.store import Store  # noqa: E402
+from tailor.store.models import Identity, Profile  # noqa: E402
+from tailor.web.ingest import create_ingest_blueprint  # noqa: E402
+
 WRITE_KEY = "bench-write-key"
 EVENT_NAMES = ["Product Viewed"] * 6 + ["Product Added"] * 2 + ["Checkout Started", "Order Completed"]
 START = datetime(2026, 9, 1)
@@ -570,9 +573,53 @@ def main(argv: list[str] | None = None) -> int:
                         f"{row['mean_events_per_doc']:>11}",
                         flush=True,
                     )
+    for line in goal_lines(results, args.serve_workers):
+        print(line)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0
+
+
+#: the goals of issue #16: `tailor ingest` and `/v1/batch` of `tailor serve --workers 2` (events/s),
+#: and `load_profile`'s p99 at the largest scale against the smallest (at most 2× from 100 k to 10 M)
+GOAL_BULK_EVENTS_PER_S, GOAL_BATCH_EVENTS_PER_S, GOAL_P99_GROWTH = 20_000, 5_000, 2.0
+
+
+def goal_lines(results: dict[str, list], serve_workers: int | None) -> list[str]:
+    """Each goal this run measured, met or not, with the figure it was judged on."""
+
+    def verdict(met: bool) -> str:
+        return "met" if met else "not met"
+
+    lines = []
+    for row in results.get("bulk", []):
+        rate, cpu = row["events_per_s"], row["client_cpu_events_per_s"]
+        lines.append(
+            f"goal ≥ {GOAL_BULK_EVENTS_PER_S:,} events/s, `tailor ingest` into {row['dialect']}: "
+            f"{verdict(rate >= GOAL_BULK_EVENTS_PER_S)} ({rate:,}/s wall clock, {cpu:,} per CPU-second of the process)"
+        )
+    if serve_workers == 2:
+        for dialect in dict.fromkeys(row["dialect"] for row in results["ingest"]):
+            best = max(row["events_per_s"] for row in results["ingest"] if row["dialect"] == dialect)
+            lines.append(
+                f"goal ≥ {GOAL_BATCH_EVENTS_PER_S:,} events/s, /v1/batch with two workers into {dialect}: "
+                f"{verdict(best >= GOAL_BATCH_EVENTS_PER_S)} (best batch size: {best:,}/s)"
+            )
+    for dialect in dict.fromkeys(row["dialect"] for row in results["resolution"]):
+        rows = sorted(
+            (row for row in results["resolution"] if row["dialect"] == dialect),
+            key=lambda r: r["events"],
+        )
+        if len(rows) < 2:
+            continue
+        small, large = rows[0], rows[-1]
+        growth = max(large[by]["p99_ms"] / small[by]["p99_ms"] for by in ("by_id", "by_email"))
+        lines.append(
+            f"goal load_profile p99 at {large['events']:,} events ≤ {GOAL_P99_GROWTH:g}× that at "
+            f"{small['events']:,} on {dialect}: {verdict(growth <= GOAL_P99_GROWTH)} "
+            f"({growth:.2f}×, the worse of by id and by email)"
+        )
+    return lines
 
 
 if __name__ == "__main__":

@@ -145,6 +145,8 @@ class Server:
             TAILOR_RULES=str(ROOT / "rules"),
             TAILOR_API_TOKENS=TOKEN,
             TAILOR_ARTIFACTS=str(workdir / "artifacts"),
+            # this checkout's code, whatever the environment's tailor is (a worktree measured beside main)
+            PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
         )
         # the JSON request log and gunicorn's access log go to a file, not a terminal
         with self.log_path.open("wb") as log:  # the server keeps its own copy of the descriptor
