@@ -201,22 +201,24 @@ def test_insert_rows_skips_stored_conflicts_and_keeps_the_first(keyed: Store) ->
     assert stored == [("a", "u-1"), ("b", "u-1")]
 
 
-def test_the_bulk_page_cache_is_given_back_to_pooled_connections(keyed: Store, tmp_path: Path) -> None:
+def test_the_bulk_page_cache_is_given_back_to_pooled_connections(tmp_path: Path) -> None:
     """SQLite: a chunk is applied with a large page cache; the pooled connection gets its own size back."""
-    if keyed.engine.dialect.name != "sqlite":
-        pytest.skip("a SQLite connection setting")
-    with keyed.engine.connect() as conn:
-        default = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
-    keyed.ingest_bulk(write(tmp_path / "events.jsonl", messages()), chunk_size=4)
-    pool = keyed.engine.pool
-    checked_out = [pool.connect() for _ in range(pool.checkedin() or 1)]  # every pooled connection
+    store = Store(f"sqlite:///{tmp_path / 'bulk.db'}")  # a SQLite connection setting: SQLite only
+    store.migrate()
     try:
-        assert [c.driver_connection.execute("PRAGMA cache_size").fetchone()[0] for c in checked_out] == [default] * len(
-            checked_out
-        )
+        with store.engine.connect() as conn:
+            default = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+        store.ingest_bulk(write(tmp_path / "events.jsonl", messages()), chunk_size=4)
+        pool = store.engine.pool
+        checked_out = [pool.connect() for _ in range(pool.checkedin() or 1)]  # every pooled connection
+        try:
+            caches = [c.driver_connection.execute("PRAGMA cache_size").fetchone()[0] for c in checked_out]
+            assert caches == [default] * len(checked_out)
+        finally:
+            for c in checked_out:
+                c.close()
     finally:
-        for c in checked_out:
-            c.close()
+        store.close()
 
 
 def test_bulk_again_changes_nothing(keyed: Store, tmp_path: Path) -> None:
