@@ -126,18 +126,15 @@ def read_profile_document(
     if row is None:
         return None, None
     _, profile_id, address, traits, consents, version = row
-    events_params: dict[str, Any] = {"profile_id": profile_id}
-    if event_limit is not None:
-        events_params["limit"] = event_limit
-    events = driver_rows(conn, _events_query(False, event_limit is not None), events_params)
+    events = driver_rows(conn, _events_query(False, event_limit is not None), _events_params(profile_id, event_limit))
     # newest first from the index, oldest first in the document
-    document = {
-        "id": profile_id,
-        "email": address,
-        "traits": dict(_stored_json(traits) or {}),
-        "consents": dict(_stored_json(consents) or {}),
-        "events": [_event_document(*event) for event in reversed(events)],
-    }
+    document = _document(
+        profile_id,
+        address,
+        _stored_json(traits),
+        _stored_json(consents),
+        [_event_document(*event) for event in reversed(events)],
+    )
     return document, None if version is None else str(version)
 
 
@@ -234,21 +231,35 @@ def profile_document(
     conn: Connection, row: Any, event_limit: int | None = 500, *, full: bool = False
 ) -> dict[str, Any]:
     """The profile document: events oldest first (the most recent ``event_limit`` of them)."""
-    params: dict[str, Any] = {"profile_id": row.id}
-    if event_limit is not None:
-        params["limit"] = event_limit
+    params = _events_params(row.id, event_limit)
     # all rows at once: fetching them one by one through the result costs more than the query
     events = [
         event_dict(e, full=full) for e in conn.execute(_events_query(full, event_limit is not None), params).all()
     ]
     events.reverse()
+    return _document(row.id, row.email, row.traits, row.consents, events)
+
+
+def _document(
+    profile_id: str, email: str | None, traits: Any, consents: Any, events: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The profile document's form, one definition for every read that builds one (a send's,
+    an export's, a campaign partition's): traits and consents as fresh dicts (NULL: empty)."""
     return {
-        "id": row.id,
-        "email": row.email,
-        "traits": dict(row.traits or {}),
-        "consents": dict(row.consents or {}),
+        "id": profile_id,
+        "email": email,
+        "traits": dict(traits or {}),
+        "consents": dict(consents or {}),
         "events": events,
     }
+
+
+def _events_params(profile_id: str, event_limit: int | None) -> dict[str, Any]:
+    """The values bound to :func:`_events_query` (``limit`` only when there is one)."""
+    params: dict[str, Any] = {"profile_id": profile_id}
+    if event_limit is not None:
+        params["limit"] = event_limit
+    return params
 
 
 def find_profiles(
@@ -332,16 +343,7 @@ def profile_documents(
     audience here, so this loop is part of every recipient's cost: rows are unpacked, not
     read by name (both forms build the event with :func:`_event_document`).
     """
-    docs = {
-        row.id: {
-            "id": row.id,
-            "email": row.email,
-            "traits": dict(row.traits or {}),
-            "consents": dict(row.consents or {}),
-            "events": [],
-        }
-        for row in rows
-    }
+    docs = {row.id: _document(row.id, row.email, row.traits, row.consents, []) for row in rows}
     if not docs:
         return docs
     c = events_t.c
